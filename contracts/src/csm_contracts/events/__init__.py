@@ -1,0 +1,14 @@
+"""Every event payload, by publishing service. Importing this package registers them all."""
+
+from .questionnaire import CycleSignedOff, NI51AreaScore, QuestionnaireDelegated, ResponseSubmitted
+from .registration import OrganisationKind, OrganisationRegistered, Region
+
+__all__ = [
+    "CycleSignedOff",
+    "NI51AreaScore",
+    "OrganisationKind",
+    "OrganisationRegistered",
+    "QuestionnaireDelegated",
+    "Region",
+    "ResponseSubmitted",
+]

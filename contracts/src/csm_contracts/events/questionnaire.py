@@ -1,0 +1,73 @@
+"""Events the questionnaire service publishes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from ..registry import REGISTRY, EventPayload
+
+
+@REGISTRY.register
+class QuestionnaireDelegated(EventPayload):
+    """A questionnaire was delegated to someone by email. The link's token is never in here."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireDelegated"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    cycle: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2009-10"])
+    questionnaire_id: str
+    delegation_id: str
+    delegate_email: EmailStr
+    delegated_by: str
+    expires_at: AwareDatetime
+
+
+@REGISTRY.register
+class ResponseSubmitted(EventPayload):
+    """A questionnaire's answers were submitted as complete."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.ResponseSubmitted"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    cycle: str = Field(pattern=r"^\d{4}-\d{2}$")
+    questionnaire_id: str
+    definition: str = Field(description="definition id and version, e.g. camhs-partnership@3")
+    submitted_by: str
+    answers: dict[str, Any]
+
+
+class NI51AreaScore(BaseModel):
+    """NI 51 for one LA partnership area: four questions scored 1-4, summed 4-16."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    area: str
+    learning_disabilities: int = Field(ge=1, le=4)
+    urgent_24_hour_cover: int = Field(ge=1, le=4)
+    age_16_17: int = Field(ge=1, le=4)
+    early_intervention: int = Field(ge=1, le=4)
+    score: int = Field(ge=4, le=16)
+
+
+@REGISTRY.register
+class CycleSignedOff(EventPayload):
+    """An organisation signed off its return for a cycle: what a regulator needs, complete."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleSignedOff"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    cycle: str = Field(pattern=r"^\d{4}-\d{2}$")
+    signed_off_at: AwareDatetime
+    signed_off_by: str
+    questionnaires_submitted: int = Field(ge=0)
+    ni51: list[NI51AreaScore] = Field(default_factory=list)
+    stream_heads: dict[str, str] = Field(
+        default_factory=dict, description="stream id -> hash at its head when signed off"
+    )
+    supersedes: datetime | None = None

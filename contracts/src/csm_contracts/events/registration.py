@@ -1,0 +1,63 @@
+"""Events the registration service publishes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from ..registry import REGISTRY, EventPayload
+
+#: ODS-style organisation code: capital letters and digits, at least one letter (3-5 long).
+ORGANISATION_CODE_PATTERN = r"^[A-Z0-9]*[A-Z][A-Z0-9]*$"
+
+
+class OrganisationKind(StrEnum):
+    """The kinds of organisation that map their children's services."""
+
+    PCT = "pct"
+    PCT_COMMISSIONING = "pct-commissioning"
+    PCT_PROVIDER = "pct-provider"
+    LOCAL_AUTHORITY = "local-authority"
+    NHS_TRUST_ACUTE = "nhs-trust-acute"
+    NHS_TRUST_MENTAL_HEALTH = "nhs-trust-mental-health"
+    NHS_TRUST_COMMUNITY = "nhs-trust-community"
+    NHS_TRUST_AMBULANCE = "nhs-trust-ambulance"
+    THIRD_SECTOR = "third-sector"
+    PRIVATE_PROVIDER = "private-provider"
+
+
+class Region(StrEnum):
+    """The nine English regions."""
+
+    NORTH_EAST = "north-east"
+    NORTH_WEST = "north-west"
+    YORKSHIRE_AND_THE_HUMBER = "yorkshire-and-the-humber"
+    EAST_MIDLANDS = "east-midlands"
+    WEST_MIDLANDS = "west-midlands"
+    EAST_OF_ENGLAND = "east-of-england"
+    LONDON = "london"
+    SOUTH_EAST = "south-east"
+    SOUTH_WEST = "south-west"
+
+
+@REGISTRY.register
+class OrganisationRegistered(EventPayload):
+    """An organisation joined the mapping: its code is now taken for good."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.OrganisationRegistered"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    organisation_id: str = Field(description="the organisation code; also the Kafka key")
+    code: str = Field(pattern=ORGANISATION_CODE_PATTERN, min_length=3, max_length=5)
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrganisationKind
+    region: Region
+    partnership_areas: list[str] = Field(
+        default_factory=list, description="codes of the LA partnership areas it belongs to"
+    )
+    linked_organisation_id: str | None = Field(
+        default=None, description="the other half of a PCT split into commissioning and provision"
+    )

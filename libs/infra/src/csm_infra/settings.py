@@ -1,0 +1,78 @@
+"""Where the embedded servers live and listen. Every value can be overridden by environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("registration", "questionnaire", "reporting", "notification", "portal")
+
+DEFAULT_SERVICE_PORTS = {
+    "portal": 8000,
+    "registration": 8001,
+    "questionnaire": 8002,
+    "reporting": 8003,
+    "notification": 8004,
+}
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class InfraSettings:
+    var_dir: Path
+    pg_port: int = 55432
+    broker_port: int = 19092
+    smtp_port: int = 1025
+    service_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_PORTS))
+
+    @classmethod
+    def from_env(cls) -> InfraSettings:
+        return cls(
+            var_dir=Path(os.environ.get("CSM_VAR_DIR", "var")).resolve(),
+            pg_port=_int("CSM_PG_PORT", 55432),
+            broker_port=_int("CSM_BROKER_PORT", 19092),
+            smtp_port=_int("CSM_SMTP_PORT", 1025),
+            service_ports={
+                s: _int(f"CSM_{s.upper()}_PORT", p) for s, p in DEFAULT_SERVICE_PORTS.items()
+            },
+        )
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.var_dir / "postgres"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var_dir / "mail"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "log"
+
+    def database_url(self, service: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{service}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.broker_port}"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """The environment a service process gets: its own database, the broker, SMTP, ports."""
+        env = {
+            "CSM_DATABASE_URL": self.database_url(service),
+            "CSM_KAFKA_BOOTSTRAP": self.bootstrap_servers,
+            "CSM_SMTP_HOST": "127.0.0.1",
+            "CSM_SMTP_PORT": str(self.smtp_port),
+            "CSM_HTTP_PORT": str(self.service_ports[service]),
+        }
+        for other, port in self.service_ports.items():
+            env[f"CSM_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        return env

@@ -1,0 +1,73 @@
+"""An SMTP server that keeps every message it receives, as .eml files people and tests can read.
+
+Run as `python -m csm_infra.smtp_sink --port 1025 --dir var/mail`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import email
+import email.policy
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MailboxHandler:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        stamp = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        raw = envelope.original_content or envelope.content
+        tmp = self.directory / f".{stamp}.tmp"
+        tmp.write_bytes(raw if isinstance(raw, bytes) else raw.encode())
+        tmp.rename(self.directory / f"{stamp}.eml")
+        return "250 Message accepted for delivery"
+
+
+def read_mailbox(directory: Path) -> list[dict[str, Any]]:
+    """Every kept message, oldest first, as {from, to, subject, body}."""
+    messages = []
+    for path in sorted(directory.glob("*.eml")):
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        body = msg.get_body(preferencelist=("plain", "html"))
+        messages.append(
+            {
+                "file": path.name,
+                "from": str(msg["From"]),
+                "to": str(msg["To"]),
+                "subject": str(msg["Subject"]),
+                "body": body.get_content() if body is not None else "",
+            }
+        )
+    return messages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--dir", type=Path, default=Path("var/mail"))
+    parser.add_argument("--list", action="store_true", help="print kept messages and exit")
+    args = parser.parse_args()
+    if args.list:
+        print(json.dumps(read_mailbox(args.dir), indent=2))
+        return
+    controller = Controller(MailboxHandler(args.dir), hostname="127.0.0.1", port=args.port)
+    controller.start()
+    try:
+        asyncio.run(asyncio.Event().wait())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

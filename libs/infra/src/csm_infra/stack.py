@@ -1,0 +1,121 @@
+"""The whole embedded stack: PostgreSQL + broker + SMTP sink, started and stopped as one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from .broker import start_broker
+from .ports import ensure_free, is_listening, wait_listening
+from .postgres import EmbeddedPostgres
+from .settings import SERVICES, InfraSettings
+
+
+@dataclass
+class EmbeddedStack:
+    settings: InfraSettings
+
+    @property
+    def postgres(self) -> EmbeddedPostgres:
+        return EmbeddedPostgres(self.settings.pg_dir, self.settings.pg_port)
+
+    def _pidfile(self, name: str) -> os.PathLike[str]:
+        return self.settings.run_dir / f"{name}.pid"
+
+    def _spawn(self, name: str, cmd: list[str], port: int, setting: str) -> None:
+        if is_listening(port) and self._alive(name):
+            return
+        ensure_free(port, setting)
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.settings.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self._pidfile(name), "w") as f:
+            f.write(str(proc.pid))
+        wait_listening(port, 30, name)
+
+    def _alive(self, name: str) -> bool:
+        pid = self._pid(name)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def _pid(self, name: str) -> int | None:
+        try:
+            with open(self._pidfile(name)) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def up(self) -> None:
+        s = self.settings
+        s.var_dir.mkdir(parents=True, exist_ok=True)
+        pg = self.postgres
+        pg.start()
+        pg.create_databases(list(SERVICES))
+        if not (is_listening(s.broker_port) and self._alive("broker")):
+            proc = start_broker(s.broker_port, s.log_dir / "broker.log")
+            s.run_dir.mkdir(parents=True, exist_ok=True)
+            with open(self._pidfile("broker"), "w") as f:
+                f.write(str(proc.pid))
+        self._spawn(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "csm_infra.smtp_sink",
+                "--port",
+                str(s.smtp_port),
+                "--dir",
+                str(s.mail_dir),
+            ],
+            s.smtp_port,
+            "CSM_SMTP_PORT",
+        )
+
+    def stop_process(self, name: str, timeout: float = 10) -> None:
+        pid = self._pid(name)
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._pidfile(name))
+
+    def restart_broker(self) -> None:
+        """Stop and start the broker: with memory storage it comes back empty."""
+        self.stop_process("broker")
+        proc = start_broker(self.settings.broker_port, self.settings.log_dir / "broker.log")
+        with open(self._pidfile("broker"), "w") as f:
+            f.write(str(proc.pid))
+        wait_listening(self.settings.broker_port, 30, "the Tansu broker")
+
+    def down(self) -> None:
+        self.stop_process("smtp")
+        self.stop_process("broker")
+        self.postgres.stop()
+
+    def status(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            "postgres": f"127.0.0.1:{s.pg_port} " + ("up" if is_listening(s.pg_port) else "down"),
+            "broker": f"127.0.0.1:{s.broker_port} "
+            + ("up" if is_listening(s.broker_port) else "down"),
+            "smtp": f"127.0.0.1:{s.smtp_port} " + ("up" if is_listening(s.smtp_port) else "down"),
+        }

@@ -1,0 +1,206 @@
+"""Idempotent event consumers with a tracking table and a dead-letter topic.
+
+Each message is handled in one PostgreSQL transaction that first records `(consumer, event_id)`
+in `processed_messages` and then applies the handler's effect: a redelivered or replayed message
+finds its row and has no second effect. The Kafka offset is committed only after that
+transaction commits.
+
+A message that cannot be decoded, has an unknown type or invalid payload, or whose handler
+keeps failing goes to the consumer group's dead-letter topic with the reason, and the consumer
+carries on. Retries are bounded with exponential backoff (FastStream's own `nack` would re-seek
+at once, a hot loop). Losing the database is not the message's fault: connection errors are
+retried until the database is back, never dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+from csm_contracts.cloudevents import UndecodableMessage, decode, header_map
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
+from pydantic import ValidationError
+
+from .database import Connection
+from .observability import get_logger
+from .upcasting import NO_UPCASTERS, Upcasters
+
+log = get_logger(__name__)
+
+Handler = Callable[["Connection", EventEnvelope, Any], Awaitable[None]]
+
+_CONNECTION_ERRORS = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class Outcome(enum.Enum):
+    """What became of one message."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    DEAD_LETTERED = "dead-lettered"
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """A Kafka record, independent of the client library that fetched it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+class DeadLetterSink(Protocol):
+    """Where dead letters go (a Kafka topic in production, a list in unit tests)."""
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: dict[str, str]
+    ) -> None:
+        """Publish one dead letter and wait for the broker's acknowledgement."""
+        ...
+
+
+class EventConsumer:
+    """Applies events to one consumer's state exactly once, or dead-letters them."""
+
+    def __init__(
+        self,
+        name: str,
+        pool: asyncpg.Pool,
+        handlers: Mapping[str, Handler],
+        dead_letters: DeadLetterSink,
+        dead_letter_topic: str,
+        *,
+        upcasters: Upcasters = NO_UPCASTERS,
+        max_attempts: int = 3,
+        backoff: float = 0.1,
+    ) -> None:
+        self.name = name
+        self.pool = pool
+        self.handlers = dict(handlers)
+        self.dead_letters = dead_letters
+        self.dead_letter_topic = dead_letter_topic
+        self.upcasters = upcasters
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+
+    async def _dead_letter(
+        self, msg: IncomingMessage, reason: str, error: str, attempts: int
+    ) -> Outcome:
+        headers = header_map(msg.headers)
+        headers.update(
+            {
+                "dlq_consumer": self.name,
+                "dlq_reason": reason,
+                "dlq_error": error[:2000],
+                "dlq_attempts": str(attempts),
+                "dlq_source_topic": msg.topic,
+                "dlq_source_partition": str(msg.partition),
+                "dlq_source_offset": str(msg.offset),
+            }
+        )
+        delay = self.backoff
+        while True:
+            try:
+                await self.dead_letters.send(self.dead_letter_topic, msg.key, msg.value, headers)
+                break
+            except Exception as exc:  # the broker is down: keep the message, try again
+                log.warning("dead-letter publish failed; retrying", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        log.warning(
+            "message dead-lettered",
+            consumer=self.name,
+            reason=reason,
+            error=error[:500],
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+        )
+        return Outcome.DEAD_LETTERED
+
+    def _read(self, msg: IncomingMessage) -> tuple[EventEnvelope, EventPayload]:
+        envelope = self.upcasters.upcast(decode(msg.headers, msg.value))
+        model = payload_class(envelope.type, envelope.version)
+        return envelope, model.model_validate(envelope.data)
+
+    async def process(self, msg: IncomingMessage) -> Outcome:
+        """Handle one message; never raises for a bad message."""
+        try:
+            envelope, payload = self._read(msg)
+        except UndecodableMessage as exc:
+            return await self._dead_letter(msg, "undecodable", str(exc), 1)
+        except UnknownEventType as exc:
+            return await self._dead_letter(msg, "unknown-event-type", str(exc), 1)
+        except ValidationError as exc:
+            return await self._dead_letter(msg, "invalid-payload", str(exc), 1)
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            return Outcome.IGNORED
+        attempt, last_error = 0, ""
+        delay = self.backoff
+        while attempt < self.max_attempts:
+            try:
+                return await self._apply(handler, envelope, payload)
+            except _CONNECTION_ERRORS as exc:
+                log.warning("database unavailable; retrying", consumer=self.name, error=str(exc))
+            except Exception as exc:
+                attempt += 1
+                last_error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "handler failed",
+                    consumer=self.name,
+                    attempt=attempt,
+                    error=last_error,
+                    event_id=str(envelope.event_id),
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        return await self._dead_letter(msg, "handler-failed", last_error, attempt)
+
+    async def _apply(self, handler: Handler, envelope: EventEnvelope, payload: Any) -> Outcome:
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                "INSERT INTO processed_messages (consumer, event_id, event_type) "
+                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+                self.name,
+                envelope.event_id,
+                envelope.type,
+            )
+            if not first_time:
+                return Outcome.DUPLICATE
+            await handler(conn, envelope, payload)
+        log.info(
+            "event processed",
+            consumer=self.name,
+            event_type=envelope.type,
+            event_id=str(envelope.event_id),
+            correlation_id=envelope.correlation_id,
+        )
+        return Outcome.HANDLED
+
+
+class ListDeadLetters:
+    """A dead-letter sink that keeps messages in memory (unit tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, bytes | None, bytes | None, dict[str, str]]] = []
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: dict[str, str]
+    ) -> None:
+        """Keep the dead letter."""
+        self.messages.append((topic, key, value, headers))

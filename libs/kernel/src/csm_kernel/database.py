@@ -1,0 +1,50 @@
+"""Connection pools and start-up migrations for a service's own database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+
+from .migrations import apply_migrations, kernel_migrations
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    #: A connection, whether taken from a pool or opened alone.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:
+    Connection = asyncpg.Connection
+
+
+async def connect_pool(dsn: str, *, size: int = 10, wait_seconds: float = 30.0) -> asyncpg.Pool:
+    """A pool, waiting up to `wait_seconds` for the database to accept connections."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=size)
+            assert pool is not None
+            return pool
+        except (OSError, asyncpg.CannotConnectNowError, asyncpg.InvalidCatalogNameError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+async def migrate(pool: asyncpg.Pool, service: str, service_sql: Traversable | None) -> None:
+    """Apply the kernel's migrations, then the service's own."""
+    async with pool.acquire() as conn:
+        await apply_migrations(conn, "kernel", kernel_migrations())
+        if service_sql is not None:
+            await apply_migrations(conn, service, service_sql)
+
+
+async def database_ready(pool: asyncpg.Pool) -> bool:
+    """Does the database answer a trivial query?"""
+    try:
+        return bool(await pool.fetchval("SELECT true"))
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False

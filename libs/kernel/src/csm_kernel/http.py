@@ -1,0 +1,70 @@
+"""HTTP conventions shared by every service: errors in one place, health endpoints, tracing.
+
+Errors are `{"error": "...", "details": [{"field": "...", "reason": "..."}]}` with the status
+from the `csm_kernel.errors` hierarchy; request validation failures are 422 naming each field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .errors import CSMError
+from .observability import get_logger
+
+log = get_logger(__name__)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map the kernel's errors and FastAPI's validation errors to JSON responses."""
+
+    @app.exception_handler(CSMError)
+    async def _csm_error(_: Request, exc: CSMError) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status_code, content={"error": exc.message, "details": exc.details}
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": _field(tuple(err.get("loc", ()))), "reason": str(err.get("msg", "invalid"))}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+        return JSONResponse(
+            status_code=422, content={"error": f"invalid request: {summary}", "details": details}
+        )
+
+
+def add_health(app: FastAPI, ready: Callable[[], Awaitable[bool]]) -> None:
+    """`/health/live` (the process answers) and `/health/ready` (its dependencies answer)."""
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def is_ready() -> JSONResponse:
+        ok = await ready()
+        return JSONResponse(
+            status_code=200 if ok else 503, content={"status": "ready" if ok else "not ready"}
+        )
+
+
+def instrument(app: FastAPI) -> None:
+    """Trace every request (and every asyncpg query) with OpenTelemetry."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]

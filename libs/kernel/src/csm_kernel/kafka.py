@@ -1,0 +1,91 @@
+"""FastStream glue: a thin subscriber per consumer, and dead letters published through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csm_contracts import Topics
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.message import StreamMessage
+
+from .consumer import EventConsumer, IncomingMessage
+
+
+def make_broker(bootstrap: str, **options: Any) -> KafkaBroker:
+    """A FastStream Kafka broker whose consumer spans continue the producer's trace."""
+    return KafkaBroker(
+        bootstrap,
+        middlewares=[KafkaTelemetryMiddleware()],
+        enable_idempotence=False,  # the embedded broker cannot give a producer id
+        **options,
+    )
+
+
+class BrokerDeadLetters:
+    """Dead letters published through a FastStream broker."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: dict[str, str]
+    ) -> None:
+        """Publish one dead letter, with the original key, value and headers plus the reason."""
+        await self.broker.publish(value or b"", topic=topic, key=key, headers=headers)
+
+
+async def _raw_body(msg: StreamMessage[Any]) -> Any:
+    # The consumer decodes and dead-letters bad bodies itself; FastStream must not fail first.
+    return msg.body
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    consumer: EventConsumer,
+    *,
+    group_id: str,
+    session_timeout_ms: int = 10_000,
+    heartbeat_interval_ms: int = 3_000,
+    description: str | None = None,
+) -> None:
+    """Feed every message of `topic` to `consumer`, committing offsets only after it is done.
+
+    The group starts from the earliest offset, so a new consumer (or a rebuilt one) sees the
+    whole history the broker holds.
+    """
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_raw_body,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
+        max_poll_interval_ms=max(300_000, session_timeout_ms),
+        title=f"{group_id}:{topic}",
+        description=description or consumer.__doc__,
+    )
+    async def on_message(message: KafkaMessage) -> None:
+        record = message.raw_message
+        assert not isinstance(record, tuple)
+        await consumer.process(
+            IncomingMessage(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                value=record.value,
+                headers=tuple(record.headers or ()),
+            )
+        )
+        await message.ack()
+
+
+def dead_letter_topic(group_id: str) -> str:
+    """The dead-letter topic of a consumer group."""
+    return Topics.dead_letter(group_id)

@@ -1,0 +1,206 @@
+"""The outbox relay: publishes a service's events to Kafka in position order, at least once.
+
+The event store is the outbox (appending an event is recording it for publication, in the same
+transaction). The relay keeps its checkpoint in `relay_checkpoints` and moves it only after the
+broker has acknowledged everything up to it, so a crash or a broker outage means republishing,
+never losing; consumers' tracking tables absorb the duplicates. LISTEN/NOTIFY only wakes it up:
+it always re-reads from the checkpoint.
+
+With memory-storage brokers (Tansu in the embedded stack) a restarted broker has no topics:
+`ensure_broker_has_history` notices the topic is empty while the checkpoint is not, and rewinds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from asyncpg.pool import PoolConnectionProxy
+from csm_contracts import Topics
+from csm_contracts.cloudevents import encode
+from csm_contracts.envelope import EventEnvelope
+from opentelemetry import trace
+
+from .observability import context_from_traceparent, current_traceparent, get_logger
+from .store.postgres import PostgresEventStore
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("csm_kernel.relay")
+
+TopicRouter = Callable[[EventEnvelope], list[str]]
+
+
+def default_topics(event: EventEnvelope) -> list[str]:
+    """Each event goes to its source service's topic; sign-offs also to the public topic."""
+    topics = [Topics.for_source(event.type.split(".", 1)[0])]
+    if event.type == "questionnaire.CycleSignedOff":
+        topics.append(Topics.PUBLIC_SIGNOFFS)
+    return topics
+
+
+def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
+    """A producer for ordered at-least-once publishing.
+
+    No idempotence: the embedded broker does not support InitProducerId. Ordering per partition
+    still holds because aiokafka sends one batch per partition at a time.
+    """
+    options: dict[str, Any] = {
+        "bootstrap_servers": bootstrap,
+        "acks": "all",
+        "linger_ms": 5,
+        "max_batch_size": 256 * 1024,
+        "request_timeout_ms": 15000,
+        "enable_idempotence": False,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+class OutboxRelay:
+    """Moves events from a PostgreSQL event store to Kafka."""
+
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        bootstrap: str,
+        *,
+        name: str = "kafka",
+        route: TopicRouter = default_topics,
+        batch_size: int = 2000,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.bootstrap = bootstrap
+        self.producer = make_producer(bootstrap)
+        self.name = name
+        self.route = route
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect the producer."""
+        await self.producer.start()
+
+    async def stop(self) -> None:
+        """Flush and disconnect the producer."""
+        await self.producer.stop()
+
+    async def checkpoint(self) -> int:
+        """The position up to which everything has been published."""
+        value = await self.store.pool.fetchval(
+            "SELECT position FROM relay_checkpoints WHERE relay = $1", self.name
+        )
+        return int(value or 0)
+
+    async def _save_checkpoint(self, position: int) -> None:
+        await self.store.pool.execute(
+            "INSERT INTO relay_checkpoints (relay, position) VALUES ($1, $2) "
+            "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
+            self.name,
+            position,
+        )
+
+    async def _publish(self, batch: list[tuple[EventEnvelope, str | None]]) -> None:
+        futures = []
+        for event, traceparent in batch:
+            with tracer.start_as_current_span(
+                "csm.relay publish",
+                context=context_from_traceparent(traceparent),
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "kafka", "csm.event_type": event.type},
+            ):
+                key, value, headers = encode(event, current_traceparent() or traceparent)
+                for topic in self.route(event):
+                    futures.append(
+                        await self.producer.send(topic, value=value, key=key, headers=headers)
+                    )
+        # Every send must be acknowledged before the checkpoint moves past it.
+        await asyncio.gather(*futures)
+
+    async def _publish_range(
+        self, after: int, to_position: int | None, *, move_checkpoint: bool
+    ) -> int:
+        published = 0
+        while True:
+            batch = await self.store.read_all_with_trace(after, self.batch_size, to_position)
+            if not batch:
+                return published
+            await self._publish(batch)
+            last = batch[-1][0].position
+            assert last is not None
+            after = last
+            if move_checkpoint:
+                await self._save_checkpoint(after)
+            published += len(batch)
+
+    async def publish_pending(self) -> int:
+        """Publish everything after the checkpoint; returns how many events were published."""
+        return await self._publish_range(await self.checkpoint(), None, move_checkpoint=True)
+
+    async def republish(self, from_position: int = 0, to_position: int | None = None) -> int:
+        """Publish positions after `from_position` up to `to_position` again (e.g. to refill an
+        empty broker); the checkpoint does not move. Consumers skip what they already have."""
+        return await self._publish_range(from_position, to_position, move_checkpoint=False)
+
+    async def ensure_broker_has_history(self) -> bool:
+        """Rewind the checkpoint to 0 when the broker lost its topics; True if it did."""
+        checkpoint = await self.checkpoint()
+        if checkpoint == 0:
+            return False
+        topics = {t for ev in await self.store.read_all(0, 1) for t in self.route(ev)}
+        for topic in topics:
+            partitions = await self.producer.partitions_for(topic)
+            if partitions:
+                consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
+                await consumer.start()
+                try:
+                    ends = await consumer.end_offsets(
+                        [TopicPartition(topic, p) for p in partitions]
+                    )
+                finally:
+                    await consumer.stop()
+                if sum(ends.values()) > 0:
+                    continue
+            log.warning(
+                "broker has lost its history; republishing", topic=topic, checkpoint=checkpoint
+            )
+            await self._save_checkpoint(0)
+            return True
+        return False
+
+    def wake(self) -> None:
+        """Ask the running relay to look for new events now."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set: on NOTIFY, on `wake()`, and every `poll_interval`."""
+        listener: PoolConnectionProxy[asyncpg.Record] | None = None
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                if listener is None or listener.is_closed():
+                    listener = conn = await self.store.pool.acquire()
+                    await conn.add_listener("csm_events", lambda *_: self._wake.set())
+                    await self.ensure_broker_has_history()
+                self._wake.clear()
+                await self.publish_pending()
+                backoff = 0.2
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("relay could not publish; will retry", error=str(exc), backoff=backoff)
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await self.store.pool.release(listener)
+                    listener = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await self.store.pool.release(listener)

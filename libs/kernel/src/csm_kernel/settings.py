@@ -1,0 +1,20 @@
+"""Settings every service reads from its environment (prefix `CSM_`)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Where a service finds its database, the broker and its peers, and how it listens."""
+
+    model_config = SettingsConfigDict(env_prefix="CSM_", extra="ignore")
+
+    database_url: str = "postgresql://postgres@127.0.0.1:55432/postgres"
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    consumer_max_attempts: int = 3
+    db_pool_size: int = 10

@@ -1,0 +1,157 @@
+"""What every event store promises.
+
+- `append` is atomic and checks the stream's expected version (`ConcurrencyConflict` if not).
+- Global positions increase in commit order: a reader that has read up to position N never later
+  finds a new event below N (see the PostgreSQL store for how).
+- Each event's `hash` chains to its predecessor in the stream.
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from csm_contracts.envelope import EventEnvelope, hashed_fields
+from csm_contracts.registry import EventPayload
+
+from ..hashing import chain_hash
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: its type, schema version, payload and Kafka key."""
+
+    type: str
+    version: int
+    data: dict[str, Any]
+    key: str
+
+    @classmethod
+    def from_payload(cls, payload: EventPayload) -> NewEvent:
+        """A new event from a contract payload model."""
+        return cls(
+            type=payload.EVENT_TYPE,
+            version=payload.VERSION,
+            data=payload.model_dump(mode="json"),
+            key=payload.partition_key,
+        )
+
+
+@dataclass(frozen=True)
+class AppendContext:
+    """Who is appending and why: recorded in every event's envelope.
+
+    `trace_context` (a W3C traceparent) is stored beside the event, outside the hash, so the
+    relay can continue the trace of the request that caused the event.
+    """
+
+    actor: str
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+    trace_context: str | None = None
+
+
+def build_envelopes(
+    stream_id: str,
+    expected_version: int,
+    head_hash: str,
+    events: Sequence[NewEvent],
+    context: AppendContext,
+    now: datetime,
+) -> list[EventEnvelope]:
+    """Number, stamp and chain new events onto a stream whose head is (version, hash)."""
+    out: list[EventEnvelope] = []
+    prev = head_hash
+    # Stored as timestamptz and read back in UTC: hash the same text we will read back.
+    now = now.astimezone(UTC)
+    for i, ev in enumerate(events, start=1):
+        event_id = uuid.uuid4()
+        content = hashed_fields(
+            event_id=event_id,
+            type=ev.type,
+            version=ev.version,
+            occurred_at=now,
+            stream_id=stream_id,
+            stream_version=expected_version + i,
+            key=ev.key,
+            correlation_id=context.correlation_id,
+            causation_id=context.causation_id,
+            actor=context.actor,
+            data=ev.data,
+        )
+        h = chain_hash(prev, content)
+        out.append(
+            EventEnvelope(
+                event_id=event_id,
+                type=ev.type,
+                version=ev.version,
+                occurred_at=now,
+                stream_id=stream_id,
+                stream_version=expected_version + i,
+                key=ev.key,
+                correlation_id=context.correlation_id,
+                causation_id=context.causation_id,
+                actor=context.actor,
+                data=ev.data,
+                prev_hash=prev,
+                hash=h,
+            )
+        )
+        prev = h
+    return out
+
+
+class EventStore(ABC):
+    """An append-only store of event streams with a global, gap-free order."""
+
+    @abstractmethod
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: AppendContext,
+    ) -> list[EventEnvelope]:
+        """Append events to a stream at `expected_version` (0 for a new stream), atomically.
+
+        Returns the stored envelopes with their positions. Raises `ConcurrencyConflict` if the
+        stream is not at `expected_version`.
+        """
+
+    @abstractmethod
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
+        """A stream's events after a version, in order, as stored (not upcast)."""
+
+    @abstractmethod
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
+        """Events of every stream after a global position, in position order, as stored."""
+
+    @abstractmethod
+    async def max_position(self) -> int:
+        """The highest global position stored (0 when empty)."""
+
+    @abstractmethod
+    async def stream_version(self, stream_id: str) -> int:
+        """The current version of a stream (0 if it does not exist)."""
+
+    async def iterate_all(
+        self, after_position: int = 0, to_position: int | None = None, batch: int = 5000
+    ) -> AsyncIterator[EventEnvelope]:
+        """Every event after `after_position` up to `to_position` (inclusive), in order."""
+        position = after_position
+        while True:
+            page = await self.read_all(position, batch)
+            for ev in page:
+                assert ev.position is not None
+                if to_position is not None and ev.position > to_position:
+                    return
+                yield ev
+            if len(page) < batch:
+                return
+            last = page[-1].position
+            assert last is not None
+            position = last

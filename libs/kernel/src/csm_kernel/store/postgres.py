@@ -1,0 +1,162 @@
+"""The PostgreSQL event store (asyncpg).
+
+Gap-free global positions: `csm_append_events` takes a transaction-scoped advisory lock just
+before it draws positions and holds it until commit, so positions become visible in the order
+they were drawn. A reader that has read position N can never later find a new event below N,
+which a plain identity column alone does not promise (a position is drawn at insert but
+becomes visible at commit). The price is that appends commit one at a time; the lock is taken
+as late as possible (after the version check, right before the insert) to keep that short.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from csm_contracts.envelope import EventEnvelope
+
+from ..clock import Clock, SystemClock
+from ..database import Connection
+from ..errors import ConcurrencyConflict
+from ..hashing import GENESIS_HASH
+from .base import AppendContext, EventStore, NewEvent, build_envelopes
+
+_COLUMNS = (
+    "position, event_id, stream_id, stream_version, type, version, occurred_at, key, "
+    "correlation_id, causation_id, actor, data, prev_hash, hash"
+)
+
+
+def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
+    """An envelope from a row of the events table."""
+    data = row["data"]
+    return EventEnvelope(
+        event_id=row["event_id"],
+        type=row["type"],
+        version=row["version"],
+        occurred_at=row["occurred_at"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        key=row["key"],
+        correlation_id=row["correlation_id"],
+        causation_id=row["causation_id"],
+        actor=row["actor"],
+        data=json.loads(data) if isinstance(data, str) else data,
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+        position=row["position"],
+    )
+
+
+class PostgresEventStore(EventStore):
+    """Event streams in one PostgreSQL database (a service's own)."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
+        self.pool = pool
+        self._clock = clock or SystemClock()
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: AppendContext,
+    ) -> list[EventEnvelope]:
+        async with self.pool.acquire() as conn:
+            return await self.append_with(conn, stream_id, expected_version, events, context)
+
+    async def append_with(
+        self,
+        conn: Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: AppendContext,
+    ) -> list[EventEnvelope]:
+        """Append on a given connection, so callers can add their own writes to the same
+        transaction (e.g. a uniqueness claim). Atomic on its own when no transaction is open."""
+        if not events:
+            return []
+        head = await conn.fetchrow(
+            "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
+            "ORDER BY stream_version DESC LIMIT 1",
+            stream_id,
+        )
+        version, head_hash = (head["stream_version"], head["hash"]) if head else (0, GENESIS_HASH)
+        if version != expected_version:
+            raise ConcurrencyConflict(stream_id, expected_version, version)
+        built = build_envelopes(
+            stream_id, expected_version, head_hash, events, context, self._clock.now()
+        )
+        try:
+            rows = await conn.fetch(
+                "SELECT * FROM csm_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                "$12::jsonb[], $13, $14, $15)",
+                stream_id,
+                expected_version,
+                head_hash,
+                [e.event_id for e in built],
+                [e.type for e in built],
+                [e.version for e in built],
+                built[0].occurred_at,
+                [e.key for e in built],
+                context.correlation_id,
+                context.causation_id,
+                context.actor,
+                [json.dumps(e.data, separators=(",", ":")) for e in built],
+                [e.prev_hash for e in built],
+                [e.hash for e in built],
+                context.trace_context,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == "CS409":
+                detail = getattr(exc, "detail", None)
+                actual = int(detail) if detail and detail.isdigit() else None
+                raise ConcurrencyConflict(stream_id, expected_version, actual) from exc
+            raise
+        positions = sorted(r[0] for r in rows)
+        return [e.model_copy(update={"position": p}) for e, p in zip(built, positions, strict=True)]
+
+    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 "
+            "ORDER BY stream_version",
+            stream_id,
+            after_version,
+        )
+        return [envelope_from_row(r) for r in rows]
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            after_position,
+            limit,
+        )
+        return [envelope_from_row(r) for r in rows]
+
+    async def read_all_with_trace(
+        self, after_position: int = 0, limit: int = 1000, to_position: int | None = None
+    ) -> list[tuple[EventEnvelope, str | None]]:
+        """Like `read_all`, with each event's stored trace context (for the relay)."""
+        rows = await self.pool.fetch(
+            f"SELECT {_COLUMNS}, trace_context FROM events WHERE position > $1 "
+            "AND ($3::bigint IS NULL OR position <= $3) ORDER BY position LIMIT $2",
+            after_position,
+            limit,
+            to_position,
+        )
+        return [(envelope_from_row(r), r["trace_context"]) for r in rows]
+
+    async def max_position(self) -> int:
+        value: Any = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
+        return int(value)
+
+    async def stream_version(self, stream_id: str) -> int:
+        value: Any = await self.pool.fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+        )
+        return int(value)

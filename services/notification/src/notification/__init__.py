@@ -1,0 +1,1 @@
+"""CSM notification service: Every email the cycle sends, exactly once."""

@@ -1,0 +1,1 @@
+"""CSM portal service: The web site people use, over the services' HTTP APIs."""

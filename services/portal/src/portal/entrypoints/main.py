@@ -1,0 +1,9 @@
+"""`csm-portal`."""
+
+from csm_kernel.runtime import service_main
+
+from ..bootstrap import build_app
+
+
+def main() -> None:
+    service_main("portal", build_app)

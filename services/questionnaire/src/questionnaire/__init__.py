@@ -1,0 +1,1 @@
+"""CSM questionnaire service: cycles, questionnaires, delegation, submission and sign-off."""

@@ -1,0 +1,1 @@
+"""Registration: organisations, mapping leads and credentials, and the directory of services."""

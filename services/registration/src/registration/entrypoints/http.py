@@ -1,0 +1,92 @@
+"""HTTP endpoints: parse and validate, call the use case, shape the response."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from csm_contracts.events import OrganisationKind, Region
+from csm_contracts.events.registration import ORGANISATION_CODE_PATTERN
+from csm_kernel.observability import current_traceparent
+from csm_kernel.runtime import Runtime, runtime_of
+from csm_kernel.store import AppendContext
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from ..application import services
+from ..domain.commands import RegisterOrganisation
+from ..domain.organisation import Organisation
+
+router = APIRouter(tags=["organisations"])
+
+Code = Annotated[
+    str,
+    Field(
+        pattern=ORGANISATION_CODE_PATTERN,
+        min_length=3,
+        max_length=5,
+        description="ODS-style code: 3-5 capital letters and digits, at least one letter",
+    ),
+]
+
+
+class RegisterOrganisationRequest(BaseModel):
+    code: Code
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrganisationKind
+    region: Region
+    partnership_areas: list[Code] = Field(default_factory=list)
+    linked_organisation_id: Code | None = None
+
+
+class OrganisationResponse(BaseModel):
+    code: str
+    name: str | None
+    kind: OrganisationKind | None
+    region: Region | None
+    partnership_areas: list[str]
+    version: int
+
+    @classmethod
+    def of(cls, org: Organisation) -> OrganisationResponse:
+        return cls(
+            code=org.code,
+            name=org.name,
+            kind=org.kind,
+            region=org.region,
+            partnership_areas=org.partnership_areas,
+            version=org.version,
+        )
+
+
+def append_context(request: Request) -> AppendContext:
+    # Until sign-in exists (issue: credentials), the actor is what the caller says it is.
+    actor = request.headers.get("x-csm-actor", "anonymous")
+    correlation = request.headers.get("x-correlation-id")
+    extra = {"correlation_id": correlation} if correlation else {}
+    return AppendContext(actor=actor, trace_context=current_traceparent(), **extra)
+
+
+@router.post("/organisations", status_code=201, response_model=OrganisationResponse)
+async def register(
+    body: RegisterOrganisationRequest,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+    context: Annotated[AppendContext, Depends(append_context)],
+) -> OrganisationResponse:
+    org = await services.register_organisation(
+        runtime.require_store(),
+        RegisterOrganisation(
+            code=body.code,
+            name=body.name,
+            kind=body.kind,
+            region=body.region,
+            partnership_areas=tuple(body.partnership_areas),
+            linked_organisation_id=body.linked_organisation_id,
+        ),
+        context,
+    )
+    return OrganisationResponse.of(org)
+
+
+@router.get("/organisations/{code}", response_model=OrganisationResponse)
+async def get(code: str, runtime: Annotated[Runtime, Depends(runtime_of)]) -> OrganisationResponse:
+    return OrganisationResponse.of(await services.get_organisation(runtime.require_store(), code))

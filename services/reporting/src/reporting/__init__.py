@@ -1,0 +1,1 @@
+"""Reporting: read models (projections) built from every other service's events."""
