@@ -99,8 +99,15 @@ def _containers(tmp: Path) -> TestInfra:
     smtp_port = free_port()
     mail_dir = tmp / "mail"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "csm_infra.smtp_sink", "--port", str(smtp_port), "--dir",
-         str(mail_dir)],
+        [
+            sys.executable,
+            "-m",
+            "csm_infra.smtp_sink",
+            "--port",
+            str(smtp_port),
+            "--dir",
+            str(mail_dir),
+        ],
     )
     wait_listening(smtp_port, 30, "the SMTP sink")
     infra = TestInfra(

@@ -7,9 +7,9 @@ travels as a `ce_*` header, with the W3C `traceparent` header beside them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
 Headers = Sequence[tuple[str, bytes]]
+"""Kafka record headers as a client library hands them over."""
+
+T = TypeVar("T")
 
 
 class UndecodableMessage(ValueError):
@@ -69,44 +72,64 @@ def header_map(headers: Headers | None) -> dict[str, str]:
     return out
 
 
+#: Headers every CSM CloudEvent carries (ce_specversion is checked first, on its own).
+REQUIRED_HEADERS = (
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "ce_eventversion",
+    "ce_streamversion",
+    "ce_correlationid",
+    "ce_actor",
+    "ce_prevhash",
+    "ce_hash",
+    "ce_partitionkey",
+)
+
+
+def _parsed(h: dict[str, str], name: str, parse: Callable[[str], T]) -> T:
+    try:
+        return parse(h[name])
+    except ValueError as exc:
+        raise UndecodableMessage(f"invalid envelope: header {name}={h[name]!r}: {exc}") from None
+
+
 def decode(headers: Headers | None, value: bytes | None) -> EventEnvelope:
-    """A Kafka message back into an envelope; UndecodableMessage says why it cannot be."""
+    """A Kafka message back into an envelope; UndecodableMessage says why it cannot be.
+
+    The message key is not needed: the organisation id travels as `ce_partitionkey` too.
+    """
     h = header_map(headers)
-    if h.get("ce_specversion") != SPEC_VERSION:
-        raise UndecodableMessage(f"ce_specversion is {h.get('ce_specversion')!r}, not 1.0")
+    if "ce_specversion" not in h:
+        raise UndecodableMessage(
+            f"missing header ce_specversion: not a CloudEvent (expected {SPEC_VERSION})"
+        )
+    if h["ce_specversion"] != SPEC_VERSION:
+        raise UndecodableMessage(f"ce_specversion is {h['ce_specversion']!r}, not {SPEC_VERSION}")
     try:
         data: Any = json.loads(value or b"")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UndecodableMessage(f"value is not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise UndecodableMessage("value is not a JSON object")
-    missing = [
-        k
-        for k in (
-            "ce_id",
-            "ce_type",
-            "ce_time",
-            "ce_subject",
-            "ce_eventversion",
-            "ce_streamversion",
-            "ce_correlationid",
-            "ce_actor",
-            "ce_prevhash",
-            "ce_hash",
-            "ce_partitionkey",
-        )
-        if k not in h
-    ]
+        raise UndecodableMessage(f"value is not a JSON object but a {type(data).__name__}")
+    missing = [k for k in REQUIRED_HEADERS if k not in h]
     if missing:
         raise UndecodableMessage(f"missing headers: {', '.join(missing)}")
+    event_id = _parsed(h, "ce_id", UUID)
+    version = _parsed(h, "ce_eventversion", int)
+    occurred_at = _parsed(h, "ce_time", datetime.fromisoformat)
+    stream_version = _parsed(h, "ce_streamversion", int)
+    position = _parsed(h, "ce_position", int) if "ce_position" in h else None
     try:
         return EventEnvelope(
-            event_id=UUID(h["ce_id"]),
+            event_id=event_id,
             type=h["ce_type"],
-            version=int(h["ce_eventversion"]),
-            occurred_at=datetime.fromisoformat(h["ce_time"]),
+            version=version,
+            occurred_at=occurred_at,
             stream_id=h["ce_subject"],
-            stream_version=int(h["ce_streamversion"]),
+            stream_version=stream_version,
             key=h["ce_partitionkey"],
             correlation_id=h["ce_correlationid"],
             causation_id=h.get("ce_causationid"),
@@ -114,7 +137,7 @@ def decode(headers: Headers | None, value: bytes | None) -> EventEnvelope:
             data=data,
             prev_hash=h["ce_prevhash"],
             hash=h["ce_hash"],
-            position=int(h["ce_position"]) if "ce_position" in h else None,
+            position=position,
         )
-    except (ValueError, ValidationError) as exc:
+    except ValidationError as exc:
         raise UndecodableMessage(f"invalid envelope: {exc}") from None

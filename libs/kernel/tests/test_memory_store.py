@@ -1,7 +1,7 @@
 import pytest
-from store_contract import EventStoreContract
 
 from csm_kernel.store import InMemoryEventStore
+from store_contract import EventStoreContract
 
 
 class TestInMemoryEventStore(EventStoreContract):

@@ -8,11 +8,11 @@ import json
 
 import asyncpg
 import pytest
-from store_contract import CTX, EventStoreContract, ev
 
 from csm_kernel.database import migrate
 from csm_kernel.store.postgres import PostgresEventStore
 from csm_kernel.verify import verify_all
+from store_contract import CTX, EventStoreContract, ev
 
 
 class TestPostgresEventStore(EventStoreContract):

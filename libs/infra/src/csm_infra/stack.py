@@ -16,6 +16,20 @@ from .postgres import EmbeddedPostgres
 from .settings import SERVICES, InfraSettings
 
 
+def _exited(pid: int) -> bool:
+    """Has the process ended? Reaps it when it is our own child (else it lingers as a zombie
+    that `kill(pid, 0)` still finds)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+
 @dataclass
 class EmbeddedStack:
     settings: InfraSettings
@@ -86,15 +100,13 @@ class EmbeddedStack:
         pid = self._pid(name)
         if pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                os.kill(pid, 0)
+            while time.monotonic() < deadline and not _exited(pid):
                 time.sleep(0.05)
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            if not _exited(pid):
+                os.killpg(pid, signal.SIGKILL)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._pidfile(name))
 

@@ -50,7 +50,7 @@ def main() -> None:
             procs[service] = start_service(settings, service)
         for service in SERVICES:
             wait_listening(settings.service_ports[service], 60, service)
-        print("\nCSM is running (logs in var/log/, mail kept in var/mail/):")
+        print(f"\nCSM is running (logs in {settings.log_dir}, mail in {settings.mail_dir}):")
         for service in SERVICES:
             print(f"  {service:13} http://127.0.0.1:{settings.service_ports[service]}")
         print(f"  {'postgres':13} postgresql://postgres@127.0.0.1:{settings.pg_port}")
@@ -60,7 +60,7 @@ def main() -> None:
         while not stopping:
             for service, proc in procs.items():
                 if proc.poll() is not None:
-                    print(f"{service} exited with {proc.returncode}; see var/log/{service}.log")
+                    print(f"{service} exited with {proc.returncode}; see {settings.log_dir}")
                     stopping = True
             time.sleep(0.5)
     except PortInUse as exc:

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
+from pydantic import ValidationError
+
 from csm_contracts.cloudevents import UndecodableMessage, decode, header_map
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
-from pydantic import ValidationError
 
 from .database import Connection
 from .observability import get_logger
@@ -181,6 +182,10 @@ class EventConsumer:
                 envelope.type,
             )
             if not first_time:
+                log.info(
+                    "duplicate event ignored", consumer=self.name,
+                    event_id=str(envelope.event_id),
+                )
                 return Outcome.DUPLICATE
             await handler(conn, envelope, payload)
         log.info(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from csm_contracts import Topics
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.message import StreamMessage
+
+from csm_contracts import Topics
 
 from .consumer import EventConsumer, IncomingMessage
 
@@ -20,6 +22,7 @@ def make_broker(bootstrap: str, **options: Any) -> KafkaBroker:
         bootstrap,
         middlewares=[KafkaTelemetryMiddleware()],
         enable_idempotence=False,  # the embedded broker cannot give a producer id
+        logger=logging.getLogger("csm.faststream"),
         **options,
     )
 

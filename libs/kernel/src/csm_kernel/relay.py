@@ -21,10 +21,11 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from asyncpg.pool import PoolConnectionProxy
+from opentelemetry import trace
+
 from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.envelope import EventEnvelope
-from opentelemetry import trace
 
 from .observability import context_from_traceparent, current_traceparent, get_logger
 from .store.postgres import PostgresEventStore

@@ -6,9 +6,10 @@ have their final shape."""
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from csm_kernel.runtime import create_app
 from csm_kernel.settings import ServiceSettings
-from fastapi import FastAPI
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:

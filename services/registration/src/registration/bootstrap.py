@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+
 from csm_kernel.runtime import create_app
 from csm_kernel.settings import ServiceSettings
-from fastapi import FastAPI
 
 from .entrypoints.http import router
 

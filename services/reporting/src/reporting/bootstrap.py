@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from importlib import resources
 
+from fastapi import FastAPI
+
 from csm_kernel.runtime import create_app
 from csm_kernel.settings import ServiceSettings
-from fastapi import FastAPI
 
 from .entrypoints.consumers import subscriptions
 from .entrypoints.http import router

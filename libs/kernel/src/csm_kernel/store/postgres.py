@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
 from csm_contracts.envelope import EventEnvelope
 
 from ..clock import Clock, SystemClock

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from csm_contracts.registry import payload_class
 from csm_kernel.errors import ConcurrencyConflict, Conflict, NotFound
+from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext, EventStore, NewEvent
 
 from ..domain.commands import RegisterOrganisation
 from ..domain.organisation import Organisation, stream_id_for
+
+log = get_logger(__name__)
 
 
 async def load_organisation(store: EventStore, code: str) -> Organisation:
@@ -34,6 +37,7 @@ async def register_organisation(
         raise Conflict(f"organisation code {cmd.code} is already registered") from None
     for e in new_events:
         org.apply(e)
+    log.info("organisation registered", organisation_id=cmd.code, kind=cmd.kind.value)
     return org
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AfterValidator, BaseModel, Field
 
 from csm_contracts.events import OrganisationKind, Region
 from csm_contracts.events.registration import ORGANISATION_CODE_PATTERN
 from csm_kernel.observability import current_traceparent
 from csm_kernel.runtime import Runtime, runtime_of
 from csm_kernel.store import AppendContext
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 
 from ..application import services
 from ..domain.commands import RegisterOrganisation
@@ -18,14 +20,22 @@ from ..domain.organisation import Organisation
 
 router = APIRouter(tags=["organisations"])
 
+_CODE = re.compile(ORGANISATION_CODE_PATTERN)
+
+
+def _ods_code(value: str) -> str:
+    if not (3 <= len(value) <= 5 and _CODE.match(value)):
+        raise ValueError(
+            f"{value!r} is not an organisation code: use 3 to 5 capital letters and digits, "
+            "with at least one letter (e.g. 5A4)"
+        )
+    return value
+
+
 Code = Annotated[
     str,
-    Field(
-        pattern=ORGANISATION_CODE_PATTERN,
-        min_length=3,
-        max_length=5,
-        description="ODS-style code: 3-5 capital letters and digits, at least one letter",
-    ),
+    AfterValidator(_ods_code),
+    Field(description="ODS-style code: 3-5 capital letters and digits, at least one letter"),
 ]
 
 

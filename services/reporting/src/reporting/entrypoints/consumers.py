@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from faststream.kafka import KafkaBroker
+
 from csm_contracts import Topics
 from csm_kernel.consumer import EventConsumer
 from csm_kernel.kafka import BrokerDeadLetters, dead_letter_topic, subscribe
 from csm_kernel.runtime import Runtime
-from faststream.kafka import KafkaBroker
 
 from ..application.projections import HANDLERS
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from csm_contracts.events import OrganisationKind, Region
-from csm_kernel.runtime import Runtime, runtime_of
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
+
+from csm_contracts.events import OrganisationKind, Region
+from csm_kernel.runtime import Runtime, runtime_of
 
 from ..adapters import read_models
 

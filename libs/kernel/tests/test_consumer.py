@@ -1,0 +1,112 @@
+"""Idempotent consumers through FastStream against the real broker and PostgreSQL:
+redelivery has one effect; poison messages go to the dead-letter topic and the consumer goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from csm_contracts.cloudevents import encode
+from csm_contracts.events import OrganisationRegistered
+from csm_kernel.consumer import EventConsumer
+from csm_kernel.kafka import BrokerDeadLetters, make_broker, subscribe
+from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
+from kafka_helpers import eventually, headers_of, read_topic, unique_topic
+
+
+async def _event(code: str, name: str = "Anytown PCT") -> tuple[bytes, bytes, list]:
+    store = InMemoryEventStore()
+    payload = OrganisationRegistered(
+        organisation_id=code, code=code, name=name, kind="pct", region="london"
+    )
+    (env,) = await store.append(
+        f"organisation-{code}", 0, [NewEvent.from_payload(payload)], AppendContext(actor="t")
+    )
+    return encode(env)
+
+
+@pytest.fixture
+async def running(pg_pool: asyncpg.Pool, infra) -> AsyncIterator[dict[str, Any]]:
+    await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+
+    async def handler(conn, envelope, event: OrganisationRegistered) -> None:
+        if event.name == "explode":
+            raise ValueError("cannot project this organisation")
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
+
+    topic, group = unique_topic("consume"), f"g-{uuid.uuid4().hex[:8]}"
+    dlq = f"{topic}.dlq"
+    broker = make_broker(infra.bootstrap)
+    consumer = EventConsumer(
+        "test.consumer", pg_pool, {OrganisationRegistered.EVENT_TYPE: handler},
+        BrokerDeadLetters(broker), dlq, max_attempts=3, backoff=0.01,
+    )
+    subscribe(broker, topic, consumer, group_id=group, session_timeout_ms=6000,
+              heartbeat_interval_ms=500)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
+    await producer.start()
+    await broker.start()
+    try:
+        yield {"topic": topic, "dlq": dlq, "producer": producer, "pool": pg_pool,
+               "bootstrap": infra.bootstrap}
+    finally:
+        await broker.stop()
+        await producer.stop()
+
+
+async def _send(ctx: dict[str, Any], key: bytes, value: bytes, headers: list) -> None:
+    await ctx["producer"].send_and_wait(ctx["topic"], value=value, key=key, headers=headers)
+
+
+async def _effects(ctx: dict[str, Any]) -> list[tuple[str, str]]:
+    return [tuple(r) for r in await ctx["pool"].fetch("SELECT code, name FROM effects ORDER BY 1")]
+
+
+async def test_redelivered_message_has_one_effect(running: dict[str, Any]) -> None:
+    key, value, headers = await _event("AB1")
+    await _send(running, key, value, headers)
+    await _send(running, key, value, headers)  # the same event, delivered again
+    key2, value2, headers2 = await _event("AB2")
+    await _send(running, key2, value2, headers2)
+
+    async def both_seen() -> bool:
+        return await running["pool"].fetchval("SELECT count(*) FROM processed_messages") == 2
+
+    await eventually(both_seen, what="both events processed")
+    await asyncio.sleep(1)  # room for a wrongly applied duplicate to show up
+    assert await _effects(running) == [("AB1", "Anytown PCT"), ("AB2", "Anytown PCT")]
+
+
+async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes_on(
+    running: dict[str, Any],
+) -> None:
+    await _send(running, b"X", b"\x00not json", [("ce_specversion", b"1.0")])
+    key, value, headers = await _event("CD1")
+    unknown = [(k, b"registration.SomethingNew" if k == "ce_type" else v) for k, v in headers]
+    await _send(running, key, value, unknown)
+    bad_payload = b'{"organisation_id": "CD2", "code": "lowercase!"}'
+    await _send(running, key, bad_payload, headers)
+    key, value, headers = await _event("CD3", name="explode")
+    await _send(running, key, value, headers)
+    key, value, headers = await _event("CD4")
+    await _send(running, key, value, headers)
+
+    async def last_applied() -> bool:
+        return ("CD4", "Anytown PCT") in await _effects(running)
+
+    await eventually(last_applied, what="the good message after the poison ones")
+    dead = await read_topic(running["bootstrap"], running["dlq"], 4)
+    reasons = [headers_of(r)["dlq_reason"] for r in dead]
+    assert reasons == ["undecodable", "unknown-event-type", "invalid-payload", "handler-failed"]
+    failed = headers_of(dead[3])
+    assert failed["dlq_attempts"] == "3"
+    assert "cannot project" in failed["dlq_error"]
+    assert failed["dlq_source_topic"] == running["topic"]
+    assert dead[0].value == b"\x00not json"  # the original bytes are kept
+    assert await _effects(running) == [("CD4", "Anytown PCT")]

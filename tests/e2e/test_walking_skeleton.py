@@ -1,0 +1,256 @@
+"""The walking skeleton, end to end, with every part real and every service its own process:
+
+POST /organisations (registration) -> OrganisationRegistered appended and outboxed -> relay ->
+Kafka -> reporting's consumer -> read model -> GET /organisations?type=... (reporting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from csm_contracts import Topics
+from csm_infra.ports import free_port
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = Path(sys.executable).parent / f"csm-{self.name}"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([str(exe)], env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"{self.name} died: {self.log.read_text()[-3000:]}"
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} did not become ready: {self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.log.read_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return lines
+
+
+@dataclass
+class Stack:
+    registration: ServiceProcess
+    reporting: ServiceProcess
+    traces: Path
+    bootstrap: str
+
+
+@pytest.fixture(scope="module")
+def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("e2e")
+    traces = tmp / "traces.jsonl"
+
+    def service(name: str) -> ServiceProcess:
+        dsn = asyncio.run(infra.create_database(name))
+        port = free_port()
+        env = {
+            **os.environ,
+            "CSM_DATABASE_URL": dsn,
+            "CSM_KAFKA_BOOTSTRAP": infra.bootstrap,
+            "CSM_HTTP_PORT": str(port),
+            "CSM_TRACES_FILE": str(traces),
+            # Short sessions: a killed consumer's partitions are reassigned within seconds.
+            "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        }
+        return ServiceProcess(name, port, env, tmp / f"{name}.log")
+
+    s = Stack(service("registration"), service("reporting"), traces, infra.bootstrap)
+    s.registration.start()
+    s.reporting.start()
+    try:
+        yield s
+    finally:
+        s.reporting.stop()
+        s.registration.stop()
+
+
+def new_code() -> str:
+    return "E" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(4))
+
+
+async def register(client: httpx.AsyncClient, stack: Stack, code: str) -> httpx.Response:
+    response = await client.post(
+        f"{stack.registration.url}/organisations",
+        json={"code": code, "name": f"{code} PCT", "kind": "pct", "region": "london"},
+        headers={"x-csm-actor": "national-team@example.org"},
+    )
+    assert response.status_code == 201, response.text
+    return response
+
+
+async def projected(client: httpx.AsyncClient, stack: Stack) -> dict[str, dict[str, Any]]:
+    response = await client.get(f"{stack.reporting.url}/organisations", params={"type": "pct"})
+    assert response.status_code == 200, response.text
+    return {row["code"]: row for row in response.json()}
+
+
+async def wait_for(
+    client: httpx.AsyncClient, stack: Stack, codes: set[str], timeout: float = 90
+) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = await projected(client, stack)
+        if codes <= rows.keys():
+            return rows
+        await asyncio.sleep(0.25)
+    missing = codes - (await projected(client, stack)).keys()
+    raise AssertionError(f"never projected: {sorted(missing)}")
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as c:
+        yield c
+
+
+async def test_registration_reaches_reporting_in_one_trace(client, stack: Stack) -> None:
+    code = new_code()
+    await register(client, stack, code)
+    rows = await wait_for(client, stack, {code})
+    assert rows[code]["name"] == f"{code} PCT"
+    assert rows[code]["applied_events"] == 1
+    other = await client.get(
+        f"{stack.reporting.url}/organisations", params={"type": "local-authority"}
+    )
+    assert code not in {r["code"] for r in other.json()}
+
+    # The same trace id on the request's log line and on the consumer's log line...
+    registered = [
+        line
+        for line in stack.registration.log_lines()
+        if line.get("event") == "organisation registered" and line.get("organisation_id") == code
+    ]
+    applied = [
+        line
+        for line in stack.reporting.log_lines()
+        if line.get("event") == "organisation projected" and line.get("organisation_id") == code
+    ]
+    assert len(registered) == 1 and len(applied) == 1
+    trace_id = registered[0]["trace_id"]
+    assert applied[0]["trace_id"] == trace_id
+    # ...and in the exported spans: the HTTP server span and the consumer's span share it.
+    spans = [json.loads(line) for line in stack.traces.read_text().splitlines()]
+    in_trace = [s for s in spans if s["trace_id"] == trace_id]
+    assert any(s["service"] == "registration" and s["kind"] == "SERVER" for s in in_trace)
+    assert any(s["service"] == "reporting" and s["kind"] == "CONSUMER" for s in in_trace)
+
+
+async def _find_record(bootstrap: str, code: str) -> Any:
+    consumer = AIOKafkaConsumer(
+        Topics.REGISTRATION,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    if dict(r.headers).get("ce_subject") == f"organisation-{code}".encode():
+                        return r
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"no message for {code} on {Topics.REGISTRATION}")
+
+
+async def test_the_same_message_delivered_twice_changes_the_projection_once(
+    client, stack: Stack
+) -> None:
+    code = new_code()
+    await register(client, stack, code)
+    await wait_for(client, stack, {code})
+    record = await _find_record(stack.bootstrap, code)
+    event_id = dict(record.headers)["ce_id"].decode()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            Topics.REGISTRATION, value=record.value, key=record.key, headers=list(record.headers)
+        )
+    finally:
+        await producer.stop()
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(
+            line.get("event") == "duplicate event ignored" and line.get("event_id") == event_id
+            for line in stack.reporting.log_lines()
+        ):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("the redelivered message never reached the consumer")
+    rows = await projected(client, stack)
+    assert rows[code]["applied_events"] == 1
+
+
+async def test_killing_reporting_mid_stream_loses_nothing(client, stack: Stack) -> None:
+    first = [new_code() for _ in range(40)]
+    for code in first:
+        await register(client, stack, code)
+    # Let it get part of the way, then kill it without warning.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(set(first) & (await projected(client, stack)).keys()) >= 5:
+            break
+        await asyncio.sleep(0.05)
+    stack.reporting.kill()
+    later = [new_code() for _ in range(10)]
+    for code in later:
+        await register(client, stack, code)
+    stack.reporting.start()
+    rows = await wait_for(client, stack, set(first) | set(later), timeout=120)
+    assert all(rows[code]["applied_events"] == 1 for code in first + later)
