@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from csm_contracts.cloudevents import (
     CONTENT_TYPE,
     SPEC_VERSION,
@@ -35,7 +36,7 @@ def envelope(**overrides: Any) -> EventEnvelope:
         "correlation_id": "req-42",
         "causation_id": None,
         "actor": "user:admin@example.org",
-        "data": {"organisation_id": "5NT", "code": "5NT", "name": "Manchester PCT – Ünïcode"},
+        "data": {"organisation_id": "5NT", "code": "5NT", "name": "Manchester PCT, Ünïcode"},
         "prev_hash": PREV,
         "hash": HASH,
         "position": None,
@@ -183,10 +184,10 @@ def test_a_different_specversion_is_undecodable() -> None:
 def test_missing_headers_are_named() -> None:
     headers, value = encoded()
     with pytest.raises(UndecodableMessage) as info:
-        decode(without(headers, "ce_id", "ce_hash", "ce_partitionkey"), value)
+        decode(without(headers, "ce_id", "ce_source", "ce_hash", "ce_partitionkey"), value)
     message = str(info.value)
-    assert message.startswith("missing headers:")
-    for name in ("ce_id", "ce_hash", "ce_partitionkey"):
+    assert message == "missing headers: ce_id, ce_source, ce_hash, ce_partitionkey"
+    for name in ("ce_id", "ce_source", "ce_hash", "ce_partitionkey"):
         assert name in message
     assert "ce_type" not in message
 

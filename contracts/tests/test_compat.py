@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from csm_contracts.compat import breaking_changes, breaking_changes_between
 from csm_contracts.events import CycleSignedOff
-from pydantic import BaseModel, ConfigDict, Field
 
 
 def schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -89,9 +90,7 @@ def test_retyping_inside_an_optional_is_breaking() -> None:
         count: int = 0
         nickname: int | None = None
 
-    assert changes(Base, Retyped) == [
-        "nickname: type changed from null | string to integer | null"
-    ]
+    assert changes(Base, Retyped) == ["nickname: type changed from null | string to integer | null"]
 
 
 def test_making_an_optional_field_non_nullable_is_breaking() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
@@ -17,12 +18,85 @@ from pydantic import ValidationError
 from .envelope import EventEnvelope
 
 SPEC_VERSION = "1.0"
+"""The CloudEvents specification version every message declares in `ce_specversion`."""
 CONTENT_TYPE = "application/json"
+"""The `content-type` of every message value (CloudEvents `datacontenttype`)."""
 
 Headers = Sequence[tuple[str, bytes]]
 """Kafka record headers as a client library hands them over."""
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HeaderSpec:
+    """One Kafka header of the binding: its name, its envelope source, whether always set."""
+
+    name: str
+    source: str
+    required: bool
+    description: str
+
+
+HEADERS: tuple[HeaderSpec, ...] = (
+    HeaderSpec("ce_specversion", "(constant)", True, "CloudEvents version: always `1.0`."),
+    HeaderSpec("ce_id", "event_id", True, "The event's UUID; unique per event, the dedupe key."),
+    HeaderSpec(
+        "ce_source",
+        "type (its service part)",
+        True,
+        "`/csm/<service>`: the publishing service, the part of the type before the dot.",
+    ),
+    HeaderSpec(
+        "ce_type", "type", True, "The event type, e.g. `registration.OrganisationRegistered`."
+    ),
+    HeaderSpec(
+        "ce_time",
+        "occurred_at",
+        True,
+        "When it happened: RFC 3339 with a UTC offset and microseconds.",
+    ),
+    HeaderSpec("ce_subject", "stream_id", True, "The event-sourced stream the event belongs to."),
+    HeaderSpec("content-type", "(constant)", True, "Always `application/json` (datacontenttype)."),
+    HeaderSpec(
+        "ce_dataschema",
+        "type, version",
+        True,
+        "`urn:csm:schema:<type>:v<version>`: names the committed JSON Schema of the value.",
+    ),
+    HeaderSpec("ce_eventversion", "version", True, "The payload schema version (an integer)."),
+    HeaderSpec("ce_streamversion", "stream_version", True, "The event's version in its stream."),
+    HeaderSpec(
+        "ce_correlationid", "correlation_id", True, "Ties together everything one request caused."
+    ),
+    HeaderSpec(
+        "ce_causationid", "causation_id", False, "The event or command that caused it, if any."
+    ),
+    HeaderSpec("ce_actor", "actor", True, "Who did it (a user or service id; never a secret)."),
+    HeaderSpec("ce_prevhash", "prev_hash", True, "The stream's previous chain hash (64 hex)."),
+    HeaderSpec(
+        "ce_hash",
+        "hash",
+        True,
+        "sha256(prev_hash || canonical JSON of the event), 64 hex: verify the chain with it.",
+    ),
+    HeaderSpec(
+        "ce_partitionkey",
+        "key",
+        True,
+        "The organisation id: the same as the Kafka message key (CloudEvents partitioning).",
+    ),
+    HeaderSpec(
+        "ce_position", "position", False, "The event's global position in the source store."
+    ),
+    HeaderSpec(
+        "traceparent",
+        "(trace context)",
+        False,
+        "W3C Trace Context of the publishing span, so consumer spans join the trace.",
+    ),
+)
+"""Every header `encode` may write, in the order it writes them (the message key aside)."""
 
 
 class UndecodableMessage(ValueError):
@@ -72,7 +146,6 @@ def header_map(headers: Headers | None) -> dict[str, str]:
     return out
 
 
-#: Headers every CSM CloudEvent carries (ce_specversion is checked first, on its own).
 REQUIRED_HEADERS = (
     "ce_id",
     "ce_source",
@@ -87,6 +160,7 @@ REQUIRED_HEADERS = (
     "ce_hash",
     "ce_partitionkey",
 )
+"""The headers `decode` needs besides ce_specversion (which it checks first, on its own)."""
 
 
 def _parsed(h: dict[str, str], name: str, parse: Callable[[str], T]) -> T:

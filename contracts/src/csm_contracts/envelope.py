@@ -36,6 +36,19 @@ class EventEnvelope(BaseModel):
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     position: int | None = Field(default=None, description="global position in the source store")
 
+    @classmethod
+    def trusted(cls, **fields: Any) -> EventEnvelope:
+        """Build without validation, for rows an event store wrote itself (its constraints
+        already hold). Every field must be given with its proper type. Several times faster
+        than `model_construct`, which matters when replaying millions of events."""
+        envelope = cls.__new__(cls)
+        fields.setdefault("position", None)
+        object.__setattr__(envelope, "__dict__", fields)
+        object.__setattr__(envelope, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(envelope, "__pydantic_extra__", None)
+        object.__setattr__(envelope, "__pydantic_private__", None)
+        return envelope
+
     def hashed_content(self) -> dict[str, Any]:
         """The fields the chain hash covers, in JSON form."""
         return hashed_fields(

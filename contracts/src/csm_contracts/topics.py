@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class Topics:
     """Kafka topic names used by CSM services.
@@ -17,6 +19,9 @@ class Topics:
     #: The public topic regulators subscribe to: sign-offs only.
     PUBLIC_SIGNOFFS = "csm.public.signoffs"
 
+    #: Event types published to PUBLIC_SIGNOFFS as well as to their source's topic.
+    PUBLIC_EVENT_TYPES: ClassVar[frozenset[str]] = frozenset({"questionnaire.CycleSignedOff"})
+
     @staticmethod
     def dead_letter(consumer_group: str) -> str:
         """The dead-letter topic for one consumer group."""
@@ -30,3 +35,16 @@ class Topics:
             "questionnaire": cls.QUESTIONNAIRE,
             "notification": cls.NOTIFICATION,
         }[source]
+
+    @classmethod
+    def for_event(cls, event_type: str) -> list[str]:
+        """Every topic an event type is published to: its source's topic, then the public one."""
+        topics = [cls.for_source(event_type.split(".", 1)[0])]
+        if event_type in cls.PUBLIC_EVENT_TYPES:
+            topics.append(cls.PUBLIC_SIGNOFFS)
+        return topics
+
+    @classmethod
+    def event_topics(cls) -> tuple[str, ...]:
+        """Every event topic (dead-letter topics aside), in a fixed order."""
+        return (cls.REGISTRATION, cls.QUESTIONNAIRE, cls.NOTIFICATION, cls.PUBLIC_SIGNOFFS)

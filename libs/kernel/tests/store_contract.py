@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 
+from csm_contracts.envelope import EventEnvelope
 from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.hashing import GENESIS_HASH
 from csm_kernel.store import AppendContext, EventStore, NewEvent
@@ -86,8 +87,14 @@ class EventStoreContract:
         (stored,) = await store.append("d", 0, [ev(1, key="ABC")], ctx)
         (read,) = await store.read_stream("d")
         assert read == stored
+        # Envelopes the store builds without validation are exactly what validation would give.
+        assert EventEnvelope.model_validate(read.model_dump()) == read
+        assert EventEnvelope.model_validate(stored.model_dump()) == stored
         assert (read.actor, read.correlation_id, read.causation_id, read.key) == (
-            "lead@example.org", "corr-1", "c-0", "ABC",
+            "lead@example.org",
+            "corr-1",
+            "c-0",
+            "ABC",
         )
         assert read.occurred_at.tzinfo is not None
 

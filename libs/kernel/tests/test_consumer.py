@@ -44,17 +44,28 @@ async def running(pg_pool: asyncpg.Pool, infra) -> AsyncIterator[dict[str, Any]]
     dlq = f"{topic}.dlq"
     broker = make_broker(infra.bootstrap)
     consumer = EventConsumer(
-        "test.consumer", pg_pool, {OrganisationRegistered.EVENT_TYPE: handler},
-        BrokerDeadLetters(broker), dlq, max_attempts=3, backoff=0.01,
+        "test.consumer",
+        pg_pool,
+        {OrganisationRegistered.EVENT_TYPE: handler},
+        BrokerDeadLetters(broker),
+        dlq,
+        max_attempts=3,
+        backoff=0.01,
     )
-    subscribe(broker, topic, consumer, group_id=group, session_timeout_ms=6000,
-              heartbeat_interval_ms=500)
+    subscribe(
+        broker, topic, consumer, group_id=group, session_timeout_ms=6000, heartbeat_interval_ms=500
+    )
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
     await producer.start()
     await broker.start()
     try:
-        yield {"topic": topic, "dlq": dlq, "producer": producer, "pool": pg_pool,
-               "bootstrap": infra.bootstrap}
+        yield {
+            "topic": topic,
+            "dlq": dlq,
+            "producer": producer,
+            "pool": pg_pool,
+            "bootstrap": infra.bootstrap,
+        }
     finally:
         await broker.stop()
         await producer.stop()

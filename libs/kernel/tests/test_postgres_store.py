@@ -99,7 +99,8 @@ async def test_rehashed_forgery_is_caught_by_the_next_link(pg_pool: asyncpg.Pool
     await pg_pool.execute(
         "UPDATE events SET data = $1::jsonb, hash = $2 WHERE stream_id = 't-4' "
         "AND stream_version = 1",
-        json.dumps({"i": 100}), new_hash,
+        json.dumps({"i": 100}),
+        new_hash,
     )
     broken = await verify_all(store.iterate_all())
     assert [(b.stream_id, b.stream_version) for b in broken] == [("t-4", 2)]

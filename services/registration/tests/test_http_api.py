@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import string
@@ -15,9 +16,10 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
 from csm_contracts import Topics
 from csm_kernel.settings import ServiceSettings
-
 from registration.bootstrap import build_app
 
 pytestmark = pytest.mark.infra
@@ -55,16 +57,36 @@ class Service:
     bootstrap: str
 
 
+SHUTDOWN_SECONDS = 5
+
+
+@contextlib.asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[None]:
+    """The app's lifespan; shutting down must not hang (see `test_shutdown_completes_promptly`)."""
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        yield
+    finally:
+        async with asyncio.timeout(SHUTDOWN_SECONDS):
+            await lifespan.__aexit__(None, None, None)
+
+
+def make_app(dsn: str, bootstrap: str) -> FastAPI:
+    return build_app(ServiceSettings(database_url=dsn, kafka_bootstrap=bootstrap))
+
+
+def make_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30
+    )
+
+
 @pytest.fixture(scope="module")
 async def service(infra: Any) -> AsyncIterator[Service]:
     dsn = await infra.create_database("reg")
-    app = build_app(ServiceSettings(database_url=dsn, kafka_bootstrap=infra.bootstrap))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30
-        ) as client,
-    ):
+    app = make_app(dsn, infra.bootstrap)
+    async with running(app), make_client(app) as client:
         yield Service(client=client, dsn=dsn, bootstrap=infra.bootstrap)
 
 
@@ -223,8 +245,9 @@ async def test_linking_an_organisation_to_itself_is_refused(
         "/organisations", json=body(code, linked_organisation_id=code)
     )
 
-    assert response.status_code in (409, 422), response.text
+    assert response.status_code == 422, response.text
     assert "itself" in response.json()["error"]
+    assert response.json()["details"][0]["field"] == "linked_organisation_id"
     assert await db.fetchval("SELECT count(*) FROM events WHERE key = $1", code) == 0
 
 
@@ -312,3 +335,22 @@ async def test_the_relay_publishes_the_event_to_the_registration_topic(
     assert headers["ce_source"] == "/csm/registration"
     assert record.key == code.encode()
     assert b'"code":"' + code.encode() + b'"' in record.value
+
+
+async def test_shutdown_completes_promptly(infra: Any) -> None:
+    dsn = await infra.create_database("reg")
+    app = make_app(dsn, infra.bootstrap)
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    pool = app.state.runtime.pool
+    try:
+        async with make_client(app) as client:
+            response = await client.post("/organisations", json=body(fresh_code()))
+            assert response.status_code == 201, response.text
+
+        await asyncio.wait_for(lifespan.__aexit__(None, None, None), SHUTDOWN_SECONDS)
+
+        assert pool.is_closing()
+        assert pool.get_size() == 0
+    finally:
+        pool.terminate()

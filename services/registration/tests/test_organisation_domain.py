@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
-from csm_kernel.errors import Conflict, CSMError
+from csm_kernel.errors import Conflict, InvalidInput
 from registration.domain.commands import RegisterOrganisation
 from registration.domain.organisation import Organisation, stream_id_for
 
@@ -92,10 +92,13 @@ def test_registering_an_already_registered_organisation_is_a_conflict() -> None:
 def test_an_organisation_cannot_be_linked_to_itself() -> None:
     org = Organisation(code="RX1")
 
-    with pytest.raises(CSMError, match="itself") as raised:
+    with pytest.raises(InvalidInput, match="itself") as raised:
         org.register(_command("RX1", linked_organisation_id="RX1"))
 
-    assert 400 <= raised.value.status_code < 500
+    assert raised.value.status_code == 422
+    assert raised.value.details == [
+        {"field": "linked_organisation_id", "reason": "an organisation cannot be linked to itself"}
+    ]
     assert not org.registered
 
 
@@ -141,3 +144,13 @@ def test_from_history_does_not_share_the_events_list() -> None:
     org.partnership_areas.append("LA999")
 
     assert event.partnership_areas == ["LA383", "LA384"]
+
+
+def test_a_command_for_another_code_is_refused() -> None:
+    org = Organisation(code="RX1")
+
+    with pytest.raises(InvalidInput) as raised:
+        org.register(_command("RX2"))
+
+    assert raised.value.details[0]["field"] == "code"
+    assert not org.registered

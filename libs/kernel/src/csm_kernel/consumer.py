@@ -183,7 +183,8 @@ class EventConsumer:
             )
             if not first_time:
                 log.info(
-                    "duplicate event ignored", consumer=self.name,
+                    "duplicate event ignored",
+                    consumer=self.name,
                     event_id=str(envelope.event_id),
                 )
                 return Outcome.DUPLICATE

@@ -20,4 +20,10 @@ def canonical_json(value: Any) -> str:
 
 def chain_hash(prev_hash: str, content: dict[str, Any]) -> str:
     """The hash of an event whose predecessor's hash is `prev_hash`."""
-    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+    return chain_hash_of_canonical(prev_hash, canonical_json(content))
+
+
+def chain_hash_of_canonical(prev_hash: str, canonical: str) -> str:
+    """`chain_hash` for content already in canonical JSON (the PostgreSQL store computes the
+    same thing in SQL: `encode(sha256(convert_to(prev_hash || canonical, 'UTF8')), 'hex')`)."""
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()

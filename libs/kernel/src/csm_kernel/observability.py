@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -152,12 +152,6 @@ def current_traceparent() -> str | None:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
-
-
-def context_from_traceparent(traceparent: str | None) -> Any:
-    """An OpenTelemetry context continuing a stored traceparent (or the empty context)."""
-    carrier: Mapping[str, str] = {"traceparent": traceparent} if traceparent else {}
-    return propagate.extract(carrier)
 
 
 def get_logger(name: str | None = None) -> Any:

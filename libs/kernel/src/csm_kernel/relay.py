@@ -27,7 +27,7 @@ from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.envelope import EventEnvelope
 
-from .observability import context_from_traceparent, current_traceparent, get_logger
+from .observability import get_logger
 from .store.postgres import PostgresEventStore
 
 log = get_logger(__name__)
@@ -108,21 +108,23 @@ class OutboxRelay:
         )
 
     async def _publish(self, batch: list[tuple[EventEnvelope, str | None]]) -> None:
+        # Each message carries the traceparent stored with its event, so the consumer's span
+        # joins the trace of the request that caused it. The relay's own span covers the batch:
+        # one span per event would cost more than publishing it.
         futures = []
-        for event, traceparent in batch:
-            with tracer.start_as_current_span(
-                "csm.relay publish",
-                context=context_from_traceparent(traceparent),
-                kind=trace.SpanKind.PRODUCER,
-                attributes={"messaging.system": "kafka", "csm.event_type": event.type},
-            ):
-                key, value, headers = encode(event, current_traceparent() or traceparent)
+        with tracer.start_as_current_span(
+            "csm.relay publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(batch)},
+        ):
+            for event, traceparent in batch:
+                key, value, headers = encode(event, traceparent)
                 for topic in self.route(event):
                     futures.append(
                         await self.producer.send(topic, value=value, key=key, headers=headers)
                     )
-        # Every send must be acknowledged before the checkpoint moves past it.
-        await asyncio.gather(*futures)
+            # Every send must be acknowledged before the checkpoint moves past it.
+            await asyncio.gather(*futures)
 
     async def _publish_range(
         self, after: int, to_position: int | None, *, move_checkpoint: bool
@@ -180,28 +182,40 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Publish until `stop` is set: on NOTIFY, on `wake()`, and every `poll_interval`."""
+        """Publish until `stop` is set: on NOTIFY, on `wake()`, and every `poll_interval`.
+
+        The LISTEN connection goes back to the pool however this ends (stop or cancellation),
+        or closing the pool would wait for it forever.
+        """
         listener: PoolConnectionProxy[asyncpg.Record] | None = None
         backoff = 0.2
-        while not stop.is_set():
-            try:
-                if listener is None or listener.is_closed():
-                    listener = conn = await self.store.pool.acquire()
-                    await conn.add_listener("csm_events", lambda *_: self._wake.set())
-                    await self.ensure_broker_has_history()
-                self._wake.clear()
-                await self.publish_pending()
-                backoff = 0.2
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("relay could not publish; will retry", error=str(exc), backoff=backoff)
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await self.store.pool.release(listener)
+        try:
+            while not stop.is_set():
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = conn = await self.store.pool.acquire()
+                        await conn.add_listener("csm_events", self._on_notify)
+                        await self.ensure_broker_has_history()
+                    self._wake.clear()
+                    await self.publish_pending()
+                    backoff = 0.2
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("relay could not publish; will retry", error=str(exc))
+                    await self._release(listener)
                     listener = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            await self._release(listener)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _release(self, listener: PoolConnectionProxy[asyncpg.Record] | None) -> None:
         if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener("csm_events", self._on_notify)
             with contextlib.suppress(Exception):
                 await self.store.pool.release(listener)

@@ -102,10 +102,15 @@ def create_app(
             stop.set()
             if runtime.broker is not None:
                 await runtime.broker.stop()
-            if relay_task is not None:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await relay_task
+            if relay_task is not None and runtime.relay is not None:
+                # Let the relay finish the batch it is publishing, then insist.
+                runtime.relay.wake()
+                try:
+                    await asyncio.wait_for(relay_task, 10)
+                except TimeoutError:
+                    relay_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await relay_task
             if runtime.relay is not None:
                 await runtime.relay.stop()
             await runtime.pool.close()

@@ -18,7 +18,7 @@ from typing import Any
 from csm_contracts.envelope import EventEnvelope, hashed_fields
 from csm_contracts.registry import EventPayload
 
-from ..hashing import chain_hash
+from ..hashing import canonical_json
 
 
 @dataclass(frozen=True)
@@ -55,19 +55,26 @@ class AppendContext:
     trace_context: str | None = None
 
 
-def build_envelopes(
+@dataclass(frozen=True)
+class PreparedEvent:
+    """A new event numbered and stamped for its stream, with the canonical JSON its chain hash
+    covers (the store chains it: `sha256(prev_hash || canonical)`)."""
+
+    event: NewEvent
+    event_id: uuid.UUID
+    stream_version: int
+    canonical: str
+
+
+def prepare_events(
     stream_id: str,
     expected_version: int,
-    head_hash: str,
     events: Sequence[NewEvent],
     context: AppendContext,
     now: datetime,
-) -> list[EventEnvelope]:
-    """Number, stamp and chain new events onto a stream whose head is (version, hash)."""
-    out: list[EventEnvelope] = []
-    prev = head_hash
-    # Stored as timestamptz and read back in UTC: hash the same text we will read back.
-    now = now.astimezone(UTC)
+) -> list[PreparedEvent]:
+    """Number and stamp new events for a stream at `expected_version`."""
+    out = []
     for i, ev in enumerate(events, start=1):
         event_id = uuid.uuid4()
         content = hashed_fields(
@@ -83,26 +90,42 @@ def build_envelopes(
             actor=context.actor,
             data=ev.data,
         )
-        h = chain_hash(prev, content)
-        out.append(
-            EventEnvelope(
-                event_id=event_id,
-                type=ev.type,
-                version=ev.version,
-                occurred_at=now,
-                stream_id=stream_id,
-                stream_version=expected_version + i,
-                key=ev.key,
-                correlation_id=context.correlation_id,
-                causation_id=context.causation_id,
-                actor=context.actor,
-                data=ev.data,
-                prev_hash=prev,
-                hash=h,
-            )
-        )
-        prev = h
+        out.append(PreparedEvent(ev, event_id, expected_version + i, canonical_json(content)))
     return out
+
+
+def stored_envelope(
+    prepared: PreparedEvent,
+    stream_id: str,
+    context: AppendContext,
+    occurred_at: datetime,
+    prev_hash: str,
+    hash_: str,
+    position: int,
+) -> EventEnvelope:
+    """The envelope of an event the store has just written (trusted: built, not parsed)."""
+    ev = prepared.event
+    return EventEnvelope.trusted(
+        event_id=prepared.event_id,
+        type=ev.type,
+        version=ev.version,
+        occurred_at=occurred_at,
+        stream_id=stream_id,
+        stream_version=prepared.stream_version,
+        key=ev.key,
+        correlation_id=context.correlation_id,
+        causation_id=context.causation_id,
+        actor=context.actor,
+        data=ev.data,
+        prev_hash=prev_hash,
+        hash=hash_,
+        position=position,
+    )
+
+
+def utc_now(clock_now: datetime) -> datetime:
+    """Stored as timestamptz and read back in UTC: hash the same text we will read back."""
+    return clock_now.astimezone(UTC)
 
 
 class EventStore(ABC):

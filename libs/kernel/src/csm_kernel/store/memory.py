@@ -9,8 +9,15 @@ from csm_contracts.envelope import EventEnvelope
 
 from ..clock import Clock, SystemClock
 from ..errors import ConcurrencyConflict
-from ..hashing import GENESIS_HASH
-from .base import AppendContext, EventStore, NewEvent, build_envelopes
+from ..hashing import GENESIS_HASH, chain_hash_of_canonical
+from .base import (
+    AppendContext,
+    EventStore,
+    NewEvent,
+    prepare_events,
+    stored_envelope,
+    utc_now,
+)
 
 
 class InMemoryEventStore(EventStore):
@@ -33,14 +40,14 @@ class InMemoryEventStore(EventStore):
             stream = self._streams.get(stream_id, [])
             if len(stream) != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, len(stream))
-            head = stream[-1].hash if stream else GENESIS_HASH
-            built = build_envelopes(
-                stream_id, expected_version, head, events, context, self._clock.now()
-            )
-            stored = [
-                e.model_copy(update={"position": len(self._events) + i})
-                for i, e in enumerate(built, start=1)
-            ]
+            prev = stream[-1].hash if stream else GENESIS_HASH
+            now = utc_now(self._clock.now())
+            stored: list[EventEnvelope] = []
+            for p in prepare_events(stream_id, expected_version, events, context, now):
+                h = chain_hash_of_canonical(prev, p.canonical)
+                position = len(self._events) + len(stored) + 1
+                stored.append(stored_envelope(p, stream_id, context, now, prev, h, position))
+                prev = h
             self._events.extend(stored)
             self._streams[stream_id] = [*stream, *stored]
             return stored

@@ -21,8 +21,7 @@ from csm_contracts.envelope import EventEnvelope
 from ..clock import Clock, SystemClock
 from ..database import Connection
 from ..errors import ConcurrencyConflict
-from ..hashing import GENESIS_HASH
-from .base import AppendContext, EventStore, NewEvent, build_envelopes
+from .base import AppendContext, EventStore, NewEvent, prepare_events, stored_envelope, utc_now
 
 _COLUMNS = (
     "position, event_id, stream_id, stream_version, type, version, occurred_at, key, "
@@ -33,7 +32,8 @@ _COLUMNS = (
 def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     """An envelope from a row of the events table."""
     data = row["data"]
-    return EventEnvelope(
+    # Rows come from our own table, whose constraints already hold: build without validating.
+    return EventEnvelope.trusted(
         event_id=row["event_id"],
         type=row["type"],
         version=row["version"],
@@ -80,35 +80,23 @@ class PostgresEventStore(EventStore):
         transaction (e.g. a uniqueness claim). Atomic on its own when no transaction is open."""
         if not events:
             return []
-        head = await conn.fetchrow(
-            "SELECT stream_version, hash FROM events WHERE stream_id = $1 "
-            "ORDER BY stream_version DESC LIMIT 1",
-            stream_id,
-        )
-        version, head_hash = (head["stream_version"], head["hash"]) if head else (0, GENESIS_HASH)
-        if version != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, version)
-        built = build_envelopes(
-            stream_id, expected_version, head_hash, events, context, self._clock.now()
-        )
+        now = utc_now(self._clock.now())
+        prepared = prepare_events(stream_id, expected_version, events, context, now)
         try:
             rows = await conn.fetch(
-                "SELECT * FROM csm_append_events($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                "$12::jsonb[], $13, $14, $15)",
+                "SELECT * FROM csm_append_events("
+                "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 stream_id,
                 expected_version,
-                head_hash,
-                [e.event_id for e in built],
-                [e.type for e in built],
-                [e.version for e in built],
-                built[0].occurred_at,
-                [e.key for e in built],
+                [p.event_id for p in prepared],
+                [p.event.type for p in prepared],
+                [p.event.version for p in prepared],
+                now,
+                [p.event.key for p in prepared],
                 context.correlation_id,
                 context.causation_id,
                 context.actor,
-                [json.dumps(e.data, separators=(",", ":")) for e in built],
-                [e.prev_hash for e in built],
-                [e.hash for e in built],
+                [p.canonical for p in prepared],
                 context.trace_context,
             )
         except asyncpg.UniqueViolationError as exc:
@@ -119,8 +107,11 @@ class PostgresEventStore(EventStore):
                 actual = int(detail) if detail and detail.isdigit() else None
                 raise ConcurrencyConflict(stream_id, expected_version, actual) from exc
             raise
-        positions = sorted(r[0] for r in rows)
-        return [e.model_copy(update={"position": p}) for e, p in zip(built, positions, strict=True)]
+        rows = sorted(rows, key=lambda r: r[0])
+        return [
+            stored_envelope(p, stream_id, context, now, r[1], r[2], r[0])
+            for p, r in zip(prepared, rows, strict=True)
+        ]
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
         rows = await self.pool.fetch(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
 from csm_contracts.registry import EventPayload
-from csm_kernel.errors import Conflict
+from csm_kernel.errors import Conflict, InvalidInput
 
 from .commands import RegisterOrganisation
 
@@ -32,10 +32,14 @@ class Organisation:
         return self.version > 0
 
     def register(self, cmd: RegisterOrganisation) -> list[EventPayload]:
+        if cmd.code != self.code:
+            raise InvalidInput.field("code", f"{cmd.code} is not organisation {self.code}")
         if self.registered:
             raise Conflict(f"organisation code {self.code} is already registered")
         if cmd.linked_organisation_id == cmd.code:
-            raise Conflict("an organisation cannot be linked to itself")
+            raise InvalidInput.field(
+                "linked_organisation_id", "an organisation cannot be linked to itself"
+            )
         return [
             OrganisationRegistered(
                 organisation_id=cmd.code,

@@ -1,0 +1,67 @@
+# CSM platform. Two commands on a fresh machine (Python 3.11, make, git):
+#   make run    the whole system on embedded real servers, in the foreground (Ctrl-C stops it)
+#   make test   lint, type check, and the whole test suite against real servers
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+VENV := .venv
+BIN := $(VENV)/bin
+# Use a uv already on PATH; otherwise install the pinned one from PyPI into .tools/.
+UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyproject.toml services/*/pyproject.toml)
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: install run test lint typecheck pytest bench infra-up infra-down infra-status mail schemas asyncapi clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock $(PYPROJECTS) | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(BIN)/csm-run
+
+test: install lint typecheck pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy -p csm_kernel -p csm_contracts -p csm_infra \
+		-p registration -p reporting -p questionnaire -p notification -p portal
+
+pytest: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/event_store.py
+
+infra-up: install
+	$(BIN)/csm-infra up
+
+infra-down: install
+	$(BIN)/csm-infra down
+
+infra-status: install
+	$(BIN)/csm-infra status
+
+mail: install
+	$(BIN)/csm-infra mail
+
+schemas: install
+	$(BIN)/python -m csm_contracts.schemas
+
+asyncapi: install
+	$(BIN)/python -m csm_contracts.asyncapi
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
