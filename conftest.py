@@ -121,7 +121,18 @@ def _containers(tmp: Path) -> TestInfra:
         var_dir=tmp,
         containers=[pg, kafka, proc],
     )
+    asyncio.run(_create_service_databases(infra))
     return infra
+
+
+async def _create_service_databases(infra: TestInfra) -> None:
+    # As deploy/compose/postgres-init.sql does for docker compose.
+    conn = await asyncpg.connect(infra.dsn("postgres"))
+    try:
+        for name in SERVICES:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

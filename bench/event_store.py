@@ -81,8 +81,9 @@ async def replay(store: PostgresEventStore) -> tuple[float, int]:
 
 
 async def relay_all(store: PostgresEventStore, bootstrap: str) -> tuple[float, int]:
-    relay = OutboxRelay(store, bootstrap, name="bench", route=lambda _e: ["bench.relay"],
-                        batch_size=5000)
+    relay = OutboxRelay(
+        store, bootstrap, name="bench", route=lambda _e: ["bench.relay"], batch_size=5000
+    )
     await relay.start()
     try:
         start = time.perf_counter()
@@ -113,25 +114,36 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="csm-bench-") as tmp:
         settings = InfraSettings(
-            var_dir=Path(tmp), pg_port=free_port(), broker_port=free_port(),
-            smtp_port=free_port(), service_ports={s: free_port() for s in SERVICES},
+            var_dir=Path(tmp),
+            pg_port=free_port(),
+            broker_port=free_port(),
+            smtp_port=free_port(),
+            service_ports={s: free_port() for s in SERVICES},
         )
         stack = EmbeddedStack(settings)
         stack.up()
         try:
             results = asyncio.run(
-                run(args.events, settings.bootstrap_servers,
-                    f"postgresql://postgres@127.0.0.1:{settings.pg_port}/")
+                run(
+                    args.events,
+                    settings.bootstrap_servers,
+                    f"postgresql://postgres@127.0.0.1:{settings.pg_port}/",
+                )
             )
         finally:
             stack.down()
     results_out = {k: round(v) for k, v in results.items()}
-    print(json.dumps({
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
-        "events": args.events,
-        **results_out,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
+                "events": args.events,
+                **results_out,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import pytest
 
 from csm_contracts.cloudevents import (
     CONTENT_TYPE,
+    HEADERS,
     SPEC_VERSION,
     UndecodableMessage,
     decode,
@@ -216,3 +218,10 @@ def test_an_invalid_envelope_field_is_undecodable(header: str, value: str, says:
     with pytest.raises(UndecodableMessage, match="invalid envelope") as info:
         decode(replaced(headers, header, value), body)
     assert says in str(info.value)
+
+
+def test_every_header_is_in_the_contracts_doc() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
+    text = doc.read_text()
+    for spec in HEADERS:
+        assert f"| `{spec.name}` |" in text, f"{spec.name} missing from docs/contracts.md"

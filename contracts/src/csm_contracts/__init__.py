@@ -2,6 +2,8 @@
 
 Every service depends on this package and on nothing of another service. A published schema only
 grows: see `csm_contracts.compat` and the committed JSON Schemas under `contracts/schemas/`.
+`csm_contracts.asyncapi` (with the `asyncapi` extra) documents every topic in
+`contracts/asyncapi.json`; `docs/contracts.md` is the overview.
 """
 
 from .envelope import EventEnvelope

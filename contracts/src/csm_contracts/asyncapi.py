@@ -146,7 +146,9 @@ def _headers_schema() -> dict[str, Any]:
         "properties": {
             h.name: {
                 "type": "string",
-                "description": f"{h.description} Envelope field: {h.source}.",
+                "description": h.description
+                if h.source.startswith("(")
+                else f"{h.description} Envelope field: {h.source}.",
             }
             for h in HEADERS
         },

