@@ -46,3 +46,40 @@ def test_an_upcaster_cannot_be_registered_twice() -> None:
     upcasters.register("registration.Thing", 1)(lambda d: d)
     with pytest.raises(ValueError, match="already exists"):
         upcasters.register("registration.Thing", 1)(lambda d: d)
+
+
+@pytest.mark.parametrize(
+    "data, causation",
+    [
+        ({"code": "5A4", "n": 1}, None),
+        ({"z": {"y": [3, {"b": 1, "a": 2}]}, "é": "ünïcödé ✓", "f": 1e16, "g": 0.1}, "cause-1"),
+        ({}, 'quote " and \\ backslash'),
+    ],
+)
+def test_prepared_canonical_json_is_exactly_the_hashed_fields(data: dict, causation) -> None:
+    from datetime import UTC, datetime
+
+    from csm_contracts.envelope import hashed_fields
+    from csm_kernel.store.base import prepare_events
+
+    now = datetime(2009, 11, 2, 9, 30, tzinfo=UTC)
+    ctx = AppendContext(actor="lead@x.nhs.uk", correlation_id="c-1", causation_id=causation)
+    events = [
+        NewEvent("registration.Thing", 2, data, "K1"),
+        NewEvent("registration.Other", 1, data, "K2"),
+    ]
+    for p in prepare_events("stream-1", 4, events, ctx, now):
+        expected = hashed_fields(
+            event_id=p.event_id,
+            type=p.event.type,
+            version=p.event.version,
+            occurred_at=now,
+            stream_id="stream-1",
+            stream_version=p.stream_version,
+            key=p.event.key,
+            correlation_id="c-1",
+            causation_id=causation,
+            actor="lead@x.nhs.uk",
+            data=data,
+        )
+        assert p.canonical == canonical_json(expected)

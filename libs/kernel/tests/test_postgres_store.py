@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from csm_kernel.database import migrate
+from csm_kernel.store import NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 from csm_kernel.verify import verify_all
 from store_contract import CTX, EventStoreContract, ev
@@ -70,7 +71,7 @@ async def test_altered_event_is_caught(pg_pool: asyncpg.Pool) -> None:
     await store.append("t-1", 0, [ev(1), ev(2), ev(3)], CTX)
     await store.append("t-2", 0, [ev(9)], CTX)
     await pg_pool.execute(
-        "UPDATE events SET data = $1::jsonb WHERE stream_id = 't-1' AND stream_version = 2",
+        "UPDATE events SET data = $1::json WHERE stream_id = 't-1' AND stream_version = 2",
         json.dumps({"i": 200}),
     )
     broken = await verify_all(store.iterate_all())
@@ -97,10 +98,29 @@ async def test_rehashed_forgery_is_caught_by_the_next_link(pg_pool: asyncpg.Pool
     forged = first.model_copy(update={"data": {"i": 100}})
     new_hash = chain_hash(forged.prev_hash, forged.hashed_content())
     await pg_pool.execute(
-        "UPDATE events SET data = $1::jsonb, hash = $2 WHERE stream_id = 't-4' "
+        "UPDATE events SET data = $1::json, hash = $2 WHERE stream_id = 't-4' "
         "AND stream_version = 1",
         json.dumps({"i": 100}),
         new_hash,
     )
     broken = await verify_all(store.iterate_all())
     assert [(b.stream_id, b.stream_version) for b in broken] == [("t-4", 2)]
+
+
+async def test_numbers_and_text_survive_storage_exactly(pg_pool: asyncpg.Pool) -> None:
+    """The chain verifies after a round trip through the database, whatever the JSON holds."""
+    store = PostgresEventStore(pg_pool)
+    data = {
+        "big": 10**20,
+        "tiny": 1.5e-7,
+        "exp": 1e16,
+        "tenth": 0.1,
+        "neg": -0.0,
+        "ratio": 2 / 3,
+        "text": 'Ysbyty Gwynedd \u2013 café ✓ "quoted" \\ back',
+        "nested": {"z": [1, {"b": None}], "a": True},
+    }
+    await store.append("n-1", 0, [NewEvent("registration.Thing", 1, data, "K")], CTX)
+    (read,) = await store.read_stream("n-1")
+    assert read.data == data
+    assert await verify_all(store.iterate_all()) == []

@@ -30,24 +30,25 @@ _COLUMNS = (
 
 
 def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
-    """An envelope from a row of the events table."""
-    data = row["data"]
+    """An envelope from a row of the events table (columns in `_COLUMNS` order)."""
+    (position, event_id, stream_id, stream_version, type_, version, occurred_at, key,
+     correlation_id, causation_id, actor, data, prev_hash, hash_) = row[:14]  # fmt: skip
     # Rows come from our own table, whose constraints already hold: build without validating.
     return EventEnvelope.trusted(
-        event_id=row["event_id"],
-        type=row["type"],
-        version=row["version"],
-        occurred_at=row["occurred_at"],
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        key=row["key"],
-        correlation_id=row["correlation_id"],
-        causation_id=row["causation_id"],
-        actor=row["actor"],
-        data=json.loads(data) if isinstance(data, str) else data,
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-        position=row["position"],
+        event_id=event_id,
+        type=type_,
+        version=version,
+        occurred_at=occurred_at,
+        stream_id=stream_id,
+        stream_version=stream_version,
+        key=key,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        actor=actor,
+        data=json.loads(data),
+        prev_hash=prev_hash,
+        hash=hash_,
+        position=position,
     )
 
 

@@ -11,7 +11,9 @@ CREATE TABLE events (
     correlation_id  text        NOT NULL,
     causation_id    text,
     actor           text        NOT NULL,
-    data            jsonb       NOT NULL,
+    -- json, not jsonb: the exact text the hash covers (jsonb would rewrite 1e+16 as
+    -- 10000000000000000 and the chain would no longer verify).
+    data            json        NOT NULL,
     prev_hash       char(64)    NOT NULL,
     hash            char(64)    NOT NULL,
     -- W3C traceparent of the request that appended it; outside the hash, used by the relay.
@@ -72,7 +74,7 @@ BEGIN
                         correlation_id, causation_id, actor, data, prev_hash, hash, trace_context)
     SELECT u.event_id, p_stream_id, p_expected_version + u.ord::int, u.type, u.version,
            p_occurred_at, u.key, p_correlation_id, p_causation_id, p_actor,
-           (u.canonical::jsonb) -> 'data', u.prev_hash, u.hash, p_trace_context
+           (u.canonical::json) -> 'data', u.prev_hash, u.hash, p_trace_context
       FROM unnest(p_event_ids, p_types, p_versions, p_keys, p_canonical, v_prev, v_hash)
            WITH ORDINALITY AS u(event_id, type, version, key, canonical, prev_hash, hash, ord)
      ORDER BY u.ord
