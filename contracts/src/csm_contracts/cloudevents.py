@@ -20,6 +20,8 @@ from .envelope import EventEnvelope
 SPEC_VERSION = "1.0"
 """The CloudEvents specification version every message declares in `ce_specversion`."""
 CONTENT_TYPE = "application/json"
+_SPEC_VERSION_BYTES = SPEC_VERSION.encode()
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
 """The `content-type` of every message value (CloudEvents `datacontenttype`)."""
 
 Headers = Sequence[tuple[str, bytes]]
@@ -111,31 +113,69 @@ def encode(
     envelope: EventEnvelope, traceparent: str | None = None
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """An envelope as (key, value, headers) for a Kafka producer."""
-    headers: list[tuple[str, str]] = [
-        ("ce_specversion", SPEC_VERSION),
-        ("ce_id", str(envelope.event_id)),
-        ("ce_source", _source(envelope.type)),
-        ("ce_type", envelope.type),
-        ("ce_time", envelope.occurred_at.isoformat(timespec="microseconds")),
-        ("ce_subject", envelope.stream_id),
-        ("content-type", CONTENT_TYPE),
-        ("ce_dataschema", f"urn:csm:schema:{envelope.type}:v{envelope.version}"),
-        ("ce_eventversion", str(envelope.version)),
-        ("ce_streamversion", str(envelope.stream_version)),
-        ("ce_correlationid", envelope.correlation_id),
-        ("ce_actor", envelope.actor),
-        ("ce_prevhash", envelope.prev_hash),
-        ("ce_hash", envelope.hash),
-        ("ce_partitionkey", envelope.key),
+    return encode_fields(
+        event_id=str(envelope.event_id),
+        event_type=envelope.type,
+        version=envelope.version,
+        time=envelope.occurred_at.isoformat(timespec="microseconds"),
+        stream_id=envelope.stream_id,
+        stream_version=envelope.stream_version,
+        key=envelope.key,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        actor=envelope.actor,
+        prev_hash=envelope.prev_hash,
+        hash_=envelope.hash,
+        position=envelope.position,
+        data_json=json.dumps(envelope.data, separators=(",", ":"), ensure_ascii=False),
+        traceparent=traceparent,
+    )
+
+
+def encode_fields(
+    *,
+    event_id: str,
+    event_type: str,
+    version: int,
+    time: str,
+    stream_id: str,
+    stream_version: int,
+    key: str,
+    correlation_id: str,
+    causation_id: str | None,
+    actor: str,
+    prev_hash: str,
+    hash_: str,
+    position: int | None,
+    data_json: str,
+    traceparent: str | None,
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """`encode` from an event's fields, its payload already serialised as JSON text: what an
+    event store's relay has in hand, so it need not parse and re-serialise every payload."""
+    headers = [
+        ("ce_specversion", _SPEC_VERSION_BYTES),
+        ("ce_id", event_id.encode()),
+        ("ce_source", _source(event_type).encode()),
+        ("ce_type", event_type.encode()),
+        ("ce_time", time.encode()),
+        ("ce_subject", stream_id.encode()),
+        ("content-type", _CONTENT_TYPE_BYTES),
+        ("ce_dataschema", f"urn:csm:schema:{event_type}:v{version}".encode()),
+        ("ce_eventversion", str(version).encode()),
+        ("ce_streamversion", str(stream_version).encode()),
+        ("ce_correlationid", correlation_id.encode()),
+        ("ce_actor", actor.encode()),
+        ("ce_prevhash", prev_hash.encode()),
+        ("ce_hash", hash_.encode()),
+        ("ce_partitionkey", key.encode()),
     ]
-    if envelope.causation_id is not None:
-        headers.append(("ce_causationid", envelope.causation_id))
-    if envelope.position is not None:
-        headers.append(("ce_position", str(envelope.position)))
+    if causation_id is not None:
+        headers.append(("ce_causationid", causation_id.encode()))
+    if position is not None:
+        headers.append(("ce_position", str(position).encode()))
     if traceparent:
-        headers.append(("traceparent", traceparent))
-    value = json.dumps(envelope.data, separators=(",", ":"), ensure_ascii=False).encode()
-    return envelope.key.encode(), value, [(k, v.encode()) for k, v in headers]
+        headers.append(("traceparent", traceparent.encode()))
+    return key.encode(), data_json.encode(), headers
 
 
 def header_map(headers: Headers | None) -> dict[str, str]:

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from csm_kernel.database import migrate
+from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.store import NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 from csm_kernel.verify import verify_all
@@ -124,3 +125,36 @@ async def test_numbers_and_text_survive_storage_exactly(pg_pool: asyncpg.Pool) -
     (read,) = await store.read_stream("n-1")
     assert read.data == data
     assert await verify_all(store.iterate_all()) == []
+
+
+async def test_group_commit_keeps_each_appends_own_outcome(pg_pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pg_pool, writers=1)
+    results = await asyncio.gather(
+        store.append("g-1", 0, [ev(1)], CTX),
+        store.append("g-1", 1, [ev(2), ev(3)], CTX),  # sees the append before it
+        store.append("g-1", 1, [ev(4)], CTX),  # stale by then: refused alone
+        store.append("g-2", 0, [ev(5)], CTX),
+        return_exceptions=True,
+    )
+    refused = results[2]
+    assert isinstance(refused, ConcurrencyConflict)
+    assert refused.actual == 3
+    assert [e.stream_version for e in results[1]] == [2, 3]
+    assert [e.data["i"] for e in await store.read_stream("g-1")] == [1, 2, 3]
+    assert [e.data["i"] for e in await store.read_stream("g-2")] == [5]
+    # One transaction wrote them all (that is the point of grouping)...
+    assert await pg_pool.fetchval("SELECT count(DISTINCT xmin::text) FROM events") == 1
+    # ...and the chains hold.
+    assert await verify_all(store.iterate_all()) == []
+
+
+async def test_append_inside_a_callers_transaction_rolls_back_with_it(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    store = PostgresEventStore(pg_pool)
+    async with pg_pool.acquire() as conn:
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await store.append_with(conn, "r-1", 0, [ev(1)], CTX)
+                raise RuntimeError("the caller's own write failed")
+    assert await store.stream_version("r-1") == 0

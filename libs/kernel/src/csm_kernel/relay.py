@@ -24,8 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from opentelemetry import trace
 
 from csm_contracts import Topics
-from csm_contracts.cloudevents import encode
-from csm_contracts.envelope import EventEnvelope
+from csm_contracts.cloudevents import encode_fields
 
 from .observability import get_logger
 from .store.postgres import PostgresEventStore
@@ -33,12 +32,8 @@ from .store.postgres import PostgresEventStore
 log = get_logger(__name__)
 tracer = trace.get_tracer("csm_kernel.relay")
 
-TopicRouter = Callable[[EventEnvelope], list[str]]
-
-
-def default_topics(event: EventEnvelope) -> list[str]:
-    """Each event goes where the contract says (`Topics.for_event`)."""
-    return Topics.for_event(event.type)
+TopicRouter = Callable[[str], list[str]]
+"""Which topics an event type is published to."""
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
@@ -68,7 +63,7 @@ class OutboxRelay:
         bootstrap: str,
         *,
         name: str = "kafka",
-        route: TopicRouter = default_topics,
+        route: TopicRouter = Topics.for_event,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
     ) -> None:
@@ -104,21 +99,43 @@ class OutboxRelay:
             position,
         )
 
-    async def _publish(self, batch: list[tuple[EventEnvelope, str | None]]) -> None:
+    async def _publish(self, rows: list[asyncpg.Record]) -> None:
         # Each message carries the traceparent stored with its event, so the consumer's span
         # joins the trace of the request that caused it. The relay's own span covers the batch:
         # one span per event would cost more than publishing it.
         futures = []
+        topics_of: dict[str, list[str]] = {}
         with tracer.start_as_current_span(
             "csm.relay publish",
             kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(batch)},
+            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(rows)},
         ):
-            for event, traceparent in batch:
-                key, value, headers = encode(event, traceparent)
-                for topic in self.route(event):
+            for row in rows:
+                (position, event_id, stream_id, stream_version, type_, version, occurred_at,
+                 key, correlation_id, causation_id, actor, data, prev_hash, hash_,
+                 traceparent) = row  # fmt: skip
+                key_bytes, value, headers = encode_fields(
+                    event_id=event_id,
+                    event_type=type_,
+                    version=version,
+                    time=occurred_at.isoformat(timespec="microseconds"),
+                    stream_id=stream_id,
+                    stream_version=stream_version,
+                    key=key,
+                    correlation_id=correlation_id,
+                    causation_id=causation_id,
+                    actor=actor,
+                    prev_hash=prev_hash,
+                    hash_=hash_,
+                    position=position,
+                    data_json=data,
+                    traceparent=traceparent,
+                )
+                if (topics := topics_of.get(type_)) is None:
+                    topics = topics_of[type_] = self.route(type_)
+                for topic in topics:
                     futures.append(
-                        await self.producer.send(topic, value=value, key=key, headers=headers)
+                        await self.producer.send(topic, value=value, key=key_bytes, headers=headers)
                     )
             # Every send must be acknowledged before the checkpoint moves past it.
             await asyncio.gather(*futures)
@@ -128,13 +145,11 @@ class OutboxRelay:
     ) -> int:
         published = 0
         while True:
-            batch = await self.store.read_all_with_trace(after, self.batch_size, to_position)
+            batch = await self.store.read_for_publication(after, self.batch_size, to_position)
             if not batch:
                 return published
             await self._publish(batch)
-            last = batch[-1][0].position
-            assert last is not None
-            after = last
+            after = batch[-1]["position"]
             if move_checkpoint:
                 await self._save_checkpoint(after)
             published += len(batch)
@@ -153,7 +168,7 @@ class OutboxRelay:
         checkpoint = await self.checkpoint()
         if checkpoint == 0:
             return False
-        topics = {t for ev in await self.store.read_all(0, 1) for t in self.route(ev)}
+        topics = {t for ev in await self.store.read_all(0, 1) for t in self.route(ev.type)}
         for topic in topics:
             partitions = await self.producer.partitions_for(topic)
             if partitions:

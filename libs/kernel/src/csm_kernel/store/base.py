@@ -63,6 +63,7 @@ class PreparedEvent:
     event: NewEvent
     event_id: uuid.UUID
     stream_version: int
+    data_json: str
     canonical: str
 
 
@@ -93,11 +94,12 @@ def prepare_events(
     out = []
     for i, ev in enumerate(events, start=1):
         event_id = uuid.uuid4()
+        data = j(ev.data)
         canonical = (
-            f'{head}{j(ev.data)},"event_id":"{event_id}","key":{j(ev.key)}{middle}'
+            f'{head}{data},"event_id":"{event_id}","key":{j(ev.key)}{middle}'
             f'{expected_version + i},"type":{j(ev.type)},"version":{ev.version}}}'
         )
-        out.append(PreparedEvent(ev, event_id, expected_version + i, canonical))
+        out.append(PreparedEvent(ev, event_id, expected_version + i, data, canonical))
     return out
 
 

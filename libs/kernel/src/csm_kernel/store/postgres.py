@@ -1,17 +1,21 @@
 """The PostgreSQL event store (asyncpg).
 
-Gap-free global positions: `csm_append_events` takes a transaction-scoped advisory lock just
-before it draws positions and holds it until commit, so positions become visible in the order
-they were drawn. A reader that has read position N can never later find a new event below N,
-which a plain identity column alone does not promise (a position is drawn at insert but
-becomes visible at commit). The price is that appends commit one at a time; the lock is taken
-as late as possible (after the version check, right before the insert) to keep that short.
+Gap-free global positions: `csm_append` (store/sql/001_event_store.sql) takes a
+transaction-scoped advisory lock before it draws positions and holds it until commit, so
+positions become visible in the order they were drawn. A reader that has read position N can
+never later find a new event below N, which a plain identity column alone does not promise (a
+position is drawn at insert but becomes visible at commit). The price is that append
+transactions commit one at a time; group commit (below) shares each commit among the appends
+that arrive together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,7 +25,15 @@ from csm_contracts.envelope import EventEnvelope
 from ..clock import Clock, SystemClock
 from ..database import Connection
 from ..errors import ConcurrencyConflict
-from .base import AppendContext, EventStore, NewEvent, prepare_events, stored_envelope, utc_now
+from .base import (
+    AppendContext,
+    EventStore,
+    NewEvent,
+    PreparedEvent,
+    prepare_events,
+    stored_envelope,
+    utc_now,
+)
 
 _COLUMNS = (
     "position, event_id, stream_id, stream_version, type, version, occurred_at, key, "
@@ -52,12 +64,124 @@ def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     )
 
 
-class PostgresEventStore(EventStore):
-    """Event streams in one PostgreSQL database (a service's own)."""
+_APPEND_SQL = (
+    "SELECT out_append, out_ok, out_stream_id, out_stream_version, out_position, "
+    "out_prev_hash, out_hash "
+    "FROM csm_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+)
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock | None = None) -> None:
+
+@dataclass
+class _Append:
+    stream_id: str
+    expected_version: int
+    context: AppendContext
+    occurred_at: datetime
+    prepared: list[PreparedEvent]
+    result: asyncio.Future[list[EventEnvelope]] | None = None
+
+
+def _arguments(appends: Sequence[_Append]) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(15)]
+    for number, a in enumerate(appends, start=1):
+        for column, value in zip(
+            columns[:7],
+            (
+                a.stream_id,
+                a.expected_version,
+                a.context.correlation_id,
+                a.context.causation_id,
+                a.context.actor,
+                a.context.trace_context,
+                a.occurred_at,
+            ),
+            strict=True,
+        ):
+            column.append(value)
+        for p in a.prepared:
+            columns[7].append(number)
+            columns[8].append(p.event_id)
+            columns[9].append(p.event.type)
+            columns[10].append(p.event.version)
+            columns[11].append(p.event.key)
+            columns[12].append(p.stream_version)
+            columns[13].append(p.data_json)
+            columns[14].append(p.canonical)
+    return columns
+
+
+def _outcomes(
+    appends: Sequence[_Append], rows: Sequence[asyncpg.Record]
+) -> list[list[EventEnvelope] | ConcurrencyConflict]:
+    refused: dict[int, int] = {}
+    written: dict[tuple[str, int], asyncpg.Record] = {}
+    for row in rows:
+        if row["out_ok"]:
+            written[(row["out_stream_id"], row["out_stream_version"])] = row
+        else:
+            refused[row["out_append"]] = row["out_stream_version"]
+    outcomes: list[list[EventEnvelope] | ConcurrencyConflict] = []
+    for number, a in enumerate(appends, start=1):
+        if number in refused:
+            outcomes.append(ConcurrencyConflict(a.stream_id, a.expected_version, refused[number]))
+            continue
+        envelopes = []
+        for p in a.prepared:
+            row = written[(a.stream_id, p.stream_version)]
+            envelopes.append(
+                stored_envelope(
+                    p,
+                    a.stream_id,
+                    a.context,
+                    a.occurred_at,
+                    row["out_prev_hash"],
+                    row["out_hash"],
+                    row["out_position"],
+                )
+            )
+        outcomes.append(envelopes)
+    return outcomes
+
+
+class PostgresEventStore(EventStore):
+    """Event streams in one PostgreSQL database (a service's own).
+
+    Group commit: appends made at the same time through `append` are written together, in one
+    transaction and one round trip, by at most `writers` background writers. Every append keeps
+    its own version check and its own outcome; none returns before its transaction committed.
+    Appends serialise on the position lock anyway (see the module docstring), so this is what
+    lets concurrent writers share the cost of a commit instead of queueing for one each.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clock: Clock | None = None,
+        *,
+        group_commit: bool = True,
+        max_group_events: int = 500,
+        writers: int = 2,
+    ) -> None:
         self.pool = pool
         self._clock = clock or SystemClock()
+        self._group_commit = group_commit
+        self._max_group_events = max_group_events
+        self._writers = writers
+        self._queue: list[_Append] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def _prepare(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: AppendContext,
+    ) -> _Append:
+        now = utc_now(self._clock.now())
+        return _Append(
+            stream_id, expected_version, context, now,
+            prepare_events(stream_id, expected_version, events, context, now),
+        )  # fmt: skip
 
     async def append(
         self,
@@ -66,8 +190,44 @@ class PostgresEventStore(EventStore):
         events: Sequence[NewEvent],
         context: AppendContext,
     ) -> list[EventEnvelope]:
-        async with self.pool.acquire() as conn:
-            return await self.append_with(conn, stream_id, expected_version, events, context)
+        if not events:
+            return []
+        if not self._group_commit:
+            async with self.pool.acquire() as conn:
+                return await self.append_with(conn, stream_id, expected_version, events, context)
+        pending = self._prepare(stream_id, expected_version, events, context)
+        pending.result = asyncio.get_running_loop().create_future()
+        self._queue.append(pending)
+        if len(self._running) < self._writers:
+            task = asyncio.create_task(self._write_queued())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return await pending.result
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            group: list[_Append] = []
+            size = 0
+            while self._queue and (not group or size < self._max_group_events):
+                group.append(self._queue.pop(0))
+                size += len(group[-1].prepared)
+            try:
+                async with self.pool.acquire() as conn:
+                    rows = await conn.fetch(_APPEND_SQL, *_arguments(group))
+                outcomes: list[list[EventEnvelope] | BaseException] = list(_outcomes(group, rows))
+            except asyncpg.UniqueViolationError:
+                # Only a writer bypassing csm_append could cause this: all must reload.
+                outcomes = [ConcurrencyConflict(a.stream_id, a.expected_version) for a in group]
+            except Exception as exc:
+                outcomes = [exc for _ in group]
+            for a, outcome in zip(group, outcomes, strict=True):
+                assert a.result is not None
+                if a.result.done():  # the caller gave up waiting
+                    continue
+                if isinstance(outcome, BaseException):
+                    a.result.set_exception(outcome)
+                else:
+                    a.result.set_result(outcome)
 
     async def append_with(
         self,
@@ -81,38 +241,15 @@ class PostgresEventStore(EventStore):
         transaction (e.g. a uniqueness claim). Atomic on its own when no transaction is open."""
         if not events:
             return []
-        now = utc_now(self._clock.now())
-        prepared = prepare_events(stream_id, expected_version, events, context, now)
+        pending = self._prepare(stream_id, expected_version, events, context)
         try:
-            rows = await conn.fetch(
-                "SELECT * FROM csm_append_events("
-                "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                stream_id,
-                expected_version,
-                [p.event_id for p in prepared],
-                [p.event.type for p in prepared],
-                [p.event.version for p in prepared],
-                now,
-                [p.event.key for p in prepared],
-                context.correlation_id,
-                context.causation_id,
-                context.actor,
-                [p.canonical for p in prepared],
-                context.trace_context,
-            )
+            rows = await conn.fetch(_APPEND_SQL, *_arguments([pending]))
         except asyncpg.UniqueViolationError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        except asyncpg.PostgresError as exc:
-            if getattr(exc, "sqlstate", None) == "CS409":
-                detail = getattr(exc, "detail", None)
-                actual = int(detail) if detail and detail.isdigit() else None
-                raise ConcurrencyConflict(stream_id, expected_version, actual) from exc
-            raise
-        rows = sorted(rows, key=lambda r: r[0])
-        return [
-            stored_envelope(p, stream_id, context, now, r[1], r[2], r[0])
-            for p, r in zip(prepared, rows, strict=True)
-        ]
+        (outcome,) = _outcomes([pending], rows)
+        if isinstance(outcome, ConcurrencyConflict):
+            raise outcome
+        return outcome
 
     async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
         rows = await self.pool.fetch(
@@ -131,18 +268,19 @@ class PostgresEventStore(EventStore):
         )
         return [envelope_from_row(r) for r in rows]
 
-    async def read_all_with_trace(
+    async def read_for_publication(
         self, after_position: int = 0, limit: int = 1000, to_position: int | None = None
-    ) -> list[tuple[EventEnvelope, str | None]]:
-        """Like `read_all`, with each event's stored trace context (for the relay)."""
-        rows = await self.pool.fetch(
-            f"SELECT {_COLUMNS}, trace_context FROM events WHERE position > $1 "
+    ) -> list[asyncpg.Record]:
+        """Rows for the relay, in position order: the envelope's fields as text where the
+        message needs text (event id, time, payload JSON exactly as stored) and the stored
+        trace context. Skips building envelopes, which the relay would only take apart."""
+        return await self.pool.fetch(
+            "SELECT position, event_id::text AS event_id, stream_id, stream_version, type, "
+            "version, occurred_at, key, correlation_id, causation_id, actor, data::text AS data, "
+            "prev_hash, hash, trace_context FROM events WHERE position > $1 "
             "AND ($3::bigint IS NULL OR position <= $3) ORDER BY position LIMIT $2",
-            after_position,
-            limit,
-            to_position,
-        )
-        return [(envelope_from_row(r), r["trace_context"]) for r in rows]
+            after_position, limit, to_position,
+        )  # fmt: skip
 
     async def max_position(self) -> int:
         value: Any = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
