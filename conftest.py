@@ -10,6 +10,7 @@ tests that need them fail.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from csm_infra.ports import free_port, wait_listening
+from csm_infra.ports import free_port, is_listening, wait_listening
 from csm_infra.settings import SERVICES, InfraSettings
 from csm_infra.smtp_sink import read_mailbox
 from csm_infra.stack import EmbeddedStack
@@ -56,23 +57,58 @@ class TestInfra:
             await conn.close()
         return self.dsn(name)
 
+    def stop_broker(self) -> None:
+        """Make the broker unreachable (embedded: stop it; containers: pause it)."""
+        if self.stack is not None:
+            self.stack.stop_broker()
+        else:
+            self._kafka_container().get_wrapped_container().pause()
+
+    def start_broker(self) -> None:
+        """Bring the broker back after `stop_broker` (embedded: it comes back empty)."""
+        if self.stack is not None:
+            self.stack.start_broker()
+        else:
+            self._kafka_container().get_wrapped_container().unpause()
+
+    def ensure_broker_running(self) -> None:
+        if self.stack is not None:
+            if not is_listening(self.stack.settings.broker_port):
+                self.stack.start_broker()
+        elif self._kafka_container().get_wrapped_container().status == "paused":
+            self.start_broker()
+
     def restart_broker(self) -> None:
-        if self.stack is None:
-            raise RuntimeError("restarting the broker is only supported on the embedded stack")
-        self.stack.restart_broker()
+        """A broker that comes back with no history: the embedded broker restarted (memory
+        storage), or every non-internal topic deleted on a real Kafka."""
+        if self.stack is not None:
+            self.stack.restart_broker()
+        else:
+            # Called from async tests: run the admin client on its own loop, in a thread.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pool.submit(asyncio.run, self._delete_topics()).result()
+
+    def _kafka_container(self) -> Any:
+        return next(c for c in self.containers if type(c).__name__ == "KafkaContainer")
+
+    async def _delete_topics(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            topics = [t for t in await admin.list_topics() if not t.startswith("__")]
+            if topics:
+                await admin.delete_topics(topics)
+        finally:
+            await admin.close()
 
     def mailbox(self) -> list[dict[str, Any]]:
         return read_mailbox(self.mail_dir)
 
 
 def _embedded(tmp: Path) -> TestInfra:
-    settings = InfraSettings(
-        var_dir=tmp,
-        pg_port=free_port(),
-        broker_port=free_port(),
-        smtp_port=free_port(),
-        service_ports={s: free_port() for s in SERVICES},
-    )
+    settings = InfraSettings.on_free_ports(tmp)
     stack = EmbeddedStack(settings)
     stack.up()
     return TestInfra(

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
-from csm_infra.ports import free_port
-from csm_infra.settings import SERVICES, InfraSettings
+from csm_infra.settings import InfraSettings
 from csm_infra.stack import EmbeddedStack
 from csm_kernel.database import migrate
 from csm_kernel.relay import OutboxRelay
@@ -132,13 +131,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="csm-bench-") as tmp:
-        settings = InfraSettings(
-            var_dir=Path(tmp),
-            pg_port=free_port(),
-            broker_port=free_port(),
-            smtp_port=free_port(),
-            service_ports={s: free_port() for s in SERVICES},
-        )
+        settings = InfraSettings.on_free_ports(Path(tmp))
         stack = EmbeddedStack(settings)
         stack.up()
         try:

@@ -41,6 +41,19 @@ class InfraSettings:
             },
         )
 
+    @classmethod
+    def on_free_ports(cls, var_dir: Path) -> InfraSettings:
+        """Settings for a private stack (tests, benchmarks) on ports nothing else is using."""
+        from .ports import free_port
+
+        return cls(
+            var_dir=var_dir,
+            pg_port=free_port(),
+            broker_port=free_port(),
+            smtp_port=free_port(),
+            service_ports={s: free_port() for s in DEFAULT_SERVICE_PORTS},
+        )
+
     @property
     def pg_dir(self) -> Path:
         return self.var_dir / "postgres"

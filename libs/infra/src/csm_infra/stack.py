@@ -77,10 +77,7 @@ class EmbeddedStack:
         pg.start()
         pg.create_databases(list(SERVICES))
         if not (is_listening(s.broker_port) and self._alive("broker")):
-            proc = start_broker(s.broker_port, s.log_dir / "broker.log")
-            s.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self._pidfile("broker"), "w") as f:
-                f.write(str(proc.pid))
+            self.start_broker()
         self._spawn(
             "smtp",
             [
@@ -110,13 +107,20 @@ class EmbeddedStack:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._pidfile(name))
 
-    def restart_broker(self) -> None:
-        """Stop and start the broker: with memory storage it comes back empty."""
+    def stop_broker(self) -> None:
         self.stop_process("broker")
+
+    def start_broker(self) -> None:
+        """Start the broker (empty: memory storage) on its port."""
         proc = start_broker(self.settings.broker_port, self.settings.log_dir / "broker.log")
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self._pidfile("broker"), "w") as f:
             f.write(str(proc.pid))
-        wait_listening(self.settings.broker_port, 30, "the Tansu broker")
+
+    def restart_broker(self) -> None:
+        """Stop and start the broker: with memory storage it comes back empty."""
+        self.stop_broker()
+        self.start_broker()
 
     def down(self) -> None:
         self.stop_process("smtp")

@@ -70,6 +70,7 @@ class OutboxRelay:
         self.store = store
         self.bootstrap = bootstrap
         self.producer = make_producer(bootstrap)
+        self._connected = False
         self.name = name
         self.route = route
         self.batch_size = batch_size
@@ -77,12 +78,23 @@ class OutboxRelay:
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
-        """Connect the producer."""
-        await self.producer.start()
+        """Connect the producer (`run` does this itself, retrying until the broker answers)."""
+        if self._connected:
+            return
+        try:
+            await self.producer.start()
+        except BaseException:
+            # A producer that failed to start cannot be started again: use a fresh one.
+            await self.producer.stop()
+            self.producer = make_producer(self.bootstrap)
+            raise
+        self._connected = True
 
     async def stop(self) -> None:
         """Flush and disconnect the producer."""
-        await self.producer.stop()
+        if self._connected:
+            await self.producer.stop()
+            self._connected = False
 
     async def checkpoint(self) -> int:
         """The position up to which everything has been published."""
@@ -204,6 +216,7 @@ class OutboxRelay:
         try:
             while not stop.is_set():
                 try:
+                    await self.start()
                     if listener is None or listener.is_closed():
                         listener = conn = await self.store.pool.acquire()
                         await conn.add_listener("csm_events", self._on_notify)

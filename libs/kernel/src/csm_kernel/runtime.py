@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -44,7 +44,6 @@ class Runtime:
     store: EventStore | None = None
     relay: OutboxRelay | None = None
     broker: KafkaBroker | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def require_store(self) -> EventStore:
         """The event store; the service must be started."""
@@ -87,19 +86,27 @@ def create_app(
         runtime.store = store
         stop = asyncio.Event()
         relay_task: asyncio.Task[None] | None = None
+        consumers_task: asyncio.Task[None] | None = None
         if publishes:
+            # The relay connects to the broker itself, retrying: a service whose broker is
+            # down still starts, takes requests and keeps their events for later.
             runtime.relay = OutboxRelay(store, settings.kafka_bootstrap)
-            await _retry_forever(runtime.relay.start, "relay producer")
             relay_task = asyncio.create_task(runtime.relay.run(stop), name=f"{name}-relay")
         if subscriptions is not None:
             runtime.broker = make_broker(settings.kafka_bootstrap)
             subscriptions(runtime, runtime.broker)
-            await _retry_forever(runtime.broker.start, "consumers")
+            consumers_task = asyncio.create_task(
+                _retry_forever(runtime.broker.start, "consumers"), name=f"{name}-consumers"
+            )
         log.info("service started", port=settings.http_port)
         try:
             yield
         finally:
             stop.set()
+            if consumers_task is not None:
+                consumers_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumers_task
             if runtime.broker is not None:
                 await runtime.broker.stop()
             if relay_task is not None and runtime.relay is not None:
@@ -136,7 +143,7 @@ async def _retry_forever(start: Callable[[], Any], what: str) -> None:
         try:
             await start()
             return
-        except Exception as exc:  # broker not up yet: the service still serves reads
+        except Exception as exc:  # the broker is not up yet
             log.warning("could not connect to the broker; retrying", what=what, error=str(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
