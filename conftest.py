@@ -62,20 +62,33 @@ class TestInfra:
         if self.stack is not None:
             self.stack.stop_broker()
         else:
-            self._kafka_container().get_wrapped_container().pause()
+            self._container("KafkaContainer").get_wrapped_container().pause()
 
     def start_broker(self) -> None:
         """Bring the broker back after `stop_broker` (embedded: it comes back empty)."""
         if self.stack is not None:
             self.stack.start_broker()
         else:
-            self._kafka_container().get_wrapped_container().unpause()
+            self._container("KafkaContainer").get_wrapped_container().unpause()
+
+    def stop_postgres(self) -> None:
+        """Stop the database server (embedded: pg_ctl stop; containers: pause it)."""
+        if self.stack is not None:
+            self.stack.postgres.stop()
+        else:
+            self._container("PostgresContainer").get_wrapped_container().pause()
+
+    def start_postgres(self) -> None:
+        if self.stack is not None:
+            self.stack.postgres.start()
+        else:
+            self._container("PostgresContainer").get_wrapped_container().unpause()
 
     def ensure_broker_running(self) -> None:
         if self.stack is not None:
             if not is_listening(self.stack.settings.broker_port):
                 self.stack.start_broker()
-        elif self._kafka_container().get_wrapped_container().status == "paused":
+        elif self._container("KafkaContainer").get_wrapped_container().status == "paused":
             self.start_broker()
 
     def restart_broker(self) -> None:
@@ -88,8 +101,8 @@ class TestInfra:
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 pool.submit(asyncio.run, self._delete_topics()).result()
 
-    def _kafka_container(self) -> Any:
-        return next(c for c in self.containers if type(c).__name__ == "KafkaContainer")
+    def _container(self, kind: str) -> Any:
+        return next(c for c in self.containers if type(c).__name__ == kind)
 
     async def _delete_topics(self) -> None:
         from aiokafka.admin import AIOKafkaAdminClient

@@ -124,3 +124,24 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
     assert failed["dlq_source_topic"] == running["topic"]
     assert dead[0].value == b"\x00not json"  # the original bytes are kept
     assert await _effects(running) == [("CD4", "Anytown PCT")]
+
+
+async def test_a_database_outage_delays_a_message_but_never_dead_letters_it(
+    running: dict[str, Any], infra
+) -> None:
+    key, value, headers = await _event("DB1")
+    infra.stop_postgres()
+    try:
+        await _send(running, key, value, headers)
+        await asyncio.sleep(2)  # the consumer is failing to reach the database meanwhile
+    finally:
+        infra.start_postgres()
+
+    async def applied() -> bool:
+        try:
+            return ("DB1", "Anytown PCT") in await _effects(running)
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError):
+            return False
+
+    await eventually(applied, timeout=60, what="the message once the database is back")
+    assert await read_topic(running["bootstrap"], running["dlq"], 1, timeout=3) == []
