@@ -201,6 +201,49 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestInfra]:
                 c.stop()
 
 
+@dataclass
+class AuthKeys:
+    """The suite's access-token key pair: services get the files, tests mint tokens."""
+
+    private_file: Path
+    public_file: Path
+
+    def token(
+        self,
+        *roles: str,
+        org: str | None = None,
+        group: str | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        from csm_contracts.auth import Role
+        from csm_kernel.auth import Principal, TokenSigner
+
+        signer = TokenSigner(self.private_file.read_bytes())
+        token, _ = signer.issue(
+            Principal(
+                user_id=user_id or f"test-{uuid.uuid4().hex[:8]}",
+                session_id=uuid.uuid4().hex,
+                roles=frozenset(Role(r) for r in roles),
+                organisation_id=org,
+                group_id=group,
+            )
+        )
+        return token
+
+    def headers(
+        self, *roles: str, org: str | None = None, group: str | None = None
+    ) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(*roles, org=org, group=group)}"}
+
+
+@pytest.fixture(scope="session")
+def auth_keys(tmp_path_factory: pytest.TempPathFactory) -> AuthKeys:
+    from csm_kernel.auth import ensure_keypair
+
+    private_file, public_file = ensure_keypair(tmp_path_factory.mktemp("keys"))
+    return AuthKeys(private_file, public_file)
+
+
 @pytest.fixture
 async def pg_pool(infra: TestInfra) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a brand-new database with the kernel's tables."""

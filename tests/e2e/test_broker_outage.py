@@ -14,17 +14,27 @@ from registration.bootstrap import build_app
 
 
 async def test_events_appended_while_the_broker_is_down_are_published_when_it_returns(
-    infra,
+    infra, auth_keys
 ) -> None:
     from aiokafka import AIOKafkaConsumer
 
     dsn = await infra.create_database("outage")
     infra.stop_broker()
     try:
-        app = build_app(ServiceSettings(database_url=dsn, kafka_bootstrap=infra.bootstrap))
+        app = build_app(
+            ServiceSettings(
+                database_url=dsn,
+                kafka_bootstrap=infra.bootstrap,
+                auth_public_key_file=auth_keys.public_file,
+            )
+        )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://t",
+                headers=auth_keys.headers("national-admin"),
+            ) as client:
                 started = time.monotonic()
                 response = await client.post(
                     "/organisations",

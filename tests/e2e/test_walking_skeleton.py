@@ -83,10 +83,11 @@ class Stack:
     reporting: ServiceProcess
     traces: Path
     bootstrap: str
+    admin: dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(infra, auth_keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
     traces = tmp / "traces.jsonl"
 
@@ -99,13 +100,20 @@ def stack(infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "CSM_KAFKA_BOOTSTRAP": infra.bootstrap,
             "CSM_HTTP_PORT": str(port),
             "CSM_TRACES_FILE": str(traces),
+            "CSM_AUTH_PUBLIC_KEY_FILE": str(auth_keys.public_file),
             # Short sessions: a killed consumer's partitions are reassigned within seconds.
             "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         }
         return ServiceProcess(name, port, env, tmp / f"{name}.log")
 
-    s = Stack(service("registration"), service("reporting"), traces, infra.bootstrap)
+    s = Stack(
+        service("registration"),
+        service("reporting"),
+        traces,
+        infra.bootstrap,
+        admin=auth_keys.headers("national-admin"),
+    )
     s.registration.start()
     s.reporting.start()
     try:
@@ -123,7 +131,7 @@ async def register(client: httpx.AsyncClient, stack: Stack, code: str) -> httpx.
     response = await client.post(
         f"{stack.registration.url}/organisations",
         json={"code": code, "name": f"{code} PCT", "kind": "pct", "region": "london"},
-        headers={"x-csm-actor": "national-team@example.org"},
+        headers=stack.admin,
     )
     assert response.status_code == 201, response.text
     return response

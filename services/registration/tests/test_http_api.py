@@ -72,21 +72,35 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             await lifespan.__aexit__(None, None, None)
 
 
-def make_app(dsn: str, bootstrap: str) -> FastAPI:
-    return build_app(ServiceSettings(database_url=dsn, kafka_bootstrap=bootstrap))
+ADMIN_ID = "national-admin-1"
 
 
-def make_client(app: FastAPI) -> httpx.AsyncClient:
+def make_app(dsn: str, bootstrap: str, auth_keys: Any) -> FastAPI:
+    return build_app(
+        ServiceSettings(
+            database_url=dsn,
+            kafka_bootstrap=bootstrap,
+            auth_public_key_file=auth_keys.public_file,
+        )
+    )
+
+
+def make_client(app: FastAPI, auth_keys: Any) -> httpx.AsyncClient:
+    """A client signed in as a national admin (the role that registers organisations)."""
+    token = auth_keys.token("national-admin", user_id=ADMIN_ID)
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://t",
+        timeout=30,
+        headers={"authorization": f"Bearer {token}"},
     )
 
 
 @pytest.fixture(scope="module")
-async def service(infra: Any) -> AsyncIterator[Service]:
+async def service(infra: Any, auth_keys: Any) -> AsyncIterator[Service]:
     dsn = await infra.create_database("reg")
-    app = make_app(dsn, infra.bootstrap)
-    async with running(app), make_client(app) as client:
+    app = make_app(dsn, infra.bootstrap, auth_keys)
+    async with running(app), make_client(app, auth_keys) as client:
         yield Service(client=client, dsn=dsn, bootstrap=infra.bootstrap)
 
 
@@ -259,7 +273,7 @@ async def test_the_event_is_stored_with_the_callers_actor_and_correlation(
     response = await service.client.post(
         "/organisations",
         json=body(code),
-        headers={"x-csm-actor": "lead@leeds.example", "x-correlation-id": f"corr-{code}"},
+        headers={"x-correlation-id": f"corr-{code}"},
     )
     assert response.status_code == 201, response.text
 
@@ -272,22 +286,38 @@ async def test_the_event_is_stored_with_the_callers_actor_and_correlation(
     (row,) = rows
     assert row["type"] == "registration.OrganisationRegistered"
     assert row["key"] == code
-    assert row["actor"] == "lead@leeds.example"
+    assert row["actor"] == f"user:{ADMIN_ID}"  # the signed-in caller, from the token
     assert row["stream_id"] == f"organisation-{code}"
     assert row["stream_version"] == 1
     assert row["correlation_id"] == f"corr-{code}"
     assert json.loads(row["data"])["code"] == code
 
 
-async def test_without_an_actor_header_the_actor_is_anonymous(
-    service: Service, db: asyncpg.Connection
-) -> None:
+async def test_registering_needs_a_national_admin(service: Service, auth_keys: Any) -> None:
     code = fresh_code()
+    anonymous = await service.client.post(
+        "/organisations", json=body(code), headers={"authorization": ""}
+    )
+    assert anonymous.status_code == 401
+    forged = await service.client.post(
+        "/organisations", json=body(code), headers={"authorization": "Bearer not-a-token"}
+    )
+    assert forged.status_code == 401
+    lead = await service.client.post(
+        "/organisations", json=body(code), headers=auth_keys.headers("mapping-lead", org="5A4")
+    )
+    assert lead.status_code == 403
+    assert (await service.client.get(f"/organisations/{code}")).status_code == 404
 
-    response = await service.client.post("/organisations", json=body(code))
-    assert response.status_code == 201, response.text
 
-    assert await db.fetchval("SELECT actor FROM events WHERE key = $1", code) == "anonymous"
+async def test_a_lead_sees_only_their_own_organisation(service: Service, auth_keys: Any) -> None:
+    mine, theirs = fresh_code(), fresh_code()
+    for code in (mine, theirs):
+        assert (await service.client.post("/organisations", json=body(code))).status_code == 201
+    lead = auth_keys.headers("mapping-lead", org=mine)
+    assert (await service.client.get(f"/organisations/{mine}", headers=lead)).status_code == 200
+    other = await service.client.get(f"/organisations/{theirs}", headers=lead)
+    assert other.status_code == 404  # not 403: nobody learns what exists elsewhere
 
 
 async def _find_published(bootstrap: str, subject: str, timeout: float = 30) -> Any:
@@ -319,9 +349,7 @@ async def test_the_relay_publishes_the_event_to_the_registration_topic(
     service: Service, db: asyncpg.Connection
 ) -> None:
     code = fresh_code()
-    response = await service.client.post(
-        "/organisations", json=body(code), headers={"x-csm-actor": "relay-test"}
-    )
+    response = await service.client.post("/organisations", json=body(code))
     assert response.status_code == 201, response.text
     event_id = await db.fetchval("SELECT event_id FROM events WHERE key = $1", code)
 
@@ -331,20 +359,20 @@ async def test_the_relay_publishes_the_event_to_the_registration_topic(
     headers = {k: v.decode() for k, v in record.headers}
     assert headers["ce_type"] == "registration.OrganisationRegistered"
     assert headers["ce_id"] == str(event_id)
-    assert headers["ce_actor"] == "relay-test"
+    assert headers["ce_actor"] == f"user:{ADMIN_ID}"
     assert headers["ce_source"] == "/csm/registration"
     assert record.key == code.encode()
     assert b'"code":"' + code.encode() + b'"' in record.value
 
 
-async def test_shutdown_completes_promptly(infra: Any) -> None:
+async def test_shutdown_completes_promptly(infra: Any, auth_keys: Any) -> None:
     dsn = await infra.create_database("reg")
-    app = make_app(dsn, infra.bootstrap)
+    app = make_app(dsn, infra.bootstrap, auth_keys)
     lifespan = app.router.lifespan_context(app)
     await lifespan.__aenter__()
     pool = app.state.runtime.pool
     try:
-        async with make_client(app) as client:
+        async with make_client(app, auth_keys) as client:
             response = await client.post("/organisations", json=body(fresh_code()))
             assert response.status_code == 201, response.text
 

@@ -10,7 +10,7 @@ from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
 from csm_kernel.errors import ConcurrencyConflict, Conflict, NotFound
 from csm_kernel.store import AppendContext, InMemoryEventStore
-from registration.application.services import get_organisation, register_organisation
+from registration.application.organisations import get_organisation, register_organisation
 from registration.domain.commands import RegisterOrganisation
 from registration.domain.organisation import stream_id_for
 

@@ -74,6 +74,10 @@ class InfraSettings:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{service}"
 
     @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.broker_port}"
 
@@ -85,7 +89,11 @@ class InfraSettings:
             "CSM_SMTP_HOST": "127.0.0.1",
             "CSM_SMTP_PORT": str(self.smtp_port),
             "CSM_HTTP_PORT": str(self.service_ports[service]),
+            # Registration signs access tokens; every service verifies them.
+            "CSM_AUTH_PUBLIC_KEY_FILE": str(self.keys_dir / "auth-public.pem"),
         }
+        if service == "registration":
+            env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():
             env[f"CSM_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
         return env

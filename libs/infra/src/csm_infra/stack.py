@@ -10,6 +10,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from csm_kernel.auth import ensure_keypair
+
 from .broker import start_broker
 from .ports import ensure_free, is_listening, wait_listening
 from .postgres import EmbeddedPostgres
@@ -73,6 +75,7 @@ class EmbeddedStack:
     def up(self) -> None:
         s = self.settings
         s.var_dir.mkdir(parents=True, exist_ok=True)
+        ensure_keypair(s.keys_dir)
         pg = self.postgres
         pg.start()
         pg.create_databases(list(SERVICES))

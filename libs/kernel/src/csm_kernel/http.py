@@ -13,7 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .errors import CSMError
-from .observability import get_logger
+from .observability import current_traceparent, get_logger
+from .store.base import AppendContext
 
 log = get_logger(__name__)
 
@@ -68,3 +69,11 @@ def instrument(app: FastAPI) -> None:
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health/.*")
     AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+
+
+def append_context(request: Request, actor: str) -> AppendContext:
+    """Who and why for the events a request appends: the caller, the caller's correlation id
+    (`x-correlation-id`, else a new one) and the request's trace, for the relay to continue."""
+    correlation = request.headers.get("x-correlation-id")
+    extra = {"correlation_id": correlation} if correlation else {}
+    return AppendContext(actor=actor, trace_context=current_traceparent(), **extra)

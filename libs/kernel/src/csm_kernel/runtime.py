@@ -21,6 +21,7 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 
+from .auth import TokenVerifier
 from .database import connect_pool, database_ready, migrate
 from .http import add_health, install_error_handlers, instrument
 from .kafka import make_broker
@@ -125,6 +126,8 @@ def create_app(
 
     app = FastAPI(title=f"CSM {name}", description=description, lifespan=lifespan)
     app.state.runtime = runtime
+    if settings.auth_public_key_file is not None:
+        app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
 
     async def ready() -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,3 +20,7 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = 3
     db_pool_size: int = 10
+    #: Registration's Ed25519 public key (PEM file): every service verifies access tokens.
+    auth_public_key_file: Path | None = None
+    #: The matching private key: registration only, which signs them.
+    auth_private_key_file: Path | None = None

@@ -8,15 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import AfterValidator, BaseModel, Field
 
+from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationKind, Region
 from csm_contracts.events.registration import ORGANISATION_CODE_PATTERN
-from csm_kernel.observability import current_traceparent
+from csm_kernel.auth import Principal, ensure_can_see, require
+from csm_kernel.http import append_context
 from csm_kernel.runtime import Runtime, runtime_of
-from csm_kernel.store import AppendContext
 
-from ..application import services
-from ..domain.commands import RegisterOrganisation
-from ..domain.organisation import Organisation
+from ...application import organisations as services
+from ...domain.commands import RegisterOrganisation
+from ...domain.organisation import Organisation
 
 router = APIRouter(tags=["organisations"])
 
@@ -68,19 +69,15 @@ class OrganisationResponse(BaseModel):
         )
 
 
-def append_context(request: Request) -> AppendContext:
-    # Until sign-in exists (issue: credentials), the actor is what the caller says it is.
-    actor = request.headers.get("x-csm-actor", "anonymous")
-    correlation = request.headers.get("x-correlation-id")
-    extra = {"correlation_id": correlation} if correlation else {}
-    return AppendContext(actor=actor, trace_context=current_traceparent(), **extra)
+READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)
 
 
 @router.post("/organisations", status_code=201, response_model=OrganisationResponse)
 async def register(
     body: RegisterOrganisationRequest,
+    request: Request,
     runtime: Annotated[Runtime, Depends(runtime_of)],
-    context: Annotated[AppendContext, Depends(append_context)],
+    principal: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))],
 ) -> OrganisationResponse:
     org = await services.register_organisation(
         runtime.require_store(),
@@ -92,11 +89,17 @@ async def register(
             partnership_areas=tuple(body.partnership_areas),
             linked_organisation_id=body.linked_organisation_id,
         ),
-        context,
+        append_context(request, principal.actor),
     )
     return OrganisationResponse.of(org)
 
 
 @router.get("/organisations/{code}", response_model=OrganisationResponse)
-async def get(code: str, runtime: Annotated[Runtime, Depends(runtime_of)]) -> OrganisationResponse:
+async def get(
+    code: str,
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+    principal: Annotated[Principal, Depends(require(*READERS))],
+) -> OrganisationResponse:
+    if not principal.has(Role.REGULATOR):
+        ensure_can_see(principal, code)
     return OrganisationResponse.of(await services.get_organisation(runtime.require_store(), code))

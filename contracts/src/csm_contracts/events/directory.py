@@ -1,0 +1,3 @@
+"""Events the registration service publishes about the directory of services."""
+
+from __future__ import annotations

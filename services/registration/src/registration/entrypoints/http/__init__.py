@@ -1,0 +1,7 @@
+"""The registration HTTP API, one router per feature."""
+
+from fastapi import APIRouter
+
+from . import accounts, directory, organisations
+
+ROUTERS: list[APIRouter] = [organisations.router, directory.router, accounts.router]

@@ -1,0 +1,7 @@
+"""HTTP endpoints: accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["accounts"])

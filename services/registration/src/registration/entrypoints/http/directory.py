@@ -1,0 +1,7 @@
+"""HTTP endpoints: directory."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["directory"])
