@@ -14,7 +14,7 @@ PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyprojec
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install run test lint typecheck pytest bench infra-up infra-down infra-status mail schemas asyncapi clean
+.PHONY: install run test lint typecheck pytest bench infra-up infra-down infra-status mail admin schemas asyncapi clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -56,6 +56,12 @@ infra-status: install
 
 mail: install
 	$(BIN)/csm-infra mail
+
+# The first national admin: `make admin EMAIL=you@example.org NAME="Your Name"` while `make run`
+# runs; the set-up link arrives by mail (`make mail`).
+admin: install
+	CSM_DATABASE_URL=postgresql://postgres@127.0.0.1:$${CSM_PG_PORT:-55432}/registration \
+		$(BIN)/csm-registration create-account --email "$(EMAIL)" --name "$(NAME)"
 
 schemas: install
 	$(BIN)/python -m csm_contracts.schemas

@@ -18,6 +18,28 @@ from csm_contracts.events import (
     Region,
     ResponseSubmitted,
 )
+from csm_contracts.events.accounts import (
+    AccountActivated,
+    AccountCreated,
+    AccountDisabled,
+    AccountLocked,
+    MappingLeadNominated,
+    ServiceGroupDefined,
+    ServiceGroupOwnerNamed,
+)
+from csm_contracts.events.directory import (
+    ServiceCarriedForward,
+    ServiceConfirmed,
+    ServiceRegistered,
+    ServiceRevised,
+    ServiceWithdrawn,
+)
+from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.events.registration import (
+    OrganisationLinked,
+    OrganisationRenamed,
+    PartnershipAreasChanged,
+)
 from csm_contracts.registry import (
     REGISTRY,
     EventPayload,
@@ -27,6 +49,27 @@ from csm_contracts.registry import (
 )
 
 ALL_PAYLOADS = {CycleSignedOff, OrganisationRegistered, QuestionnaireDelegated, ResponseSubmitted}
+# Organisation changes (issue 3, organisations).
+ALL_PAYLOADS |= {OrganisationLinked, OrganisationRenamed, PartnershipAreasChanged}
+# Directory of services and the cycle opening it reacts to (issue 3, directory).
+ALL_PAYLOADS |= {
+    ServiceRegistered,
+    ServiceRevised,
+    ServiceWithdrawn,
+    ServiceConfirmed,
+    ServiceCarriedForward,
+    CycleOpened,
+}
+# Accounts, mapping leads and service groups (issue 3, accounts).
+ALL_PAYLOADS |= {
+    AccountCreated,
+    AccountActivated,
+    AccountLocked,
+    AccountDisabled,
+    MappingLeadNominated,
+    ServiceGroupDefined,
+    ServiceGroupOwnerNamed,
+}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

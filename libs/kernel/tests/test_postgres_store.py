@@ -158,3 +158,23 @@ async def test_append_inside_a_callers_transaction_rolls_back_with_it(
                 await store.append_with(conn, "r-1", 0, [ev(1)], CTX)
                 raise RuntimeError("the caller's own write failed")
     assert await store.stream_version("r-1") == 0
+
+
+async def test_append_many_is_all_or_nothing(pg_pool: asyncpg.Pool) -> None:
+    from csm_kernel.store.postgres import StreamAppend
+
+    store = PostgresEventStore(pg_pool)
+    await store.append("m-3", 0, [ev(0)], CTX)
+    async with pg_pool.acquire() as conn:
+        written = await store.append_many_with(
+            conn, [StreamAppend(f"m-{i}", 0, [ev(i), ev(i + 10)]) for i in range(3)]
+            + [StreamAppend("m-3", 1, [ev(3)])], CTX, chunk_events=3,
+        )  # fmt: skip
+        assert [[e.stream_version for e in w] for w in written] == [[1, 2]] * 3 + [[2]]
+        with pytest.raises(ConcurrencyConflict) as info:
+            await store.append_many_with(
+                conn, [StreamAppend("m-4", 0, [ev(4)]), StreamAppend("m-3", 1, [ev(5)])], CTX
+            )
+    assert info.value.stream_id == "m-3"
+    assert await store.stream_version("m-4") == 0  # nothing of the refused bulk append
+    assert await verify_all(store.iterate_all()) == []

@@ -125,8 +125,11 @@ async def test_register_returns_201_and_echoes_the_organisation(service: Service
         "kind": "nhs-trust-community",
         "region": "yorkshire-and-the-humber",
         "partnership_areas": ["LA383"],
+        "linked_organisation_id": None,
+        "mapped_by": None,
         "version": 1,
     }
+    assert response.headers["etag"] == '"1"'
 
 
 async def test_get_returns_the_registered_organisation(service: Service) -> None:

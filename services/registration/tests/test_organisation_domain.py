@@ -36,7 +36,7 @@ def test_stream_id_is_named_by_the_code() -> None:
 
 
 def test_register_produces_one_organisation_registered_with_the_commands_fields() -> None:
-    cmd = _command("RX1", linked_organisation_id="RX2")
+    cmd = _command("RX1", kind=OrganisationKind.PCT_COMMISSIONING, linked_organisation_id="RX2")
     org = Organisation(code="RX1")
 
     events = org.register(cmd)
@@ -47,10 +47,11 @@ def test_register_produces_one_organisation_registered_with_the_commands_fields(
     assert event.organisation_id == "RX1"
     assert event.code == "RX1"
     assert event.name == "Leeds Community Healthcare"
-    assert event.kind is OrganisationKind.NHS_TRUST_COMMUNITY
+    assert event.kind is OrganisationKind.PCT_COMMISSIONING
     assert event.region is Region.YORKSHIRE_AND_THE_HUMBER
     assert event.partnership_areas == ["LA383", "LA384"]
     assert event.linked_organisation_id == "RX2"
+    assert event.mapped_by is None
     # The organisation is the Kafka key, so its events stay in order.
     assert event.partition_key == "RX1"
 
@@ -102,8 +103,10 @@ def test_an_organisation_cannot_be_linked_to_itself() -> None:
     assert not org.registered
 
 
-def test_linking_to_another_organisation_is_allowed() -> None:
-    (event,) = Organisation(code="5NT").register(_command("5NT", linked_organisation_id="5NL"))
+def test_linking_a_pct_part_to_another_organisation_is_allowed() -> None:
+    (event,) = Organisation(code="5NT").register(
+        _command("5NT", kind=OrganisationKind.PCT_PROVIDER, linked_organisation_id="5NL")
+    )
     assert isinstance(event, OrganisationRegistered)
     assert event.linked_organisation_id == "5NL"
 

@@ -10,6 +10,7 @@ from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
 from csm_kernel.errors import ConcurrencyConflict, Conflict, NotFound
 from csm_kernel.store import AppendContext, InMemoryEventStore
+from registration.adapters.organisations_memory import InMemoryOrganisations
 from registration.application.organisations import get_organisation, register_organisation
 from registration.domain.commands import RegisterOrganisation
 from registration.domain.organisation import stream_id_for
@@ -41,8 +42,9 @@ class ReadYieldingStore(InMemoryEventStore):
 
 async def test_register_then_get_returns_the_organisation() -> None:
     store = InMemoryEventStore()
+    repo = InMemoryOrganisations(store)
 
-    registered = await register_organisation(store, _command("RX1"), _context())
+    registered = await register_organisation(repo, _command("RX1"), _context())
     fetched = await get_organisation(store, "RX1")
 
     assert registered.version == 1
@@ -60,7 +62,7 @@ async def test_the_stored_event_carries_the_append_context() -> None:
     store = InMemoryEventStore()
     context = _context(actor="lead@example.org")
 
-    await register_organisation(store, _command("RX1"), context)
+    await register_organisation(InMemoryOrganisations(store), _command("RX1"), context)
 
     (event,) = await store.read_stream(stream_id_for("RX1"))
     assert event.type == OrganisationRegistered.EVENT_TYPE == "registration.OrganisationRegistered"
@@ -82,10 +84,11 @@ async def test_the_stored_event_carries_the_append_context() -> None:
 
 async def test_registering_the_same_code_twice_is_a_conflict_naming_the_code() -> None:
     store = InMemoryEventStore()
-    await register_organisation(store, _command("RX1"), _context())
+    repo = InMemoryOrganisations(store)
+    await register_organisation(repo, _command("RX1"), _context())
 
     with pytest.raises(Conflict, match="RX1") as raised:
-        await register_organisation(store, _command("RX1", name="Another Trust"), _context())
+        await register_organisation(repo, _command("RX1", name="Another Trust"), _context())
 
     assert raised.value.status_code == 409
     assert await store.stream_version(stream_id_for("RX1")) == 1
@@ -96,8 +99,9 @@ async def test_registering_the_same_code_twice_is_a_conflict_naming_the_code() -
 async def test_different_codes_are_independent() -> None:
     store = InMemoryEventStore()
 
-    await register_organisation(store, _command("RX1"), _context())
-    await register_organisation(store, _command("RX2", name="Second Trust"), _context())
+    repo = InMemoryOrganisations(store)
+    await register_organisation(repo, _command("RX1"), _context())
+    await register_organisation(repo, _command("RX2", name="Second Trust"), _context())
 
     assert (await get_organisation(store, "RX1")).name == "Leeds Community Healthcare"
     assert (await get_organisation(store, "RX2")).name == "Second Trust"
@@ -109,10 +113,15 @@ async def test_concurrent_registrations_of_one_code_exactly_one_wins(
     store_class: type[InMemoryEventStore],
 ) -> None:
     store = store_class()
-
+    # Two repositories over one store: two service replicas, only the store's version check
+    # stands between them.
     results = await asyncio.gather(
-        register_organisation(store, _command("RX1", name="First"), _context("a")),
-        register_organisation(store, _command("RX1", name="Second"), _context("b")),
+        register_organisation(
+            InMemoryOrganisations(store), _command("RX1", name="First"), _context("a")
+        ),
+        register_organisation(
+            InMemoryOrganisations(store), _command("RX1", name="Second"), _context("b")
+        ),
         return_exceptions=True,
     )
 
@@ -133,10 +142,10 @@ async def test_losing_a_race_reads_as_already_registered_not_as_retry() -> None:
     """When both read the empty stream, the loser's append fails on the version check; the use
     case reports that as the code being taken (retrying could never succeed)."""
     store = ReadYieldingStore()
-
+    # Two replicas (see above).
     results = await asyncio.gather(
-        register_organisation(store, _command("RX1"), _context()),
-        register_organisation(store, _command("RX1"), _context()),
+        register_organisation(InMemoryOrganisations(store), _command("RX1"), _context()),
+        register_organisation(InMemoryOrganisations(store), _command("RX1"), _context()),
         return_exceptions=True,
     )
 
@@ -148,7 +157,7 @@ async def test_losing_a_race_reads_as_already_registered_not_as_retry() -> None:
 
 async def test_get_of_an_unknown_code_is_not_found() -> None:
     store = InMemoryEventStore()
-    await register_organisation(store, _command("RX1"), _context())
+    await register_organisation(InMemoryOrganisations(store), _command("RX1"), _context())
 
     with pytest.raises(NotFound, match="RX9") as raised:
         await get_organisation(store, "RX9")

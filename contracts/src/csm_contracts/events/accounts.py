@@ -1,6 +1,114 @@
-"""Events the registration service publishes about mapping leads, accounts and roles.
+"""Events the registration service publishes about accounts, mapping leads and service groups.
 
-No password, token or set-up link ever goes into one of these.
+No password, token or set-up link ever goes into one of these. Accounts of the national team,
+regulators and auditors belong to no organisation: their events carry `organisation_id`
+"NATIONAL" (the Kafka key must be something).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, EmailStr, Field
+
+from ..auth import Role
+from ..registry import REGISTRY, EventPayload
+
+#: The `organisation_id` of events about accounts that belong to no organisation.
+NATIONAL = "NATIONAL"
+
+
+@REGISTRY.register
+class AccountCreated(EventPayload):
+    """An account exists and a set-up link is on its way; it cannot sign in until set up."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.AccountCreated"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    account_id: str
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    roles: list[Role]
+    group_id: str | None = None
+    created_by: str
+
+
+@REGISTRY.register
+class AccountActivated(EventPayload):
+    """The account holder followed the set-up link and chose a password."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.AccountActivated"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    account_id: str
+
+
+@REGISTRY.register
+class AccountLocked(EventPayload):
+    """Too many failed sign-ins: the account refuses sign-in until `until`."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.AccountLocked"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    account_id: str
+    failed_attempts: int = Field(ge=1)
+    until: AwareDatetime
+
+
+@REGISTRY.register
+class AccountDisabled(EventPayload):
+    """The account can no longer sign in (e.g. a replaced mapping lead); its sessions end."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.AccountDisabled"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    account_id: str
+    reason: str
+
+
+@REGISTRY.register
+class MappingLeadNominated(EventPayload):
+    """An organisation's mapping lead is now this account (replacing the previous one, if any)."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.MappingLeadNominated"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    account_id: str
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    replaces_account_id: str | None = None
+    nominated_by: str
+
+
+@REGISTRY.register
+class ServiceGroupDefined(EventPayload):
+    """A mapping lead defined a group of services (a locality or an area of delivery)."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.ServiceGroupDefined"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    group_id: str
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["locality", "area-of-delivery"]
+    defined_by: str
+
+
+@REGISTRY.register
+class ServiceGroupOwnerNamed(EventPayload):
+    """A staff member owns a service group and gets a sign-in that sees only that group."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.ServiceGroupOwnerNamed"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    group_id: str
+    account_id: str
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    named_by: str

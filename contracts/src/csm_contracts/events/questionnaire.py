@@ -84,3 +84,32 @@ class CycleSignedOff(EventPayload):
     supersedes: AwareDatetime | None = Field(
         default=None, description="signed_off_at of the sign-off this one replaces"
     )
+
+
+#: The `organisation_id` (Kafka key) of events about a whole cycle rather than one organisation.
+NATIONAL = "NATIONAL"
+
+
+@REGISTRY.register
+class CycleOpened(EventPayload):
+    """A new mapping cycle opened for data entry (national: every organisation at once).
+
+    `organisation_id` is the sentinel `NATIONAL` (`csm_contracts.events.questionnaire.NATIONAL`):
+    the event concerns no single organisation, and one key keeps cycle events in order.
+    Registration carries last cycle's active services forward when it receives this.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleOpened"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    organisation_id: str = Field(
+        default=NATIONAL, description="always NATIONAL: a cycle-wide event; the Kafka key"
+    )
+    cycle: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2010-11"])
+    previous_cycle: str | None = Field(
+        default=None,
+        pattern=r"^\d{4}-\d{2}$",
+        description="the cycle whose services carry forward (none for the first cycle)",
+    )
+    opened_at: AwareDatetime

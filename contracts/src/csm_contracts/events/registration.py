@@ -61,3 +61,50 @@ class OrganisationRegistered(EventPayload):
     linked_organisation_id: str | None = Field(
         default=None, description="the other half of a PCT split into commissioning and provision"
     )
+    mapped_by: str | None = Field(
+        default=None,
+        description=(
+            "code of the lead organisation that maps a third-sector or private provider's "
+            "services (set for those kinds only; absent before it was recorded)"
+        ),
+    )
+
+
+@REGISTRY.register
+class OrganisationRenamed(EventPayload):
+    """An organisation's name changed (its code, which is its identity, did not)."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.OrganisationRenamed"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    organisation_id: str = Field(description="the organisation code; also the Kafka key")
+    old_name: str = Field(description="the name before the change")
+    new_name: str = Field(min_length=1, max_length=200, description="the name from now on")
+
+
+@REGISTRY.register
+class PartnershipAreasChanged(EventPayload):
+    """The LA partnership areas (Children's Trust arrangements) an organisation belongs to
+    changed. Both lists are complete, sorted and free of duplicates."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.PartnershipAreasChanged"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    organisation_id: str = Field(description="the organisation code; also the Kafka key")
+    old_partnership_areas: list[str] = Field(description="the area codes before the change")
+    new_partnership_areas: list[str] = Field(description="the area codes from now on")
+
+
+@REGISTRY.register
+class OrganisationLinked(EventPayload):
+    """The other part of a split PCT was registered and named this organisation as its
+    counterpart: the two parts are now linked to each other (a link is never undone)."""
+
+    EVENT_TYPE: ClassVar[str] = "registration.OrganisationLinked"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "registration"
+
+    organisation_id: str = Field(description="the organisation code; also the Kafka key")
+    linked_organisation_id: str = Field(description="the code of the other part")

@@ -66,3 +66,13 @@ class Forbidden(CSMError):
     """Valid credentials without the role for this action."""
 
     status_code = 403
+
+
+class TooManyRequests(CSMError):
+    """Slow down: e.g. an account locked after repeated failed sign-ins."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

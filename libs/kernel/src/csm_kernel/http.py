@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from .errors import CSMError
+from .errors import CSMError, TooManyRequests, Unauthorised
 from .observability import current_traceparent, get_logger
 from .store.base import AppendContext
 
@@ -31,8 +31,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CSMError)
     async def _csm_error(_: Request, exc: CSMError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, TooManyRequests):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        if isinstance(exc, Unauthorised):
+            headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(
-            status_code=exc.status_code, content={"error": exc.message, "details": exc.details}
+            status_code=exc.status_code,
+            content={"error": exc.message, "details": exc.details},
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -58,6 +58,8 @@ class Runtime:
 
 
 Subscriptions = Callable[[Runtime, KafkaBroker], None]
+BackgroundTask = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
+"""A loop a service runs beside its API until the event is set (e.g. a mail sender)."""
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -74,6 +76,8 @@ def create_app(
     migrations: Traversable | None = None,
     publishes: bool = False,
     subscriptions: Subscriptions | None = None,
+    background: Sequence[BackgroundTask] = (),
+    on_start: Callable[[Runtime, FastAPI], None] | None = None,
     description: str = "",
 ) -> FastAPI:
     """A service's FastAPI app with its lifespan wired."""
@@ -99,17 +103,32 @@ def create_app(
             consumers_task = asyncio.create_task(
                 _retry_forever(runtime.broker.start, "consumers"), name=f"{name}-consumers"
             )
+        tasks = [asyncio.create_task(task(runtime, stop)) for task in background]
+        if on_start is not None:
+            on_start(runtime, app)
         log.info("service started", port=settings.http_port)
         try:
             yield
         finally:
             stop.set()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, 10)
+                except TimeoutError:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if consumers_task is not None:
                 consumers_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await consumers_task
             if runtime.broker is not None:
-                await runtime.broker.stop()
+                # A consumer still joining its group can keep stop() waiting on the broker for
+                # many seconds; offsets are committed per message, so there is nothing to lose.
+                try:
+                    await asyncio.wait_for(runtime.broker.stop(), 3)
+                except TimeoutError:
+                    log.warning("consumers did not stop in time; leaving them")
             if relay_task is not None and runtime.relay is not None:
                 # Let the relay finish the batch it is publishing, then insist.
                 runtime.relay.wake()

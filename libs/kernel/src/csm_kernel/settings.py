@@ -20,6 +20,14 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = 3
     db_pool_size: int = 10
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_use_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "Children's Services Mapping <csm@localhost>"
+    #: Where people open links sent by email (the portal).
+    portal_url: str = "http://127.0.0.1:8000"
     #: Registration's Ed25519 public key (PEM file): every service verifies access tokens.
     auth_public_key_file: Path | None = None
     #: The matching private key: registration only, which signs them.

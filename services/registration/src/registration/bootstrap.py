@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 from fastapi import FastAPI
 
-from csm_kernel.runtime import create_app
+from csm_kernel.auth import TokenSigner
+from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
+from csm_kernel.store.postgres import PostgresEventStore
 
+from .adapters.setup_mail import run_setup_mail
+from .application.accounts import Accounts
+from .application.sign_in import SignIn
+from .entrypoints.consumers import subscriptions
 from .entrypoints.http import ROUTERS
+
+
+def _wire(settings: ServiceSettings) -> Callable[[Runtime, FastAPI], None]:
+    def on_start(runtime: Runtime, app: FastAPI) -> None:
+        store = runtime.require_store()
+        assert isinstance(store, PostgresEventStore)
+        pool = runtime.require_pool()
+        app.state.accounts = Accounts(store, pool)
+        if settings.auth_private_key_file is not None:
+            sign_in = SignIn(store, pool, TokenSigner(settings.auth_private_key_file.read_bytes()))
+            app.state.sign_in = sign_in
+            # Registration refuses tokens of ended sessions at once.
+            app.state.revocation_check = sign_in.is_revoked
+
+    return on_start
+
+
+def registration_migrations() -> Traversable:
+    return resources.files("registration.adapters").joinpath("sql")
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
@@ -17,7 +44,10 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         "registration",
         settings,
         routers=ROUTERS,
-        migrations=resources.files("registration.adapters").joinpath("sql"),
+        migrations=registration_migrations(),
         publishes=True,
+        subscriptions=subscriptions,
+        background=[run_setup_mail],
+        on_start=_wire(settings),
         description="Organisations, mapping leads, credentials and the directory of services.",
     )

@@ -1,48 +1,226 @@
-"""Use cases: load the aggregate from its stream, decide, append. The store is injected."""
+"""Organisation use cases: load, let the domain decide, save. Storage is behind a port.
+
+`OrganisationRepository` is the port: the PostgreSQL adapter appends to the event store and
+updates the organisation list (a read model) in one transaction; the in-memory adapter does the
+same over `InMemoryEventStore`. The event store stays the truth: every append checks the
+stream version the decision was made from.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.events import OrganisationKind, Region
 from csm_contracts.registry import payload_class
 from csm_kernel.errors import ConcurrencyConflict, Conflict, NotFound
 from csm_kernel.observability import get_logger
-from csm_kernel.store import AppendContext, EventStore, NewEvent
+from csm_kernel.store import AppendContext, EventStore
 
-from ..domain.commands import RegisterOrganisation
-from ..domain.organisation import Organisation, stream_id_for
+from ..domain.commands import ChangePartnershipAreas, RegisterOrganisation, RenameOrganisation
+from ..domain.organisation import (
+    Organisation,
+    OrganisationChange,
+    StaleOrganisation,
+    decide_registration,
+    stream_id_for,
+)
+from ..domain.organisation_rules import area_reference_problems, invalid
 
 log = get_logger(__name__)
 
 
-async def load_organisation(store: EventStore, code: str) -> Organisation:
-    events = await store.read_stream(stream_id_for(code))
+@dataclass(frozen=True)
+class OrganisationFilter:
+    """Which organisations a listing shows, a page at a time in code order."""
+
+    region: Region | None = None
+    kind: OrganisationKind | None = None
+    #: Members of this LA partnership area.
+    area: str | None = None
+    #: Codes after this one (the previous page's last code).
+    after: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class OrganisationPage:
+    items: list[Organisation]
+    #: How many organisations match the filter, over all pages.
+    total: int
+    #: Pass as `after` for the next page; None on the last page.
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One change in an organisation's history: what happened, when, by whom, and the values
+    before and after for every field it changed."""
+
+    version: int
+    event: str
+    occurred_at: datetime
+    actor: str
+    correlation_id: str
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class OrganisationRepository(Protocol):
+    """Where organisations are kept (the port)."""
+
+    async def load(self, code: str) -> Organisation:
+        """The organisation as its stream says (unregistered if the stream is empty)."""
+        ...
+
+    async def load_many(self, codes: Collection[str]) -> dict[str, Organisation]:
+        """The registered organisations among `codes`."""
+        ...
+
+    async def save(self, changes: Sequence[OrganisationChange], context: AppendContext) -> None:
+        """Append every change at the version it was decided from, all or nothing.
+
+        Raises `ConcurrencyConflict` (naming the stream) if any stream has moved on."""
+        ...
+
+    async def search(self, query: OrganisationFilter) -> OrganisationPage:
+        """A page of the organisation list."""
+        ...
+
+    async def stream(self, code: str) -> list[EventEnvelope]:
+        """The organisation's events as stored."""
+        ...
+
+
+def organisation_from_events(code: str, events: Sequence[EventEnvelope]) -> Organisation:
+    """An organisation rebuilt from its stored events."""
     return Organisation.from_history(
         code, [payload_class(e.type, e.version).model_validate(e.data) for e in events]
     )
 
 
-async def register_organisation(
-    store: EventStore, cmd: RegisterOrganisation, context: AppendContext
-) -> Organisation:
-    org = await load_organisation(store, cmd.code)
-    new_events = org.register(cmd)
-    try:
-        await store.append(
-            stream_id_for(cmd.code),
-            org.version,
-            [NewEvent.from_payload(e) for e in new_events],
-            context,
-        )
-    except ConcurrencyConflict:
-        # Someone registered the same code between our read and our append.
-        raise Conflict(f"organisation code {cmd.code} is already registered") from None
-    for e in new_events:
-        org.apply(e)
-    log.info("organisation registered", organisation_id=cmd.code, kind=cmd.kind.value)
-    return org
+async def load_organisation(store: EventStore, code: str) -> Organisation:
+    """The organisation as its stream in `store` says (for services that hold just the store)."""
+    return organisation_from_events(code, await store.read_stream(stream_id_for(code)))
 
 
 async def get_organisation(store: EventStore, code: str) -> Organisation:
+    """A registered organisation, or `NotFound`."""
     org = await load_organisation(store, code)
     if not org.registered:
         raise NotFound(f"no organisation with code {code}")
     return org
+
+
+async def register_organisation(
+    repo: OrganisationRepository, cmd: RegisterOrganisation, context: AppendContext
+) -> Organisation:
+    """Register an organisation; a link to the other part of a split PCT is made mutual."""
+    org = await repo.load(cmd.code)
+    if org.registered:
+        raise Conflict(f"organisation code {cmd.code} is already registered")
+    known = await repo.load_many(cmd.references())
+    changes = decide_registration(org, cmd, known)
+    try:
+        await repo.save(changes, context)
+    except ConcurrencyConflict as exc:
+        if exc.stream_id == stream_id_for(cmd.code):
+            # Someone registered the same code between our read and our append.
+            raise Conflict(f"organisation code {cmd.code} is already registered") from None
+        raise Conflict(
+            f"{cmd.linked_organisation_id} changed while {cmd.code} was being linked to it; "
+            "try again"
+        ) from None
+    log.info("organisation registered", organisation_id=cmd.code, kind=cmd.kind.value)
+    return changes[0].after()
+
+
+async def update_organisation(
+    repo: OrganisationRepository,
+    code: str,
+    expected_version: int,
+    context: AppendContext,
+    *,
+    name: str | None = None,
+    partnership_areas: Sequence[str] | None = None,
+) -> Organisation:
+    """Rename and/or change the partnership areas of an organisation, from the version the
+    caller read (`StaleOrganisation`, 409, if it has changed since). Nothing that is the same
+    is recorded; both changes are appended together or not at all."""
+    org = await repo.load(code)
+    if not org.registered:
+        raise NotFound(f"no organisation with code {code}")
+    events = []
+    if name is not None:
+        events.extend(org.rename(RenameOrganisation(code, name, expected_version)))
+    if partnership_areas is not None:
+        areas = tuple(partnership_areas)
+        events.extend(
+            org.change_partnership_areas(ChangePartnershipAreas(code, areas, expected_version))
+        )
+        problems = area_reference_problems(code, areas, await repo.load_many(set(areas)))
+        if problems:
+            raise invalid(problems)
+    if not events:
+        return org
+    change = OrganisationChange(org, tuple(events))
+    try:
+        await repo.save([change], context)
+    except ConcurrencyConflict:
+        raise StaleOrganisation(code, expected_version) from None
+    log.info(
+        "organisation changed",
+        organisation_id=code,
+        events=[e.EVENT_TYPE for e in events],
+    )
+    return change.after()
+
+
+async def list_organisations(
+    repo: OrganisationRepository, query: OrganisationFilter
+) -> OrganisationPage:
+    """A page of the organisations that match the filter, in code order."""
+    return await repo.search(query)
+
+
+def _changes(before: Organisation, after: Organisation) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name in (
+        "name",
+        "kind",
+        "region",
+        "partnership_areas",
+        "linked_organisation_id",
+        "mapped_by",
+    ):
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            out[name] = {"old": old, "new": new}
+    return out
+
+
+async def organisation_history(repo: OrganisationRepository, code: str) -> list[HistoryEntry]:
+    """Every change to an organisation, oldest first: who, when, and each field's old and new
+    value. `NotFound` if it is not registered."""
+    stored = await repo.stream(code)
+    if not stored:
+        raise NotFound(f"no organisation with code {code}")
+    org = Organisation(code=code)
+    entries = []
+    for envelope in stored:
+        payload = payload_class(envelope.type, envelope.version).model_validate(envelope.data)
+        after = org.evolved([payload])
+        entries.append(
+            HistoryEntry(
+                version=envelope.stream_version,
+                event=envelope.type.split(".", 1)[-1],
+                occurred_at=envelope.occurred_at,
+                actor=envelope.actor,
+                correlation_id=envelope.correlation_id,
+                changes=_changes(org, after),
+            )
+        )
+        org = after
+    return entries

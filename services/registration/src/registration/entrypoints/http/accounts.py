@@ -1,7 +1,237 @@
-"""HTTP endpoints: accounts."""
+"""HTTP endpoints: accounts, mapping leads, service groups, and signing in and out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, EmailStr, Field
+
+from csm_contracts.auth import Role
+from csm_kernel.auth import Principal, current_principal, ensure_can_see, require
+from csm_kernel.errors import NotFound, Unauthorised
+from csm_kernel.http import append_context
+
+from ...application.accounts import Accounts
+from ...application.sign_in import SignIn
 
 router = APIRouter(tags=["accounts"])
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def accounts_of(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.accounts
+    return accounts
+
+
+def sign_in_of(request: Request) -> SignIn:
+    sign_in: SignIn | None = getattr(request.app.state, "sign_in", None)
+    if sign_in is None:
+        raise Unauthorised("sign-in is not configured on this server (no signing key)")
+    return sign_in
+
+
+AccountsDep = Annotated[Accounts, Depends(accounts_of)]
+SignInDep = Annotated[SignIn, Depends(sign_in_of)]
+
+
+class Person(BaseModel):
+    email: EmailStr
+    name: Name
+
+
+class NationalAccountRequest(Person):
+    role: Literal["national-admin", "regulator", "auditor"]
+
+
+class AccountResponse(BaseModel):
+    account_id: str
+    email: str
+    name: str
+
+
+class SetUpRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class SignInRequest(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class TokensResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - OAuth's token type, not a secret
+    expires_in: int
+
+
+class MeResponse(BaseModel):
+    account_id: str
+    roles: list[Role]
+    organisation_id: str | None
+    group_id: str | None
+
+
+class GroupRequest(BaseModel):
+    name: Name
+    kind: Literal["locality", "area-of-delivery"]
+    owner: Person
+
+
+class GroupResponse(BaseModel):
+    group_id: str
+    organisation_id: str
+    name: str
+    kind: str
+    owner_account_id: str | None = None
+
+
+class LeadNomination(BaseModel):
+    account_id: str
+    email: str
+    name: str
+    replaces_account_id: str | None
+    nominated_by: str
+
+
+@router.post("/accounts", status_code=201, response_model=AccountResponse)
+async def create_national_account(
+    body: NationalAccountRequest,
+    request: Request,
+    accounts: AccountsDep,
+    principal: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))],
+) -> AccountResponse:
+    new = await accounts.create_national_account(
+        body.email, body.name, Role(body.role), append_context(request, principal.actor)
+    )
+    return AccountResponse(account_id=new.account_id, email=new.email, name=new.name)
+
+
+@router.put("/organisations/{code}/lead", status_code=201, response_model=AccountResponse)
+async def nominate_lead(
+    code: str,
+    body: Person,
+    request: Request,
+    accounts: AccountsDep,
+    principal: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))],
+) -> AccountResponse:
+    new = await accounts.nominate_lead(
+        code, body.email, body.name, append_context(request, principal.actor)
+    )
+    return AccountResponse(account_id=new.account_id, email=new.email, name=new.name)
+
+
+@router.get("/organisations/{code}/lead/history", response_model=list[LeadNomination])
+async def lead_history(
+    code: str,
+    accounts: AccountsDep,
+    principal: Annotated[
+        Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD))
+    ],
+) -> list[LeadNomination]:
+    ensure_can_see(principal, code)
+    return [
+        LeadNomination.model_validate(e.model_dump()) for e in await accounts.lead_history(code)
+    ]
+
+
+@router.post("/organisations/{code}/groups", status_code=201, response_model=GroupResponse)
+async def define_group(
+    code: str,
+    body: GroupRequest,
+    request: Request,
+    accounts: AccountsDep,
+    principal: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.MAPPING_LEAD))],
+) -> GroupResponse:
+    ensure_can_see(principal, code)
+    group_id, owner = await accounts.define_group(
+        code, body.name, body.kind, body.owner.email, body.owner.name,
+        append_context(request, principal.actor),
+    )  # fmt: skip
+    return GroupResponse(
+        group_id=group_id, organisation_id=code, name=body.name, kind=body.kind,
+        owner_account_id=owner.account_id,
+    )  # fmt: skip
+
+
+@router.get("/organisations/{code}/groups", response_model=list[GroupResponse])
+async def list_groups(
+    code: str,
+    accounts: AccountsDep,
+    principal: Annotated[
+        Principal,
+        Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)),
+    ],
+) -> list[GroupResponse]:
+    ensure_can_see(principal, code)
+    groups = await accounts.list_groups(code)
+    if not principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD):
+        groups = [g for g in groups if g["group_id"] == principal.group_id]
+    return [GroupResponse.model_validate(g) for g in groups]
+
+
+@router.get("/groups/{group_id}", response_model=GroupResponse)
+async def get_group(
+    group_id: str,
+    accounts: AccountsDep,
+    principal: Annotated[
+        Principal,
+        Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)),
+    ],
+) -> GroupResponse:
+    group = await accounts.group(group_id)
+    ensure_can_see(principal, str(group["organisation_id"]), "service group")
+    if (
+        principal.has(Role.GROUP_OWNER)
+        and not principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD)
+        and principal.group_id != group_id
+    ):
+        raise NotFound(f"no service group {group_id}")
+    return GroupResponse.model_validate(group)
+
+
+@router.post("/auth/set-up", status_code=204)
+async def set_up(body: SetUpRequest, sign_in: SignInDep) -> Response:
+    await sign_in.complete_setup(body.token, body.password)
+    return Response(status_code=204)
+
+
+@router.post("/auth/sign-in", response_model=TokensResponse)
+async def sign_in_(body: SignInRequest, sign_in: SignInDep) -> TokensResponse:
+    tokens = await sign_in.sign_in(body.email, body.password)
+    return TokensResponse(
+        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )  # fmt: skip
+
+
+@router.post("/auth/refresh", response_model=TokensResponse)
+async def refresh(body: RefreshRequest, sign_in: SignInDep) -> TokensResponse:
+    tokens = await sign_in.refresh(body.refresh_token)
+    return TokensResponse(
+        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+    )  # fmt: skip
+
+
+@router.post("/auth/sign-out", status_code=204)
+async def sign_out(
+    sign_in: SignInDep, principal: Annotated[Principal, Depends(current_principal)]
+) -> Response:
+    await sign_in.sign_out(principal)
+    return Response(status_code=204)
+
+
+@router.get("/auth/me", response_model=MeResponse)
+async def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeResponse:
+    return MeResponse(
+        account_id=principal.user_id, roles=sorted(principal.roles),
+        organisation_id=principal.organisation_id, group_id=principal.group_id,
+    )  # fmt: skip

@@ -1,7 +1,515 @@
-"""HTTP endpoints: directory."""
+"""HTTP endpoints: the directory of services.
+
+- `POST   /directory/services`                          register (lead: own organisation)
+- `GET    /directory/services`                          search, paginated, with a total
+- `POST   /directory/services/import`                   bulk import, JSON lines (national admin)
+- `GET    /directory/services/{id}`                     one record, with its version
+- `PATCH  /directory/services/{id}`                     revise (send `expected_version`)
+- `POST   /directory/services/{id}/withdraw`            withdraw (send `expected_version`)
+- `POST   /directory/services/{id}/confirm`             confirm a carried-forward record
+- `GET    /directory/services/{id}/history`             every event of the record
+- `GET    /directory/services/{id}/changes-since-last-year`
+- `POST   /directory/cycles/{cycle}/carry-forward?from=`  carry last cycle's services (admin)
+
+Regulators have no access (403); auditors read everything and change nothing; another
+organisation's record is 404.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from csm_contracts.auth import Role
+from csm_contracts.events.directory import (
+    ClientGroup,
+    FieldChange,
+    ServiceContact,
+    ServiceStatus,
+    ServiceType,
+)
+from csm_kernel.auth import Principal, require
+from csm_kernel.errors import InvalidInput
+from csm_kernel.http import append_context
+from csm_kernel.runtime import Runtime, runtime_of
+from csm_kernel.store.postgres import PostgresEventStore
+
+from ...adapters.directory_pg import PostgresDirectory
+from ...application import directory as use_cases
+from ...application.directory import DirectoryQuery, ImportRow, Scope, ServiceSummary
+from ...domain.service_record import ServiceDetails, ServiceRecord
 
 router = APIRouter(tags=["directory"])
+
+READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)
+WRITERS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD, Role.GROUP_OWNER)
+#: Most lines one import request may carry.
+MAX_IMPORT_LINES = 100_000
+
+
+def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
+    store = runtime.require_store()
+    assert isinstance(store, PostgresEventStore)
+    return PostgresDirectory(store, runtime.require_pool())
+
+
+DirectoryDep = Annotated[PostgresDirectory, Depends(directory_of)]
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Writer = Annotated[Principal, Depends(require(*WRITERS))]
+Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
+
+
+# --- request bodies ------------------------------------------------------------------------
+
+
+class ClientGroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    age_min: int = Field(description="youngest age served, in years (0-25)")
+    age_max: int = Field(description="oldest age served, in years (0-25, not below age_min)")
+    needs: list[str] = Field(default_factory=list)
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    email: str
+    phone: str | None = None
+
+
+class ServiceIn(BaseModel):
+    """A service record to register."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cycle: str = Field(examples=["2009-10"])
+    name: str
+    description: str = ""
+    service_type: ServiceType
+    client_group: ClientGroupIn
+    camhs: bool = False
+    camhs_tier: int | None = Field(default=None, description="1-4, only for a CAMHS service")
+    group_id: str | None = Field(default=None, description="locality / service group")
+    provider_id: str
+    commissioner_ids: list[str] = Field(default_factory=list)
+    contact: ContactIn
+
+    def details(self) -> ServiceDetails:
+        return ServiceDetails(
+            name=self.name,
+            description=self.description,
+            service_type=self.service_type,
+            age_min=self.client_group.age_min,
+            age_max=self.client_group.age_max,
+            needs=tuple(self.client_group.needs),
+            camhs=self.camhs,
+            camhs_tier=self.camhs_tier,
+            group_id=self.group_id,
+            provider_id=self.provider_id,
+            commissioner_ids=tuple(self.commissioner_ids),
+            contact_name=self.contact.name,
+            contact_email=self.contact.email,
+            contact_phone=self.contact.phone,
+        )
+
+
+class ImportLineIn(ServiceIn):
+    """One line of a bulk import: a service record, optionally with the id it should get."""
+
+    service_id: uuid.UUID | None = None
+
+
+class ClientGroupPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    age_min: int | None = None
+    age_max: int | None = None
+    needs: list[str] | None = None
+
+
+class ContactPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class ReviseIn(BaseModel):
+    """The fields to change (absent: unchanged; null clears camhs_tier, group_id or
+    contact.phone) and the version of the record the change was decided on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1, description="the version you read")
+    name: str | None = None
+    description: str | None = None
+    service_type: ServiceType | None = None
+    client_group: ClientGroupPatch | None = None
+    camhs: bool | None = None
+    camhs_tier: int | None = None
+    group_id: str | None = None
+    provider_id: str | None = None
+    commissioner_ids: list[str] | None = None
+    contact: ContactPatch | None = None
+
+    def changes(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set - {"expected_version"}:
+            value = getattr(self, name)
+            if value is None and name in ("client_group", "contact"):
+                raise InvalidInput.field(name, "must not be null: send the fields to change")
+            if isinstance(value, BaseModel):
+                for inner in value.model_fields_set:
+                    out[f"{name}.{inner}"] = getattr(value, inner)
+            elif isinstance(value, ServiceType):
+                out[name] = value.value
+            else:
+                out[name] = value
+        return out
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1)
+    reason: str
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int = Field(ge=1)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+class ServiceOut(BaseModel):
+    service_id: uuid.UUID
+    version: int
+    cycle: str
+    status: ServiceStatus
+    name: str
+    description: str
+    service_type: ServiceType
+    client_group: ClientGroup
+    camhs: bool
+    camhs_tier: int | None
+    group_id: str | None
+    provider_id: str
+    commissioner_ids: list[str]
+    contact: ServiceContact
+    previous_service_id: uuid.UUID | None = Field(description="last cycle's record, if carried")
+    previous_cycle: str | None
+    withdrawn_reason: str | None
+
+    @classmethod
+    def of(cls, record: ServiceRecord) -> ServiceOut:
+        d = record.current()
+        assert record.cycle is not None and record.status is not None
+        return cls(
+            service_id=record.service_id,
+            version=record.version,
+            cycle=record.cycle,
+            status=record.status,
+            name=d.name,
+            description=d.description,
+            service_type=d.service_type,
+            client_group=ClientGroup(age_min=d.age_min, age_max=d.age_max, needs=list(d.needs)),
+            camhs=d.camhs,
+            camhs_tier=d.camhs_tier,
+            group_id=d.group_id,
+            provider_id=d.provider_id,
+            commissioner_ids=list(d.commissioner_ids),
+            contact=ServiceContact(
+                name=d.contact_name, email=d.contact_email, phone=d.contact_phone
+            ),
+            previous_service_id=record.previous_service_id,
+            previous_cycle=record.previous_cycle,
+            withdrawn_reason=record.withdrawn_reason,
+        )
+
+
+class SummaryOut(BaseModel):
+    service_id: uuid.UUID
+    version: int
+    cycle: str
+    status: ServiceStatus
+    name: str
+    description: str
+    service_type: ServiceType
+    age_min: int
+    age_max: int
+    needs: list[str]
+    camhs: bool
+    camhs_tier: int | None
+    group_id: str | None
+    provider_id: str
+    commissioner_ids: list[str]
+    areas: list[str] = Field(description="the provider's LA partnership areas")
+    previous_service_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, s: ServiceSummary) -> SummaryOut:
+        return cls.model_construct(**s.__dict__)
+
+
+class SearchOut(BaseModel):
+    total: int = Field(description="how many match (a lower bound unless total_is_exact)")
+    total_is_exact: bool = Field(
+        description="false for a very broad search: counting stopped at `total`; it is then "
+        "listed by name rather than by relevance"
+    )
+    limit: int
+    offset: int
+    items: list[SummaryOut]
+
+
+class HistoryEventOut(BaseModel):
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    data: dict[str, Any]
+
+
+class HistoryOut(BaseModel):
+    service_id: uuid.UUID
+    events: list[HistoryEventOut]
+
+
+class ChangesOut(BaseModel):
+    service_id: uuid.UUID
+    cycle: str
+    previous_service_id: uuid.UUID | None = Field(description="null: new this cycle")
+    previous_cycle: str | None
+    changes: list[FieldChange]
+
+
+class ImportOut(BaseModel):
+    imported: int
+    service_ids: list[uuid.UUID]
+
+
+class CarryForwardOut(BaseModel):
+    cycle: str
+    previous_cycle: str
+    carried: int
+    already_carried: int
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+@router.post("/directory/services", status_code=201, response_model=ServiceOut)
+async def register(
+    body: ServiceIn, request: Request, directory: DirectoryDep, principal: Writer
+) -> ServiceOut:
+    record = await use_cases.register_service(
+        directory,
+        Scope.of(principal),
+        body.cycle,
+        body.details(),
+        append_context(request, principal.actor),
+    )
+    return ServiceOut.of(record)
+
+
+@router.get("/directory/services", response_model=SearchOut)
+async def search(
+    directory: DirectoryDep,
+    principal: Reader,
+    area: Annotated[str | None, Query(max_length=20, description="LA partnership area")] = None,
+    locality: Annotated[str | None, Query(max_length=64, description="group id")] = None,
+    service_type: Annotated[ServiceType | None, Query(alias="type")] = None,
+    tier: Annotated[int | None, Query(ge=1, le=4, description="CAMHS tier")] = None,
+    age: Annotated[int | None, Query(ge=0, le=25, description="an age served")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="words in name etc.")] = None,
+    cycle: Annotated[str | None, Query(max_length=7)] = None,
+    status: Annotated[
+        ServiceStatus | None, Query(description="default: active and to-be-checked")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> SearchOut:
+    query = DirectoryQuery(
+        area=area,
+        locality=locality,
+        service_type=service_type,
+        tier=tier,
+        age=age,
+        text=q.strip() if q and q.strip() else None,
+        cycle=cycle,
+        limit=limit,
+        offset=offset,
+        **({"statuses": (status,)} if status is not None else {}),
+    )
+    page = await use_cases.search(directory, Scope.of(principal), query)
+    return SearchOut(
+        total=page.total,
+        total_is_exact=page.total_is_exact,
+        limit=limit,
+        offset=offset,
+        items=[SummaryOut.of(s) for s in page.items],
+    )
+
+
+def _parse_lines(body: bytes) -> tuple[list[ImportRow], list[dict[str, Any]]]:
+    rows: list[ImportRow] = []
+    errors: list[dict[str, Any]] = []
+    for number, raw in enumerate(body.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            line = ImportLineIn.model_validate_json(raw)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err.get("loc", ())) or "line"
+                errors.append({"line": number, "field": loc, "reason": err["msg"]})
+            continue
+        rows.append(ImportRow(number, line.cycle, line.details(), line.service_id))
+    return rows, errors
+
+
+@router.post("/directory/services/import", status_code=201, response_model=ImportOut)
+async def import_services(request: Request, directory: DirectoryDep, principal: Admin) -> ImportOut:
+    """Many services at once: the body is JSON lines (`application/x-ndjson`), one service per
+    line, each shaped as the body of `POST /directory/services` (plus an optional
+    `service_id`). All or nothing: any bad line refuses the whole request, and every problem
+    is reported with its line number."""
+    body = await request.body()
+    if body.count(b"\n") + 1 > MAX_IMPORT_LINES + 1:
+        raise InvalidInput.field("body", f"at most {MAX_IMPORT_LINES} lines per request")
+    rows, errors = await asyncio.to_thread(_parse_lines, body)
+    if not rows and not errors:
+        raise InvalidInput.field("body", "no services: send one JSON object per line")
+    ids = await use_cases.import_services(
+        directory, rows, errors, append_context(request, principal.actor)
+    )
+    return ImportOut(imported=len(ids), service_ids=ids)
+
+
+@router.get("/directory/services/{service_id}", response_model=ServiceOut)
+async def get(service_id: uuid.UUID, directory: DirectoryDep, principal: Reader) -> ServiceOut:
+    return ServiceOut.of(await use_cases.get_service(directory, Scope.of(principal), service_id))
+
+
+@router.patch("/directory/services/{service_id}", response_model=ServiceOut)
+async def revise(
+    service_id: uuid.UUID,
+    body: ReviseIn,
+    request: Request,
+    directory: DirectoryDep,
+    principal: Writer,
+) -> ServiceOut:
+    record = await use_cases.revise_service(
+        directory,
+        Scope.of(principal),
+        service_id,
+        body.expected_version,
+        body.changes(),
+        append_context(request, principal.actor),
+    )
+    return ServiceOut.of(record)
+
+
+@router.post("/directory/services/{service_id}/withdraw", response_model=ServiceOut)
+async def withdraw(
+    service_id: uuid.UUID,
+    body: WithdrawIn,
+    request: Request,
+    directory: DirectoryDep,
+    principal: Writer,
+) -> ServiceOut:
+    record = await use_cases.withdraw_service(
+        directory,
+        Scope.of(principal),
+        service_id,
+        body.expected_version,
+        body.reason,
+        append_context(request, principal.actor),
+    )
+    return ServiceOut.of(record)
+
+
+@router.post("/directory/services/{service_id}/confirm", response_model=ServiceOut)
+async def confirm(
+    service_id: uuid.UUID,
+    body: ConfirmIn,
+    request: Request,
+    directory: DirectoryDep,
+    principal: Writer,
+) -> ServiceOut:
+    record = await use_cases.confirm_service(
+        directory,
+        Scope.of(principal),
+        service_id,
+        body.expected_version,
+        append_context(request, principal.actor),
+    )
+    return ServiceOut.of(record)
+
+
+@router.get("/directory/services/{service_id}/history", response_model=HistoryOut)
+async def history(service_id: uuid.UUID, directory: DirectoryDep, principal: Reader) -> HistoryOut:
+    events = await use_cases.service_history(directory, Scope.of(principal), service_id)
+    return HistoryOut(
+        service_id=service_id,
+        events=[
+            HistoryEventOut(
+                version=e.stream_version,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                actor=e.actor,
+                data=e.data,
+            )
+            for e in events
+        ],
+    )
+
+
+@router.get("/directory/services/{service_id}/changes-since-last-year", response_model=ChangesOut)
+async def changes_since_last_year(
+    service_id: uuid.UUID, directory: DirectoryDep, principal: Reader
+) -> ChangesOut:
+    record, changes = await use_cases.changes_since_last_year(
+        directory, Scope.of(principal), service_id
+    )
+    assert record.cycle is not None
+    return ChangesOut(
+        service_id=service_id,
+        cycle=record.cycle,
+        previous_service_id=record.previous_service_id,
+        previous_cycle=record.previous_cycle,
+        changes=changes,
+    )
+
+
+@router.post("/directory/cycles/{cycle}/carry-forward", response_model=CarryForwardOut)
+async def carry_forward(
+    cycle: str,
+    request: Request,
+    directory: DirectoryDep,
+    principal: Admin,
+    from_cycle: Annotated[
+        str | None, Query(alias="from", description="default: the cycle before")
+    ] = None,
+) -> CarryForwardOut:
+    """Carry every active service of the previous cycle into `cycle`, to be checked.
+    Idempotent: what was carried already is not carried again."""
+    result = await use_cases.carry_forward(
+        directory, cycle, from_cycle, append_context(request, principal.actor)
+    )
+    return CarryForwardOut(
+        cycle=result.cycle,
+        previous_cycle=result.previous_cycle,
+        carried=result.carried,
+        already_carried=result.already_carried,
+    )

@@ -1,0 +1,153 @@
+"""The directory in memory, over `InMemoryEventStore`: the fake for unit tests of use cases.
+
+Same contract as `PostgresDirectory`, with a plain dict as read model and a simple word match
+standing in for PostgreSQL full-text search.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.events.directory import ServiceStatus
+from csm_contracts.registry import EventPayload, payload_class
+from csm_kernel.errors import ConcurrencyConflict
+from csm_kernel.store import AppendContext, EventStore, NewEvent
+
+from ..application.directory import DirectoryQuery, NewRecord, Scope, SearchPage, ServiceSummary
+from ..application.organisations import load_organisation
+from ..domain.service_record import ServiceRecord, stream_id_for
+
+
+@dataclass
+class _Row:
+    record: ServiceRecord
+    areas: tuple[str, ...]
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in re.findall(r"[a-z0-9]+", text.lower())}
+
+
+class InMemoryDirectory:
+    """The `Directory` port in memory."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.rows: dict[uuid.UUID, _Row] = {}
+
+    async def load(self, service_id: uuid.UUID) -> ServiceRecord:
+        events = await self.store.read_stream(stream_id_for(service_id))
+        return ServiceRecord.from_history(
+            service_id, [payload_class(e.type, e.version).model_validate(e.data) for e in events]
+        )
+
+    async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
+        return [await self.load(i) for i in service_ids]
+
+    async def history(self, service_id: uuid.UUID) -> list[EventEnvelope]:
+        return await self.store.read_stream(stream_id_for(service_id))
+
+    async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        out = {}
+        for code in set(codes):
+            org = await load_organisation(self.store, code)
+            if org.registered:
+                out[code] = tuple(org.partnership_areas)
+        return out
+
+    async def save(
+        self,
+        record: ServiceRecord,
+        expected_version: int,
+        events: Sequence[EventPayload],
+        areas: Sequence[str],
+        context: AppendContext,
+    ) -> None:
+        await self.store.append(
+            record.stream_id, expected_version, [NewEvent.from_payload(e) for e in events], context
+        )
+        self.rows[record.service_id] = _Row(record, tuple(areas))
+
+    async def save_new(
+        self, items: Sequence[NewRecord], context: AppendContext, *, skip_existing: bool
+    ) -> int:
+        fresh = []
+        for item in items:
+            if await self.store.stream_version(item.record.stream_id) == 0:
+                fresh.append(item)
+            elif not skip_existing:
+                raise ConcurrencyConflict(item.record.stream_id, 0)
+        for item in fresh:
+            await self.save(item.record, 0, item.events, item.areas, context)
+        return len(fresh)
+
+    async def search(self, query: DirectoryQuery, scope: Scope) -> SearchPage:
+        hits = []
+        wanted = _words(query.text) if query.text else set()
+        for row in self.rows.values():
+            r, d = row.record, row.record.current()
+            if not scope.covers(d) or r.status not in query.statuses:
+                continue
+            if query.cycle is not None and r.cycle != query.cycle:
+                continue
+            if query.area is not None and query.area not in row.areas:
+                continue
+            if query.locality is not None and d.group_id != query.locality:
+                continue
+            if query.service_type is not None and d.service_type is not query.service_type:
+                continue
+            if query.tier is not None and d.camhs_tier != query.tier:
+                continue
+            if query.age is not None and not d.age_min <= query.age <= d.age_max:
+                continue
+            if wanted and not wanted <= _words(f"{d.name} {d.description} {' '.join(d.needs)}"):
+                continue
+            hits.append(row)
+        hits.sort(key=lambda row: (row.record.current().name, str(row.record.service_id)))
+        page = hits[query.offset : query.offset + query.limit]
+        return SearchPage(total=len(hits), items=[_summary(row) for row in page])
+
+    async def active_ids(self, cycle: str) -> list[uuid.UUID]:
+        return sorted(
+            (
+                i
+                for i, row in self.rows.items()
+                if row.record.cycle == cycle and row.record.status is ServiceStatus.ACTIVE
+            ),
+            key=str,
+        )
+
+    async def carried_from(self, cycle: str) -> set[uuid.UUID]:
+        return {
+            row.record.previous_service_id
+            for row in self.rows.values()
+            if row.record.cycle == cycle and row.record.previous_service_id is not None
+        }
+
+
+def _summary(row: _Row) -> ServiceSummary:
+    r, d = row.record, row.record.current()
+    assert r.cycle is not None and r.status is not None
+    return ServiceSummary(
+        service_id=r.service_id,
+        version=r.version,
+        cycle=r.cycle,
+        status=r.status,
+        name=d.name,
+        description=d.description,
+        service_type=d.service_type,
+        age_min=d.age_min,
+        age_max=d.age_max,
+        needs=list(d.needs),
+        camhs=d.camhs,
+        camhs_tier=d.camhs_tier,
+        group_id=d.group_id,
+        provider_id=d.provider_id,
+        commissioner_ids=list(d.commissioner_ids),
+        areas=list(row.areas),
+        previous_service_id=r.previous_service_id,
+    )

@@ -1,0 +1,198 @@
+"""Accounts, mapping leads and service groups: who may sign in, for which organisation or group.
+
+Each use case writes its events and the sign-in state they imply in one transaction, and
+queues a set-up link (sent later by `adapters.setup_mail`): nobody is given a password.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import asyncpg
+
+from csm_contracts.auth import Role
+from csm_contracts.events.accounts import (
+    NATIONAL,
+    AccountCreated,
+    AccountDisabled,
+    MappingLeadNominated,
+    ServiceGroupDefined,
+    ServiceGroupOwnerNamed,
+)
+from csm_kernel.clock import Clock, SystemClock
+from csm_kernel.database import Connection
+from csm_kernel.errors import InvalidInput, NotFound
+from csm_kernel.store import AppendContext, NewEvent
+from csm_kernel.store.postgres import PostgresEventStore
+
+from ..adapters import accounts_repository as repo
+from . import organisations
+
+NATIONAL_ROLES = frozenset({Role.NATIONAL_ADMIN, Role.REGULATOR, Role.AUDITOR})
+
+
+def account_stream(account_id: str) -> str:
+    return f"account-{account_id}"
+
+
+def leadership_stream(organisation_id: str) -> str:
+    return f"mapping-lead-{organisation_id}"
+
+
+def group_stream(group_id: str) -> str:
+    return f"service-group-{group_id}"
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_id: str
+    email: str
+    name: str
+
+
+@dataclass
+class Accounts:
+    store: PostgresEventStore
+    pool: asyncpg.Pool
+    clock: Clock = field(default_factory=SystemClock)
+
+    async def _create(
+        self,
+        conn: Connection,
+        *,
+        email: str,
+        name: str,
+        roles: list[Role],
+        organisation_id: str | None,
+        group_id: str | None,
+        context: AppendContext,
+    ) -> NewAccount:
+        account_id = uuid.uuid4().hex
+        await repo.insert_account(
+            conn, account_id=account_id, email=email, name=name,
+            organisation_id=organisation_id, group_id=group_id, roles=[r.value for r in roles],
+        )  # fmt: skip
+        event = AccountCreated(
+            organisation_id=organisation_id or NATIONAL, account_id=account_id, email=email,
+            name=name, roles=roles, group_id=group_id, created_by=context.actor,
+        )  # fmt: skip
+        await self.store.append_with(
+            conn, account_stream(account_id), 0, [NewEvent.from_payload(event)], context
+        )
+        return NewAccount(account_id, email, name)
+
+    async def create_national_account(
+        self, email: str, name: str, role: Role, context: AppendContext
+    ) -> NewAccount:
+        """An account for the national team, a regulator or an auditor."""
+        if role not in NATIONAL_ROLES:
+            raise InvalidInput.field(
+                "role", f"national accounts are {', '.join(sorted(NATIONAL_ROLES))}"
+            )
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self._create(
+                conn, email=email, name=name, roles=[role], organisation_id=None,
+                group_id=None, context=context,
+            )  # fmt: skip
+
+    async def nominate_lead(
+        self, organisation_id: str, email: str, name: str, context: AppendContext
+    ) -> NewAccount:
+        """The organisation's mapping lead becomes a new account; a previous lead loses their
+        sign-in. Nominating the current lead again changes nothing."""
+        await organisations.get_organisation(self.store, organisation_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            current = await repo.current_lead(conn, organisation_id)
+            if current is not None:
+                holder = await repo.account(conn, current["account_id"])
+                if holder is not None and holder["email"].lower() == email.lower():
+                    return NewAccount(holder["account_id"], holder["email"], holder["name"])
+            new = await self._create(
+                conn, email=email, name=name, roles=[Role.MAPPING_LEAD],
+                organisation_id=organisation_id, group_id=None, context=context,
+            )  # fmt: skip
+            version = current["stream_version"] if current else 0
+            nominated = MappingLeadNominated(
+                organisation_id=organisation_id, account_id=new.account_id, email=email,
+                name=name, replaces_account_id=current["account_id"] if current else None,
+                nominated_by=context.actor,
+            )  # fmt: skip
+            await self.store.append_with(
+                conn, leadership_stream(organisation_id), version,
+                [NewEvent.from_payload(nominated)], context,
+            )  # fmt: skip
+            if current is not None:
+                await self._disable(
+                    conn, current["account_id"], organisation_id, "mapping lead replaced", context
+                )
+            await repo.set_lead(conn, organisation_id, new.account_id, version + 1)
+            return new
+
+    async def _disable(
+        self, conn: Connection, account_id: str, organisation_id: str, reason: str,
+        context: AppendContext,
+    ) -> None:  # fmt: skip
+        version = await self.store.stream_version(account_stream(account_id))
+        event = AccountDisabled(
+            organisation_id=organisation_id, account_id=account_id, reason=reason
+        )
+        await self.store.append_with(
+            conn, account_stream(account_id), version, [NewEvent.from_payload(event)], context
+        )
+        await repo.disable_account(conn, account_id, self.clock.now())
+
+    async def lead_history(self, organisation_id: str) -> list[MappingLeadNominated]:
+        events = await self.store.read_stream(leadership_stream(organisation_id))
+        return [MappingLeadNominated.model_validate(e.data) for e in events]
+
+    async def define_group(
+        self,
+        organisation_id: str,
+        name: str,
+        kind: Literal["locality", "area-of-delivery"],
+        owner_email: str,
+        owner_name: str,
+        context: AppendContext,
+    ) -> tuple[str, NewAccount]:
+        """A service group of the organisation, and an account for its owner that sees only
+        that group."""
+        await organisations.get_organisation(self.store, organisation_id)
+        group_id = uuid.uuid4().hex[:12]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.insert_group(conn, group_id, organisation_id, name, kind)
+            owner = await self._create(
+                conn, email=owner_email, name=owner_name, roles=[Role.GROUP_OWNER],
+                organisation_id=organisation_id, group_id=group_id, context=context,
+            )  # fmt: skip
+            await repo.set_group_owner(conn, group_id, owner.account_id)
+            events = [
+                ServiceGroupDefined(
+                    organisation_id=organisation_id, group_id=group_id, name=name, kind=kind,
+                    defined_by=context.actor,
+                ),
+                ServiceGroupOwnerNamed(
+                    organisation_id=organisation_id, group_id=group_id,
+                    account_id=owner.account_id, email=owner_email, name=owner_name,
+                    named_by=context.actor,
+                ),
+            ]  # fmt: skip
+            await self.store.append_with(
+                conn, group_stream(group_id), 0, [NewEvent.from_payload(e) for e in events],
+                context,
+            )  # fmt: skip
+        return group_id, owner
+
+    async def list_groups(self, organisation_id: str) -> list[dict[str, Any]]:
+        return await repo.groups_of(self.pool, organisation_id)
+
+    async def group(self, group_id: str) -> dict[str, Any]:
+        row = await self.pool.fetchrow(
+            "SELECT group_id, organisation_id, name, kind, owner_account_id FROM service_groups "
+            "WHERE group_id = $1",
+            group_id,
+        )
+        if row is None:
+            raise NotFound(f"no service group {group_id}")
+        return dict(row)

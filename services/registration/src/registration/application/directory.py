@@ -1,0 +1,509 @@
+"""Use cases of the directory of services: load the record, decide, append, keep the read model.
+
+The event store is the truth. Each write appends the record's events and updates the inline
+read model (`directory_services`) in one transaction, through a `Directory` port: PostgreSQL in
+production (`adapters/directory_pg.py`), in memory for unit tests (`adapters/directory_memory.py`).
+
+Who may do what is decided here from a `Scope` (built from the caller's token):
+
+- national admin: everything; auditor: reads everything, writes nothing;
+- mapping lead: records whose provider or a commissioner is their organisation; others are 404;
+- group owner: as a lead, and only records of their own group (`group_id`);
+- regulator: nothing (the HTTP layer answers 403 before we get here).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from csm_contracts.auth import Role
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.events.directory import FieldChange, ServiceStatus, ServiceType
+from csm_contracts.registry import EventPayload
+from csm_kernel.auth import Principal
+from csm_kernel.errors import ConcurrencyConflict, Forbidden, InvalidInput, NotFound
+from csm_kernel.observability import get_logger
+from csm_kernel.store import AppendContext
+
+from ..domain.service_record import (
+    ServiceDetails,
+    ServiceRecord,
+    cycle_problem,
+    previous_cycle,
+    stream_id_for,
+)
+
+log = get_logger(__name__)
+
+#: How many records carry-forward loads and writes at a time.
+CARRY_CHUNK = 2000
+
+
+# --- who is asking -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may see and change in the directory."""
+
+    everything: bool = False
+    can_write: bool = False
+    organisation_id: str | None = None
+    #: Set for a group owner (who is not also a lead): only this group's records.
+    group_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        if principal.has(Role.NATIONAL_ADMIN):
+            return cls(everything=True, can_write=True)
+        if principal.has(Role.AUDITOR):
+            return cls(everything=True, can_write=False)
+        if principal.has(Role.MAPPING_LEAD) and principal.organisation_id:
+            return cls(can_write=True, organisation_id=principal.organisation_id)
+        if principal.has(Role.GROUP_OWNER) and principal.organisation_id and principal.group_id:
+            return cls(
+                can_write=True,
+                organisation_id=principal.organisation_id,
+                group_id=principal.group_id,
+            )
+        return cls()  # sees nothing
+
+    @property
+    def sees_nothing(self) -> bool:
+        return not self.everything and self.organisation_id is None
+
+    def covers(self, details: ServiceDetails) -> bool:
+        """Is a record with these details within this caller's reach?"""
+        if self.everything:
+            return True
+        if self.organisation_id is None or self.organisation_id not in details.organisation_ids:
+            return False
+        return self.group_id is None or details.group_id == self.group_id
+
+    def ensure_can_write(self) -> None:
+        if not self.can_write:
+            raise Forbidden("your role does not allow changes to the directory")
+
+
+# --- the port ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record about to be written for the first time, with its events and provider areas."""
+
+    record: ServiceRecord
+    events: list[EventPayload]
+    areas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    """A directory search. None means "any"; `statuses` defaults to the live records."""
+
+    area: str | None = None
+    locality: str | None = None
+    service_type: ServiceType | None = None
+    tier: int | None = None
+    age: int | None = None
+    text: str | None = None
+    cycle: str | None = None
+    statuses: tuple[ServiceStatus, ...] = (ServiceStatus.ACTIVE, ServiceStatus.TO_BE_CHECKED)
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """One search hit, from the read model."""
+
+    service_id: uuid.UUID
+    version: int
+    cycle: str
+    status: ServiceStatus
+    name: str
+    description: str
+    service_type: ServiceType
+    age_min: int
+    age_max: int
+    needs: list[str]
+    camhs: bool
+    camhs_tier: int | None
+    group_id: str | None
+    provider_id: str
+    commissioner_ids: list[str]
+    areas: list[str]
+    previous_service_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of hits. `total` counts every match when `total_is_exact`; a very broad search
+    stops counting at a limit and `total` is then a lower bound ("2,000 or more")."""
+
+    total: int
+    items: list[ServiceSummary] = field(default_factory=list)
+    total_is_exact: bool = True
+
+
+class Directory(Protocol):
+    """Where service records live: their streams and the inline read model."""
+
+    async def load(self, service_id: uuid.UUID) -> ServiceRecord:
+        """The record as its stream makes it (version 0 when there is no such stream)."""
+        ...
+
+    async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
+        """Several records at once, in the order asked (missing ones at version 0)."""
+        ...
+
+    async def history(self, service_id: uuid.UUID) -> list[EventEnvelope]:
+        """A record's events as stored."""
+        ...
+
+    async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Partnership areas of each *registered* organisation among `codes` (others absent)."""
+        ...
+
+    async def save(
+        self,
+        record: ServiceRecord,
+        expected_version: int,
+        events: Sequence[EventPayload],
+        areas: Sequence[str],
+        context: AppendContext,
+    ) -> None:
+        """Append `events` at `expected_version` and write `record` (already evolved by them)
+        to the read model, atomically. `ConcurrencyConflict` if the stream moved."""
+        ...
+
+    async def save_new(
+        self, items: Sequence[NewRecord], context: AppendContext, *, skip_existing: bool
+    ) -> int:
+        """Write many new records in one transaction: all or nothing. A record whose stream
+        already exists is skipped when `skip_existing`, else the whole write is refused
+        (`ConcurrencyConflict`). Returns how many were written."""
+        ...
+
+    async def search(self, query: DirectoryQuery, scope: Scope) -> SearchPage:
+        """Matching records within the caller's scope, one page and the total: by relevance
+        for a text search (unless too broad to rank), else by name."""
+        ...
+
+    async def active_ids(self, cycle: str) -> list[uuid.UUID]:
+        """Every active record of a cycle."""
+        ...
+
+    async def carried_from(self, cycle: str) -> set[uuid.UUID]:
+        """The previous records already carried into `cycle`."""
+        ...
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def _visible(directory: Directory, scope: Scope, service_id: uuid.UUID) -> ServiceRecord:
+    record = await directory.load(service_id)
+    if not record.exists or not scope.covers(record.current()):
+        raise NotFound(f"no service {service_id}")
+    return record
+
+
+async def get_service(directory: Directory, scope: Scope, service_id: uuid.UUID) -> ServiceRecord:
+    return await _visible(directory, scope, service_id)
+
+
+async def service_history(
+    directory: Directory, scope: Scope, service_id: uuid.UUID
+) -> list[EventEnvelope]:
+    await _visible(directory, scope, service_id)
+    return await directory.history(service_id)
+
+
+async def changes_since_last_year(
+    directory: Directory, scope: Scope, service_id: uuid.UUID
+) -> tuple[ServiceRecord, list[FieldChange]]:
+    record = await _visible(directory, scope, service_id)
+    return record, record.changes_since_last_year()
+
+
+async def search(directory: Directory, scope: Scope, query: DirectoryQuery) -> SearchPage:
+    if scope.sees_nothing:
+        return SearchPage(total=0)
+    if query.cycle is not None and (problem := cycle_problem(query.cycle)):
+        raise InvalidInput.field("cycle", problem)
+    return await directory.search(query, scope)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _unknown_organisations(
+    details: ServiceDetails, known: Mapping[str, tuple[str, ...]]
+) -> list[dict[str, str]]:
+    problems = []
+    if details.provider_id not in known:
+        problems.append(
+            {
+                "field": "provider_id",
+                "reason": f"no organisation with code {details.provider_id} is registered",
+            }
+        )
+    for i, code in enumerate(details.commissioner_ids):
+        if code not in known:
+            problems.append(
+                {
+                    "field": f"commissioner_ids.{i}",
+                    "reason": f"no organisation with code {code} is registered",
+                }
+            )
+    return problems
+
+
+async def _provider_areas(directory: Directory, details: ServiceDetails) -> tuple[str, ...]:
+    """The provider's partnership areas; 422 naming each organisation that is not registered."""
+    known = await directory.organisation_areas(details.organisation_ids)
+    problems = _unknown_organisations(details, known)
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
+        raise InvalidInput(f"unknown organisation: {summary}", details=problems)
+    return known[details.provider_id]
+
+
+def _ensure_covers(scope: Scope, details: ServiceDetails) -> None:
+    if scope.covers(details):
+        return
+    if scope.group_id is not None:
+        raise Forbidden(
+            f"you may only act on services of your own group ({scope.group_id}) and "
+            f"organisation ({scope.organisation_id})"
+        )
+    raise Forbidden(
+        f"you may only act on services your organisation ({scope.organisation_id}) provides "
+        "or commissions"
+    )
+
+
+async def register_service(
+    directory: Directory,
+    scope: Scope,
+    cycle: str,
+    details: ServiceDetails,
+    context: AppendContext,
+    service_id: uuid.UUID | None = None,
+) -> ServiceRecord:
+    scope.ensure_can_write()
+    record = ServiceRecord(service_id=service_id or uuid.uuid4())
+    events = record.register(cycle, details)
+    _ensure_covers(scope, details)
+    areas = await _provider_areas(directory, details)
+    record.apply_all(events)
+    await directory.save(record, 0, events, areas, context)
+    log.info(
+        "service registered",
+        service_id=str(record.service_id),
+        organisation_id=details.provider_id,
+        cycle=cycle,
+    )
+    return record
+
+
+async def _open_for_change(
+    directory: Directory, scope: Scope, service_id: uuid.UUID, expected_version: int
+) -> ServiceRecord:
+    record = await _visible(directory, scope, service_id)
+    scope.ensure_can_write()
+    if record.version != expected_version:
+        # The caller decided on a version that is no longer current: nothing is silently lost.
+        raise ConcurrencyConflict(stream_id_for(service_id), expected_version, record.version)
+    return record
+
+
+async def _commit(
+    directory: Directory,
+    record: ServiceRecord,
+    events: list[EventPayload],
+    context: AppendContext,
+    areas: Sequence[str] | None = None,
+) -> ServiceRecord:
+    if not events:
+        return record
+    after = record.after(events)
+    if areas is None:
+        provider = after.current().provider_id
+        areas = (await directory.organisation_areas([provider])).get(provider, ())
+    await directory.save(after, record.version, events, areas, context)
+    return after
+
+
+async def revise_service(
+    directory: Directory,
+    scope: Scope,
+    service_id: uuid.UUID,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    context: AppendContext,
+) -> ServiceRecord:
+    """Change some fields (dotted paths, e.g. `client_group.age_max`)."""
+    record = await _open_for_change(directory, scope, service_id, expected_version)
+    events = record.revise(changes)
+    if not events:
+        return record
+    revised = record.after(events).current()
+    # The revised record must stay within the caller's reach (a lead cannot give it away).
+    _ensure_covers(scope, revised)
+    areas = await _provider_areas(directory, revised)
+    return await _commit(directory, record, events, context, areas)
+
+
+async def withdraw_service(
+    directory: Directory,
+    scope: Scope,
+    service_id: uuid.UUID,
+    expected_version: int,
+    reason: str,
+    context: AppendContext,
+) -> ServiceRecord:
+    record = await _open_for_change(directory, scope, service_id, expected_version)
+    return await _commit(directory, record, record.withdraw(reason), context)
+
+
+async def confirm_service(
+    directory: Directory,
+    scope: Scope,
+    service_id: uuid.UUID,
+    expected_version: int,
+    context: AppendContext,
+) -> ServiceRecord:
+    record = await _open_for_change(directory, scope, service_id, expected_version)
+    return await _commit(directory, record, record.confirm(), context)
+
+
+# --- carry-forward -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CarryForwardResult:
+    cycle: str
+    previous_cycle: str
+    carried: int
+    already_carried: int
+
+
+async def carry_forward(
+    directory: Directory,
+    cycle: str,
+    from_cycle: str | None,
+    context: AppendContext,
+) -> CarryForwardResult:
+    """Carry every active record of `from_cycle` (default: the cycle before) into `cycle` as a
+    new record to be checked. Idempotent: a record already carried is not carried again (its
+    new id is derived from the old one and the cycle, and the store refuses a second stream)."""
+    if problem := cycle_problem(cycle):
+        raise InvalidInput.field("cycle", problem)
+    source = from_cycle or previous_cycle(cycle)
+    if problem := cycle_problem(source):
+        raise InvalidInput.field("from", problem)
+    if source >= cycle:
+        raise InvalidInput.field("from", f"{source} is not a cycle before {cycle}")
+    active = await directory.active_ids(source)
+    done = await directory.carried_from(cycle)
+    todo = [i for i in active if i not in done]
+    carried = 0
+    areas: dict[str, tuple[str, ...]] = {}  # provider -> its areas now (read once each)
+    for start in range(0, len(todo), CARRY_CHUNK):
+        records = await directory.load_many(todo[start : start + CARRY_CHUNK])
+        providers = {r.current().provider_id for r in records if r.exists} - areas.keys()
+        areas.update(await directory.organisation_areas(providers))
+        items = []
+        for previous in records:
+            if not previous.exists or previous.status is not ServiceStatus.ACTIVE:
+                continue  # changed since the read model said so: nothing to carry
+            event = previous.carry_forward(cycle)
+            record = ServiceRecord(service_id=event.service_id)
+            record.apply_all([event])
+            items.append(NewRecord(record, [event], areas.get(previous.current().provider_id, ())))
+        carried += await directory.save_new(items, context, skip_existing=True)
+    already = len(active) - carried
+    log.info(
+        "services carried forward",
+        cycle=cycle,
+        previous_cycle=source,
+        carried=carried,
+        already_carried=already,
+    )
+    return CarryForwardResult(cycle, source, carried, already)
+
+
+# --- bulk import ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One parsed line of a bulk import."""
+
+    line: int
+    cycle: str
+    details: ServiceDetails
+    service_id: uuid.UUID | None = None
+
+
+def _line_error(line: int, problems: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
+    return [{"line": line, "field": p["field"], "reason": p["reason"]} for p in problems]
+
+
+async def import_services(
+    directory: Directory,
+    rows: Sequence[ImportRow],
+    errors: Sequence[dict[str, Any]],
+    context: AppendContext,
+) -> list[uuid.UUID]:
+    """Register many services at once (national admin), all or nothing.
+
+    `errors` are the lines the caller could not even parse (`line`, `field`, `reason`). Every
+    other rule is checked for every row before anything is written; if any line is bad the
+    whole request is refused with every problem, by line number, and nothing is written.
+    """
+    problems: list[dict[str, Any]] = list(errors)
+    seen: dict[uuid.UUID, int] = {}
+    built: list[tuple[ImportRow, ServiceRecord, list[EventPayload]]] = []
+    for row in rows:
+        record = ServiceRecord(service_id=row.service_id or uuid.uuid4())
+        try:
+            events = record.register(row.cycle, row.details)
+        except InvalidInput as exc:
+            problems.extend(_line_error(row.line, exc.details))
+            continue
+        if row.service_id is not None:
+            if row.service_id in seen:
+                problems.append(
+                    {
+                        "line": row.line,
+                        "field": "service_id",
+                        "reason": f"service {row.service_id} is also on line "
+                        f"{seen[row.service_id]}",
+                    }
+                )
+            seen[row.service_id] = row.line
+        record.apply_all(events)
+        built.append((row, record, events))
+    codes = {c for row in rows for c in row.details.organisation_ids}
+    known = await directory.organisation_areas(codes)
+    for row in rows:
+        problems.extend(_line_error(row.line, _unknown_organisations(row.details, known)))
+    if problems:
+        problems.sort(key=lambda p: p["line"])
+        lines = sorted({p["line"] for p in problems})
+        shown = ", ".join(str(n) for n in lines[:20]) + (" ..." if len(lines) > 20 else "")
+        raise InvalidInput(
+            f"{len(lines)} bad line(s), nothing was imported: lines {shown}", details=problems
+        )
+    items = [
+        NewRecord(record, events, known[row.details.provider_id]) for row, record, events in built
+    ]
+    await directory.save_new(items, context, skip_existing=False)
+    log.info("services imported", count=len(items))
+    return [item.record.service_id for item in items]

@@ -1,0 +1,254 @@
+"""Setting a password from a set-up link, signing in and out, and refreshing access.
+
+Secrets never leave this module except to their owner: passwords are hashed with argon2id
+(argon2-cffi's defaults), set-up and refresh tokens are stored only as SHA-256 digests, and
+errors never say whether an email address has an account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from csm_contracts.auth import Role
+from csm_contracts.events.accounts import NATIONAL, AccountActivated, AccountLocked
+from csm_contracts.registry import EventPayload
+from csm_kernel.auth import Principal, TokenSigner
+from csm_kernel.clock import Clock, SystemClock
+from csm_kernel.database import Connection
+from csm_kernel.errors import InvalidInput, TooManyRequests, Unauthorised
+from csm_kernel.observability import get_logger
+from csm_kernel.store import AppendContext, NewEvent
+from csm_kernel.store.postgres import PostgresEventStore
+
+from ..adapters import accounts_repository as repo
+from ..domain.credentials import SignInPolicy, check_password
+from .accounts import account_stream
+
+log = get_logger(__name__)
+
+WRONG_CREDENTIALS = "the email address or password is wrong"
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass
+class SignIn:
+    store: PostgresEventStore
+    pool: asyncpg.Pool
+    signer: TokenSigner
+    clock: Clock = field(default_factory=SystemClock)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    policy: SignInPolicy = field(default_factory=SignInPolicy)
+    refresh_ttl: timedelta = timedelta(hours=12)
+
+    def __post_init__(self) -> None:
+        # Verifying against this when the email is unknown keeps both answers equally slow.
+        self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
+
+    async def complete_setup(self, token: str, password: str) -> None:
+        """Set the password of the account a valid, unused, unexpired set-up link names."""
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT t.account_id, t.expires_at, t.used_at, a.email, a.status, "
+                "a.organisation_id FROM setup_tokens t JOIN accounts a USING (account_id) "
+                "WHERE t.token_hash = $1 FOR UPDATE OF t",
+                digest(token),
+            )
+            if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+                raise InvalidInput.field(
+                    "token", "this set-up link is not valid any more: ask for a new one"
+                )
+            if row["status"] == "disabled":
+                raise InvalidInput.field("token", "this account has been closed")
+            check_password(password, row["email"])
+            await conn.execute(
+                "UPDATE setup_tokens SET used_at = $2 WHERE token_hash = $1", digest(token), now
+            )
+            was_pending = row["status"] == "pending"
+            await conn.execute(
+                "UPDATE accounts SET password_hash = $2, status = 'active', failed_attempts = 0,"
+                " locked_until = NULL WHERE account_id = $1",
+                row["account_id"], self.hasher.hash(password),
+            )  # fmt: skip
+            if was_pending:
+                await self._append(
+                    conn, row["account_id"],
+                    AccountActivated(
+                        organisation_id=row["organisation_id"] or NATIONAL,
+                        account_id=row["account_id"],
+                    ),
+                )  # fmt: skip
+
+    async def _append(self, conn: Connection, account_id: str, event: EventPayload) -> None:
+        stream = account_stream(account_id)
+        version = await self.store.stream_version(stream)
+        context = AppendContext(actor=f"user:{account_id}")
+        await self.store.append_with(conn, stream, version, [NewEvent.from_payload(event)], context)
+
+    async def sign_in(self, email: str, password: str) -> Tokens:
+        now = self.clock.now()
+        async with self.pool.acquire() as conn, conn.transaction():
+            account = await repo.account_by_email(conn, email)
+            if account is None or account["password_hash"] is None:
+                self._verify(self._decoy, password)
+                raise Unauthorised(WRONG_CREDENTIALS)
+            if account["locked_until"] is not None and account["locked_until"] > now:
+                wait = int((account["locked_until"] - now).total_seconds()) + 1
+                raise TooManyRequests(
+                    "too many failed sign-ins: this account is locked for a while",
+                    retry_after_seconds=wait,
+                )
+            if account["status"] != "active" or not self._verify(
+                account["password_hash"], password
+            ):
+                failures = account["failed_attempts"] + 1
+                locked_until = self.policy.lock_until(failures, now)
+                await conn.execute(
+                    "UPDATE accounts SET failed_attempts = $2, locked_until = $3 "
+                    "WHERE account_id = $1",
+                    account["account_id"], 0 if locked_until else failures, locked_until,
+                )  # fmt: skip
+                if locked_until is not None:
+                    await self._append(
+                        conn, account["account_id"],
+                        AccountLocked(
+                            organisation_id=account["organisation_id"] or NATIONAL,
+                            account_id=account["account_id"], failed_attempts=failures,
+                            until=locked_until,
+                        ),
+                    )  # fmt: skip
+                    log.warning("account locked", account_id=account["account_id"])
+                delay = self.policy.delay_seconds(failures)
+            else:
+                delay = 0.0
+                await conn.execute(
+                    "UPDATE accounts SET failed_attempts = 0, locked_until = NULL "
+                    "WHERE account_id = $1",
+                    account["account_id"],
+                )
+                if self.hasher.check_needs_rehash(account["password_hash"]):
+                    await conn.execute(
+                        "UPDATE accounts SET password_hash = $2 WHERE account_id = $1",
+                        account["account_id"], self.hasher.hash(password),
+                    )  # fmt: skip
+                return await self._open_session(conn, account)
+        # Failed: answer slowly, outside the transaction so the row lock is not held meanwhile.
+        await asyncio.sleep(delay)
+        raise Unauthorised(WRONG_CREDENTIALS)
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def _open_session(self, conn: Connection, account: asyncpg.Record) -> Tokens:
+        session_id = uuid.uuid4().hex
+        refresh = secrets.token_urlsafe(32)
+        await conn.execute(
+            "INSERT INTO sessions (session_id, account_id, refresh_hash, expires_at) "
+            "VALUES ($1, $2, $3, $4)",
+            session_id, account["account_id"], digest(refresh),
+            self.clock.now() + self.refresh_ttl,
+        )  # fmt: skip
+        return self._tokens(account, session_id, refresh)
+
+    def _tokens(self, account: asyncpg.Record, session_id: str, refresh: str) -> Tokens:
+        principal = Principal(
+            user_id=account["account_id"],
+            session_id=session_id,
+            roles=frozenset(Role(r) for r in account["roles"]),
+            organisation_id=account["organisation_id"],
+            group_id=account["group_id"],
+        )
+        access, _ = self.signer.issue(principal, now=self.clock.now().timestamp())
+        return Tokens(access, refresh, self.signer.ttl_seconds)
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        """New tokens for a live session; the refresh token is used up. Presenting a used one
+        again means it leaked, and ends the session."""
+        now = self.clock.now()
+        hashed = digest(refresh_token)
+        async with self.pool.acquire() as conn, conn.transaction():
+            session = await conn.fetchrow(
+                "SELECT s.*, a.status FROM sessions s JOIN accounts a USING (account_id) "
+                "WHERE s.refresh_hash = $1 FOR UPDATE OF s",
+                hashed,
+            )
+            live = (
+                session is not None
+                and session["revoked_at"] is None
+                and session["expires_at"] > now
+                and session["status"] == "active"
+            )
+            if session is not None and live:
+                return await self._rotate(conn, session, hashed)
+            if session is None:
+                spent = await conn.fetchval(
+                    "SELECT session_id FROM spent_refresh_tokens WHERE refresh_hash = $1", hashed
+                )
+                if spent is not None:
+                    await conn.execute(
+                        "UPDATE sessions SET revoked_at = $2 WHERE session_id = $1 "
+                        "AND revoked_at IS NULL",
+                        spent, now,
+                    )  # fmt: skip
+                    log.warning("refresh token reused; session ended", session_id=spent)
+        # Refused after the commit, so that ending a leaked session stands.
+        raise Unauthorised("sign in again")
+
+    async def _rotate(self, conn: Connection, session: asyncpg.Record, hashed: str) -> Tokens:
+        new_refresh = secrets.token_urlsafe(32)
+        await conn.execute(
+            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id) VALUES ($1, $2)",
+            hashed, session["session_id"],
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE sessions SET refresh_hash = $2 WHERE session_id = $1",
+            session["session_id"], digest(new_refresh),
+        )  # fmt: skip
+        account = await repo.account(conn, session["account_id"])
+        assert account is not None
+        return self._tokens(account, session["session_id"], new_refresh)
+
+    async def sign_out(self, principal: Principal) -> None:
+        await self.pool.execute(
+            "UPDATE sessions SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
+            principal.session_id, self.clock.now(),
+        )  # fmt: skip
+
+    async def is_revoked(self, principal: Principal) -> bool:
+        """Registration refuses access tokens of ended sessions at once; other services accept
+        them until they expire (at most the access-token lifetime)."""
+        row = await self.pool.fetchrow(
+            "SELECT s.revoked_at, s.expires_at, a.status FROM sessions s "
+            "JOIN accounts a USING (account_id) WHERE s.session_id = $1",
+            principal.session_id,
+        )
+        if row is None:
+            # Only a holder of the signing key can name a session we never opened.
+            return False
+        return (
+            row["revoked_at"] is not None
+            or row["expires_at"] <= self.clock.now()
+            or row["status"] != "active"
+        )

@@ -1,0 +1,413 @@
+"""Bulk import of organisations from a CSV file: reading the file and deciding what it changes.
+
+No I/O: `parse` turns the bytes into rows (or problems), `plan` compares the rows with the
+organisations as they are and decides every event, or reports every problem. The application
+layer loads the organisations and appends the plan in one transaction.
+
+The file (see docs/registration.md):
+
+- UTF-8 (a byte-order mark is fine), comma-separated, a header row first.
+- Columns, in any order: `code`, `name`, `kind`, `region` (required), and `partnership_areas`,
+  `linked_organisation_id`, `mapped_by` (optional; a missing column reads as blank cells).
+  Header names are matched ignoring case, surrounding blanks, and `-`/space for `_`.
+- `kind` and `region` take the API's values (`nhs-trust-acute`, `yorkshire-and-the-humber`);
+  case, spaces and underscores are forgiven ("Yorkshire and the Humber").
+- `partnership_areas`: area codes separated by `;` (or spaces).
+- Blank lines, and lines whose cells are all blank, are skipped.
+
+Semantics: a row is the whole truth about its organisation. A new code is registered; for a
+registered one, a different name is a rename and different areas an areas change; a blank link
+leaves the link alone; a different kind, region or lead organisation is refused. A row equal to
+the current state changes nothing, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
+
+from csm_contracts.events import OrganisationKind, Region
+from csm_contracts.registry import EventPayload
+from csm_kernel.errors import InvalidInput
+
+from .commands import RegisterOrganisation
+from .organisation import Organisation, OrganisationChange
+from .organisation_rules import (
+    MAPPED_KINDS,
+    PCT_PARTS,
+    Problem,
+    code_reason,
+    name_reason,
+    reference_problems,
+    without_repeats,
+)
+
+REQUIRED_COLUMNS = ("code", "name", "kind", "region")
+OPTIONAL_COLUMNS = ("partnership_areas", "linked_organisation_id", "mapped_by")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+#: What separates the area codes in the `partnership_areas` cell.
+_AREA_SEPARATORS = re.compile(r"[;,\s]+")
+
+
+@dataclass(frozen=True, order=True)
+class RowProblem:
+    """One problem of one row: its line in the file (the header is line 1), field, reason."""
+
+    line: int
+    field: str
+    reason: str
+
+    def as_detail(self) -> dict[str, int | str]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+class BadImport(InvalidInput):
+    """The file is refused (422): every problem is in `details` with its line number."""
+
+    def __init__(self, problems: Iterable[RowProblem], summary: str | None = None) -> None:
+        found = sorted(problems)
+        rows = len({p.line for p in found})
+        message = summary or (
+            f"{rows} {'row has' if rows == 1 else 'rows have'} problems, so nothing was "
+            "imported: correct them and import the whole file again"
+        )
+        super().__init__(message, details=[p.as_detail() for p in found])
+        self.problems = found
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """A row of the file: where it is, the code it names (if readable), and the command it
+    reads as (None when a cell could not be read; its problems are reported)."""
+
+    line: int
+    code: str | None
+    command: RegisterOrganisation | None
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ImportRow] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _enum_value(enum: type[E], raw: str, what: str) -> tuple[E | None, str | None]:
+    value = re.sub(r"[\s_]+", "-", raw.strip().lower())
+    try:
+        return enum(value), None
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        shown = raw.strip()
+        if not shown:
+            return None, f"must not be blank: use one of {allowed}"
+        return None, f"{shown!r} is not {what}: use one of {allowed}"
+
+
+def _column_name(raw: str) -> str:
+    return re.sub(r"[\s-]+", "_", raw.strip().lower())
+
+
+def _header(cells: list[str], line: int) -> list[str]:
+    names = [_column_name(c) for c in cells]
+    problems = []
+    unknown = [c for c, n in zip(cells, names, strict=True) if n and n not in COLUMNS]
+    if unknown:
+        problems.append(
+            RowProblem(
+                line,
+                "header",
+                f"unknown column(s) {', '.join(repr(c) for c in unknown)}: the columns are "
+                f"{', '.join(COLUMNS)}",
+            )
+        )
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        problems.append(
+            RowProblem(
+                line,
+                "header",
+                f"missing column(s) {', '.join(missing)}: the first line must name the columns "
+                f"({', '.join(COLUMNS)})",
+            )
+        )
+    repeated = sorted({n for n in names if n and names.count(n) > 1})
+    if repeated:
+        problems.append(RowProblem(line, "header", f"column(s) named twice: {', '.join(repeated)}"))
+    if problems:
+        raise BadImport(problems, "the file's header row is not right, so nothing was imported")
+    return names
+
+
+def _row(cells: Mapping[str, str], line: int) -> tuple[ImportRow, list[RowProblem]]:
+    problems: list[RowProblem] = []
+
+    def problem(name: str, reason: str) -> None:
+        problems.append(RowProblem(line, name, reason))
+
+    def code(name: str, *, required: bool) -> str | None:
+        value = cells.get(name, "").strip()
+        if not value:
+            if required:
+                problem(name, "must not be blank")
+            return None
+        reason = code_reason(value)
+        if reason is not None:
+            problem(name, reason)
+            return None
+        return value
+
+    own = code("code", required=True)
+    name = cells.get("name", "").strip()
+    reason = name_reason(name)
+    if reason is not None:
+        problem("name", reason)
+    kind, reason = _enum_value(OrganisationKind, cells.get("kind", ""), "a kind of organisation")
+    if reason is not None:
+        problem("kind", reason)
+    region, reason = _enum_value(Region, cells.get("region", ""), "an English region")
+    if reason is not None:
+        problem("region", reason)
+    areas = []
+    for area in _AREA_SEPARATORS.split(cells.get("partnership_areas", "").strip()):
+        if not area:
+            continue
+        reason = code_reason(area)
+        if reason is not None:
+            problem("partnership_areas", reason)
+        areas.append(area)
+    link = code("linked_organisation_id", required=False)
+    lead = code("mapped_by", required=False)
+    if problems or own is None or kind is None or region is None:
+        return ImportRow(line, own, None), problems
+    command = RegisterOrganisation(
+        code=own,
+        name=name,
+        kind=kind,
+        region=region,
+        partnership_areas=tuple(areas),
+        linked_organisation_id=link,
+        mapped_by=lead,
+    )
+    return ImportRow(line, own, command), []
+
+
+def parse(data: bytes, *, max_rows: int) -> ParsedFile:
+    """Read a CSV file into rows and the problems of its cells.
+
+    Raises `BadImport` at once for a file that cannot be read as a whole (not UTF-8, no
+    header, wrong columns, too many rows)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise BadImport(
+            [RowProblem(line, "file", "is not UTF-8 text: save the spreadsheet as 'CSV UTF-8'")],
+            "the file is not UTF-8 text, so nothing was imported",
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise BadImport(
+            [RowProblem(line, "file", "contains a NUL character: this is not a CSV text file")],
+            "the file is not a CSV text file, so nothing was imported",
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    out = ParsedFile()
+    header: list[str] | None = None
+    last_line = 0
+    while True:
+        line = last_line + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            out.problems.append(RowProblem(line, "file", f"cannot be read as CSV: {exc}"))
+            break
+        last_line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = _header(cells, line)
+            continue
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            out.problems.append(
+                RowProblem(
+                    line,
+                    "row",
+                    f"has {len(cells)} cells but the header names {len(header)} columns "
+                    "(is there an unquoted comma in a name?)",
+                )
+            )
+            out.rows.append(ImportRow(line, None, None))
+            continue
+        row, problems = _row(dict(zip(header, cells, strict=False)), line)
+        out.rows.append(row)
+        out.problems.extend(problems)
+        if len(out.rows) > max_rows:
+            raise BadImport(
+                [RowProblem(line, "file", f"has more than {max_rows} rows: split it")],
+                f"the file has more than {max_rows} rows, so nothing was imported",
+            )
+    if header is None:
+        raise BadImport(
+            [RowProblem(1, "header", f"the file is empty: the first line names the columns "
+                        f"({', '.join(COLUMNS)})")],
+            "the file is empty",
+        )  # fmt: skip
+    return out
+
+
+@dataclass
+class ImportPlan:
+    """What an import changes: the changes in the order they are appended, and which codes
+    it registers, changes and leaves as they are."""
+
+    changes: list[OrganisationChange] = field(default_factory=list)
+    registered: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def event_count(self) -> int:
+        return sum(len(c.events) for c in self.changes)
+
+
+def referenced_codes(parsed: ParsedFile) -> set[str]:
+    """Every code the file names (its rows' and the ones they refer to): what to load."""
+    codes: set[str] = set()
+    for row in parsed.rows:
+        if row.code is not None:
+            codes.add(row.code)
+        if row.command is not None:
+            codes |= row.command.references()
+    return codes
+
+
+def plan(parsed: ParsedFile, current: Mapping[str, Organisation]) -> ImportPlan:
+    """Decide the events that make the organisations look like the file's rows.
+
+    `current` holds the registered organisations among `referenced_codes(parsed)`. Raises
+    `BadImport` with every problem of every row (and nothing is decided) if there is any."""
+    problems = list(parsed.problems)
+    lines: dict[str, int] = {}
+    rejected: set[str] = set()  # codes of rows with problems of their own
+    readable: dict[str, ImportRow] = {}
+    for row in parsed.rows:
+        if row.code is None:
+            continue
+        if row.code in lines:
+            problems.append(
+                RowProblem(row.line, "code", f"{row.code} is already on line {lines[row.code]}")
+            )
+            continue
+        lines[row.code] = row.line
+        if row.command is None:
+            rejected.add(row.code)
+        else:
+            readable[row.code] = row
+
+    commands = _fill_links({c: r.command for c, r in readable.items() if r.command}, current)
+
+    # The organisations as they will be once every acceptable row is applied.
+    known: dict[str, Organisation] = dict(current)
+    events: dict[str, list[EventPayload]] = {}
+    own_problems: dict[str, list[Problem]] = {}
+    for code, cmd in commands.items():
+        org = current.get(code) or Organisation(code=code)
+        own_problems[code] = org.reconciliation_problems(cmd)
+        if own_problems[code]:
+            rejected.add(code)
+        else:
+            events[code] = org.reconcile(cmd)
+            known[code] = org.evolved(events[code])
+
+    # References, in file order; a link to a part that is not in the file is made mutual.
+    back_links: dict[str, OrganisationChange] = {}
+    for code, cmd in commands.items():
+        line = lines[code]
+        found = without_repeats(_references(cmd, known, lines, rejected), own_problems[code])
+        link = cmd.linked_organisation_id
+        if not found and code not in rejected and link is not None and link not in lines:
+            other = known[link]
+            if other.linked_organisation_id is None:
+                change = OrganisationChange(other, tuple(other.link(code)))
+                back_links[link] = change
+                known[link] = change.after()
+        problems.extend(RowProblem(line, p.field, p.reason) for p in own_problems[code])
+        problems.extend(RowProblem(line, p.field, p.reason) for p in found)
+    if problems:
+        raise BadImport(problems)
+
+    out = ImportPlan()
+    # Lead organisations before the providers they map, then the far ends of new links.
+    for code in sorted(commands, key=lambda c: (commands[c].kind in MAPPED_KINDS, lines[c])):
+        if code not in current:
+            out.registered.append(code)
+        elif events[code]:
+            out.changed.append(code)
+        else:
+            out.unchanged.append(code)
+        if events[code]:
+            before = current.get(code) or Organisation(code=code)
+            out.changes.append(OrganisationChange(before, tuple(events[code])))
+    for code, change in back_links.items():
+        out.changed.append(code)
+        out.changes.append(change)
+    return out
+
+
+def _fill_links(
+    commands: dict[str, RegisterOrganisation], current: Mapping[str, Organisation]
+) -> dict[str, RegisterOrganisation]:
+    """Where a row names another row's organisation as its linked part and that row leaves
+    the link blank (and the organisation is not linked yet), the link is read as mutual."""
+    out = dict(commands)
+    for code, cmd in commands.items():
+        link = cmd.linked_organisation_id
+        other = out.get(link) if link is not None else None
+        if link is None or other is None or other.linked_organisation_id is not None:
+            continue
+        registered = current.get(link)
+        if registered is None or registered.linked_organisation_id is None:
+            out[link] = dataclasses.replace(other, linked_organisation_id=code)
+    return out
+
+
+def _references(
+    cmd: RegisterOrganisation,
+    known: Mapping[str, Organisation],
+    lines: Mapping[str, int],
+    rejected: set[str],
+) -> list[Problem]:
+    """The reference problems of a row, leaving out second-hand ones (naming a row that has
+    problems of its own) and saying which line a mismatched link is on."""
+    found = []
+    link = cmd.linked_organisation_id
+    for p in reference_problems(cmd, known):
+        if p.field == "mapped_by" and cmd.mapped_by in rejected:
+            continue
+        if p.field == "linked_organisation_id" and link in rejected:
+            continue
+        if p.field == "linked_organisation_id" and link is not None and link in lines:
+            other = known[link]
+            if other.kind is PCT_PARTS.get(cmd.kind) and other.linked_organisation_id not in (
+                None,
+                cmd.code,
+            ):
+                p = Problem(
+                    p.field,
+                    f"{link} (line {lines[link]}) is linked to {other.linked_organisation_id}, "
+                    f"not to {cmd.code}",
+                )
+        found.append(p)
+    return found

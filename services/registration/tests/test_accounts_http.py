@@ -1,0 +1,311 @@
+"""Accounts end to end on the real app, PostgreSQL and SMTP sink: a lead is nominated, gets a
+set-up link by email, sets a password, signs in, refreshes, signs out; failures slow down and
+lock; a replaced lead loses access; a group owner sees only their group; no secret leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from csm_kernel.settings import ServiceSettings
+from registration.bootstrap import build_app
+from registration.domain.credentials import SignInPolicy
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Service:
+    app: FastAPI
+    client: httpx.AsyncClient
+    dsn: str
+    admin: dict[str, str]
+    infra: Any
+
+
+@pytest.fixture(scope="module")
+async def service(infra: Any, auth_keys: Any) -> AsyncIterator[Service]:
+    dsn = await infra.create_database("acc")
+    app = build_app(
+        ServiceSettings(
+            database_url=dsn,
+            kafka_bootstrap=infra.bootstrap,
+            smtp_port=infra.smtp_port,
+            auth_public_key_file=auth_keys.public_file,
+            auth_private_key_file=auth_keys.private_file,
+            portal_url="https://csm.example",
+        )
+    )
+    async with app.router.lifespan_context(app):
+        # Fast enough for a test, same shape as production: slow down, then lock.
+        app.state.sign_in.policy = SignInPolicy(slow_after=2, lock_after=4, max_delay_seconds=0.05)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield Service(app, client, dsn, auth_keys.headers("national-admin"), infra)
+
+
+def code() -> str:
+    return "L" + "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(3))
+
+
+def email() -> str:
+    return f"{secrets.token_hex(4)}@trust.nhs.uk"
+
+
+async def organisation(s: Service) -> str:
+    c = code()
+    r = await s.client.post(
+        "/organisations",
+        json={"code": c, "name": f"{c} PCT", "kind": "pct", "region": "london"},
+        headers=s.admin,
+    )
+    assert r.status_code == 201, r.text
+    return c
+
+
+async def setup_token(s: Service, to: str) -> str:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for m in s.infra.mailbox():
+            if m["to"] == to:
+                found = re.search(r"https://csm\.example/account/set-up\?token=(\S+)", m["body"])
+                assert found, m["body"]
+                return found.group(1)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no set-up mail for {to}")
+
+
+async def signed_up(s: Service, to: str) -> dict[str, Any]:
+    token = await setup_token(s, to)
+    r = await s.client.post("/auth/set-up", json={"token": token, "password": PASSWORD})
+    assert r.status_code == 204, r.text
+    r = await s.client.post("/auth/sign-in", json={"email": to, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def test_a_nominated_lead_sets_a_password_and_signs_in(service: Service) -> None:
+    s, org, lead = service, await organisation(service), email()
+    r = await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "Ann Lead"}, headers=s.admin
+    )
+    assert r.status_code == 201, r.text
+
+    token = await setup_token(s, lead)
+    weak = await s.client.post("/auth/set-up", json={"token": token, "password": "short"})
+    assert weak.status_code == 422
+    assert weak.json()["details"][0]["field"] == "password"
+    assert (
+        await s.client.post("/auth/set-up", json={"token": token, "password": PASSWORD})
+    ).status_code == 204
+    again = await s.client.post("/auth/set-up", json={"token": token, "password": PASSWORD})
+    assert again.status_code == 422  # one use only
+
+    tokens = (
+        await s.client.post("/auth/sign-in", json={"email": lead, "password": PASSWORD})
+    ).json()
+    assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
+    me = (await s.client.get("/auth/me", headers=bearer(tokens))).json()
+    assert me["roles"] == ["mapping-lead"] and me["organisation_id"] == org
+    own = await s.client.get(f"/organisations/{org}", headers=bearer(tokens))
+    assert own.status_code == 200
+    other = await s.client.get(f"/organisations/{await organisation(s)}", headers=bearer(tokens))
+    assert other.status_code == 404
+    assert (
+        await s.client.put(
+            f"/organisations/{org}/lead",
+            json={"email": email(), "name": "X"},
+            headers=bearer(tokens),
+        )
+    ).status_code == 403
+
+
+async def test_wrong_password_and_unknown_email_look_the_same(service: Service) -> None:
+    s, org, lead = service, await organisation(service), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "B"}, headers=s.admin
+    )
+    await signed_up(s, lead)
+    wrong = await s.client.post("/auth/sign-in", json={"email": lead, "password": "nope" * 4})
+    unknown = await s.client.post("/auth/sign-in", json={"email": email(), "password": "nope" * 4})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+async def test_repeated_failures_lock_the_account(service: Service) -> None:
+    s, org, lead = service, await organisation(service), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "C"}, headers=s.admin
+    )
+    await signed_up(s, lead)
+    for _ in range(4):
+        r = await s.client.post("/auth/sign-in", json={"email": lead, "password": "x" * 12})
+        assert r.status_code == 401
+    locked = await s.client.post("/auth/sign-in", json={"email": lead, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    conn = await asyncpg.connect(s.dsn)
+    try:
+        kinds = [
+            r["type"]
+            for r in await conn.fetch(
+                "SELECT type FROM events WHERE stream_id LIKE 'account-%' ORDER BY position"
+            )
+        ]
+    finally:
+        await conn.close()
+    assert "registration.AccountLocked" in kinds
+
+
+async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
+    service: Service,
+) -> None:
+    s, org, lead = service, await organisation(service), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "D"}, headers=s.admin
+    )
+    first = await signed_up(s, lead)
+    second = (
+        await s.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    ).json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (await s.client.get("/auth/me", headers=bearer(second))).status_code == 200
+    replay = await s.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert replay.status_code == 401
+    # The leak ends the whole session: the latest tokens stop working too.
+    assert (
+        await s.client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    ).status_code == 401
+    assert (await s.client.get("/auth/me", headers=bearer(second))).status_code == 401
+
+
+async def test_sign_out_revokes_the_session(service: Service) -> None:
+    s, org, lead = service, await organisation(service), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "E"}, headers=s.admin
+    )
+    tokens = await signed_up(s, lead)
+    assert (await s.client.post("/auth/sign-out", headers=bearer(tokens))).status_code == 204
+    assert (await s.client.get("/auth/me", headers=bearer(tokens))).status_code == 401
+    assert (
+        await s.client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    ).status_code == 401
+
+
+async def test_replacing_the_lead_ends_the_old_leads_access(service: Service) -> None:
+    s, org, old, new = service, await organisation(service), email(), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": old, "name": "Old"}, headers=s.admin
+    )
+    old_tokens = await signed_up(s, old)
+    r = await s.client.put(
+        f"/organisations/{org}/lead", json={"email": new, "name": "New"}, headers=s.admin
+    )
+    assert r.status_code == 201
+    assert (
+        await s.client.get(f"/organisations/{org}", headers=bearer(old_tokens))
+    ).status_code == 401
+    assert (
+        await s.client.post("/auth/sign-in", json={"email": old, "password": PASSWORD})
+    ).status_code == 401
+    new_tokens = await signed_up(s, new)
+    history = (
+        await s.client.get(f"/organisations/{org}/lead/history", headers=bearer(new_tokens))
+    ).json()
+    assert [h["email"] for h in history] == [old, new]
+    assert history[1]["replaces_account_id"] == history[0]["account_id"]
+
+
+async def test_a_group_owner_sees_only_their_group(service: Service) -> None:
+    s, org, lead, owner = service, await organisation(service), email(), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "F"}, headers=s.admin
+    )
+    lead_tokens = await signed_up(s, lead)
+    groups = []
+    for name, who in (("North locality", owner), ("South locality", email())):
+        r = await s.client.post(
+            f"/organisations/{org}/groups",
+            json={"name": name, "kind": "locality", "owner": {"email": who, "name": name}},
+            headers=bearer(lead_tokens),
+        )
+        assert r.status_code == 201, r.text
+        groups.append(r.json()["group_id"])
+    owner_tokens = await signed_up(s, owner)
+    me = (await s.client.get("/auth/me", headers=bearer(owner_tokens))).json()
+    assert me["roles"] == ["group-owner"] and me["group_id"] == groups[0]
+    assert (
+        await s.client.get(f"/groups/{groups[0]}", headers=bearer(owner_tokens))
+    ).status_code == 200
+    assert (
+        await s.client.get(f"/groups/{groups[1]}", headers=bearer(owner_tokens))
+    ).status_code == 404
+    listed = (
+        await s.client.get(f"/organisations/{org}/groups", headers=bearer(owner_tokens))
+    ).json()
+    assert [g["group_id"] for g in listed] == [groups[0]]
+    all_groups = (
+        await s.client.get(f"/organisations/{org}/groups", headers=bearer(lead_tokens))
+    ).json()
+    assert {g["group_id"] for g in all_groups} == set(groups)
+
+
+async def test_no_secret_is_stored_in_an_event_or_in_clear(service: Service) -> None:
+    s, org, lead = service, await organisation(service), email()
+    await s.client.put(
+        f"/organisations/{org}/lead", json={"email": lead, "name": "G"}, headers=s.admin
+    )
+    link_token = await setup_token(s, lead)
+    tokens = await signed_up(s, lead)
+    conn = await asyncpg.connect(s.dsn)
+    try:
+        dumps = []
+        for table in ("events", "accounts", "setup_tokens", "sessions", "setup_mail_outbox"):
+            dumps += [str(dict(r)) for r in await conn.fetch(f"SELECT * FROM {table}")]
+    finally:
+        await conn.close()
+    everything = "\n".join(dumps)
+    for secret in (PASSWORD, link_token, tokens["refresh_token"], tokens["access_token"]):
+        assert secret not in everything
+    assert "$argon2id$" in everything  # the password is there only as an argon2id hash
+
+
+async def test_national_accounts_and_their_roles(service: Service) -> None:
+    s = service
+    auditor = email()
+    r = await s.client.post(
+        "/accounts", json={"email": auditor, "name": "Aud", "role": "auditor"}, headers=s.admin
+    )
+    assert r.status_code == 201
+    dup = await s.client.post(
+        "/accounts", json={"email": auditor, "name": "A", "role": "auditor"}, headers=s.admin
+    )
+    assert dup.status_code == 409
+    bad = await s.client.post(
+        "/accounts", json={"email": email(), "name": "X", "role": "lead"}, headers=s.admin
+    )
+    assert bad.status_code == 422 and bad.json()["details"][0]["field"] == "role"
+    tokens = await signed_up(s, auditor)
+    org = await organisation(s)
+    assert (await s.client.get(f"/organisations/{org}", headers=bearer(tokens))).status_code == 200
+    assert (
+        await s.client.post(
+            "/accounts",
+            json={"email": email(), "name": "Y", "role": "auditor"},
+            headers=bearer(tokens),
+        )
+    ).status_code == 403
