@@ -78,6 +78,17 @@ class Api:
         )
         return code
 
+    async def group(self, organisation: str, name: str) -> str:
+        """A service group of `organisation` (as the accounts feature defines them)."""
+        group_id = f"{name}-{organisation}"
+        pool = self.app.state.runtime.require_pool()
+        await pool.execute(
+            "INSERT INTO service_groups (group_id, organisation_id, name, kind) "
+            "VALUES ($1, $2, $3, 'locality') ON CONFLICT DO NOTHING",
+            group_id, organisation, name,
+        )  # fmt: skip
+        return group_id
+
     async def create(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict:
         response = await self.client.post(
             "/directory/services", json=service(**overrides), headers=headers or self.admin
@@ -311,23 +322,24 @@ async def test_a_group_owner_acts_only_on_their_groups_records(
     api: Api, orgs: dict[str, str]
 ) -> None:
     p = orgs["provider"]
-    owner = api.as_("group-owner", org=p, group="north")
+    north, south = await api.group(p, "north"), await api.group(p, "south")
+    owner = api.as_("group-owner", org=p, group=north)
     in_group = await api.client.post(
-        "/directory/services", json=service(provider_id=p, group_id="north"), headers=owner
+        "/directory/services", json=service(provider_id=p, group_id=north), headers=owner
     )
     assert in_group.status_code == 201, in_group.text
     elsewhere = await api.client.post(
-        "/directory/services", json=service(provider_id=p, group_id="south"), headers=owner
+        "/directory/services", json=service(provider_id=p, group_id=south), headers=owner
     )
     assert elsewhere.status_code == 403
-    south = await api.create(provider_id=p, group_id="south")
+    south_record = await api.create(provider_id=p, group_id=south)
     assert (
-        await api.client.get(f"/directory/services/{south['service_id']}", headers=owner)
+        await api.client.get(f"/directory/services/{south_record['service_id']}", headers=owner)
     ).status_code == 404
     sid = in_group.json()["service_id"]
     moved = await api.client.patch(
         f"/directory/services/{sid}",
-        json={"expected_version": 1, "group_id": "south"},
+        json={"expected_version": 1, "group_id": south},
         headers=owner,
     )
     assert moved.status_code == 403
@@ -353,6 +365,7 @@ async def test_a_group_owner_acts_only_on_their_groups_records(
         ("camhs_tier", {"camhs": True, "camhs_tier": 5}, "not a CAMHS tier"),
         ("camhs_tier", {"camhs": True}, "needs its tier"),
         ("provider_id", {"provider_id": "NOPE"}, "no organisation with code NOPE"),
+        ("group_id", {"group_id": "nowhere"}, "not a service group of the provider"),
         ("commissioner_ids.0", {"commissioner_ids": ["QQQ9"]}, "no organisation with code QQQ9"),
         ("provider_id", {"provider_id": "bad code"}, "not an organisation code"),
         ("cycle", {"cycle": "2009-11"}, "not a cycle"),
@@ -464,12 +477,13 @@ async def test_concurrent_edits_of_one_record_exactly_one_wins(
 async def test_search_filters_paginates_and_counts(api: Api) -> None:
     area, elsewhere = f"A{fresh_code()}", f"B{fresh_code()}"
     p = await api.organisation(area)
+    (west,) = (await api.group(p, "west"),)
     q = await api.organisation(elsewhere)
     cycle = "2001-02"
     word = f"zq{uuid.uuid4().hex[:8]}"  # a word only these records contain
     made = {
         "salt": await api.create(
-            provider_id=p, cycle=cycle, name=f"Speech therapy {word}", group_id="west"
+            provider_id=p, cycle=cycle, name=f"Speech therapy {word}", group_id=west
         ),
         "camhs": await api.create(
             provider_id=p,
@@ -503,7 +517,7 @@ async def test_search_filters_paginates_and_counts(api: Api) -> None:
 
     assert await found(area=area) == ["camhs", "salt"]
     assert await found(area=elsewhere) == ["visits"]
-    assert await found(locality="west") == ["salt"]
+    assert await found(locality=west) == ["salt"]
     assert await found(type="universal") == ["visits"]
     assert await found(tier=3) == ["camhs"]
     assert await found(age=4) == ["salt", "visits"]

@@ -59,7 +59,10 @@ async def directory() -> InMemoryDirectory:
             partnership_areas=areas,
         )
         await store.append(f"organisation-{code}", 0, [NewEvent.from_payload(event)], CTX)
-    return InMemoryDirectory(store)
+    directory = InMemoryDirectory(store)
+    # Service groups the accounts feature would have defined.
+    directory.groups = {"north": "5A4", "south": "5A4", "east": "RX1"}
+    return directory
 
 
 async def test_register_appends_the_event_and_fills_the_read_model(

@@ -38,6 +38,8 @@ class InMemoryDirectory:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.rows: dict[uuid.UUID, _Row] = {}
+        #: service group id -> organisation code (what the accounts feature defines)
+        self.groups: dict[str, str] = {}
 
     async def load(self, service_id: uuid.UUID) -> ServiceRecord:
         events = await self.store.read_stream(stream_id_for(service_id))
@@ -58,6 +60,9 @@ class InMemoryDirectory:
             if org.registered:
                 out[code] = tuple(org.partnership_areas)
         return out
+
+    async def group_organisations(self, group_ids: Iterable[str]) -> dict[str, str]:
+        return {g: self.groups[g] for g in group_ids if g in self.groups}
 
     async def save(
         self,

@@ -159,6 +159,17 @@ class PostgresDirectory:
                 out[code] = tuple(org.partnership_areas)
         return out
 
+    async def group_organisations(self, group_ids: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(group_ids))
+        if not wanted:
+            return {}
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT group_id, organisation_id FROM service_groups WHERE group_id = ANY($1)",
+                wanted,
+            )
+        return {r["group_id"]: r["organisation_id"] for r in rows}
+
     # --- writing ----------------------------------------------------------------------------
 
     async def save(

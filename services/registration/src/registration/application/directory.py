@@ -168,6 +168,10 @@ class Directory(Protocol):
         """Partnership areas of each *registered* organisation among `codes` (others absent)."""
         ...
 
+    async def group_organisations(self, group_ids: Iterable[str]) -> dict[str, str]:
+        """The organisation of each *defined* service group among `group_ids` (others absent)."""
+        ...
+
     async def save(
         self,
         record: ServiceRecord,
@@ -263,10 +267,27 @@ def _unknown_organisations(
     return problems
 
 
+def _unknown_group(details: ServiceDetails, groups: Mapping[str, str]) -> list[dict[str, str]]:
+    if details.group_id is None:
+        return []
+    owner = groups.get(details.group_id)
+    if owner is None or owner not in details.organisation_ids:
+        return [
+            {
+                "field": "group_id",
+                "reason": f"{details.group_id} is not a service group of the provider or a "
+                "commissioner",
+            }
+        ]
+    return []
+
+
 async def _provider_areas(directory: Directory, details: ServiceDetails) -> tuple[str, ...]:
-    """The provider's partnership areas; 422 naming each organisation that is not registered."""
+    """The provider's partnership areas; 422 naming each organisation that is not registered
+    and a service group that is not one of theirs."""
     known = await directory.organisation_areas(details.organisation_ids)
-    problems = _unknown_organisations(details, known)
+    groups = await directory.group_organisations([details.group_id] if details.group_id else [])
+    problems = _unknown_organisations(details, known) + _unknown_group(details, groups)
     if problems:
         summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
         raise InvalidInput(f"unknown organisation: {summary}", details=problems)
@@ -492,8 +513,16 @@ async def import_services(
         built.append((row, record, events))
     codes = {c for row in rows for c in row.details.organisation_ids}
     known = await directory.organisation_areas(codes)
+    groups = await directory.group_organisations(
+        {row.details.group_id for row in rows if row.details.group_id}
+    )
     for row in rows:
-        problems.extend(_line_error(row.line, _unknown_organisations(row.details, known)))
+        problems.extend(
+            _line_error(
+                row.line,
+                _unknown_organisations(row.details, known) + _unknown_group(row.details, groups),
+            )
+        )
     if problems:
         problems.sort(key=lambda p: p["line"])
         lines = sorted({p["line"] for p in problems})
