@@ -44,6 +44,8 @@ pytest: install
 
 bench: install
 	$(BIN)/python bench/event_store.py
+	$(BIN)/python bench/registration_organisations.py
+	$(BIN)/python bench/registration_directory.py
 
 infra-up: install
 	$(BIN)/csm-infra up

@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import platform
-import tempfile
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 
-from csm_infra.settings import InfraSettings
-from csm_infra.stack import EmbeddedStack
 from csm_kernel.database import migrate
 from csm_kernel.relay import OutboxRelay
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
+from harness import private_stack, report
 
 CTX = AppendContext(actor="bench")
 DATA = {
@@ -130,32 +124,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="csm-bench-") as tmp:
-        settings = InfraSettings.on_free_ports(Path(tmp))
-        stack = EmbeddedStack(settings)
-        stack.up()
-        try:
-            results = asyncio.run(
-                run(
-                    args.events,
-                    settings.bootstrap_servers,
-                    f"postgresql://postgres@127.0.0.1:{settings.pg_port}/",
-                )
+    with private_stack() as settings:
+        results = asyncio.run(
+            run(
+                args.events,
+                settings.bootstrap_servers,
+                f"postgresql://postgres@127.0.0.1:{settings.pg_port}/",
             )
-        finally:
-            stack.down()
-    results_out = {k: round(v) for k, v in results.items()}
-    print(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
-                "events": args.events,
-                **results_out,
-            },
-            indent=2,
         )
-    )
+    report(events=args.events, **{k: round(v) for k, v in results.items()})
 
 
 if __name__ == "__main__":

@@ -26,14 +26,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import random
 import statistics
-import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -42,10 +38,10 @@ import httpx
 from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationRegistered
 from csm_infra.settings import InfraSettings
-from csm_infra.stack import EmbeddedStack
 from csm_kernel.auth import Principal, TokenSigner, ensure_keypair
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext, NewEvent
+from harness import private_stack, report
 from registration.bootstrap import build_app
 
 AREAS = [f"L{n:03d}" for n in range(1, 151)]
@@ -340,27 +336,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="import requests at a time")
     parser.add_argument("--queries", type=int, default=600)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="csm-bench-") as tmp:
-        settings = InfraSettings.on_free_ports(Path(tmp))
-        stack = EmbeddedStack(settings)
-        stack.up()
-        try:
-            results = asyncio.run(run(args, settings))
-        finally:
-            stack.down()
-    print(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
-                "organisations": args.organisations,
-                "services": args.services,
-                "chunk": args.chunk,
-                "concurrency": args.concurrency,
-                **results,
-            },
-            indent=2,
-        )
+    with private_stack() as settings:
+        results = asyncio.run(run(args, settings))
+    report(
+        organisations=args.organisations,
+        services=args.services,
+        chunk=args.chunk,
+        concurrency=args.concurrency,
+        **results,
     )
 
 

@@ -18,12 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import platform
 import statistics
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +28,9 @@ import httpx
 
 from csm_contracts.auth import Role
 from csm_contracts.events import Region
-from csm_infra.settings import InfraSettings
-from csm_infra.stack import EmbeddedStack
 from csm_kernel.auth import Principal, TokenSigner, ensure_keypair
 from csm_kernel.settings import ServiceSettings
+from harness import private_stack, report
 from registration.bootstrap import build_app
 
 REGIONS = [r.value for r in Region]
@@ -171,33 +166,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--organisations", type=int, default=5000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="csm-bench-") as tmp:
-        settings = InfraSettings.on_free_ports(Path(tmp))
-        stack = EmbeddedStack(settings)
-        stack.up()
-        try:
-            dsn_base = f"postgresql://postgres@127.0.0.1:{settings.pg_port}/"
+    with private_stack() as settings:
+        dsn_base = f"postgresql://postgres@127.0.0.1:{settings.pg_port}/"
 
-            async def go() -> dict[str, Any]:
-                dsn = await create_database(dsn_base, "bench_registration")
-                return await run(
-                    args.organisations, dsn, settings.bootstrap_servers, Path(tmp) / "keys"
-                )
+        async def go() -> dict[str, Any]:
+            dsn = await create_database(dsn_base, "bench_registration")
+            return await run(
+                args.organisations, dsn, settings.bootstrap_servers, settings.var_dir / "keys"
+            )
 
-            results = asyncio.run(go())
-        finally:
-            stack.down()
-    print(
-        json.dumps(
-            {
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                "machine": f"{platform.node()} {platform.machine()} {platform.processor()}".strip(),
-                "organisations": args.organisations,
-                **results,
-            },
-            indent=2,
-        )
-    )
+        results = asyncio.run(go())
+    report(organisations=args.organisations, **results)
 
 
 if __name__ == "__main__":
