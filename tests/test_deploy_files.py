@@ -58,11 +58,18 @@ def test_each_service_depends_on_what_it_uses_and_gets_its_settings() -> None:
         assert env["CSM_HTTP_HOST"] == "0.0.0.0"
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://otel-collector")
         for other in SERVICES:
-            if other != name:
+            if other != name and not (name == "registration" and other == "portal"):
                 assert env[f"CSM_{other.upper()}_URL"] == (
                     f"http://{other}:{DEFAULT_SERVICE_PORTS[other]}"
                 )
+        # Access tokens: everyone verifies with the public key; only registration signs.
+        assert env["CSM_AUTH_PUBLIC_KEY_FILE"] == "/keys/auth-public.pem"
+        assert ("CSM_AUTH_PRIVATE_KEY_FILE" in env) == (name == "registration")
+        assert "auth-keys:/keys:ro" in svc["volumes"]
+        assert svc["depends_on"]["auth-keys"]["condition"] == "service_completed_successfully"
     assert "mailpit" in set(services["notification"]["depends_on"])
+    # Links people open from their email must use the portal's public address.
+    assert _env(services["registration"])["CSM_PORTAL_URL"] == "http://localhost:8000"
     assert {"registration", "questionnaire", "reporting", "notification"} <= set(
         services["portal"]["depends_on"]
     )
