@@ -17,8 +17,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from csm_kernel.settings import ServiceSettings
-from registration.bootstrap import build_app
 from registration.domain.credentials import SignInPolicy
 
 PASSWORD = "correct horse battery staple"
@@ -34,24 +32,15 @@ class Service:
 
 
 @pytest.fixture(scope="module")
-async def service(infra: Any, auth_keys: Any) -> AsyncIterator[Service]:
-    dsn = await infra.create_database("acc")
-    app = build_app(
-        ServiceSettings(
-            database_url=dsn,
-            kafka_bootstrap=infra.bootstrap,
-            smtp_port=infra.smtp_port,
-            auth_public_key_file=auth_keys.public_file,
-            auth_private_key_file=auth_keys.private_file,
-            portal_url="https://csm.example",
-        )
-    )
-    async with app.router.lifespan_context(app):
+async def service(registration_app: Any, infra: Any, auth_keys: Any) -> AsyncIterator[Service]:
+    async with registration_app("acc", portal_url="https://csm.example") as running:
         # Fast enough for a test, same shape as production: slow down, then lock.
-        app.state.sign_in.policy = SignInPolicy(slow_after=2, lock_after=4, max_delay_seconds=0.05)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield Service(app, client, dsn, auth_keys.headers("national-admin"), infra)
+        running.app.state.sign_in.policy = SignInPolicy(
+            slow_after=2, lock_after=4, max_delay_seconds=0.05
+        )
+        yield Service(
+            running.app, running.client, running.dsn, auth_keys.headers("national-admin"), infra
+        )
 
 
 def code() -> str:

@@ -5,7 +5,6 @@ the endpoint and by a `questionnaire.CycleOpened` event on Kafka) and bulk impor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import string
@@ -26,10 +25,8 @@ from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.questionnaire import CycleOpened
-from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from registration.adapters import directory_pg
-from registration.bootstrap import build_app
 from registration.domain.service_record import carried_forward_id
 
 pytestmark = pytest.mark.infra
@@ -112,36 +109,10 @@ def service(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-@contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[None]:
-    lifespan = app.router.lifespan_context(app)
-    await lifespan.__aenter__()
-    try:
-        yield
-    finally:
-        async with asyncio.timeout(15):
-            await lifespan.__aexit__(None, None, None)
-
-
 @pytest.fixture(scope="module")
-async def api(infra: Any, auth_keys: Any) -> AsyncIterator[Api]:
-    dsn = await infra.create_database("dir")
-    app = build_app(
-        ServiceSettings(
-            database_url=dsn,
-            kafka_bootstrap=infra.bootstrap,
-            auth_public_key_file=auth_keys.public_file,
-            kafka_session_timeout_ms=6000,
-            kafka_heartbeat_interval_ms=500,
-        )
-    )
-    async with (
-        running(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60
-        ) as client,
-    ):
-        yield Api(app, client, dsn, infra.bootstrap, auth_keys)
+async def api(registration_app: Any, infra: Any, auth_keys: Any) -> AsyncIterator[Api]:
+    async with registration_app("dir") as running:
+        yield Api(running.app, running.client, running.dsn, infra.bootstrap, auth_keys)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the national listing, the bulk import, and who may call each endpoint."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import string
 from collections.abc import AsyncIterator, Iterable
@@ -20,7 +19,6 @@ from fastapi import FastAPI
 from csm_contracts.events import OrganisationKind, Region
 from csm_kernel.database import migrate
 from csm_kernel.errors import ConcurrencyConflict
-from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 from registration.adapters.organisations_postgres import (
@@ -28,7 +26,6 @@ from registration.adapters.organisations_postgres import (
     rebuild_organisation_list,
 )
 from registration.application.organisation_import import MAX_IMPORT_BYTES
-from registration.bootstrap import build_app
 from registration.domain.commands import RegisterOrganisation, RenameOrganisation
 from registration.domain.organisation import Organisation, OrganisationChange
 
@@ -85,46 +82,11 @@ class Service:
         return dict(response.json())
 
 
-#: A bound on shutting the app down: generous, since stopping the service's Kafka consumer
-#: group takes several seconds against the embedded broker (test_http_api holds the service to
-#: a prompt shutdown; this only keeps a hang from stalling the suite).
-SHUTDOWN_SECONDS = 60
-
-
-@contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[None]:
-    lifespan = app.router.lifespan_context(app)
-    await lifespan.__aenter__()
-    try:
-        yield
-    finally:
-        async with asyncio.timeout(SHUTDOWN_SECONDS):
-            await lifespan.__aexit__(None, None, None)
-
-
 @pytest.fixture(scope="module")
-async def service(infra: Any, auth_keys: Any) -> AsyncIterator[Service]:
-    dsn = await infra.create_database("regorg")
-    app = build_app(
-        ServiceSettings(
-            database_url=dsn,
-            kafka_bootstrap=infra.bootstrap,
-            auth_public_key_file=auth_keys.public_file,
-            kafka_session_timeout_ms=6000,
-            kafka_heartbeat_interval_ms=500,
-        )
-    )
+async def service(registration_app: Any, auth_keys: Any) -> AsyncIterator[Service]:
     token = auth_keys.token("national-admin", user_id="admin-1")
-    async with (
-        running(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://t",
-            timeout=60,
-            headers={"authorization": f"Bearer {token}"},
-        ) as client,
-    ):
-        yield Service(app=app, client=client, dsn=dsn, auth_keys=auth_keys)
+    async with registration_app("regorg", headers={"authorization": f"Bearer {token}"}) as running:
+        yield Service(app=running.app, client=running.client, dsn=running.dsn, auth_keys=auth_keys)
 
 
 @pytest.fixture

@@ -55,53 +55,42 @@ def _service(provider: str, group: str | None) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-async def world(infra: Any, auth_keys: Any) -> AsyncIterator[World]:
-    dsn = await infra.create_database("matrix")
-    app = build_app(
-        ServiceSettings(
-            database_url=dsn, kafka_bootstrap=infra.bootstrap, smtp_port=infra.smtp_port,
-            auth_public_key_file=auth_keys.public_file,
-            auth_private_key_file=auth_keys.private_file,
-        )
-    )  # fmt: skip
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            admin = auth_keys.headers("national-admin")
-            org_a, org_b = _code(), _code()
-            for org in (org_a, org_b):
-                r = await client.post(
-                    "/organisations",
-                    json={"code": org, "name": f"{org} PCT", "kind": "pct", "region": "london"},
-                    headers=admin,
-                )
-                assert r.status_code == 201, r.text
-            groups = []
-            for name in ("North", "South"):
-                r = await client.post(
-                    f"/organisations/{org_a}/groups",
-                    json={"name": name, "kind": "locality",
-                          "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": name}},
-                    headers=admin,
-                )  # fmt: skip
-                assert r.status_code == 201, r.text
-                groups.append(r.json()["group_id"])
+async def world(registration_app: Any, auth_keys: Any) -> AsyncIterator[World]:
+    async with registration_app("matrix") as running:
+        client = running.client
+        admin = auth_keys.headers("national-admin")
+        org_a, org_b = _code(), _code()
+        for org in (org_a, org_b):
             r = await client.post(
-                "/directory/services", json=_service(org_a, groups[0]), headers=admin
+                "/organisations",
+                json={"code": org, "name": f"{org} PCT", "kind": "pct", "region": "london"},
+                headers=admin,
             )
             assert r.status_code == 201, r.text
-            service_1 = r.json()["service_id"]
-            headers = {
-                "anonymous": {},
-                "national-admin": admin,
-                "auditor": auth_keys.headers("auditor"),
-                "regulator": auth_keys.headers("regulator"),
-                "lead": auth_keys.headers("mapping-lead", org=org_a),
-                "other-lead": auth_keys.headers("mapping-lead", org=org_b),
-                "owner": auth_keys.headers("group-owner", org=org_a, group=groups[0]),
-                "other-owner": auth_keys.headers("group-owner", org=org_a, group=groups[1]),
-            }
-            yield World(client, headers, org_a, org_b, groups[0], groups[1], service_1)
+        groups = []
+        for name in ("North", "South"):
+            r = await client.post(
+                f"/organisations/{org_a}/groups",
+                json={"name": name, "kind": "locality",
+                      "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": name}},
+                headers=admin,
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+            groups.append(r.json()["group_id"])
+        r = await client.post("/directory/services", json=_service(org_a, groups[0]), headers=admin)
+        assert r.status_code == 201, r.text
+        service_1 = r.json()["service_id"]
+        headers = {
+            "anonymous": {},
+            "national-admin": admin,
+            "auditor": auth_keys.headers("auditor"),
+            "regulator": auth_keys.headers("regulator"),
+            "lead": auth_keys.headers("mapping-lead", org=org_a),
+            "other-lead": auth_keys.headers("mapping-lead", org=org_b),
+            "owner": auth_keys.headers("group-owner", org=org_a, group=groups[0]),
+            "other-owner": auth_keys.headers("group-owner", org=org_a, group=groups[1]),
+        }
+        yield World(client, headers, org_a, org_b, groups[0], groups[1], service_1)
 
 
 def expect(default: Any = 403, **by_caller: Any) -> dict[str, Any]:
