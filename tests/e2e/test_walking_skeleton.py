@@ -138,7 +138,9 @@ async def register(client: httpx.AsyncClient, stack: Stack, code: str) -> httpx.
 
 
 async def projected(client: httpx.AsyncClient, stack: Stack) -> dict[str, dict[str, Any]]:
-    response = await client.get(f"{stack.reporting.url}/organisations", params={"type": "pct"})
+    response = await client.get(
+        f"{stack.reporting.url}/organisations", params={"type": "pct"}, headers=stack.admin
+    )
     assert response.status_code == 200, response.text
     return {row["code"]: row for row in response.json()}
 
@@ -169,9 +171,13 @@ async def test_registration_reaches_reporting_in_one_trace(client, stack: Stack)
     assert rows[code]["name"] == f"{code} PCT"
     assert rows[code]["applied_events"] == 1
     other = await client.get(
-        f"{stack.reporting.url}/organisations", params={"type": "local-authority"}
+        f"{stack.reporting.url}/organisations",
+        params={"type": "local-authority"},
+        headers=stack.admin,
     )
     assert code not in {r["code"] for r in other.json()}
+    anonymous = await client.get(f"{stack.reporting.url}/organisations")
+    assert anonymous.status_code == 401  # reports are for the national team and regulators
 
     # The same trace id on the request's log line and on the consumer's log line...
     registered = [

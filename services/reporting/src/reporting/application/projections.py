@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events import OrganisationRegistered
+from csm_contracts.events.registration import OrganisationRenamed, PartnershipAreasChanged
+from csm_kernel.consumer import Handler
 from csm_kernel.database import Connection
 from csm_kernel.observability import get_logger
 
@@ -37,4 +39,28 @@ async def organisation_registered(
     log.info("organisation projected", organisation_id=event.organisation_id)
 
 
-HANDLERS = {OrganisationRegistered.EVENT_TYPE: organisation_registered}
+async def organisation_renamed(
+    conn: Connection, envelope: EventEnvelope, event: OrganisationRenamed
+) -> None:
+    await conn.execute(
+        "UPDATE organisations SET name = $2, last_event_id = $3, "
+        "applied_events = applied_events + 1 WHERE organisation_id = $1",
+        event.organisation_id, event.new_name, envelope.event_id,
+    )  # fmt: skip
+
+
+async def partnership_areas_changed(
+    conn: Connection, envelope: EventEnvelope, event: PartnershipAreasChanged
+) -> None:
+    await conn.execute(
+        "UPDATE organisations SET partnership_areas = $2, last_event_id = $3, "
+        "applied_events = applied_events + 1 WHERE organisation_id = $1",
+        event.organisation_id, event.new_partnership_areas, envelope.event_id,
+    )  # fmt: skip
+
+
+HANDLERS: dict[str, Handler] = {
+    OrganisationRegistered.EVENT_TYPE: organisation_registered,
+    OrganisationRenamed.EVENT_TYPE: organisation_renamed,
+    PartnershipAreasChanged.EVENT_TYPE: partnership_areas_changed,
+}

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationKind, Region
+from csm_kernel.auth import Principal, require
 from csm_kernel.runtime import Runtime, runtime_of
 
 from ..adapters import read_models
@@ -30,6 +32,7 @@ class OrganisationRow(BaseModel):
 @router.get("/organisations", response_model=list[OrganisationRow])
 async def organisations(
     runtime: Annotated[Runtime, Depends(runtime_of)],
+    _: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR))],
     kind: Annotated[OrganisationKind | None, Query(alias="type")] = None,
     region: Region | None = None,
 ) -> list[OrganisationRow]:
