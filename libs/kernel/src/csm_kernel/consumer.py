@@ -197,16 +197,3 @@ class EventConsumer:
             correlation_id=envelope.correlation_id,
         )
         return Outcome.HANDLED
-
-
-class ListDeadLetters:
-    """A dead-letter sink that keeps messages in memory (unit tests)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, bytes | None, bytes | None, dict[str, str]]] = []
-
-    async def send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: dict[str, str]
-    ) -> None:
-        """Keep the dead letter."""
-        self.messages.append((topic, key, value, headers))

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -22,9 +22,10 @@ from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 
 from .auth import TokenVerifier
+from .consumer import EventConsumer, Handler
 from .database import connect_pool, database_ready, migrate
 from .http import add_health, install_error_handlers, instrument
-from .kafka import make_broker
+from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
 from .relay import OutboxRelay
 from .settings import ServiceSettings
@@ -112,16 +113,9 @@ def create_app(
         finally:
             stop.set()
             for task in tasks:
-                try:
-                    await asyncio.wait_for(task, 10)
-                except TimeoutError:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await _finish(task, 10)
             if consumers_task is not None:
-                consumers_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await consumers_task
+                await _finish(consumers_task, 0)
             if runtime.broker is not None:
                 # A consumer still joining its group can keep stop() waiting on the broker for
                 # many seconds; offsets are committed per message, so there is nothing to lose.
@@ -132,12 +126,7 @@ def create_app(
             if relay_task is not None and runtime.relay is not None:
                 # Let the relay finish the batch it is publishing, then insist.
                 runtime.relay.wake()
-                try:
-                    await asyncio.wait_for(relay_task, 10)
-                except TimeoutError:
-                    relay_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await relay_task
+                await _finish(relay_task, 10)
             if runtime.relay is not None:
                 await runtime.relay.stop()
             await runtime.pool.close()
@@ -157,6 +146,47 @@ def create_app(
         app.include_router(router)
     instrument(app)
     return app
+
+
+async def _finish(task: asyncio.Task[None], seconds: float) -> None:
+    """Give a stopping task `seconds` to end by itself, then cancel it."""
+    if seconds > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), seconds)
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def subscribe_handlers(
+    runtime: Runtime,
+    broker: KafkaBroker,
+    topic: str,
+    *,
+    consumer: str,
+    group_id: str,
+    handlers: Mapping[str, Handler],
+    description: str,
+) -> None:
+    """An idempotent consumer of `topic` applying `handlers`, with the service's retry and
+    consumer-group settings and its group's dead-letter topic."""
+    subscribe(
+        broker,
+        topic,
+        EventConsumer(
+            consumer,
+            runtime.require_pool(),
+            handlers,
+            BrokerDeadLetters(broker),
+            dead_letter_topic(group_id),
+            max_attempts=runtime.settings.consumer_max_attempts,
+        ),
+        group_id=group_id,
+        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
+        description=description,
+    )
 
 
 async def _retry_forever(start: Callable[[], Any], what: str) -> None:

@@ -16,10 +16,8 @@ from faststream.kafka import KafkaBroker
 from csm_contracts import Topics
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.questionnaire import CycleOpened
-from csm_kernel.consumer import EventConsumer
 from csm_kernel.database import Connection
-from csm_kernel.kafka import BrokerDeadLetters, dead_letter_topic, subscribe
-from csm_kernel.runtime import Runtime
+from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
 from csm_kernel.store.postgres import PostgresEventStore
 
@@ -54,20 +52,12 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
     store = runtime.require_store()
     assert isinstance(store, PostgresEventStore)
     directory = PostgresDirectory(store, runtime.require_pool())
-    consumer = EventConsumer(
-        CONSUMER,
-        runtime.require_pool(),
-        {CycleOpened.EVENT_TYPE: cycle_opened_handler(directory)},
-        BrokerDeadLetters(broker),
-        dead_letter_topic(GROUP),
-        max_attempts=runtime.settings.consumer_max_attempts,
-    )
-    subscribe(
+    subscribe_handlers(
+        runtime,
         broker,
         Topics.QUESTIONNAIRE,
-        consumer,
+        consumer=CONSUMER,
         group_id=GROUP,
-        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
+        handlers={CycleOpened.EVENT_TYPE: cycle_opened_handler(directory)},
         description="Carries last cycle's services forward when a new cycle opens.",
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
-from csm_kernel.consumer import EventConsumer
-from csm_kernel.kafka import BrokerDeadLetters, dead_letter_topic, subscribe
-from csm_kernel.runtime import Runtime
+from csm_kernel.runtime import Runtime, subscribe_handlers
 
 from ..application.projections import HANDLERS
 
@@ -15,20 +13,12 @@ GROUP = "reporting"
 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
-    consumer = EventConsumer(
-        "reporting.projections",
-        runtime.require_pool(),
-        HANDLERS,
-        BrokerDeadLetters(broker),
-        dead_letter_topic(GROUP),
-        max_attempts=runtime.settings.consumer_max_attempts,
-    )
-    subscribe(
+    subscribe_handlers(
+        runtime,
         broker,
         Topics.REGISTRATION,
-        consumer,
+        consumer="reporting.projections",
         group_id=GROUP,
-        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
+        handlers=HANDLERS,
         description="Builds the organisations read model from registration events.",
     )
