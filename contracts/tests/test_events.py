@@ -34,7 +34,24 @@ from csm_contracts.events.directory import (
     ServiceRevised,
     ServiceWithdrawn,
 )
+from csm_contracts.events.cycles import (
+    CyclePhaseChanged,
+    CycleScheduled,
+    CycleTimetableChanged,
+    ExtensionGranted,
+    ReturnReopened,
+)
 from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.events.responses import (
+    AnswersSaved,
+    DelegationAccepted,
+    DelegationRevoked,
+    QuestionnaireCancelled,
+    QuestionnaireIssued,
+    QuestionnaireReturned,
+    QuestionnaireSentBack,
+    SubmissionWithdrawn,
+)
 from csm_contracts.events.registration import (
     OrganisationLinked,
     OrganisationRenamed,
@@ -70,6 +87,10 @@ ALL_PAYLOADS |= {
     ServiceGroupDefined,
     ServiceGroupOwnerNamed,
 }
+ALL_PAYLOADS |= {CycleScheduled, CycleTimetableChanged, CyclePhaseChanged, CycleOpened}
+ALL_PAYLOADS |= {ExtensionGranted, ReturnReopened, QuestionnaireIssued, AnswersSaved}
+ALL_PAYLOADS |= {DelegationRevoked, QuestionnaireReturned, DelegationAccepted}
+ALL_PAYLOADS |= {QuestionnaireSentBack, SubmissionWithdrawn, QuestionnaireCancelled}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

@@ -23,6 +23,13 @@ class QuestionnaireDelegated(EventPayload):
     delegate_email: EmailStr
     delegated_by: str
     expires_at: AwareDatetime
+    title: str | None = Field(default=None, description="the questionnaire's title, for the email")
+    message: str | None = Field(
+        default=None, max_length=2000, description="the lead's note to the delegate"
+    )
+    supersedes: str | None = Field(
+        default=None, description="the delegation this one replaces (re-delegation)"
+    )
 
 
 @REGISTRY.register
@@ -38,6 +45,10 @@ class ResponseSubmitted(EventPayload):
     definition: str = Field(description="definition id and version, e.g. camhs-partnership@3")
     submitted_by: str
     answers: dict[str, Any]
+    subject_kind: str | None = Field(
+        default=None, description="what the questionnaire is about: service, area or organisation"
+    )
+    subject_id: str | None = Field(default=None, description="the service id or area code")
 
 
 class NI51AreaScore(BaseModel):
@@ -83,6 +94,13 @@ class CycleSignedOff(EventPayload):
     )
     supersedes: AwareDatetime | None = Field(
         default=None, description="signed_off_at of the sign-off this one replaces"
+    )
+    organisation_name: str | None = None
+    questionnaires_issued: int | None = Field(
+        default=None, ge=0, description="questionnaires the organisation owed this cycle"
+    )
+    answers_count: int | None = Field(
+        default=None, ge=0, description="answers in the submitted questionnaires"
     )
 
 

@@ -1,0 +1,132 @@
+"""Events about a mapping cycle and its timetable, and about one organisation's return.
+
+A cycle's stream is `cycle-<cycle>` and its events are national (key `NATIONAL`):
+`CycleScheduled`, `CycleTimetableChanged`, `CyclePhaseChanged` and `CycleOpened` (in
+`csm_contracts.events.questionnaire`). An organisation's return for a cycle is the stream
+`return-<cycle>-<organisation>`: `ExtensionGranted`, `ReturnReopened` and `CycleSignedOff`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from ..registry import REGISTRY, EventPayload
+from .questionnaire import NATIONAL
+
+CYCLE_PATTERN = r"^\d{4}-\d{2}$"
+
+
+class Phase(StrEnum):
+    """Where a cycle stands, in order. Each phase starts at its timetable date."""
+
+    SCHEDULED = "scheduled"
+    SANDBOX = "sandbox"
+    DATA_ENTRY = "data-entry"
+    SUMMARY_REPORTS = "summary-reports"
+    CLOSED = "closed"
+    PUBLISHED = "published"
+
+
+class Timetable(BaseModel):
+    """When each phase of a cycle starts. `data_entry_closes` is the CQC sign-off deadline."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sandbox_opens: AwareDatetime
+    data_entry_opens: AwareDatetime
+    summary_reports: AwareDatetime
+    data_entry_closes: AwareDatetime
+    publication: AwareDatetime
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Timetable:
+        dates = [
+            ("sandbox_opens", self.sandbox_opens),
+            ("data_entry_opens", self.data_entry_opens),
+            ("summary_reports", self.summary_reports),
+            ("data_entry_closes", self.data_entry_closes),
+            ("publication", self.publication),
+        ]
+        for (earlier, a), (later, b) in zip(dates, dates[1:], strict=False):
+            if not a < b:
+                raise ValueError(f"{later} must come after {earlier}")
+        return self
+
+
+class _CycleEvent(EventPayload):
+    organisation_id: str = Field(default=NATIONAL, description="always NATIONAL; the Kafka key")
+    cycle: str = Field(pattern=CYCLE_PATTERN, examples=["2009-10"])
+
+
+@REGISTRY.register
+class CycleScheduled(_CycleEvent):
+    """The national team scheduled a cycle and its timetable."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleScheduled"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    previous_cycle: str | None = Field(default=None, pattern=CYCLE_PATTERN)
+    timetable: Timetable
+
+
+@REGISTRY.register
+class CycleTimetableChanged(_CycleEvent):
+    """The national team moved dates of a cycle's timetable."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleTimetableChanged"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    old_timetable: Timetable
+    new_timetable: Timetable
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@REGISTRY.register
+class CyclePhaseChanged(_CycleEvent):
+    """A cycle moved into a new phase, by the clock (its timetable) or by national action."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.CyclePhaseChanged"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    old_phase: Phase
+    phase: Phase
+    changed_at: AwareDatetime
+    by_clock: bool = Field(description="true: the timetable's date came; false: national action")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class _ReturnEvent(EventPayload):
+    organisation_id: str = Field(description="the organisation whose return it is; the Kafka key")
+    cycle: str = Field(pattern=CYCLE_PATTERN)
+
+
+@REGISTRY.register
+class ExtensionGranted(_ReturnEvent):
+    """The organisation may go on entering data after the close, until `until`."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.ExtensionGranted"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    until: AwareDatetime
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@REGISTRY.register
+class ReturnReopened(_ReturnEvent):
+    """The national team reopened the organisation's return (after sign-off or the close)."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.ReturnReopened"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    reason: str = Field(min_length=1, max_length=1000)
+    was_signed_off_at: AwareDatetime | None = Field(
+        default=None, description="the sign-off this reopening undid, if any"
+    )

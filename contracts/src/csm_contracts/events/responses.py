@@ -1,0 +1,153 @@
+"""Events about one questionnaire instance: issued, answered, delegated, returned, submitted.
+
+One stream per instance, `questionnaire-<questionnaire_id>`. An instance belongs to a cycle and
+an organisation (the Kafka key) and is about a subject: a mapped service, an LA partnership
+area, or the organisation itself. `ResponseSubmitted` and `QuestionnaireDelegated` live in
+`csm_contracts.events.questionnaire`.
+
+No event carries a delegate's link or its token: the token is derived from the delegation id
+with a key only the questionnaire and notification services hold.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..registry import REGISTRY, EventPayload
+
+CYCLE_PATTERN = r"^\d{4}-\d{2}$"
+
+
+class SubjectKind(StrEnum):
+    """What a questionnaire instance is about."""
+
+    SERVICE = "service"
+    AREA = "area"
+    ORGANISATION = "organisation"
+
+
+class AnsweredVia(StrEnum):
+    """Who typed the answers: someone signed in, or a delegate through an emailed link."""
+
+    ACCOUNT = "account"
+    DELEGATE = "delegate"
+
+
+class _InstanceEvent(EventPayload):
+    organisation_id: str = Field(description="the organisation that owes it; the Kafka key")
+    cycle: str = Field(pattern=CYCLE_PATTERN, examples=["2009-10"])
+    questionnaire_id: str
+
+
+@REGISTRY.register
+class QuestionnaireIssued(_InstanceEvent):
+    """An organisation now owes this questionnaire for the cycle."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireIssued"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    definition: str = Field(description="definition id and version, e.g. service@1")
+    title: str
+    subject_kind: SubjectKind
+    subject_id: str = Field(description="the service id, area code or organisation code")
+    group_id: str | None = Field(default=None, description="the service group it falls in")
+
+
+class AnswerChange(BaseModel):
+    """One answer's change: the value before and after (null: unanswered)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    question: str
+    old: Any = None
+    new: Any = None
+
+
+@REGISTRY.register
+class AnswersSaved(_InstanceEvent):
+    """Answers were saved (as a draft): every change with its old and new value."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.AnswersSaved"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    changes: list[AnswerChange] = Field(min_length=1)
+    via: AnsweredVia = AnsweredVia.ACCOUNT
+    delegation_id: str | None = Field(default=None, description="set when a delegate saved")
+
+
+@REGISTRY.register
+class DelegationRevoked(_InstanceEvent):
+    """A delegate's link stopped working (revoked by the lead, or replaced)."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.DelegationRevoked"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    delegation_id: str
+    delegate_email: str
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@REGISTRY.register
+class QuestionnaireReturned(_InstanceEvent):
+    """The delegate returned the questionnaire to the lead for review."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireReturned"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    delegation_id: str
+    delegate_email: str
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@REGISTRY.register
+class DelegationAccepted(_InstanceEvent):
+    """The lead accepted what the delegate returned; the delegate's link stops working."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.DelegationAccepted"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    delegation_id: str
+    delegate_email: str
+
+
+@REGISTRY.register
+class QuestionnaireSentBack(_InstanceEvent):
+    """The lead sent the returned questionnaire back to the delegate with a comment."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireSentBack"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    delegation_id: str
+    delegate_email: str
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+@REGISTRY.register
+class SubmissionWithdrawn(_InstanceEvent):
+    """The lead took a submitted questionnaire back to change it (before sign-off)."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.SubmissionWithdrawn"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@REGISTRY.register
+class QuestionnaireCancelled(_InstanceEvent):
+    """The questionnaire is no longer owed (e.g. its service was withdrawn)."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireCancelled"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    reason: str = Field(min_length=1, max_length=1000)
