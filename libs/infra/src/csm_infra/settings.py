@@ -92,6 +92,8 @@ class InfraSettings:
             # Registration signs access tokens; every service verifies them.
             "CSM_AUTH_PUBLIC_KEY_FILE": str(self.keys_dir / "auth-public.pem"),
         }
+        if service in ("questionnaire", "notification"):
+            env["CSM_DELEGATION_KEY_FILE"] = str(self.keys_dir / "delegation.key")
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():

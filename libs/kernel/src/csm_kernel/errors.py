@@ -76,3 +76,9 @@ class TooManyRequests(CSMError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class Gone(CSMError):
+    """It existed but no longer works (e.g. a delegate's link that was revoked or expired)."""
+
+    status_code = 410

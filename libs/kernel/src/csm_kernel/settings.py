@@ -32,3 +32,5 @@ class ServiceSettings(BaseSettings):
     auth_public_key_file: Path | None = None
     #: The matching private key: registration only, which signs them.
     auth_private_key_file: Path | None = None
+    #: The secret that makes delegates' link tokens (questionnaire and notification only).
+    delegation_key_file: Path | None = None

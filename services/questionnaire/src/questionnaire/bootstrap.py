@@ -1,20 +1,106 @@
-"""Wires the questionnaire service.
+"""Wires the questionnaire service: definitions, clock, repositories and use cases.
 
-Its capabilities arrive with their own issues. Today it runs as its own process with its
-database migrated and its health endpoints up, so `make run` and the deployment files already
-have their final shape."""
+The clock is injected: tests pass a `FixedClock` and call `services.cycles.tick()` to move a
+cycle through its phases at once; in production a loop ticks every `cycle_tick_seconds`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from importlib import resources
+from importlib.resources.abc import Traversable
+
 from fastapi import FastAPI
 
-from csm_kernel.runtime import create_app
+from csm_kernel.clock import Clock, SystemClock
+from csm_kernel.delegation import DelegationLinks
+from csm_kernel.observability import get_logger
+from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
+from csm_kernel.store.postgres import PostgresEventStore
+
+from .adapters.cycles_pg import PostgresCycles
+from .adapters.questionnaires_pg import PostgresQuestionnaires
+from .application.answering import Questionnaires
+from .application.catalogue import DefinitionCatalogue, shipped_catalogue
+from .application.cycles import Cycles
+from .application.sign_off import Returns
+from .entrypoints.consumers import RegistrationFollower, subscriptions_for
+from .entrypoints.http import ROUTERS
+
+log = get_logger(__name__)
 
 
-def build_app(settings: ServiceSettings) -> FastAPI:
-    return create_app(
+class QuestionnaireSettings(ServiceSettings):
+    #: How often the clock loop moves cycles through their timetable.
+    cycle_tick_seconds: float = 5.0
+
+
+class Services:
+    """The use cases, built once the runtime has its pool and store."""
+
+    def __init__(self, catalogue: DefinitionCatalogue, clock: Clock, links: DelegationLinks | None):
+        self.catalogue = catalogue
+        self.clock = clock
+        self.links = links
+        self._built = False
+
+    def build(self, runtime: Runtime) -> Services:
+        if self._built:
+            return self
+        store = runtime.require_store()
+        assert isinstance(store, PostgresEventStore)
+        pool = runtime.require_pool()
+        self.questionnaire_repo = PostgresQuestionnaires(pool, store)
+        self.cycle_repo = PostgresCycles(pool, store)
+        self.cycles = Cycles(pool, store, self.cycle_repo, self.catalogue, self.clock)
+        self.questionnaires = Questionnaires(
+            self.questionnaire_repo, self.catalogue, self.clock, self.links
+        )
+        self.returns = Returns(pool, self.cycle_repo, self.catalogue, self.clock)
+        self.follower = RegistrationFollower(self.cycles, self.questionnaire_repo, self.catalogue)
+        self._built = True
+        return self
+
+
+def questionnaire_migrations() -> Traversable:
+    return resources.files("questionnaire.adapters").joinpath("sql")
+
+
+def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
+    if not isinstance(settings, QuestionnaireSettings):
+        settings = QuestionnaireSettings(**settings.model_dump())
+    links = (
+        DelegationLinks.from_file(settings.delegation_key_file)
+        if settings.delegation_key_file is not None
+        else None
+    )
+    services = Services(shipped_catalogue(), clock or SystemClock(), links)
+    tick_seconds = settings.cycle_tick_seconds
+
+    async def cycle_clock(runtime: Runtime, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await services.build(runtime).cycles.tick()
+            except Exception as exc:  # the database is away: try again next tick
+                log.warning("cycle clock tick failed; will retry", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick_seconds)
+
+    def on_start(runtime: Runtime, app: FastAPI) -> None:
+        app.state.services = services.build(runtime)
+
+    app = create_app(
         "questionnaire",
         settings,
+        routers=ROUTERS,
+        migrations=questionnaire_migrations(),
+        publishes=True,
+        subscriptions=subscriptions_for(lambda runtime: services.build(runtime).follower),
+        background=[cycle_clock],
+        on_start=on_start,
         description="Cycles, questionnaires, delegation, submission and sign-off.",
     )
+    app.state.services = services
+    return app

@@ -1,0 +1,352 @@
+"""Answering a questionnaire, by the organisation or its delegate: view, save, delegate, return,
+accept or send back, submit. Each use case loads, lets the domain decide, saves at the version
+it decided from, and says clearly why when it cannot."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from csm_contracts.auth import Role
+from csm_kernel.auth import Principal
+from csm_kernel.clock import Clock
+from csm_kernel.delegation import DelegationLinks
+from csm_kernel.errors import ConcurrencyConflict, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from csm_kernel.store import AppendContext
+
+from ..adapters.questionnaires_pg import Loaded, PostgresQuestionnaires
+from ..domain import questionnaire as decide
+from ..domain.answers import AnswerError, grades, ni51
+from ..domain.cycle import ensure_open_for_entry, entry_ends
+from ..domain.questionnaire import DelegationStatus, Questionnaire, Status
+from .catalogue import DefinitionCatalogue
+from .views import render
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """A delegate acting through an emailed link (no account)."""
+
+    questionnaire_id: str
+    delegation_id: str
+    email: str
+
+    @property
+    def actor(self) -> str:
+        return f"delegate:{self.delegation_id}"
+
+
+Caller = Principal | Delegate
+
+
+def ensure_access(caller: Caller, q: Questionnaire, *, write: bool) -> None:
+    """404 for what the caller may not see; 403 for reading roles that try to write."""
+    if isinstance(caller, Delegate):
+        if caller.questionnaire_id != q.id:
+            raise NotFound(f"no questionnaire {q.id}")
+        return
+    if caller.has(Role.NATIONAL_ADMIN, Role.AUDITOR):
+        if write:
+            raise Forbidden("the national team and auditors read questionnaires; "
+                            "the organisation answers them")  # fmt: skip
+        return
+    same_org = caller.organisation_id == q.organisation_id
+    if caller.has(Role.MAPPING_LEAD) and same_org:
+        return
+    if caller.has(Role.GROUP_OWNER) and same_org and q.group_id and caller.group_id == q.group_id:
+        return
+    raise NotFound(f"no questionnaire {q.id}")
+
+
+class Questionnaires:
+    """The answering use cases."""
+
+    def __init__(
+        self,
+        repo: PostgresQuestionnaires,
+        catalogue: DefinitionCatalogue,
+        clock: Clock,
+        links: DelegationLinks | None,
+    ) -> None:
+        self.repo = repo
+        self.catalogue = catalogue
+        self.clock = clock
+        self.links = links
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def load(self, caller: Caller, questionnaire_id: str, *, write: bool = False) -> Loaded:
+        loaded = await self.repo.load(questionnaire_id)
+        ensure_access(caller, loaded.questionnaire, write=write)
+        return loaded
+
+    def view(self, loaded: Loaded, caller: Caller) -> dict[str, Any]:
+        q = loaded.questionnaire
+        definition = self.catalogue.get(q.definition)
+        out = render(definition, q.answers)
+        score = ni51(definition, q.subject_id, q.answers)
+        out.update(
+            id=q.id,
+            cycle=q.cycle,
+            organisation_id=q.organisation_id,
+            title=q.title,
+            subject={"kind": q.subject_kind.value, "id": q.subject_id},
+            group_id=q.group_id,
+            status=q.status.value,
+            version=q.version,
+            submitted_at=q.submitted_at.isoformat() if q.submitted_at else None,
+            submitted_by=q.submitted_by,
+            phase=loaded.cycle.phase.value,
+            entry_ends=entry_ends(loaded.cycle, loaded.ret).isoformat(),
+            signed_off_at=loaded.ret.signed_off_at.isoformat()
+            if loaded.ret.signed_off_at
+            else None,
+            can_edit=self._can_edit(loaded, caller),
+            ni51=score.model_dump() if score else None,
+        )
+        if not isinstance(caller, Delegate) and q.delegation is not None:
+            out["delegation"] = q.delegation.as_json()
+        elif isinstance(caller, Delegate) and q.delegation is not None:
+            out["comment_from_lead"] = q.delegation.comment
+        return out
+
+    def _can_edit(self, loaded: Loaded, caller: Caller) -> bool:
+        q = loaded.questionnaire
+        if q.status in (Status.SUBMITTED, Status.CANCELLED):
+            return False
+        if isinstance(caller, Principal) and caller.has(Role.NATIONAL_ADMIN, Role.AUDITOR):
+            return False
+        if isinstance(caller, Delegate):
+            d = q.delegation
+            if d is None or d.id != caller.delegation_id or d.status is not DelegationStatus.ACTIVE:
+                return False
+        try:
+            ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
+        except Conflict:
+            return False
+        return True
+
+    async def list_for(
+        self, principal: Principal, cycle: str | None, organisation_id: str | None
+    ) -> list[dict[str, Any]]:
+        group = None
+        if not principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR):
+            if organisation_id not in (None, principal.organisation_id):
+                raise NotFound(f"no organisation {organisation_id}")
+            organisation_id = principal.organisation_id
+            if not principal.has(Role.MAPPING_LEAD):
+                group = principal.group_id or "-"
+        elif organisation_id is None and cycle is None:
+            raise InvalidInput.field("cycle", "give a cycle or an organisation to list")
+        items = await self.repo.list(cycle, organisation_id, group)
+        return [self.summary(q) for q in items]
+
+    def summary(self, q: Questionnaire) -> dict[str, Any]:
+        definition = self.catalogue.get(q.definition)
+        out: dict[str, Any] = {
+            "id": q.id,
+            "cycle": q.cycle,
+            "organisation_id": q.organisation_id,
+            "title": q.title,
+            "definition": q.definition,
+            "kind": definition.kind.value,
+            "subject": {"kind": q.subject_kind.value, "id": q.subject_id},
+            "group_id": q.group_id,
+            "status": q.status.value,
+            "version": q.version,
+            "delegated_to": q.delegation.email
+            if q.delegation and q.delegation.status is DelegationStatus.ACTIVE
+            else None,
+        }
+        scorecard = grades(definition, q.answers)
+        if scorecard is not None:
+            out["overall_grade"] = scorecard.overall.value if scorecard.overall else None
+        return out
+
+    async def history(self, caller: Caller, questionnaire_id: str) -> list[dict[str, Any]]:
+        await self.load(caller, questionnaire_id)
+        return [
+            {
+                "version": e.stream_version,
+                "event": e.type.split(".", 1)[1],
+                "occurred_at": e.occurred_at.isoformat(),
+                "actor": e.actor,
+                **{k: v for k, v in e.data.items()
+                   if k not in ("organisation_id", "cycle", "questionnaire_id", "answers")},
+            }
+            for e in await self.repo.events(questionnaire_id)
+        ]  # fmt: skip
+
+    # --- writing -------------------------------------------------------------------------------
+
+    async def _commit(
+        self,
+        loaded: Loaded,
+        events: list[Any],
+        context: AppendContext,
+        *,
+        expected_version: int | None = None,
+        check_window: bool = True,
+    ) -> Questionnaire:
+        q = loaded.questionnaire
+        if check_window:
+            ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
+        if not events:
+            return q
+        try:
+            after, _ = await self.repo.save(q, events, context, self.clock.now())
+        except ConcurrencyConflict:
+            raise await self._stale(q.id, q.version) from None
+        return after
+
+    async def _stale(self, questionnaire_id: str, since: int) -> Conflict:
+        """409 saying what changed since the version the caller had."""
+        details: list[dict[str, Any]] = []
+        for e in await self.repo.events(questionnaire_id, since):
+            event = e.type.split(".", 1)[1]
+            if event == "AnswersSaved":
+                details.extend(
+                    {"field": c["question"], "event": event, "old": c["old"], "new": c["new"],
+                     "by": e.actor, "at": e.occurred_at.isoformat(), "version": e.stream_version}
+                    for c in e.data["changes"]
+                )  # fmt: skip
+            else:
+                details.append({"field": None, "event": event, "by": e.actor,
+                                "at": e.occurred_at.isoformat(),
+                                "version": e.stream_version})  # fmt: skip
+        return Conflict(
+            f"questionnaire {questionnaire_id} changed since version {since}: "
+            "review the changes and save again",
+            details=details,
+        )
+
+    def _check_version(self, q: Questionnaire, expected_version: int | None) -> None:
+        if expected_version is None:
+            raise InvalidInput.field(
+                "version", "say which version you are changing (from the questionnaire you read)"
+            )
+
+    async def save(
+        self,
+        caller: Caller,
+        questionnaire_id: str,
+        expected_version: int | None,
+        changes: Mapping[str, Any],
+        context: AppendContext,
+    ) -> Loaded:
+        loaded = await self.load(caller, questionnaire_id, write=True)
+        q = loaded.questionnaire
+        self._check_version(q, expected_version)
+        assert expected_version is not None
+        if expected_version != q.version:
+            raise await self._stale(q.id, expected_version)
+        ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
+        definition = self.catalogue.get(q.definition)
+        delegation_id = caller.delegation_id if isinstance(caller, Delegate) else None
+        try:
+            events, _ = decide.save_answers(q, definition, changes, delegation_id=delegation_id)
+        except AnswerError as exc:
+            raise InvalidInput(
+                str(exc),
+                details=[{"field": p.question, **p.as_dict()} for p in exc.problems],
+            ) from None
+        after = await self._commit(loaded, events, context)
+        return Loaded(after, loaded.cycle, loaded.ret)
+
+    async def submit(
+        self, principal: Principal, questionnaire_id: str, context: AppendContext
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        q = loaded.questionnaire
+        ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
+        events = decide.submit(q, self.catalogue.get(q.definition), principal.actor)
+        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+
+    async def withdraw_submission(
+        self, principal: Principal, questionnaire_id: str, reason: str, context: AppendContext
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        events = decide.withdraw_submission(loaded.questionnaire, reason)
+        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+
+    async def delegate(
+        self,
+        principal: Principal,
+        questionnaire_id: str,
+        email: str,
+        message: str | None,
+        context: AppendContext,
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        q = loaded.questionnaire
+        expires = entry_ends(loaded.cycle, loaded.ret)
+        if expires <= self.clock.now():
+            raise Conflict(f"data entry for {q.cycle} has closed: there is nothing to delegate")
+        events = decide.delegate(q, email, principal.actor, expires, message, q.title)
+        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+
+    async def revoke(
+        self,
+        principal: Principal,
+        questionnaire_id: str,
+        delegation_id: str,
+        reason: str | None,
+        context: AppendContext,
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        events = decide.revoke(loaded.questionnaire, delegation_id, reason)
+        after = await self._commit(loaded, events, context, check_window=False)
+        return Loaded(after, loaded.cycle, loaded.ret)
+
+    async def accept(
+        self, principal: Principal, questionnaire_id: str, delegation_id: str, ctx: AppendContext
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        events = decide.accept(loaded.questionnaire, delegation_id)
+        return Loaded(await self._commit(loaded, events, ctx), loaded.cycle, loaded.ret)
+
+    async def send_back(
+        self,
+        principal: Principal,
+        questionnaire_id: str,
+        delegation_id: str,
+        comment: str,
+        context: AppendContext,
+    ) -> Loaded:
+        loaded = await self.load(principal, questionnaire_id, write=True)
+        events = decide.send_back(loaded.questionnaire, delegation_id, comment)
+        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+
+    # --- delegates -----------------------------------------------------------------------------
+
+    async def delegate_for(
+        self, token: str | None, questionnaire_id: str | None = None
+    ) -> Delegate:
+        """The delegate a link's token stands for; 404 for a token that is not genuine or is
+        for another questionnaire, 410 for one that was revoked, replaced, accepted or expired."""
+        if not token or self.links is None:
+            raise NotFound("no questionnaire for this link")
+        ids = self.links.read(token)
+        if ids is None or (questionnaire_id is not None and ids[0] != questionnaire_id):
+            raise NotFound(f"no questionnaire {questionnaire_id or ''} for this link".strip())
+        qid, delegation_id = ids
+        row = await self.repo.delegation(delegation_id)
+        if row is None or row["questionnaire_id"] != qid:
+            raise NotFound("no questionnaire for this link")
+        status = row["status"]
+        if status == DelegationStatus.REVOKED.value:
+            raise Gone("this link was withdrawn by the mapping lead; ask them for a new one")
+        if status == DelegationStatus.ACCEPTED.value:
+            raise Gone("the mapping lead has accepted this questionnaire: the link has closed")
+        if row["expires_at"] <= self.clock.now():
+            raise Gone(f"this link expired at {row['expires_at'].isoformat()}, when data entry "
+                       "closed")  # fmt: skip
+        return Delegate(qid, delegation_id, row["email"])
+
+    async def return_to_lead(
+        self, delegate: Delegate, comment: str | None, context: AppendContext
+    ) -> Loaded:
+        loaded = await self.load(delegate, delegate.questionnaire_id, write=True)
+        events = decide.return_to_lead(loaded.questionnaire, delegate.delegation_id, comment)
+        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)

@@ -1,0 +1,271 @@
+"""Running a cycle: schedule it, move its dates, let the clock (or the national team) move it
+through its phases, issue what organisations owe when data entry opens, and grant extensions
+and reopenings to single organisations."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import asyncpg
+
+from csm_contracts.events.cycles import (
+    CyclePhaseChanged,
+    CycleScheduled,
+    CycleTimetableChanged,
+    ExtensionGranted,
+    Phase,
+    ReturnReopened,
+    Timetable,
+)
+from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.registry import EventPayload
+from csm_kernel.clock import Clock
+from csm_kernel.database import Connection
+from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
+from csm_kernel.observability import get_logger
+from csm_kernel.store import AppendContext
+from csm_kernel.store.postgres import PostgresEventStore
+
+from ..adapters.cycles_pg import PostgresCycles
+from ..adapters.issuance_pg import issue, known_organisations, known_services
+from ..domain.cycle import ORDER, CycleState, ReturnState, later, phase_at
+from ..domain.owed import owed_by_organisation, owed_for_service
+from .catalogue import DefinitionCatalogue
+
+log = get_logger(__name__)
+
+#: Who the clock's phase changes and issues are attributed to.
+CLOCK_ACTOR = "service:questionnaire"
+
+
+def check_cycle_name(cycle: str, field: str = "cycle") -> None:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", cycle)
+    if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+        raise InvalidInput.field(field, f"{cycle!r} is not a cycle like 2009-10")
+
+
+class Cycles:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: PostgresEventStore,
+        repo: PostgresCycles,
+        catalogue: DefinitionCatalogue,
+        clock: Clock,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.repo = repo
+        self.catalogue = catalogue
+        self.clock = clock
+
+    async def schedule(
+        self, cycle: str, previous_cycle: str | None, timetable: Timetable, context: AppendContext
+    ) -> CycleState:
+        check_cycle_name(cycle)
+        if previous_cycle is not None:
+            check_cycle_name(previous_cycle, "previous_cycle")
+            if previous_cycle >= cycle:
+                raise InvalidInput.field("previous_cycle", "must come before the cycle")
+        event = CycleScheduled(cycle=cycle, previous_cycle=previous_cycle, timetable=timetable)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self.repo.append(conn, None, cycle, [event], context, self.clock.now())
+        except ConcurrencyConflict:
+            raise Conflict(f"cycle {cycle} is already scheduled") from None
+        log.info("cycle scheduled", cycle=cycle)
+        await self.tick()
+        return await self.repo.get(cycle)
+
+    async def change_timetable(
+        self,
+        cycle: str,
+        expected_version: int,
+        timetable: Timetable,
+        reason: str,
+        context: AppendContext,
+    ) -> CycleState:
+        state = await self.repo.get(cycle)
+        if state.version != expected_version:
+            raise Conflict(f"cycle {cycle} changed since version {expected_version} (it is at "
+                           f"{state.version}); reload it")  # fmt: skip
+        now = self.clock.now()
+        if later(state.phase, phase_at(timetable, now)):
+            raise InvalidInput.field(
+                "timetable",
+                f"{cycle} is already in phase {state.phase.value}; a phase never goes back "
+                "(grant extensions or reopen returns instead)",
+            )
+        event = CycleTimetableChanged(cycle=cycle, old_timetable=state.timetable,
+                                      new_timetable=timetable, reason=reason)  # fmt: skip
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await self.repo.append(conn, state, cycle, [event], context, now)
+        except ConcurrencyConflict:
+            raise Conflict(f"cycle {cycle} changed meanwhile; reload it") from None
+        await self.tick()
+        return await self.repo.get(cycle)
+
+    async def advance(
+        self, cycle: str, phase: Phase, reason: str, context: AppendContext
+    ) -> CycleState:
+        """National action: move a cycle on to `phase` now, ahead of its timetable."""
+        state = await self.repo.get(cycle)
+        if not later(phase, state.phase):
+            raise InvalidInput.field(
+                "phase", f"{cycle} is in {state.phase.value}; a phase can only move forward"
+            )
+        await self._move(state, phase, by_clock=False, reason=reason, context=context)
+        await self.issue_owed(cycle)
+        return await self.repo.get(cycle)
+
+    async def tick(self) -> int:
+        """Move every cycle to the phase its timetable gives now, then issue what is owed.
+        Idempotent: the clock loop calls it every few seconds. Returns phase changes made."""
+        now = self.clock.now()
+        moved = 0
+        for state in await self.repo.all():
+            target = phase_at(state.timetable, now)
+            if later(target, state.phase):
+                context = AppendContext(actor=CLOCK_ACTOR)
+                try:
+                    await self._move(state, target, by_clock=True, reason=None, context=context)
+                    moved += 1
+                except ConcurrencyConflict:
+                    pass  # someone else moved it: the next tick sees where it is
+        for cycle in await self.repo.not_issued():
+            await self.issue_owed(cycle)
+        return moved
+
+    async def _move(
+        self,
+        state: CycleState,
+        target: Phase,
+        *,
+        by_clock: bool,
+        reason: str | None,
+        context: AppendContext,
+    ) -> None:
+        now = self.clock.now()
+        events: list[EventPayload] = []
+        current = state.phase
+        for phase in ORDER[ORDER.index(current) + 1 : ORDER.index(target) + 1]:
+            events.append(
+                CyclePhaseChanged(cycle=state.cycle, old_phase=current, phase=phase,
+                                  changed_at=now, by_clock=by_clock, reason=reason)
+            )  # fmt: skip
+            if phase is Phase.DATA_ENTRY:
+                events.append(CycleOpened(cycle=state.cycle, previous_cycle=state.previous_cycle,
+                                          opened_at=now))  # fmt: skip
+            current = phase
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.repo.append(conn, state, state.cycle, events, context, now)
+        log.info("cycle phase changed", cycle=state.cycle, phase=target.value, by_clock=by_clock)
+
+    async def issue_owed(
+        self,
+        cycle: str,
+        *,
+        organisation_id: str | None = None,
+        service_id: str | None = None,
+        conn: Connection | None = None,
+        context: AppendContext | None = None,
+    ) -> int:
+        """Issue every questionnaire owed in an open cycle (or one organisation's, or one
+        service's) that is not issued yet. Whole-cycle runs mark the cycle issued."""
+        context = context or AppendContext(actor=CLOCK_ACTOR)
+        if conn is not None:
+            return await self._issue(conn, cycle, organisation_id, service_id, context)
+        async with self.pool.acquire() as own, own.transaction():
+            count = await self._issue(own, cycle, organisation_id, service_id, context)
+            if organisation_id is None and service_id is None:
+                await self.repo.mark_issued(own, cycle)
+        if count:
+            log.info("questionnaires issued", cycle=cycle, count=count)
+        return count
+
+    async def _issue(
+        self,
+        conn: Connection,
+        cycle: str,
+        organisation_id: str | None,
+        service_id: str | None,
+        context: AppendContext,
+    ) -> int:
+        state = await self.repo.find(cycle, conn)
+        if state is None or not later(state.phase, Phase.SANDBOX):
+            return 0
+        owed = []
+        if service_id is None:
+            for org in await known_organisations(conn, organisation_id):
+                owed.extend(owed_by_organisation(org))
+        for service in await known_services(conn, cycle, organisation_id, service_id):
+            owed.append(owed_for_service(service))
+        return await issue(conn, self.store, self.catalogue, cycle, owed, context,
+                           self.clock.now())  # fmt: skip
+
+    async def open_cycles(self, conn: Connection) -> list[str]:
+        """Cycles in which questionnaires are owed (data entry opened, not yet published)."""
+        rows = await conn.fetch(
+            "SELECT cycle FROM cycles WHERE phase IN ('data-entry', 'summary-reports', 'closed')"
+        )
+        return [r["cycle"] for r in rows]
+
+    # --- one organisation's return ---------------------------------------------------------
+
+    async def grant_extension(
+        self,
+        cycle: str,
+        organisation_id: str,
+        until: datetime,
+        reason: str,
+        context: AppendContext,
+    ) -> ReturnState:
+        state = await self.repo.get(cycle)
+        await self._known(organisation_id)
+        if until <= state.timetable.data_entry_closes:
+            raise InvalidInput.field(
+                "until", f"an extension ends after the close "
+                         f"({state.timetable.data_entry_closes.isoformat()})",
+            )  # fmt: skip
+        if until >= state.timetable.publication:
+            raise InvalidInput.field("until", "an extension ends before publication")
+        event = ExtensionGranted(organisation_id=organisation_id, cycle=cycle, until=until,
+                                 reason=reason)  # fmt: skip
+        return await self._append_return(cycle, organisation_id, [event], context)
+
+    async def reopen(
+        self, cycle: str, organisation_id: str, reason: str, context: AppendContext
+    ) -> ReturnState:
+        await self.repo.get(cycle)
+        await self._known(organisation_id)
+        ret = await self.repo.load_return(cycle, organisation_id)
+        if ret.reopened and ret.signed_off_at is None:
+            raise Conflict(f"{organisation_id}'s {cycle} return is already reopened")
+        event = ReturnReopened(organisation_id=organisation_id, cycle=cycle, reason=reason,
+                               was_signed_off_at=ret.signed_off_at)  # fmt: skip
+        return await self._append_return(cycle, organisation_id, [event], context)
+
+    async def _append_return(
+        self,
+        cycle: str,
+        organisation_id: str,
+        events: list[EventPayload],
+        context: AppendContext,
+    ) -> ReturnState:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                ret = await self.repo.load_return(cycle, organisation_id, conn)
+                return await self.repo.append_return(conn, ret, events, context,
+                                                     self.clock.now())  # fmt: skip
+        except ConcurrencyConflict:
+            raise Conflict(f"{organisation_id}'s {cycle} return changed meanwhile; "
+                           "try again") from None  # fmt: skip
+
+    async def _known(self, organisation_id: str) -> None:
+        found = await self.pool.fetchval(
+            "SELECT 1 FROM known_organisations WHERE code = $1", organisation_id
+        )
+        if not found:
+            raise NotFound(f"no organisation {organisation_id}")
