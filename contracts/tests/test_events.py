@@ -27,13 +27,6 @@ from csm_contracts.events.accounts import (
     ServiceGroupDefined,
     ServiceGroupOwnerNamed,
 )
-from csm_contracts.events.directory import (
-    ServiceCarriedForward,
-    ServiceConfirmed,
-    ServiceRegistered,
-    ServiceRevised,
-    ServiceWithdrawn,
-)
 from csm_contracts.events.cycles import (
     CyclePhaseChanged,
     CycleScheduled,
@@ -41,7 +34,19 @@ from csm_contracts.events.cycles import (
     ExtensionGranted,
     ReturnReopened,
 )
+from csm_contracts.events.directory import (
+    ServiceCarriedForward,
+    ServiceConfirmed,
+    ServiceRegistered,
+    ServiceRevised,
+    ServiceWithdrawn,
+)
 from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.events.registration import (
+    OrganisationLinked,
+    OrganisationRenamed,
+    PartnershipAreasChanged,
+)
 from csm_contracts.events.responses import (
     AnswersSaved,
     DelegationAccepted,
@@ -51,11 +56,6 @@ from csm_contracts.events.responses import (
     QuestionnaireReturned,
     QuestionnaireSentBack,
     SubmissionWithdrawn,
-)
-from csm_contracts.events.registration import (
-    OrganisationLinked,
-    OrganisationRenamed,
-    PartnershipAreasChanged,
 )
 from csm_contracts.registry import (
     REGISTRY,

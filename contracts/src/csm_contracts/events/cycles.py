@@ -8,6 +8,7 @@ A cycle's stream is `cycle-<cycle>` and its events are national (key `NATIONAL`)
 
 from __future__ import annotations
 
+import itertools
 from enum import StrEnum
 from typing import ClassVar
 
@@ -50,7 +51,7 @@ class Timetable(BaseModel):
             ("data_entry_closes", self.data_entry_closes),
             ("publication", self.publication),
         ]
-        for (earlier, a), (later, b) in zip(dates, dates[1:], strict=False):
+        for (earlier, a), (later, b) in itertools.pairwise(dates):
             if not a < b:
                 raise ValueError(f"{later} must come after {earlier}")
         return self

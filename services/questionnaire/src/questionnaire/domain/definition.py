@@ -227,7 +227,7 @@ class _Reader:
             raise self.fail(doc, "definition: 'version' must be a whole number from 1")
         kind_raw = doc.get("kind", "self-assessment" if "scale" in doc else None)
         try:
-            kind = DefinitionKind(kind_raw)
+            kind = DefinitionKind(str(kind_raw))
         except ValueError:
             known = ", ".join(k.value for k in DefinitionKind)
             raise self.fail(doc, f"definition: kind {kind_raw!r} is not one of {known}") from None
@@ -308,7 +308,7 @@ class _Reader:
         what = f"question {qid}"
         type_raw = q.get("type", "scored_scale" if scale is not None else None)
         try:
-            qtype = QuestionType(type_raw)
+            qtype = QuestionType(str(type_raw))
         except ValueError:
             known = ", ".join(t.value for t in QuestionType)
             raise self.fail(q, f"{what}: type {type_raw!r} is not one of {known}") from None
@@ -426,7 +426,7 @@ class _Reader:
             r = self.mapping(item, "rule", _RULE_KEYS, doc)
             rid = self.ident(r, "rule", seen)
             try:
-                kind = RuleKind(r.get("kind"))
+                kind = RuleKind(str(r.get("kind")))
             except ValueError:
                 known_kinds = ", ".join(k.value for k in RuleKind)
                 raise self.fail(r, f"rule {rid}: kind must be one of {known_kinds}") from None
@@ -479,8 +479,10 @@ class _Reader:
                                               f"{reason}")  # fmt: skip
                     refs |= condition.references
                 if question.id in refs:
-                    raise self.fail(raw_by_id[question.id],
-                                    f"question {question.id}: its show_if depends on itself")  # fmt: skip
+                    raise self.fail(
+                        raw_by_id[question.id],
+                        f"question {question.id}: its show_if depends on itself",
+                    )
                 dependencies[question.id] = frozenset(refs)
         cycle = cycle_in(dependencies)
         if cycle:
