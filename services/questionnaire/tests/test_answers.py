@@ -98,6 +98,7 @@ def answers_of(changes: dict[str, Any], current: dict[str, Any] | None = None) -
     [
         ("colour", "red", "red"),
         ("extras", ["c", "a"], ["a", "c"]),  # reordered to the options' order
+        ("extras", [], None),  # nothing chosen is no answer: a required one stays missing
         ("extras", ["d", "b", "b"], ["b", "d"]),  # a choice chosen twice counts once
         ("has_budget", True, True),
         ("has_budget", False, False),
@@ -147,7 +148,6 @@ def test_normalise_accepts(question: str, value: Any, stored: Any) -> None:
         ("extras", "a", "give a list of choices"),
         ("extras", [1], "give a list of choices"),
         ("extras", ["a", "z"], "not an option: z"),
-        ("extras", [], "choose at least 1"),
         ("extras", ["a", "b", "c", "d"], "choose at most 3"),
         ("has_budget", "yes", "true (yes) or false (no)"),
         ("has_budget", "true", "true (yes) or false (no)"),

@@ -636,3 +636,43 @@ def test_error_without_line_prints_the_file_only() -> None:
     error = DefinitionError("x.yaml", None, "gone")
     assert str(error) == "x.yaml: gone"
     assert (error.file, error.line, error.message) == ("x.yaml", None, "gone")
+
+
+def test_a_self_assessment_scores_one_to_three_and_camhs_partnership_asks_ni51() -> None:
+    bad_scale = textwrap.dedent(
+        """\
+        id: sa
+        version: 1
+        title: SA
+        kind: self-assessment
+        sections:
+          - id: s1
+            title: S1
+            questions:
+              - id: q1
+                type: scored_scale
+                text: Q1
+                levels: {1: a, 2: b, 3: c, 4: d}
+        """
+    )
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(bad_scale, "bad.yaml")
+    assert info.value.line == 9 and "scored scale of 1, 2 and 3" in info.value.message
+    no_ni51 = textwrap.dedent(
+        """\
+        id: cp
+        version: 1
+        title: CAMHS
+        kind: camhs-partnership
+        sections:
+          - id: s1
+            title: S1
+            questions:
+              - id: learning_disabilities
+                type: yes_no
+                text: Q1
+        """
+    )
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(no_ni51, "bad.yaml")
+    assert info.value.line == 9 and "NI 51 questions are scored scales" in info.value.message

@@ -65,6 +65,8 @@ def normalise(q: Question, value: Any) -> Any:
         if unknown:
             raise ValueError(f"not an option: {', '.join(unknown)}")
         chosen = [o.value for o in q.options if o.value in value]  # in the options' order
+        if not chosen:
+            return None  # nothing chosen is no answer (a required question stays missing)
         if q.min_selected is not None and len(chosen) < q.min_selected:
             raise ValueError(f"choose at least {q.min_selected}")
         if q.max_selected is not None and len(chosen) > q.max_selected:

@@ -22,6 +22,14 @@ import yaml
 from .conditions import Condition, ConditionError, cycle_in, parse
 from .feasibility import never_true
 
+#: NI 51's four questions (DESIGN.md section 8), by id.
+NI51_QUESTIONS = (
+    "learning_disabilities",
+    "urgent_24_hour_cover",
+    "age_16_17",
+    "early_intervention",
+)
+
 
 class QuestionType(StrEnum):
     SINGLE_CHOICE = "single_choice"
@@ -278,7 +286,26 @@ class _Reader:
             rules=tuple(self.rules(doc, question_ids)),
         )
         self.check_conditions(definition, raw_sections)
+        self.check_kind(definition, doc)
         return definition
+
+    def check_kind(self, definition: Definition, doc: dict[str, Any]) -> None:
+        """What the grades and NI 51 rely on: a self-assessment scores 1-3 throughout; a CAMHS
+        partnership questionnaire asks the four NI 51 questions, each scored 1-4."""
+        questions = definition.questions
+        if definition.kind is DefinitionKind.SELF_ASSESSMENT:
+            for q in questions.values():
+                if q.type is not QuestionType.SCORED_SCALE or set(q.levels) != {1, 2, 3}:
+                    raise DefinitionError(self.file, q.line, f"question {q.id}: a self-assessment "
+                                          "question is a scored scale of 1, 2 and 3")  # fmt: skip
+        if definition.kind is DefinitionKind.CAMHS_PARTNERSHIP:
+            for qid in NI51_QUESTIONS:
+                q = questions.get(qid)
+                if q is None:
+                    raise self.fail(doc, f"a CAMHS partnership questionnaire asks NI 51's {qid}")
+                if q.type is not QuestionType.SCORED_SCALE or set(q.levels) != {1, 2, 3, 4}:
+                    raise DefinitionError(self.file, q.line, f"question {qid}: NI 51 questions "
+                                          "are scored scales of 1 to 4")  # fmt: skip
 
     def strings(self, node: dict[str, Any], key: str) -> list[str]:
         value = node.get(key, [])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from csm_contracts.events import NI51AreaScore
 
-QUESTIONS = ("learning_disabilities", "urgent_24_hour_cover", "age_16_17", "early_intervention")
+from .definition import NI51_QUESTIONS as QUESTIONS
 
 
 def ni51_score(area: str, answers: dict[str, int]) -> NI51AreaScore:
