@@ -186,7 +186,6 @@ class Questionnaires:
         events: list[Any],
         context: AppendContext,
         *,
-        expected_version: int | None = None,
         check_window: bool = True,
     ) -> Questionnaire:
         q = loaded.questionnaire
@@ -221,12 +220,6 @@ class Questionnaires:
             details=details,
         )
 
-    def _check_version(self, q: Questionnaire, expected_version: int | None) -> None:
-        if expected_version is None:
-            raise InvalidInput.field(
-                "version", "say which version you are changing (from the questionnaire you read)"
-            )
-
     async def save(
         self,
         caller: Caller,
@@ -237,8 +230,10 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(caller, questionnaire_id, write=True)
         q = loaded.questionnaire
-        self._check_version(q, expected_version)
-        assert expected_version is not None
+        if expected_version is None:
+            raise InvalidInput.field(
+                "version", "say which version you are changing (from the questionnaire you read)"
+            )
         if expected_version != q.version:
             raise await self._stale(q.id, expected_version)
         ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())

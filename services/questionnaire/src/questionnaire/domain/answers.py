@@ -17,9 +17,16 @@ from typing import Any
 
 from csm_contracts.events import NI51AreaScore
 
-from .definition import Definition, DefinitionKind, Question, QuestionType, Rule, RuleKind
+from .definition import (
+    NI51_QUESTIONS,
+    Definition,
+    DefinitionKind,
+    Question,
+    QuestionType,
+    Rule,
+    RuleKind,
+)
 from .grading import Grade, overall_grade, topic_grade
-from .ni51 import QUESTIONS as NI51_QUESTIONS
 from .ni51 import ni51_score
 
 

@@ -300,12 +300,12 @@ class _Reader:
                                           "question is a scored scale of 1, 2 and 3")  # fmt: skip
         if definition.kind is DefinitionKind.CAMHS_PARTNERSHIP:
             for qid in NI51_QUESTIONS:
-                q = questions.get(qid)
-                if q is None:
+                asked = questions.get(qid)
+                if asked is None:
                     raise self.fail(doc, f"a CAMHS partnership questionnaire asks NI 51's {qid}")
-                if q.type is not QuestionType.SCORED_SCALE or set(q.levels) != {1, 2, 3, 4}:
-                    raise DefinitionError(self.file, q.line, f"question {qid}: NI 51 questions "
-                                          "are scored scales of 1 to 4")  # fmt: skip
+                if asked.type is not QuestionType.SCORED_SCALE or set(asked.levels) != {1, 2, 3, 4}:
+                    raise DefinitionError(self.file, asked.line, f"question {qid}: NI 51 "
+                                          "questions are scored scales of 1 to 4")  # fmt: skip
 
     def strings(self, node: dict[str, Any], key: str) -> list[str]:
         value = node.get(key, [])
