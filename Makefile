@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/event_store.py
 	$(BIN)/python bench/registration_organisations.py
 	$(BIN)/python bench/registration_directory.py
+	$(BIN)/python bench/questionnaire_answers.py
 
 infra-up: install
 	$(BIN)/csm-infra up
