@@ -41,6 +41,7 @@ from csm_contracts.events.directory import (
     ServiceRevised,
     ServiceWithdrawn,
 )
+from csm_contracts.events.notifications import NotificationFailed, NotificationSent
 from csm_contracts.events.questionnaire import CycleOpened
 from csm_contracts.events.registration import (
     OrganisationLinked,
@@ -91,6 +92,7 @@ ALL_PAYLOADS |= {CycleScheduled, CycleTimetableChanged, CyclePhaseChanged, Cycle
 ALL_PAYLOADS |= {ExtensionGranted, ReturnReopened, QuestionnaireIssued, AnswersSaved}
 ALL_PAYLOADS |= {DelegationRevoked, QuestionnaireReturned, DelegationAccepted}
 ALL_PAYLOADS |= {QuestionnaireSentBack, SubmissionWithdrawn, QuestionnaireCancelled}
+ALL_PAYLOADS |= {NotificationSent, NotificationFailed}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

@@ -58,3 +58,15 @@ def test_others_data_is_not_found_unless_the_role_sees_all() -> None:
     with pytest.raises(NotFound):
         ensure_can_see(LEAD, "5A5")
     ensure_can_see(Principal("a", "s", frozenset({Role.AUDITOR})), "5A5")
+
+
+def test_a_remembered_token_still_expires_and_a_tampered_one_is_not_remembered() -> None:
+    verifier = TokenVerifier(PUBLIC, leeway_seconds=0)
+    token, _ = TokenSigner(PRIVATE, ttl_seconds=2).issue(LEAD)  # iat is whole seconds
+    assert verifier.verify(token) == LEAD
+    assert verifier.verify(token) == LEAD  # from memory
+    time.sleep(2.1)
+    with pytest.raises(Unauthorised):
+        verifier.verify(token)  # remembered, but expired
+    with pytest.raises(Unauthorised):
+        verifier.verify(token[:-4] + "AAAA")

@@ -142,3 +142,40 @@ async def test_republish_a_range_leaves_the_checkpoint(pg_pool: asyncpg.Pool, in
         await relay.stop()
     records = await read_topic(infra.bootstrap, topic, 3)
     assert sorted(headers_of(r)["ce_id"] for r in records) == sorted(ids[3:6])
+
+
+async def test_one_relay_publishes_at_a_time_and_another_takes_over(
+    pg_pool: asyncpg.Pool, infra
+) -> None:
+    import asyncio
+
+    store = PostgresEventStore(pg_pool)
+    topic = unique_topic("leader")
+    relays = [
+        OutboxRelay(store, infra.bootstrap, route=lambda _e: [topic], poll_interval=0.1,
+                    standby_interval=0.2)
+        for _ in range(2)
+    ]  # fmt: skip
+    stops = [asyncio.Event(), asyncio.Event()]
+    tasks = [asyncio.create_task(r.run(s)) for r, s in zip(relays, stops, strict=True)]
+    try:
+        await asyncio.sleep(1)
+        assert sorted(r.leading for r in relays) == [False, True]
+        leader = next(i for i, r in enumerate(relays) if r.leading)
+        await _fill(store, 10)
+        records = await read_topic(infra.bootstrap, topic, 10)
+        assert len(records) == 10  # published once: the standby did not publish too
+        # The leader stops; the standby takes over and publishes what comes next.
+        stops[leader].set()
+        await tasks[leader]
+        await relays[leader].stop()
+        (e,) = await store.append("org-next", 0, [ev(99, key="ORGX")], AppendContext(actor="t"))
+        records = await read_topic(infra.bootstrap, topic, 11)
+        assert str(e.event_id) in {headers_of(r)["ce_id"] for r in records}
+        assert relays[1 - leader].leading
+    finally:
+        for s in stops:
+            s.set()
+        await asyncio.gather(*tasks)
+        for r in relays:
+            await r.stop()

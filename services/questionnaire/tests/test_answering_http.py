@@ -42,10 +42,11 @@ async def test_answers_are_saved_as_events_with_old_and_new_values(questionnaire
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["version"] == 2 and body["status"] == "in-progress"
-        assert body["sections"][0]["questions"][1]["answer"] == {
-            "score": 3,
-            "evidence": "JSNA 2009",
-        }
+        # A save's reply is what changed and where things stand, not the questions again.
+        assert body["changed"] == ["s1q1", "s1q2"] and "sections" not in body
+        assert body["answers"]["s1q2"] == {"score": 3, "evidence": "JSNA 2009"}
+        full = (await q.client.get(f"/questionnaires/{sa['id']}", headers=q.lead("PCT1"))).json()
+        assert full["sections"][0]["questions"][1]["answer"] == body["answers"]["s1q2"]
         r = await save(q, sa["id"], 2, {"s1q1": 3}, q.lead("PCT1"))
         assert r.json()["version"] == 3
         # Saving the same values again changes nothing and writes no event.
@@ -113,14 +114,16 @@ async def test_a_follow_up_appears_with_its_trigger_and_a_hidden_answer_stops_co
             q, sq["id"], sq["version"], {"camhs": True, "camhs_tier": "3"}, q.lead("TR1")
         )
         assert r.status_code == 200, r.text
-        questions = {x["id"]: x for s in r.json()["sections"] for x in s["questions"]}
-        assert questions["camhs_tier"]["visible"] and questions["camhs_tier"]["answer"] == "3"
+        assert "camhs_tier" in r.json()["visible"] and r.json()["answers"]["camhs_tier"] == "3"
         # Not a CAMHS service after all: the tier is hidden, kept, and no longer counts.
         r = await save(q, sq["id"], r.json()["version"], {"camhs": False}, q.lead("TR1"))
-        questions = {x["id"]: x for s in r.json()["sections"] for x in s["questions"]}
-        assert questions["camhs_tier"]["visible"] is False
-        assert questions["camhs_tier"]["answer"] == "3"  # kept in the stored answers
+        assert "camhs_tier" not in r.json()["visible"]
+        assert r.json()["answers"]["camhs_tier"] == "3"  # kept in the stored answers
         assert "camhs_tier" not in {m["question"] for m in r.json()["missing"]}
+        view = (await q.client.get(f"/questionnaires/{sq['id']}", headers=q.lead("TR1"))).json()
+        questions = {x["id"]: x for s in view["sections"] for x in s["questions"]}
+        assert questions["camhs_tier"]["visible"] is False
+        assert questions["camhs_tier"]["answer"] == "3"
 
 
 async def test_concurrent_edits_the_second_gets_409_with_what_changed(questionnaire_app) -> None:

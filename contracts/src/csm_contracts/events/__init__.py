@@ -1,6 +1,6 @@
 """Every event payload, by publishing service. Importing this package registers them all."""
 
-from . import accounts, cycles, directory, responses  # noqa: F401  (register their payloads)
+from . import accounts, cycles, directory, notifications, responses  # noqa: F401  (register)
 from .questionnaire import CycleSignedOff, NI51AreaScore, QuestionnaireDelegated, ResponseSubmitted
 from .registration import OrganisationKind, OrganisationRegistered, Region
 

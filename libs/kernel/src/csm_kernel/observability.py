@@ -132,6 +132,11 @@ class JsonLinesSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
+def tracing_exported() -> bool:
+    """Are spans sent anywhere (OTLP, or the JSON-lines file the tests follow)?"""
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("CSM_TRACES_FILE"))
+
+
 def configure_tracing(service: str) -> TracerProvider:
     """Install the SDK tracer provider for this process, with the exporters configured."""
     provider = TracerProvider(

@@ -54,6 +54,10 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
+#: The advisory lock (session-level) that makes one relay per database the publisher.
+RELAY_LOCK = 7300001
+
+
 class OutboxRelay:
     """Moves events from a PostgreSQL event store to Kafka."""
 
@@ -66,6 +70,7 @@ class OutboxRelay:
         route: TopicRouter = Topics.for_event,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        standby_interval: float = 2.0,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -75,6 +80,9 @@ class OutboxRelay:
         self.route = route
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.standby_interval = standby_interval
+        #: Is this relay the one publishing (several processes of a service may run one)?
+        self.leading = False
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
@@ -218,7 +226,14 @@ class OutboxRelay:
                 try:
                     await self.start()
                     if listener is None or listener.is_closed():
-                        listener = conn = await self.store.pool.acquire()
+                        conn = await self.store.pool.acquire()
+                        if not await self._lead(conn):
+                            # Another process of this service relays; stand by in case it stops.
+                            await self.store.pool.release(conn)
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(stop.wait(), self.standby_interval)
+                            continue
+                        listener = conn
                         await conn.add_listener("csm_events", self._on_notify)
                         await self.ensure_broker_has_history()
                     self._wake.clear()
@@ -234,6 +249,16 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 5.0)
         finally:
             await self._release(listener)
+
+    async def _lead(self, conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
+        """Take the relay's leadership: a session lock held by the LISTEN connection, so one
+        process of a service relays at a time and another takes over when it goes (the lock
+        goes with its connection; the pool's reset unlocks it when the connection returns)."""
+        taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
+        if taken and not self.leading:
+            log.info("relay leading", relay=self.name)
+        self.leading = bool(taken)
+        return self.leading
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
+import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,7 +65,7 @@ BackgroundTask = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
 """A loop a service runs beside its API until the event is set (e.g. a mail sender)."""
 
 
-def runtime_of(request: Request) -> Runtime:
+async def runtime_of(request: Request) -> Runtime:
     """The runtime of the app serving a request (a FastAPI dependency)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -245,6 +247,21 @@ def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -
         sys.exit(asyncio.run(_verify(settings)))
     import uvicorn
 
+    if settings.workers > 1:
+        # Several processes on one port: each imports the factory afresh (uvicorn spawns them),
+        # so the factory travels by name. One of them relays (the relay's leader lock).
+        os.environ["CSM_SERVICE_NAME"] = name
+        os.environ["CSM_APP_FACTORY"] = f"{app_factory.__module__}:{app_factory.__qualname__}"
+        uvicorn.run(
+            "csm_kernel.runtime:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+        )
+        return
     configure_tracing(name)
     uvicorn.run(
         app_factory(settings),
@@ -253,3 +270,14 @@ def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -
         log_config=None,
         access_log=False,
     )
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (`CSM_WORKERS` > 1): the factory `service_main` named."""
+    name = os.environ["CSM_SERVICE_NAME"]
+    module, _, attribute = os.environ["CSM_APP_FACTORY"].partition(":")
+    factory = getattr(importlib.import_module(module), attribute)
+    configure_logging(name)
+    configure_tracing(name)
+    app: FastAPI = factory(ServiceSettings())
+    return app

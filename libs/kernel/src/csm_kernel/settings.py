@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = 3
     db_pool_size: int = 10
+    #: HTTP worker processes (one relays at a time; every one serves requests).
+    workers: int = 1
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_use_tls: bool = False

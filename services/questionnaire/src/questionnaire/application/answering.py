@@ -17,11 +17,11 @@ from csm_kernel.store import AppendContext
 
 from ..adapters.questionnaires_pg import Loaded, PostgresQuestionnaires
 from ..domain import questionnaire as decide
-from ..domain.answers import AnswerError, grades, ni51
+from ..domain.answers import AnswerError, Evaluation, evaluate, grades
 from ..domain.cycle import ensure_open_for_entry, entry_ends
 from ..domain.questionnaire import DelegationStatus, Questionnaire, Status
 from .catalogue import DefinitionCatalogue
-from .views import render
+from .views import render, summary
 
 
 @dataclass(frozen=True)
@@ -81,35 +81,53 @@ class Questionnaires:
         ensure_access(caller, loaded.questionnaire, write=write)
         return loaded
 
-    def view(self, loaded: Loaded, caller: Caller) -> dict[str, Any]:
+    def _state(self, loaded: Loaded, caller: Caller, ev: Evaluation) -> dict[str, Any]:
         q = loaded.questionnaire
-        definition = self.catalogue.get(q.definition)
-        out = render(definition, q.answers)
-        score = ni51(definition, q.subject_id, q.answers)
-        out.update(
-            id=q.id,
-            cycle=q.cycle,
-            organisation_id=q.organisation_id,
-            title=q.title,
-            subject={"kind": q.subject_kind.value, "id": q.subject_id},
-            group_id=q.group_id,
-            status=q.status.value,
-            version=q.version,
-            submitted_at=q.submitted_at.isoformat() if q.submitted_at else None,
-            submitted_by=q.submitted_by,
-            phase=loaded.cycle.phase.value,
-            entry_ends=entry_ends(loaded.cycle, loaded.ret).isoformat(),
-            signed_off_at=loaded.ret.signed_off_at.isoformat()
-            if loaded.ret.signed_off_at
-            else None,
-            can_edit=self._can_edit(loaded, caller),
-            ni51=score.model_dump() if score else None,
-        )
+        score = ev.ni51(q.subject_id)
+        out: dict[str, Any] = {
+            "id": q.id,
+            "cycle": q.cycle,
+            "organisation_id": q.organisation_id,
+            "title": q.title,
+            "subject": {"kind": q.subject_kind.value, "id": q.subject_id},
+            "group_id": q.group_id,
+            "status": q.status.value,
+            "version": q.version,
+            "submitted_at": q.submitted_at.isoformat() if q.submitted_at else None,
+            "submitted_by": q.submitted_by,
+            "phase": loaded.cycle.phase.value,
+            "entry_ends": entry_ends(loaded.cycle, loaded.ret).isoformat(),
+            "signed_off_at": (
+                loaded.ret.signed_off_at.isoformat() if loaded.ret.signed_off_at else None
+            ),
+            "can_edit": self._can_edit(loaded, caller),
+            "ni51": score.model_dump() if score else None,
+        }
         if not isinstance(caller, Delegate) and q.delegation is not None:
             out["delegation"] = q.delegation.as_json()
         elif isinstance(caller, Delegate) and q.delegation is not None:
             out["comment_from_lead"] = q.delegation.comment
         return out
+
+    def view(self, loaded: Loaded, caller: Caller) -> dict[str, Any]:
+        """The whole questionnaire: every question with its answer, and where it stands."""
+        q = loaded.questionnaire
+        definition = self.catalogue.get(q.definition)
+        ev = evaluate(definition, q.answers)
+        return {**render(definition, q.answers, ev), **self._state(loaded, caller, ev)}
+
+    def saved(self, loaded: Loaded, caller: Caller, changed: list[str]) -> dict[str, Any]:
+        """A save's reply: where the questionnaire stands, which questions are shown now and
+        what the answers come to, without the questions' text (the client has it)."""
+        q = loaded.questionnaire
+        ev = evaluate(self.catalogue.get(q.definition), q.answers)
+        return {
+            **self._state(loaded, caller, ev),
+            **summary(ev),
+            "changed": changed,
+            "answers": q.answers,
+            "visible": sorted(ev.shown),
+        }
 
     def _can_edit(self, loaded: Loaded, caller: Caller) -> bool:
         q = loaded.questionnaire
@@ -227,7 +245,8 @@ class Questionnaires:
         expected_version: int | None,
         changes: Mapping[str, Any],
         context: AppendContext,
-    ) -> Loaded:
+    ) -> tuple[Loaded, list[str]]:
+        """Save answers; the questionnaire after, and the questions whose answers changed."""
         loaded = await self.load(caller, questionnaire_id, write=True)
         q = loaded.questionnaire
         if expected_version is None:
@@ -247,7 +266,8 @@ class Questionnaires:
                 details=[{"field": p.question, **p.as_dict()} for p in exc.problems],
             ) from None
         after = await self._commit(loaded, events, context)
-        return Loaded(after, loaded.cycle, loaded.ret)
+        changed = [c.question for e in events for c in getattr(e, "changes", [])]
+        return Loaded(after, loaded.cycle, loaded.ret), changed
 
     async def submit(
         self, principal: Principal, questionnaire_id: str, context: AppendContext

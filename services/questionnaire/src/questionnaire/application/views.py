@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ..domain import answers as rules
+from ..domain.answers import Evaluation, evaluate
 from ..domain.definition import Definition, Question
 
 
@@ -43,25 +43,45 @@ def _question(q: Question, answer: Any, shown: bool) -> dict[str, Any]:
     return out
 
 
-def render(definition: Definition, answers: Mapping[str, Any]) -> dict[str, Any]:
+#: The parts of a rendered definition that never change, by `id@version`.
+_STATIC: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
+
+
+def _static(definition: Definition) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    cached = _STATIC.get(definition.ref)
+    if cached is None:
+        cached = []
+        for s in definition.sections:
+            section: dict[str, Any] = {"id": s.id, "title": s.title}
+            if s.help:
+                section["help"] = s.help
+            if s.objectives:
+                section["objectives"] = list(s.objectives)
+            cached.append((section, [_question(q, None, False) for q in s.questions]))
+        _STATIC[definition.ref] = cached
+    return cached
+
+
+def render(
+    definition: Definition, answers: Mapping[str, Any], evaluation: Evaluation | None = None
+) -> dict[str, Any]:
     """The definition filled in with `answers` (stored answers: hidden ones included)."""
-    shown = rules.visible(definition, answers)
-    grades = rules.grades(definition, answers)
+    ev = evaluation or evaluate(definition, answers)
+    shown = ev.shown
+    grades = ev.grades
     sections = []
-    for s in definition.sections:
-        questions = [_question(q, answers.get(q.id), q.id in shown) for q in s.questions]
-        section: dict[str, Any] = {
-            "id": s.id,
-            "title": s.title,
+    for static_section, static_questions in _static(definition):
+        questions = [
+            {**q, "visible": q["id"] in shown, "answer": answers.get(q["id"])}
+            for q in static_questions
+        ]
+        section = {
+            **static_section,
             "visible": any(q["visible"] for q in questions),
             "questions": questions,
         }
-        if s.help:
-            section["help"] = s.help
-        if s.objectives:
-            section["objectives"] = list(s.objectives)
         if grades is not None:
-            grade = grades.topics.get(s.id)
+            grade = grades.topics.get(static_section["id"])
             section["grade"] = grade.value if grade else None
         sections.append(section)
     out: dict[str, Any] = {
@@ -69,16 +89,24 @@ def render(definition: Definition, answers: Mapping[str, Any]) -> dict[str, Any]
         "kind": definition.kind.value,
         "definition_title": definition.title,
         "sections": sections,
-        "missing": [p.as_dict() for p in rules.missing(definition, answers)],
-        "warnings": [p.as_dict() for p in rules.rule_problems(definition, answers)],
-        "answered": rules.answer_count(definition, answers),
-        "questions_shown": len(shown),
+        **summary(ev),
     }
     if definition.description:
         out["description"] = definition.description
-    if grades is not None:
+    return out
+
+
+def summary(ev: Evaluation) -> dict[str, Any]:
+    """What the answers come to, without the questions: for a save's reply."""
+    out: dict[str, Any] = {
+        "missing": [p.as_dict() for p in ev.missing],
+        "warnings": [p.as_dict() for p in ev.warnings],
+        "answered": len(ev.effective),
+        "questions_shown": len(ev.shown),
+    }
+    if ev.grades is not None:
         out["grades"] = {
-            "topics": {k: (v.value if v else None) for k, v in grades.topics.items()},
-            "overall": grades.overall.value if grades.overall else None,
+            "topics": {k: (v.value if v else None) for k, v in ev.grades.topics.items()},
+            "overall": ev.grades.overall.value if ev.grades.overall else None,
         }
     return out

@@ -250,12 +250,6 @@ def _hidden_reason(
     return "not asked"
 
 
-def rule_problems(definition: Definition, answers: Mapping[str, Any]) -> list[Problem]:
-    """The cross-field rules the effective answers break."""
-    counted = effective(definition, answers)
-    return [p for rule in definition.rules if (p := _check_rule(rule, counted)) is not None]
-
-
 def _number(value: Any) -> Decimal:
     return Decimal(str(value))
 
@@ -281,18 +275,17 @@ def _check_rule(rule: Rule, answers: Mapping[str, Any]) -> Problem | None:
 
 def missing(definition: Definition, answers: Mapping[str, Any]) -> list[Problem]:
     """Required questions that are shown and unanswered, in order."""
-    counted = effective(definition, answers)
-    shown = visible(definition, answers)
-    return [
-        Problem(q.id, "an answer is required")
-        for q in definition.questions.values()
-        if q.required and q.id in shown and q.id not in counted
-    ]
+    return evaluate(definition, answers).missing
+
+
+def rule_problems(definition: Definition, answers: Mapping[str, Any]) -> list[Problem]:
+    """The cross-field rules the effective answers break."""
+    return evaluate(definition, answers).warnings
 
 
 def submission_problems(definition: Definition, answers: Mapping[str, Any]) -> list[Problem]:
     """Everything that stops a submission: missing required answers, then broken rules."""
-    return missing(definition, answers) + rule_problems(definition, answers)
+    return evaluate(definition, answers).problems
 
 
 @dataclass(frozen=True)
@@ -305,30 +298,68 @@ class Grades:
 
 def grades(definition: Definition, answers: Mapping[str, Any]) -> Grades | None:
     """The scorecard, for a self-assessment (None for other kinds)."""
-    if definition.kind is not DefinitionKind.SELF_ASSESSMENT:
-        return None
-    counted = effective(definition, answers)
-    topics = {
-        s.id: topic_grade(
-            counted[q.id]["score"]
-            for q in s.questions
-            if q.id in counted and q.type is QuestionType.SCORED_SCALE
-        )
-        for s in definition.sections
-    }
-    overall = overall_grade(list(topics.values())) if len(topics) == 6 else None
-    return Grades(topics, overall)
+    return evaluate(definition, answers).grades
 
 
 def ni51(definition: Definition, area: str, answers: Mapping[str, Any]) -> NI51AreaScore | None:
     """The area's NI 51, for a CAMHS partnership questionnaire with all four answered."""
-    if definition.kind is not DefinitionKind.CAMHS_PARTNERSHIP:
-        return None
-    counted = effective(definition, answers)
-    if not all(q in counted for q in NI51_QUESTIONS):
-        return None
-    return ni51_score(area, {q: counted[q]["score"] for q in NI51_QUESTIONS})
+    return evaluate(definition, answers).ni51(area)
 
 
 def answer_count(definition: Definition, answers: Mapping[str, Any]) -> int:
     return len(effective(definition, answers))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the answers say under a definition, worked out once: what is shown, what
+    counts, what is missing, which rules fail, and the grades."""
+
+    definition: Definition
+    shown: frozenset[str]
+    effective: dict[str, Any]
+    missing: list[Problem]
+    warnings: list[Problem]
+    grades: Grades | None
+
+    @property
+    def problems(self) -> list[Problem]:
+        """What stops a submission: missing required answers, then broken rules."""
+        return self.missing + self.warnings
+
+    def ni51(self, area: str) -> NI51AreaScore | None:
+        """The area's NI 51, for a CAMHS partnership questionnaire with all four answered."""
+        if self.definition.kind is not DefinitionKind.CAMHS_PARTNERSHIP:
+            return None
+        if not all(q in self.effective for q in NI51_QUESTIONS):
+            return None
+        return ni51_score(area, {q: self.effective[q]["score"] for q in NI51_QUESTIONS})
+
+
+def evaluate(definition: Definition, answers: Mapping[str, Any]) -> Evaluation:
+    """Evaluate stored answers against their definition (visibility computed once)."""
+    shown = visible(definition, answers)
+    counted = {
+        qid: answers[qid]
+        for qid in definition.questions
+        if qid in shown and answers.get(qid) is not None
+    }
+    missing = [
+        Problem(q.id, "an answer is required")
+        for q in definition.questions.values()
+        if q.required and q.id in shown and q.id not in counted
+    ]
+    warnings = [p for rule in definition.rules if (p := _check_rule(rule, counted)) is not None]
+    scorecard = None
+    if definition.kind is DefinitionKind.SELF_ASSESSMENT:
+        topics = {
+            s.id: topic_grade(
+                counted[q.id]["score"]
+                for q in s.questions
+                if q.id in counted and q.type is QuestionType.SCORED_SCALE
+            )
+            for s in definition.sections
+        }
+        overall = overall_grade(list(topics.values())) if len(topics) == 6 else None
+        scorecard = Grades(topics, overall)
+    return Evaluation(definition, frozenset(shown), counted, missing, warnings, scorecard)

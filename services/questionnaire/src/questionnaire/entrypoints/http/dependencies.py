@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ...bootstrap import Services
 
 
-def services_of(request: Request) -> Services:
+async def services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

@@ -20,12 +20,12 @@ router = APIRouter(tags=["accounts"])
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def accounts_of(request: Request) -> Accounts:
+async def accounts_of(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
 
 
-def sign_in_of(request: Request) -> SignIn:
+async def sign_in_of(request: Request) -> SignIn:
     sign_in: SignIn | None = getattr(request.app.state, "sign_in", None)
     if sign_in is None:
         raise Unauthorised("sign-in is not configured on this server (no signing key)")

@@ -52,7 +52,7 @@ WRITERS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD, Role.GROUP_OWNER)
 MAX_IMPORT_LINES = 100_000
 
 
-def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
+async def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
     store = runtime.require_store()
     assert isinstance(store, PostgresEventStore)
     return PostgresDirectory(store, runtime.require_pool())

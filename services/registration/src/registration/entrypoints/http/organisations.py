@@ -170,7 +170,7 @@ HISTORY_READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD)
 EDITORS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD)
 
 
-def organisations_of(
+async def organisations_of(
     runtime: Annotated[Runtime, Depends(runtime_of)],
 ) -> services.OrganisationRepository:
     """The organisation repository of the running service (a FastAPI dependency)."""
