@@ -82,7 +82,7 @@ import asyncpg
 from csm_contracts.auth import Role
 from csm_infra.settings import InfraSettings
 from csm_kernel.auth import Principal, TokenSigner, ensure_keypair
-from csm_kernel.delegation import DelegationLinks
+from csm_kernel.links import LinkTokens
 from harness import private_stack, report
 from questionnaire.application.catalogue import shipped_catalogue
 from questionnaire.domain.definition import DefinitionKind
@@ -612,7 +612,7 @@ async def loads(
 
 async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, Any]:
     tokens = Tokens(settings)
-    links = DelegationLinks.from_file(settings.keys_dir / "delegation.key")
+    links = LinkTokens.from_file(settings.keys_dir / "links.key")
     questions = list(shipped_catalogue().latest(DefinitionKind.SELF_ASSESSMENT).questions)
     pcts = [f"P{n:04d}" for n in range(1, args.users + 1)]
     contended = [f"C{n:03d}" for n in range(1, args.contended + 1)]
@@ -674,7 +674,7 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
                 201, "delegate",
             )  # fmt: skip
             delegation_id = json.loads(body)["delegation"]["id"]
-            token = links.token(ids[org], delegation_id)
+            token = links.delegation_token(ids[org], delegation_id)
             contention_users.append(
                 User(
                     f"delegate-{org}",

@@ -21,14 +21,14 @@ import httpx
 import pytest
 
 from csm_infra.ports import free_port
-from csm_kernel.delegation import ensure_delegation_key
+from csm_kernel.links import ensure_link_key
 from service_processes import ServiceProcess
 
 
 @pytest.fixture(scope="module")
 def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
     tmp = tmp_path_factory.mktemp("e2e-cycle")
-    key = ensure_delegation_key(Path(tmp) / "delegation.key")
+    key = ensure_link_key(Path(tmp) / "links.key")
 
     def service(name: str, **extra: str) -> ServiceProcess:
         env = {
@@ -46,7 +46,7 @@ def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServicePr
     running = {
         "registration": service("registration"),
         "questionnaire": service(
-            "questionnaire", CSM_DELEGATION_KEY_FILE=str(key), CSM_CYCLE_TICK_SECONDS="0.5"
+            "questionnaire", CSM_LINK_KEY_FILE=str(key), CSM_CYCLE_TICK_SECONDS="0.5"
         ),
     }
     for s in running.values():

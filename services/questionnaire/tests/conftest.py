@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from csm_contracts.events.directory import ServiceRegistered
 from csm_contracts.events.registration import OrganisationRegistered
 from csm_kernel.clock import FixedClock
-from csm_kernel.delegation import DelegationLinks, ensure_delegation_key
+from csm_kernel.links import LinkTokens, ensure_link_key
 from questionnaire.bootstrap import QuestionnaireSettings, build_app
 
 SHUTDOWN_SECONDS = 30
@@ -43,7 +43,7 @@ class RunningQuestionnaire:
     client: httpx.AsyncClient
     dsn: str
     clock: FixedClock
-    links: DelegationLinks
+    links: LinkTokens
     auth: Any
     organisations: dict[str, str] = field(default_factory=dict)
 
@@ -196,12 +196,12 @@ QuestionnaireApp = Callable[..., contextlib.AbstractAsyncContextManager[RunningQ
 
 
 @pytest.fixture(scope="session")
-def delegation_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_delegation_key(tmp_path_factory.mktemp("delegation") / "delegation.key")
+def link_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ensure_link_key(tmp_path_factory.mktemp("delegation") / "links.key")
 
 
 @pytest.fixture(scope="session")
-def questionnaire_app(infra: Any, auth_keys: Any, delegation_key: Path) -> QuestionnaireApp:
+def questionnaire_app(infra: Any, auth_keys: Any, link_key: Path) -> QuestionnaireApp:
     """`async with questionnaire_app("prefix") as q:` a fresh database, the app started on a
     clock set before the cycle (`q.clock`), and a client."""
 
@@ -217,7 +217,7 @@ def questionnaire_app(infra: Any, auth_keys: Any, delegation_key: Path) -> Quest
                     "database_url": dsn,
                     "kafka_bootstrap": infra.bootstrap,
                     "auth_public_key_file": auth_keys.public_file,
-                    "delegation_key_file": delegation_key,
+                    "link_key_file": link_key,
                     "kafka_session_timeout_ms": 6000,
                     "kafka_heartbeat_interval_ms": 500,
                     # Tests move the clock and tick themselves.
@@ -234,7 +234,7 @@ def questionnaire_app(infra: Any, auth_keys: Any, delegation_key: Path) -> Quest
                 transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60
             ) as client:
                 yield RunningQuestionnaire(
-                    app, client, dsn, clock, DelegationLinks.from_file(delegation_key), auth_keys
+                    app, client, dsn, clock, LinkTokens.from_file(link_key), auth_keys
                 )
         finally:
             async with asyncio.timeout(SHUTDOWN_SECONDS):

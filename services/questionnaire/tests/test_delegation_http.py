@@ -22,7 +22,7 @@ async def delegated_service(q: Any, org: str = "TR1") -> tuple[dict[str, Any], s
     delegation = r.json()["delegation"]
     assert delegation["email"] == "manager@trust.nhs.uk" and delegation["status"] == "active"
     assert delegation["expires_at"].startswith("2010-02-28")
-    return sq, delegation["id"], q.links.token(sq["id"], delegation["id"])
+    return sq, delegation["id"], q.links.delegation_token(sq["id"], delegation["id"])
 
 
 def as_delegate(token: str) -> dict[str, str]:
@@ -112,7 +112,7 @@ async def test_a_link_opens_its_own_questionnaire_only(questionnaire_app) -> Non
             f"/delegate/questionnaires/{other['id']}", headers=as_delegate(token)
         )
         assert r.status_code == 404
-        forged = q.links.token(other["id"], did)[:-4] + "AAAA"
+        forged = q.links.delegation_token(other["id"], did)[:-4] + "AAAA"
         r = await q.client.get(
             f"/delegate/questionnaires/{other['id']}", headers=as_delegate(forged)
         )
@@ -120,7 +120,8 @@ async def test_a_link_opens_its_own_questionnaire_only(questionnaire_app) -> Non
         assert (await q.client.get("/delegate/questionnaire")).status_code == 404
         # A genuine-looking token for a delegation that does not exist.
         r = await q.client.get(
-            "/delegate/questionnaire", headers=as_delegate(q.links.token(sq["id"], "nope"))
+            "/delegate/questionnaire",
+            headers=as_delegate(q.links.delegation_token(sq["id"], "nope")),
         )
         assert r.status_code == 404
 
@@ -137,7 +138,7 @@ async def test_revocation_and_re_delegation_end_the_old_link(questionnaire_app) 
         second = r.json()["delegation"]["id"]
         r = await q.client.get("/delegate/questionnaire", headers=as_delegate(token))
         assert r.status_code == 410 and "withdrawn" in r.json()["error"]
-        token2 = q.links.token(sq["id"], second)
+        token2 = q.links.delegation_token(sq["id"], second)
         assert (
             await q.client.get("/delegate/questionnaire", headers=as_delegate(token2))
         ).status_code == 200

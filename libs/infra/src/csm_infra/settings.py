@@ -93,7 +93,7 @@ class InfraSettings:
             "CSM_AUTH_PUBLIC_KEY_FILE": str(self.keys_dir / "auth-public.pem"),
         }
         if service in ("questionnaire", "notification"):
-            env["CSM_DELEGATION_KEY_FILE"] = str(self.keys_dir / "delegation.key")
+            env["CSM_LINK_KEY_FILE"] = str(self.keys_dir / "links.key")
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from csm_kernel.auth import ensure_keypair
-from csm_kernel.delegation import ensure_delegation_key
+from csm_kernel.links import ensure_link_key
 
 from .broker import start_broker
 from .ports import ensure_free, is_listening, wait_listening
@@ -77,7 +77,7 @@ class EmbeddedStack:
         s = self.settings
         s.var_dir.mkdir(parents=True, exist_ok=True)
         ensure_keypair(s.keys_dir)
-        ensure_delegation_key(s.keys_dir / "delegation.key")
+        ensure_link_key(s.keys_dir / "links.key")
         pg = self.postgres
         pg.start()
         pg.create_databases(list(SERVICES))

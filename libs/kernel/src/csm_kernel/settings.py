@@ -35,4 +35,4 @@ class ServiceSettings(BaseSettings):
     #: The matching private key: registration only, which signs them.
     auth_private_key_file: Path | None = None
     #: The secret that makes delegates' link tokens (questionnaire and notification only).
-    delegation_key_file: Path | None = None
+    link_key_file: Path | None = None

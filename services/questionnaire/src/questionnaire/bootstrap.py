@@ -14,7 +14,7 @@ from importlib.resources.abc import Traversable
 from fastapi import FastAPI
 
 from csm_kernel.clock import Clock, SystemClock
-from csm_kernel.delegation import DelegationLinks
+from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
@@ -40,7 +40,7 @@ class QuestionnaireSettings(ServiceSettings):
 class Services:
     """The use cases, built once the runtime has its pool and store."""
 
-    def __init__(self, catalogue: DefinitionCatalogue, clock: Clock, links: DelegationLinks | None):
+    def __init__(self, catalogue: DefinitionCatalogue, clock: Clock, links: LinkTokens | None):
         self.catalogue = catalogue
         self.clock = clock
         self.links = links
@@ -72,9 +72,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
     if not isinstance(settings, QuestionnaireSettings):
         settings = QuestionnaireSettings(**settings.model_dump())
     links = (
-        DelegationLinks.from_file(settings.delegation_key_file)
-        if settings.delegation_key_file is not None
-        else None
+        LinkTokens.from_file(settings.link_key_file) if settings.link_key_file is not None else None
     )
     services = Services(shipped_catalogue(), clock or SystemClock(), links)
     tick_seconds = settings.cycle_tick_seconds

@@ -11,8 +11,8 @@ from typing import Any
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock
-from csm_kernel.delegation import DelegationLinks
 from csm_kernel.errors import ConcurrencyConflict, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from csm_kernel.links import LinkTokens
 from csm_kernel.store import AppendContext
 
 from ..adapters.questionnaires_pg import Loaded, PostgresQuestionnaires
@@ -67,7 +67,7 @@ class Questionnaires:
         repo: PostgresQuestionnaires,
         catalogue: DefinitionCatalogue,
         clock: Clock,
-        links: DelegationLinks | None,
+        links: LinkTokens | None,
     ) -> None:
         self.repo = repo
         self.catalogue = catalogue
@@ -342,7 +342,7 @@ class Questionnaires:
         for another questionnaire, 410 for one that was revoked, replaced, accepted or expired."""
         if not token or self.links is None:
             raise NotFound("no questionnaire for this link")
-        ids = self.links.read(token)
+        ids = self.links.read_delegation(token)
         if ids is None or (questionnaire_id is not None and ids[0] != questionnaire_id):
             raise NotFound(f"no questionnaire {questionnaire_id or ''} for this link".strip())
         qid, delegation_id = ids
