@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/registration_organisations.py
 	$(BIN)/python bench/registration_directory.py
 	$(BIN)/python bench/questionnaire_answers.py
+	$(BIN)/python bench/notification_reminders.py
 
 infra-up: install
 	$(BIN)/csm-infra up

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import email.parser
 import os
 import subprocess
 import sys
@@ -84,6 +85,33 @@ class TestInfra:
         else:
             self._container("PostgresContainer").get_wrapped_container().unpause()
 
+    def stop_smtp(self) -> None:
+        """Stop the SMTP sink (what it kept stays in `mail_dir`); connections are refused."""
+        if self.stack is not None:
+            self.stack.stop_process("smtp")
+        else:
+            proc = self._smtp_process()
+            proc.terminate()
+            proc.wait(10)
+
+    def start_smtp(self) -> None:
+        """Bring the SMTP sink back after `stop_smtp`, on the same port and mail directory."""
+        if self.stack is not None:
+            self.stack._spawn("smtp", _smtp_command(self.smtp_port, self.mail_dir),
+                              self.smtp_port, "CSM_SMTP_PORT")  # fmt: skip
+        else:
+            self.containers.remove(self._smtp_process())
+            self.containers.append(subprocess.Popen(_smtp_command(self.smtp_port, self.mail_dir)))
+            wait_listening(self.smtp_port, 30, "the SMTP sink")
+
+    def ensure_smtp_running(self) -> None:
+        """Start the SMTP sink if a test left it stopped."""
+        if not is_listening(self.smtp_port):
+            self.start_smtp()
+
+    def _smtp_process(self) -> subprocess.Popen[bytes]:
+        return next(c for c in self.containers if isinstance(c, subprocess.Popen))
+
     def ensure_broker_running(self) -> None:
         if self.stack is not None:
             if not is_listening(self.stack.settings.broker_port):
@@ -119,6 +147,24 @@ class TestInfra:
     def mailbox(self) -> list[dict[str, Any]]:
         return read_mailbox(self.mail_dir)
 
+    def delivered(self, notification_ids: set[str] | None = None) -> dict[str, int]:
+        """How many times the sink received each notification (its X-CSM-Notification
+        header), over the given ids or over every notification it kept. The whole session
+        shares one mailbox: tests count only the notifications they made."""
+        counts: dict[str, int] = {}
+        for path in sorted(self.mail_dir.glob("*.eml")):
+            with path.open("rb") as f:
+                headers = email.parser.BytesHeaderParser().parse(f)
+            nid = headers["X-CSM-Notification"]
+            if nid is not None and (notification_ids is None or nid in notification_ids):
+                counts[nid] = counts.get(nid, 0) + 1
+        return counts
+
+
+def _smtp_command(port: int, mail_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "csm_infra.smtp_sink", "--port", str(port),
+            "--dir", str(mail_dir)]  # fmt: skip
+
 
 def _embedded(tmp: Path) -> TestInfra:
     settings = InfraSettings.on_free_ports(tmp)
@@ -147,17 +193,7 @@ def _containers(tmp: Path) -> TestInfra:
     kafka.start()
     smtp_port = free_port()
     mail_dir = tmp / "mail"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "csm_infra.smtp_sink",
-            "--port",
-            str(smtp_port),
-            "--dir",
-            str(mail_dir),
-        ],
-    )
+    proc = subprocess.Popen(_smtp_command(smtp_port, mail_dir))
     wait_listening(smtp_port, 30, "the SMTP sink")
     infra = TestInfra(
         pg_host=pg.get_container_host_ip(),

@@ -63,3 +63,29 @@ class ServiceProcess:
             except json.JSONDecodeError:
                 continue
         return lines
+
+
+def service_process(
+    name: str, infra: Any, auth_keys: Any, directory: Path, database: str, **extra: str
+) -> ServiceProcess:
+    """A service on its own new database, the suite's broker, SMTP sink and signing keys, on a
+    free port, with short consumer-group sessions (a killed consumer's partitions move on in
+    seconds); `extra` adds or overrides `CSM_*` variables."""
+    import asyncio
+    import os
+
+    from csm_infra.ports import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "CSM_DATABASE_URL": asyncio.run(infra.create_database(database)),
+        "CSM_KAFKA_BOOTSTRAP": infra.bootstrap,
+        "CSM_HTTP_PORT": str(port),
+        "CSM_SMTP_PORT": str(infra.smtp_port),
+        "CSM_AUTH_PUBLIC_KEY_FILE": str(auth_keys.public_file),
+        "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
+        "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        **extra,
+    }
+    return ServiceProcess(name, port, env, directory / f"{name}.log")

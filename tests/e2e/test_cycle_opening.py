@@ -10,7 +10,6 @@ the LA its CAMHS partnership and Children's Trust questionnaires.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -20,9 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from csm_infra.ports import free_port
 from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess
+from service_processes import ServiceProcess, service_process
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +29,7 @@ def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServicePr
     key = ensure_link_key(Path(tmp) / "links.key")
 
     def service(name: str, **extra: str) -> ServiceProcess:
-        env = {
-            **os.environ,
-            "CSM_DATABASE_URL": asyncio.run(infra.create_database(f"cyc_{name}")),
-            "CSM_KAFKA_BOOTSTRAP": infra.bootstrap,
-            "CSM_HTTP_PORT": str(free_port()),
-            "CSM_AUTH_PUBLIC_KEY_FILE": str(auth_keys.public_file),
-            "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-            **extra,
-        }
-        return ServiceProcess(name, int(env["CSM_HTTP_PORT"]), env, tmp / f"{name}.log")
+        return service_process(name, infra, auth_keys, tmp, f"cyc_{name}", **extra)
 
     running = {
         "registration": service("registration"),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,8 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from csm_contracts import Topics
-from csm_infra.ports import free_port
-from service_processes import ServiceProcess
+from service_processes import ServiceProcess, service_process
 
 
 @dataclass
@@ -40,20 +38,7 @@ def stack(infra, auth_keys, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     traces = tmp / "traces.jsonl"
 
     def service(name: str) -> ServiceProcess:
-        dsn = asyncio.run(infra.create_database(name))
-        port = free_port()
-        env = {
-            **os.environ,
-            "CSM_DATABASE_URL": dsn,
-            "CSM_KAFKA_BOOTSTRAP": infra.bootstrap,
-            "CSM_HTTP_PORT": str(port),
-            "CSM_TRACES_FILE": str(traces),
-            "CSM_AUTH_PUBLIC_KEY_FILE": str(auth_keys.public_file),
-            # Short sessions: a killed consumer's partitions are reassigned within seconds.
-            "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        }
-        return ServiceProcess(name, port, env, tmp / f"{name}.log")
+        return service_process(name, infra, auth_keys, tmp, name, CSM_TRACES_FILE=str(traces))
 
     s = Stack(
         service("registration"),

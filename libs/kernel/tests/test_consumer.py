@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
-from csm_kernel.consumer import EventConsumer
+from csm_kernel.consumer import EventConsumer, RejectedMessage
 from csm_kernel.kafka import BrokerDeadLetters, make_broker, subscribe
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from kafka_helpers import eventually, headers_of, read_topic, unique_topic
@@ -38,6 +38,8 @@ async def running(pg_pool: asyncpg.Pool, infra) -> AsyncIterator[dict[str, Any]]
     async def handler(conn, envelope, event: OrganisationRegistered) -> None:
         if event.name == "explode":
             raise ValueError("cannot project this organisation")
+        if event.name == "nobody":
+            raise RejectedMessage("no recipient for this organisation")
         await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
 
     topic, group = unique_topic("consume"), f"g-{uuid.uuid4().hex[:8]}"
@@ -105,6 +107,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
     await _send(running, key, bad_payload, headers)
     key, value, headers = await _event("CD3", name="explode")
     await _send(running, key, value, headers)
+    key, value, headers = await _event("CD5", name="nobody")
+    await _send(running, key, value, headers)
     key, value, headers = await _event("CD4")
     await _send(running, key, value, headers)
 
@@ -112,16 +116,20 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
         return ("CD4", "Anytown PCT") in await _effects(running)
 
     await eventually(last_applied, what="the good message after the poison ones")
-    dead = await read_topic(running["bootstrap"], running["dlq"], 4)
+    dead = await read_topic(running["bootstrap"], running["dlq"], 5)
     # Dead letters keep their original keys, so they may sit on different partitions: order
     # them by where they came from.
     dead.sort(key=lambda r: int(headers_of(r)["dlq_source_offset"]))
     reasons = [headers_of(r)["dlq_reason"] for r in dead]
-    assert reasons == ["undecodable", "unknown-event-type", "invalid-payload", "handler-failed"]
+    assert reasons == [
+        "undecodable", "unknown-event-type", "invalid-payload", "handler-failed", "rejected"
+    ]  # fmt: skip
     failed = headers_of(dead[3])
     assert failed["dlq_attempts"] == "3"
     assert "cannot project" in failed["dlq_error"]
     assert failed["dlq_source_topic"] == running["topic"]
+    rejected = headers_of(dead[4])  # refused by its handler: not retried
+    assert rejected["dlq_attempts"] == "1" and "no recipient" in rejected["dlq_error"]
     assert dead[0].value == b"\x00not json"  # the original bytes are kept
     assert await _effects(running) == [("CD4", "Anytown PCT")]
 

@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from csm_kernel.links import ensure_link_key
 from csm_kernel.settings import ServiceSettings
 from registration.bootstrap import build_app
 
@@ -31,7 +33,13 @@ RegistrationApp = Callable[..., contextlib.AbstractAsyncContextManager[RunningAp
 
 
 @pytest.fixture(scope="session")
-def registration_app(infra: Any, auth_keys: Any) -> RegistrationApp:
+def registration_link_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The key set-up links' tokens are made with (the notification service's, in production)."""
+    return ensure_link_key(tmp_path_factory.mktemp("links") / "links.key")
+
+
+@pytest.fixture(scope="session")
+def registration_app(infra: Any, auth_keys: Any, registration_link_key: Path) -> RegistrationApp:
     """`async with registration_app("prefix", headers=..., **settings) as running:` a fresh
     database, the app started (relay, consumers, mail sender) and a client for it."""
 
@@ -48,6 +56,7 @@ def registration_app(infra: Any, auth_keys: Any) -> RegistrationApp:
                     "smtp_port": infra.smtp_port,
                     "auth_public_key_file": auth_keys.public_file,
                     "auth_private_key_file": auth_keys.private_file,
+                    "link_key_file": registration_link_key,
                     # Short group sessions: a consumer that went away is replaced quickly.
                     "kafka_session_timeout_ms": 6000,
                     "kafka_heartbeat_interval_ms": 500,

@@ -24,13 +24,15 @@ async def test_create_account_queues_a_set_up_link_and_prints_no_secret(infra: A
     conn = await asyncpg.connect(dsn)
     try:
         account = await conn.fetchrow("SELECT * FROM accounts")
-        queued = await conn.fetchval("SELECT count(*) FROM setup_mail_outbox WHERE sent_at IS NULL")
-        event = await conn.fetchrow("SELECT type, actor FROM events")
+        links = await conn.fetchval("SELECT count(*) FROM setup_links WHERE used_at IS NULL")
+        event = await conn.fetchrow("SELECT type, actor, data FROM events")
     finally:
         await conn.close()
     assert account["roles"] == ["national-admin"] and account["status"] == "pending"
-    assert queued == 1
+    assert links == 1
     assert event["type"] == "registration.AccountCreated"
+    # The event names the link (for the notification service's email), never its token.
+    assert '"setup_id"' in event["data"] and "token" not in event["data"]
     assert event["actor"].startswith("cli:")
 
 

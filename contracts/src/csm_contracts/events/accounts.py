@@ -32,6 +32,14 @@ class AccountCreated(EventPayload):
     roles: list[Role]
     group_id: str | None = None
     created_by: str
+    setup_id: str | None = Field(
+        default=None,
+        description="names the set-up link (not a secret: the link's token is an HMAC of it "
+        "with a key only registration and notification hold)",
+    )
+    setup_expires_at: AwareDatetime | None = Field(
+        default=None, description="when the set-up link stops working"
+    )
 
 
 @REGISTRY.register

@@ -92,7 +92,7 @@ class InfraSettings:
             # Registration signs access tokens; every service verifies them.
             "CSM_AUTH_PUBLIC_KEY_FILE": str(self.keys_dir / "auth-public.pem"),
         }
-        if service in ("questionnaire", "notification"):
+        if service in ("registration", "questionnaire", "notification"):
             env["CSM_LINK_KEY_FILE"] = str(self.keys_dir / "links.key")
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")

@@ -1,6 +1,10 @@
 """An SMTP server that keeps every message it receives, as .eml files people and tests can read.
 
 Run as `python -m csm_infra.smtp_sink --port 1025 --dir var/mail`.
+
+Two reserved domains (RFC 2606 `.invalid`, so no real address is affected) let tests provoke
+the refusals a real server gives: a recipient at `reject.invalid` is refused for good
+(`550 5.1.1 No such mailbox`), one at `defer.invalid` for now (`451 4.3.0 Try again later`).
 """
 
 from __future__ import annotations
@@ -17,11 +21,26 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+#: Recipient domains the sink refuses, and how.
+REFUSED_DOMAINS = {
+    "reject.invalid": "550 5.1.1 No such mailbox",
+    "defer.invalid": "451 4.3.0 Try again later",
+}
+
 
 class MailboxHandler:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        refusal = REFUSED_DOMAINS.get(address.rpartition("@")[2].lower())
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         stamp = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
@@ -33,7 +52,8 @@ class MailboxHandler:
 
 
 def read_mailbox(directory: Path) -> list[dict[str, Any]]:
-    """Every kept message, oldest first, as {from, to, subject, body}."""
+    """Every kept message, oldest first, as {file, from, to, subject, body, message_id,
+    notification} (`notification`: the X-CSM-Notification header, or None)."""
     messages = []
     for path in sorted(directory.glob("*.eml")):
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
@@ -45,9 +65,16 @@ def read_mailbox(directory: Path) -> list[dict[str, Any]]:
                 "to": str(msg["To"]),
                 "subject": str(msg["Subject"]),
                 "body": body.get_content() if body is not None else "",
+                "message_id": _header(msg, "Message-ID"),
+                "notification": _header(msg, "X-CSM-Notification"),
             }
         )
     return messages
+
+
+def _header(msg: email.message.Message, name: str) -> str | None:
+    value = msg[name]
+    return None if value is None else str(value)
 
 
 def main() -> None:

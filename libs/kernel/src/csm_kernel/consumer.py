@@ -43,6 +43,11 @@ _CONNECTION_ERRORS = (
 )
 
 
+class RejectedMessage(Exception):
+    """Raised by a handler for a message it can never handle (e.g. an email event with no
+    recipient): dead-lettered at once with this reason, not retried."""
+
+
 class Outcome(enum.Enum):
     """What became of one message."""
 
@@ -156,6 +161,8 @@ class EventConsumer:
         while attempt < self.max_attempts:
             try:
                 return await self._apply(handler, envelope, payload)
+            except RejectedMessage as exc:
+                return await self._dead_letter(msg, "rejected", str(exc), attempt + 1)
             except _CONNECTION_ERRORS as exc:
                 log.warning("database unavailable; retrying", consumer=self.name, error=str(exc))
             except Exception as exc:

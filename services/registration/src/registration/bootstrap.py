@@ -9,11 +9,11 @@ from importlib.resources.abc import Traversable
 from fastapi import FastAPI
 
 from csm_kernel.auth import TokenSigner
+from csm_kernel.links import LinkTokens
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.postgres import PostgresEventStore
 
-from .adapters.setup_mail import run_setup_mail
 from .application.accounts import Accounts
 from .application.sign_in import SignIn
 from .entrypoints.consumers import subscriptions
@@ -27,7 +27,10 @@ def _wire(settings: ServiceSettings) -> Callable[[Runtime, FastAPI], None]:
         pool = runtime.require_pool()
         app.state.accounts = Accounts(store, pool)
         if settings.auth_private_key_file is not None:
-            sign_in = SignIn(store, pool, TokenSigner(settings.auth_private_key_file.read_bytes()))
+            links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
+            sign_in = SignIn(
+                store, pool, TokenSigner(settings.auth_private_key_file.read_bytes()), links=links
+            )
             app.state.sign_in = sign_in
             # Registration refuses tokens of ended sessions at once.
             app.state.revocation_check = sign_in.is_revoked
@@ -47,7 +50,6 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         migrations=registration_migrations(),
         publishes=True,
         subscriptions=subscriptions,
-        background=[run_setup_mail],
         on_start=_wire(settings),
         description="Organisations, mapping leads, credentials and the directory of services.",
     )

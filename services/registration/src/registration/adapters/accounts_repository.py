@@ -29,10 +29,15 @@ async def insert_account(
         )  # fmt: skip
     except asyncpg.UniqueViolationError:
         raise Conflict(f"an account for {email} already exists") from None
+
+
+async def insert_setup_link(
+    conn: Connection, setup_id: str, account_id: str, expires_at: datetime
+) -> None:
     await conn.execute(
-        "INSERT INTO setup_mail_outbox (account_id, reason) VALUES ($1, 'new account')",
-        account_id,
-    )
+        "INSERT INTO setup_links (setup_id, account_id, expires_at) VALUES ($1, $2, $3)",
+        setup_id, account_id, expires_at,
+    )  # fmt: skip
 
 
 async def account_by_email(conn: Connection, email: str) -> asyncpg.Record | None:

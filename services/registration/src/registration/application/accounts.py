@@ -1,13 +1,15 @@
 """Accounts, mapping leads and service groups: who may sign in, for which organisation or group.
 
 Each use case writes its events and the sign-in state they imply in one transaction, and
-queues a set-up link (sent later by `adapters.setup_mail`): nobody is given a password.
+names a set-up link in `AccountCreated`, which the notification service emails: nobody is
+given a password, and no usable link rests anywhere but in that email.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Literal
 
 import asyncpg
@@ -31,6 +33,8 @@ from ..adapters import accounts_repository as repo
 from . import organisations
 
 NATIONAL_ROLES = frozenset({Role.NATIONAL_ADMIN, Role.REGULATOR, Role.AUDITOR})
+#: How long a set-up link works.
+SETUP_LINK_LIFETIME = timedelta(hours=72)
 
 
 def account_stream(account_id: str) -> str:
@@ -74,9 +78,13 @@ class Accounts:
             conn, account_id=account_id, email=email, name=name,
             organisation_id=organisation_id, group_id=group_id, roles=[r.value for r in roles],
         )  # fmt: skip
+        setup_id = uuid.uuid4().hex
+        expires = self.clock.now() + SETUP_LINK_LIFETIME
+        await repo.insert_setup_link(conn, setup_id, account_id, expires)
         event = AccountCreated(
             organisation_id=organisation_id or NATIONAL, account_id=account_id, email=email,
             name=name, roles=roles, group_id=group_id, created_by=context.actor,
+            setup_id=setup_id, setup_expires_at=expires,
         )  # fmt: skip
         await self.store.append_with(
             conn, account_stream(account_id), 0, [NewEvent.from_payload(event)], context

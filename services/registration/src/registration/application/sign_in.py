@@ -1,8 +1,9 @@
 """Setting a password from a set-up link, signing in and out, and refreshing access.
 
 Secrets never leave this module except to their owner: passwords are hashed with argon2id
-(argon2-cffi's defaults), set-up and refresh tokens are stored only as SHA-256 digests, and
-errors never say whether an email address has an account.
+(argon2-cffi's defaults), refresh tokens are stored only as SHA-256 digests, set-up links'
+tokens are HMACs of their id under the link key (`csm_kernel.links`, never stored), and errors
+never say whether an email address has an account.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from csm_kernel.auth import Principal, TokenSigner
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.database import Connection
 from csm_kernel.errors import InvalidInput, TooManyRequests, Unauthorised
+from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
@@ -58,6 +60,8 @@ class SignIn:
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     policy: SignInPolicy = field(default_factory=SignInPolicy)
     refresh_ttl: timedelta = timedelta(hours=12)
+    #: Checks set-up links' tokens (None: no link key configured, so none is accepted).
+    links: LinkTokens | None = None
 
     def __post_init__(self) -> None:
         # Verifying against this when the email is unknown keeps both answers equally slow.
@@ -66,12 +70,13 @@ class SignIn:
     async def complete_setup(self, token: str, password: str) -> None:
         """Set the password of the account a valid, unused, unexpired set-up link names."""
         now = self.clock.now()
+        setup_id = self.links.read_set_up(token) if self.links is not None else None
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "SELECT t.account_id, t.expires_at, t.used_at, a.email, a.status, "
-                "a.organisation_id FROM setup_tokens t JOIN accounts a USING (account_id) "
-                "WHERE t.token_hash = $1 FOR UPDATE OF t",
-                digest(token),
+                "a.organisation_id FROM setup_links t JOIN accounts a USING (account_id) "
+                "WHERE t.setup_id = $1 FOR UPDATE OF t",
+                setup_id or "",
             )
             if row is None or row["used_at"] is not None or row["expires_at"] <= now:
                 raise InvalidInput.field(
@@ -81,7 +86,7 @@ class SignIn:
                 raise InvalidInput.field("token", "this account has been closed")
             check_password(password, row["email"])
             await conn.execute(
-                "UPDATE setup_tokens SET used_at = $2 WHERE token_hash = $1", digest(token), now
+                "UPDATE setup_links SET used_at = $2 WHERE setup_id = $1", setup_id, now
             )
             was_pending = row["status"] == "pending"
             await conn.execute(

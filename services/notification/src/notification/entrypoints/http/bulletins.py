@@ -1,0 +1,64 @@
+"""HTTP endpoints: the e-bulletin (the national team).
+
+- `POST /bulletins`  `{"subject", "body", "filter": {"regions", "kinds", "organisation_ids"}}`:
+  publish to every mapping lead, or those the filter picks (national-admin); 201 with its id
+  and how many leads it goes to
+- `GET  /bulletins`  those published, newest first, with their delivery (national-admin,
+  auditor)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from csm_contracts.auth import Role
+from csm_kernel.auth import Principal, require
+
+from ...application.bulletins import MAX_BODY, MAX_SUBJECT, BulletinFilter, Bulletins
+
+router = APIRouter(tags=["bulletins"])
+
+Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
+Reader = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR))]
+
+
+def _bulletins(request: Request) -> Bulletins:
+    bulletins: Bulletins = request.app.state.services.bulletins
+    return bulletins
+
+
+class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Plain strings: the application names an unknown region or kind and lists the known ones.
+    regions: list[str] = Field(default_factory=list, examples=[["north-west", "london"]])
+    kinds: list[str] = Field(default_factory=list, examples=[["pct", "local-authority"]])
+    organisation_ids: list[str] = Field(default_factory=list, examples=[["5A4"]])
+
+
+class BulletinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(max_length=MAX_SUBJECT, examples=["The 2009-10 mapping opens"])
+    body: str = Field(
+        max_length=MAX_BODY, description="plain text; paragraphs separated by blank lines"
+    )
+    filter: FilterIn | None = None
+
+
+@router.post("/bulletins", status_code=201)
+async def publish_bulletin(body: BulletinIn, admin: Admin, request: Request) -> dict[str, Any]:
+    audience = (
+        BulletinFilter(body.filter.regions, body.filter.kinds, body.filter.organisation_ids)
+        if body.filter
+        else None
+    )
+    return await _bulletins(request).publish(body.subject, body.body, audience, admin.actor)
+
+
+@router.get("/bulletins")
+async def list_bulletins(_: Reader, request: Request) -> list[dict[str, Any]]:
+    return await _bulletins(request).list()
