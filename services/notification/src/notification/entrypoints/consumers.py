@@ -1,4 +1,5 @@
-"""The notification service's Kafka subscriptions (consumer group `notification`).
+"""The notification service's Kafka subscriptions, one consumer group per topic (two
+subscriptions in one group would rebalance each other every time either joins).
 
 - `Topics.REGISTRATION`: organisations, mapping leads and new accounts (set-up links);
 - `Topics.QUESTIONNAIRE`: delegation, returns, sign-off and reopening (emails), and the cycles'
@@ -17,7 +18,9 @@ from csm_kernel.runtime import Runtime, subscribe_handlers
 
 from ..application import handlers, reminders
 
-GROUP = "notification"
+#: Consumer groups (and so dead-letter topics: `csm.dlq.<group>`), one per topic.
+REGISTRATION_GROUP = "notification.registration"
+QUESTIONNAIRE_GROUP = "notification.questionnaire"
 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
@@ -26,7 +29,7 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
         broker,
         Topics.REGISTRATION,
         consumer="notification.registration",
-        group_id=GROUP,
+        group_id=REGISTRATION_GROUP,
         handlers=handlers.REGISTRATION,
         description="Who leads which organisation; set-up links for new accounts.",
     )
@@ -35,7 +38,7 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
         broker,
         Topics.QUESTIONNAIRE,
         consumer="notification.questionnaire",
-        group_id=GROUP,
+        group_id=QUESTIONNAIRE_GROUP,
         # The reminders' state first: a refused email rolls both back, for a replay to redo.
         handlers=handlers.combined(reminders.HANDLERS, handlers.QUESTIONNAIRE),
         description="Emails about delegation and sign-off; the state deadline reminders need.",
