@@ -547,34 +547,29 @@ def _code(result: _Result) -> int | None:
     return result.failure.code if result.failure is not None else None
 
 
+def _outcome(row: _Due, result: _Result) -> dict[str, Any]:
+    """What both outcome events say about the email."""
+    return {
+        "organisation_id": row.organisation_id,
+        "notification_id": row.id,
+        "kind": row.kind,
+        "recipient": row.recipient,
+        "subject": result.subject or "",
+        "caused_by": row.caused_by,
+        "caused_by_type": row.caused_by_type,
+        "attempts": row.attempts + 1,
+    }
+
+
 def _sent_event(row: _Due, result: _Result, now: datetime) -> NewEvent:
-    return NewEvent.from_payload(
-        NotificationSent(
-            organisation_id=row.organisation_id,
-            notification_id=row.id,
-            kind=row.kind,
-            recipient=row.recipient,
-            subject=result.subject or "",
-            caused_by=row.caused_by,
-            caused_by_type=row.caused_by_type,
-            attempts=row.attempts + 1,
-            sent_at=now,
-        )
-    )
+    return NewEvent.from_payload(NotificationSent(**_outcome(row, result), sent_at=now))
 
 
 def _failed_event(row: _Due, result: _Result, now: datetime) -> NewEvent:
     assert result.failure is not None
     return NewEvent.from_payload(
         NotificationFailed(
-            organisation_id=row.organisation_id,
-            notification_id=row.id,
-            kind=row.kind,
-            recipient=row.recipient,
-            subject=result.subject or "",
-            caused_by=row.caused_by,
-            caused_by_type=row.caused_by_type,
-            attempts=row.attempts + 1,
+            **_outcome(row, result),
             failed_at=now,
             reason=_reason(result),
             smtp_code=result.failure.code,
