@@ -15,7 +15,7 @@ from csm_kernel.errors import NotFound
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 
-from ..domain.cycle import CycleState, ReturnState, evolve_cycle, evolve_return
+from ..domain.cycle import OWING, CycleState, ReturnState, evolve_cycle, evolve_return
 from .questionnaires_pg import cycle_from_row
 
 
@@ -49,8 +49,16 @@ class PostgresCycles:
     async def not_issued(self) -> list[str]:
         """Cycles in data entry whose owed questionnaires are not all issued yet."""
         rows = await self.pool.fetch(
-            "SELECT cycle FROM cycles WHERE NOT issued AND phase IN "
-            "('data-entry', 'summary-reports', 'closed') ORDER BY cycle"
+            "SELECT cycle FROM cycles WHERE NOT issued AND phase = ANY($1::text[]) ORDER BY cycle",
+            [p.value for p in OWING],
+        )
+        return [r["cycle"] for r in rows]
+
+    async def owing(self, conn: Connection) -> list[str]:
+        """Cycles in which questionnaires are owed (data entry opened, not yet published)."""
+        rows = await conn.fetch(
+            "SELECT cycle FROM cycles WHERE phase = ANY($1::text[]) ORDER BY cycle",
+            [p.value for p in OWING],
         )
         return [r["cycle"] for r in rows]
 

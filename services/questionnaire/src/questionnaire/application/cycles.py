@@ -29,7 +29,7 @@ from csm_kernel.store.postgres import PostgresEventStore
 
 from ..adapters.cycles_pg import PostgresCycles
 from ..adapters.issuance_pg import issue, known_organisations, known_services
-from ..domain.cycle import ORDER, CycleState, ReturnState, later, phase_at
+from ..domain.cycle import ORDER, OWING, CycleState, ReturnState, later, phase_at
 from ..domain.owed import owed_by_organisation, owed_for_service
 from .catalogue import DefinitionCatalogue
 
@@ -194,7 +194,7 @@ class Cycles:
         context: AppendContext,
     ) -> int:
         state = await self.repo.find(cycle, conn)
-        if state is None or not later(state.phase, Phase.SANDBOX):
+        if state is None or state.phase not in OWING:
             return 0
         owed = []
         if service_id is None:
@@ -207,10 +207,7 @@ class Cycles:
 
     async def open_cycles(self, conn: Connection) -> list[str]:
         """Cycles in which questionnaires are owed (data entry opened, not yet published)."""
-        rows = await conn.fetch(
-            "SELECT cycle FROM cycles WHERE phase IN ('data-entry', 'summary-reports', 'closed')"
-        )
-        return [r["cycle"] for r in rows]
+        return await self.repo.owing(conn)
 
     # --- one organisation's return ---------------------------------------------------------
 

@@ -28,6 +28,8 @@ from .errors import ReturnLocked
 ORDER = list(Phase)
 #: Phases in which questionnaires are answered.
 ENTRY = frozenset({Phase.DATA_ENTRY, Phase.SUMMARY_REPORTS})
+#: Phases in which questionnaires are owed, and so issued (from data entry to publication).
+OWING = (Phase.DATA_ENTRY, Phase.SUMMARY_REPORTS, Phase.CLOSED)
 
 
 def phase_at(timetable: Timetable, now: datetime) -> Phase:
