@@ -1,6 +1,7 @@
 """Answering over HTTP: saving drafts as events, bad answers named, concurrent edits refused
 with what changed, follow-ups, submission, and the data-entry window."""
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -306,3 +307,21 @@ async def test_who_may_see_and_answer(questionnaire_app) -> None:
             "/questionnaires", params={"organisation_id": "TR1"}, headers=q.admin
         )
         assert [x["id"] for x in r.json()] == [sq["id"]]
+
+
+async def test_a_submitted_self_assessment_carries_its_scorecard(questionnaire_app) -> None:
+    async with questionnaire_app("q_ans_scorecard") as q:
+        await open_cycle(q, ("PCT1", "pct"))
+        sa = await q.one("PCT1", "self-assessment")
+        await q.complete("PCT1", sa, score=3)
+        conn = await asyncpg.connect(q.dsn)
+        try:
+            data = await conn.fetchval(
+                "SELECT data FROM events WHERE type = 'questionnaire.ResponseSubmitted'"
+            )
+        finally:
+            await conn.close()
+        scorecard = json.loads(data)["scorecard"]
+        # Every answer is 3 (more than two-thirds good to best practice): dark green throughout.
+        assert set(scorecard["topics"].values()) == {"dark-green"}
+        assert len(scorecard["topics"]) == 6 and scorecard["overall"] == "green"

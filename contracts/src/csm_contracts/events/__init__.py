@@ -1,7 +1,13 @@
 """Every event payload, by publishing service. Importing this package registers them all."""
 
 from . import accounts, cycles, directory, notifications, responses  # noqa: F401  (register)
-from .questionnaire import CycleSignedOff, NI51AreaScore, QuestionnaireDelegated, ResponseSubmitted
+from .questionnaire import (
+    CycleSignedOff,
+    NI51AreaScore,
+    QuestionnaireDelegated,
+    ResponseSubmitted,
+    Scorecard,
+)
 from .registration import OrganisationKind, OrganisationRegistered, Region
 
 __all__ = [
@@ -12,4 +18,5 @@ __all__ = [
     "QuestionnaireDelegated",
     "Region",
     "ResponseSubmitted",
+    "Scorecard",
 ]

@@ -32,6 +32,17 @@ class QuestionnaireDelegated(EventPayload):
     )
 
 
+class Scorecard(BaseModel):
+    """A commissioning self-assessment's balanced scorecard: each topic's grade (None for a
+    topic with no answers) and the overall grade (None unless all six topics are graded).
+    Grades are `red`, `amber`, `yellow`, `pale-green`, `green` or `dark-green`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    topics: dict[str, str | None]
+    overall: str | None
+
+
 @REGISTRY.register
 class ResponseSubmitted(EventPayload):
     """A questionnaire's answers were submitted as complete."""
@@ -49,6 +60,9 @@ class ResponseSubmitted(EventPayload):
         default=None, description="what the questionnaire is about: service, area or organisation"
     )
     subject_id: str | None = Field(default=None, description="the service id or area code")
+    scorecard: Scorecard | None = Field(
+        default=None, description="a self-assessment's grades at submission (DESIGN §7)"
+    )
 
 
 class NI51AreaScore(BaseModel):

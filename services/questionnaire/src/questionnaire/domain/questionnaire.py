@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from csm_contracts.events.questionnaire import QuestionnaireDelegated, ResponseSubmitted
+from csm_contracts.events.questionnaire import QuestionnaireDelegated, ResponseSubmitted, Scorecard
 from csm_contracts.events.responses import (
     AnswerChange,
     AnsweredVia,
@@ -308,7 +308,8 @@ def submit(q: Questionnaire, definition: Definition, by: str) -> list[EventPaylo
     d = q.delegation
     if d is not None and d.status is DelegationStatus.ACTIVE:
         raise WrongState(f"{q.id} is with a delegate ({d.email}): wait for it or revoke it")
-    problems = rules.submission_problems(definition, q.answers)
+    evaluation = rules.evaluate(definition, q.answers)
+    problems = evaluation.problems
     if problems:
         raise InvalidInput(
             f"{len(problems)} thing(s) to finish before submitting",
@@ -322,12 +323,22 @@ def submit(q: Questionnaire, definition: Definition, by: str) -> list[EventPaylo
             **q._base(),
             definition=q.definition,
             submitted_by=by,
-            answers=rules.effective(definition, q.answers),
+            answers=evaluation.effective,
             subject_kind=q.subject_kind.value,
             subject_id=q.subject_id,
+            scorecard=_scorecard(evaluation.grades),
         )
     )
     return events
+
+
+def _scorecard(grades: rules.Grades | None) -> Scorecard | None:
+    if grades is None:
+        return None
+    return Scorecard(
+        topics={topic: g.value if g else None for topic, g in grades.topics.items()},
+        overall=grades.overall.value if grades.overall else None,
+    )
 
 
 def withdraw_submission(q: Questionnaire, reason: str) -> list[EventPayload]:
