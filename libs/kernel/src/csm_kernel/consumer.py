@@ -34,6 +34,8 @@ from .upcasting import NO_UPCASTERS, Upcasters
 log = get_logger(__name__)
 
 Handler = Callable[["Connection", EventEnvelope, Any], Awaitable[None]]
+#: Applies a batch of first-time events, in order, on the transaction that tracks them all.
+BatchHandler = Callable[["Connection", Sequence[tuple[EventEnvelope, Any]]], Awaitable[None]]
 
 _CONNECTION_ERRORS = (
     OSError,
@@ -93,8 +95,10 @@ class EventConsumer:
         upcasters: Upcasters = NO_UPCASTERS,
         max_attempts: int = 3,
         backoff: float = 0.1,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.name = name
+        self.batch_handler = batch_handler
         self.pool = pool
         self.handlers = dict(handlers)
         self.dead_letters = dead_letters
@@ -154,6 +158,8 @@ class EventConsumer:
         except ValidationError as exc:
             return await self._dead_letter(msg, "invalid-payload", str(exc), 1)
         handler = self.handlers.get(envelope.type)
+        if handler is None and self.batch_handler is not None:
+            handler = self._single(self.batch_handler)
         if handler is None:
             return Outcome.IGNORED
         attempt, last_error = 0, ""
@@ -178,6 +184,94 @@ class EventConsumer:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
         return await self._dead_letter(msg, "handler-failed", last_error, attempt)
+
+    @staticmethod
+    def _single(batch_handler: BatchHandler) -> Handler:
+        async def handle(conn: Connection, envelope: EventEnvelope, payload: Any) -> None:
+            await batch_handler(conn, [(envelope, payload)])
+
+        return handle
+
+    async def process_batch(self, msgs: Sequence[IncomingMessage]) -> list[Outcome]:
+        """Handle many messages in one transaction (one commit, one fsync), in order.
+
+        Bad messages are dead-lettered first. If the batch's transaction fails for any reason
+        but the database being down, every message is handled again on its own, so one
+        poison message is isolated (retried, then dead-lettered) and the rest still land."""
+        outcomes: list[Outcome | None] = [None] * len(msgs)
+        wanted: list[tuple[int, EventEnvelope, Any]] = []
+        for i, msg in enumerate(msgs):
+            try:
+                envelope, payload = self._read(msg)
+            except UndecodableMessage as exc:
+                outcomes[i] = await self._dead_letter(msg, "undecodable", str(exc), 1)
+                continue
+            except UnknownEventType as exc:
+                outcomes[i] = await self._dead_letter(msg, "unknown-event-type", str(exc), 1)
+                continue
+            except ValidationError as exc:
+                outcomes[i] = await self._dead_letter(msg, "invalid-payload", str(exc), 1)
+                continue
+            if self.batch_handler is None and envelope.type not in self.handlers:
+                outcomes[i] = Outcome.IGNORED
+            else:
+                wanted.append((i, envelope, payload))
+        if wanted:
+            delay = self.backoff
+            while True:
+                try:
+                    for i, outcome in (await self._apply_batch(wanted)).items():
+                        outcomes[i] = outcome
+                    break
+                except _CONNECTION_ERRORS as exc:
+                    log.warning(
+                        "database unavailable; retrying", consumer=self.name, error=str(exc)
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                except Exception as exc:
+                    log.warning(
+                        "batch failed; handling its messages one by one",
+                        consumer=self.name,
+                        size=len(wanted),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                    for i, _, _ in wanted:
+                        outcomes[i] = await self.process(msgs[i])
+                    break
+        return [o if o is not None else Outcome.IGNORED for o in outcomes]
+
+    async def _apply_batch(
+        self, wanted: list[tuple[int, EventEnvelope, Any]]
+    ) -> dict[int, Outcome]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = {
+                row["event_id"]
+                for row in await conn.fetch(
+                    "INSERT INTO processed_messages (consumer, event_id, event_type) "
+                    "SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS u(e, t) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id",
+                    self.name,
+                    [envelope.event_id for _, envelope, _ in wanted],
+                    [envelope.type for _, envelope, _ in wanted],
+                )
+            }
+            fresh = [(i, e, p) for i, e, p in wanted if e.event_id in first_time]
+            for _, envelope, _ in wanted:
+                if envelope.event_id not in first_time:
+                    log.info(
+                        "duplicate event ignored",
+                        consumer=self.name,
+                        event_id=str(envelope.event_id),
+                    )
+            if self.batch_handler is not None:
+                await self.batch_handler(conn, [(e, p) for _, e, p in fresh])
+            else:
+                for _, envelope, payload in fresh:
+                    await self.handlers[envelope.type](conn, envelope, payload)
+        log.info("batch processed", consumer=self.name, size=len(wanted), fresh=len(fresh))
+        return {i: Outcome.HANDLED if e.event_id in first_time else Outcome.DUPLICATE
+                for i, e, _ in wanted}  # fmt: skip
 
     async def _apply(self, handler: Handler, envelope: EventEnvelope, payload: Any) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -54,15 +54,45 @@ def subscribe(
     session_timeout_ms: int = 10_000,
     heartbeat_interval_ms: int = 3_000,
     description: str | None = None,
+    batch: int | None = None,
 ) -> None:
     """Feed every message of `topic` to `consumer`, committing offsets only after it is done.
 
     The group starts from the earliest offset, so a new consumer (or a rebuilt one) sees the
-    whole history the broker holds.
+    whole history the broker holds. With `batch=N`, up to N messages fetched together are
+    handled in one transaction (`EventConsumer.process_batch`): one commit for many events.
     """
+    common = {
+        "title": f"{group_id}:{topic}",
+        "description": description or consumer.__doc__,
+    }
+    if batch is None:
+
+        @broker.subscriber(
+            topic,
+            group_id=group_id,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,
+            decoder=_raw_body,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            max_poll_interval_ms=max(300_000, session_timeout_ms),
+            title=common["title"],
+            description=common["description"],
+        )
+        async def on_message(message: KafkaMessage) -> None:
+            record = message.raw_message
+            assert not isinstance(record, tuple)
+            await consumer.process(_incoming(record))
+            await message.ack()
+
+        return
 
     @broker.subscriber(
         topic,
+        batch=True,
+        max_records=batch,
+        batch_timeout_ms=50,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.MANUAL,
@@ -70,23 +100,25 @@ def subscribe(
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=heartbeat_interval_ms,
         max_poll_interval_ms=max(300_000, session_timeout_ms),
-        title=f"{group_id}:{topic}",
-        description=description or consumer.__doc__,
+        title=common["title"],
+        description=common["description"],
     )
-    async def on_message(message: KafkaMessage) -> None:
-        record = message.raw_message
-        assert not isinstance(record, tuple)
-        await consumer.process(
-            IncomingMessage(
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                key=record.key,
-                value=record.value,
-                headers=tuple(record.headers or ()),
-            )
-        )
+    async def on_batch(message: KafkaMessage) -> None:
+        records = message.raw_message
+        batch_records = records if isinstance(records, tuple) else (records,)
+        await consumer.process_batch([_incoming(r) for r in batch_records])
         await message.ack()
+
+
+def _incoming(record: Any) -> IncomingMessage:
+    return IncomingMessage(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        headers=tuple(record.headers or ()),
+    )
 
 
 def dead_letter_topic(group_id: str) -> str:

@@ -14,7 +14,7 @@ import contextlib
 import importlib
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -80,7 +80,7 @@ def create_app(
     publishes: bool = False,
     subscriptions: Subscriptions | None = None,
     background: Sequence[BackgroundTask] = (),
-    on_start: Callable[[Runtime, FastAPI], None] | None = None,
+    on_start: Callable[[Runtime, FastAPI], Awaitable[None] | None] | None = None,
     description: str = "",
 ) -> FastAPI:
     """A service's FastAPI app with its lifespan wired."""
@@ -108,7 +108,10 @@ def create_app(
             )
         tasks = [asyncio.create_task(task(runtime, stop)) for task in background]
         if on_start is not None:
-            on_start(runtime, app)
+            # May be async: e.g. reporting creates its projections' tables before serving.
+            started = on_start(runtime, app)
+            if started is not None:
+                await started
         log.info("service started", port=settings.http_port)
         try:
             yield

@@ -1,24 +1,52 @@
-"""The reporting service's Kafka subscriptions: one idempotent consumer per source topic."""
+"""The reporting service's Kafka subscriptions: every event of every service, into the journal.
+
+One transaction per fetched batch records the events (and their tracking rows); projectors
+then read the journal. An event that cannot be read goes to `csm.dlq.reporting`."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
-from csm_kernel.runtime import Runtime, subscribe_handlers
+from csm_contracts.envelope import EventEnvelope
+from csm_kernel.consumer import EventConsumer
+from csm_kernel.database import Connection
+from csm_kernel.kafka import BrokerDeadLetters, dead_letter_topic, subscribe
+from csm_kernel.runtime import Runtime
 
-from ..application.projections import HANDLERS
+from ..adapters import journal
 
 GROUP = "reporting"
+CONSUMER = "reporting.journal"
+#: Events per transaction at most: enough to keep up with bursts, small enough to stay fresh.
+BATCH = 500
+SOURCES = (Topics.REGISTRATION, Topics.QUESTIONNAIRE, Topics.NOTIFICATION)
+
+
+async def record(conn: Connection, events: Sequence[tuple[EventEnvelope, Any]]) -> None:
+    await journal.record(conn, [envelope for envelope, _ in events])
 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
-    subscribe_handlers(
-        runtime,
-        broker,
-        Topics.REGISTRATION,
-        consumer="reporting.projections",
-        group_id=GROUP,
-        handlers=HANDLERS,
-        description="Builds the organisations read model from registration events.",
-    )
+    for topic in SOURCES:
+        subscribe(
+            broker,
+            topic,
+            EventConsumer(
+                CONSUMER,
+                runtime.require_pool(),
+                {},
+                BrokerDeadLetters(broker),
+                dead_letter_topic(GROUP),
+                max_attempts=runtime.settings.consumer_max_attempts,
+                batch_handler=record,
+            ),
+            group_id=GROUP,
+            session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
+            description=f"Journals every event of {topic} for the projections.",
+            batch=BATCH,
+        )

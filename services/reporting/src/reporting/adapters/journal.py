@@ -1,0 +1,65 @@
+"""The journal: reporting's own copy of every event it has received, in arrival order."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from csm_contracts.envelope import EventEnvelope
+from csm_kernel.database import Connection
+
+#: Serialises journal writers, so `seq` order is commit order (DESIGN §5: no gap that later fills).
+JOURNAL_LOCK = 7300100
+#: NOTIFY channel: a wake-up for projectors only; they always re-read from their checkpoint.
+CHANNEL = "reporting_journal"
+
+_INSERT = """
+INSERT INTO journal (seq, event_id, type, version, occurred_at, key, stream_id, stream_version,
+                     actor, correlation_id, data, prev_hash, hash)
+SELECT (SELECT coalesce(max(seq), 0) FROM journal) + row_number() OVER (ORDER BY ord),
+       e, t, v, o, k, s, sv, a, c, d::jsonb, ph, h
+  FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::text[],
+              $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+       WITH ORDINALITY AS u(e, t, v, o, k, s, sv, a, c, d, ph, h, ord)
+ WHERE NOT EXISTS (SELECT 1 FROM journal j WHERE j.event_id = u.e)
+"""
+
+
+async def record(conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
+    """Add events to the journal (those already there are skipped); how many were new.
+
+    Must run inside the caller's transaction (the consumer's, with its tracking rows)."""
+    if not envelopes:
+        return 0
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", JOURNAL_LOCK)
+    status = await conn.execute(
+        _INSERT,
+        [e.event_id for e in envelopes],
+        [e.type for e in envelopes],
+        [e.version for e in envelopes],
+        [e.occurred_at for e in envelopes],
+        [e.key for e in envelopes],
+        [e.stream_id for e in envelopes],
+        [e.stream_version for e in envelopes],
+        [e.actor for e in envelopes],
+        [e.correlation_id for e in envelopes],
+        [json.dumps(e.data, separators=(",", ":")) for e in envelopes],
+        [e.prev_hash for e in envelopes],
+        [e.hash for e in envelopes],
+    )
+    added = int(status.split()[-1])
+    if added:
+        await conn.execute(f"NOTIFY {CHANNEL}")
+    return added
+
+
+async def record_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Add events given as plain rows (from a service's event store or a synthetic history)."""
+    envelopes = [EventEnvelope.model_validate(row) for row in rows]
+    return await record(conn, envelopes)
+
+
+async def head(conn: Connection) -> int:
+    """The last journal position (0 when empty)."""
+    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))

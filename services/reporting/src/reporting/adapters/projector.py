@@ -1,0 +1,315 @@
+"""Applies the journal to projections: live (a few events at a time), and rebuilt beside the
+live tables then swapped in, so reports never go down while a projection is rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from csm_kernel.database import Connection
+from csm_kernel.observability import get_logger
+
+from ..application.projection import Projection
+from .journal import CHANNEL
+
+log = get_logger(__name__)
+
+#: Advisory-lock class for "applying to or swapping projection X" (the second key is its hash).
+APPLY_LOCK = 7300101
+#: Advisory-lock class for "rebuilding projection X" (session-level: one rebuild at a time).
+REBUILD_LOCK = 7300102
+
+
+async def set_path(conn: Connection, *schemas: str) -> None:
+    """Point unqualified names at `schemas` (then public) until the transaction ends."""
+    path = ", ".join([*schemas, "public"])
+    await conn.execute(f"SET LOCAL search_path = {path}")
+
+
+async def apply_range(
+    conn: Connection, projection: Projection, schema: str, lo: int, hi: int, *journal: str
+) -> None:
+    """Apply journal positions (lo, hi] to `projection`'s tables in `schema`, in the caller's
+    transaction. `journal` names a schema whose `journal` view replaces the real one."""
+    await set_path(conn, schema, *journal)
+    for statement in projection.statements:
+        await conn.execute(statement, lo, hi)
+
+
+async def create_tables(conn: Connection, projection: Projection, schema: str) -> None:
+    """An empty copy of `projection`'s tables in a new `schema` (in the caller's transaction)."""
+    await conn.execute(f"CREATE SCHEMA {schema}")
+    await set_path(conn, schema)
+    await conn.execute(projection.ddl)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a rebuild has got."""
+
+    projection: str
+    position: int
+    head: int
+    events: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Journal positions applied per second so far."""
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds to go at the rate so far."""
+        return (self.head - self.position) / self.rate if self.rate > 0 else None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far behind the journal a projection's live tables are."""
+
+    projection: str
+    position: int
+    head: int
+    events_behind: int
+    seconds_behind: float
+    rebuilding: bool
+    built_at: datetime | None
+    updated_at: datetime | None
+
+
+class AlreadyRebuilding(Exception):
+    """Another process is rebuilding this projection."""
+
+
+class Projector:
+    """Keeps every projection's live tables up to date with the journal."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projections: Sequence[Projection],
+        *,
+        batch: int = 5_000,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.projections = {p.name: p for p in projections}
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self.rebuilding: set[str] = set()
+        #: The latest progress of each rebuild this process ran or runs.
+        self.progress: dict[str, Progress] = {}
+        self._wake = asyncio.Event()
+
+    # --- live -----------------------------------------------------------------------------
+
+    async def prepare(self) -> list[Projection]:
+        """Create missing projections (empty, to be filled live) and return those whose code
+        changed since their tables were built: they must be rebuilt before they go live."""
+        stale = []
+        async with self.pool.acquire() as conn:
+            for p in self.projections.values():
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                                       APPLY_LOCK, p.name)  # fmt: skip
+                    fingerprint = await conn.fetchval(
+                        "SELECT fingerprint FROM projection_checkpoints WHERE projection = $1",
+                        p.name,
+                    )
+                    exists = await conn.fetchval(
+                        "SELECT true FROM pg_namespace WHERE nspname = $1", p.schema
+                    )
+                    if fingerprint is None or not exists:
+                        await conn.execute(f"DROP SCHEMA IF EXISTS {p.schema} CASCADE")
+                        await create_tables(conn, p, p.schema)
+                        await conn.execute(
+                            "INSERT INTO projection_checkpoints (projection, position, fingerprint)"
+                            " VALUES ($1, 0, $2) ON CONFLICT (projection) DO UPDATE"
+                            " SET position = 0, fingerprint = $2, built_at = now()",
+                            p.name,
+                            p.fingerprint,
+                        )
+                    elif fingerprint != p.fingerprint:
+                        stale.append(p)
+        return stale
+
+    async def catch_up(self, projection: Projection) -> int:
+        """Apply up to one batch of new journal events; how many positions it moved."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                               APPLY_LOCK, projection.name)  # fmt: skip
+            row = await conn.fetchrow(
+                "SELECT position, fingerprint FROM projection_checkpoints WHERE projection = $1",
+                projection.name,
+            )
+            if row is None or row["fingerprint"] != projection.fingerprint:
+                return 0  # being rebuilt: its old tables stay as they are until the swap
+            lo = row["position"]
+            hi = await conn.fetchval(
+                "SELECT max(seq) FROM (SELECT seq FROM journal WHERE seq > $1 ORDER BY seq"
+                " LIMIT $2) s",
+                lo,
+                self.batch,
+            )
+            if hi is None:
+                return 0
+            await apply_range(conn, projection, projection.schema, lo, hi)
+            await conn.execute(
+                "UPDATE projection_checkpoints SET position = $2, updated_at = now()"
+                " WHERE projection = $1",
+                projection.name,
+                hi,
+            )
+            return int(hi - lo)
+
+    async def catch_up_all(self) -> int:
+        """Catch every projection up to the journal's head; positions moved in all."""
+        moved = 0
+        while True:
+            step = 0
+            for p in self.projections.values():
+                step += await self.catch_up(p)
+            moved += step
+            if step == 0:
+                return moved
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The live loop: wake on the journal's NOTIFY (or every `idle_seconds`), catch up."""
+        stale = await self.prepare()
+        rebuilds = [asyncio.create_task(self._rebuild_quietly(p)) for p in stale]
+        listener = await self.pool.acquire()
+        await listener.add_listener(CHANNEL, self._notified)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.catch_up_all()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("projector failed; retrying", error=str(exc))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+        finally:
+            for task in rebuilds:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(CHANNEL, self._notified)
+            await self.pool.release(listener)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _rebuild_quietly(self, projection: Projection) -> None:
+        try:
+            await self.rebuild(projection)
+        except AlreadyRebuilding:
+            log.info("another process is rebuilding", projection=projection.name)
+
+    # --- rebuild --------------------------------------------------------------------------
+
+    async def rebuild(
+        self,
+        projection: Projection,
+        progress: Callable[[Progress], None] | None = None,
+        *,
+        chunk: int = 50_000,
+    ) -> Progress:
+        """Build `projection` from the whole journal beside its live tables, then swap it in
+        (catching up the last events while the live projector waits)."""
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                       REBUILD_LOCK, projection.name):  # fmt: skip
+                raise AlreadyRebuilding(projection.name)
+            self.rebuilding.add(projection.name)
+            try:
+                return await self._rebuild(conn, projection, progress, chunk)
+            finally:
+                self.rebuilding.discard(projection.name)
+                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
+                                   REBUILD_LOCK, projection.name)  # fmt: skip
+
+    async def _rebuild(
+        self,
+        conn: Connection,
+        projection: Projection,
+        progress: Callable[[Progress], None] | None,
+        chunk: int,
+    ) -> Progress:
+        beside = f"{projection.schema}__next"
+        async with conn.transaction():
+            await conn.execute(f"DROP SCHEMA IF EXISTS {beside} CASCADE")
+            await create_tables(conn, projection, beside)
+        started = time.monotonic()
+        position = 0
+        head = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
+        report = Progress(projection.name, 0, head, 0, 0.0)
+        while position < head:
+            upto = min(position + chunk, head)
+            async with conn.transaction():
+                await apply_range(conn, projection, beside, position, upto)
+            position = upto
+            report = Progress(projection.name, position, head, position, time.monotonic() - started)
+            self.progress[projection.name] = report
+            if progress is not None:
+                progress(report)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                               APPLY_LOCK, projection.name)  # fmt: skip
+            final = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
+            if final > position:
+                await apply_range(conn, projection, beside, position, final)
+            await conn.execute(f"DROP SCHEMA IF EXISTS {projection.schema} CASCADE")
+            await conn.execute(f"ALTER SCHEMA {beside} RENAME TO {projection.schema}")
+            await conn.execute(
+                "INSERT INTO projection_checkpoints (projection, position, fingerprint)"
+                " VALUES ($1, $2, $3) ON CONFLICT (projection) DO UPDATE SET position = $2,"
+                " fingerprint = $3, built_at = now(), updated_at = now()",
+                projection.name,
+                final,
+                projection.fingerprint,
+            )
+        report = Progress(projection.name, final, final, final, time.monotonic() - started)
+        self.progress[projection.name] = report
+        log.info("projection rebuilt", projection=projection.name, events=final,
+                 seconds=round(report.elapsed, 2), rate=round(report.rate))  # fmt: skip
+        return report
+
+    # --- status ---------------------------------------------------------------------------
+
+    async def lags(self) -> list[Lag]:
+        """Every projection's lag behind the journal."""
+        async with self.pool.acquire() as conn:
+            head = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
+            rows = {
+                r["projection"]: r for r in await conn.fetch("SELECT * FROM projection_checkpoints")
+            }
+            out = []
+            for p in self.projections.values():
+                row = rows.get(p.name)
+                position = int(row["position"]) if row else 0
+                behind = await conn.fetchrow(
+                    "SELECT count(*) AS n, extract(epoch FROM clock_timestamp() - min(received_at))"
+                    " AS s FROM journal WHERE seq > $1",
+                    position,
+                )
+                assert behind is not None
+                out.append(
+                    Lag(
+                        projection=p.name,
+                        position=position,
+                        head=head,
+                        events_behind=int(behind["n"]),
+                        seconds_behind=float(behind["s"] or 0.0),
+                        rebuilding=p.name in self.rebuilding
+                        or (row is not None and row["fingerprint"] != p.fingerprint),
+                        built_at=row["built_at"] if row else None,
+                        updated_at=row["updated_at"] if row else None,
+                    )
+                )
+            return out

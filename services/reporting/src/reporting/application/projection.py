@@ -1,0 +1,41 @@
+"""What a projection is: tables, and set-based statements that apply a range of the journal.
+
+A projection never reads another projection's tables, only the journal and its own, so each
+can be rebuilt alone. Its statements take `$1` (exclusive) and `$2` (inclusive) journal
+positions and must give the same tables whether a range is applied at once or in pieces: the
+live projector applies a few events at a time, a rebuild tens of thousands. Table names are
+unique across projections, because reports read several projections' schemas at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A read model built from the journal."""
+
+    name: str
+    description: str
+    #: The event types it reads (lag and as-at scratch builds look only at these).
+    reads: frozenset[str]
+    #: CREATE TABLE/INDEX statements, with unqualified names.
+    ddl: str
+    #: Applied in order over the journal range ($1, $2].
+    statements: Sequence[str]
+    #: The tables it owns (created by `ddl`).
+    tables: tuple[str, ...] = field(default=())
+
+    @property
+    def schema(self) -> str:
+        """The schema its live tables are in."""
+        return f"rm_{self.name}"
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever its tables or statements do: the live tables are then rebuilt."""
+        text = "\x00".join([self.ddl, *self.statements])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,158 @@
+"""Every report over HTTP: JSON, or CSV and XLSX downloads, live or as at a moment."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import ORJSONResponse, Response
+
+from csm_contracts.auth import Role
+from csm_kernel.auth import Principal, current_principal
+from csm_kernel.errors import Forbidden, InvalidInput, NotFound
+
+from ...adapters.exports import to_csv, to_xlsx
+from ...application.reports import Report, ReportRequest, ReportResult, Scope
+from ...services import Services
+from .dependencies import services_of
+
+router = APIRouter(tags=["reports"])
+
+_CYCLE = re.compile(r"^\d{4}-\d{2}$")
+_LOCAL_ROLES = (Role.MAPPING_LEAD, Role.GROUP_OWNER)
+
+
+@router.get("/reports")
+async def list_reports(
+    services: Annotated[Services, Depends(services_of)],
+    _: Annotated[Principal, Depends(current_principal)],
+) -> list[dict[str, Any]]:
+    """Every report: its name, title, what it is about and which parameters it needs."""
+    return [
+        {
+            "name": r.name,
+            "title": r.title,
+            "description": r.description,
+            "scope": r.scope.value,
+            "needs_cycle": r.needs_cycle,
+            "projections": list(r.projections),
+        }
+        for r in services.reports
+    ]
+
+
+@router.get("/reports/{name}")
+async def report(
+    name: str,
+    services: Annotated[Services, Depends(services_of)],
+    principal: Annotated[Principal, Depends(current_principal)],
+    cycle: str | None = None,
+    area: str | None = None,
+    organisation: str | None = None,
+    region: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    as_at: datetime | None = None,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """One report. `as_at` replays the events up to that moment instead of reading the live
+    tables; `format` picks JSON, CSV or XLSX (the files say what they cover and when)."""
+    found = services.reports.get(name)
+    if found is None:
+        raise NotFound(f"no report called {name!r}; GET /reports lists them")
+    request = ReportRequest(
+        cycle=cycle, area=area, organisation=organisation, region=region, search=q, as_at=as_at
+    )
+    _check_parameters(found, request)
+    _check_access(found, request, principal)
+    generated_at = datetime.now(UTC)
+    if request.cycle is not None:
+        began = await services.cycle_began(request.cycle)
+        if began is None:
+            raise NotFound(f"no cycle {request.cycle}")
+        if as_at is not None and as_at < began:
+            raise InvalidInput.field(
+                "as_at", f"cycle {request.cycle} began at {began.isoformat()}; ask for a later time"
+            )
+    if as_at is not None:
+        if as_at > generated_at:
+            raise InvalidInput.field("as_at", "is in the future")
+        result: ReportResult = await services.runner.as_at(found, request)
+        data_as_at: datetime | None = as_at
+    else:
+        result, data_as_at = await services.runner.live(found, request)
+    about = {
+        "report": found.title,
+        "cycle": request.cycle,
+        "region": request.region,
+        "area": request.area,
+        "organisation": request.organisation,
+        "search": request.search,
+        **result.about,
+        "as_at": as_at.isoformat() if as_at else None,
+        "data_as_at": data_as_at.isoformat() if data_as_at else None,
+        "generated_at": generated_at.isoformat(),
+    }
+    about = {k: v for k, v in about.items() if v is not None}
+    if format == "json":
+        return ORJSONResponse(
+            {
+                "report": found.name,
+                "title": found.title,
+                "about": about,
+                "summary": result.summary,
+                "tables": [
+                    {
+                        "name": t.name,
+                        "title": t.title,
+                        "columns": [{"key": c.key, "label": c.label} for c in t.columns],
+                        "rows": t.rows,
+                    }
+                    for t in result.tables
+                ],
+            }
+        )
+    stem = "-".join(
+        str(part)
+        for part in (
+            found.name,
+            request.cycle,
+            request.area or request.organisation or request.region,
+        )
+        if part
+    )
+    stamp = (as_at or generated_at).strftime("%Y%m%dT%H%M%SZ")
+    if format == "csv":
+        body, media = to_csv(result, about), "text/csv; charset=utf-8"
+    else:
+        body = to_xlsx(result, about)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{format}"'},
+    )
+
+
+def _check_parameters(report: Report, request: ReportRequest) -> None:
+    if report.needs_cycle and request.cycle is None:
+        raise InvalidInput.field("cycle", f"{report.name} needs a cycle, e.g. 2009-10")
+    if request.cycle is not None and not _CYCLE.match(request.cycle):
+        raise InvalidInput.field("cycle", "must look like 2009-10")
+    needed = {Scope.AREA: ("area", request.area), Scope.ORGANISATION: ("organisation",
+              request.organisation), Scope.REGION: ("region", request.region)}  # fmt: skip
+    if report.scope in needed and needed[report.scope][1] is None:
+        field = needed[report.scope][0]
+        raise InvalidInput.field(field, f"{report.name} is about one {field}: name it")
+
+
+def _check_access(report: Report, request: ReportRequest, principal: Principal) -> None:
+    if principal.has(*report.roles):
+        return
+    if report.leads_may_read and principal.has(*_LOCAL_ROLES):
+        if report.scope is Scope.AREA:
+            return
+        if report.scope is Scope.ORGANISATION and request.organisation == principal.organisation_id:
+            return
+    raise Forbidden("your role does not allow this report")

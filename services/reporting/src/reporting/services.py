@@ -1,0 +1,72 @@
+"""The reporting service's parts, built once the runtime has its pool: projector, runner,
+the report catalogue, and the cycle look-up the HTTP layer checks requests against."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from csm_kernel.observability import get_logger
+
+from .adapters.projections import PROJECTIONS
+from .adapters.projector import AlreadyRebuilding, Projector
+from .adapters.reports import REPORTS
+from .adapters.runner import ReportRunner
+from .application.projection import Projection
+from .application.reports import Reports
+
+log = get_logger(__name__)
+
+
+class Services:
+    """What the endpoints and the background loop use."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        projections: Sequence[Projection] = PROJECTIONS,
+        reports: Reports = REPORTS,
+        *,
+        batch: int = 5_000,
+        idle_seconds: float = 0.5,
+    ) -> None:
+        self.pool = pool
+        self.projector = Projector(pool, projections, batch=batch, idle_seconds=idle_seconds)
+        self.runner = ReportRunner(pool, projections)
+        self.reports = reports
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def cycle_began(self, cycle: str) -> datetime | None:
+        """When a cycle began (its sandbox opening, as last timetabled), None if unknown."""
+        value = await self.pool.fetchval(
+            """
+            SELECT coalesce(data->'new_timetable', data->'timetable')->>'sandbox_opens'
+              FROM journal
+             WHERE type IN ('questionnaire.CycleScheduled', 'questionnaire.CycleTimetableChanged')
+               AND data->>'cycle' = $1
+             ORDER BY seq DESC LIMIT 1
+            """,
+            cycle,
+        )
+        return datetime.fromisoformat(value) if value else None
+
+    async def rebuilds_done(self) -> None:
+        """Wait for the rebuilds started over HTTP (tests, and a clean shutdown)."""
+        await asyncio.gather(*self._tasks)
+
+    def start_rebuild(self, names: Sequence[str]) -> None:
+        """Rebuild projections in the background, one after another."""
+
+        async def run() -> None:
+            for name in names:
+                try:
+                    await self.projector.rebuild(self.projector.projections[name])
+                except AlreadyRebuilding:
+                    log.info("already being rebuilt elsewhere", projection=name)
+
+        task = asyncio.create_task(run(), name="reporting-rebuild")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

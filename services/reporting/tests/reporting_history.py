@@ -1,0 +1,61 @@
+"""Builds event histories for reporting tests: real contract payloads in real envelopes."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.registry import EventPayload
+
+START = datetime(2009, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class History:
+    """Events in the order they happened, each a minute after the last unless `at` is given."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+        self.envelopes: list[EventEnvelope] = []
+        self._versions: dict[str, int] = defaultdict(int)
+
+    def add(
+        self,
+        payload: EventPayload,
+        *,
+        at: datetime | None = None,
+        stream_id: str | None = None,
+        actor: str = "user:test",
+    ) -> EventEnvelope:
+        """Append one event; returns its envelope."""
+        self.now = at if at is not None else self.now + timedelta(minutes=1)
+        data: dict[str, Any] = payload.model_dump(mode="json")
+        key = str(data.get("organisation_id") or "NATIONAL")
+        stream = stream_id or f"{payload.EVENT_TYPE.split('.')[0]}-{key}"
+        self._versions[stream] += 1
+        event_id = uuid.uuid4()
+        digest = hashlib.sha256(event_id.bytes).hexdigest()
+        envelope = EventEnvelope(
+            event_id=event_id,
+            type=payload.EVENT_TYPE,
+            version=payload.VERSION,
+            occurred_at=self.now,
+            stream_id=stream,
+            stream_version=self._versions[stream],
+            key=key,
+            correlation_id=str(uuid.uuid4()),
+            actor=actor,
+            data=data,
+            prev_hash="0" * 64,
+            hash=digest,
+        )
+        self.envelopes.append(envelope)
+        return envelope
+
+    def take(self) -> list[EventEnvelope]:
+        """The events added since the last `take`."""
+        out, self.envelopes = self.envelopes, []
+        return out

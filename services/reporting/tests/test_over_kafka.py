@@ -1,0 +1,65 @@
+"""Events reach the journal over a real broker, many per transaction; a message reporting
+cannot read goes to its dead-letter topic and the rest carry on."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiokafka import AIOKafkaProducer
+
+from csm_contracts import Topics
+from csm_contracts.cloudevents import encode
+from csm_contracts.events import OrganisationRegistered
+from kafka_helpers import eventually, headers_of, read_topic
+
+
+async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_lettered(
+    reporting_app, infra
+) -> None:
+    h = reporting_app.history
+    codes = [f"K{uuid.uuid4().hex[:3].upper()}" for _ in range(30)]
+    for code in codes:
+        h.add(OrganisationRegistered(organisation_id=code, code=code, name=f"{code} PCT",
+                                     kind="pct", region="london"))  # fmt: skip
+    envelopes = h.take()
+    poison_id = str(uuid.uuid4())
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
+    await producer.start()
+    try:
+        for i, envelope in enumerate(envelopes):
+            key, value, headers = encode(envelope)
+            await producer.send(Topics.REGISTRATION, value=value, key=key, headers=headers)
+            if i == 10:
+                await producer.send(Topics.REGISTRATION, value=b"{not json", key=b"X",
+                                    headers=[("ce_specversion", b"1.0"),
+                                             ("ce_id", poison_id.encode())])  # fmt: skip
+        # The same events again: redelivery must not journal anything twice.
+        for envelope in envelopes[:5]:
+            key, value, headers = encode(envelope)
+            await producer.send(Topics.REGISTRATION, value=value, key=key, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    pool = reporting_app.services.pool
+
+    async def all_projected() -> bool:
+        n = await pool.fetchval(
+            "SELECT count(*) FROM rm_organisations.organisations WHERE code = ANY($1::text[])",
+            codes,
+        )
+        return bool(n == len(codes))
+
+    await eventually(all_projected, timeout=90, what="every organisation projected")
+    ids = [e.event_id for e in envelopes]
+    journaled = await pool.fetchval(
+        "SELECT count(*) FROM journal WHERE event_id = ANY($1::uuid[])", ids
+    )
+    assert journaled == len(envelopes)
+    applied = await pool.fetch(
+        "SELECT applied_events FROM rm_organisations.organisations WHERE code = ANY($1::text[])",
+        codes,
+    )
+    assert {r["applied_events"] for r in applied} == {1}
+    dead = await read_topic(infra.bootstrap, Topics.dead_letter("reporting"), 1, timeout=60)
+    mine = [r for r in dead if headers_of(r).get("ce_id") == poison_id]
+    assert len(mine) == 1 and headers_of(mine[0])["dlq_reason"] == "undecodable"

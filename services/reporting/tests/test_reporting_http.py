@@ -1,0 +1,113 @@
+"""Reports over HTTP: JSON, CSV and XLSX saying what they cover, as-at checks, access, lag
+status and metrics, and a rebuild that swaps in without changing a row."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import openpyxl
+
+from csm_contracts.events import OrganisationRegistered
+from csm_contracts.events.cycles import CycleScheduled, Timetable
+
+TIMETABLE = Timetable(
+    sandbox_opens=datetime(2009, 10, 1, tzinfo=UTC),
+    data_entry_opens=datetime(2009, 11, 2, tzinfo=UTC),
+    summary_reports=datetime(2010, 1, 11, tzinfo=UTC),
+    data_entry_closes=datetime(2010, 2, 28, 23, 59, tzinfo=UTC),
+    publication=datetime(2010, 4, 1, tzinfo=UTC),
+)
+
+
+def organisations(app, n: int) -> None:
+    app.history.add(CycleScheduled(cycle="2009-10", timetable=TIMETABLE),
+                    at=datetime(2009, 9, 1, tzinfo=UTC))  # fmt: skip
+    for i in range(n):
+        code = f"5A{i}"
+        app.history.add(OrganisationRegistered(organisation_id=code, code=code,
+                        name=f"Town {i} PCT", kind="pct", region="london"))  # fmt: skip
+
+
+async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) -> None:
+    organisations(reporting_app, 3)
+    await reporting_app.record()
+    c, admin = reporting_app.client, reporting_app.admin
+    r = await c.get("/reports/organisations", headers=admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [row["code"] for row in body["tables"][0]["rows"]] == ["5A0", "5A1", "5A2"]
+    assert body["summary"] == {"organisations": 3}
+    # The time of the newest event the report's projections hold.
+    assert body["about"]["data_as_at"].startswith("2009-09-01T00:03")
+    r = await c.get("/reports/organisations", headers=admin, params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert 'filename="organisations-' in r.headers["content-disposition"]
+    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert lines[0] == ["Report", "Organisations"]
+    assert ["Code", "Name", "Kind", "Region", "Partnership areas", "Mapping lead",
+            "Registered"] in lines  # fmt: skip
+    assert any(line[:2] == ["5A1", "Town 1 PCT"] for line in lines)
+    r = await c.get("/reports/organisations", headers=admin, params={"format": "xlsx"})
+    assert r.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(r.content))
+    assert book.sheetnames == ["About", "Organisations"]
+    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
+    assert about["Report"] == "Organisations" and "Data as at" in about
+    assert [row[0] for row in book["Organisations"].iter_rows(values_only=True)] == [
+        "Code", "5A0", "5A1", "5A2"]  # fmt: skip
+
+
+async def test_bad_requests_say_what_was_asked(reporting_app) -> None:
+    organisations(reporting_app, 1)
+    await reporting_app.record()
+    c, admin = reporting_app.client, reporting_app.admin
+    r = await c.get("/reports/no-such-report", headers=admin)
+    assert r.status_code == 404 and "no-such-report" in r.json()["error"]
+    # A cycle nobody scheduled.
+    r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2019-20"})
+    assert r.status_code == 404 and "2019-20" in r.json()["error"]
+    r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2009"})
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "cycle"
+    # As at a moment before the cycle began: nothing to replay.
+    r = await c.get("/reports/organisations", headers=admin,
+                    params={"cycle": "2009-10", "as_at": "2009-09-30T00:00:00Z"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "as_at"
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = await c.get("/reports/organisations", headers=admin,
+                    params={"cycle": "2009-10", "as_at": future})  # fmt: skip
+    assert r.status_code == 422
+    # National lists are for the national team, auditors and regulators.
+    lead = reporting_app.auth_keys.headers("mapping-lead", org="5A0")
+    assert (await c.get("/reports/organisations", headers=lead)).status_code == 403
+    assert (await c.get("/reports/organisations")).status_code == 401
+
+
+async def test_status_and_metrics_show_each_projections_lag(reporting_app) -> None:
+    organisations(reporting_app, 2)
+    await reporting_app.record()
+    status = (await reporting_app.client.get("/status")).json()
+    assert status["journal_head"] == 3
+    by_name = {p["projection"]: p for p in status["projections"]}
+    assert by_name["organisations"]["events_behind"] == 0
+    assert by_name["organisations"]["position"] == 3
+    text = (await reporting_app.client.get("/metrics")).text
+    assert 'csm_projection_lag_events{projection="organisations"} 0.0' in text
+    assert 'csm_projection_position{projection="organisations"} 3.0' in text
+
+
+async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:
+    organisations(reporting_app, 5)
+    await reporting_app.record()
+    c, admin = reporting_app.client, reporting_app.admin
+    before = (await c.get("/reports/organisations", headers=admin)).json()["tables"]
+    lead = reporting_app.auth_keys.headers("mapping-lead", org="5A0")
+    assert (await c.post("/projections/all/rebuild", headers=lead)).status_code == 403
+    assert (await c.post("/projections/nope/rebuild", headers=admin)).status_code == 404
+    r = await c.post("/projections/organisations/rebuild", headers=admin)
+    assert r.status_code == 202
+    await reporting_app.services.rebuilds_done()
+    assert reporting_app.services.projector.progress["organisations"].head == 6
+    after = (await c.get("/reports/organisations", headers=admin)).json()["tables"]
+    assert after == before
