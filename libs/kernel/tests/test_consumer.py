@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
-from csm_kernel.consumer import EventConsumer, RejectedMessage
+from csm_kernel.consumer import EventConsumer, IncomingMessage, Outcome, RejectedMessage
 from csm_kernel.kafka import BrokerDeadLetters, make_broker, subscribe
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from kafka_helpers import eventually, headers_of, read_topic, unique_topic
@@ -31,8 +31,12 @@ async def _event(code: str, name: str = "Anytown PCT") -> tuple[bytes, bytes, li
     return encode(env)
 
 
-@pytest.fixture
-async def running(pg_pool: asyncpg.Pool, infra) -> AsyncIterator[dict[str, Any]]:
+@pytest.fixture(params=[None, 50], ids=["one-by-one", "batched"])
+async def running(
+    pg_pool: asyncpg.Pool, infra, request: pytest.FixtureRequest
+) -> AsyncIterator[dict[str, Any]]:
+    # Every test runs twice: one transaction per message, and many messages per transaction
+    # (where one poison message must still be isolated and the rest land).
     await pg_pool.execute("CREATE TABLE effects (code text, name text)")
 
     async def handler(conn, envelope, event: OrganisationRegistered) -> None:
@@ -55,7 +59,13 @@ async def running(pg_pool: asyncpg.Pool, infra) -> AsyncIterator[dict[str, Any]]
         backoff=0.01,
     )
     subscribe(
-        broker, topic, consumer, group_id=group, session_timeout_ms=6000, heartbeat_interval_ms=500
+        broker,
+        topic,
+        consumer,
+        group_id=group,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+        batch=request.param,
     )
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
     await producer.start()
@@ -153,3 +163,50 @@ async def test_a_database_outage_delays_a_message_but_never_dead_letters_it(
 
     await eventually(applied, timeout=60, what="the message once the database is back")
     assert await read_topic(running["bootstrap"], running["dlq"], 1, timeout=3) == []
+
+
+class _DeadLetters:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    async def send(self, topic: str, key: Any, value: Any, headers: dict[str, str]) -> None:
+        self.sent.append(headers)
+
+
+async def test_one_poison_message_in_a_batch_is_isolated_and_the_rest_land(
+    pg_pool: asyncpg.Pool,
+) -> None:
+    await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+
+    async def handler(conn, envelope, event: OrganisationRegistered) -> None:
+        if event.name == "explode":
+            raise ValueError("cannot project this organisation")
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
+
+    dead = _DeadLetters()
+    consumer = EventConsumer("batch.consumer", pg_pool, {OrganisationRegistered.EVENT_TYPE:
+                             handler}, dead, "dlq", max_attempts=2, backoff=0.01)  # fmt: skip
+
+    def message(offset: int, encoded: tuple[bytes, bytes, list]) -> IncomingMessage:
+        key, value, headers = encoded
+        return IncomingMessage("t", 0, offset, key, value, tuple(headers))
+
+    good = [await _event(code) for code in ("BA1", "BA2", "BA3")]
+    batch = [
+        message(0, good[0]),
+        message(1, await _event("BX1", "explode")),
+        message(2, good[1]),
+        IncomingMessage("t", 0, 3, b"k", b"{not json", (("ce_specversion", b"1.0"),)),
+        message(4, good[2]),
+        message(5, good[0]),  # the same event again, in the same batch
+    ]
+    outcomes = await consumer.process_batch(batch)
+    assert outcomes == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.HANDLED,
+                        Outcome.DEAD_LETTERED, Outcome.HANDLED, Outcome.DUPLICATE]  # fmt: skip
+    rows = await pg_pool.fetch("SELECT code FROM effects ORDER BY code")
+    assert [r["code"] for r in rows] == ["BA1", "BA2", "BA3"]
+    assert sorted(h["dlq_reason"] for h in dead.sent) == ["handler-failed", "undecodable"]
+    # Redelivered as a whole: nothing happens twice.
+    again = await consumer.process_batch([message(0, good[0]), message(2, good[1])])
+    assert again == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert await pg_pool.fetchval("SELECT count(*) FROM effects") == 3

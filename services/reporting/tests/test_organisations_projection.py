@@ -43,3 +43,10 @@ async def test_the_organisation_row_follows_its_events(reporting_db) -> None:
     )
     [org] = before.tables[0].rows
     assert org["name"] == "Anytown Teaching PCT" and org["partnership_areas"] == ["00AA"]
+
+
+async def test_an_event_twice_in_one_batch_is_journaled_once(reporting_db) -> None:
+    e = reporting_db.history.add(OrganisationRegistered(organisation_id="5B1", code="5B1",
+                                 name="Twice PCT", kind="pct", region="london"))  # fmt: skip
+    assert await reporting_db.record([e, e]) == 1
+    assert await reporting_db.pool.fetchval("SELECT count(*) FROM journal") == 1

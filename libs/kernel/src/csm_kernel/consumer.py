@@ -256,22 +256,26 @@ class EventConsumer:
                     [envelope.type for _, envelope, _ in wanted],
                 )
             }
-            fresh = [(i, e, p) for i, e, p in wanted if e.event_id in first_time]
-            for _, envelope, _ in wanted:
-                if envelope.event_id not in first_time:
+            # Only the first copy of an event counts: a batch may hold a redelivery too.
+            fresh: list[tuple[int, EventEnvelope, Any]] = []
+            for i, envelope, payload in wanted:
+                if envelope.event_id in first_time:
+                    first_time.discard(envelope.event_id)
+                    fresh.append((i, envelope, payload))
+                else:
                     log.info(
                         "duplicate event ignored",
                         consumer=self.name,
                         event_id=str(envelope.event_id),
                     )
+            handled = {i for i, _, _ in fresh}
             if self.batch_handler is not None:
                 await self.batch_handler(conn, [(e, p) for _, e, p in fresh])
             else:
                 for _, envelope, payload in fresh:
                     await self.handlers[envelope.type](conn, envelope, payload)
         log.info("batch processed", consumer=self.name, size=len(wanted), fresh=len(fresh))
-        return {i: Outcome.HANDLED if e.event_id in first_time else Outcome.DUPLICATE
-                for i, e, _ in wanted}  # fmt: skip
+        return {i: Outcome.HANDLED if i in handled else Outcome.DUPLICATE for i, _, _ in wanted}
 
     async def _apply(self, handler: Handler, envelope: EventEnvelope, payload: Any) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
