@@ -31,8 +31,10 @@ async def record(conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
 
     Must run inside the caller's transaction (the consumer's, with its tracking rows)."""
     # A topic may hold an event twice (at-least-once publishing): keep the first copy.
-    seen: set[object] = set()
-    envelopes = [e for e in envelopes if not (e.event_id in seen or seen.add(e.event_id))]
+    firsts: dict[object, EventEnvelope] = {}
+    for e in envelopes:
+        firsts.setdefault(e.event_id, e)
+    envelopes = list(firsts.values())
     if not envelopes:
         return 0
     await conn.execute("SELECT pg_advisory_xact_lock($1)", JOURNAL_LOCK)
