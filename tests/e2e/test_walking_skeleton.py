@@ -121,7 +121,9 @@ async def test_registration_reaches_reporting_in_one_trace(client, stack: Stack)
     applied = [
         line
         for line in stack.reporting.log_lines()
-        if line.get("event") == "organisation projected" and line.get("organisation_id") == code
+        if line.get("event") == "event processed"
+        and line.get("key") == code
+        and line.get("event_type") == "registration.OrganisationRegistered"
     ]
     assert len(registered) == 1 and len(applied) == 1
     trace_id = registered[0]["trace_id"]

@@ -28,7 +28,7 @@ from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
 
 from .database import Connection
-from .observability import get_logger
+from .observability import continued_span, get_logger
 from .upcasting import NO_UPCASTERS, Upcasters
 
 log = get_logger(__name__)
@@ -217,11 +217,26 @@ class EventConsumer:
             else:
                 wanted.append((i, envelope, payload))
         if wanted:
+            traceparents = {i: header_map(msgs[i].headers).get("traceparent") for i, _, _ in wanted}
             delay = self.backoff
             while True:
                 try:
                     for i, outcome in (await self._apply_batch(wanted)).items():
                         outcomes[i] = outcome
+                    for i, envelope, _ in wanted:
+                        # One span per event, continuing the trace of the request behind it.
+                        with continued_span(f"{self.name} {envelope.type}", traceparents[i],
+                                            event_id=str(envelope.event_id)):  # fmt: skip
+                            log.info(
+                                "event processed"
+                                if outcomes[i] is Outcome.HANDLED
+                                else "duplicate event ignored",
+                                consumer=self.name,
+                                event_type=envelope.type,
+                                event_id=str(envelope.event_id),
+                                key=envelope.key,
+                                batch=len(wanted),
+                            )
                     break
                 except _CONNECTION_ERRORS as exc:
                     log.warning(
@@ -262,19 +277,12 @@ class EventConsumer:
                 if envelope.event_id in first_time:
                     first_time.discard(envelope.event_id)
                     fresh.append((i, envelope, payload))
-                else:
-                    log.info(
-                        "duplicate event ignored",
-                        consumer=self.name,
-                        event_id=str(envelope.event_id),
-                    )
             handled = {i for i, _, _ in fresh}
             if self.batch_handler is not None:
                 await self.batch_handler(conn, [(e, p) for _, e, p in fresh])
             else:
                 for _, envelope, payload in fresh:
                     await self.handlers[envelope.type](conn, envelope, payload)
-        log.info("batch processed", consumer=self.name, size=len(wanted), fresh=len(fresh))
         return {i: Outcome.HANDLED if i in handled else Outcome.DUPLICATE for i, _, _ in wanted}
 
     async def _apply(self, handler: Handler, envelope: EventEnvelope, payload: Any) -> Outcome:

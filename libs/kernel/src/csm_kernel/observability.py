@@ -8,12 +8,13 @@ collector follow one request through every service.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import structlog
@@ -162,3 +163,14 @@ def current_traceparent() -> str | None:
 def get_logger(name: str | None = None) -> Any:
     """A structlog logger."""
     return structlog.get_logger(name)
+
+
+@contextlib.contextmanager
+def continued_span(name: str, traceparent: str | None, **attributes: str) -> Iterator[None]:
+    """A CONSUMER span continuing the trace of `traceparent` (e.g. one event of a batch whose
+    messages each came from a different request), so logs inside it carry that trace id."""
+    context = propagate.extract({"traceparent": traceparent} if traceparent else {})
+    with trace.get_tracer("csm").start_as_current_span(
+        name, context=context, kind=trace.SpanKind.CONSUMER, attributes=attributes
+    ):
+        yield
