@@ -111,3 +111,32 @@ async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:
     assert reporting_app.services.projector.progress["organisations"].head == 6
     after = (await c.get("/reports/organisations", headers=admin)).json()["tables"]
     assert after == before
+
+
+async def test_a_report_as_at_a_named_moment(reporting_app) -> None:
+    organisations(reporting_app, 2)
+    await reporting_app.record()
+    # Registered after the summary reports came out: not in the report as it stood then.
+    reporting_app.history.add(
+        OrganisationRegistered(organisation_id="5L1", code="5L1", name="Late PCT", kind="pct",
+                               region="london"),
+        at=datetime(2010, 2, 1, tzinfo=UTC),
+    )  # fmt: skip
+    await reporting_app.record()
+    c, admin = reporting_app.client, reporting_app.admin
+    params = {"cycle": "2009-10", "moment": "summary-reports"}
+    r = await c.get("/reports/organisations", headers=admin, params=params)
+    assert r.status_code == 200, r.text
+    assert [row["code"] for row in r.json()["tables"][0]["rows"]] == ["5A0", "5A1"]
+    assert r.json()["about"]["as_at"].startswith("2010-01-11")
+    live = await c.get("/reports/organisations", headers=admin, params={"cycle": "2009-10"})
+    assert len(live.json()["tables"][0]["rows"]) == 3
+    r = await c.get(
+        "/reports/organisations",
+        headers=admin,
+        params={"cycle": "2009-10", "moment": "sign-off", "organisation": "5A0"},
+    )
+    assert r.status_code == 404 and "sign-off has not happened" in r.json()["error"]
+    r = await c.get("/reports/organisations", headers=admin,
+                    params={"cycle": "2009-10", "moment": "sign-off"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["details"][0]["field"] == "organisation"

@@ -57,6 +57,32 @@ class Services:
         """Wait for the rebuilds started over HTTP (tests, and a clean shutdown)."""
         await asyncio.gather(*self._tasks)
 
+    async def moment(self, cycle: str, name: str, organisation: str | None) -> datetime | None:
+        """A named moment of a cycle: `summary-reports` or `close` (from its latest timetable),
+        or `sign-off` (the organisation's latest sign-off in it). None if it has not happened."""
+        if name == "sign-off":
+            value = await self.pool.fetchval(
+                "SELECT max((data->>'signed_off_at')::timestamptz) FROM journal"
+                " WHERE type = 'questionnaire.CycleSignedOff' AND key = $1"
+                " AND data->>'cycle' = $2",
+                organisation,
+                cycle,
+            )
+            return value if isinstance(value, datetime) else None
+        field = {"summary-reports": "summary_reports", "close": "data_entry_closes"}[name]
+        text = await self.pool.fetchval(
+            """
+            SELECT coalesce(data->'new_timetable', data->'timetable')->>$2
+              FROM journal
+             WHERE type IN ('questionnaire.CycleScheduled', 'questionnaire.CycleTimetableChanged')
+               AND data->>'cycle' = $1
+             ORDER BY seq DESC LIMIT 1
+            """,
+            cycle,
+            field,
+        )
+        return datetime.fromisoformat(text) if text else None
+
     def start_rebuild(self, names: Sequence[str]) -> None:
         """Rebuild projections in the background, one after another."""
 

@@ -54,13 +54,27 @@ async def report(
     region: str | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     as_at: datetime | None = None,
+    moment: Literal["summary-reports", "close", "sign-off"] | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
     """One report. `as_at` replays the events up to that moment instead of reading the live
-    tables; `format` picks JSON, CSV or XLSX (the files say what they cover and when)."""
+    tables; `moment` names one instead (the cycle's summary reports or close, or the
+    organisation's sign-off); `format` picks JSON, CSV or XLSX (the files say what they cover
+    and when)."""
     found = services.reports.get(name)
     if found is None:
         raise NotFound(f"no report called {name!r}; GET /reports lists them")
+    if moment is not None:
+        if as_at is not None:
+            raise InvalidInput.field("moment", "give as_at or moment, not both")
+        if cycle is None:
+            raise InvalidInput.field("cycle", f"the {moment} moment belongs to a cycle: name it")
+        if moment == "sign-off" and organisation is None:
+            raise InvalidInput.field("organisation", "whose sign-off? name the organisation")
+        as_at = await services.moment(cycle, moment, organisation)
+        if as_at is None or as_at > datetime.now(UTC):
+            raise NotFound(f"{moment} has not happened in cycle {cycle}"
+                           + (f" for {organisation}" if organisation else ""))  # fmt: skip
     request = ReportRequest(
         cycle=cycle, area=area, organisation=organisation, region=region, search=q, as_at=as_at
     )
