@@ -159,7 +159,8 @@ async def run(args: argparse.Namespace) -> None:
         await pool.close()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `csm-reporting-rebuild`."""
     parser = argparse.ArgumentParser(
         prog="csm-reporting-rebuild",
         description=__doc__,
@@ -171,4 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--store-url", action="append", help="a service's event-store database")
     parser.add_argument("--database-url", help="reporting's database (default: CSM_DATABASE_URL)")
     parser.add_argument("--bootstrap", help="Kafka bootstrap (default: CSM_KAFKA_BOOTSTRAP)")
-    asyncio.run(run(parser.parse_args(argv)))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    asyncio.run(run(build_parser().parse_args(argv)))
