@@ -1,0 +1,310 @@
+"""The locality profile: every service mapped in an LA partnership area and the money, against
+the previous cycle. Also the area and cycle helpers the other area reports share.
+
+A service belongs to an area through its provider: it counts in every area its provider
+organisation covers (the organisation's partnership areas as registration has them now, or
+at the as-at moment). Figures come from current service submissions only; the "previous
+cycle" is the one the journal's CycleScheduled names, or else the cycle one year earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from csm_kernel.database import Connection
+from csm_kernel.errors import InvalidInput, NotFound
+
+from ...application.reports import Column, Report, ReportRequest, ReportResult, Scope, Table
+from ...domain.measures import (
+    CAMHS_TIERS,
+    FUNDING_SOURCES,
+    INDEPENDENT_SECTORS,
+    LEVELS_OF_NEED,
+    PROFESSIONS,
+    PROVIDER_SECTORS,
+    SERVICE,
+    change,
+    is_cycle,
+    year_before,
+)
+
+Totals = Mapping[str, Any]
+
+# --- shared by the area and national reports ------------------------------------------------
+
+
+async def require_cycle(conn: Connection, request: ReportRequest) -> tuple[str, str]:
+    """The requested cycle and its previous cycle; NotFound for a cycle nobody has heard of."""
+    cycle = request.cycle
+    if cycle is None:
+        raise InvalidInput.field("cycle", "this report needs a cycle, e.g. 2009-10")
+    if not is_cycle(cycle):
+        raise InvalidInput.field("cycle", f"{cycle!r} is not a cycle like 2009-10")
+    row = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM responses_cycles WHERE cycle = $1)"
+        " OR EXISTS (SELECT 1 FROM responses WHERE cycle = $1) AS known,"
+        " (SELECT previous_cycle FROM responses_cycles WHERE cycle = $1) AS previous",
+        cycle,
+    )
+    if row is None or not row["known"]:
+        raise NotFound(f"no cycle {cycle}")
+    return cycle, str(row["previous"]) if row["previous"] else year_before(cycle)
+
+
+async def previous_cycle(conn: Connection, cycle: str) -> str:
+    """The cycle before `cycle`: as scheduled, or else by name one year earlier."""
+    named = await conn.fetchval(
+        "SELECT previous_cycle FROM responses_cycles WHERE cycle = $1", cycle
+    )
+    return str(named) if named else year_before(cycle)
+
+
+async def area_organisations(conn: Connection, request: ReportRequest) -> list[Mapping[str, Any]]:
+    """The organisations covering the requested area (NotFound when none does)."""
+    area = request.area
+    if not area:
+        raise InvalidInput.field("area", "this report needs an LA partnership area code")
+    rows = await conn.fetch(
+        "SELECT organisation_id, code, name, kind FROM organisations"
+        " WHERE partnership_areas @> ARRAY[$1::text] ORDER BY code",
+        area,
+    )
+    if not rows:
+        raise NotFound(f"no area {area}" + (f" in cycle {request.cycle}" if request.cycle else ""))
+    return [dict(r) for r in rows]
+
+
+def area_name(area: str, organisations: Sequence[Mapping[str, Any]]) -> str | None:
+    """The area's name: its local authority's (the LA's code is its area's code)."""
+    for org in organisations:
+        if org["kind"] == "local-authority" and org["code"] == area:
+            return str(org["name"])
+    las = [o for o in organisations if o["kind"] == "local-authority"]
+    return str(las[0]["name"]) if las else None
+
+
+async def area_keys(conn: Connection, request: ReportRequest) -> list[str]:
+    """As-at needs only the area's organisations' events, and the national cycle events."""
+    rows = await conn.fetch(
+        "SELECT organisation_id FROM organisations WHERE partnership_areas @> ARRAY[$1::text]",
+        request.area or "",
+    )
+    return [*(r["organisation_id"] for r in rows), "NATIONAL"]
+
+
+#: Breakdowns of services: (key, the measures column holding the category, its categories).
+_BREAKDOWNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("need", "level_of_need", LEVELS_OF_NEED),
+    ("tier", "camhs_tier", CAMHS_TIERS),
+    ("sector", "provider_sector", PROVIDER_SECTORS),
+)
+
+
+def _aggregates() -> str:
+    parts = [
+        'count(*) AS "total:services"',
+        'coalesce(sum(investment_total), 0) AS "total:investment"',
+        'coalesce(sum(wte_total), 0) AS "total:wte"',
+    ]
+    parts += [f'coalesce(sum({q}), 0) AS "source:{q}"' for q, _ in FUNDING_SOURCES]
+    parts += [f'coalesce(sum({q}), 0) AS "profession:{q}"' for q, _ in PROFESSIONS]
+    for key, column, categories in _BREAKDOWNS:
+        for value, _ in categories:
+            # Only CAMHS services have a tier (the projection leaves it null otherwise).
+            cond = f"{column} = '{value}'"
+            parts += [
+                f'count(*) FILTER (WHERE {cond}) AS "{key}:{value}:services"',
+                f"coalesce(sum(investment_total) FILTER (WHERE {cond}), 0)"
+                f' AS "{key}:{value}:investment"',
+                f'coalesce(sum(wte_total) FILTER (WHERE {cond}), 0) AS "{key}:{value}:wte"',
+            ]
+    return ",\n       ".join(parts)
+
+
+_TOTALS = f"SELECT cycle, {_aggregates()}\n  FROM responses_service_measures"
+
+
+async def service_totals(
+    conn: Connection,
+    cycles: Sequence[str],
+    organisation_ids: Sequence[str] | None = None,
+    *,
+    camhs_only: bool = False,
+) -> dict[str, Totals]:
+    """Current service submissions added up per cycle (only cycles with any), for the given
+    providers or nationally, optionally CAMHS services only."""
+    # Two statement texts rather than "$2 IS NULL OR ...": a generic plan for the OR form
+    # would scan every service for an area's few.
+    where = ["cycle = ANY($1::text[])"]
+    args: list[Any] = [list(cycles)]
+    if organisation_ids is not None:
+        where.append("organisation_id = ANY($2::text[])")
+        args.append(list(organisation_ids))
+    if camhs_only:
+        where.append("camhs")
+    rows = await conn.fetch(f"{_TOTALS}\n WHERE {' AND '.join(where)}\n GROUP BY cycle", *args)
+    return {r["cycle"]: dict(r) for r in rows}
+
+
+#: The three things counted for each category of service.
+SERVICE_MEASURES = (("services", "Services"), ("investment", "Investment (£)"), ("wte", "WTE"))
+
+
+def compare_table(
+    name: str,
+    title: str,
+    heading: str,
+    rows: Sequence[tuple[str, str]],
+    now: Totals | None,
+    before: Totals | None,
+    measures: Sequence[tuple[str, str]] = (("", "Value"),),
+) -> Table:
+    """A table of categories (`rows`: (key prefix, label)) with each measure this cycle, the
+    previous cycle and the change. A measure "" reads the key itself; figures are zero when
+    the cycle has no submissions and unknown (None) when the previous cycle has none."""
+    columns = [Column("category", heading)]
+    for measure, label in measures:
+        suffix = f"_{measure}" if measure else ""
+        columns += [
+            Column(f"value{suffix}", label),
+            Column(f"previous{suffix}", f"{label}, previous cycle"),
+            Column(f"change{suffix}", f"{label}, change"),
+        ]
+    out = []
+    for key, label in rows:
+        row: dict[str, Any] = {"category": label}
+        for measure, _ in measures:
+            suffix = f"_{measure}" if measure else ""
+            full = f"{key}:{measure}" if measure else key
+            value = now[full] if now is not None else 0
+            previous = before[full] if before is not None else None
+            row[f"value{suffix}"] = value
+            row[f"previous{suffix}"] = previous
+            row[f"change{suffix}"] = change(value, previous)
+        out.append(row)
+    return Table(name, title, columns, out)
+
+
+def breakdown_rows(key: str) -> list[tuple[str, str]]:
+    """The (key prefix, label) rows of one breakdown: need, tier or sector."""
+    for name, _, categories in _BREAKDOWNS:
+        if name == key:
+            return [(f"{key}:{value}", label) for value, label in categories]
+    raise KeyError(key)
+
+
+def headline(now: Totals | None, before: Totals | None, key: str, name: str) -> dict[str, Any]:
+    """One headline figure for a summary, flat (`name`, `name_previous`, `name_change`) so
+    it reads the same in JSON, CSV and XLSX."""
+    value = now[key] if now is not None else 0
+    previous = before[key] if before is not None else None
+    return {name: value, f"{name}_previous": previous, f"{name}_change": change(value, previous)}
+
+
+# --- the locality profile -------------------------------------------------------------------
+
+_SERVICE_LIST = f"""
+SELECT r.subject_id AS service_id, regexp_replace(r.title, '^Service: ', '') AS service,
+       o.code AS provider_code, o.name AS provider, o.kind AS provider_kind,
+       CASE WHEN r.current THEN 'submitted' WHEN r.status = 'withdrawn' THEN 'withdrawn'
+            ELSE 'not submitted' END AS status,
+       m.level_of_need, m.provider_sector, m.camhs, m.camhs_tier,
+       m.investment_total, m.wte_total
+  FROM responses r
+  JOIN organisations o ON o.organisation_id = r.organisation_id
+  LEFT JOIN responses_service_measures m ON m.questionnaire_id = r.questionnaire_id
+ WHERE r.organisation_id = ANY($1::text[]) AND r.cycle = $2
+   AND r.definition_id = '{SERVICE}' AND r.status <> 'cancelled'
+ ORDER BY o.code, service, r.subject_id
+"""
+
+
+async def locality_profile(conn: Connection, request: ReportRequest) -> ReportResult:
+    """Services mapped in the area, by level of need, CAMHS tier and provider sector, with
+    investment by funding source and workforce by profession, against the previous cycle."""
+    cycle, previous = await require_cycle(conn, request)
+    organisations = await area_organisations(conn, request)
+    ids = [o["organisation_id"] for o in organisations]
+    totals = await service_totals(conn, [cycle, previous], ids)
+    now, before = totals.get(cycle), totals.get(previous)
+    services = [dict(r) for r in await conn.fetch(_SERVICE_LIST, ids, cycle)]
+    tables = [
+        Table(
+            "services",
+            "Services mapped in the area",
+            [
+                Column("service", "Service"),
+                Column("service_id", "Service id"),
+                Column("provider", "Provider"),
+                Column("provider_code", "Provider code"),
+                Column("status", "Submission"),
+                Column("level_of_need", "Level of need"),
+                Column("provider_sector", "Provider sector"),
+                Column("camhs_tier", "CAMHS tier"),
+                Column("investment_total", "Investment (£)"),
+                Column("wte_total", "WTE"),
+            ],
+            services,
+        ),
+        compare_table("level_of_need", "Services by level of need", "Level of need",
+                      breakdown_rows("need"), now, before, SERVICE_MEASURES),
+        compare_table("investment_by_source", "Investment by funding source (£)",
+                      "Funding source",
+                      [*((f"source:{q}", label) for q, label in FUNDING_SOURCES),
+                       ("total:investment", "Total")], now, before),
+        compare_table("camhs_by_tier", "CAMHS by tier", "Tier",
+                      breakdown_rows("tier"), now, before, SERVICE_MEASURES),
+        compare_table("workforce", "Workforce by profession (WTE)", "Profession",
+                      [*((f"profession:{q}", label) for q, label in PROFESSIONS),
+                       ("total:wte", "Total")], now, before),
+        compare_table("provider_sector", "Services by provider sector", "Provider sector",
+                      breakdown_rows("sector"), now, before, SERVICE_MEASURES),
+    ]  # fmt: skip
+    independent = {
+        m: sum((now[f"sector:{s}:{m}"] for s in INDEPENDENT_SECTORS), 0) if now else 0
+        for m in ("services", "investment", "wte")
+    }
+    independent_before = (
+        {m: sum((before[f"sector:{s}:{m}"] for s in INDEPENDENT_SECTORS), 0) for m in independent}
+        if before
+        else None
+    )
+    summary: dict[str, Any] = {
+        "services_mapped": len(services),
+        "services_submitted": sum(1 for s in services if s["status"] == "submitted"),
+        **headline(now, before, "total:services", "services"),
+        **headline(now, before, "total:investment", "investment"),
+        **headline(now, before, "total:wte", "wte"),
+    }
+    for m in independent:
+        summary |= headline(independent, independent_before, m, f"third_and_private_{m}")
+    return ReportResult(
+        tables=tables,
+        summary=summary,
+        about={
+            "area_name": area_name(request.area or "", organisations),
+            "previous_cycle": previous,
+            "organisations": [o["code"] for o in organisations],
+        },
+    )
+
+
+REPORTS = [
+    Report(
+        name="locality-profile",
+        title="Locality profile",
+        description=(
+            "Every service mapped in an LA partnership area and the money spent on it: services"
+            " by level of need, investment by funding source and CAMHS tier, workforce by"
+            " profession, and the third and private sectors' contribution, each against the"
+            " previous cycle (as scheduled, else the cycle a year earlier). A service counts in"
+            " every area its provider organisation covers; figures are from current"
+            " submissions."
+        ),
+        projections=("organisations", "responses"),
+        scope=Scope.AREA,
+        query=locality_profile,
+        as_at_keys=area_keys,
+    ),
+]
