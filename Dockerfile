@@ -7,6 +7,12 @@
 #   docker build -t csm-platform .
 #   docker run --rm -e CSM_HTTP_PORT=8001 ... csm-platform csm-registration
 
+# The portal's front-end packages (GOV.UK Frontend, htmx) from npm; only node_modules is kept.
+FROM node:20-slim AS portal-assets
+WORKDIR /assets
+COPY services/portal/package.json services/portal/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ARG UV_VERSION=0.13.9
@@ -44,6 +50,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY libs/ libs/
 COPY contracts/ contracts/
 COPY services/ services/
+COPY --from=portal-assets /assets/node_modules services/portal/node_modules
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
  && python -m compileall -q libs contracts services

@@ -24,7 +24,13 @@ $(VENV)/.synced: uv.lock $(PYPROJECTS) | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.synced
+# The portal's GOV.UK Frontend and htmx come from npm (a successful `npm ci` writes this file).
+PORTAL_ASSETS := services/portal/node_modules/.package-lock.json
+$(PORTAL_ASSETS): services/portal/package-lock.json
+	npm ci --prefix services/portal --no-audit --no-fund
+	@touch $@
+
+install: $(VENV)/.synced $(PORTAL_ASSETS)
 
 run: install
 	$(BIN)/csm-run
@@ -40,6 +46,7 @@ typecheck: install
 		-p registration -p reporting -p questionnaire -p notification -p portal
 
 pytest: install
+	sh scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 bench: install
@@ -48,6 +55,7 @@ bench: install
 	$(BIN)/python bench/registration_directory.py
 	$(BIN)/python bench/questionnaire_answers.py
 	$(BIN)/python bench/notification_reminders.py
+	$(BIN)/python bench/reporting.py
 
 infra-up: install
 	$(BIN)/csm-infra up

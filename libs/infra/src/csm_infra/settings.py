@@ -94,6 +94,9 @@ class InfraSettings:
         }
         if service in ("registration", "questionnaire", "notification"):
             env["CSM_LINK_KEY_FILE"] = str(self.keys_dir / "links.key")
+        if service == "portal":
+            # The embedded stack's mailbox page reads what the SMTP sink kept.
+            env["CSM_MAILBOX_DIR"] = str(self.mail_dir)
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():

@@ -1,20 +1,173 @@
-"""Wires the portal service.
+"""Wires the portal: the services' API clients, the pages, the static assets and the errors.
 
-Its capabilities arrive with their own issues. Today it runs as its own process with its
-database migrated and its health endpoints up, so `make run` and the deployment files already
-have their final shape."""
+The portal holds no business state and has no database: everything a page shows comes from
+the services' HTTP APIs, with the signed-in person's access token."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from csm_kernel.runtime import create_app
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from csm_kernel.auth import TokenVerifier
+from csm_kernel.http import instrument
+from csm_kernel.observability import get_logger
 from csm_kernel.settings import ServiceSettings
 
+from .adapters.api import Apis
+from .entrypoints.web import (
+    auth,
+    dashboard,
+    delegates,
+    directory,
+    mailbox,
+    national,
+    national_progress,
+    questionnaires,
+    reports,
+    sandbox,
+    sign_off,
+)
+from .entrypoints.web.errors import install_page_errors
+from .entrypoints.web.session import clear_session_cookies, set_session_cookies
+from .settings import PortalSettings
 
-def build_app(settings: ServiceSettings) -> FastAPI:
-    return create_app(
-        "portal",
-        settings,
-        description="The web site people use, over the services' HTTP APIs.",
+log = get_logger(__name__)
+
+ROUTERS = (
+    auth,
+    dashboard,
+    national,
+    national_progress,
+    directory,
+    questionnaires,
+    delegates,
+    sign_off,
+    reports,
+    sandbox,
+    mailbox,
+)
+
+
+@dataclass
+class Portal:
+    """What every page reaches through `request.app.state.portal`."""
+
+    settings: PortalSettings
+    apis: Apis
+    verifier: TokenVerifier | None
+
+
+def _clients(settings: PortalSettings) -> dict[str, httpx.AsyncClient]:
+    urls = {
+        "registration": settings.registration_url,
+        "questionnaire": settings.questionnaire_url,
+        "reporting": settings.reporting_url,
+        "notification": settings.notification_url,
+    }
+    return {
+        name: httpx.AsyncClient(base_url=url, timeout=settings.api_timeout)
+        for name, url in urls.items()
+    }
+
+
+def build_app(
+    settings: ServiceSettings | None = None,
+    *,
+    clients: dict[str, httpx.AsyncClient] | None = None,
+) -> FastAPI:
+    """The portal's app. `clients` replaces the services' HTTP clients (tests fake them)."""
+    portal_settings = settings if isinstance(settings, PortalSettings) else PortalSettings()
+    verifier = None
+    if portal_settings.auth_public_key_file is not None:
+        verifier = TokenVerifier(portal_settings.auth_public_key_file.read_bytes())
+    portal = Portal(portal_settings, Apis.over(clients or _clients(portal_settings)), verifier)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        log.info("service started", port=portal_settings.http_port)
+        try:
+            yield
+        finally:
+            await portal.apis.aclose()
+
+    app = FastAPI(
+        title="CSM portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    app.state.portal = portal
+    _mount_assets(app, portal_settings.assets_dir)
+    install_page_errors(app)
+    app.middleware("http")(_session_cookies)
+    app.middleware("http")(_security_headers)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> JSONResponse:
+        # Ready as soon as it serves: a service that is down gets its own page, not a
+        # portal that refuses every request.
+        return JSONResponse({"status": "ready"})
+
+    for module in ROUTERS:
+        app.include_router(module.router)
+    instrument(app)
+    return app
+
+
+def _mount_assets(app: FastAPI, node_modules: Path) -> None:
+    govuk = node_modules / "govuk-frontend" / "dist" / "govuk"
+    htmx = node_modules / "htmx.org" / "dist"
+    if not govuk.is_dir():
+        log.warning(
+            "govuk-frontend is not installed: run `npm ci --prefix services/portal`",
+            looked_in=str(node_modules),
+        )
+        return
+    # The stylesheet asks for its fonts and images under /assets (govuk-frontend's default).
+    app.mount("/assets", StaticFiles(directory=govuk / "assets"), name="govuk-assets")
+    app.mount("/static/govuk", StaticFiles(directory=govuk), name="govuk")
+    if htmx.is_dir():
+        app.mount("/static/htmx", StaticFiles(directory=htmx), name="htmx")
+    own = Path(__file__).parent / "static"
+    app.mount("/static/portal", StaticFiles(directory=own), name="portal")
+
+
+Next = Callable[[Request], Awaitable[Response]]
+
+
+async def _session_cookies(request: Request, call_next: Next) -> Response:
+    """Store a token refreshed while building the page, or forget an ended session."""
+    response = await call_next(request)
+    tokens = getattr(request.state, "new_tokens", None)
+    if tokens is not None:
+        set_session_cookies(request, response, tokens, None)
+    elif getattr(request.state, "clear_session", False):
+        clear_session_cookies(response)
+    return response
+
+
+async def _security_headers(request: Request, call_next: Next) -> Response:
+    if request.method == "POST" and not _same_origin(request):
+        return Response("cross-site form posts are refused", status_code=403)
+    response = await call_next(request)
+    # A delegate's link carries its token in the path: never send it on as a referrer.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host

@@ -1,0 +1,82 @@
+"""The delegate's own view, opened from the emailed link (no account).
+
+The link's token goes to the questionnaire service as `X-Delegate-Token` and opens one
+questionnaire only; it lives in this page's path (as in the email), never in a cookie, so a
+delegate with links for two questionnaires can have both open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ...application.answers import form_values
+from .answering import Outcome, Target, form_of, preview, save_form
+from .forms import text
+from .rendering import FormErrors, render
+
+router = APIRouter()
+
+
+async def _target(request: Request, token: str) -> Target:
+    api = request.app.state.portal.apis.questionnaire
+    opened = await api.get("/delegate/questionnaire", headers={"X-Delegate-Token": token})
+    return Target(api, opened["id"], delegate_token=token)
+
+
+def _page(
+    request: Request, token: str, outcome: Outcome, status: int = 200, **ctx: Any
+) -> Response:
+    view = outcome.view
+    return render(
+        request,
+        "questionnaires/page.html",
+        status,
+        title=view["title"],
+        view=view,
+        fv=outcome.values,
+        errors=outcome.errors,
+        editable=view.get("can_edit"),
+        action=f"/delegate/{token}",
+        delegate_token=token,
+        **ctx,
+    )
+
+
+@router.get("/delegate/{token}")
+async def page(request: Request, token: str, done: str | None = None) -> Response:
+    view = await (await _target(request, token)).view()
+    return _page(request, token, Outcome(view, form_values(view), FormErrors(), False), done=done)
+
+
+@router.post("/delegate/{token}/preview")
+async def what_if(request: Request, token: str) -> Response:
+    outcome = await preview(await _target(request, token), await form_of(request))
+    return render(
+        request,
+        "questionnaires/_questions.html",
+        view=outcome.view,
+        fv=outcome.values,
+        editable=outcome.view.get("can_edit"),
+    )
+
+
+@router.post("/delegate/{token}")
+async def save(request: Request, token: str) -> Response:
+    outcome = await save_form(await _target(request, token), await form_of(request))
+    if not outcome.saved:
+        return _page(request, token, outcome, 422)
+    return RedirectResponse(f"/delegate/{token}?done=saved", 303)
+
+
+@router.post("/delegate/{token}/return")
+async def return_to_lead(request: Request, token: str) -> Response:
+    form = await form_of(request)
+    target = await _target(request, token)
+    view = await target.api.post(
+        f"{target.base}/return",
+        headers=target.headers,
+        json={"comment": text(form, "comment") or None},
+    )
+    return render(request, "delegates/returned.html", title="Questionnaire returned", view=view)

@@ -1,0 +1,94 @@
+"""Every failure a page can meet, mapped to a page in one place: never a stack trace.
+
+| what | page |
+|---|---|
+| a service is down or fails (`ServiceUnavailable`) | 503 naming the service |
+| not signed in, or the session ended (`SignInRequired`, API 401) | redirect to sign in |
+| another role's page (`NotAllowed`, API 403) | 403 |
+| nothing there (API 404, an unknown path) | 404 |
+| a link that closed (API 410: revoked, accepted, expired) | 410 with the reason |
+| any other refusal not handled by its form | 4xx with the service's message |
+| anything else | 500, logged with its trace |
+"""
+
+from __future__ import annotations
+
+import contextlib
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from csm_kernel.observability import get_logger
+
+from ...adapters.api import ApiError, ServiceUnavailable
+from .rendering import render
+from .session import NotAllowed, SignInRequired, clear_session_cookies, load_session
+
+log = get_logger(__name__)
+
+PLAIN_PROBLEM = (
+    "<!DOCTYPE html><html lang='en'><head><title>Sorry, there is a problem with the service"
+    "</title></head><body><h1>Sorry, there is a problem with the service</h1>"
+    "<p>Try again later.</p></body></html>"
+)
+
+
+def _sign_in(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
+    clear_session_cookies(response)
+    return response
+
+
+async def _with_session(request: Request) -> None:
+    """Load who is signed in for the layout, if that still works (never raises)."""
+    with contextlib.suppress(Exception):
+        await load_session(request)
+
+
+def install_page_errors(app: FastAPI) -> None:
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
+        log.warning(
+            "service unavailable", service=exc.service, reason=exc.reason, path=request.url.path
+        )
+        return render(request, "errors/unavailable.html", 503, service=exc.label)
+
+    @app.exception_handler(SignInRequired)
+    async def _signed_out(request: Request, _: SignInRequired) -> Response:
+        return _sign_in(request)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(request: Request, _: NotAllowed) -> Response:
+        await _with_session(request)
+        return render(request, "errors/forbidden.html", 403)
+
+    @app.exception_handler(ApiError)
+    async def _refused(request: Request, exc: ApiError) -> Response:
+        if exc.status == 401:
+            return _sign_in(request)
+        if exc.status == 403:
+            return render(request, "errors/forbidden.html", 403, message=exc.message)
+        if exc.status == 404:
+            return render(request, "errors/not_found.html", 404, message=exc.message)
+        if exc.status == 410:
+            return render(request, "errors/gone.html", 410, message=exc.message)
+        return render(request, "errors/refused.html", exc.status, message=exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        await _with_session(request)
+        if exc.status_code == 404:
+            return render(request, "errors/not_found.html", 404)
+        return render(request, "errors/refused.html", exc.status_code, message=str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("page failed", path=request.url.path)
+        try:
+            return render(request, "errors/problem.html", 500)
+        except Exception:
+            log.exception("the error page failed too")
+            return HTMLResponse(PLAIN_PROBLEM, status_code=500)

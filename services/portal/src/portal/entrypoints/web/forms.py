@@ -1,0 +1,37 @@
+"""Reading posted forms: plain strings, trimmed, with the portal's own checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import FormData
+
+
+async def form_of(request: Request) -> FormData:
+    return await request.form()
+
+
+def text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def texts(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+def values(form: FormData) -> dict[str, Any]:
+    """The form as it was filled in, to show again beside its errors."""
+    out: dict[str, Any] = {}
+    for key in form:
+        items = [v for v in form.getlist(key) if isinstance(v, str)]
+        out[key] = items if len(items) > 1 else (items[0] if items else "")
+    return out
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: only a path on this site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"

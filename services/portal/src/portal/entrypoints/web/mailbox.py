@@ -1,0 +1,50 @@
+"""The embedded stack's mailbox: what the SMTP sink kept, newest first, links clickable.
+
+Only where `mailbox_dir` is set (or `make run`'s var/mail exists): it shows set-up and
+delegation links, which must never be on a real deployment's pages."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from .rendering import render
+from .session import OptionalSession
+
+router = APIRouter()
+
+#: The newest messages the page lists.
+SHOWN = 200
+
+
+def read_mailbox(directory: Path) -> list[dict[str, Any]]:
+    """The sink's .eml files (csm_infra.smtp_sink's format), newest first."""
+    messages = []
+    for path in sorted(directory.glob("*.eml"), reverse=True)[:SHOWN]:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        body = msg.get_body(preferencelist=("plain", "html"))
+        messages.append({
+            "file": path.stem,
+            "from": str(msg["From"] or ""),
+            "to": str(msg["To"] or ""),
+            "subject": str(msg["Subject"] or ""),
+            "date": str(msg["Date"] or ""),
+            "body": body.get_content() if isinstance(body, EmailMessage) else "",
+        })  # fmt: skip
+    return messages
+
+
+@router.get("/mailbox")
+async def mailbox(request: Request, _: OptionalSession) -> Response:
+    directory = request.app.state.portal.settings.mailbox()
+    if directory is None:
+        return render(request, "errors/not_found.html", 404)
+    return render(request, "mailbox/list.html", title="Mailbox", messages=read_mailbox(directory),
+                  directory=str(directory), width="full")  # fmt: skip

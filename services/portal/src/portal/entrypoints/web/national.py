@@ -1,0 +1,203 @@
+"""The national team: register an organisation and nominate its lead, and the organisations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from csm_contracts.events import OrganisationKind, Region
+
+from ...adapters.api import ApiError
+from .forms import form_of, text, values
+from .rendering import FormErrors, render
+from .session import National, NationalReader
+
+router = APIRouter()
+
+
+def _kind_label(kind: str) -> str:
+    words = kind.replace("-", " ").capitalize()
+    return words.replace("Pct", "PCT").replace("pct", "PCT").replace("Nhs", "NHS")
+
+
+KINDS = [(k.value, _kind_label(k.value)) for k in OrganisationKind]
+REGIONS = [(r.value, r.value.replace("-", " ").title().replace(" And ", " and ")) for r in Region]
+
+ORG_FIELDS = {
+    "code": ("code", "Organisation code"),
+    "name": ("name", "Organisation name"),
+    "kind": ("kind", "Type of organisation"),
+    "region": ("region", "Region"),
+    "partnership_areas": ("areas", "Partnership areas"),
+    "linked_organisation_id": ("linked", "Linked organisation"),
+    "mapped_by": ("mapped_by", "Mapped by"),
+}
+LEAD_FIELDS = {
+    "email": ("lead_email", "Lead's email address"),
+    "name": ("lead_name", "Lead's name"),
+}
+
+
+@router.get("/national")
+async def home(request: Request, session: NationalReader) -> Response:
+    cycles = await request.app.state.portal.apis.questionnaire.get("/cycles", token=session.token)
+    return render(request, "national/home.html", title="National team", cycles=cycles)
+
+
+def _org_form(request: Request, status: int = 200, **ctx: object) -> Response:
+    return render(
+        request,
+        "national/register.html",
+        status,
+        title="Register an organisation",
+        kinds=KINDS,
+        regions=REGIONS,
+        **ctx,
+    )
+
+
+@router.get("/national/organisations/new")
+async def register_page(request: Request, _: National) -> Response:
+    return _org_form(request, values={})
+
+
+@router.post("/national/organisations/new")
+async def register(request: Request, session: National) -> Response:
+    form = await form_of(request)
+    errors = FormErrors()
+    code = text(form, "code").upper()
+    lead_name, lead_email = text(form, "lead_name"), text(form, "lead_email")
+    # Ask for everything before registering, so a missing lead does not leave an
+    # organisation half set up.
+    for fid, label in (("code", "the organisation code"), ("name", "the organisation name")):
+        if not text(form, fid):
+            errors.add(fid, f"Enter {label}")
+    for fid, label in (("kind", "the type of organisation"), ("region", "the region")):
+        if not text(form, fid):
+            errors.add(fid, f"Select {label}")
+    if not lead_name:
+        errors.add("lead_name", "Enter the mapping lead's name")
+    if not lead_email:
+        errors.add("lead_email", "Enter the mapping lead's email address")
+    elif "@" not in lead_email:
+        errors.add("lead_email", "Enter an email address in the correct format, like a@b.org")
+    if errors:
+        return _org_form(request, 422, errors=errors, values=values(form))
+    apis = request.app.state.portal.apis
+    listed = text(form, "areas").replace(";", ",").split(",")
+    areas = [a.strip().upper() for a in listed if a.strip()]
+    body = {
+        "code": code,
+        "name": text(form, "name"),
+        "kind": text(form, "kind"),
+        "region": text(form, "region"),
+        "partnership_areas": areas,
+    }
+    try:
+        await apis.registration.post("/organisations", token=session.token, json=body)
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = FormErrors.from_api(exc, ORG_FIELDS, fallback="code")
+        return _org_form(request, 422, errors=errors, values=values(form))
+    try:
+        await apis.registration.put(
+            f"/organisations/{code}/lead",
+            token=session.token,
+            json={"email": lead_email, "name": lead_name},
+        )
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = FormErrors.from_api(exc, LEAD_FIELDS, fallback="lead_email")
+        return render(
+            request,
+            "national/lead.html",
+            422,
+            title="Nominate the mapping lead",
+            code=code,
+            errors=errors,
+            values=values(form),
+        )
+    return RedirectResponse(f"/national/organisations/{code}?done=registered", status_code=303)
+
+
+@router.get("/national/organisations/{code}/lead")
+async def lead_page(request: Request, code: str, _: National) -> Response:
+    return render(
+        request, "national/lead.html", title="Nominate the mapping lead", code=code, values={}
+    )
+
+
+@router.post("/national/organisations/{code}/lead")
+async def nominate(request: Request, code: str, session: National) -> Response:
+    form = await form_of(request)
+    errors = FormErrors()
+    if not text(form, "lead_name"):
+        errors.add("lead_name", "Enter the mapping lead's name")
+    if not text(form, "lead_email"):
+        errors.add("lead_email", "Enter the mapping lead's email address")
+    if not errors:
+        try:
+            await request.app.state.portal.apis.registration.put(
+                f"/organisations/{code}/lead",
+                token=session.token,
+                json={"email": text(form, "lead_email"), "name": text(form, "lead_name")},
+            )
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            errors = FormErrors.from_api(exc, LEAD_FIELDS, fallback="lead_email")
+        else:
+            return RedirectResponse(f"/national/organisations/{code}?done=nominated", 303)
+    return render(
+        request,
+        "national/lead.html",
+        422,
+        title="Nominate the mapping lead",
+        code=code,
+        errors=errors,
+        values=values(form),
+    )
+
+
+@router.get("/national/organisations")
+async def organisations(
+    request: Request,
+    session: NationalReader,
+    after: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+) -> Response:
+    page = await request.app.state.portal.apis.registration.get(
+        "/organisations",
+        token=session.token,
+        params={"after": after, "region": region or None, "limit": 50},
+    )
+    return render(
+        request,
+        "national/organisations.html",
+        title="Organisations",
+        page=page,
+        regions=REGIONS,
+        region=region,
+        width="full",
+    )
+
+
+@router.get("/national/organisations/{code}")
+async def organisation(
+    request: Request, code: str, session: NationalReader, done: str | None = None
+) -> Response:
+    registration = request.app.state.portal.apis.registration
+    org = await registration.get(f"/organisations/{code}", token=session.token)
+    leads = await registration.get(f"/organisations/{code}/lead/history", token=session.token)
+    return render(
+        request,
+        "national/organisation.html",
+        title=org.get("name") or code,
+        org=org,
+        leads=leads,
+        done=done,
+    )

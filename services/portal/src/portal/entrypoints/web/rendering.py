@@ -1,0 +1,178 @@
+"""Templates, the page context every page shares, and the GOV.UK error summary's data.
+
+Every form page reports problems the same way: `FormErrors` holds each problem as the text
+shown in the error summary and beside the field, with the field's id for the summary's link.
+API refusals (422 `details[].field`) become the same thing through `FormErrors.from_api`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from ...adapters.api import ApiError
+
+SERVICE_NAME = "Children's Services Mapping"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader(
+            [
+                PackageLoader("portal", "templates"),
+                PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+            ]
+        ),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = format_when
+    env.filters["linkify"] = linkify
+    env.filters["tier_item"] = lambda v, chosen: {
+        "value": v,
+        "text": f"Tier {v}",
+        "selected": v == chosen,
+    }
+    env.globals["pick"] = pick
+    env.globals["picks"] = picks
+    env.filters["label"] = lambda v: str(v).replace("-", " ").replace("_", " ").capitalize()
+    return env
+
+
+def pick(values: Mapping[str, Any], name: str) -> str:
+    """One input's value from a form's values (a repeated name: its first)."""
+    value = values.get(name, "")
+    if isinstance(value, list):
+        return str(value[0]) if value else ""
+    return str(value)
+
+
+def picks(values: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of a repeated input (checkboxes)."""
+    value = values.get(name)
+    if value is None or value == "":
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def format_when(value: Any) -> str:
+    """An ISO timestamp as people read it: 28 February 2010, 17:00."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if at.hour == 0 and at.minute == 0:
+        return f"{at.day} {at:%B %Y}"
+    return f"{at.day} {at:%B %Y}, {at:%H:%M}"
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """Plain text with its URLs as links (the mailbox's bodies), everything else escaped."""
+    out: list[str] = []
+    last = 0
+    for m in _URL.finditer(text):
+        out.append(str(escape(text[last : m.start()])))
+        url = escape(m.group(0))
+        out.append(f'<a class="govuk-link" href="{url}">{url}</a>')
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))  # noqa: S704 - every piece was escaped above
+
+
+@dataclass
+class FormErrors:
+    """A form's problems: (field id, text), in the order the form asks."""
+
+    items: list[tuple[str | None, str]] = field(default_factory=list)
+    #: The summary's own wording where it needs more than the field's (which question).
+    summaries: dict[int, str] = field(default_factory=dict)
+
+    def add(self, field_id: str | None, text: str, summary: str | None = None) -> None:
+        if summary is not None:
+            self.summaries[len(self.items)] = summary
+        self.items.append((field_id, text))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def of(self, field_id: str) -> dict[str, str] | None:
+        """The govuk macros' `errorMessage` for one field, or None."""
+        texts = [t for f, t in self.items if f == field_id]
+        return {"text": "; ".join(texts)} if texts else None
+
+    def summary(self) -> list[dict[str, str]]:
+        """The govuk error summary's `errorList`."""
+        return [
+            {"text": self.summaries.get(i, text), **({"href": f"#{fid}"} if fid else {})}
+            for i, (fid, text) in enumerate(self.items)
+        ]
+
+    @classmethod
+    def from_api(
+        cls, exc: ApiError, fields: Mapping[str, tuple[str, str]], *, fallback: str | None = None
+    ) -> FormErrors:
+        """An API's refusal as form errors. `fields` maps the API's field name to (the form
+        field's id, its label); a detail naming no known field goes to the summary alone (or
+        to `fallback`), and a refusal without details shows its message."""
+        errors = cls()
+        for d in exc.details:
+            api_field = str(d.get("field") or "")
+            reason = str(d.get("reason") or d.get("message") or exc.message)
+            fid, label = _lookup(fields, api_field)
+            errors.add(fid or fallback, _sentence(label, reason))
+        if not errors:
+            errors.add(fallback, _sentence(None, exc.message))
+        return errors
+
+
+def _lookup(fields: Mapping[str, tuple[str, str]], api_field: str) -> tuple[str | None, str | None]:
+    # Nested names ("contact.email", "lead.0.email") match the longest known prefix.
+    parts = api_field.split(".")
+    while parts:
+        key = ".".join(parts)
+        if key in fields:
+            return fields[key]
+        parts.pop()
+    return None, api_field or None
+
+
+def _sentence(label: str | None, reason: str) -> str:
+    reason = reason.strip().rstrip(".")
+    if reason.lower() in ("field required", "required", "missing"):
+        return f"Enter {label.lower()}" if label else "Enter the missing information"
+    if reason.lower().startswith("value error, "):
+        reason = reason[len("value error, ") :]
+    reason = reason[:1].upper() + reason[1:] if reason else reason
+    return f"{label}: {reason}" if label else reason
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A page, with what the layout needs (who is signed in, which links to show)."""
+    portal = request.app.state.portal
+    session = getattr(request.state, "session", None)
+    ctx = {
+        "request": request,
+        "session": session,
+        "service_name": SERVICE_NAME,
+        "mailbox_enabled": portal.settings.mailbox() is not None,
+        "errors": context.pop("errors", None) or FormErrors(),
+        **context,
+    }
+    return templates.TemplateResponse(request, template, ctx, status_code=status_code)

@@ -1,0 +1,98 @@
+"""Reports over the reporting service: the list, one report as tables (with bar charts where
+people would rather look than read, and grades as coloured cells), and its CSV/XLSX files.
+
+Tables are rendered generically from the service's JSON ({about, summary, tables: [{title,
+columns: [{key, label}], rows}]}), so a new report needs no page of its own."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ...adapters.api import ApiError
+from ...application.charts import chart_of
+from .dashboard import current_cycle
+from .national import REGIONS
+from .rendering import FormErrors, render
+from .session import SignedIn
+
+router = APIRouter()
+
+#: Reports whose tables are also drawn as bar charts.
+CHARTED = ("locality-profile", "cycle-progress", "camhs-partnership", "annual-report")
+PARAMETERS = ("cycle", "area", "organisation", "region", "q")
+FIELDS = {p: (p, p.capitalize()) for p in PARAMETERS}
+
+
+@router.get("/reports")
+async def reports(request: Request, session: SignedIn) -> Response:
+    apis = request.app.state.portal.apis
+    listed = await apis.reporting.get("/reports", token=session.token)
+    cycles = await apis.questionnaire.get("/cycles", token=session.token)
+    return render(request, "reports/list.html", title="Reports", reports=listed,
+                  cycle=current_cycle(cycles), width="full")  # fmt: skip
+
+
+def _params(cycle: str | None, area: str | None, organisation: str | None, region: str | None,
+            q: str | None) -> dict[str, str]:  # fmt: skip
+    given = {"cycle": cycle, "area": area, "organisation": organisation, "region": region, "q": q}
+    return {k: v.strip() for k, v in given.items() if v and v.strip()}
+
+
+@router.get("/reports/{name}")
+async def report(
+    request: Request,
+    name: str,
+    session: SignedIn,
+    cycle: Annotated[str | None, Query()] = None,
+    area: Annotated[str | None, Query()] = None,
+    organisation: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query()] = None,
+) -> Response:
+    apis = request.app.state.portal.apis
+    params = _params(cycle, area, organisation, region, q)
+    listed = await apis.reporting.get("/reports", token=session.token)
+    about = next((r for r in listed if r["name"] == name), None)
+    if about is None:
+        return render(request, "errors/not_found.html", 404, message=f"No report called {name}.")
+    if not params.get("organisation") and about["scope"] == "organisation":
+        params.setdefault("organisation", session.organisation_id or "")
+    try:
+        data = await apis.reporting.get(f"/reports/{name}", token=session.token, params=params)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        errors = FormErrors.from_api(exc, FIELDS, fallback="cycle")
+        return render(request, "reports/report.html", 422, title=about["title"], about=about,
+                      data=None, params=params, errors=errors, regions=REGIONS,
+                      width="full")  # fmt: skip
+    charts: list[Any] = []
+    if name in CHARTED:
+        charts = [c for c in (chart_of(t) for t in data.get("tables", [])) if c is not None]
+    return render(request, "reports/report.html", title=about["title"], about=about, data=data,
+                  params=params, charts=charts, regions=REGIONS, width="full")  # fmt: skip
+
+
+@router.get("/reports/{name}/download")
+async def download(
+    request: Request,
+    name: str,
+    session: SignedIn,
+    format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
+    cycle: Annotated[str | None, Query()] = None,
+    area: Annotated[str | None, Query()] = None,
+    organisation: Annotated[str | None, Query()] = None,
+    region: Annotated[str | None, Query()] = None,
+    q: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The report's file, fetched with the person's token (the browser has none to send)."""
+    params = {**_params(cycle, area, organisation, region, q), "format": format}
+    reply = await request.app.state.portal.apis.reporting.call(
+        "GET", f"/reports/{name}", token=session.token, params=params, raw=True
+    )
+    headers = {k: v for k, v in reply.headers.items() if k.lower() == "content-disposition"}
+    return Response(reply.content, media_type=reply.headers.get("content-type"),
+                    headers=headers)  # fmt: skip

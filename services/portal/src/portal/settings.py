@@ -1,0 +1,41 @@
+"""What the portal reads from its environment (prefix `CSM_`): where each service's API is,
+where its front-end assets are, and the embedded stack's mailbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from csm_kernel.settings import ServiceSettings
+
+#: services/portal, where `npm ci` puts node_modules (a source checkout; see assets_dir).
+PORTAL_ROOT = Path(__file__).resolve().parents[2]
+
+
+class PortalSettings(ServiceSettings):
+    registration_url: str = "http://127.0.0.1:8001"
+    questionnaire_url: str = "http://127.0.0.1:8002"
+    reporting_url: str = "http://127.0.0.1:8003"
+    notification_url: str = "http://127.0.0.1:8004"
+    #: Seconds to wait for a service before saying it is unavailable.
+    api_timeout: float = 15.0
+    #: Where `npm ci --prefix services/portal` installed govuk-frontend and htmx.
+    assets_dir: Path = PORTAL_ROOT / "node_modules"
+    #: Secure cookies are refused over plain http by some clients; only a test turns it off.
+    cookie_secure: bool = True
+    #: The SMTP sink's directory: set only in the embedded stack, where the mailbox page
+    #: shows what it kept. None (containers, production) hides the page.
+    mailbox_dir: Path | None = None
+    #: Show the mailbox when mailbox_dir is unset but the embedded stack's var/mail exists.
+    mailbox_auto: bool = True
+
+    def mailbox(self) -> Path | None:
+        """The mailbox directory to show, if any."""
+        if self.mailbox_dir is not None:
+            return self.mailbox_dir
+        if not self.mailbox_auto:
+            return None
+        # `make run` starts the portal from the repository with the stack's data under
+        # CSM_VAR_DIR (default var/): its SMTP sink keeps mail in var/mail.
+        guess = Path(os.environ.get("CSM_VAR_DIR", "var")) / "mail"
+        return guess if guess.is_dir() else None

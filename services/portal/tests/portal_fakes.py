@@ -1,0 +1,189 @@
+"""Small stand-ins for the services' HTTP APIs, served in-process to the portal under test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from portal.bootstrap import build_app
+from portal.settings import PortalSettings
+
+LEAD_TOKEN = "lead-token"
+ADMIN_TOKEN = "admin-token"
+
+ACCOUNTS = {
+    LEAD_TOKEN: {
+        "account_id": "a1",
+        "roles": ["mapping-lead"],
+        "organisation_id": "5A4",
+        "group_id": None,
+    },
+    ADMIN_TOKEN: {
+        "account_id": "a0",
+        "roles": ["national-admin"],
+        "organisation_id": None,
+        "group_id": None,
+    },
+}
+
+
+def refusal(status: int, error: str, *details: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"error": error, "details": list(details)}, status_code=status)
+
+
+def registration() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/auth/me")
+    async def me(request: Request) -> Any:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in ACCOUNTS:
+            return refusal(401, "sign in again")
+        return ACCOUNTS[token]
+
+    @app.post("/auth/sign-in")
+    async def sign_in(request: Request) -> Any:
+        body = await request.json()
+        if body["password"] != "correct horse battery staple":
+            return refusal(401, "wrong email or password")
+        return {"access_token": LEAD_TOKEN, "refresh_token": "r", "expires_in": 900}
+
+    @app.post("/organisations")
+    async def register(request: Request) -> Any:
+        body = await request.json()
+        if not body["code"].isalnum():
+            return refusal(
+                422,
+                "invalid request",
+                {"field": "code", "reason": "Value error, must be 3-5 capital letters and digits"},
+            )
+        return JSONResponse(body, status_code=201)
+
+    return app
+
+
+def _question(qid: str, kind: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": qid,
+        "type": kind,
+        "text": text,
+        "required": True,
+        "visible": True,
+        "answer": None,
+        **extra,
+    }
+
+
+def service_view(answers: dict[str, Any], version: int) -> dict[str, Any]:
+    """A two-question questionnaire: the tier is asked only of a CAMHS service."""
+    camhs = answers.get("camhs")
+    tier = _question(
+        "camhs_tier",
+        "single_choice",
+        "Which CAMHS tier?",
+        options=[{"value": "1", "label": "Tier 1"}, {"value": "2", "label": "Tier 2"}],
+    )
+    questions = [
+        {**_question("camhs", "yes_no", "Is it a CAMHS service?"), "answer": camhs},
+        {**tier, "visible": camhs is True, "answer": answers.get("camhs_tier")},
+    ]
+    missing = [
+        {"question": q["id"], "reason": "required"}
+        for q in questions
+        if q["visible"] and q["answer"] is None
+    ]
+    return {
+        "id": "q1",
+        "definition": "service@1",
+        "title": "Service: Riverside",
+        "cycle": "2009-10",
+        "organisation_id": "5A4",
+        "status": "in-progress",
+        "version": version,
+        "entry_ends": "2010-02-28T17:00:00+00:00",
+        "can_edit": True,
+        "subject": {"kind": "service"},
+        "sections": [
+            {"id": "s", "title": "Mental health", "visible": True, "questions": questions}
+        ],
+        "missing": missing,
+    }
+
+
+def questionnaire() -> FastAPI:
+    app = FastAPI()
+    state: dict[str, Any] = {"answers": {}, "version": 1, "saves": []}
+    app.state.data = state
+
+    @app.get("/questionnaires/q1")
+    async def view() -> Any:
+        return service_view(state["answers"], state["version"])
+
+    @app.post("/sandbox/service@1")
+    async def sandbox(request: Request) -> Any:
+        return service_view((await request.json())["answers"], 0)
+
+    @app.patch("/questionnaires/q1/answers")
+    async def save(request: Request) -> Any:
+        body = await request.json()
+        state["saves"].append(body["answers"])
+        if body["answers"].get("camhs") not in (None, True, False):
+            return refusal(422, "bad", {"field": "camhs", "reason": "answer true or false"})
+        state["answers"].update({k: v for k, v in body["answers"].items() if v is not None})
+        state["version"] += 1
+        return {"version": state["version"]}
+
+    @app.post("/questionnaires/q1/submit")
+    async def submit() -> Any:
+        v = service_view(state["answers"], state["version"])
+        if v["missing"]:
+            return refusal(
+                422,
+                "1 thing(s) to finish before submitting",
+                *[{"field": m["question"], **m} for m in v["missing"]],
+            )
+        return v
+
+    return app
+
+
+class Down(httpx.AsyncBaseTransport):
+    """A service nobody is listening for."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+
+def portal(**apps: FastAPI | None) -> tuple[FastAPI, dict[str, FastAPI | None]]:
+    """The portal over fake services (`None`: that service is down)."""
+    chosen: dict[str, FastAPI | None] = {
+        "registration": registration(),
+        "questionnaire": questionnaire(),
+        "reporting": FastAPI(),
+        "notification": FastAPI(),
+        **apps,
+    }
+    clients = {
+        name: httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app) if app is not None else Down(),
+            base_url=f"http://{name}",
+        )
+        for name, app in chosen.items()
+    }
+    settings = PortalSettings(mailbox_auto=False, auth_public_key_file=None)
+    return build_app(settings, clients=clients), chosen
+
+
+def browser(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
+    """A client like a browser without JavaScript: cookies kept, redirects not followed."""
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="https://portal.test",
+        headers={"origin": "https://portal.test"},
+    )
+    if token is not None:
+        client.cookies.set("csm_session", token, domain="portal.test")
+    return client
