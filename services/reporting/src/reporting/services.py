@@ -84,14 +84,13 @@ class Services:
         return datetime.fromisoformat(text) if text else None
 
     def start_rebuild(self, names: Sequence[str]) -> None:
-        """Rebuild projections in the background, one after another."""
+        """Rebuild projections in the background, two at a time."""
 
         async def run() -> None:
-            for name in names:
-                try:
-                    await self.projector.rebuild(self.projector.projections[name])
-                except AlreadyRebuilding:
-                    log.info("already being rebuilt elsewhere", projection=name)
+            try:
+                await self.projector.rebuild_all([self.projector.projections[n] for n in names])
+            except AlreadyRebuilding as exc:
+                log.info("already being rebuilt elsewhere", projection=str(exc))
 
         task = asyncio.create_task(run(), name="reporting-rebuild")
         self._tasks.add(task)

@@ -234,6 +234,24 @@ class Projector:
                 await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
                                    REBUILD_LOCK, projection.name)  # fmt: skip
 
+    async def rebuild_all(
+        self,
+        projections: Sequence[Projection] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        *,
+        parallel: int = 2,
+    ) -> list[Progress]:
+        """Rebuild several projections, `parallel` at a time: each runs on its own connection,
+        so PostgreSQL works on them on separate cores."""
+        gate = asyncio.Semaphore(parallel)
+
+        async def one(p: Projection) -> Progress:
+            async with gate:
+                return await self.rebuild(p, progress)
+
+        wanted = list(projections) if projections is not None else list(self.projections.values())
+        return list(await asyncio.gather(*(one(p) for p in wanted)))
+
     async def _rebuild(
         self,
         conn: Connection,

@@ -134,7 +134,7 @@ async def _flush(pool: asyncpg.Pool, envelopes: Sequence[EventEnvelope]) -> int:
 async def run(args: argparse.Namespace) -> None:
     settings = ServiceSettings()
     url = args.database_url or settings.database_url
-    pool = await connect_pool(url, size=2)
+    pool = await connect_pool(url, size=4)
     try:
         await migrate(pool, "reporting", resources.files("reporting.adapters").joinpath("sql"))
         if args.source == "broker":
@@ -151,10 +151,26 @@ async def run(args: argparse.Namespace) -> None:
             raise SystemExit(f"unknown projection(s): {', '.join(sorted(unknown))}")
         projector = Projector(pool, PROJECTIONS)
         await projector.prepare()
-        for p in wanted:
-            done = await projector.rebuild(p, _show)
-            sys.stderr.write("\n")
-            print(f"{p.name}: {done.head:,} events in {done.elapsed:.1f}s ({done.rate:,.0f}/s)")
+        started = time.monotonic()
+        shown: dict[str, Progress] = {}
+
+        def show(progress: Progress) -> None:
+            shown[progress.projection] = progress
+            done = sum(p.position for p in shown.values())
+            total = sum(p.head for p in shown.values()) * len(wanted) // max(len(shown), 1)
+            rate = done / max(time.monotonic() - started, 1e-6)
+            _bar("all" if len(wanted) > 1 else progress.projection, done, total, rate,
+                 (total - done) / rate if rate else None)  # fmt: skip
+
+        results = await projector.rebuild_all(wanted, show, parallel=args.parallel)
+        sys.stderr.write("\n")
+        elapsed = time.monotonic() - started
+        for done in results:
+            print(f"{done.projection}: {done.head:,} events in {done.elapsed:.1f}s"
+                  f" ({done.rate:,.0f}/s)")  # fmt: skip
+        head = max((d.head for d in results), default=0)
+        print(f"all {len(results)} projections: {head:,} journal events in {elapsed:.1f}s"
+              f" ({head / max(elapsed, 1e-6):,.0f} events/s)")  # fmt: skip
     finally:
         await pool.close()
 
@@ -172,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store-url", action="append", help="a service's event-store database")
     parser.add_argument("--database-url", help="reporting's database (default: CSM_DATABASE_URL)")
     parser.add_argument("--bootstrap", help="Kafka bootstrap (default: CSM_KAFKA_BOOTSTRAP)")
+    parser.add_argument("--parallel", type=int, default=2,
+                        help="projections rebuilt at once (default 2: one per core)")  # fmt: skip
     return parser
 
 
