@@ -140,3 +140,30 @@ async def test_a_report_as_at_a_named_moment(reporting_app) -> None:
     r = await c.get("/reports/organisations", headers=admin,
                     params={"cycle": "2009-10", "moment": "sign-off"})  # fmt: skip
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "organisation"
+
+
+async def test_money_reports_serialise_as_json_csv_and_xlsx(reporting_app) -> None:
+    from responses_history import build
+
+    build(reporting_app.history)
+    await reporting_app.record()
+    c, admin = reporting_app.client, reporting_app.admin
+    params = {"cycle": "2009-10", "area": "00AA"}
+    r = await c.get("/reports/locality-profile", headers=admin, params=params)
+    assert r.status_code == 200, r.text
+    # Exact sums arrive as JSON numbers, not strings or a server error.
+    numbers = [v for v in r.json()["summary"].values() if isinstance(v, int | float)]
+    assert numbers and any(v > 0 for v in numbers)
+    for fmt in ("csv", "xlsx"):
+        r = await c.get(
+            "/reports/locality-profile", headers=admin, params={**params, "format": fmt}
+        )
+        assert r.status_code == 200 and len(r.content) > 100
+    # A mapping lead may read an area's reports, but not another organisation's own reports.
+    lead = reporting_app.auth_keys.headers("mapping-lead", org="5B1")
+    assert (
+        await c.get("/reports/locality-profile", headers=lead, params=params)
+    ).status_code == 200
+    r = await c.get("/reports/self-assessment-scorecard", headers=lead,
+                    params={"organisation": "5A4"})  # fmt: skip
+    assert r.status_code == 403

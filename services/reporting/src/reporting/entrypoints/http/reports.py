@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, current_principal
@@ -110,7 +112,7 @@ async def report(
     }
     about = {k: v for k, v in about.items() if v is not None}
     if format == "json":
-        return ORJSONResponse(
+        return _json(
             {
                 "report": found.name,
                 "title": found.title,
@@ -146,6 +148,20 @@ async def report(
         body,
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{format}"'},
+    )
+
+
+def _json_default(value: Any) -> Any:
+    # Money and other exact sums come from PostgreSQL as Decimal: JSON numbers, as people expect.
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json(content: dict[str, Any]) -> Response:
+    return Response(
+        orjson.dumps(content, default=_json_default, option=orjson.OPT_NON_STR_KEYS),
+        media_type="application/json",
     )
 
 
