@@ -50,3 +50,15 @@ async def test_an_event_twice_in_one_batch_is_journaled_once(reporting_db) -> No
                                  name="Twice PCT", kind="pct", region="london"))  # fmt: skip
     assert await reporting_db.record([e, e]) == 1
     assert await reporting_db.pool.fetchval("SELECT count(*) FROM journal") == 1
+
+
+def test_a_bulk_load_defers_only_plain_indexes() -> None:
+    from reporting.adapters.projections import PROJECTIONS
+
+    for p in PROJECTIONS:
+        deferred = " ".join(p.indexes_ddl).upper()
+        assert "UNIQUE" not in deferred and "PRIMARY KEY" not in deferred
+        # Every table is still created up front, with the keys that upserts rely on.
+        kept = " ".join(p.tables_ddl)
+        assert all(f"CREATE TABLE {t} " in kept or f"CREATE TABLE {t}(" in kept
+                   for t in p.tables), p.name  # fmt: skip

@@ -42,11 +42,34 @@ async def apply_range(
         await conn.execute(statement, lo, hi)
 
 
-async def create_tables(conn: Connection, projection: Projection, schema: str) -> None:
-    """An empty copy of `projection`'s tables in a new `schema` (in the caller's transaction)."""
+#: Memory for a bulk transaction's sorts and hashes: rebuild ranges group tens of thousands of
+#: events, which would otherwise spill to disk at PostgreSQL's default of 4 MB.
+BULK_WORK_MEM = "256MB"
+
+
+async def create_tables(
+    conn: Connection, projection: Projection, schema: str, *, indexes: bool = True
+) -> None:
+    """An empty copy of `projection`'s tables in a new `schema` (in the caller's transaction);
+    without its plain indexes when `indexes` is False (a bulk load adds them at the end)."""
     await conn.execute(f"CREATE SCHEMA {schema}")
     await set_path(conn, schema)
-    await conn.execute(projection.ddl)
+    for statement in projection.tables_ddl:
+        await conn.execute(statement)
+    if indexes:
+        await create_indexes(conn, projection, schema)
+
+
+async def create_indexes(conn: Connection, projection: Projection, schema: str) -> None:
+    """The projection's plain indexes on its tables in `schema`."""
+    await set_path(conn, schema)
+    for statement in projection.indexes_ddl:
+        await conn.execute(statement)
+
+
+async def bulk_mode(conn: Connection) -> None:
+    """Settings for one big transaction that nobody waits on (a rebuild range, an as-at)."""
+    await conn.execute(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
 
 
 @dataclass(frozen=True)
@@ -262,7 +285,7 @@ class Projector:
         beside = f"{projection.schema}__next"
         async with conn.transaction():
             await conn.execute(f"DROP SCHEMA IF EXISTS {beside} CASCADE")
-            await create_tables(conn, projection, beside)
+            await create_tables(conn, projection, beside, indexes=False)
         started = time.monotonic()
         position = 0
         head = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
@@ -270,12 +293,19 @@ class Projector:
         while position < head:
             upto = min(position + chunk, head)
             async with conn.transaction():
+                await bulk_mode(conn)
                 await apply_range(conn, projection, beside, position, upto)
             position = upto
             report = Progress(projection.name, position, head, position, time.monotonic() - started)
             self.progress[projection.name] = report
             if progress is not None:
                 progress(report)
+        async with conn.transaction():
+            await bulk_mode(conn)
+            await create_indexes(conn, projection, beside)
+            # Fresh statistics, or the first live ranges plan as if the tables were empty.
+            for table in projection.tables:
+                await conn.execute(f"ANALYZE {beside}.{table}")
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
                                APPLY_LOCK, projection.name)  # fmt: skip

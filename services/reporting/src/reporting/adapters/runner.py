@@ -19,7 +19,7 @@ from csm_kernel.database import Connection
 
 from ..application.projection import Projection
 from ..application.reports import Report, ReportRequest, ReportResult
-from .projector import apply_range, create_tables, set_path
+from .projector import apply_range, bulk_mode, create_indexes, create_tables, set_path
 
 
 class ReportRunner:
@@ -59,15 +59,17 @@ class ReportRunner:
                     async with conn.transaction():  # a savepoint: the live tables decide keys
                         await set_path(conn, *(p.schema for p in projections))
                         keys = await report.as_at_keys(conn, request)
+                await bulk_mode(conn)
                 await self._journal_until(conn, f"asat_{tag}", request.as_at, keys, projections)
                 schemas = []
                 for p in projections:
                     schema = f"asat_{tag}_{p.name}"
-                    await create_tables(conn, p, schema)
+                    await create_tables(conn, p, schema, indexes=False)
                     head = await conn.fetchval(
                         f"SELECT coalesce(max(seq), 0) FROM asat_{tag}.journal"
                     )
                     await apply_range(conn, p, schema, 0, head, f"asat_{tag}")
+                    await create_indexes(conn, p, schema)
                     schemas.append(schema)
                 await set_path(conn, *schemas)
                 return await report.query(conn, request)
