@@ -9,9 +9,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from csm_contracts.envelope import EventEnvelope
+from csm_contracts.events.cycles import Timetable
 from csm_contracts.registry import EventPayload
 
 START = datetime(2009, 11, 2, 9, 0, tzinfo=UTC)
+
+#: The 2009-10 timetable (DESIGN §2).
+TIMETABLE = Timetable(
+    sandbox_opens=datetime(2009, 10, 1, tzinfo=UTC),
+    data_entry_opens=datetime(2009, 11, 2, tzinfo=UTC),
+    summary_reports=datetime(2010, 1, 11, tzinfo=UTC),
+    data_entry_closes=datetime(2010, 2, 28, 23, 59, tzinfo=UTC),
+    publication=datetime(2010, 4, 1, tzinfo=UTC),
+)
 
 
 class History:

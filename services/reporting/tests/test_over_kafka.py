@@ -1,16 +1,21 @@
-"""Events reach the journal over a real broker, many per transaction; a message reporting
-cannot read goes to its dead-letter topic and the rest carry on."""
+"""Events reach the journal over a real broker, many per transaction, from every source topic
+through one subscription; a message reporting cannot read goes to its dead-letter topic and
+the rest carry on."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
 from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
+from csm_contracts.events.cycles import CycleScheduled
+from csm_contracts.events.notifications import NotificationSent
 from kafka_helpers import eventually, headers_of, read_topic
+from reporting_history import TIMETABLE
 
 
 async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_lettered(
@@ -21,12 +26,18 @@ async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_letter
     for code in codes:
         h.add(OrganisationRegistered(organisation_id=code, code=code, name=f"{code} PCT",
                                      kind="pct", region="london"))  # fmt: skip
-    envelopes = h.take()
+    registered = h.take()
+    cycle = h.add(CycleScheduled(cycle="2031-32", timetable=TIMETABLE))
+    sent = h.add(NotificationSent(organisation_id=codes[0], notification_id=uuid.uuid4().hex,
+                                  kind="bulletin", recipient="lead@example.org",
+                                  subject="Bulletin", attempts=1,
+                                  sent_at=datetime(2009, 11, 3, tzinfo=UTC)))  # fmt: skip
+    h.take()
     poison_id = str(uuid.uuid4())
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
     await producer.start()
     try:
-        for i, envelope in enumerate(envelopes):
+        for i, envelope in enumerate(registered):
             key, value, headers = encode(envelope)
             await producer.send(Topics.REGISTRATION, value=value, key=key, headers=headers)
             if i == 10:
@@ -34,13 +45,25 @@ async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_letter
                                     headers=[("ce_specversion", b"1.0"),
                                              ("ce_id", poison_id.encode())])  # fmt: skip
         # The same events again: redelivery must not journal anything twice.
-        for envelope in envelopes[:5]:
+        for envelope in registered[:5]:
             key, value, headers = encode(envelope)
             await producer.send(Topics.REGISTRATION, value=value, key=key, headers=headers)
+        for topic, envelope in ((Topics.QUESTIONNAIRE, cycle), (Topics.NOTIFICATION, sent)):
+            key, value, headers = encode(envelope)
+            await producer.send(topic, value=value, key=key, headers=headers)
         await producer.flush()
     finally:
         await producer.stop()
     pool = reporting_app.services.pool
+    everything = [e.event_id for e in [*registered, cycle, sent]]
+
+    async def all_journaled() -> bool:
+        n = await pool.fetchval(
+            "SELECT count(*) FROM journal WHERE event_id = ANY($1::uuid[])", everything
+        )
+        return bool(n == len(everything))
+
+    await eventually(all_journaled, timeout=90, what="every event journaled")
 
     async def all_projected() -> bool:
         n = await pool.fetchval(
@@ -49,12 +72,7 @@ async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_letter
         )
         return bool(n == len(codes))
 
-    await eventually(all_projected, timeout=90, what="every organisation projected")
-    ids = [e.event_id for e in envelopes]
-    journaled = await pool.fetchval(
-        "SELECT count(*) FROM journal WHERE event_id = ANY($1::uuid[])", ids
-    )
-    assert journaled == len(envelopes)
+    await eventually(all_projected, timeout=30, what="every organisation projected")
     applied = await pool.fetch(
         "SELECT applied_events FROM rm_organisations.organisations WHERE code = ANY($1::text[])",
         codes,

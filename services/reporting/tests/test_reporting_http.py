@@ -10,15 +10,8 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 
 from csm_contracts.events import OrganisationRegistered
-from csm_contracts.events.cycles import CycleScheduled, Timetable
-
-TIMETABLE = Timetable(
-    sandbox_opens=datetime(2009, 10, 1, tzinfo=UTC),
-    data_entry_opens=datetime(2009, 11, 2, tzinfo=UTC),
-    summary_reports=datetime(2010, 1, 11, tzinfo=UTC),
-    data_entry_closes=datetime(2010, 2, 28, 23, 59, tzinfo=UTC),
-    publication=datetime(2010, 4, 1, tzinfo=UTC),
-)
+from csm_contracts.events.cycles import CycleScheduled
+from reporting_history import TIMETABLE
 
 
 def organisations(app, n: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from faststream import AckPolicy
@@ -47,7 +48,7 @@ async def _raw_body(msg: StreamMessage[Any]) -> Any:
 
 def subscribe(
     broker: KafkaBroker,
-    topic: str,
+    topic: str | Sequence[str],
     consumer: EventConsumer,
     *,
     group_id: str,
@@ -61,15 +62,18 @@ def subscribe(
     The group starts from the earliest offset, so a new consumer (or a rebuilt one) sees the
     whole history the broker holds. With `batch=N`, up to N messages fetched together are
     handled in one transaction (`EventConsumer.process_batch`): one commit for many events.
+    Several topics share one subscription (one group member), so joining the group is one
+    rebalance, not one per topic.
     """
+    topics = [topic] if isinstance(topic, str) else list(topic)
     common = {
-        "title": f"{group_id}:{topic}",
+        "title": f"{group_id}:{','.join(topics)}",
         "description": description or consumer.__doc__,
     }
     if batch is None:
 
         @broker.subscriber(
-            topic,
+            *topics,
             group_id=group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
@@ -89,7 +93,7 @@ def subscribe(
         return
 
     @broker.subscriber(
-        topic,
+        *topics,
         batch=True,
         max_records=batch,
         batch_timeout_ms=50,

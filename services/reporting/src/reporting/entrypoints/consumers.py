@@ -31,22 +31,22 @@ async def record(conn: Connection, events: Sequence[tuple[EventEnvelope, Any]]) 
 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
-    for topic in SOURCES:
-        subscribe(
-            broker,
-            topic,
-            EventConsumer(
-                CONSUMER,
-                runtime.require_pool(),
-                {},
-                BrokerDeadLetters(broker),
-                dead_letter_topic(GROUP),
-                max_attempts=runtime.settings.consumer_max_attempts,
-                batch_handler=record,
-            ),
-            group_id=GROUP,
-            session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
-            description=f"Journals every event of {topic} for the projections.",
-            batch=BATCH,
-        )
+    # One subscription over the three topics: one group member, so one rebalance on start.
+    subscribe(
+        broker,
+        SOURCES,
+        EventConsumer(
+            CONSUMER,
+            runtime.require_pool(),
+            {},
+            BrokerDeadLetters(broker),
+            dead_letter_topic(GROUP),
+            max_attempts=runtime.settings.consumer_max_attempts,
+            batch_handler=record,
+        ),
+        group_id=GROUP,
+        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
+        description="Journals every event of every service for the projections.",
+        batch=BATCH,
+    )
