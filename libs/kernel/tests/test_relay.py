@@ -179,3 +179,19 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(
         await asyncio.gather(*tasks)
         for r in relays:
             await r.stop()
+
+
+async def test_a_leading_relay_never_blocks_another_process_migrating(pg_pool) -> None:
+    # The relay leader holds its lock for its whole life; a second worker, replica or the
+    # `create-account` command must still be able to run migrations meanwhile.
+    import asyncio
+
+    from csm_kernel.database import migrate
+    from csm_kernel.relay import RELAY_LOCK
+
+    async with pg_pool.acquire() as leader:
+        assert await leader.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
+        try:
+            await asyncio.wait_for(migrate(pg_pool, "test", None), 10)
+        finally:
+            await leader.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)

@@ -54,8 +54,10 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(**options)
 
 
-#: The advisory lock (session-level) that makes one relay per database the publisher.
-RELAY_LOCK = 7300001
+#: The advisory lock (session-level) that makes one relay per database the publisher. Distinct
+#: from the store's position lock (7300000) and the migration lock (7300001): sharing the
+#: latter made every other process's migrations wait for as long as the leader lived.
+RELAY_LOCK = 7300002
 
 
 class OutboxRelay:
