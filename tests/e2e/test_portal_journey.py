@@ -1,10 +1,12 @@
 """The whole cycle through the portal in a real browser (Playwright driving Debian's Chromium),
 every service its own process on the real broker, database and SMTP sink: the national admin
-sets a password from the emailed link and registers an organisation with its lead; the lead
-sets a password from the email, signs in, adds a service, answers its questionnaire (a
-follow-up appears as the answers change, with and without JavaScript), delegates it; the
-delegate completes it from the emailed link; the lead accepts and submits, answers the
-self-assessment, signs off, the confirmation email arrives and a report shows the data.
+sets a password from the emailed link, registers an organisation with its lead and schedules
+the cycle on its page; the lead sets a password from the email, signs in, adds a service,
+answers its questionnaire (a follow-up appears as the answers change, with and without
+JavaScript), delegates it; the delegate completes it from the emailed link; the lead accepts
+and submits, answers the self-assessment, signs off, the confirmation email arrives and a
+report shows the data; the national team sees participation and grants the organisation an
+extension.
 Screenshots of the key pages go to var/test-artefacts/portal/."""
 
 from __future__ import annotations
@@ -116,24 +118,25 @@ def set_password(page: Any, link: str) -> None:
     page.wait_for_url(re.compile(r"/sign-in\?done=password-set"))
 
 
-def schedule_cycle(questionnaire: ServiceProcess, headers: dict[str, str]) -> None:
-    now = datetime.now(UTC)
-    r = httpx.post(
-        f"{questionnaire.url}/cycles",
-        headers=headers,
-        json={
-            "cycle": CYCLE,
-            "timetable": {
-                "sandbox_opens": (now - timedelta(days=30)).isoformat(),
-                "data_entry_opens": (now - timedelta(seconds=1)).isoformat(),
-                "summary_reports": (now + timedelta(days=60)).isoformat(),
-                "data_entry_closes": (now + timedelta(days=100)).isoformat(),
-                "publication": (now + timedelta(days=140)).isoformat(),
-            },
-        },
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
+def fill_when(page: Any, name: str, at: datetime) -> None:
+    """A GOV.UK date input (day, month, year) and its time box."""
+    for part, value in (("day", at.day), ("month", at.month), ("year", at.year)):
+        page.fill(f"#{name}-{part}", str(value))
+    page.fill(f"#{name}-time", f"{at:%H:%M}")
+
+
+def schedule_cycle(page: Any, portal: str) -> None:
+    """The national team schedules the cycle on its page, data entry open since yesterday."""
+    today = datetime.now(UTC)
+    page.goto(f"{portal}/national/cycles/new")
+    page.fill("#cycle", CYCLE)
+    fill_when(page, "sandbox_opens", today - timedelta(days=30))
+    fill_when(page, "data_entry_opens", today - timedelta(days=1))
+    fill_when(page, "summary_reports", today + timedelta(days=60))
+    fill_when(page, "data_entry_closes", today + timedelta(days=100))
+    fill_when(page, "publication", today + timedelta(days=140))
+    page.click("button:has-text('Schedule cycle')")
+    page.wait_for_url(re.compile(rf"/national/cycles/{CYCLE}\?done=scheduled"))
 
 
 def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
@@ -188,11 +191,12 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.wait_for_url(re.compile(rf"/national/organisations/{org}\?done=registered"))
             assert "Organisation registered" in page.content()
             shot(page, "03-organisation-registered")
+
+            # The national team opens the cycle on its page.
+            schedule_cycle(page, portal)
+            shot(page, "03b-cycle-scheduled")
             page.click("button:has-text('Sign out')")
             page.wait_for_url(re.compile(r"/sign-in"))
-
-            # The national team opens the cycle (its own API; the portal's page is read-only).
-            schedule_cycle(stack["questionnaire"], auth_keys.headers("national-admin"))
 
             # The lead sets a password from the email and signs in to the dashboard.
             setup = mail_to(infra, lead_email, "Set up your")
@@ -348,8 +352,19 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.click("button:has-text('Sign out')")
             sign_in(page, portal, admin_email)
             page.wait_for_url(f"{portal}/national")
-            page.goto(f"{portal}/national/cycles/{CYCLE}/participation")
-            assert org in page.locator("table").inner_text()
+            participation = f"{portal}/national/cycles/{CYCLE}/participation"
+            reload_until(page, participation, org)
+            assert org in page.locator("#by-organisation").inner_text()
+            # ... and grants the organisation an extension through the page.
+            page.click(f"a[href$='/returns/{org}/extension']")
+            page.click("button:has-text('Grant extension')")
+            assert page.locator("#reason-error").is_visible()
+            fill_when(page, "until", datetime.now(UTC) + timedelta(days=120))
+            page.fill("#reason", "Flooded offices")
+            page.click("button:has-text('Grant extension')")
+            page.wait_for_url(re.compile(r"/participation\?done=extended"))
+            assert "Data entry has been extended" in page.content()
+            shot(page, "17a-extension-granted")
             page.goto(f"{portal}/national/notifications")
             assert lead_email in page.content()
             shot(page, "17-delivery-log")

@@ -13,6 +13,8 @@ from portal.settings import PortalSettings
 
 LEAD_TOKEN = "lead-token"
 ADMIN_TOKEN = "admin-token"
+OWNER_TOKEN = "owner-token"
+REGULATOR_TOKEN = "regulator-token"
 
 ACCOUNTS = {
     LEAD_TOKEN: {
@@ -27,7 +29,26 @@ ACCOUNTS = {
         "organisation_id": None,
         "group_id": None,
     },
+    OWNER_TOKEN: {
+        "account_id": "a2",
+        "roles": ["group-owner"],
+        "organisation_id": "5A4",
+        "group_id": "g1",
+    },
+    REGULATOR_TOKEN: {
+        "account_id": "a3",
+        "roles": ["regulator"],
+        "organisation_id": None,
+        "group_id": None,
+    },
 }
+
+
+def roles_of(request: Request) -> list[str]:
+    """The caller's roles, as the services read them from the bearer token."""
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    account = ACCOUNTS.get(token)
+    return list(account["roles"]) if account else []
 
 
 def refusal(status: int, error: str, *details: dict[str, Any]) -> JSONResponse:

@@ -19,6 +19,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, selec
 from markupsafe import Markup, escape
 
 from ...adapters.api import ApiError
+from ...application.dates import LONDON
 
 SERVICE_NAME = "Children's Services Mapping"
 
@@ -44,6 +45,8 @@ def _environment() -> Environment:
     }
     env.globals["pick"] = pick
     env.globals["picks"] = picks
+    # An event's name as words: "AnswersSaved" -> "Answers saved".
+    env.filters["words"] = lambda v: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(v)).capitalize()
     env.filters["label"] = lambda v: str(v).replace("-", " ").replace("_", " ").capitalize()
     return env
 
@@ -65,13 +68,16 @@ def picks(values: Mapping[str, Any], name: str) -> list[str]:
 
 
 def format_when(value: Any) -> str:
-    """An ISO timestamp as people read it: 28 February 2010, 17:00."""
+    """An ISO timestamp as people read it, on England's clock: 28 February 2010, 17:00."""
     if not value:
         return ""
     try:
         at = datetime.fromisoformat(str(value))
     except ValueError:
         return str(value)
+    if at.tzinfo is not None:
+        # The services speak UTC; the forms read typed times as UK time, so show them so too.
+        at = at.astimezone(LONDON)
     if at.hour == 0 and at.minute == 0:
         return f"{at.day} {at:%B %Y}"
     return f"{at.day} {at:%B %Y}, {at:%H:%M}"

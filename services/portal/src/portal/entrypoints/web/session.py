@@ -144,6 +144,7 @@ def role_session(*roles: Role) -> Any:
 OptionalSession = Annotated[Session | None, Depends(optional_session)]
 SignedIn = Annotated[Session, Depends(required_session)]
 Lead = Annotated[Session, role_session(Role.MAPPING_LEAD, Role.GROUP_OWNER)]
+MappingLead = Annotated[Session, role_session(Role.MAPPING_LEAD)]
 National = Annotated[Session, role_session(Role.NATIONAL_ADMIN)]
 NationalReader = Annotated[Session, role_session(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR)]
 

@@ -1,0 +1,217 @@
+"""The national team's cycles: schedule one with its timetable, change the timetable, and
+move a cycle to another phase ahead of its dates (questionnaire service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from ...adapters.api import ApiError
+from ...application.dates import When, parts_of, read_when
+from .forms import form_of, text, values
+from .rendering import FormErrors, render
+from .session import National
+
+router = APIRouter()
+
+TIMETABLE = (
+    When("sandbox_opens", "Sandbox opens"),
+    When("data_entry_opens", "Data entry opens"),
+    When("summary_reports", "Summary reports available"),
+    When("data_entry_closes", "Data entry closes", "17:00"),
+    When("publication", "Publication"),
+)
+PHASES = [
+    ("scheduled", "Scheduled", "Nothing is open yet"),
+    ("sandbox", "Sandbox", "The sandbox questionnaire is open; nothing is saved"),
+    ("data-entry", "Data entry", "Questionnaires are issued and answered"),
+    ("summary-reports", "Summary reports", "Per-LA summary reports can be checked"),
+    ("closed", "Closed", "Answers are refused unless a return is extended or reopened"),
+    ("published", "Published", "Returns are read-only tables"),
+]
+_CYCLE_FIELDS: dict[str, tuple[str, str]] = {
+    "cycle": ("cycle", "Cycle"),
+    "previous_cycle": ("previous_cycle", "Previous cycle"),
+    "reason": ("reason", "Reason"),
+    "phase": ("phase", "Phase"),
+    "version": ("reason", "Timetable"),
+    # A timetable out of order is refused as a whole; its message names the dates.
+    "timetable": ("sandbox_opens-day", "Timetable"),
+    **{f"timetable.{w.name}": (f"{w.name}-day", w.label) for w in TIMETABLE},
+}
+
+
+def _timetable(form: FormData, errors: FormErrors) -> dict[str, str]:
+    typed = {k: v for k, v in form.items() if isinstance(v, str)}
+    out: dict[str, str] = {}
+    for field in TIMETABLE:
+        at, problem = read_when(typed, field)
+        if problem:
+            errors.add(f"{field.name}-day", problem)
+        elif at is not None:
+            out[field.name] = at.isoformat()
+    return out
+
+
+def _schedule_form(request: Request, status: int = 200, **ctx: Any) -> Response:
+    return render(
+        request,
+        "cycles/schedule.html",
+        status,
+        title="Schedule a cycle",
+        timetable=TIMETABLE,
+        **ctx,
+    )
+
+
+@router.get("/national/cycles/new")
+async def schedule_page(request: Request, _: National) -> Response:
+    return _schedule_form(request, values={})
+
+
+@router.post("/national/cycles/new")
+async def schedule(request: Request, session: National) -> Response:
+    form = await form_of(request)
+    errors = FormErrors()
+    cycle = text(form, "cycle")
+    if not cycle:
+        errors.add("cycle", "Enter the cycle, like 2009-10")
+    timetable = _timetable(form, errors)
+    if errors:
+        return _schedule_form(request, 422, errors=errors, values=values(form))
+    body = {
+        "cycle": cycle,
+        "previous_cycle": text(form, "previous_cycle") or None,
+        "timetable": timetable,
+    }
+    try:
+        await request.app.state.portal.apis.questionnaire.post(
+            "/cycles", token=session.token, json=body
+        )
+    except ApiError as exc:
+        if exc.status not in (409, 422):
+            raise
+        errors = FormErrors.from_api(exc, _CYCLE_FIELDS, fallback="cycle")
+        return _schedule_form(request, 422, errors=errors, values=values(form))
+    return RedirectResponse(f"/national/cycles/{cycle}?done=scheduled", status_code=303)
+
+
+async def _cycle(request: Request, session: National, cycle: str) -> dict[str, Any]:
+    found: dict[str, Any] = await request.app.state.portal.apis.questionnaire.get(
+        f"/cycles/{cycle}", token=session.token
+    )
+    return found
+
+
+@router.get("/national/cycles/{cycle}")
+async def cycle_page(
+    request: Request, cycle: str, session: National, done: str | None = None
+) -> Response:
+    found = await _cycle(request, session, cycle)
+    return render(
+        request,
+        "cycles/cycle.html",
+        title=f"The {cycle} cycle",
+        c=found,
+        timetable=TIMETABLE,
+        done=done,
+    )
+
+
+def _timetable_form(request: Request, c: dict[str, Any], status: int = 200, **ctx: Any) -> Response:
+    return render(
+        request,
+        "cycles/timetable.html",
+        status,
+        title=f"Change the {c['cycle']} timetable",
+        c=c,
+        timetable=TIMETABLE,
+        **ctx,
+    )
+
+
+@router.get("/national/cycles/{cycle}/timetable")
+async def timetable_page(request: Request, cycle: str, session: National) -> Response:
+    c = await _cycle(request, session, cycle)
+    shown: dict[str, str] = {"version": str(c["version"])}
+    for field in TIMETABLE:
+        shown.update(parts_of(c["timetable"].get(field.name), field.name))
+    return _timetable_form(request, c, values=shown)
+
+
+@router.post("/national/cycles/{cycle}/timetable")
+async def change_timetable(request: Request, cycle: str, session: National) -> Response:
+    form = await form_of(request)
+    errors = FormErrors()
+    timetable = _timetable(form, errors)
+    reason = text(form, "reason")
+    if not reason:
+        errors.add("reason", "Enter why the timetable is changing")
+    version = text(form, "version")
+    if not errors:
+        try:
+            await request.app.state.portal.apis.questionnaire.put(
+                f"/cycles/{cycle}/timetable",
+                token=session.token,
+                json={"version": int(version or 0), "timetable": timetable, "reason": reason},
+            )
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors = FormErrors.from_api(exc, _CYCLE_FIELDS, fallback="reason")
+            if exc.status == 409:
+                # Someone changed it meanwhile: show the timetable as it now is.
+                errors.add(None, "The timetable was changed by someone else: check it again")
+        else:
+            return RedirectResponse(f"/national/cycles/{cycle}?done=timetable", 303)
+    c = await _cycle(request, session, cycle)
+    shown = values(form)
+    if errors and text(form, "version") != str(c["version"]):
+        shown["version"] = str(c["version"])
+    return _timetable_form(request, c, 422, errors=errors, values=shown)
+
+
+def _phase_form(request: Request, c: dict[str, Any], status: int = 200, **ctx: Any) -> Response:
+    return render(
+        request,
+        "cycles/phase.html",
+        status,
+        title=f"Move the {c['cycle']} cycle on",
+        c=c,
+        phases=PHASES,
+        **ctx,
+    )
+
+
+@router.get("/national/cycles/{cycle}/phase")
+async def phase_page(request: Request, cycle: str, session: National) -> Response:
+    return _phase_form(request, await _cycle(request, session, cycle), values={})
+
+
+@router.post("/national/cycles/{cycle}/phase")
+async def move_phase(request: Request, cycle: str, session: National) -> Response:
+    form = await form_of(request)
+    errors = FormErrors()
+    phase, reason = text(form, "phase"), text(form, "reason")
+    if not phase:
+        errors.add("phase", "Select the phase to move the cycle to")
+    if not reason:
+        errors.add("reason", "Enter why the cycle is moving ahead of its timetable")
+    if not errors:
+        try:
+            await request.app.state.portal.apis.questionnaire.post(
+                f"/cycles/{cycle}/phase",
+                token=session.token,
+                json={"phase": phase, "reason": reason},
+            )
+        except ApiError as exc:
+            if exc.status not in (409, 422):
+                raise
+            errors = FormErrors.from_api(exc, _CYCLE_FIELDS, fallback="phase")
+        else:
+            return RedirectResponse(f"/national/cycles/{cycle}?done=phase", 303)
+    c = await _cycle(request, session, cycle)
+    return _phase_form(request, c, 422, errors=errors, values=values(form))
