@@ -54,8 +54,10 @@ from csm_contracts.events.responses import (
     DelegationRevoked,
     QuestionnaireCancelled,
     QuestionnaireIssued,
+    QuestionnaireLocked,
     QuestionnaireReturned,
     QuestionnaireSentBack,
+    QuestionnaireUnlocked,
     SubmissionWithdrawn,
 )
 from csm_contracts.registry import (
@@ -93,6 +95,7 @@ ALL_PAYLOADS |= {ExtensionGranted, ReturnReopened, QuestionnaireIssued, AnswersS
 ALL_PAYLOADS |= {DelegationRevoked, QuestionnaireReturned, DelegationAccepted}
 ALL_PAYLOADS |= {QuestionnaireSentBack, SubmissionWithdrawn, QuestionnaireCancelled}
 ALL_PAYLOADS |= {NotificationSent, NotificationFailed}
+ALL_PAYLOADS |= {QuestionnaireLocked, QuestionnaireUnlocked}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

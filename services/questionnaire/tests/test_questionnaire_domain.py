@@ -114,3 +114,14 @@ def test_nothing_to_save_writes_no_event() -> None:
     q, history = fresh()
     q = step(q, history, decide.save_answers(q, SA, {"s1q1": 2})[0])
     assert decide.save_answers(q, SA, {"s1q1": 2})[0] == []
+
+
+def test_a_sign_off_locks_and_a_reopening_unlocks_once_each() -> None:
+    q, history = fresh()
+    q = step(q, history, decide.lock(q, AT, "user:lead"))
+    assert q.locked and q.version == 2
+    assert decide.lock(q, AT, "user:lead") == []  # already locked: nothing to append
+    q = step(q, history, decide.unlock(q, "reopened"))
+    assert not q.locked and q.version == 3
+    assert decide.unlock(q, "again") == []
+    assert replay((e, AT) for e in history) == q

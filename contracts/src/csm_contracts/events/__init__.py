@@ -9,6 +9,7 @@ from .questionnaire import (
     Scorecard,
 )
 from .registration import OrganisationKind, OrganisationRegistered, Region
+from .responses import QuestionnaireLocked, QuestionnaireUnlocked
 
 __all__ = [
     "CycleSignedOff",
@@ -16,6 +17,8 @@ __all__ = [
     "OrganisationKind",
     "OrganisationRegistered",
     "QuestionnaireDelegated",
+    "QuestionnaireLocked",
+    "QuestionnaireUnlocked",
     "Region",
     "ResponseSubmitted",
     "Scorecard",

@@ -11,6 +11,7 @@ with a key only the questionnaire and notification services hold.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -147,6 +148,31 @@ class QuestionnaireCancelled(_InstanceEvent):
     """The questionnaire is no longer owed (e.g. its service was withdrawn)."""
 
     EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireCancelled"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@REGISTRY.register
+class QuestionnaireLocked(_InstanceEvent):
+    """The organisation's return was signed off: nothing in this questionnaire changes until
+    the national team reopens the return. Appended to every signed-off questionnaire's stream
+    in the sign-off's transaction, so a change decided before it fails its version check."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireLocked"
+    VERSION: ClassVar[int] = 1
+    SOURCE: ClassVar[str] = "questionnaire"
+
+    signed_off_at: datetime = Field(description="the sign-off that locked it")
+    signed_off_by: str
+
+
+@REGISTRY.register
+class QuestionnaireUnlocked(_InstanceEvent):
+    """The national team reopened the return: the questionnaire may change again."""
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireUnlocked"
     VERSION: ClassVar[int] = 1
     SOURCE: ClassVar[str] = "questionnaire"
 

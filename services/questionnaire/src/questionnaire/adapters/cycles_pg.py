@@ -8,15 +8,17 @@ from typing import Any
 
 import asyncpg
 
+from csm_contracts.events.cycles import ReturnReopened
 from csm_contracts.events.questionnaire import CycleSignedOff
 from csm_contracts.registry import EventPayload
 from csm_kernel.database import Connection
 from csm_kernel.errors import NotFound
 from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
 
 from ..domain.cycle import OWING, CycleState, ReturnState, evolve_cycle, evolve_return
-from .questionnaires_pg import cycle_from_row
+from ..domain.questionnaire import unlock
+from .questionnaires_pg import current_of_return, cycle_from_row
 
 
 def cycle_stream(cycle: str) -> str:
@@ -126,8 +128,9 @@ class PostgresCycles:
         context: AppendContext,
         at: datetime,
     ) -> ReturnState:
-        """Append a return's events and move its row; sign-off locks the organisation's
-        questionnaires for the cycle, reopening unlocks them (same transaction)."""
+        """Append a return's events and move its row. Reopening a signed-off return unlocks its
+        questionnaires in the same transaction (`QuestionnaireUnlocked` on each stream); the
+        sign-off locked them (`application.sign_off`)."""
         await self.store.append_with(
             conn,
             return_stream(before.cycle, before.organisation_id),
@@ -154,13 +157,14 @@ class PostgresCycles:
             state.cycle, state.organisation_id, state.version, state.extension_until,
             state.reopened, state.signed_off_at, state.signed_off_by, sign_offs, at,
         )  # fmt: skip
-        await conn.execute(
-            "UPDATE questionnaires SET locked = $3 WHERE cycle = $1 AND organisation_id = $2 "
-            "AND locked <> $3",
-            state.cycle,
-            state.organisation_id,
-            state.signed_off_at is not None,
-        )
+        reopened = [e for e in events if isinstance(e, ReturnReopened)]
+        if reopened and state.signed_off_at is None:
+            unlocks = [
+                StreamAppend(q.stream_id, q.version, [NewEvent.from_payload(e) for e in evs])
+                for q in await current_of_return(conn, state.cycle, state.organisation_id)
+                if (evs := unlock(q, reopened[-1].reason))
+            ]
+            await self.store.append_many_with(conn, unlocks, context)
         return state
 
     async def returns(self, cycle: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from ..domain.answers import AnswerError, Evaluation, evaluate, grades
 from ..domain.cycle import ensure_open_for_entry, entry_ends
 from ..domain.questionnaire import DelegationStatus, Questionnaire, Status
 from .catalogue import DefinitionCatalogue
-from .views import render, summary
+from .views import RenderedCache, render, splice, summary
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Questionnaires:
         self.catalogue = catalogue
         self.clock = clock
         self.links = links
+        self.rendered = RenderedCache()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -115,6 +116,18 @@ class Questionnaires:
         definition = self.catalogue.get(q.definition)
         ev = evaluate(definition, q.answers)
         return {**render(definition, q.answers, ev), **self._state(loaded, caller, ev)}
+
+    def view_json(self, loaded: Loaded, caller: Caller) -> bytes:
+        """`view` as JSON, the rendering cached by (id, version): the load path."""
+        q = loaded.questionnaire
+
+        def build() -> tuple[dict[str, Any], Evaluation]:
+            definition = self.catalogue.get(q.definition)
+            ev = evaluate(definition, q.answers)
+            return render(definition, q.answers, ev), ev
+
+        rendered, ev = self.rendered.get((q.id, q.version), build)
+        return splice(rendered, self._state(loaded, caller, ev))
 
     def saved(self, loaded: Loaded, caller: Caller, changed: list[str]) -> dict[str, Any]:
         """A save's reply: where the questionnaire stands, which questions are shown now and

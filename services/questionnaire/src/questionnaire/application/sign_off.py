@@ -1,8 +1,10 @@
 """An organisation's return for a cycle: where it stands, and signing it off.
 
-Sign-off runs in one transaction that first locks every questionnaire row of the return
-(`FOR UPDATE`), so no submission can be withdrawn or answer saved between the check that all
-are submitted and the sign-off; the rows are then marked locked, which every later save checks.
+Sign-off runs in one transaction that reads every questionnaire of the return as its stream
+stands, checks all are submitted, and appends `QuestionnaireLocked` to each stream at the
+version it read. A save or a withdrawal decided from an earlier version then fails the store's
+version check (and is told the return was signed off), and one that slipped in first makes the
+sign-off fail instead: nothing changes between the check and the sign-off, and nothing after.
 `CycleSignedOff` carries what a regulator needs (NI 51 per area, counts, the hash at the head
 of each of the return's streams) and goes to the public sign-off topic as well.
 """
@@ -20,15 +22,18 @@ from csm_contracts.events.questionnaire import CycleSignedOff
 from csm_kernel.auth import Principal, ensure_can_see
 from csm_kernel.clock import Clock
 from csm_kernel.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
-from csm_kernel.store import AppendContext
+from csm_kernel.store import AppendContext, NewEvent
+from csm_kernel.store.postgres import StreamAppend
 
 from ..adapters.cycles_pg import PostgresCycles, return_stream
-from ..adapters.questionnaires_pg import questionnaire_from_row
+from ..adapters.questionnaires_pg import current_of_return
+from ..adapters.snapshots_pg import Snapshots
 from ..domain import answers as rules
+from ..domain import questionnaire as decide
 from ..domain.cycle import ensure_open_for_entry, entry_ends
 from ..domain.definition import DefinitionKind
 from ..domain.errors import ReturnLocked
-from ..domain.questionnaire import Questionnaire, Status, stream_id_for
+from ..domain.questionnaire import Questionnaire, Status, evolve, stream_id_for
 from .catalogue import DefinitionCatalogue
 
 
@@ -39,11 +44,13 @@ class Returns:
         cycles: PostgresCycles,
         catalogue: DefinitionCatalogue,
         clock: Clock,
+        snapshots: Snapshots | None = None,
     ) -> None:
         self.pool = pool
         self.cycles = cycles
         self.catalogue = catalogue
         self.clock = clock
+        self.snapshots = snapshots
 
     async def status(
         self, principal: Principal, cycle: str, organisation_id: str
@@ -52,13 +59,8 @@ class Returns:
         ensure_can_see(principal, organisation_id)
         state = await self.cycles.get(cycle)
         ret = await self.cycles.load_return(cycle, organisation_id)
-        rows = await self.pool.fetch(
-            "SELECT * FROM questionnaires WHERE cycle = $1 AND organisation_id = $2 "
-            "ORDER BY definition, title",
-            cycle,
-            organisation_id,
-        )
-        owed = [questionnaire_from_row(r) for r in rows]
+        async with self.pool.acquire() as conn:
+            owed = await current_of_return(conn, cycle, organisation_id)
         live = [q for q in owed if q.status is not Status.CANCELLED]
         counts: dict[str, int] = {}
         for q in live:
@@ -115,13 +117,11 @@ class Returns:
                         f"{ret.signed_off_at.isoformat()}"
                     )
                 ensure_open_for_entry(state, ret, now)
-                rows = await conn.fetch(
-                    "SELECT * FROM questionnaires WHERE cycle = $1 AND organisation_id = $2 "
-                    "AND status <> 'cancelled' ORDER BY id FOR UPDATE",
-                    cycle,
-                    organisation_id,
-                )
-                questionnaires = [questionnaire_from_row(r) for r in rows]
+                questionnaires = [
+                    q
+                    for q in await current_of_return(conn, cycle, organisation_id)
+                    if q.status is not Status.CANCELLED
+                ]
                 if not questionnaires:
                     raise Conflict(f"{organisation_id} owes no questionnaires in {cycle} yet")
                 outstanding = [q for q in questionnaires if q.status is not Status.SUBMITTED]
@@ -131,19 +131,30 @@ class Returns:
                         details=[{"field": q.id, "reason": f"{q.title}: {q.status.value}"}
                                  for q in outstanding],
                     )  # fmt: skip
+                # Everything read before the first append: from it until commit this
+                # transaction holds the store's position lock, which every save waits for.
+                name = await conn.fetchval(
+                    "SELECT name FROM known_organisations WHERE code = $1", organisation_id
+                )
+                supersedes = await self._last_sign_off(conn, cycle, organisation_id)
+                answers = sum(
+                    rules.answer_count(self.catalogue.get(q.definition), q.answers)
+                    for q in questionnaires
+                )
+                locks = [(q, decide.lock(q, now, principal.actor)) for q in questionnaires]
+                await self.cycles.store.append_many_with(
+                    conn,
+                    [StreamAppend(q.stream_id, q.version, [NewEvent.from_payload(e) for e in evs])
+                     for q, evs in locks],
+                    context,
+                )  # fmt: skip
+                locked = [_after(q, evs, now) for q, evs in locks]
                 streams = [stream_id_for(q.id) for q in questionnaires]
                 streams.append(return_stream(cycle, organisation_id))
                 heads = await conn.fetch(
                     "SELECT DISTINCT ON (stream_id) stream_id, hash FROM events "
                     "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version DESC",
                     streams,
-                )
-                name = await conn.fetchval(
-                    "SELECT name FROM known_organisations WHERE code = $1", organisation_id
-                )
-                answers = sum(
-                    rules.answer_count(self.catalogue.get(q.definition), q.answers)
-                    for q in questionnaires
                 )
                 event = CycleSignedOff(
                     organisation_id=organisation_id,
@@ -155,13 +166,16 @@ class Returns:
                     answers_count=answers,
                     ni51=self._ni51(questionnaires),
                     stream_heads={r["stream_id"]: r["hash"] for r in heads},
-                    supersedes=await self._last_sign_off(conn, cycle, organisation_id),
+                    supersedes=supersedes,
                     organisation_name=name,
                 )
                 await self.cycles.append_return(conn, ret, [event], context, now)
         except ConcurrencyConflict:
             raise Conflict(f"{organisation_id}'s {cycle} return changed meanwhile; "
                            "try again") from None  # fmt: skip
+        if self.snapshots is not None:
+            for q in locked:
+                self.snapshots.remember(q)
         return event
 
     async def _last_sign_off(self, conn: Any, cycle: str, organisation_id: str) -> Any:
@@ -174,3 +188,9 @@ class Returns:
         if data is None:
             return None
         return json.loads(data)["signed_off_at"]
+
+
+def _after(q: Questionnaire, events: list[Any], at: Any) -> Questionnaire:
+    for e in events:
+        q = evolve(q, e, at)
+    return q

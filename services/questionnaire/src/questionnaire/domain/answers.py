@@ -168,16 +168,19 @@ def visible(definition: Definition, answers: Mapping[str, Any]) -> set[str]:
     """The ids of the questions shown under these answers. A condition sees a hidden question
     as unanswered, so a follow-up of a hidden follow-up is hidden too."""
     questions = definition.questions
+    conditions_of = definition.conditions_of
     memo: dict[str, bool] = {}
 
     def shown(qid: str) -> bool:
-        if qid not in memo:
+        found = memo.get(qid)
+        if found is None:
+            conditions = conditions_of[qid]
+            if not conditions:
+                memo[qid] = True
+                return True
             memo[qid] = False  # conditions are acyclic (checked at load); guards anyway
-            q = questions[qid]
-            section = definition.section_of(qid)
-            conditions = [c for c in (section.show_if, q.show_if) if c is not None]
-            memo[qid] = all(c.evaluate(_view(c.references)) for c in conditions)
-        return memo[qid]
+            found = memo[qid] = all(c.evaluate(_view(c.references)) for c in conditions)
+        return found
 
     def _view(references: frozenset[str]) -> dict[str, Any]:
         return {

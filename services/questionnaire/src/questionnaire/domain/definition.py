@@ -162,6 +162,16 @@ class Definition:
     def section_of(self, question_id: str) -> Section:
         return self._sections_by_question[question_id]
 
+    @cached_property
+    def conditions_of(self) -> dict[str, tuple[Condition, ...]]:
+        """Each question's conditions (its section's, then its own; none: always shown). Built
+        once: every save and load asks it of every question."""
+        return {
+            q.id: tuple(c for c in (s.show_if, q.show_if) if c is not None)
+            for s in self.sections
+            for q in s.questions
+        }
+
 
 # --- loading ------------------------------------------------------------------------------------
 

@@ -25,8 +25,10 @@ from csm_contracts.events.responses import (
     DelegationRevoked,
     QuestionnaireCancelled,
     QuestionnaireIssued,
+    QuestionnaireLocked,
     QuestionnaireReturned,
     QuestionnaireSentBack,
+    QuestionnaireUnlocked,
     SubjectKind,
     SubmissionWithdrawn,
 )
@@ -109,6 +111,8 @@ class Questionnaire:
     delegation: Delegation | None = None
     submitted_at: datetime | None = None
     submitted_by: str | None = None
+    #: The return is signed off: nothing changes until it is reopened.
+    locked: bool = False
 
     @property
     def stream_id(self) -> str:
@@ -170,6 +174,10 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
                        submitted_by=None)  # fmt: skip
     if isinstance(event, QuestionnaireCancelled):
         return replace(q, version=v, status=Status.CANCELLED)
+    if isinstance(event, QuestionnaireLocked):
+        return replace(q, version=v, locked=True)
+    if isinstance(event, QuestionnaireUnlocked):
+        return replace(q, version=v, locked=False)
     return replace(q, version=v)  # an event this state does not track
 
 
@@ -345,6 +353,20 @@ def withdraw_submission(q: Questionnaire, reason: str) -> list[EventPayload]:
     if q.status is not Status.SUBMITTED:
         raise WrongState(f"questionnaire {q.id} is not submitted")
     return [SubmissionWithdrawn(**q._base(), reason=reason)]
+
+
+def lock(q: Questionnaire, signed_off_at: datetime, by: str) -> list[EventPayload]:
+    """Lock for a sign-off (the caller appends it in the sign-off's transaction)."""
+    if q.locked:
+        return []
+    return [QuestionnaireLocked(**q._base(), signed_off_at=signed_off_at, signed_off_by=by)]
+
+
+def unlock(q: Questionnaire, reason: str) -> list[EventPayload]:
+    """Unlock for a reopened return."""
+    if not q.locked:
+        return []
+    return [QuestionnaireUnlocked(**q._base(), reason=reason)]
 
 
 def cancel(q: Questionnaire, reason: str) -> list[EventPayload]:

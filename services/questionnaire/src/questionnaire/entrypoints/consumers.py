@@ -30,7 +30,7 @@ from csm_kernel.database import Connection
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
 
-from ..adapters.questionnaires_pg import PostgresQuestionnaires, questionnaire_from_row
+from ..adapters.questionnaires_pg import TAIL, PostgresQuestionnaires, current_from_row
 from ..application.catalogue import DefinitionCatalogue
 from ..application.cycles import Cycles
 from ..domain import questionnaire as decide
@@ -131,10 +131,10 @@ class RegistrationFollower:
         definition = self.catalogue.latest(DefinitionKind.SERVICE)
         qid = questionnaire_id(event.cycle, event.organisation_id, definition.id,
                                str(event.service_id))  # fmt: skip
-        row = await conn.fetchrow("SELECT * FROM questionnaires WHERE id = $1", qid)
+        row = await conn.fetchrow(f"SELECT q.*, {TAIL} FROM questionnaires q WHERE q.id = $1", qid)
         if row is None:
             return
-        q = questionnaire_from_row(row)
+        q = current_from_row(row)
         events = decide.cancel(q, f"the service was withdrawn: {event.reason}")
         if events:
             await self.questionnaires.save(

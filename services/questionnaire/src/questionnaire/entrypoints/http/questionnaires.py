@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import ORJSONResponse, Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from csm_kernel.http import append_context
@@ -79,9 +79,10 @@ async def list_questionnaires(
 @router.get("/questionnaires/{questionnaire_id}")
 async def get_questionnaire(
     questionnaire_id: str, principal: Reader, services: ServicesDep
-) -> ORJSONResponse:
+) -> Response:
     use = services.questionnaires
-    return ORJSONResponse(use.view(await use.load(principal, questionnaire_id), principal))
+    body = use.view_json(await use.load(principal, questionnaire_id), principal)
+    return Response(body, media_type="application/json")
 
 
 @router.patch("/questionnaires/{questionnaire_id}/answers")
