@@ -24,11 +24,6 @@ async def test_the_profile_of_an_area_against_the_previous_cycle(reporting_db) -
     assert result.about["area_name"] == "Anytown Council"
     assert result.about["previous_cycle"] == "2008-09"
     assert result.about["organisations"] == ["00AA", "5A4", "RT1"]
-    [services] = [t for t in result.tables if t.name == "services"]
-    # Listed: every service questionnaire not cancelled, of the area's providers.
-    listed = {r["service_id"]: r["status"] for r in services.rows}
-    assert listed == {"S1-10": "submitted", "S2-10": "submitted", "S3-10": "submitted",
-                      "S5-10": "withdrawn", "S6-10": "not submitted"}  # fmt: skip
     s = result.summary
     assert (s["services_mapped"], s["services_submitted"]) == (5, 3)
     assert (s["services"], s["services_previous"], s["services_change"]) == (3, 2, 1)
@@ -72,6 +67,29 @@ async def test_the_profile_of_an_area_against_the_previous_cycle(reporting_db) -
     sectors = by_category(result, "provider_sector")
     assert sectors["NHS"]["value_services"] == 2 and sectors["NHS"]["value_investment"] == 330000
     assert sectors["Local authority"]["value_wte"] == 3
+
+
+async def test_the_services_of_an_area_are_listed_in_their_own_report(reporting_db) -> None:
+    built = build(reporting_db.history)
+    await reporting_db.record()
+    result = await reporting_db.report("locality-services", area="00AA", cycle="2009-10")
+    [services] = result.tables
+    # Listed: every service questionnaire not cancelled, of the area's providers.
+    listed = {r["service_id"]: r["status"] for r in services.rows}
+    assert listed == {"S1-10": "submitted", "S2-10": "submitted", "S3-10": "submitted",
+                      "S5-10": "withdrawn", "S6-10": "not submitted"}  # fmt: skip
+    s2 = next(r for r in services.rows if r["service_id"] == "S2-10")
+    assert s2["provider_code"] == "00AA" and s2["service"] == "Service S2-10"
+    assert (s2["investment_total"], s2["wte_total"], s2["camhs_tier"]) == (60000, 3, "2")
+    assert next(r for r in services.rows if r["service_id"] == "S5-10")["wte_total"] is None
+    assert (result.summary["services_mapped"], result.summary["services_submitted"]) == (5, 3)
+    assert result.about["area_name"] == "Anytown Council"
+    before = await reporting_db.report("locality-services", area="00AA", cycle="2009-10",
+                                       as_at=built.before_changes)  # fmt: skip
+    assert {r["service_id"] for r in before.tables[0].rows} == {
+        "S1-10", "S2-10", "S3-10", "S5-10", "S6-10", "S7-10"}  # fmt: skip
+    with pytest.raises(NotFound, match="no area 00ZZ"):
+        await reporting_db.report("locality-services", area="00ZZ", cycle="2009-10")
 
 
 async def test_a_provider_covering_two_areas_counts_in_both(reporting_db) -> None:

@@ -13,7 +13,7 @@ from responses_history import build
 async def _snapshot(pool: Any) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for table in PROJECTION.tables:
-        rows = await pool.fetch(f"SELECT * FROM {PROJECTION.schema}.{table} ORDER BY 1, 2")
+        rows = await pool.fetch(f"SELECT * FROM {PROJECTION.schema}.{table} ORDER BY 1, 2, 3")
         out[table] = [dict(r) for r in rows]
     return out
 
@@ -31,7 +31,12 @@ async def test_each_instance_keeps_its_latest_submission(reporting_db) -> None:
     assert resubmitted["definition_id"] == "service" and resubmitted["definition_version"] == 1
     assert resubmitted["subject_kind"] == "service" and resubmitted["subject_id"] == "S2-10"
     assert resubmitted["organisation_id"] == "00AA" and resubmitted["cycle"] == "2009-10"
-    assert '"investment_dcsf_grant": "20000.00"' in resubmitted["answers"]
+    # A service's answers live on as its measures only; the answers reports show are kept.
+    assert resubmitted["answers"] is None and resubmitted["submitted_at"] is not None
+    assert '"caf_in_use": "whole_area"' in rows["q-trust-2009-10-00AA"]["answers"]
+    assert '"score": 4' in rows["q-camhs-2009-10-00AA"]["answers"]
+    assert '"score": 4' in rows["q-camhs-2009-10-00AB"]["answers"]  # withdrawn, still shown
+    assert rows["q-sa-2009-10-5A4"]["answers"] is None
     withdrawn = rows["q-service-2009-10-S5-10"]
     assert withdrawn["status"] == "withdrawn" and not withdrawn["current"]
     assert withdrawn["status_reason"] == "to correct it" and withdrawn["submitted_at"]
@@ -60,6 +65,67 @@ async def test_each_instance_keeps_its_latest_submission(reporting_db) -> None:
     assert measures["S4-10"]["provider_sector"] == "third_sector"
     # Money as a JSON number is read too (older submissions, other clients).
     assert measures["S4-10"]["investment_third_sector"] == 30000
+
+    totals = {
+        (r["organisation_id"], r["cycle"], r["camhs_only"]): r
+        for r in await reporting_db.pool.fetch(
+            "SELECT * FROM rm_responses.responses_provider_totals"
+        )
+    }
+    # Providers with current service submissions only: RT1's S3-10 stands, S7-10 was cancelled;
+    # TS1 has S4-10; 00AA has S2-10 (S5-10 withdrawn); 5A4 has S1-10.
+    assert sorted(totals) == [
+        ("00AA", "2008-09", False), ("00AA", "2008-09", True),
+        ("00AA", "2009-10", False), ("00AA", "2009-10", True),
+        ("5A4", "2008-09", False), ("5A4", "2009-10", False),
+        ("RT1", "2009-10", False), ("RT1", "2009-10", True),
+        ("TS1", "2009-10", False),
+    ]  # fmt: skip
+    aa = totals[("00AA", "2009-10", False)]
+    assert (aa["services"], aa["investment"], aa["wte"]) == (1, 60000, 3)
+    assert aa["investment_la_childrens"] == 40000 and aa["investment_dcsf_grant"] == 20000
+    assert aa["investment_la_other"] == 0 and aa["wte_psychology"] == 1
+    assert aa["need_targeted_services"] == 1 and aa["need_specialist_services"] == 0
+    assert aa["tier_2_investment"] == 60000 and aa["sector_local_authority_wte"] == 3
+    rt1 = totals[("RT1", "2009-10", True)]
+    assert (rt1["services"], rt1["investment"], rt1["wte"]) == (1, 200000, 4)
+    assert rt1["tier_3_services"] == 1 and rt1["tier_4_services"] == 0
+    assert totals[("5A4", "2009-10", False)]["wte_nursing"] == Decimal("3.5")
+
+    national = {
+        (r["cycle"], r["camhs_only"]): r
+        for r in await reporting_db.pool.fetch("SELECT * FROM rm_responses.responses_cycle_totals")
+    }
+    assert sorted(national) == [("2008-09", False), ("2008-09", True), ("2009-10", False),
+                                ("2009-10", True)]  # fmt: skip
+    now = national[("2009-10", False)]
+    assert (now["services"], now["investment"], now["wte"]) == (4, 430000, Decimal("12.5"))
+    assert now["investment_nhs"] == 320000 and now["sector_third_sector_services"] == 1
+    camhs = national[("2009-10", True)]
+    assert (camhs["services"], camhs["investment"], camhs["wte"]) == (2, 260000, 7)
+    before = national[("2008-09", False)]
+    assert (before["services"], before["investment"], before["wte"]) == (2, 150000, 5)
+    # The national rows are the sums of the providers' rows, column by column.
+    for (cycle, camhs_only), row in national.items():
+        rows = [t for (_, c, k), t in totals.items() if (c, k) == (cycle, camhs_only)]
+        for column, value in row.items():
+            if column not in ("cycle", "camhs_only"):
+                assert value == sum(t[column] for t in rows), (cycle, camhs_only, column)
+
+    counts = {
+        (r["organisation_id"], r["cycle"]): (r["owed"], r["submitted"], r["services"])
+        for r in await reporting_db.pool.fetch(
+            "SELECT * FROM rm_responses.responses_organisation_cycles"
+        )
+    }
+    assert counts == {
+        ("00AA", "2008-09"): (2, 2, 1), ("5A4", "2008-09"): (2, 2, 1),
+        # S2 and S5 (withdrawn), CAMHS, trust; RT1: S3 and S7 (cancelled); 00AB: its CAMHS
+        # (withdrawn); 5A4: S1, S6 (never submitted), the self-assessment.
+        ("00AA", "2009-10"): (4, 3, 2), ("RT1", "2009-10"): (1, 1, 1),
+        ("TS1", "2009-10"): (1, 1, 1), ("00AB", "2009-10"): (1, 0, 0),
+        ("5A4", "2009-10"): (3, 2, 2), ("5B1", "2009-10"): (1, 1, 0),
+    }  # fmt: skip
 
     returns = {
         r["organisation_id"]: r

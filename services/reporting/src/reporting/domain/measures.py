@@ -66,6 +66,37 @@ PROVIDER_SECTORS: tuple[tuple[str, str], ...] = (
 #: The sectors whose contribution the locality profile calls out.
 INDEPENDENT_SECTORS = ("third_sector", "private")
 
+#: Breakdowns of services: (key, the service measure holding the category, its categories).
+BREAKDOWNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("need", "level_of_need", LEVELS_OF_NEED),
+    ("tier", "camhs_tier", CAMHS_TIERS),
+    ("sector", "provider_sector", PROVIDER_SECTORS),
+)
+
+
+def _totals() -> tuple[tuple[str, str, str | None, tuple[str, str] | None], ...]:
+    out: list[tuple[str, str, str | None, tuple[str, str] | None]] = [
+        ("total:services", "services", None, None),
+        ("total:investment", "investment", INVESTMENT_TOTAL, None),
+        ("total:wte", "wte", WTE_TOTAL, None),
+    ]
+    out += [(f"source:{q}", q, q, None) for q, _ in FUNDING_SOURCES]
+    out += [(f"profession:{q}", q, q, None) for q, _ in PROFESSIONS]
+    for key, measure, categories in BREAKDOWNS:
+        for value, _ in categories:
+            for figure, summed in (("services", None), ("investment", INVESTMENT_TOTAL),
+                                   ("wte", WTE_TOTAL)):  # fmt: skip
+                out.append((f"{key}:{value}:{figure}", f"{key}_{value}_{figure}", summed,
+                            (measure, value)))  # fmt: skip
+    return tuple(out)
+
+
+#: The figures the area and national reports add up, kept per provider and cycle (for all its
+#: current service submissions, and for its CAMHS services alone): (the key reports use, the
+#: column, the service measure summed or None to count services, and the category
+#: (measure, value) it is limited to or None). Only CAMHS services have a tier.
+TOTALS = _totals()
+
 # camhs_partnership.yaml, version 1, section `ni51` (scored_scale 1-4; DESIGN §8).
 NI51_QUESTIONS: tuple[tuple[str, str], ...] = (
     ("learning_disabilities", "CAMHS for children and young people with learning disabilities"),

@@ -20,10 +20,10 @@ from .locality_profile import (
 
 _ORGANISATIONS = """
 SELECT c.cycle,
-       (SELECT count(DISTINCT organisation_id) FROM responses r
-         WHERE r.cycle = c.cycle AND r.status <> 'cancelled') AS issued,
-       (SELECT count(DISTINCT organisation_id) FROM responses r
-         WHERE r.cycle = c.cycle AND r.current) AS submitted,
+       (SELECT count(*) FROM responses_organisation_cycles r
+         WHERE r.cycle = c.cycle AND r.owed > 0) AS issued,
+       (SELECT count(*) FROM responses_organisation_cycles r
+         WHERE r.cycle = c.cycle AND r.submitted > 0) AS submitted,
        (SELECT count(*) FROM responses_returns s
          WHERE s.cycle = c.cycle AND s.signed_off) AS signed_off
   FROM unnest($1::text[]) AS c(cycle)
@@ -40,7 +40,7 @@ async def _cycles(conn: Connection, request: ReportRequest) -> tuple[list[str], 
         cycle, _ = await require_cycle(conn, request)
         cycles = [cycle]
     else:
-        seen = await conn.fetch("SELECT DISTINCT cycle FROM responses")
+        seen = await conn.fetch("SELECT DISTINCT cycle FROM responses_organisation_cycles")
         cycles = sorted(set(scheduled) | {r["cycle"] for r in seen})
     previous = {c: scheduled.get(c) or year_before(c) for c in cycles}
     return cycles, previous

@@ -18,11 +18,9 @@ from ...domain.measures import (
 from .locality_profile import area_keys, area_name, area_organisations, require_cycle
 
 _BY_ORGANISATION = """
-SELECT organisation_id, count(*) AS services,
-       coalesce(sum(investment_total), 0) AS investment, coalesce(sum(wte_total), 0) AS wte
-  FROM responses_service_measures
- WHERE organisation_id = ANY($1::text[]) AND cycle = $2
- GROUP BY organisation_id
+SELECT organisation_id, services, investment, wte
+  FROM responses_provider_totals
+ WHERE organisation_id = ANY($1::text[]) AND cycle = $2 AND NOT camhs_only
 """
 
 _ARRANGEMENTS = f"""

@@ -1,10 +1,13 @@
-"""The locality profile: every service mapped in an LA partnership area and the money, against
-the previous cycle. Also the area and cycle helpers the other area reports share.
+"""The locality profile: the services mapped in an LA partnership area and the money, against
+the previous cycle; and the list of those services (its own report: an area has hundreds).
+Also the area and cycle helpers the other area reports share.
 
 A service belongs to an area through its provider: it counts in every area its provider
 organisation covers (the organisation's partnership areas as registration has them now, or
-at the as-at moment). Figures come from current service submissions only; the "previous
-cycle" is the one the journal's CycleScheduled names, or else the cycle one year earlier.
+at the as-at moment). Figures come from current service submissions only, added up per
+provider and cycle by the responses projection (`responses_provider_totals`), so an area's
+figures are the sums of its few providers' rows. The "previous cycle" is the one the journal's
+CycleScheduled names, or else the cycle one year earlier.
 """
 
 from __future__ import annotations
@@ -17,13 +20,12 @@ from csm_kernel.errors import InvalidInput, NotFound
 
 from ...application.reports import Column, Report, ReportRequest, ReportResult, Scope, Table
 from ...domain.measures import (
-    CAMHS_TIERS,
+    BREAKDOWNS,
     FUNDING_SOURCES,
     INDEPENDENT_SECTORS,
-    LEVELS_OF_NEED,
     PROFESSIONS,
-    PROVIDER_SECTORS,
     SERVICE,
+    TOTALS,
     change,
     is_cycle,
     year_before,
@@ -93,36 +95,7 @@ async def area_keys(conn: Connection, request: ReportRequest) -> list[str]:
     return [*(r["organisation_id"] for r in rows), "NATIONAL"]
 
 
-#: Breakdowns of services: (key, the measures column holding the category, its categories).
-_BREAKDOWNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("need", "level_of_need", LEVELS_OF_NEED),
-    ("tier", "camhs_tier", CAMHS_TIERS),
-    ("sector", "provider_sector", PROVIDER_SECTORS),
-)
-
-
-def _aggregates() -> str:
-    parts = [
-        'count(*) AS "total:services"',
-        'coalesce(sum(investment_total), 0) AS "total:investment"',
-        'coalesce(sum(wte_total), 0) AS "total:wte"',
-    ]
-    parts += [f'coalesce(sum({q}), 0) AS "source:{q}"' for q, _ in FUNDING_SOURCES]
-    parts += [f'coalesce(sum({q}), 0) AS "profession:{q}"' for q, _ in PROFESSIONS]
-    for key, column, categories in _BREAKDOWNS:
-        for value, _ in categories:
-            # Only CAMHS services have a tier (the projection leaves it null otherwise).
-            cond = f"{column} = '{value}'"
-            parts += [
-                f'count(*) FILTER (WHERE {cond}) AS "{key}:{value}:services"',
-                f"coalesce(sum(investment_total) FILTER (WHERE {cond}), 0)"
-                f' AS "{key}:{value}:investment"',
-                f'coalesce(sum(wte_total) FILTER (WHERE {cond}), 0) AS "{key}:{value}:wte"',
-            ]
-    return ",\n       ".join(parts)
-
-
-_TOTALS = f"SELECT cycle, {_aggregates()}\n  FROM responses_service_measures"
+_TOTALS = ",\n       ".join(f'sum({column}) AS "{key}"' for key, column, _, _ in TOTALS)
 
 
 async def service_totals(
@@ -133,17 +106,21 @@ async def service_totals(
     camhs_only: bool = False,
 ) -> dict[str, Totals]:
     """Current service submissions added up per cycle (only cycles with any), for the given
-    providers or nationally, optionally CAMHS services only."""
+    providers or nationally, optionally CAMHS services only: the sums of the providers'
+    totals, or the national totals per cycle."""
     # Two statement texts rather than "$2 IS NULL OR ...": a generic plan for the OR form
-    # would scan every service for an area's few.
-    where = ["cycle = ANY($1::text[])"]
+    # would scan every provider for an area's few.
+    where = ["cycle = ANY($1::text[])", "camhs_only" if camhs_only else "NOT camhs_only"]
     args: list[Any] = [list(cycles)]
+    table = "responses_cycle_totals"
     if organisation_ids is not None:
+        table = "responses_provider_totals"
         where.append("organisation_id = ANY($2::text[])")
         args.append(list(organisation_ids))
-    if camhs_only:
-        where.append("camhs")
-    rows = await conn.fetch(f"{_TOTALS}\n WHERE {' AND '.join(where)}\n GROUP BY cycle", *args)
+    rows = await conn.fetch(
+        f"SELECT cycle, {_TOTALS}\n  FROM {table}\n WHERE {' AND '.join(where)}\n GROUP BY cycle",
+        *args,
+    )
     return {r["cycle"]: dict(r) for r in rows}
 
 
@@ -188,7 +165,7 @@ def compare_table(
 
 def breakdown_rows(key: str) -> list[tuple[str, str]]:
     """The (key prefix, label) rows of one breakdown: need, tier or sector."""
-    for name, _, categories in _BREAKDOWNS:
+    for name, _, categories in BREAKDOWNS:
         if name == key:
             return [(f"{key}:{value}", label) for value, label in categories]
     raise KeyError(key)
@@ -204,19 +181,9 @@ def headline(now: Totals | None, before: Totals | None, key: str, name: str) -> 
 
 # --- the locality profile -------------------------------------------------------------------
 
-_SERVICE_LIST = f"""
-SELECT r.subject_id AS service_id, regexp_replace(r.title, '^Service: ', '') AS service,
-       o.code AS provider_code, o.name AS provider, o.kind AS provider_kind,
-       CASE WHEN r.current THEN 'submitted' WHEN r.status = 'withdrawn' THEN 'withdrawn'
-            ELSE 'not submitted' END AS status,
-       m.level_of_need, m.provider_sector, m.camhs, m.camhs_tier,
-       m.investment_total, m.wte_total
-  FROM responses r
-  JOIN organisations o ON o.organisation_id = r.organisation_id
-  LEFT JOIN responses_service_measures m ON m.questionnaire_id = r.questionnaire_id
- WHERE r.organisation_id = ANY($1::text[]) AND r.cycle = $2
-   AND r.definition_id = '{SERVICE}' AND r.status <> 'cancelled'
- ORDER BY o.code, service, r.subject_id
+_SERVICES_MAPPED = """
+SELECT coalesce(sum(services), 0) FROM responses_organisation_cycles
+ WHERE organisation_id = ANY($1::text[]) AND cycle = $2
 """
 
 
@@ -228,25 +195,8 @@ async def locality_profile(conn: Connection, request: ReportRequest) -> ReportRe
     ids = [o["organisation_id"] for o in organisations]
     totals = await service_totals(conn, [cycle, previous], ids)
     now, before = totals.get(cycle), totals.get(previous)
-    services = [dict(r) for r in await conn.fetch(_SERVICE_LIST, ids, cycle)]
+    mapped = await conn.fetchval(_SERVICES_MAPPED, ids, cycle)
     tables = [
-        Table(
-            "services",
-            "Services mapped in the area",
-            [
-                Column("service", "Service"),
-                Column("service_id", "Service id"),
-                Column("provider", "Provider"),
-                Column("provider_code", "Provider code"),
-                Column("status", "Submission"),
-                Column("level_of_need", "Level of need"),
-                Column("provider_sector", "Provider sector"),
-                Column("camhs_tier", "CAMHS tier"),
-                Column("investment_total", "Investment (£)"),
-                Column("wte_total", "WTE"),
-            ],
-            services,
-        ),
         compare_table("level_of_need", "Services by level of need", "Level of need",
                       breakdown_rows("need"), now, before, SERVICE_MEASURES),
         compare_table("investment_by_source", "Investment by funding source (£)",
@@ -271,8 +221,8 @@ async def locality_profile(conn: Connection, request: ReportRequest) -> ReportRe
         else None
     )
     summary: dict[str, Any] = {
-        "services_mapped": len(services),
-        "services_submitted": sum(1 for s in services if s["status"] == "submitted"),
+        "services_mapped": mapped,
+        "services_submitted": now["total:services"] if now else 0,
         **headline(now, before, "total:services", "services"),
         **headline(now, before, "total:investment", "investment"),
         **headline(now, before, "total:wte", "wte"),
@@ -290,21 +240,93 @@ async def locality_profile(conn: Connection, request: ReportRequest) -> ReportRe
     )
 
 
+# --- the area's services, listed --------------------------------------------------------------
+
+_SERVICE_LIST = f"""
+SELECT r.subject_id AS service_id, regexp_replace(r.title, '^Service: ', '') AS service,
+       o.code AS provider_code, o.name AS provider, o.kind AS provider_kind,
+       CASE WHEN r.current THEN 'submitted' WHEN r.status = 'withdrawn' THEN 'withdrawn'
+            ELSE 'not submitted' END AS status,
+       m.level_of_need, m.provider_sector, m.camhs, m.camhs_tier,
+       m.investment_total, m.wte_total
+  FROM responses r
+  JOIN organisations o ON o.organisation_id = r.organisation_id
+  LEFT JOIN responses_service_measures m ON m.questionnaire_id = r.questionnaire_id
+ WHERE r.organisation_id = ANY($1::text[]) AND r.cycle = $2
+   AND r.definition_id = '{SERVICE}' AND r.status <> 'cancelled'
+ ORDER BY o.code, service, r.subject_id
+"""
+
+
+async def locality_services(conn: Connection, request: ReportRequest) -> ReportResult:
+    """Every service mapped in the area (its questionnaire not cancelled), with its provider,
+    whether its submission stands, its classification and its totals."""
+    cycle, _ = await require_cycle(conn, request)
+    organisations = await area_organisations(conn, request)
+    ids = [o["organisation_id"] for o in organisations]
+    services = [dict(r) for r in await conn.fetch(_SERVICE_LIST, ids, cycle)]
+    return ReportResult(
+        tables=[
+            Table(
+                "services",
+                "Services mapped in the area",
+                [
+                    Column("service", "Service"),
+                    Column("service_id", "Service id"),
+                    Column("provider", "Provider"),
+                    Column("provider_code", "Provider code"),
+                    Column("status", "Submission"),
+                    Column("level_of_need", "Level of need"),
+                    Column("provider_sector", "Provider sector"),
+                    Column("camhs_tier", "CAMHS tier"),
+                    Column("investment_total", "Investment (£)"),
+                    Column("wte_total", "WTE"),
+                ],
+                services,
+            )
+        ],
+        summary={
+            "services_mapped": len(services),
+            "services_submitted": sum(1 for s in services if s["status"] == "submitted"),
+        },
+        about={
+            "area_name": area_name(request.area or "", organisations),
+            "organisations": [o["code"] for o in organisations],
+        },
+    )
+
+
 REPORTS = [
     Report(
         name="locality-profile",
         title="Locality profile",
         description=(
-            "Every service mapped in an LA partnership area and the money spent on it: services"
-            " by level of need, investment by funding source and CAMHS tier, workforce by"
-            " profession, and the third and private sectors' contribution, each against the"
-            " previous cycle (as scheduled, else the cycle a year earlier). A service counts in"
-            " every area its provider organisation covers; figures are from current"
-            " submissions."
+            "The services mapped in an LA partnership area and the money spent on them:"
+            " services by level of need, investment by funding source and CAMHS tier, workforce"
+            " by profession, and the third and private sectors' contribution, each against the"
+            " previous cycle (as scheduled, else the cycle a year earlier), with how many"
+            " services are mapped and submitted. A service counts in every area its provider"
+            " organisation covers; figures are from current submissions. The services"
+            " themselves are listed by `locality-services`."
         ),
         projections=("organisations", "responses"),
         scope=Scope.AREA,
         query=locality_profile,
+        as_at_keys=area_keys,
+    ),
+    Report(
+        name="locality-services",
+        title="Services mapped in an area",
+        description=(
+            "Every service mapped in an LA partnership area in a cycle (its questionnaire not"
+            " cancelled): provider, whether its submission stands (submitted, withdrawn or not"
+            " submitted), level of need, provider sector, CAMHS tier, investment and WTE. A"
+            " service counts in every area its provider organisation covers. The area's"
+            " figures are in `locality-profile`."
+        ),
+        projections=("organisations", "responses"),
+        scope=Scope.AREA,
+        query=locality_services,
         as_at_keys=area_keys,
     ),
 ]
