@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from csm_kernel.errors import NotFound
-from progress_history import CYCLE, at, ni51, organisations, progress_history, schedule, sign_off
+from progress_history import (
+    CYCLE,
+    at,
+    ni51,
+    organisations,
+    progress_history,
+    reopen,
+    schedule,
+    sign_off,
+)
 
 
 async def test_ni51_per_area_as_signed_off(reporting_db) -> None:
@@ -66,6 +75,38 @@ async def test_a_re_sign_off_replaces_the_areas(reporting_db) -> None:
     rows = {r["area"]: r for r in result.tables[0].rows}
     assert rows["00AA"]["score"] == 12 and rows["00AA"]["first_signed_off_at"] == at(2, 1)
     assert "00ZZ" not in rows
+
+
+async def test_areas_no_la_names_and_several_signatories(reporting_db) -> None:
+    """Every LA area once, plus an area only a non-LA signed off (its region is the signing
+    organisation's); an area two organisations signed off has a line for each, in order of
+    organisation; regions in order, an area without one last."""
+    h = reporting_db.history
+    organisations(h)
+    schedule(h)
+    sign_off(h, "00AA", at(2, 1), [], [ni51("00AA", (1, 2, 3, 4))])
+    sign_off(h, "5A4", at(3, 2), [], [ni51("00AA", (2, 2, 2, 2)), ni51("00ZZ", (4, 4, 4, 4))])
+    reopen(h, "5A4", at(3, 3), [], was=at(3, 2))
+    await reporting_db.record()
+    result = await reporting_db.report("cqc-performance", cycle=CYCLE)
+    lines = [
+        (r["region"], r["area"], r["signed_off_by_organisation"], r["status"], r["score"])
+        for r in result.tables[0].rows
+    ]
+    assert lines == [
+        ("london", "00AA", "00AA", "signed off", 10),
+        ("london", "00AA", "5A4", "reopened: not signed off", None),
+        ("london", "00ZZ", "5A4", "reopened: not signed off", None),
+        ("north-east", "00BB", None, "not signed off", None),
+    ]
+    zz = result.tables[0].rows[2]
+    assert zz["area_name"] is None and zz["organisation_name"] == "Anytown PCT"
+    assert zz["first_signed_off_at"] == at(3, 2) and zz["first_on_time"] is False
+    assert zz["reopened_at"] == at(3, 3) and zz["on_time"] is None
+    assert result.summary["areas"] == 3 and result.summary["reopened"] == 2
+    assert result.summary["signed_off"] == 1 and result.summary["on_time"] == 1
+    london = await reporting_db.report("cqc-performance", cycle=CYCLE, region="london")
+    assert [r["area"] for r in london.tables[0].rows] == ["00AA", "00AA", "00ZZ"]
 
 
 async def test_unknown_cycle(reporting_db) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from importlib import resources
 
+from csm_contracts.events.responses import QuestionnaireLocked, QuestionnaireUnlocked
 from csm_kernel.database import connect_pool, migrate
 from progress_history import (
     CYCLE,
+    _base,
     at,
     delegate,
     delegation_step,
@@ -19,6 +21,7 @@ from progress_history import (
     schedule,
     snapshot,
     submit,
+    withdraw,
 )
 from reporting.adapters import journal
 from reporting.adapters.projections import PROJECTIONS
@@ -202,3 +205,53 @@ async def test_answers_after_the_summary_reports_follow_the_timetable(reporting_
     await reporting_db.record()
     assert await after() == 6
     assert CYCLE == "2009-10"
+
+
+async def test_the_last_of_each_kind_in_a_range_wins(reporting_db) -> None:
+    """Submissions and withdrawals, locks and unlocks, delegations and their ends, several in
+    one range: the last of each decides, the same applied one by one or all at once."""
+    h = reporting_db.history
+    organisations(h)
+    schedule(h)
+    for qid in ("q1", "q2", "q3", "q4"):
+        issue(h, "00AA", qid, "service", qid)
+    # q1: submitted, withdrawn: in progress, nothing submitted standing.
+    save(h, "00AA", "q1", at(11, 3))
+    submit(h, "00AA", "q1", "service", at(11, 4))
+    withdraw(h, "00AA", "q1", at(11, 5))
+    # q2: submitted, withdrawn, submitted again, then locked, unlocked and locked again.
+    submit(h, "00AA", "q2", "service", at(11, 4))
+    withdraw(h, "00AA", "q2", at(11, 5))
+    submit(h, "00AA", "q2", "service", at(11, 6))
+    for step, day in (("lock", 7), ("unlock", 8), ("lock", 9)):
+        payload = (
+            QuestionnaireLocked(**_base("00AA", "q2"), signed_off_at=at(11, day),
+                                signed_off_by="lead")
+            if step == "lock"
+            else QuestionnaireUnlocked(**_base("00AA", "q2"), reason="reopened")
+        )  # fmt: skip
+        h.add(payload, at=at(11, day))
+    # q3: delegated, revoked, saved after: in progress; q4: delegated, returned, sent back.
+    delegate(h, "00AA", "q3", "x3", at(11, 3))
+    delegation_step(h, "00AA", "q3", "x3", "revoked", at(11, 4))
+    save(h, "00AA", "q3", at(11, 5))
+    delegate(h, "00AA", "q4", "x4", at(11, 3))
+    delegation_step(h, "00AA", "q4", "x4", "returned", at(11, 4))
+    delegation_step(h, "00AA", "q4", "x4", "sent-back", at(11, 5))
+    for envelope in list(h.envelopes):  # one event per range
+        await reporting_db.record([envelope])
+    q = await _rows(reporting_db, "prog_questionnaires", "questionnaire_id")
+    assert {k: v["status"] for k, v in q.items()} == {
+        "q1": "in-progress",
+        "q2": "submitted",
+        "q3": "in-progress",
+        "q4": "delegated",
+    }
+    assert q["q1"]["submitted_at"] is None and q["q1"]["submitted_by"] is None
+    assert (q["q1"]["submissions"], q["q1"]["withdrawals"]) == (1, 1)
+    assert q["q2"]["submitted_at"] == at(11, 6) and q["q2"]["submitted_by"] == "lead"
+    assert q["q2"]["locked"] is True and q["q2"]["first_submitted_at"] == at(11, 4)
+    live = await snapshot(reporting_db.pool, "rm_progress", PROJECTION.tables)
+    await reporting_db.projector.rebuild(PROJECTION)  # one range
+    assert await snapshot(reporting_db.pool, "rm_progress", PROJECTION.tables) == live
+    h.take()

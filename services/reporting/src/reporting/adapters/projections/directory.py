@@ -27,6 +27,9 @@ SEARCH_VECTOR = (
 )
 
 DDL = f"""
+-- The shape the payload's lists are read into (see _FIELDS).
+CREATE TYPE dir_lists AS (needs text[], commissioner_ids text[]);
+
 CREATE TABLE dir_services (
     service_id          text PRIMARY KEY,
     cycle               text NOT NULL,
@@ -73,15 +76,17 @@ CREATE INDEX dir_services_previous ON dir_services (previous_service_id);
 
 _IN_RANGE = "j.seq > $1 AND j.seq <= $2"
 
-# A record's fields, from a ServiceRegistered / ServiceCarriedForward payload `j.data`.
+# A record's fields, from a ServiceRegistered / ServiceCarriedForward payload `j.data`. The two
+# lists are read by jsonb_populate_record into `dir_lists` (a JSON array of strings becomes a
+# text[] in one call, without a subquery per row).
 _FIELDS = """
     j.data->>'service_id', j.data->>'cycle', j.key, j.data->>'name', j.data->>'description',
     j.data->>'service_type', (j.data->'client_group'->>'age_min')::int,
     (j.data->'client_group'->>'age_max')::int,
-    ARRAY(SELECT jsonb_array_elements_text(coalesce(j.data->'client_group'->'needs', '[]'))),
+    coalesce((jsonb_populate_record(NULL::dir_lists, j.data->'client_group')).needs, '{}'),
     coalesce((j.data->>'camhs')::boolean, false), (j.data->>'camhs_tier')::int,
     j.data->>'group_id', j.data->>'provider_id',
-    ARRAY(SELECT jsonb_array_elements_text(coalesce(j.data->'commissioner_ids', '[]'))),
+    coalesce((jsonb_populate_record(NULL::dir_lists, j.data)).commissioner_ids, '{}'),
     j.data->'contact'->>'name', j.data->'contact'->>'email', j.data->'contact'->>'phone'
 """
 

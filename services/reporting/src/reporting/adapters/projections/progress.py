@@ -47,6 +47,22 @@ _STATUS_EVENTS = (
     CANCELLED,
 )
 _INSTANCE_EVENTS = (SAVED, *_STATUS_EVENTS, LOCKED, UNLOCKED)
+#: Each status event's code (1-15), and the status it leaves (revoked and accepted: it depends).
+_CODE = {t: i for i, t in enumerate(_STATUS_EVENTS, 1)}
+_STATUS_CODE = (
+    "CASE j.type " + " ".join(f"WHEN '{t}' THEN {c}" for t, c in _CODE.items()) + " ELSE 0 END"
+)
+_LEAVES = {
+    DELEGATED: "delegated",
+    SENT_BACK: "delegated",
+    RETURNED: "returned",
+    SUBMITTED: "submitted",
+    WITHDRAWN: "in-progress",
+    CANCELLED: "cancelled",
+}
+_STATUS_OF = " ".join(
+    f"WHEN x.last_status % 16 = {_CODE[t]} THEN '{s}'" for t, s in _LEAVES.items()
+)
 
 
 def _in(types: tuple[str, ...]) -> str:
@@ -249,16 +265,27 @@ _QUESTIONNAIRES = (
      WHERE {_IN_RANGE} AND j.type = '{ISSUED}'
     ON CONFLICT (questionnaire_id) DO NOTHING
     """,
-    # Everything after the issue, in one pass (one new row version each). The status is
-    # decided by the range's last status event; a revoked or accepted delegation leaves
-    # `in-progress` if anything was saved before it (`q0.saves` is still the count before this
-    # range), and a save after the last status event starts a `not-started` questionnaire.
-    # Only the fields needed are carried into the sort, and every ordered aggregate runs in
-    # seq order, so one sort serves them all (last = the array's final element).
+    # Everything after the issue, in one pass (one new row version each): the range's events
+    # are aggregated per questionnaire first (their few scalar fields extracted once, behind
+    # OFFSET 0, so no payload is carried further), then joined to the rows they touch by key.
+    # "The last event of some kinds" is a plain max over seq * 16 + the kind's code, so the
+    # aggregate needs no sort; the last submission or withdrawal (whose time and submitter
+    # are kept) comes from the few events of those two types. The status is decided by the
+    # range's last status event; a revoked or accepted delegation leaves `in-progress` if
+    # anything was saved before it (`q.saves` is still the count before this range), and a
+    # save after the last status event starts a `not-started` questionnaire.
     f"""
     UPDATE prog_questionnaires q
-       SET status = CASE WHEN x.st = 'not-started' AND x.last_save > coalesce(x.st_seq, 0)
-                         THEN 'in-progress' ELSE x.st END,
+       SET status = CASE
+                        WHEN x.last_status IS NULL
+                            THEN CASE WHEN q.status = 'not-started' AND x.last_save IS NOT NULL
+                                      THEN 'in-progress' ELSE q.status END
+                        WHEN x.last_status % 16 IN ({_CODE[REVOKED]}, {_CODE[ACCEPTED]})
+                            THEN CASE WHEN q.saves > 0 OR x.first_save < x.last_status / 16
+                                           OR x.last_save > x.last_status / 16
+                                      THEN 'in-progress' ELSE 'not-started' END
+                        {_STATUS_OF}
+                    END,
            saves = q.saves + x.saves,
            delegate_saves = q.delegate_saves + x.delegate_saves,
            answers_changed = q.answers_changed + x.changes,
@@ -272,83 +299,68 @@ _QUESTIONNAIRES = (
            returned_at = coalesce(x.returned_at, q.returned_at),
            submissions = q.submissions + x.submissions,
            first_submitted_at = coalesce(q.first_submitted_at, x.first_submitted_at),
-           submitted_at = CASE WHEN x.sub IS NULL THEN q.submitted_at
-                               ELSE x.sub[cardinality(x.sub)] END,
-           submitted_by = CASE WHEN x.sub IS NULL THEN q.submitted_by
-                               ELSE x.sub_by[cardinality(x.sub_by)] END,
+           submitted_at = CASE WHEN s.qid IS NULL THEN q.submitted_at
+                               WHEN s.submitted THEN s.at END,
+           submitted_by = CASE WHEN s.qid IS NULL THEN q.submitted_by
+                               WHEN s.submitted THEN s.submitted_by END,
            withdrawals = q.withdrawals + x.withdrawals,
            cancelled_at = coalesce(x.cancelled_at, q.cancelled_at),
            cancel_reason = coalesce(x.cancel_reason, q.cancel_reason),
-           locked = coalesce(x.locks[cardinality(x.locks)], q.locked),
+           locked = CASE WHEN x.last_lock IS NULL THEN q.locked ELSE x.last_lock % 2 = 1 END,
            applied_events = q.applied_events + x.n
-      FROM (SELECT a.*,
-                   coalesce(CASE a.sts[cardinality(a.sts)]
-                                WHEN '{DELEGATED}' THEN 'delegated'
-                                WHEN '{SENT_BACK}' THEN 'delegated'
-                                WHEN '{RETURNED}' THEN 'returned'
-                                WHEN '{SUBMITTED}' THEN 'submitted'
-                                WHEN '{WITHDRAWN}' THEN 'in-progress'
-                                WHEN '{CANCELLED}' THEN 'cancelled'
-                                WHEN '{REVOKED}' THEN a.undelegated
-                                WHEN '{ACCEPTED}' THEN a.undelegated
-                            END, a.prior_status) AS st
-              FROM (SELECT e.qid, min(e.prior_status) AS prior_status, count(*) AS n,
-                           array_agg(e.type ORDER BY e.seq) FILTER (WHERE e.is_status) AS sts,
-                           max(e.seq) FILTER (WHERE e.is_status) AS st_seq,
-                           CASE WHEN min(e.prior_saves) > 0
-                                     OR min(e.seq) FILTER (WHERE e.type = '{SAVED}')
-                                        < max(e.seq) FILTER (WHERE e.is_status)
-                                THEN 'in-progress' ELSE 'not-started' END AS undelegated,
-                           count(*) FILTER (WHERE e.type = '{SAVED}') AS saves,
-                           count(*) FILTER (WHERE e.via = 'delegate') AS delegate_saves,
-                           coalesce(sum(e.changes), 0) AS changes,
-                           coalesce(sum(e.changes) FILTER (WHERE e.after_summary), 0)
-                               AS after_summary,
-                           max(e.seq) FILTER (WHERE e.type = '{SAVED}') AS last_save,
-                           min(e.at) FILTER (WHERE e.type = '{SAVED}') AS first_saved_at,
-                           max(e.at) FILTER (WHERE e.type = '{SAVED}') AS last_saved_at,
-                           count(*) FILTER (WHERE e.type = '{DELEGATED}') AS delegations,
-                           min(e.at) FILTER (WHERE e.type = '{DELEGATED}') AS first_delegated_at,
-                           max(e.at) FILTER (WHERE e.type = '{DELEGATED}') AS last_delegated_at,
-                           count(*) FILTER (WHERE e.type = '{RETURNED}') AS returns,
-                           max(e.at) FILTER (WHERE e.type = '{RETURNED}') AS returned_at,
-                           count(*) FILTER (WHERE e.type = '{SUBMITTED}') AS submissions,
-                           min(e.at) FILTER (WHERE e.type = '{SUBMITTED}') AS first_submitted_at,
-                           array_agg(CASE WHEN e.type = '{SUBMITTED}' THEN e.at END
-                                     ORDER BY e.seq)
-                               FILTER (WHERE e.type IN ('{SUBMITTED}', '{WITHDRAWN}')) AS sub,
-                           array_agg(e.submitted_by ORDER BY e.seq)
-                               FILTER (WHERE e.type IN ('{SUBMITTED}', '{WITHDRAWN}'))
-                               AS sub_by,
-                           count(*) FILTER (WHERE e.type = '{WITHDRAWN}') AS withdrawals,
-                           max(e.at) FILTER (WHERE e.type = '{CANCELLED}') AS cancelled_at,
-                           max(e.reason) FILTER (WHERE e.type = '{CANCELLED}') AS cancel_reason,
-                           array_agg(e.type = '{LOCKED}' ORDER BY e.seq)
-                               FILTER (WHERE e.type IN ('{LOCKED}', '{UNLOCKED}')) AS locks
-                      FROM (SELECT j.data->>'questionnaire_id' AS qid, j.seq, j.type,
-                                   j.occurred_at AS at, q0.saves AS prior_saves,
-                                   q0.status AS prior_status,
-                                   j.type IN {_in(_STATUS_EVENTS)} AS is_status,
-                                   jsonb_array_length(j.data->'changes') AS changes,
-                                   j.occurred_at > c.summary_reports AS after_summary,
-                                   j.data->>'via' AS via, j.data->>'submitted_by' AS submitted_by,
-                                   j.data->>'reason' AS reason
-                              FROM journal j
-                              JOIN prog_questionnaires q0
-                                ON q0.questionnaire_id = j.data->>'questionnaire_id'
-                              LEFT JOIN prog_cycles c ON c.cycle = j.data->>'cycle'
-                             WHERE {_IN_RANGE} AND j.type IN {_in(_INSTANCE_EVENTS)}) e
-                     GROUP BY e.qid) a) x
+      FROM (SELECT e.qid, count(*) AS n,
+                   max(e.seq * 16 + e.code) FILTER (WHERE e.code > 0) AS last_status,
+                   min(e.seq) FILTER (WHERE e.type = '{SAVED}') AS first_save,
+                   max(e.seq) FILTER (WHERE e.type = '{SAVED}') AS last_save,
+                   count(*) FILTER (WHERE e.type = '{SAVED}') AS saves,
+                   count(*) FILTER (WHERE e.via = 'delegate') AS delegate_saves,
+                   coalesce(sum(e.changes), 0) AS changes,
+                   coalesce(sum(e.changes) FILTER (WHERE e.at > c.summary_reports), 0)
+                       AS after_summary,
+                   min(e.at) FILTER (WHERE e.type = '{SAVED}') AS first_saved_at,
+                   max(e.at) FILTER (WHERE e.type = '{SAVED}') AS last_saved_at,
+                   count(*) FILTER (WHERE e.type = '{DELEGATED}') AS delegations,
+                   min(e.at) FILTER (WHERE e.type = '{DELEGATED}') AS first_delegated_at,
+                   max(e.at) FILTER (WHERE e.type = '{DELEGATED}') AS last_delegated_at,
+                   count(*) FILTER (WHERE e.type = '{RETURNED}') AS returns,
+                   max(e.at) FILTER (WHERE e.type = '{RETURNED}') AS returned_at,
+                   count(*) FILTER (WHERE e.type = '{SUBMITTED}') AS submissions,
+                   min(e.at) FILTER (WHERE e.type = '{SUBMITTED}') AS first_submitted_at,
+                   count(*) FILTER (WHERE e.type = '{WITHDRAWN}') AS withdrawals,
+                   max(e.at) FILTER (WHERE e.type = '{CANCELLED}') AS cancelled_at,
+                   max(e.reason) FILTER (WHERE e.type = '{CANCELLED}') AS cancel_reason,
+                   max(e.seq * 2 + (e.type = '{LOCKED}')::int)
+                       FILTER (WHERE e.type IN ('{LOCKED}', '{UNLOCKED}')) AS last_lock
+              FROM (SELECT j.data->>'questionnaire_id' AS qid, j.seq, j.type,
+                           j.occurred_at AS at, {_STATUS_CODE} AS code,
+                           CASE WHEN j.type = '{SAVED}' THEN j.data->>'cycle' END AS cycle,
+                           CASE WHEN j.type = '{SAVED}'
+                                THEN jsonb_array_length(j.data->'changes') END AS changes,
+                           CASE WHEN j.type = '{SAVED}' THEN j.data->>'via' END AS via,
+                           CASE WHEN j.type = '{CANCELLED}' THEN j.data->>'reason' END AS reason
+                      FROM journal j
+                     WHERE {_IN_RANGE} AND j.type IN {_in(_INSTANCE_EVENTS)}
+                    OFFSET 0) e
+              LEFT JOIN prog_cycles c ON c.cycle = e.cycle
+             GROUP BY e.qid) x
+      LEFT JOIN (SELECT DISTINCT ON (j.data->>'questionnaire_id')
+                        j.data->>'questionnaire_id' AS qid, j.type = '{SUBMITTED}' AS submitted,
+                        j.occurred_at AS at, j.data->>'submitted_by' AS submitted_by
+                   FROM journal j
+                  WHERE {_IN_RANGE} AND j.type IN ('{SUBMITTED}', '{WITHDRAWN}')
+                  ORDER BY j.data->>'questionnaire_id', j.seq DESC) s ON s.qid = x.qid
      WHERE q.questionnaire_id = x.qid
     """,
     # A cycle scheduled or retimed in this range: count its changes after the summary-reports
     # date afresh from every save so far, so the count follows the timetable as it now stands
-    # (rare, so reading the saves again is cheap over a history).
+    # (rare, so reading the saves again is cheap over a history). A cycle just scheduled has
+    # no questionnaires yet: its saves are not read at all.
     f"""
     WITH touched AS (
         SELECT DISTINCT j.data->>'cycle' AS cycle
           FROM journal j
          WHERE {_IN_RANGE} AND j.type IN ('{SCHEDULED}', '{RETIMED}')
+           AND EXISTS (SELECT 1 FROM prog_questionnaires q1 WHERE q1.cycle = j.data->>'cycle')
     ), counts AS (
         SELECT j.data->>'questionnaire_id' AS qid,
                sum(jsonb_array_length(j.data->'changes')) AS n

@@ -7,21 +7,26 @@ from csm_kernel.database import Connection
 from ...application.reports import Column, Report, ReportRequest, ReportResult, Scope, Table
 from .cycle_progress import cycle_row, moment, region_of
 
-# Every LA area (an LA's partnership area is its own), plus any area some organisation signed
-# NI 51 off for without being a registered LA, so nothing signed off goes unseen. Scores are
-# shown only while signed off: after a reopening they are not signed-off data any more.
+# Each LA area with the LA that names it (an LA's partnership area is its own; where several
+# list one, the LA whose code it is, else the lowest code: 150 rows by the kind index), full-
+# joined to the cycle's NI 51 rows (by the (cycle, area) index) with the signing organisation
+# (by key), so an area some organisation signed NI 51 off for without being a registered LA
+# is listed too and nothing signed off goes unseen. Scores are shown only while signed off:
+# after a reopening they are not signed-off data any more.
 _AREAS = """
-WITH areas AS (
-    SELECT DISTINCT a.area FROM organisations o, unnest(o.partnership_areas) a(area)
-     WHERE o.kind = 'local-authority'
-    UNION SELECT area FROM prog_ni51 WHERE cycle = $1
-), la AS (
+WITH la AS (
     SELECT DISTINCT ON (a.area) a.area, o.name, o.region
-      FROM organisations o, unnest(o.partnership_areas) a(area)
+      FROM organisations o CROSS JOIN LATERAL unnest(o.partnership_areas) a(area)
      WHERE o.kind = 'local-authority'
      ORDER BY a.area, (o.code = a.area) DESC, o.code
+), n AS (
+    SELECT n.*, so.name AS organisation_name, so.region AS organisation_region
+      FROM prog_ni51 n
+      LEFT JOIN organisations so ON so.organisation_id = n.organisation_id
+     WHERE n.cycle = $1
 )
-SELECT a.area, la.name AS area_name, coalesce(la.region, so.region) AS region,
+SELECT coalesce(la.area, n.area) AS area, la.name AS area_name,
+       coalesce(la.region, n.organisation_region) AS region,
        CASE WHEN n.signed_off THEN 'signed off'
             WHEN n.area IS NOT NULL THEN 'reopened: not signed off'
             ELSE 'not signed off' END AS status,
@@ -32,15 +37,12 @@ SELECT a.area, la.name AS area_name, coalesce(la.region, so.region) AS region,
        CASE WHEN n.signed_off THEN n.score END AS score,
        CASE WHEN n.signed_off THEN n.signed_off_at END AS signed_off_at,
        CASE WHEN n.signed_off THEN n.signed_off_by END AS signed_off_by,
-       n.organisation_id AS signed_off_by_organisation, so.name AS organisation_name,
+       n.organisation_id AS signed_off_by_organisation, n.organisation_name,
        CASE WHEN n.signed_off THEN n.signed_off_at <= $2 END AS on_time,
        n.first_signed_off_at, n.first_signed_off_at <= $2 AS first_on_time, n.reopened_at
-  FROM areas a
-  LEFT JOIN la ON la.area = a.area
-  LEFT JOIN prog_ni51 n ON n.cycle = $1 AND n.area = a.area
-  LEFT JOIN organisations so ON so.organisation_id = n.organisation_id
- WHERE ($3::text IS NULL OR coalesce(la.region, so.region) = $3)
- ORDER BY region NULLS LAST, a.area, n.organisation_id
+  FROM la FULL JOIN n ON n.area = la.area
+ WHERE ($3::text IS NULL OR coalesce(la.region, n.organisation_region) = $3)
+ ORDER BY 3 NULLS LAST, 1, n.organisation_id
 """
 
 

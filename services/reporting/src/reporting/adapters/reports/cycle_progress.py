@@ -89,8 +89,14 @@ def percent(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+# One region's organisations only ($3), if asked: filtered before aggregating.
+_IN_REGION = (
+    "($3::text IS NULL OR organisation_id IN "
+    "(SELECT organisation_id FROM organisations WHERE region = $3))"
+)
+
 # Per organisation in the cycle: its questionnaires by status and its return.
-_BY_ORGANISATION = """
+_BY_ORGANISATION = f"""
 WITH q AS (
     SELECT organisation_id,
            count(*) FILTER (WHERE status <> 'cancelled') AS issued,
@@ -100,10 +106,10 @@ WITH q AS (
            count(*) FILTER (WHERE status = 'returned') AS returned,
            count(*) FILTER (WHERE status = 'submitted') AS submitted,
            count(*) FILTER (WHERE status = 'cancelled') AS cancelled
-      FROM prog_questionnaires WHERE cycle = $1 GROUP BY organisation_id
+      FROM prog_questionnaires WHERE cycle = $1 AND {_IN_REGION} GROUP BY organisation_id
 ), who AS (
     SELECT organisation_id FROM q
-    UNION SELECT organisation_id FROM prog_returns WHERE cycle = $1
+    UNION SELECT organisation_id FROM prog_returns WHERE cycle = $1 AND {_IN_REGION}
 )
 SELECT w.organisation_id, coalesce(o.code, w.organisation_id) AS code,
        coalesce(o.name, r.organisation_name) AS name, o.kind, o.region,

@@ -25,9 +25,19 @@ from .cycle_progress import (
     region_of,
 )
 
+
+def _only(column: str) -> str:
+    """Rows of the one organisation ($5) or region ($4) asked for, if any: the filter is
+    applied before aggregating, so one organisation or region costs only its own rows."""
+    return (
+        f"($5::text IS NULL OR {column} = $5) AND ($4::text IS NULL OR {column} IN "
+        "(SELECT organisation_id FROM organisations WHERE region = $4))"
+    )
+
+
 # A delegation outstanding at the close: made before it, and neither returned nor ended by
 # then. "Never returned" also counts one revoked or superseded without a return.
-_BY_ORGANISATION = """
+_BY_ORGANISATION = f"""
 WITH q AS (
     SELECT q.organisation_id,
            count(*) FILTER (WHERE q.status <> 'cancelled') AS issued,
@@ -43,7 +53,7 @@ WITH q AS (
                AS changes_after_summary
       FROM prog_questionnaires q
       LEFT JOIN prog_returns r ON r.cycle = q.cycle AND r.organisation_id = q.organisation_id
-     WHERE q.cycle = $1
+     WHERE q.cycle = $1 AND {_only("q.organisation_id")}
      GROUP BY q.organisation_id
 ), d AS (
     SELECT organisation_id,
@@ -53,15 +63,17 @@ WITH q AS (
                                            'infinity') > $2) AS outstanding_at_close,
            count(*) FILTER (WHERE status IN ('revoked', 'superseded') AND times_returned = 0)
                AS revoked_unreturned
-      FROM prog_delegations WHERE cycle = $1 GROUP BY organisation_id
+      FROM prog_delegations WHERE cycle = $1 AND {_only("organisation_id")}
+     GROUP BY organisation_id
 ), s AS (
     SELECT provider_id AS organisation_id,
            count(*) FILTER (WHERE origin = 'carried-forward') AS carried_forward,
            count(*) FILTER (WHERE origin = 'carried-forward' AND checked_at IS NULL)
                AS unchecked
-      FROM dir_services WHERE cycle = $1 GROUP BY provider_id
+      FROM dir_services WHERE cycle = $1 AND {_only("provider_id")} GROUP BY provider_id
 ), who AS (
-    SELECT organisation_id FROM q UNION SELECT organisation_id FROM prog_returns WHERE cycle = $1
+    SELECT organisation_id FROM q
+    UNION SELECT organisation_id FROM prog_returns WHERE cycle = $1 AND {_only("organisation_id")}
     UNION SELECT organisation_id FROM s
 )
 SELECT w.organisation_id, coalesce(o.code, w.organisation_id) AS code,
