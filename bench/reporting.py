@@ -227,8 +227,8 @@ async def explain(pool: asyncpg.Pool, times: StatementTimes, out: Path, top: int
 
 
 @contextlib.contextmanager
-def reporting_service(settings: InfraSettings) -> Iterator[Service]:
-    env = {**os.environ, **settings.service_env("reporting")}
+def reporting_service(settings: InfraSettings, workers: int = 1) -> Iterator[Service]:
+    env = {**os.environ, **settings.service_env("reporting"), "CSM_WORKERS": str(workers)}
     env.setdefault("CSM_LOG_LEVEL", "WARNING")
     log = settings.log_dir / "reporting.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -636,7 +636,7 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
 
         tokens = Tokens(settings)
         admin = tokens.headers(Role.NATIONAL_ADMIN)
-        with reporting_service(settings) as service:
+        with reporting_service(settings, args.workers) as service:
             await wait_ready(service)
             await caught_up(service, admin)
             cpu = Cpu(service.proc.pid, postmaster_pid(settings), broker_pid(settings))
@@ -690,6 +690,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--scale", type=float, default=1.0, help="1 = national scale")
+    parser.add_argument("--workers", type=int, default=1, help="reporting HTTP processes")
     parser.add_argument(
         "--statement-times",
         action="store_true",
@@ -712,6 +713,7 @@ def main() -> None:
     with private_stack() as settings:
         results = asyncio.run(run(args, settings))
     results["concurrency"] = args.concurrency
+    results["workers"] = args.workers
     report(**results)
     print()
     for what, target, value, ok in verdicts(results):
