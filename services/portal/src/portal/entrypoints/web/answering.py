@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from ...adapters.api import Api, ApiError
@@ -20,7 +21,7 @@ from ...application.answers import (
     visible_ids,
     without_hidden,
 )
-from .rendering import FormErrors
+from .rendering import FormErrors, render
 
 
 @dataclass
@@ -153,3 +154,22 @@ def _posted(form: FormData) -> dict[str, Any]:
 
 async def form_of(request: Request) -> FormData:
     return await request.form()
+
+
+def questionnaire_page(
+    request: Request, outcome: Outcome, status: int, *, action: str, **ctx: Any
+) -> Response:
+    """The questionnaire page, for the lead (posting to `action`) or the delegate alike."""
+    view = outcome.view
+    return render(
+        request,
+        "questionnaires/page.html",
+        status,
+        title=view["title"],
+        view=view,
+        fv=outcome.values,
+        errors=outcome.errors,
+        editable=view.get("can_edit"),
+        action=action,
+        **ctx,
+    )

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...application.answers import form_values
-from .answering import Outcome, Target, form_of, preview, save_form
+from .answering import Outcome, Target, form_of, preview, questionnaire_page, save_form
 from .forms import text
 from .rendering import FormErrors, render
 
@@ -28,19 +28,8 @@ async def _target(request: Request, token: str) -> Target:
 def _page(
     request: Request, token: str, outcome: Outcome, status: int = 200, **ctx: Any
 ) -> Response:
-    view = outcome.view
-    return render(
-        request,
-        "questionnaires/page.html",
-        status,
-        title=view["title"],
-        view=view,
-        fv=outcome.values,
-        errors=outcome.errors,
-        editable=view.get("can_edit"),
-        action=f"/delegate/{token}",
-        delegate_token=token,
-        **ctx,
+    return questionnaire_page(
+        request, outcome, status, action=f"/delegate/{token}", delegate_token=token, **ctx
     )
 
 

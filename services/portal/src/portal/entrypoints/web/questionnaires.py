@@ -13,7 +13,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...adapters.api import ApiError
 from ...application.answers import form_values
-from .answering import Outcome, Target, form_of, preview, question_errors, save_form
+from .answering import (
+    Outcome,
+    Target,
+    form_of,
+    preview,
+    question_errors,
+    questionnaire_page,
+    save_form,
+)
 from .forms import text
 from .rendering import FormErrors, render
 from .session import Lead, Session
@@ -27,19 +35,8 @@ def _target(request: Request, session: Session, questionnaire_id: str) -> Target
 
 
 def _page(request: Request, outcome: Outcome, status: int = 200, **ctx: Any) -> Response:
-    view = outcome.view
-    return render(
-        request,
-        "questionnaires/page.html",
-        status,
-        title=view["title"],
-        view=view,
-        fv=outcome.values,
-        errors=outcome.errors,
-        editable=view.get("can_edit"),
-        action=f"/questionnaires/{view['id']}",
-        **ctx,
-    )
+    action = f"/questionnaires/{outcome.view['id']}"
+    return questionnaire_page(request, outcome, status, action=action, **ctx)
 
 
 @router.get("/questionnaires/{questionnaire_id}")
