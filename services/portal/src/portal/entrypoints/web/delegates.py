@@ -48,6 +48,7 @@ async def what_if(request: Request, token: str) -> Response:
         view=outcome.view,
         fv=outcome.values,
         editable=outcome.view.get("can_edit"),
+        preview_url=f"/delegate/{token}/preview",
     )
 
 

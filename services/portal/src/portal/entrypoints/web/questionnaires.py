@@ -56,6 +56,7 @@ async def what_if(request: Request, questionnaire_id: str, session: Lead) -> Res
         view=outcome.view,
         fv=outcome.values,
         editable=outcome.view.get("can_edit"),
+        preview_url=f"/questionnaires/{questionnaire_id}/preview",
     )
 
 

@@ -21,6 +21,20 @@ from markupsafe import Markup, escape
 from ...adapters.api import ApiError
 from ...application.dates import LONDON
 
+
+def controlling(view: dict[str, Any]) -> set[str]:
+    """The questions some other question's `show_if` reads: only a change to one of them needs
+    the page re-rendered. Re-rendering on every change replaced the fields while people (or
+    tests) were still typing in them, and what they had typed was lost."""
+    ids = {q["id"] for s in view.get("sections", []) for q in s.get("questions", [])}
+    words: set[str] = set()
+    for s in view.get("sections", []):
+        for q in s.get("questions", []):
+            if q.get("show_if"):
+                words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", q["show_if"]))
+    return ids & words
+
+
 SERVICE_NAME = "Children's Services Mapping"
 
 
@@ -45,6 +59,7 @@ def _environment() -> Environment:
     }
     env.globals["pick"] = pick
     env.globals["picks"] = picks
+    env.globals["controlling"] = controlling
     # An event's name as words: "AnswersSaved" -> "Answers saved".
     env.filters["words"] = lambda v: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(v)).capitalize()
     env.filters["label"] = lambda v: str(v).replace("-", " ").replace("_", " ").capitalize()
