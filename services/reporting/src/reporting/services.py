@@ -41,17 +41,22 @@ class Services:
 
     async def cycle_began(self, cycle: str) -> datetime | None:
         """When a cycle began (its sandbox opening, as last timetabled), None if unknown."""
-        value = await self.pool.fetchval(
+        return await self._timetabled(cycle, "sandbox_opens")
+
+    async def _timetabled(self, cycle: str, field: str) -> datetime | None:
+        """One date of a cycle's latest timetable, None if the cycle is unknown."""
+        text = await self.pool.fetchval(
             """
-            SELECT coalesce(data->'new_timetable', data->'timetable')->>'sandbox_opens'
+            SELECT coalesce(data->'new_timetable', data->'timetable')->>$2
               FROM journal
              WHERE type IN ('questionnaire.CycleScheduled', 'questionnaire.CycleTimetableChanged')
                AND data->>'cycle' = $1
              ORDER BY seq DESC LIMIT 1
             """,
             cycle,
+            field,
         )
-        return datetime.fromisoformat(value) if value else None
+        return datetime.fromisoformat(text) if text else None
 
     async def rebuilds_done(self) -> None:
         """Wait for the rebuilds started over HTTP (tests, and a clean shutdown)."""
@@ -70,18 +75,7 @@ class Services:
             )
             return value if isinstance(value, datetime) else None
         field = {"summary-reports": "summary_reports", "close": "data_entry_closes"}[name]
-        text = await self.pool.fetchval(
-            """
-            SELECT coalesce(data->'new_timetable', data->'timetable')->>$2
-              FROM journal
-             WHERE type IN ('questionnaire.CycleScheduled', 'questionnaire.CycleTimetableChanged')
-               AND data->>'cycle' = $1
-             ORDER BY seq DESC LIMIT 1
-            """,
-            cycle,
-            field,
-        )
-        return datetime.fromisoformat(text) if text else None
+        return await self._timetabled(cycle, field)
 
     def start_rebuild(self, names: Sequence[str]) -> None:
         """Rebuild projections in the background, two at a time."""
