@@ -195,3 +195,49 @@ async def test_a_leading_relay_never_blocks_another_process_migrating(pg_pool) -
             await asyncio.wait_for(migrate(pg_pool, "test", None), 10)
         finally:
             await leader.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+
+
+async def test_a_stopped_leader_hands_its_lock_back_through_a_pool_that_keeps_sessions(
+    infra,
+) -> None:
+    # The kernel's pools skip asyncpg's reset query (csm_kernel.database.keep_session), so the
+    # relay itself must unlock its leadership before its connection goes back to the pool:
+    # otherwise the next request to draw that connection would hold the lock for ever.
+    import asyncio
+
+    from csm_kernel.database import connect_pool, migrate
+    from csm_kernel.relay import RELAY_LOCK
+
+    dsn = await infra.create_database()
+    pool = await connect_pool(dsn, size=2)
+    try:
+        await migrate(pool, "test", None)
+        topic = unique_topic("handback")
+        relay = OutboxRelay(
+            PostgresEventStore(pool), infra.bootstrap, route=lambda _e: [topic], poll_interval=0.1
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        for _ in range(50):
+            if relay.leading:
+                break
+            await asyncio.sleep(0.1)
+        assert relay.leading
+        stop.set()
+        await task
+        await relay.stop()
+        assert not relay.leading
+        # Both pooled connections, the relay's listener among them, are back without a lock.
+        assert pool.get_idle_size() == pool.get_size()
+        held = await pool.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+        )
+        assert held == 0
+        other = await asyncpg.connect(dsn)
+        try:
+            assert await other.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
+        finally:
+            await other.close()
+    finally:
+        await pool.close()

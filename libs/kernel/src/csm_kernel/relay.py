@@ -255,7 +255,8 @@ class OutboxRelay:
     async def _lead(self, conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
         """Take the relay's leadership: a session lock held by the LISTEN connection, so one
         process of a service relays at a time and another takes over when it goes (the lock
-        goes with its connection; the pool's reset unlocks it when the connection returns)."""
+        goes with its connection, and `_release` unlocks it before the connection returns to
+        the pool, which does not reset sessions)."""
         taken = await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK)
         if taken and not self.leading:
             log.info("relay leading", relay=self.name)
@@ -269,5 +270,11 @@ class OutboxRelay:
         if listener is not None:
             with contextlib.suppress(Exception):
                 await listener.remove_listener("csm_events", self._on_notify)
+            if self.leading:
+                self.leading = False
+                try:
+                    await listener.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
+                except Exception:  # a connection that may still hold the lock must not be reused
+                    listener.terminate()
             with contextlib.suppress(Exception):
                 await self.store.pool.release(listener)
