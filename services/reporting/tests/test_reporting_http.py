@@ -71,6 +71,24 @@ async def test_bad_requests_say_what_was_asked(reporting_app) -> None:
     r = await c.get("/reports/organisations", headers=admin,
                     params={"cycle": "2009-10", "as_at": future})  # fmt: skip
     assert r.status_code == 422
+    # Query parameters of the wrong shape: each named, with why.
+    r = await c.get("/reports/organisations", headers=admin,
+                    params={"as_at": "last tuesday", "format": "pdf", "q": "x" * 201})  # fmt: skip
+    assert r.status_code == 422
+    reasons = {d["field"]: d["reason"] for d in r.json()["details"]}
+    assert set(reasons) == {"query.as_at", "query.format", "query.q"}
+    assert "'json', 'csv' or 'xlsx'" in reasons["query.format"]
+    assert "200" in reasons["query.q"]
+    # A known cycle stays known (remembered), an unknown one is asked about again each time.
+    for _ in range(2):
+        r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2009-10"})
+        assert r.status_code == 200, r.text
+        r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2010-11"})
+        assert r.status_code == 404
+    reporting_app.history.add(CycleScheduled(cycle="2010-11", timetable=TIMETABLE))
+    await reporting_app.record()
+    r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2010-11"})
+    assert r.status_code == 200, r.text
     # National lists are for the national team, auditors and regulators.
     lead = reporting_app.auth_keys.headers("mapping-lead", org="5A0")
     assert (await c.get("/reports/organisations", headers=lead)).status_code == 403

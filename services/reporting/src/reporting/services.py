@@ -38,6 +38,17 @@ class Services:
         self.runner = ReportRunner(pool, projections)
         self.reports = reports
         self._tasks: set[asyncio.Task[None]] = set()
+        self._known_cycles: set[str] = set()
+
+    async def cycle_known(self, cycle: str) -> bool:
+        """Has `cycle` been scheduled? Remembered once it has (the journal only grows), so a
+        live report does not look the timetable up on every request."""
+        if cycle in self._known_cycles:
+            return True
+        if await self.cycle_began(cycle) is None:
+            return False
+        self._known_cycles.add(cycle)
+        return True
 
     async def cycle_began(self, cycle: str) -> datetime | None:
         """When a cycle began (its sandbox opening, as last timetabled), None if unknown."""

@@ -33,16 +33,26 @@ class ReportRunner:
         return [self.projections[name] for name in report.projections]
 
     async def live(self, report: Report, request: ReportRequest) -> tuple[ReportResult, datetime]:
-        """The report now, and the time of the newest event its projections have applied."""
+        """The report now, and the time of the newest event its projections have applied.
+
+        One snapshot for all of it (REPEATABLE READ): a report that takes several queries never
+        mixes tables from before and after a projector's commit, and the data time is that of
+        the rows read. The search path and the data time share the first round trip."""
         projections = self._read(report)
-        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await set_path(conn, *(p.schema for p in projections))
-            result = await report.query(conn, request)
+        path = ", ".join([*(p.schema for p in projections), "public"])
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             data_time = await conn.fetchval(
-                "SELECT max(j.occurred_at) FROM projection_checkpoints c"
-                " JOIN journal j ON j.seq = c.position WHERE c.projection = ANY($1::text[])",
+                "SELECT (SELECT max(j.occurred_at) FROM public.projection_checkpoints c"
+                "         JOIN public.journal j ON j.seq = c.position"
+                "        WHERE c.projection = ANY($1::text[])),"
+                "       set_config('search_path', $2, true)",
                 [p.name for p in projections],
+                path,
             )
+            result = await report.query(conn, request)
         return result, data_time
 
     async def as_at(self, report: Report, request: ReportRequest) -> ReportResult:

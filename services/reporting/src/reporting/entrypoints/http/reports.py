@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, current_principal
@@ -45,24 +47,59 @@ async def list_reports(
     ]
 
 
-@router.get("/reports/{name}")
+class ReportParameters(BaseModel):
+    """The query parameters of `GET /reports/{name}`."""
+
+    cycle: str | None = None
+    area: str | None = None
+    organisation: str | None = None
+    region: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    as_at: datetime | None = None
+    moment: Literal["summary-reports", "close", "sign-off"] | None = None
+    format: Literal["json", "csv", "xlsx"] = "json"
+
+
+def _documented(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The model's fields as OpenAPI query parameters."""
+    schema = model.model_json_schema()
+    return [
+        {"name": name, "in": "query", "required": False, "schema": field}
+        for name, field in schema["properties"].items()
+    ]
+
+
+def _parameters(request: Request) -> ReportParameters:
+    """The query string checked in one pydantic call. FastAPI's own parsing of eight declared
+    query parameters (or of a query model) measured 0.2-0.5 ms of CPU a request, a tenth of a
+    locality profile's; the errors are the same 422 naming `query.<field>`."""
+    try:
+        return ReportParameters.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
+        ) from None
+
+
+@router.get("/reports/{name}", openapi_extra={"parameters": _documented(ReportParameters)})
 async def report(
     name: str,
+    http_request: Request,
     services: Annotated[Services, Depends(services_of)],
     principal: Annotated[Principal, Depends(current_principal)],
-    cycle: str | None = None,
-    area: str | None = None,
-    organisation: str | None = None,
-    region: str | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    as_at: datetime | None = None,
-    moment: Literal["summary-reports", "close", "sign-off"] | None = None,
-    format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
     """One report. `as_at` replays the events up to that moment instead of reading the live
     tables; `moment` names one instead (the cycle's summary reports or close, or the
     organisation's sign-off); `format` picks JSON, CSV or XLSX (the files say what they cover
     and when)."""
+    parameters = _parameters(http_request)
+    cycle, area, organisation, region = (
+        parameters.cycle,
+        parameters.area,
+        parameters.organisation,
+        parameters.region,
+    )
+    as_at, moment, format = parameters.as_at, parameters.moment, parameters.format
     found = services.reports.get(name)
     if found is None:
         raise NotFound(f"no report called {name!r}; GET /reports lists them")
@@ -78,12 +115,20 @@ async def report(
             raise NotFound(f"{moment} has not happened in cycle {cycle}"
                            + (f" for {organisation}" if organisation else ""))  # fmt: skip
     request = ReportRequest(
-        cycle=cycle, area=area, organisation=organisation, region=region, search=q, as_at=as_at
+        cycle=cycle,
+        area=area,
+        organisation=organisation,
+        region=region,
+        search=parameters.q,
+        as_at=as_at,
     )
     _check_parameters(found, request)
     _check_access(found, request, principal)
     generated_at = datetime.now(UTC)
-    if request.cycle is not None:
+    if request.cycle is not None and as_at is None:
+        if not await services.cycle_known(request.cycle):
+            raise NotFound(f"no cycle {request.cycle}")
+    elif request.cycle is not None:
         began = await services.cycle_began(request.cycle)
         if began is None:
             raise NotFound(f"no cycle {request.cycle}")
