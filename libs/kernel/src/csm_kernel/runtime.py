@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from .settings import ServiceSettings
 from .store.base import EventStore
 from .store.postgres import PostgresEventStore
 from .verify import verify_all
+from .workers import serve_workers
 
 log = get_logger(__name__)
 
@@ -248,23 +247,11 @@ def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -
         return
     if args.command == "verify":
         sys.exit(asyncio.run(_verify(settings)))
+    if settings.workers > 1:
+        serve_workers(name, app_factory, settings)
+        return
     import uvicorn
 
-    if settings.workers > 1:
-        # Several processes on one port: each imports the factory afresh (uvicorn spawns them),
-        # so the factory travels by name. One of them relays (the relay's leader lock).
-        os.environ["CSM_SERVICE_NAME"] = name
-        os.environ["CSM_APP_FACTORY"] = f"{app_factory.__module__}:{app_factory.__qualname__}"
-        uvicorn.run(
-            "csm_kernel.runtime:worker_app",
-            factory=True,
-            workers=settings.workers,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
-        return
     configure_tracing(name)
     uvicorn.run(
         app_factory(settings),
@@ -273,14 +260,3 @@ def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -
         log_config=None,
         access_log=False,
     )
-
-
-def worker_app() -> FastAPI:
-    """The app of one worker process (`CSM_WORKERS` > 1): the factory `service_main` named."""
-    name = os.environ["CSM_SERVICE_NAME"]
-    module, _, attribute = os.environ["CSM_APP_FACTORY"].partition(":")
-    factory = getattr(importlib.import_module(module), attribute)
-    configure_logging(name)
-    configure_tracing(name)
-    app: FastAPI = factory(ServiceSettings())
-    return app
