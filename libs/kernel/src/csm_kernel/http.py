@@ -7,10 +7,12 @@ from the `csm_kernel.errors` hierarchy; request validation failures are 422 nami
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from .errors import CSMError, TooManyRequests, Unauthorised
 from .observability import current_traceparent, get_logger, tracing_exported
@@ -18,6 +20,17 @@ from .request_tracing import RequestTracingMiddleware
 from .store.base import AppendContext
 
 log = get_logger(__name__)
+
+
+class OrjsonResponse(Response):
+    """A JSON response serialised by orjson: several times faster than FastAPI's encoder for
+    the large replies (questionnaires, reports), and what FastAPI's deprecated
+    `ORJSONResponse` did."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

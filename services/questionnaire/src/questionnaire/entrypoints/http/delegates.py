@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from csm_kernel.http import append_context
+from csm_kernel.http import OrjsonResponse, append_context
 
 from .dependencies import ServicesDep
 from .questionnaires import AnswersIn
@@ -35,19 +34,19 @@ class ReturnIn(BaseModel):
 
 
 @router.get("/delegate/questionnaire")
-async def delegated_questionnaire(services: ServicesDep, token: Token = None) -> ORJSONResponse:
+async def delegated_questionnaire(services: ServicesDep, token: Token = None) -> OrjsonResponse:
     use = services.questionnaires
     delegate = await use.delegate_for(token)
-    return ORJSONResponse(use.view(await use.load(delegate, delegate.questionnaire_id), delegate))
+    return OrjsonResponse(use.view(await use.load(delegate, delegate.questionnaire_id), delegate))
 
 
 @router.get("/delegate/questionnaires/{questionnaire_id}")
 async def get_as_delegate(
     questionnaire_id: str, services: ServicesDep, token: Token = None
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     use = services.questionnaires
     delegate = await use.delegate_for(token, questionnaire_id)
-    return ORJSONResponse(use.view(await use.load(delegate, questionnaire_id), delegate))
+    return OrjsonResponse(use.view(await use.load(delegate, questionnaire_id), delegate))
 
 
 @router.patch("/delegate/questionnaires/{questionnaire_id}/answers")
@@ -57,7 +56,7 @@ async def save_as_delegate(
     request: Request,
     services: ServicesDep,
     token: Token = None,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     use = services.questionnaires
     delegate = await use.delegate_for(token, questionnaire_id)
     loaded, changed = await use.save(
@@ -68,7 +67,7 @@ async def save_as_delegate(
         append_context(request, delegate.actor),
     )
     # Serialised here with orjson: the reply is plain JSON, and FastAPI's encoder is slow.
-    return ORJSONResponse(use.saved(loaded, delegate, changed))
+    return OrjsonResponse(use.saved(loaded, delegate, changed))
 
 
 @router.post("/delegate/questionnaires/{questionnaire_id}/return")

@@ -21,10 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from csm_kernel.http import append_context
+from csm_kernel.http import OrjsonResponse, append_context
 
 from .dependencies import Answerer, Reader, ServicesDep
 
@@ -92,7 +92,7 @@ async def save_answers(
     request: Request,
     principal: Answerer,
     services: ServicesDep,
-) -> ORJSONResponse:
+) -> OrjsonResponse:
     use = services.questionnaires
     loaded, changed = await use.save(
         principal,
@@ -102,7 +102,7 @@ async def save_answers(
         append_context(request, principal.actor),
     )
     # Serialised here with orjson: the reply is plain JSON, and FastAPI's encoder is slow.
-    return ORJSONResponse(use.saved(loaded, principal, changed))
+    return OrjsonResponse(use.saved(loaded, principal, changed))
 
 
 @router.post("/questionnaires/{questionnaire_id}/submit")

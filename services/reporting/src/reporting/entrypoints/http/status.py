@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
 from csm_kernel.errors import Conflict, NotFound
+from csm_kernel.http import OrjsonResponse
 
 from ...services import Services
 from .dependencies import services_of
@@ -25,7 +26,7 @@ async def status(services: Annotated[Services, Depends(services_of)]) -> Respons
     it is being rebuilt (with the rebuild's progress)."""
     lags = await services.projector.lags()
     progress = services.projector.progress
-    return ORJSONResponse(
+    return OrjsonResponse(
         {
             "journal_head": lags[0].head if lags else 0,
             "projections": [
