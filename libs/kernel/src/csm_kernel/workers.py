@@ -99,7 +99,8 @@ def serve_workers(name: str, app_factory: Callable[..., object], settings: Servi
                 log.warning("worker died; starting another", slot=slot, exitcode=process.exitcode)
                 if time.monotonic() - started < _QUICK_DEATH_SECONDS:
                     time.sleep(_QUICK_DEATH_SECONDS)
-                start(slot)
+                if not stopping:  # a stop may have come during the pause
+                    start(slot)
     finally:
         for process, _started in processes.values():
             process.join(60)
