@@ -27,6 +27,7 @@ from .database import connect_pool, database_ready, migrate
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
+from .process import freeze_startup_heap
 from .relay import OutboxRelay
 from .settings import ServiceSettings
 from .store.base import EventStore
@@ -111,6 +112,7 @@ def create_app(
             started = on_start(runtime, app)
             if started is not None:
                 await started
+        freeze_startup_heap()
         log.info("service started", port=settings.http_port)
         try:
             yield

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from csm_kernel.auth import TokenVerifier
 from csm_kernel.http import instrument
 from csm_kernel.observability import get_logger
+from csm_kernel.process import freeze_startup_heap
 from csm_kernel.settings import ServiceSettings
 
 from .adapters.api import Apis
@@ -103,6 +104,7 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        freeze_startup_heap()
         log.info("service started", port=portal_settings.http_port)
         try:
             yield

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -94,14 +93,6 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services.build(runtime)
-        # What is alive once started (modules, definitions, the app: ~107k objects) lives as
-        # long as the process: out of the collector's reach, a full collection walks only what
-        # requests made. Walking them all measured 120-195 ms on the (busy) benchmark VM, a pause
-        # every request in flight waits out (issue #4). Once per process: a test run starts
-        # many apps, and what the later ones leave behind must stay collectable.
-        if gc.get_freeze_count() == 0:
-            gc.collect()
-            gc.freeze()
 
     app = create_app(
         "questionnaire",
