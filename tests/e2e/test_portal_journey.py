@@ -38,6 +38,21 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery staple"
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "portal"
 CYCLE = "2009-10"
+#: Holds back every follow-up preview request for 0.8 s before it is sent (htmx posts them
+#: with XMLHttpRequest), so typing lands while a re-render is on its way.
+SLOW_PREVIEWS = """
+(() => {
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+    this.csmUrl = String(url);
+    return open.call(this, method, url, ...rest);
+  };
+  XMLHttpRequest.prototype.send = function (body) {
+    if (this.csmUrl.endsWith("/preview")) setTimeout(() => send.call(this, body), 800);
+    else send.call(this, body);
+  };
+})();
+"""
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +291,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             invitation = mail_to(infra, delegate_email, "Please complete")
             delegate_link = link_in(invitation, re.escape(portal) + "/delegate/")
             other = browser.new_context()
+            # A slow network for the delegate: each follow-up re-render leaves 0.8 s late, so
+            # what is typed meanwhile must survive the swap that follows.
+            other.add_init_script(SLOW_PREVIEWS)
             d = other.new_page()
             d.set_default_timeout(20_000)
             d.goto(delegate_link)
@@ -288,7 +306,10 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             d.fill("#q-investment_total", "120000")
             d.check("#q-multi_agency-2")
             d.check("#q-referral_routes")
-            d.fill("#q-caseload_total", "many")
+            d.fill("#q-caseload_total", "many")  # typed while the re-render is on its way
+            d.wait_for_function("() => !document.querySelector('.htmx-request')")
+            d.wait_for_timeout(300)  # the swap has landed: what was typed is still there
+            assert d.input_value("#q-caseload_total") == "many"
             d.click("button:has-text('Save and continue')")
             assert "Must be a whole number" in d.locator(".govuk-error-summary").inner_text()
             assert d.locator("#q-caseload_total-error").is_visible()
