@@ -160,6 +160,12 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def inject_trace_context(headers: MutableMapping[str, str]) -> None:
+    """Add the current span's W3C `traceparent` (and `tracestate`) to outgoing HTTP headers,
+    so the service called continues the caller's trace."""
+    propagate.inject(headers)
+
+
 def get_logger(name: str | None = None) -> Any:
     """A structlog logger."""
     return structlog.get_logger(name)

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from csm_kernel.auth import TokenVerifier
 from csm_kernel.http import instrument
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, inject_trace_context
 from csm_kernel.process import freeze_startup_heap
 from csm_kernel.settings import ServiceSettings
 
@@ -85,9 +85,19 @@ def _clients(settings: PortalSettings) -> dict[str, httpx.AsyncClient]:
         "notification": settings.notification_url,
     }
     return {
-        name: httpx.AsyncClient(base_url=url, timeout=settings.api_timeout)
+        name: httpx.AsyncClient(
+            base_url=url,
+            timeout=settings.api_timeout,
+            event_hooks={"request": [continue_trace]},
+        )
         for name, url in urls.items()
     }
+
+
+async def continue_trace(request: httpx.Request) -> None:
+    """A page's trace goes on into every service call it makes (W3C traceparent), so an ops
+    engineer follows one click from the portal through the services and their consumers."""
+    inject_trace_context(request.headers)
 
 
 def build_app(
