@@ -26,10 +26,14 @@ APPLY_LOCK = 7300101
 REBUILD_LOCK = 7300102
 
 
+def search_path(*schemas: str) -> str:
+    """The search path that resolves unqualified names in `schemas`, then public."""
+    return ", ".join([*schemas, "public"])
+
+
 async def set_path(conn: Connection, *schemas: str) -> None:
     """Point unqualified names at `schemas` (then public) until the transaction ends."""
-    path = ", ".join([*schemas, "public"])
-    await conn.execute(f"SET LOCAL search_path = {path}")
+    await conn.execute(f"SET LOCAL search_path = {search_path(*schemas)}")
 
 
 async def apply_range(

@@ -19,7 +19,14 @@ from csm_kernel.database import Connection
 
 from ..application.projection import Projection
 from ..application.reports import Report, ReportRequest, ReportResult
-from .projector import apply_range, bulk_mode, create_indexes, create_tables, set_path
+from .projector import (
+    apply_range,
+    bulk_mode,
+    create_indexes,
+    create_tables,
+    search_path,
+    set_path,
+)
 
 
 class ReportRunner:
@@ -39,7 +46,6 @@ class ReportRunner:
         mixes tables from before and after a projector's commit, and the data time is that of
         the rows read. The search path and the data time share the first round trip."""
         projections = self._read(report)
-        path = ", ".join([*(p.schema for p in projections), "public"])
         async with (
             self.pool.acquire() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
@@ -50,7 +56,7 @@ class ReportRunner:
                 "        WHERE c.projection = ANY($1::text[])),"
                 "       set_config('search_path', $2, true)",
                 [p.name for p in projections],
-                path,
+                search_path(*(p.schema for p in projections)),
             )
             result = await report.query(conn, request)
         return result, data_time
