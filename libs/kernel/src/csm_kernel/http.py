@@ -7,6 +7,7 @@ from the `csm_kernel.errors` hierarchy; request validation failures are 422 nami
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -22,15 +23,22 @@ from .store.base import AppendContext
 log = get_logger(__name__)
 
 
+def _json_default(value: Any) -> Any:
+    # Money and other exact sums come from PostgreSQL as Decimal: JSON numbers, as people expect.
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 class OrjsonResponse(Response):
     """A JSON response serialised by orjson: several times faster than FastAPI's encoder for
-    the large replies (questionnaires, reports), and what FastAPI's deprecated
-    `ORJSONResponse` did."""
+    the large replies (questionnaires, reports), what FastAPI's deprecated `ORJSONResponse`
+    did, and `Decimal` (exact sums) as JSON numbers."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(content, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -16,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, current_principal
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
+from csm_kernel.http import OrjsonResponse
 
 from ...adapters.exports import to_csv, to_xlsx
 from ...application.reports import Report, ReportRequest, ReportResult, Scope
@@ -92,14 +91,8 @@ async def report(
     tables; `moment` names one instead (the cycle's summary reports or close, or the
     organisation's sign-off); `format` picks JSON, CSV or XLSX (the files say what they cover
     and when)."""
-    parameters = _parameters(http_request)
-    cycle, area, organisation, region = (
-        parameters.cycle,
-        parameters.area,
-        parameters.organisation,
-        parameters.region,
-    )
-    as_at, moment, format = parameters.as_at, parameters.moment, parameters.format
+    asked = _parameters(http_request)
+    cycle, organisation, moment, as_at = asked.cycle, asked.organisation, asked.moment, asked.as_at
     found = services.reports.get(name)
     if found is None:
         raise NotFound(f"no report called {name!r}; GET /reports lists them")
@@ -114,27 +107,21 @@ async def report(
         if as_at is None or as_at > datetime.now(UTC):
             raise NotFound(f"{moment} has not happened in cycle {cycle}"
                            + (f" for {organisation}" if organisation else ""))  # fmt: skip
-    request = ReportRequest(
-        cycle=cycle,
-        area=area,
-        organisation=organisation,
-        region=region,
-        search=parameters.q,
-        as_at=as_at,
-    )
+    request = ReportRequest(cycle=cycle, area=asked.area, organisation=organisation,
+                            region=asked.region, search=asked.q, as_at=as_at)  # fmt: skip
     _check_parameters(found, request)
     _check_access(found, request, principal)
     generated_at = datetime.now(UTC)
-    if request.cycle is not None and as_at is None:
-        if not await services.cycle_known(request.cycle):
-            raise NotFound(f"no cycle {request.cycle}")
-    elif request.cycle is not None:
-        began = await services.cycle_began(request.cycle)
+    if cycle is not None and as_at is None:
+        if not await services.cycle_known(cycle):
+            raise NotFound(f"no cycle {cycle}")
+    elif cycle is not None and as_at is not None:
+        began = await services.cycle_began(cycle)
         if began is None:
-            raise NotFound(f"no cycle {request.cycle}")
-        if as_at is not None and as_at < began:
+            raise NotFound(f"no cycle {cycle}")
+        if as_at < began:
             raise InvalidInput.field(
-                "as_at", f"cycle {request.cycle} began at {began.isoformat()}; ask for a later time"
+                "as_at", f"cycle {cycle} began at {began.isoformat()}; ask for a later time"
             )
     if as_at is not None:
         if as_at > generated_at:
@@ -156,8 +143,8 @@ async def report(
         "generated_at": generated_at.isoformat(),
     }
     about = {k: v for k, v in about.items() if v is not None}
-    if format == "json":
-        return _json(
+    if asked.format == "json":
+        return OrjsonResponse(
             {
                 "report": found.name,
                 "title": found.title,
@@ -184,7 +171,7 @@ async def report(
         if part
     )
     stamp = (as_at or generated_at).strftime("%Y%m%dT%H%M%SZ")
-    if format == "csv":
+    if asked.format == "csv":
         body, media = to_csv(result, about), "text/csv; charset=utf-8"
     else:
         body = to_xlsx(result, about)
@@ -192,21 +179,7 @@ async def report(
     return Response(
         body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{format}"'},
-    )
-
-
-def _json_default(value: Any) -> Any:
-    # Money and other exact sums come from PostgreSQL as Decimal: JSON numbers, as people expect.
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _json(content: dict[str, Any]) -> Response:
-    return Response(
-        orjson.dumps(content, default=_json_default, option=orjson.OPT_NON_STR_KEYS),
-        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{asked.format}"'},
     )
 
 
