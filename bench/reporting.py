@@ -24,9 +24,8 @@ It starts its own embedded PostgreSQL and broker on free ports in a temporary di
    running) over the rebuilt database; a national admin asks for `locality-profile` (a random
    LA area each time), `cqc-performance` nationally and `cqc-performance` for a random
    region, each `--requests` times at concurrency `--concurrency` after `--warmup` unmeasured
-   requests. Latency is
-   measured at the client (request written to response read; the minimal keep-alive client of
-   bench/questionnaire_answers.py).
+   requests. Latency is measured at the client (request written to response read; the minimal
+   keep-alive client of bench/questionnaire_answers.py).
 3. **Submit-to-visible lag**: while the service consumes from the broker, this process
    publishes `--rate` events/s for `--seconds` seconds (after 5 s of warm-up at the same rate)
    to `csm.questionnaire.events`, CloudEvents-encoded and keyed by organisation as the
