@@ -46,6 +46,17 @@ async def apply_range(
         await conn.execute(statement, lo, hi)
 
 
+#: Journal positions per rebuild transaction. Each range joins its events to the tables built
+#: so far, and part of that cost grows with the tables rather than the range, so fewer, larger
+#: ranges rebuild faster: at national scale (~890,000 events) 250,000 took the responses
+#: projection 7.5-8.8 s against 10-14 s in ranges of 50,000, and still moves the progress bar
+#: every few seconds.
+REBUILD_CHUNK = 250_000
+#: Projections rebuilt at once. One rebuild leaves its core idle while it commits and waits on
+#: WAL and I/O; three kept this 2-core machine 1.86 cores busy against 1.6 for two, and the
+#: whole rebuild took ~10 % less.
+REBUILD_PARALLEL = 3
+
 #: Memory for a bulk transaction's sorts and hashes: rebuild ranges group tens of thousands of
 #: events, which would otherwise spill to disk at PostgreSQL's default of 4 MB.
 BULK_WORK_MEM = "256MB"
@@ -245,7 +256,7 @@ class Projector:
         projection: Projection,
         progress: Callable[[Progress], None] | None = None,
         *,
-        chunk: int = 50_000,
+        chunk: int = REBUILD_CHUNK,
     ) -> Progress:
         """Build `projection` from the whole journal beside its live tables, then swap it in
         (catching up the last events while the live projector waits)."""
@@ -266,7 +277,7 @@ class Projector:
         projections: Sequence[Projection] | None = None,
         progress: Callable[[Progress], None] | None = None,
         *,
-        parallel: int = 2,
+        parallel: int = REBUILD_PARALLEL,
     ) -> list[Progress]:
         """Rebuild several projections, `parallel` at a time: each runs on its own connection,
         so PostgreSQL works on them on separate cores."""

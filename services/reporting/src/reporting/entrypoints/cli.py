@@ -31,7 +31,7 @@ from csm_kernel.settings import ServiceSettings
 
 from ..adapters import journal
 from ..adapters.projections import PROJECTIONS
-from ..adapters.projector import Progress, Projector
+from ..adapters.projector import REBUILD_PARALLEL, Progress, Projector
 from .consumers import SOURCES
 
 CHUNK = 5_000
@@ -188,8 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--store-url", action="append", help="a service's event-store database")
     parser.add_argument("--database-url", help="reporting's database (default: CSM_DATABASE_URL)")
     parser.add_argument("--bootstrap", help="Kafka bootstrap (default: CSM_KAFKA_BOOTSTRAP)")
-    parser.add_argument("--parallel", type=int, default=2,
-                        help="projections rebuilt at once (default 2: one per core)")  # fmt: skip
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=REBUILD_PARALLEL,
+        help=f"projections rebuilt at once (default {REBUILD_PARALLEL})",
+    )
     return parser
 
 
