@@ -62,16 +62,33 @@ async def previous_cycle(conn: Connection, cycle: str) -> str:
     return str(named) if named else year_before(cycle)
 
 
-async def area_organisations(conn: Connection, request: ReportRequest) -> list[Mapping[str, Any]]:
-    """The organisations covering the requested area (NotFound when none does)."""
+_AREA_ORGANISATIONS = """
+SELECT organisation_id, code, name, kind FROM organisations
+ WHERE partnership_areas @> ARRAY[$1::text] ORDER BY code
+"""
+# The same with each organisation's services mapped (not cancelled) in cycle $2: one round
+# trip instead of two, a sixth of a locality profile's.
+_AREA_ORGANISATIONS_MAPPING = """
+SELECT o.organisation_id, o.code, o.name, o.kind, coalesce(c.services, 0) AS services
+  FROM organisations o
+  LEFT JOIN responses_organisation_cycles c
+    ON c.organisation_id = o.organisation_id AND c.cycle = $2
+ WHERE o.partnership_areas @> ARRAY[$1::text] ORDER BY o.code
+"""
+
+
+async def area_organisations(
+    conn: Connection, request: ReportRequest, *, services_in: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The organisations covering the requested area (NotFound when none does); with
+    `services_in`, each with the `services` it mapped in that cycle."""
     area = request.area
     if not area:
         raise InvalidInput.field("area", "this report needs an LA partnership area code")
-    rows = await conn.fetch(
-        "SELECT organisation_id, code, name, kind FROM organisations"
-        " WHERE partnership_areas @> ARRAY[$1::text] ORDER BY code",
-        area,
-    )
+    if services_in is None:
+        rows = await conn.fetch(_AREA_ORGANISATIONS, area)
+    else:
+        rows = await conn.fetch(_AREA_ORGANISATIONS_MAPPING, area, services_in)
     if not rows:
         raise NotFound(f"no area {area}" + (f" in cycle {request.cycle}" if request.cycle else ""))
     return [dict(r) for r in rows]
@@ -181,21 +198,16 @@ def headline(now: Totals | None, before: Totals | None, key: str, name: str) -> 
 
 # --- the locality profile -------------------------------------------------------------------
 
-_SERVICES_MAPPED = """
-SELECT coalesce(sum(services), 0) FROM responses_organisation_cycles
- WHERE organisation_id = ANY($1::text[]) AND cycle = $2
-"""
-
 
 async def locality_profile(conn: Connection, request: ReportRequest) -> ReportResult:
     """Services mapped in the area, by level of need, CAMHS tier and provider sector, with
     investment by funding source and workforce by profession, against the previous cycle."""
     cycle, previous = await require_cycle(conn, request)
-    organisations = await area_organisations(conn, request)
+    organisations = await area_organisations(conn, request, services_in=cycle)
     ids = [o["organisation_id"] for o in organisations]
     totals = await service_totals(conn, [cycle, previous], ids)
     now, before = totals.get(cycle), totals.get(previous)
-    mapped = await conn.fetchval(_SERVICES_MAPPED, ids, cycle)
+    mapped = sum(o["services"] for o in organisations)
     tables = [
         compare_table("level_of_need", "Services by level of need", "Level of need",
                       breakdown_rows("need"), now, before, SERVICE_MEASURES),
