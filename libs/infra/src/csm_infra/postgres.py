@@ -92,7 +92,11 @@ class EmbeddedPostgres:
         )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             # Enough connections for five services, the relay and 32 concurrent bench writers.
-            conf.write("\nmax_connections = 300\nshared_buffers = 256MB\n")
+            # Buffers that hold reporting's journal at national scale (1.2 GB): a rebuild reads
+            # each range once per projection, and with 256 MB every read after the first came
+            # from the OS page cache, a system call per page (rebuild 13.4-14.7 s against
+            # 11.9-12.4 s with 1 GB). Untouched buffers cost no memory.
+            conf.write("\nmax_connections = 300\nshared_buffers = 1GB\n")
 
     def running(self) -> bool:
         return (self.data_dir / "postmaster.pid").exists() and is_listening(self.port)
