@@ -48,9 +48,9 @@ async def apply_range(
 
 #: Journal positions per rebuild transaction. Each range joins its events to the tables built
 #: so far, and part of that cost grows with the tables rather than the range, so fewer, larger
-#: ranges rebuild faster: at national scale (~890,000 events) 250,000 took the responses
-#: projection 7.5-8.8 s against 10-14 s in ranges of 50,000, and still moves the progress bar
-#: every few seconds.
+#: ranges rebuild faster: at national scale (~890,000 events) the responses projection took
+#: 12.2-13.9 s in ranges of 50,000, 10.7-11.7 s in 200,000 and 7.5-8.4 s in one range; 250,000
+#: still moves the progress bar every few seconds.
 REBUILD_CHUNK = 250_000
 #: Projections rebuilt at once. One rebuild leaves its core idle while it commits and waits on
 #: WAL and I/O; three kept this 2-core machine 1.86 cores busy against 1.6 for two, and the
