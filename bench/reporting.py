@@ -95,7 +95,7 @@ from csm_contracts.registry import EventPayload
 from csm_infra.settings import InfraSettings
 from csm_kernel.database import Connection, migrate
 from csm_kernel.relay import make_producer
-from harness import private_stack, report
+from harness import host_speed, private_stack, report
 from reporting.adapters.projections import PROJECTIONS
 from reporting.adapters.projector import (
     REBUILD_CHUNK,
@@ -621,7 +621,13 @@ async def lag(
 
 
 async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, Any]:
-    results: dict[str, Any] = {"benchmark": "reporting", "scale": args.scale}
+    # The run takes ~10 minutes, long enough for the host's speed to drift (`report` gives
+    # the speed at the end).
+    results: dict[str, Any] = {
+        "benchmark": "reporting",
+        "scale": args.scale,
+        "host_speed_at_start": host_speed(),
+    }
     started = time.perf_counter()
     history = generate(args.scale, args.seed)
     results["history_generate_seconds"] = round(time.perf_counter() - started, 1)
