@@ -64,7 +64,7 @@ async def camhs_partnership(conn: Connection, request: ReportRequest) -> ReportR
     """CAMHS services in the area by tier, investment by source and workforce by profession
     (against the previous cycle), and NI 51 with where it comes from."""
     cycle, previous = await require_cycle(conn, request)
-    organisations = await area_organisations(conn, request)
+    organisations = await area_organisations(conn, request, cycle)
     ids = [o["organisation_id"] for o in organisations]
     totals = await service_totals(conn, [cycle, previous], ids, camhs_only=True)
     now, before = totals.get(cycle), totals.get(previous)

@@ -55,7 +55,7 @@ async def childrens_trust_profile(conn: Connection, request: ReportRequest) -> R
     """Each partner's services, investment and workforce in the area, by organisation and by
     kind, and the Children's Trust arrangements as the area's local authority answered them."""
     cycle, _ = await require_cycle(conn, request)
-    organisations = await area_organisations(conn, request)
+    organisations = await area_organisations(conn, request, cycle)
     partners = [o for o in organisations if o["kind"] in PARTNER_KINDS]
     ids = [o["organisation_id"] for o in partners]
     figures = {r["organisation_id"]: r for r in await conn.fetch(_BY_ORGANISATION, ids, cycle)}

@@ -62,13 +62,9 @@ async def previous_cycle(conn: Connection, cycle: str) -> str:
     return str(named) if named else year_before(cycle)
 
 
+# Each with its services mapped (not cancelled) in the cycle: the locality profile's count,
+# in the same round trip.
 _AREA_ORGANISATIONS = """
-SELECT organisation_id, code, name, kind FROM organisations
- WHERE partnership_areas @> ARRAY[$1::text] ORDER BY code
-"""
-# The same with each organisation's services mapped (not cancelled) in cycle $2: one round
-# trip instead of two, a sixth of a locality profile's.
-_AREA_ORGANISATIONS_MAPPING = """
 SELECT o.organisation_id, o.code, o.name, o.kind, coalesce(c.services, 0) AS services
   FROM organisations o
   LEFT JOIN responses_organisation_cycles c
@@ -78,19 +74,16 @@ SELECT o.organisation_id, o.code, o.name, o.kind, coalesce(c.services, 0) AS ser
 
 
 async def area_organisations(
-    conn: Connection, request: ReportRequest, *, services_in: str | None = None
+    conn: Connection, request: ReportRequest, cycle: str
 ) -> list[Mapping[str, Any]]:
-    """The organisations covering the requested area (NotFound when none does); with
-    `services_in`, each with the `services` it mapped in that cycle."""
+    """The organisations covering the requested area (NotFound when none does), each with
+    the `services` it mapped in `cycle`."""
     area = request.area
     if not area:
         raise InvalidInput.field("area", "this report needs an LA partnership area code")
-    if services_in is None:
-        rows = await conn.fetch(_AREA_ORGANISATIONS, area)
-    else:
-        rows = await conn.fetch(_AREA_ORGANISATIONS_MAPPING, area, services_in)
+    rows = await conn.fetch(_AREA_ORGANISATIONS, area, cycle)
     if not rows:
-        raise NotFound(f"no area {area}" + (f" in cycle {request.cycle}" if request.cycle else ""))
+        raise NotFound(f"no area {area} in cycle {cycle}")
     return [dict(r) for r in rows]
 
 
@@ -203,7 +196,7 @@ async def locality_profile(conn: Connection, request: ReportRequest) -> ReportRe
     """Services mapped in the area, by level of need, CAMHS tier and provider sector, with
     investment by funding source and workforce by profession, against the previous cycle."""
     cycle, previous = await require_cycle(conn, request)
-    organisations = await area_organisations(conn, request, services_in=cycle)
+    organisations = await area_organisations(conn, request, cycle)
     ids = [o["organisation_id"] for o in organisations]
     totals = await service_totals(conn, [cycle, previous], ids)
     now, before = totals.get(cycle), totals.get(previous)
@@ -274,7 +267,7 @@ async def locality_services(conn: Connection, request: ReportRequest) -> ReportR
     """Every service mapped in the area (its questionnaire not cancelled), with its provider,
     whether its submission stands, its classification and its totals."""
     cycle, _ = await require_cycle(conn, request)
-    organisations = await area_organisations(conn, request)
+    organisations = await area_organisations(conn, request, cycle)
     ids = [o["organisation_id"] for o in organisations]
     services = [dict(r) for r in await conn.fetch(_SERVICE_LIST, ids, cycle)]
     return ReportResult(
