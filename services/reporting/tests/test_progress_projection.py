@@ -207,6 +207,31 @@ async def test_answers_after_the_summary_reports_follow_the_timetable(reporting_
     assert CYCLE == "2009-10"
 
 
+async def test_saves_journalled_before_their_cycle_is_scheduled_are_counted_once_it_is(
+    reporting_db,
+) -> None:
+    """Events of one cycle reach the journal through several partitions, so saves can come
+    before the cycle's schedule: the schedule's range counts them against its timetable,
+    whether they were applied in an earlier range or come in the same one."""
+    h = reporting_db.history
+    organisations(h)
+    issue(h, "00AA", "q1", "service", "s1")
+    save(h, "00AA", "q1", at(1, 10), n=2)
+    save(h, "00AA", "q1", at(1, 20), n=3)  # after the summary reports (15 January)
+    await reporting_db.record()
+    issue(h, "00AA", "q2", "service", "s2")
+    save(h, "00AA", "q2", at(1, 21), n=4)
+    schedule(h)
+    await reporting_db.record()
+    counts = await reporting_db.pool.fetch(
+        "SELECT questionnaire_id, changes_after_summary FROM rm_progress.prog_questionnaires"
+    )
+    assert {r["questionnaire_id"]: r["changes_after_summary"] for r in counts} == {
+        "q1": 3,
+        "q2": 4,
+    }
+
+
 async def test_the_last_of_each_kind_in_a_range_wins(reporting_db) -> None:
     """Submissions and withdrawals, locks and unlocks, delegations and their ends, several in
     one range: the last of each decides, the same applied one by one or all at once."""

@@ -353,14 +353,20 @@ _QUESTIONNAIRES = (
     """,
     # A cycle scheduled or retimed in this range: count its changes after the summary-reports
     # date afresh from every save so far, so the count follows the timetable as it now stands
-    # (rare, so reading the saves again is cheap over a history). A cycle just scheduled has
-    # no questionnaires yet: its saves are not read at all.
+    # (rare, so reading the saves again is cheap over a history). Only saves before the range
+    # can have been counted against another timetable (or none, arriving before the cycle's
+    # schedule): the statement above counted the range's own against the range's last one.
+    # So a cycle with no save before the range (as in a rebuild's range that schedules it) is
+    # not read again.
     f"""
     WITH touched AS (
         SELECT DISTINCT j.data->>'cycle' AS cycle
           FROM journal j
          WHERE {_IN_RANGE} AND j.type IN ('{SCHEDULED}', '{RETIMED}')
            AND EXISTS (SELECT 1 FROM prog_questionnaires q1 WHERE q1.cycle = j.data->>'cycle')
+           AND EXISTS (SELECT 1 FROM journal j1
+                        WHERE j1.type = '{SAVED}' AND j1.seq <= $1
+                          AND j1.data->>'cycle' = j.data->>'cycle')
     ), counts AS (
         SELECT j.data->>'questionnaire_id' AS qid,
                sum(jsonb_array_length(j.data->'changes')) AS n
