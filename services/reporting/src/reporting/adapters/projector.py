@@ -60,6 +60,12 @@ REBUILD_PARALLEL = 3
 #: Memory for a bulk transaction's sorts and hashes: rebuild ranges group tens of thousands of
 #: events, which would otherwise spill to disk at PostgreSQL's default of 4 MB.
 BULK_WORK_MEM = "256MB"
+#: A range's statements each read one or two event types out of the journal range. At the
+#: default cost of 4 the planner scans the whole range by position and filters (reading four
+#: rows for each it keeps) rather than take those types' rows from the (type, seq) index, whose
+#: entries are in the table's order anyway; the journal a rebuild reads is mostly in memory.
+#: A full rebuild took ~10 % less (22.6-23.7 s against 25.6-26.0 s, alternated).
+BULK_RANDOM_PAGE_COST = 1.1
 
 
 async def create_tables(
@@ -84,7 +90,10 @@ async def create_indexes(conn: Connection, projection: Projection, schema: str) 
 
 async def bulk_mode(conn: Connection) -> None:
     """Settings for one big transaction that nobody waits on (a rebuild range, an as-at)."""
-    await conn.execute(f"SET LOCAL work_mem = '{BULK_WORK_MEM}'")
+    await conn.execute(
+        f"SET LOCAL work_mem = '{BULK_WORK_MEM}';"
+        f" SET LOCAL random_page_cost = {BULK_RANDOM_PAGE_COST}"
+    )
 
 
 @dataclass(frozen=True)
