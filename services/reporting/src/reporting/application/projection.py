@@ -38,12 +38,13 @@ class Projection:
     @property
     def tables_ddl(self) -> list[str]:
         """The DDL without its plain (non-unique) indexes: what a bulk load needs."""
-        return [d for d in _statements(self.ddl) if not _PLAIN_INDEX.match(d)]
+        return [d for d in _statements(self.ddl) if not _INDEX_DDL.match(d)]
 
     @property
     def indexes_ddl(self) -> list[str]:
-        """The plain indexes: built once after a bulk load, much faster than row by row."""
-        return [d for d in _statements(self.ddl) if _PLAIN_INDEX.match(d)]
+        """The plain indexes (and ALTER INDEX statements on them): built once after a bulk
+        load, much faster than row by row."""
+        return [d for d in _statements(self.ddl) if _INDEX_DDL.match(d)]
 
     @property
     def fingerprint(self) -> str:
@@ -52,7 +53,7 @@ class Projection:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_PLAIN_INDEX = re.compile(r"^\s*CREATE\s+INDEX\b", re.IGNORECASE)
+_INDEX_DDL = re.compile(r"^\s*(CREATE|ALTER)\s+INDEX\b", re.IGNORECASE)
 
 
 def _statements(ddl: str) -> list[str]:
