@@ -37,7 +37,8 @@ class Projection:
 
     @property
     def tables_ddl(self) -> list[str]:
-        """The DDL without its plain (non-unique) indexes: what a bulk load needs."""
+        """The DDL without its plain (non-unique) indexes and the ALTER INDEX statements on
+        them: what a bulk load needs."""
         return [d for d in _statements(self.ddl) if not _INDEX_DDL.match(d)]
 
     @property
