@@ -7,6 +7,7 @@ import pytest
 from csm_kernel.errors import NotFound
 from progress_history import (
     CYCLE,
+    TIMETABLE,
     at,
     ni51,
     organisations,
@@ -34,6 +35,7 @@ async def test_ni51_per_area_as_signed_off(reporting_db) -> None:
     assert aa["status"] == "signed off" and aa["signed_off_at"] == at(3, 5)
     assert aa["signed_off_by_organisation"] == "00AA" and aa["signed_off_by"] == "lead"
     assert aa["area_name"] == "Anytown Council" and aa["region"] == "london"
+    assert set(aa) == {c.key for c in result.tables[0].columns}  # the close is not a column
     # Re-signed after the close: late, though the first sign-off was on time.
     assert aa["on_time"] is False and aa["first_on_time"] is True
     bb = rows["00BB"]
@@ -114,3 +116,14 @@ async def test_unknown_cycle(reporting_db) -> None:
     await reporting_db.record()
     with pytest.raises(NotFound, match="no cycle 1999-00"):
         await reporting_db.report("cqc-performance", cycle="1999-00")
+
+
+async def test_a_cycle_with_no_areas_yet_is_an_empty_report(reporting_db) -> None:
+    # Scheduled before any organisation registered: no rows to carry the close, yet the
+    # cycle is known and its close is still said.
+    schedule(reporting_db.history)
+    await reporting_db.record()
+    result = await reporting_db.report("cqc-performance", cycle=CYCLE)
+    assert result.tables[0].rows == []
+    assert result.summary["areas"] == 0
+    assert result.summary["data_entry_closes"] == TIMETABLE.data_entry_closes
