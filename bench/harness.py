@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import platform
@@ -56,6 +57,35 @@ def host_speed() -> dict[str, float]:
             times.append((time.perf_counter() - started) * 1000)
         out[name] = round(statistics.median(times), 1)
     return out
+
+
+class GcPauses:
+    """The garbage collector's pauses in this process while it is `with`-ed: a load generator
+    that stops for a collection delays every request it has in flight, and the latency it
+    measures is then its own, not the service's."""
+
+    def __init__(self) -> None:
+        self.pauses_ms: list[float] = []
+        self._started = 0.0
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses_ms.append((time.perf_counter() - self._started) * 1000)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def figures(self, prefix: str) -> dict[str, float]:
+        return {
+            f"{prefix}_client_gc_pauses": len(self.pauses_ms),
+            f"{prefix}_client_gc_max_ms": round(max(self.pauses_ms, default=0.0), 1),
+        }
 
 
 def report(**figures: Any) -> None:

@@ -95,7 +95,7 @@ from csm_contracts.registry import EventPayload
 from csm_infra.settings import InfraSettings
 from csm_kernel.database import Connection, migrate
 from csm_kernel.relay import make_producer
-from harness import host_speed, private_stack, report
+from harness import GcPauses, host_speed, private_stack, report
 from reporting.adapters.projections import PROJECTIONS
 from reporting.adapters.projector import (
     REBUILD_CHUNK,
@@ -367,8 +367,10 @@ async def query_latency(
         await requests(service, headers, paths, args.warmup, args.concurrency)
         cpu.begin()
         started = time.perf_counter()
-        got = await requests(service, headers, paths, args.requests, args.concurrency)
+        with GcPauses() as pauses:
+            got = await requests(service, headers, paths, args.requests, args.concurrency)
         used = cpu.end(time.perf_counter() - started)
+        results.update(pauses.figures(name))
         results[f"{name}_requests"] = args.requests
         results[f"{name}_ok"] = len(got["latencies"])
         results[f"{name}_per_s"] = round(got["rate"], 1)
