@@ -28,7 +28,8 @@ It starts its own embedded PostgreSQL and broker on free ports in a temporary di
    LA area each time), `cqc-performance` nationally and `cqc-performance` for a random
    region, each `--requests` times at concurrency `--concurrency` after `--warmup` unmeasured
    requests. Latency is measured at the client (request written to response read; the minimal
-   keep-alive client of bench/questionnaire_answers.py). The very first `--requests` locality
+   keep-alive client of bench/questionnaire_answers.py; its own garbage-collector pauses in
+   each measured phase are reported too, `*_client_gc_*`). The very first `--requests` locality
    profiles after the service started are reported apart (`first_after_start_*`): they pay for
    connections opened and statements prepared on demand.
 3. **Submit-to-visible lag**: while the service consumes from the broker, this process
