@@ -83,20 +83,14 @@ class EmbeddedStack:
         pg.create_databases(list(SERVICES))
         if not (is_listening(s.broker_port) and self._alive("broker")):
             self.start_broker()
-        self._spawn(
-            "smtp",
-            [
-                sys.executable,
-                "-m",
-                "csm_infra.smtp_sink",
-                "--port",
-                str(s.smtp_port),
-                "--dir",
-                str(s.mail_dir),
-            ],
-            s.smtp_port,
-            "CSM_SMTP_PORT",
-        )
+        self.start_smtp()
+
+    def start_smtp(self) -> None:
+        """Start the SMTP sink (what it kept stays in the mail directory) unless it runs."""
+        s = self.settings
+        command = [sys.executable, "-m", "csm_infra.smtp_sink"]
+        command += ["--port", str(s.smtp_port), "--dir", str(s.mail_dir)]
+        self._spawn("smtp", command, s.smtp_port, "CSM_SMTP_PORT")
 
     def stop_process(self, name: str, timeout: float = 10) -> None:
         pid = self._pid(name)
