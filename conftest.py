@@ -72,10 +72,11 @@ class TestInfra:
         else:
             self._container("KafkaContainer").get_wrapped_container().unpause()
 
-    def stop_postgres(self) -> None:
-        """Stop the database server (embedded: pg_ctl stop; containers: pause it)."""
+    def stop_postgres(self, mode: str = "fast") -> None:
+        """Stop the database server (embedded: pg_ctl stop, `fast` or `immediate` as a crash;
+        containers: pause it)."""
         if self.stack is not None:
-            self.stack.postgres.stop()
+            self.stack.postgres.stop(mode)
         else:
             self._container("PostgresContainer").get_wrapped_container().pause()
 
@@ -97,8 +98,7 @@ class TestInfra:
     def start_smtp(self) -> None:
         """Bring the SMTP sink back after `stop_smtp`, on the same port and mail directory."""
         if self.stack is not None:
-            self.stack._spawn("smtp", _smtp_command(self.smtp_port, self.mail_dir),
-                              self.smtp_port, "CSM_SMTP_PORT")  # fmt: skip
+            self.stack.start_smtp()
         else:
             self.containers.remove(self._smtp_process())
             self.containers.append(subprocess.Popen(_smtp_command(self.smtp_port, self.mail_dir)))

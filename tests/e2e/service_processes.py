@@ -32,15 +32,20 @@ class ServiceProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([str(exe)], env=self.env, stdout=out, stderr=out)
         deadline = time.monotonic() + 60
+        answer = "no answer"
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"{self.name} died: {self.log.read_text()[-3000:]}"
             try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.url}/health/ready", timeout=1)
+                if ready.status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
+                answer = ready.text
+            except httpx.HTTPError as exc:
+                answer = repr(exc)
             time.sleep(0.2)
-        raise AssertionError(f"{self.name} did not become ready: {self.log.read_text()[-3000:]}")
+        raise AssertionError(
+            f"{self.name} did not become ready ({answer}): {self.log.read_text()[-3000:]}"
+        )
 
     def kill(self) -> None:
         assert self.proc is not None

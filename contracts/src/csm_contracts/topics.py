@@ -19,6 +19,10 @@ class Topics:
     #: The public topic regulators subscribe to: sign-offs only.
     PUBLIC_SIGNOFFS = "csm.public.signoffs"
 
+    #: Consumers that find events missing ask the producing service to publish a range again
+    #: (`csm_contracts.control.RepublishRequest`); every relay listens, the leader answers.
+    REPUBLISH_REQUESTS = "csm.control.republish-requests"
+
     #: Event types published to PUBLIC_SIGNOFFS as well as to their source's topic.
     PUBLIC_EVENT_TYPES: ClassVar[frozenset[str]] = frozenset({"questionnaire.CycleSignedOff"})
 
@@ -35,6 +39,16 @@ class Topics:
             "questionnaire": cls.QUESTIONNAIRE,
             "notification": cls.NOTIFICATION,
         }[source]
+
+    @classmethod
+    def source_of(cls, topic: str) -> str | None:
+        """The service whose every event a topic carries (None for the public and other
+        topics, which carry only some)."""
+        return {
+            cls.REGISTRATION: "registration",
+            cls.QUESTIONNAIRE: "questionnaire",
+            cls.NOTIFICATION: "notification",
+        }.get(topic)
 
     @classmethod
     def for_event(cls, event_type: str) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 
 from csm_kernel.database import migrate
 from csm_kernel.errors import ConcurrencyConflict
+from csm_kernel.migrations import discover, kernel_migrations
 from csm_kernel.store import NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 from csm_kernel.verify import verify_all
@@ -29,7 +30,7 @@ async def test_migrations_are_idempotent(pg_pool: asyncpg.Pool) -> None:
     count = await pg_pool.fetchval(
         "SELECT count(*) FROM schema_migrations WHERE namespace = 'kernel'"
     )
-    assert count == 1
+    assert count == len(discover(kernel_migrations()))
 
 
 async def test_reader_never_skips_with_32_concurrent_writers(pg_pool: asyncpg.Pool) -> None:

@@ -68,16 +68,16 @@ async def test_crash_between_publish_and_checkpoint_loses_nothing(
     topic = unique_topic("crash")
     crashing = _relay(store, infra.bootstrap, topic)
     saves = 0
-    original = crashing._save_checkpoint
+    original = crashing._save
 
-    async def crash_on_second_save(position: int) -> None:
+    async def crash_on_second_save(previous, position, acked) -> bool:
         nonlocal saves
         saves += 1
         if saves == 2:
             raise RuntimeError("process killed")
-        await original(position)
+        return await original(previous, position, acked)
 
-    crashing._save_checkpoint = crash_on_second_save  # type: ignore[method-assign]
+    crashing._save = crash_on_second_save  # type: ignore[method-assign]
     await crashing.start()
     with pytest.raises(RuntimeError, match="killed"):
         await crashing.publish_pending()
@@ -117,9 +117,10 @@ async def test_empty_broker_is_refilled_from_the_store(pg_pool: asyncpg.Pool, in
     relay = _relay(store, infra.bootstrap, topic)
     await relay.start()
     try:
-        assert await relay.ensure_broker_has_history() is True
+        assert await relay.check_broker_history(force=True) is True
+        assert relay.history_losses == 1
         assert await relay.publish_pending() == 12
-        assert await relay.ensure_broker_has_history() is False
+        assert await relay.check_broker_history(force=True) is False
     finally:
         await relay.stop()
     records = await read_topic(infra.bootstrap, topic, 12)

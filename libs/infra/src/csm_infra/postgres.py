@@ -128,10 +128,12 @@ class EmbeddedPostgres:
             timeout=90,
         )
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` (clean), or `immediate` (as a crash: no shutdown
+        checkpoint, recovery from the WAL at the next start)."""
         if not (self.data_dir / "postmaster.pid").exists():
             return
-        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop", timeout=60)
+        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", mode, "stop", timeout=60)
 
     def create_databases(self, names: list[str]) -> None:
         import asyncio

@@ -6,16 +6,21 @@ finds its row and has no second effect. The Kafka offset is committed only after
 transaction commits.
 
 A message that cannot be decoded, has an unknown type or invalid payload, or whose handler
-keeps failing goes to the consumer group's dead-letter topic with the reason, and the consumer
+keeps failing is dead-lettered with the reason: kept in the consumer's `dead_letters` table
+(`csm_kernel.dead_letters`) and published to the group's dead-letter topic; the consumer
 carries on. Retries are bounded with exponential backoff (FastStream's own `nack` would re-seek
 at once, a hot loop). Losing the database is not the message's fault: connection errors are
 retried until the database is back, never dead-lettered.
+
+Every delivered message's store position is recorded too (`csm_kernel.delivery`), whatever
+became of it, so that positions that never arrive can be found and asked for again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,11 +28,15 @@ from typing import Any, Protocol
 import asyncpg
 from pydantic import ValidationError
 
+from csm_contracts import Topics
 from csm_contracts.cloudevents import UndecodableMessage, decode, header_map
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
 
-from .database import Connection
+from . import dead_letters
+from .database import Connection, is_transient
+from .delivery import DeliveryTracker, Received
+from .health import LoopMonitor
 from .observability import continued_span, get_logger
 from .upcasting import NO_UPCASTERS, Upcasters
 
@@ -37,12 +46,14 @@ Handler = Callable[["Connection", EventEnvelope, Any], Awaitable[None]]
 #: Applies a batch of first-time events, in order, on the transaction that tracks them all.
 BatchHandler = Callable[["Connection", Sequence[tuple[EventEnvelope, Any]]], Awaitable[None]]
 
-_CONNECTION_ERRORS = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-)
+
+#: How long a dead letter's publication to the dead-letter topic is retried.
+DEAD_LETTER_PUBLISH_SECONDS = 30.0
+
+
+def tracks_every_position(topic: str) -> bool:
+    """Does `topic` carry every event of one service (so its positions must all arrive)?"""
+    return Topics.source_of(topic) is not None
 
 
 class RejectedMessage(Exception):
@@ -96,6 +107,9 @@ class EventConsumer:
         max_attempts: int = 3,
         backoff: float = 0.1,
         batch_handler: BatchHandler | None = None,
+        delivery_delay: float = 30.0,
+        tracked: Callable[[str], bool] = tracks_every_position,
+        monitor: LoopMonitor | None = None,
     ) -> None:
         self.name = name
         self.batch_handler = batch_handler
@@ -106,9 +120,41 @@ class EventConsumer:
         self.upcasters = upcasters
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.delivery = DeliveryTracker(name, pool, delivery_delay=delivery_delay)
+        self.tracked = tracked
+        self.monitor = monitor or LoopMonitor(f"consumer:{name}")
+        self.dead_lettered = 0
+        #: Offset commits that failed in a row (see `csm_kernel.kafka`).
+        self.commit_failures = 0
+
+    def _received(self, msg: IncomingMessage, envelope: EventEnvelope | None) -> list[Received]:
+        """The store position this message delivered, if its topic's positions are tracked
+        (read from the headers when the message itself could not be decoded)."""
+        if not self.tracked(msg.topic):
+            return []
+        if envelope is not None:
+            position, event_type = envelope.position, envelope.type
+        else:
+            headers = header_map(msg.headers)
+            raw, event_type = headers.get("ce_position"), headers.get("ce_type", "")
+            position = int(raw) if raw is not None and raw.isdigit() else None
+        if position is None or "." not in event_type:
+            return []
+        return [(msg.topic, event_type.split(".", 1)[0], position)]
+
+    async def _wait_for_database(self, exc: BaseException, delay: float) -> float:
+        self.monitor.failed(exc)
+        log.warning("database unavailable; retrying", consumer=self.name, error=str(exc))
+        await asyncio.sleep(delay)
+        return min(delay * 2, 5.0)
 
     async def _dead_letter(
-        self, msg: IncomingMessage, reason: str, error: str, attempts: int
+        self,
+        msg: IncomingMessage,
+        reason: str,
+        error: str,
+        attempts: int,
+        envelope: EventEnvelope | None = None,
     ) -> Outcome:
         headers = header_map(msg.headers)
         headers.update(
@@ -123,16 +169,46 @@ class EventConsumer:
             }
         )
         delay = self.backoff
-        while True:
+        while True:  # kept in the database first: the topic may forget it
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    publish = await dead_letters.record(
+                        conn,
+                        consumer=self.name,
+                        event_id=envelope.event_id if envelope else None,
+                        event_type=envelope.type if envelope else headers.get("ce_type"),
+                        topic=msg.topic,
+                        partition=msg.partition,
+                        offset=msg.offset,
+                        key=msg.key,
+                        value=msg.value,
+                        headers=headers,
+                        reason=reason,
+                        error=error,
+                        attempts=attempts,
+                    )
+                    await self.delivery.record(conn, self._received(msg, envelope))
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = await self._wait_for_database(exc, delay)
+        delay, deadline = self.backoff, time.monotonic() + DEAD_LETTER_PUBLISH_SECONDS
+        while publish:
             try:
                 await self.dead_letters.send(self.dead_letter_topic, msg.key, msg.value, headers)
                 break
-            except Exception as exc:  # the broker is down: keep the message, try again
+            except Exception as exc:  # the broker is down: it is kept already; try again
+                if time.monotonic() > deadline:
+                    # Kept in the database, which is what counts: never hold the consumer up.
+                    log.error("dead letter kept but not published", error=str(exc))
+                    break
                 log.warning("dead-letter publish failed; retrying", error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        self.dead_lettered += 1
         log.warning(
-            "message dead-lettered",
+            "message dead-lettered" if publish else "message dead-lettered again",
             consumer=self.name,
             reason=reason,
             error=error[:500],
@@ -142,36 +218,56 @@ class EventConsumer:
         )
         return Outcome.DEAD_LETTERED
 
-    def _read(self, msg: IncomingMessage) -> tuple[EventEnvelope, EventPayload]:
-        envelope = self.upcasters.upcast(decode(msg.headers, msg.value))
-        model = payload_class(envelope.type, envelope.version)
-        return envelope, model.model_validate(envelope.data)
+    def _read(
+        self, msg: IncomingMessage
+    ) -> tuple[EventEnvelope, EventPayload] | tuple[EventEnvelope | None, str, str]:
+        """The message's envelope and payload; or what is wrong with it (the envelope if it
+        could be read, the dead-letter reason and the error)."""
+        try:
+            envelope = self.upcasters.upcast(decode(msg.headers, msg.value))
+        except UndecodableMessage as exc:
+            return None, "undecodable", str(exc)
+        try:
+            model = payload_class(envelope.type, envelope.version)
+            return envelope, model.model_validate(envelope.data)
+        except UnknownEventType as exc:
+            return envelope, "unknown-event-type", str(exc)
+        except ValidationError as exc:
+            return envelope, "invalid-payload", str(exc)
+
+    def _handler_for(self, event_type: str) -> Handler | None:
+        handler = self.handlers.get(event_type)
+        if handler is None and self.batch_handler is not None:
+            handler = self._single(self.batch_handler)
+        return handler
 
     async def process(self, msg: IncomingMessage) -> Outcome:
         """Handle one message; never raises for a bad message."""
-        try:
-            envelope, payload = self._read(msg)
-        except UndecodableMessage as exc:
-            return await self._dead_letter(msg, "undecodable", str(exc), 1)
-        except UnknownEventType as exc:
-            return await self._dead_letter(msg, "unknown-event-type", str(exc), 1)
-        except ValidationError as exc:
-            return await self._dead_letter(msg, "invalid-payload", str(exc), 1)
-        handler = self.handlers.get(envelope.type)
-        if handler is None and self.batch_handler is not None:
-            handler = self._single(self.batch_handler)
+        read = self._read(msg)
+        if len(read) == 3:
+            envelope, reason, error = read
+            return await self._dead_letter(msg, reason, error, 1, envelope)
+        envelope, payload = read
+        handler = self._handler_for(envelope.type)
         if handler is None:
+            # Nothing to do, but it was delivered: noted now, written with the next write.
+            self.delivery.remember(self._received(msg, envelope))
+            self.monitor.beat()
             return Outcome.IGNORED
+        received = self._received(msg, envelope)
         attempt, last_error = 0, ""
         delay = self.backoff
         while attempt < self.max_attempts:
             try:
-                return await self._apply(handler, envelope, payload)
+                outcome = await self._apply(handler, envelope, payload, received)
+                self.monitor.beat()
+                return outcome
             except RejectedMessage as exc:
-                return await self._dead_letter(msg, "rejected", str(exc), attempt + 1)
-            except _CONNECTION_ERRORS as exc:
-                log.warning("database unavailable; retrying", consumer=self.name, error=str(exc))
+                return await self._dead_letter(msg, "rejected", str(exc), attempt + 1, envelope)
             except Exception as exc:
+                if is_transient(exc):
+                    delay = await self._wait_for_database(exc, delay)
+                    continue
                 attempt += 1
                 last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
@@ -183,7 +279,7 @@ class EventConsumer:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-        return await self._dead_letter(msg, "handler-failed", last_error, attempt)
+        return await self._dead_letter(msg, "handler-failed", last_error, attempt, envelope)
 
     @staticmethod
     def _single(batch_handler: BatchHandler) -> Handler:
@@ -200,28 +296,27 @@ class EventConsumer:
         poison message is isolated (retried, then dead-lettered) and the rest still land."""
         outcomes: list[Outcome | None] = [None] * len(msgs)
         wanted: list[tuple[int, EventEnvelope, Any]] = []
+        ignored: list[Received] = []
         for i, msg in enumerate(msgs):
-            try:
-                envelope, payload = self._read(msg)
-            except UndecodableMessage as exc:
-                outcomes[i] = await self._dead_letter(msg, "undecodable", str(exc), 1)
+            read = self._read(msg)
+            if len(read) == 3:
+                envelope, reason, error = read
+                outcomes[i] = await self._dead_letter(msg, reason, error, 1, envelope)
                 continue
-            except UnknownEventType as exc:
-                outcomes[i] = await self._dead_letter(msg, "unknown-event-type", str(exc), 1)
-                continue
-            except ValidationError as exc:
-                outcomes[i] = await self._dead_letter(msg, "invalid-payload", str(exc), 1)
-                continue
+            envelope, payload = read
             if self.batch_handler is None and envelope.type not in self.handlers:
                 outcomes[i] = Outcome.IGNORED
+                ignored += self._received(msg, envelope)
             else:
                 wanted.append((i, envelope, payload))
+        self.delivery.remember(ignored)
         if wanted:
+            received = [r for i, _, _ in wanted for r in self._received(msgs[i], None)]
             traceparents = {i: header_map(msgs[i].headers).get("traceparent") for i, _, _ in wanted}
             delay = self.backoff
             while True:
                 try:
-                    for i, outcome in (await self._apply_batch(wanted)).items():
+                    for i, outcome in (await self._apply_batch(wanted, received)).items():
                         outcomes[i] = outcome
                     for i, envelope, _ in wanted:
                         # One span per event, continuing the trace of the request behind it.
@@ -238,13 +333,10 @@ class EventConsumer:
                                 batch=len(wanted),
                             )
                     break
-                except _CONNECTION_ERRORS as exc:
-                    log.warning(
-                        "database unavailable; retrying", consumer=self.name, error=str(exc)
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
                 except Exception as exc:
+                    if is_transient(exc):
+                        delay = await self._wait_for_database(exc, delay)
+                        continue
                     log.warning(
                         "batch failed; handling its messages one by one",
                         consumer=self.name,
@@ -254,10 +346,21 @@ class EventConsumer:
                     for i, _, _ in wanted:
                         outcomes[i] = await self.process(msgs[i])
                     break
+        elif ignored:
+            await self._flush_quietly()
+        self.monitor.beat()
         return [o if o is not None else Outcome.IGNORED for o in outcomes]
 
+    async def _flush_quietly(self) -> None:
+        # Positions of ignored messages: worth writing now, but never worth holding the
+        # consumer up (they stay remembered, and a lost one is only a hole to fill later).
+        try:
+            await self.delivery.flush()
+        except Exception as exc:
+            log.warning("could not record delivered positions", consumer=self.name, error=str(exc))
+
     async def _apply_batch(
-        self, wanted: list[tuple[int, EventEnvelope, Any]]
+        self, wanted: list[tuple[int, EventEnvelope, Any]], received: Sequence[Received]
     ) -> dict[int, Outcome]:
         async with self.pool.acquire() as conn, conn.transaction():
             first_time = {
@@ -283,9 +386,16 @@ class EventConsumer:
             else:
                 for _, envelope, payload in fresh:
                     await self.handlers[envelope.type](conn, envelope, payload)
+            await self.delivery.record(conn, received)
         return {i: Outcome.HANDLED if i in handled else Outcome.DUPLICATE for i, _, _ in wanted}
 
-    async def _apply(self, handler: Handler, envelope: EventEnvelope, payload: Any) -> Outcome:
+    async def _apply(
+        self,
+        handler: Handler,
+        envelope: EventEnvelope,
+        payload: Any,
+        received: Sequence[Received],
+    ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
             first_time = await conn.fetchval(
                 "INSERT INTO processed_messages (consumer, event_id, event_type) "
@@ -294,14 +404,16 @@ class EventConsumer:
                 envelope.event_id,
                 envelope.type,
             )
-            if not first_time:
-                log.info(
-                    "duplicate event ignored",
-                    consumer=self.name,
-                    event_id=str(envelope.event_id),
-                )
-                return Outcome.DUPLICATE
-            await handler(conn, envelope, payload)
+            if first_time:
+                await handler(conn, envelope, payload)
+            await self.delivery.record(conn, received)
+        if not first_time:
+            log.info(
+                "duplicate event ignored",
+                consumer=self.name,
+                event_id=str(envelope.event_id),
+            )
+            return Outcome.DUPLICATE
         log.info(
             "event processed",
             consumer=self.name,

@@ -55,6 +55,28 @@ async def migrate(pool: asyncpg.Pool, service: str, service_sql: Traversable | N
             await apply_migrations(conn, service, service_sql)
 
 
+#: Errors that say the database (or the way to it) is away, not that the work is wrong: whoever
+#: meets one waits and tries the same work again, for as long as it takes, and never counts it
+#: against the work (a dead-lettered message, a skipped item). PostgreSQL stopping (`57P01`
+#: admin shutdown, `57P02` crash shutdown, `57P03` starting up) and running out of resources
+#: (class 53: connections, disk, memory) are outages too.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Is `exc` the database being away (try again later), rather than a fault of the work?"""
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
 async def database_ready(pool: asyncpg.Pool) -> bool:
     """Does the database answer a trivial query?"""
     try:

@@ -76,18 +76,28 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def add_health(app: FastAPI, ready: Callable[[], Awaitable[bool]]) -> None:
-    """`/health/live` (the process answers) and `/health/ready` (its dependencies answer)."""
+def add_health(
+    app: FastAPI,
+    ready: Callable[[], Awaitable[list[str]]],
+    live: Callable[[], list[str]] = list,
+) -> None:
+    """`/health/live` (the process and every loop in it work: a failure asks for a restart)
+    and `/health/ready` (that, and its dependencies answer). Each gives the problems found."""
 
     @app.get("/health/live", include_in_schema=False)
-    async def live() -> dict[str, str]:
-        return {"status": "live"}
+    async def is_live() -> JSONResponse:
+        problems = live()
+        return JSONResponse(
+            status_code=503 if problems else 200,
+            content={"status": "not live" if problems else "live", "problems": problems},
+        )
 
     @app.get("/health/ready", include_in_schema=False)
     async def is_ready() -> JSONResponse:
-        ok = await ready()
+        problems = await ready()
         return JSONResponse(
-            status_code=200 if ok else 503, content={"status": "ready" if ok else "not ready"}
+            status_code=503 if problems else 200,
+            content={"status": "not ready" if problems else "ready", "problems": problems},
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,9 @@ from faststream.message import StreamMessage
 from csm_contracts import Topics
 
 from .consumer import EventConsumer, IncomingMessage
+from .observability import get_logger
+
+log = get_logger(__name__)
 
 
 def make_broker(bootstrap: str, **options: Any) -> KafkaBroker:
@@ -56,14 +60,15 @@ def subscribe(
     heartbeat_interval_ms: int = 3_000,
     description: str | None = None,
     batch: int | None = None,
-) -> None:
+) -> Any:
     """Feed every message of `topic` to `consumer`, committing offsets only after it is done.
 
     The group starts from the earliest offset, so a new consumer (or a rebuilt one) sees the
     whole history the broker holds. With `batch=N`, up to N messages fetched together are
     handled in one transaction (`EventConsumer.process_batch`): one commit for many events.
     Several topics share one subscription (one group member), so joining the group is one
-    rebalance, not one per topic.
+    rebalance, not one per topic. Returns the FastStream subscriber (its `consumer` is the
+    aiokafka consumer once started, for the watchdog).
     """
     topics = [topic] if isinstance(topic, str) else list(topic)
     common = {
@@ -71,8 +76,7 @@ def subscribe(
         "description": description or consumer.__doc__,
     }
     if batch is None:
-
-        @broker.subscriber(
+        subscriber = broker.subscriber(
             *topics,
             group_id=group_id,
             auto_offset_reset="earliest",
@@ -84,15 +88,17 @@ def subscribe(
             title=common["title"],
             description=common["description"],
         )
+
+        @subscriber
         async def on_message(message: KafkaMessage) -> None:
             record = message.raw_message
             assert not isinstance(record, tuple)
             await consumer.process(_incoming(record))
-            await message.ack()
+            await _commit(message, consumer)
 
-        return
+        return subscriber
 
-    @broker.subscriber(
+    batch_subscriber = broker.subscriber(
         *topics,
         batch=True,
         max_records=batch,
@@ -107,11 +113,42 @@ def subscribe(
         title=common["title"],
         description=common["description"],
     )
+
+    @batch_subscriber
     async def on_batch(message: KafkaMessage) -> None:
         records = message.raw_message
         batch_records = records if isinstance(records, tuple) else (records,)
         await consumer.process_batch([_incoming(r) for r in batch_records])
-        await message.ack()
+        await _commit(message, consumer)
+
+    return batch_subscriber
+
+
+#: How long committing an offset may take before the consumer moves on without it.
+COMMIT_TIMEOUT_SECONDS = 5.0
+
+
+async def _commit(message: KafkaMessage, consumer: EventConsumer) -> None:
+    """Commit the message's offset, but never wait on it for long.
+
+    aiokafka retries a retriable commit error for ever, and a broker that restarted empty
+    answers every commit of a consumer that was in the group before with one
+    (UNKNOWN_TOPIC_OR_PARTITION, seen with the embedded broker; a new consumer commits fine):
+    the consumer would hang in `ack`. An offset left uncommitted only means a redelivery,
+    which the tracking table makes harmless; `consumer.commit_failures` counts the failures in
+    a row, and the watchdog starts a consumer that keeps failing afresh.
+    """
+    try:
+        await asyncio.wait_for(message.ack(), COMMIT_TIMEOUT_SECONDS)
+        consumer.commit_failures = 0
+    except Exception as exc:  # TimeoutError included: carry on, the next commit covers it
+        consumer.commit_failures += 1
+        log.warning(
+            "offset commit failed; carrying on",
+            consumer=consumer.name,
+            failures_in_a_row=consumer.commit_failures,
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
 
 def _incoming(record: Any) -> IncomingMessage:

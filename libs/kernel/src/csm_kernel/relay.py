@@ -6,8 +6,17 @@ broker has acknowledged everything up to it, so a crash or a broker outage means
 never losing; consumers' tracking tables absorb the duplicates. LISTEN/NOTIFY only wakes it up:
 it always re-reads from the checkpoint.
 
-With memory-storage brokers (Tansu in the embedded stack) a restarted broker has no topics:
-`ensure_broker_has_history` notices the topic is empty while the checkpoint is not, and rewinds.
+A broker can lose what it acknowledged: the embedded broker (memory storage) comes back empty
+after a restart, and a real Kafka can lose the tail of a partition in an unclean leader
+election. The producer rides such an outage out without an error, so the relay checks instead:
+it remembers the next offset of every partition it has published to (`relay_offsets`, saved with
+the checkpoint), and when the broker acknowledges a message at a lower offset, or a partition's
+end offset falls below it, history was lost: the relay rewinds its checkpoint to 0 and publishes
+everything again (consumers skip what they have). Consumers guard the same promise from their
+side by checking store positions for gaps (`csm_kernel.delivery`).
+
+The relay loop survives anything: a lost database or broker connection, an error of its own.
+It reports each pass to its `LoopMonitor`, so a relay that hangs makes the service unhealthy.
 """
 
 from __future__ import annotations
@@ -19,21 +28,28 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, UnknownError
 from asyncpg.pool import PoolConnectionProxy
 from opentelemetry import trace
 
 from csm_contracts import Topics
 from csm_contracts.cloudevents import encode_fields
 
+from .database import is_transient
+from .health import LoopMonitor
+from .kafka_offsets import high_watermarks, probe_consumer
 from .observability import get_logger
 from .store.postgres import PostgresEventStore
+from .topics_admin import listed_topics, recreate_topic
 
 log = get_logger(__name__)
 tracer = trace.get_tracer("csm_kernel.relay")
 
 TopicRouter = Callable[[str], list[str]]
 """Which topics an event type is published to."""
+
+Partition = tuple[str, int]
+"""(topic, partition)."""
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
@@ -73,6 +89,8 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_interval: float = 1.0,
         standby_interval: float = 2.0,
+        history_check_interval: float = 5.0,
+        monitor: LoopMonitor | None = None,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
@@ -83,8 +101,20 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.standby_interval = standby_interval
+        self.history_check_interval = history_check_interval
+        self.monitor = monitor or LoopMonitor(f"relay:{name}")
         #: Is this relay the one publishing (several processes of a service may run one)?
         self.leading = False
+        #: How many times the broker was found to have lost published events.
+        self.history_losses = 0
+        #: The next offset of each partition published to, as the broker last acknowledged.
+        self._next_offsets: dict[Partition, int] = {}
+        #: Every topic this relay has published to since it started.
+        self._topics: set[str] = set()
+        #: Publishes refused in a row with the broker's catch-all error (see `_mend_topics`).
+        self._unknown_errors = 0
+        self._inspector: AIOKafkaConsumer | None = None
+        self._last_history_check = 0.0
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
@@ -99,9 +129,11 @@ class OutboxRelay:
             self.producer = make_producer(self.bootstrap)
             raise
         self._connected = True
+        self._next_offsets = await self._load_offsets()
 
     async def stop(self) -> None:
         """Flush and disconnect the producer."""
+        await self._drop_inspector()
         if self._connected:
             await self.producer.stop()
             self._connected = False
@@ -113,15 +145,44 @@ class OutboxRelay:
         )
         return int(value or 0)
 
-    async def _save_checkpoint(self, position: int) -> None:
-        await self.store.pool.execute(
-            "INSERT INTO relay_checkpoints (relay, position) VALUES ($1, $2) "
-            "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, updated_at = now()",
-            self.name,
-            position,
+    async def _load_offsets(self) -> dict[Partition, int]:
+        rows = await self.store.pool.fetch(
+            "SELECT topic, partition, next_offset FROM relay_offsets WHERE relay = $1", self.name
         )
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> None:
+    async def _save(
+        self, previous: int | None, position: int | None, acked: dict[Partition, int]
+    ) -> bool:
+        """Record the broker's offsets and, when `position` is given, move the checkpoint from
+        `previous` to it; False if someone else moved the checkpoint meanwhile (a rewind)."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            if acked:
+                await conn.execute(
+                    "INSERT INTO relay_offsets (relay, topic, partition, next_offset) "
+                    "SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) "
+                    "AS u(t, p, o) ON CONFLICT (relay, topic, partition) DO UPDATE SET "
+                    "next_offset = greatest(relay_offsets.next_offset, EXCLUDED.next_offset)",
+                    self.name,
+                    [t for t, _ in acked],
+                    [p for _, p in acked],
+                    list(acked.values()),
+                )
+            if position is None:
+                return True
+            moved = await conn.fetchval(
+                "INSERT INTO relay_checkpoints (relay, position) VALUES ($1, $2) "
+                "ON CONFLICT (relay) DO UPDATE SET position = EXCLUDED.position, "
+                "updated_at = now() WHERE relay_checkpoints.position = $3 RETURNING true",
+                self.name,
+                position,
+                previous or 0,
+            )
+            return bool(moved)
+
+    async def _publish(self, rows: list[asyncpg.Record]) -> dict[Partition, tuple[int, int]]:
+        """Send rows and wait for every acknowledgement; the lowest and highest offset the
+        broker gave in each partition."""
         # Each message carries the traceparent stored with its event, so the consumer's span
         # joins the trace of the request that caused it. The relay's own span covers the batch:
         # one span per event would cost more than publishing it.
@@ -155,61 +216,158 @@ class OutboxRelay:
                 )
                 if (topics := topics_of.get(type_)) is None:
                     topics = topics_of[type_] = self.route(type_)
+                    self._topics.update(topics)
                 for topic in topics:
                     futures.append(
                         await self.producer.send(topic, value=value, key=key_bytes, headers=headers)
                     )
             # Every send must be acknowledged before the checkpoint moves past it.
-            await asyncio.gather(*futures)
+            offsets: dict[Partition, tuple[int, int]] = {}
+            for metadata in await asyncio.gather(*futures):
+                tp = (metadata.topic, metadata.partition)
+                low, high = offsets.get(tp, (metadata.offset, metadata.offset))
+                offsets[tp] = (min(low, metadata.offset), max(high, metadata.offset))
+            return offsets
+
+    def _lost_history(self, offsets: dict[Partition, tuple[int, int]]) -> list[str]:
+        """Partitions where the broker just gave an offset below one it gave before: the
+        partition lost messages it had acknowledged (offsets only ever grow)."""
+        return [
+            f"{topic}[{partition}] offset {low} < {self._next_offsets[(topic, partition)]}"
+            for (topic, partition), (low, _) in offsets.items()
+            if low < self._next_offsets.get((topic, partition), 0)
+        ]
 
     async def _publish_range(
         self, after: int, to_position: int | None, *, move_checkpoint: bool
-    ) -> int:
+    ) -> tuple[int, bool]:
+        """Publish positions after `after` (up to `to_position`); how many, and whether the
+        range was cut short because the checkpoint was rewound (history lost)."""
         published = 0
         while True:
             batch = await self.store.read_for_publication(after, self.batch_size, to_position)
             if not batch:
-                return published
-            await self._publish(batch)
-            after = batch[-1]["position"]
-            if move_checkpoint:
-                await self._save_checkpoint(after)
+                return published, False
+            offsets = await self._publish(batch)
             published += len(batch)
+            acked = {tp: high + 1 for tp, (_, high) in offsets.items()}
+            if lost := self._lost_history(offsets):
+                await self._rewind(lost, acked, {topic for topic, _ in offsets})
+                return published, True
+            previous, after = after, batch[-1]["position"]
+            saved = await self._save(previous, after if move_checkpoint else None, acked)
+            for tp, next_offset in acked.items():
+                self._next_offsets[tp] = max(self._next_offsets.get(tp, 0), next_offset)
+            self.monitor.beat()
+            if not saved:
+                return published, True  # another process rewound the checkpoint meanwhile
+
+    async def _rewind(self, why: list[str], acked: dict[Partition, int], topics: set[str]) -> None:
+        """The broker lost published events: publish everything again, from position 0."""
+        self.history_losses += 1
+        log.warning(
+            "broker lost published events; republishing everything",
+            relay=self.name,
+            partitions=why[:20],
+        )
+        if await self._mend_topics(topics, unlisted_only=True):
+            acked = {}  # what was just acknowledged went to a topic that has been recreated
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM relay_offsets WHERE relay = $1", self.name)
+            await conn.execute(
+                "INSERT INTO relay_checkpoints (relay, position) VALUES ($1, 0) "
+                "ON CONFLICT (relay) DO UPDATE SET position = 0, updated_at = now()",
+                self.name,
+            )
+        # What the broker acknowledged just now is on its new history: the new baseline.
+        await self._save(None, None, acked)
+        self._next_offsets = dict(acked)
 
     async def publish_pending(self) -> int:
         """Publish everything after the checkpoint; returns how many events were published."""
-        return await self._publish_range(await self.checkpoint(), None, move_checkpoint=True)
+        published, rewound = 0, True
+        while rewound:
+            count, rewound = await self._publish_range(
+                await self.checkpoint(), None, move_checkpoint=True
+            )
+            published += count
+        return published
 
     async def republish(self, from_position: int = 0, to_position: int | None = None) -> int:
         """Publish positions after `from_position` up to `to_position` again (e.g. to refill an
-        empty broker); the checkpoint does not move. Consumers skip what they already have."""
-        return await self._publish_range(from_position, to_position, move_checkpoint=False)
+        empty broker); the checkpoint does not move (unless the broker is found to have lost
+        history, when it goes back to 0). Consumers skip what they already have."""
+        published, _ = await self._publish_range(from_position, to_position, move_checkpoint=False)
+        return published
 
-    async def ensure_broker_has_history(self) -> bool:
-        """Rewind the checkpoint to 0 when the broker lost its topics; True if it did."""
-        checkpoint = await self.checkpoint()
-        if checkpoint == 0:
+    async def check_broker_history(self, *, force: bool = False) -> bool:
+        """Compare every partition's end offset with the offsets the broker acknowledged; if
+        one is lower, rewind so that everything is published again. True if it rewound.
+
+        Catches the loss while nothing new is being published (an idle relay would otherwise
+        only notice at its next event). Runs at most every `history_check_interval` seconds
+        unless `force`."""
+        now = asyncio.get_running_loop().time()
+        if not self._next_offsets or (
+            not force and now - self._last_history_check < self.history_check_interval
+        ):
             return False
-        topics = {t for ev in await self.store.read_all(0, 1) for t in self.route(ev.type)}
-        for topic in topics:
-            partitions = await self.producer.partitions_for(topic)
-            if partitions:
-                consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap)
-                await consumer.start()
-                try:
-                    ends = await consumer.end_offsets(
-                        [TopicPartition(topic, p) for p in partitions]
-                    )
-                finally:
-                    await consumer.stop()
-                if sum(ends.values()) > 0:
-                    continue
-            log.warning(
-                "broker has lost its history; republishing", topic=topic, checkpoint=checkpoint
-            )
-            await self._save_checkpoint(0)
+        self._last_history_check = now
+        expected = {TopicPartition(t, p): n for (t, p), n in self._next_offsets.items()}
+        lost = await self._partitions_ending_short(expected)
+        if lost:
+            # Confirm on a fresh connection: a probe that lived through a broker restart has
+            # been seen to report a partition's end as 0 once the partition was refilled, and
+            # a rewind republishes the whole store.
+            await self._drop_inspector()
+            lost = await self._partitions_ending_short(expected)
+        if lost:
+            await self._rewind(lost, {}, {tp.topic for tp in expected})
             return True
         return False
+
+    async def _mend_topics(self, topics: set[str], *, unlisted_only: bool) -> bool:
+        """Recreate those of `topics` the broker has broken (`csm_kernel.topics_admin`): with
+        `unlisted_only`, those it does not list (records written to them are stray); else all
+        of them (writes to them keep failing). The producer starts afresh, with no metadata
+        from before. True if any topic was recreated."""
+        listed = await listed_topics(self.bootstrap) if unlisted_only else set()
+        broken = sorted(t for t in topics if t not in listed)
+        for topic in broken:
+            partitions = self.producer.client.cluster.partitions_for_topic(topic)
+            await recreate_topic(self.bootstrap, topic, len(partitions or ()) or 1)
+        if broken:
+            await self._fresh_producer()
+        return bool(broken)
+
+    async def _fresh_producer(self) -> None:
+        if self._connected:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+            self._connected = False
+        self.producer = make_producer(self.bootstrap)
+        await self.start()
+
+    async def _partitions_ending_short(self, expected: dict[TopicPartition, int]) -> list[str]:
+        if self._inspector is None:
+            self._inspector = probe_consumer(self.bootstrap)
+            await self._inspector.start()
+        try:
+            ends = await high_watermarks(self._inspector, expected)
+        except Exception:
+            await self._drop_inspector()
+            raise
+        return [
+            f"{tp.topic}[{tp.partition}] ends at {end} < {expected[tp]}"
+            for tp, end in ends.items()
+            if end is not None and end < expected[tp]
+        ]
+
+    async def _drop_inspector(self) -> None:
+        inspector, self._inspector = self._inspector, None
+        if inspector is not None:
+            with contextlib.suppress(Exception):
+                await inspector.stop()
 
     def wake(self) -> None:
         """Ask the running relay to look for new events now."""
@@ -218,39 +376,66 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set: on NOTIFY, on `wake()`, and every `poll_interval`.
 
-        The LISTEN connection goes back to the pool however this ends (stop or cancellation),
-        or closing the pool would wait for it forever.
-        """
+        Nothing ends this loop but `stop`: a lost database, a lost broker or a fault of its own
+        is logged, reported to the monitor and tried again with a growing pause. The LISTEN
+        connection goes back to the pool however a pass ends (or closing the pool would wait
+        for it forever)."""
         listener: PoolConnectionProxy[asyncpg.Record] | None = None
         backoff = 0.2
         try:
             while not stop.is_set():
                 try:
                     await self.start()
-                    if listener is None or listener.is_closed():
+                    if listener is not None and listener.is_closed():
+                        await self._release(listener)
+                        listener = None
+                    if listener is None:
                         conn = await self.store.pool.acquire()
                         if not await self._lead(conn):
                             # Another process of this service relays; stand by in case it stops.
                             await self.store.pool.release(conn)
+                            self.monitor.beat()
                             with contextlib.suppress(TimeoutError):
                                 await asyncio.wait_for(stop.wait(), self.standby_interval)
                             continue
                         listener = conn
                         await conn.add_listener("csm_events", self._on_notify)
-                        await self.ensure_broker_has_history()
+                        self._next_offsets = await self._load_offsets()
+                        await self.check_broker_history(force=True)
                     self._wake.clear()
                     await self.publish_pending()
+                    await self.check_broker_history()
+                    self.monitor.beat()
+                    self._unknown_errors = 0
                     backoff = 0.2
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except (KafkaError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("relay could not publish; will retry", error=str(exc))
+                except Exception as exc:
+                    self.monitor.failed(exc)
+                    if is_transient(exc) or isinstance(exc, KafkaError):
+                        log.warning("relay could not publish; will retry", error=str(exc))
+                    else:
+                        log.exception("relay failed; will retry", relay=self.name)
+                    if isinstance(exc, UnknownError):
+                        await self._after_unknown_error()
                     await self._release(listener)
                     listener = None
-                    await asyncio.sleep(backoff)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), backoff)
                     backoff = min(backoff * 2, 5.0)
         finally:
             await self._release(listener)
+
+    async def _after_unknown_error(self) -> None:
+        """The embedded broker refuses every write to a topic it recreated over stray records
+        with its catch-all error: after two in a row, recreate the topics and start again."""
+        self._unknown_errors += 1
+        if self._unknown_errors < 2:
+            return
+        self._unknown_errors = 0
+        with contextlib.suppress(Exception):
+            if await self._mend_topics(set(self._topics), unlisted_only=False):
+                await self._rewind(["writes refused (UnknownError)"], {}, set())
 
     async def _lead(self, conn: PoolConnectionProxy[asyncpg.Record]) -> bool:
         """Take the relay's leadership: a session lock held by the LISTEN connection, so one
@@ -267,14 +452,24 @@ class OutboxRelay:
         self._wake.set()
 
     async def _release(self, listener: PoolConnectionProxy[asyncpg.Record] | None) -> None:
-        if listener is not None:
+        """Give the LISTEN connection back, unlocked; never raises (it runs in error paths).
+
+        A connection that may still hold the leadership lock is closed rather than pooled, so
+        no request ever draws a connection holding it."""
+        if listener is None:
+            return
+        was_leading, self.leading = self.leading, False
+        with contextlib.suppress(Exception):
+            await listener.remove_listener("csm_events", self._on_notify)
+        unlocked = not was_leading
+        if was_leading:
             with contextlib.suppress(Exception):
-                await listener.remove_listener("csm_events", self._on_notify)
-            if self.leading:
-                self.leading = False
-                try:
-                    await listener.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK)
-                except Exception:  # a connection that may still hold the lock must not be reused
-                    listener.terminate()
+                await asyncio.wait_for(
+                    listener.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK), 5
+                )
+                unlocked = True
+        if not unlocked:
             with contextlib.suppress(Exception):
-                await self.store.pool.release(listener)
+                listener.terminate()
+        with contextlib.suppress(Exception):
+            await self.store.pool.release(listener)

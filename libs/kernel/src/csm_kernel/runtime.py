@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -21,18 +23,24 @@ import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 
+from csm_contracts import Topics
+
 from .auth import TokenVerifier
-from .consumer import EventConsumer, Handler
+from .commands import add_commands, run_command
+from .consumer import BatchHandler, EventConsumer, Handler
 from .database import connect_pool, database_ready, migrate
+from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
+from .republish import RepublishRequestListener
 from .settings import ServiceSettings
+from .status import kernel_status
 from .store.base import EventStore
 from .store.postgres import PostgresEventStore
-from .verify import verify_all
+from .watchdog import ConsumerWatchdog, Subscription
 from .workers import serve_workers
 
 log = get_logger(__name__)
@@ -40,14 +48,19 @@ log = get_logger(__name__)
 
 @dataclass
 class Runtime:
-    """What a running service holds: settings, pool, store, relay and broker."""
+    """What a running service holds: settings, pool, store, relay, broker and its loops."""
 
     name: str
     settings: ServiceSettings
     pool: asyncpg.Pool | None = None
     store: EventStore | None = None
     relay: OutboxRelay | None = None
+    republish_requests: RepublishRequestListener | None = None
     broker: KafkaBroker | None = None
+    watchdog: ConsumerWatchdog | None = None
+    loops: LoopRegistry = field(default_factory=LoopRegistry)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    started_at: datetime | None = None
 
     def require_store(self) -> EventStore:
         """The event store; the service must be started."""
@@ -59,10 +72,61 @@ class Runtime:
         assert self.pool is not None, "service not started"
         return self.pool
 
+    def monitor(self, loop: str) -> LoopMonitor:
+        """The health monitor of one of this service's background loops."""
+        return self.loops.monitor(loop, stall_after=self.settings.loop_stall_seconds)
+
+    def event_consumer(
+        self,
+        name: str,
+        *,
+        group_id: str,
+        handlers: Mapping[str, Handler] | None = None,
+        batch_handler: BatchHandler | None = None,
+    ) -> EventConsumer:
+        """An idempotent consumer with this service's retry, delivery and dead-letter
+        settings (its dead letters go to `group_id`'s topic)."""
+        assert self.broker is not None, "subscriptions are made once the broker exists"
+        return EventConsumer(
+            name,
+            self.require_pool(),
+            handlers or {},
+            BrokerDeadLetters(self.broker),
+            dead_letter_topic(group_id),
+            max_attempts=self.settings.consumer_max_attempts,
+            batch_handler=batch_handler,
+            delivery_delay=self.settings.delivery_delay_seconds,
+            monitor=self.monitor(f"consumer:{name}"),
+        )
+
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        topics: str | Sequence[str],
+        consumer: EventConsumer,
+        *,
+        group_id: str,
+        description: str,
+        batch: int | None = None,
+    ) -> None:
+        """Feed `topics` to `consumer` in group `group_id`, watched by the watchdog."""
+        subscriber = subscribe(
+            broker,
+            topics,
+            consumer,
+            group_id=group_id,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            description=description,
+            batch=batch,
+        )
+        self.subscriptions.append(Subscription(subscriber, consumer))
+
 
 Subscriptions = Callable[[Runtime, KafkaBroker], None]
 BackgroundTask = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
-"""A loop a service runs beside its API until the event is set (e.g. a mail sender)."""
+"""A loop a service runs beside its API until the event is set (e.g. a mail sender). It
+reports each pass to `runtime.monitor(<its name>)`; the kernel restarts it if it ever ends."""
 
 
 async def runtime_of(request: Request) -> Runtime:
@@ -79,34 +143,64 @@ def create_app(
     migrations: Traversable | None = None,
     publishes: bool = False,
     subscriptions: Subscriptions | None = None,
-    background: Sequence[BackgroundTask] = (),
+    background: Mapping[str, BackgroundTask] | None = None,
     on_start: Callable[[Runtime, FastAPI], Awaitable[None] | None] | None = None,
     description: str = "",
 ) -> FastAPI:
-    """A service's FastAPI app with its lifespan wired."""
+    """A service's FastAPI app with its lifespan wired.
+
+    Every loop it starts (the relay, the republish-request listener, the consumers' watchdog
+    and the service's own `background` loops, by name) runs under `supervise`: it is restarted
+    if it ever ends early, and its monitor feeds `/health/ready`, `/health/live` and `/status`.
+    """
     runtime = Runtime(name=name, settings=settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.started_at = datetime.now(UTC)
         runtime.pool = await connect_pool(settings.database_url, size=settings.db_pool_size)
         await migrate(runtime.pool, name, migrations)
         store = PostgresEventStore(runtime.pool)
         runtime.store = store
         stop = asyncio.Event()
-        relay_task: asyncio.Task[None] | None = None
+        loops: dict[str, Callable[[], Awaitable[None]]] = {}
         consumers_task: asyncio.Task[None] | None = None
         if publishes:
             # The relay connects to the broker itself, retrying: a service whose broker is
             # down still starts, takes requests and keeps their events for later.
-            runtime.relay = OutboxRelay(store, settings.kafka_bootstrap)
-            relay_task = asyncio.create_task(runtime.relay.run(stop), name=f"{name}-relay")
-        if subscriptions is not None:
-            runtime.broker = make_broker(settings.kafka_bootstrap)
-            subscriptions(runtime, runtime.broker)
-            consumers_task = asyncio.create_task(
-                _retry_forever(runtime.broker.start, "consumers"), name=f"{name}-consumers"
+            relay = runtime.relay = OutboxRelay(
+                store, settings.kafka_bootstrap, monitor=runtime.monitor("relay")
             )
-        tasks = [asyncio.create_task(task(runtime, stop)) for task in background]
+            listener = runtime.republish_requests = RepublishRequestListener(
+                relay, name, settings.kafka_bootstrap, monitor=runtime.monitor("republish-requests")
+            )
+            loops["relay"] = lambda: relay.run(stop)
+            loops["republish-requests"] = lambda: listener.run(stop)
+        if subscriptions is not None:
+            broker = runtime.broker = make_broker(settings.kafka_bootstrap)
+            subscriptions(runtime, broker)
+            watchdog = runtime.watchdog = ConsumerWatchdog(
+                runtime.subscriptions,
+                lambda request: broker.publish(
+                    request.model_dump_json().encode(),
+                    topic=Topics.REPUBLISH_REQUESTS,
+                    key=request.source.encode(),
+                ),
+                interval=settings.watchdog_interval_seconds,
+                monitor=runtime.monitor("consumer-watchdog"),
+            )
+            consumers_task = asyncio.create_task(
+                _retry_forever(broker.start, "consumers"), name=f"{name}-consumers"
+            )
+            loops["consumer-watchdog"] = lambda: watchdog.run(stop)
+        for loop_name, task in (background or {}).items():
+            loops[loop_name] = functools.partial(task, runtime, stop)
+        tasks = {
+            loop_name: asyncio.create_task(
+                supervise(runtime.monitor(loop_name), run, stop), name=f"{name}-{loop_name}"
+            )
+            for loop_name, run in loops.items()
+        }
         if on_start is not None:
             # May be async: e.g. reporting creates its projections' tables before serving.
             started = on_start(runtime, app)
@@ -118,8 +212,9 @@ def create_app(
             yield
         finally:
             stop.set()
-            for task in tasks:
-                await _finish(task, 10)
+            relay_task = tasks.pop("relay", None)
+            for loop_task in tasks.values():
+                await _finish(loop_task, 10)
             if consumers_task is not None:
                 await _finish(consumers_task, 0)
             if runtime.broker is not None:
@@ -144,12 +239,22 @@ def create_app(
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
 
-    async def ready() -> bool:
-        return runtime.pool is not None and await database_ready(runtime.pool)
+    async def ready() -> list[str]:
+        problems = runtime.loops.problems()
+        if runtime.pool is None or not await database_ready(runtime.pool):
+            problems.insert(0, "database: not reachable")
+        return problems
 
-    add_health(app, ready)
+    add_health(app, ready, live=runtime.loops.problems)
     for router in routers:
         app.include_router(router)
+    if not any(getattr(route, "path", None) == "/status" for route in app.routes):
+
+        @app.get("/status", include_in_schema=False)
+        async def status() -> dict[str, Any]:
+            """What this process's loops, relay and consumers are doing."""
+            return await kernel_status(runtime)
+
     instrument(app)
     return app
 
@@ -177,20 +282,11 @@ def subscribe_handlers(
 ) -> None:
     """An idempotent consumer of `topic` applying `handlers`, with the service's retry and
     consumer-group settings and its group's dead-letter topic."""
-    subscribe(
+    runtime.subscribe(
         broker,
         topic,
-        EventConsumer(
-            consumer,
-            runtime.require_pool(),
-            handlers,
-            BrokerDeadLetters(broker),
-            dead_letter_topic(group_id),
-            max_attempts=runtime.settings.consumer_max_attempts,
-        ),
+        runtime.event_consumer(consumer, group_id=group_id, handlers=handlers),
         group_id=group_id,
-        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
         description=description,
     )
 
@@ -207,48 +303,18 @@ async def _retry_forever(start: Callable[[], Any], what: str) -> None:
             delay = min(delay * 2, 5.0)
 
 
-async def _republish(settings: ServiceSettings, start: int, end: int | None) -> int:
-    pool = await connect_pool(settings.database_url, size=2)
-    relay = OutboxRelay(PostgresEventStore(pool), settings.kafka_bootstrap)
-    await relay.start()
-    try:
-        return await relay.republish(start, end)
-    finally:
-        await relay.stop()
-        await pool.close()
-
-
-async def _verify(settings: ServiceSettings) -> int:
-    pool = await connect_pool(settings.database_url, size=2)
-    try:
-        broken = await verify_all(PostgresEventStore(pool).iterate_all())
-    finally:
-        await pool.close()
-    for link in broken:
-        print(f"BROKEN {link.stream_id} at version {link.stream_version}: {link.reason}")
-    if not broken:
-        print("every stream's hash chain holds")
-    return 1 if broken else 0
-
-
 def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -> None:
-    """Console entry point: `serve` (default), `republish --from N [--to M]`, `verify`."""
+    """Console entry point: `serve` (default), or one of the operator's commands
+    (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`)."""
     parser = argparse.ArgumentParser(prog=f"csm-{name}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the HTTP API, relay and consumers (default)")
-    rep = sub.add_parser("republish", help="publish a range of stored events to Kafka again")
-    rep.add_argument("--from", dest="start", type=int, default=0, help="after this position")
-    rep.add_argument("--to", dest="end", type=int, default=None, help="up to this position")
-    sub.add_parser("verify", help="check every stream's hash chain")
+    add_commands(sub)
     args = parser.parse_args()
     settings = ServiceSettings()
     configure_logging(name)
-    if args.command == "republish":
-        count = asyncio.run(_republish(settings, args.start, args.end))
-        print(f"republished {count} events")
-        return
-    if args.command == "verify":
-        sys.exit(asyncio.run(_verify(settings)))
+    if args.command not in (None, "serve"):
+        sys.exit(run_command(args, settings))
     if settings.workers > 1:
         serve_workers(name, app_factory, settings)
         return

@@ -19,6 +19,13 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     consumer_max_attempts: int = 3
+    #: How long a store position may stay missing (later ones having arrived) before a consumer
+    #: counts it lost and asks its producer to publish it again.
+    delivery_delay_seconds: float = 30.0
+    #: How often the consumers' watchdog looks for truncated partitions and missing positions.
+    watchdog_interval_seconds: float = 2.0
+    #: A background loop that finishes no pass for this long counts as hung (not healthy).
+    loop_stall_seconds: float = 120.0
     db_pool_size: int = 10
     #: HTTP worker processes (one relays at a time; every one serves requests).
     workers: int = 1

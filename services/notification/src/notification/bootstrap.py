@@ -62,10 +62,10 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
     interval = settings.reminder_interval_seconds
 
     async def send(runtime: Runtime, stop: asyncio.Event) -> None:
-        await services.build(runtime).sender.run(stop)
+        await services.build(runtime).sender.run(stop, runtime.monitor("sender"))
 
     async def remind(runtime: Runtime, stop: asyncio.Event) -> None:
-        await services.build(runtime).reminders.run(stop, interval)
+        await services.build(runtime).reminders.run(stop, interval, runtime.monitor("reminders"))
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services.build(runtime)
@@ -77,7 +77,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         migrations=notification_migrations(),
         publishes=True,
         subscriptions=subscriptions,
-        background=[send, remind],
+        background={"sender": send, "reminders": remind},
         on_start=on_start,
         description="Every email the cycle sends, exactly once, with reminders and bulletins.",
     )

@@ -80,16 +80,19 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
     tick_seconds = settings.cycle_tick_seconds
 
     async def cycle_clock(runtime: Runtime, stop: asyncio.Event) -> None:
+        monitor = runtime.monitor("cycle-clock")
         while not stop.is_set():
             try:
                 await services.build(runtime).cycles.tick()
+                monitor.beat()
             except Exception as exc:  # the database is away: try again next tick
+                monitor.failed(exc)
                 log.warning("cycle clock tick failed; will retry", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), tick_seconds)
 
     async def snapshot_writer(runtime: Runtime, stop: asyncio.Event) -> None:
-        await services.build(runtime).snapshots.run(stop)
+        await services.build(runtime).snapshots.run(stop, runtime.monitor("snapshot-writer"))
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services.build(runtime)
@@ -101,7 +104,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         migrations=questionnaire_migrations(),
         publishes=True,
         subscriptions=subscriptions_for(lambda runtime: services.build(runtime).follower),
-        background=[cycle_clock, snapshot_writer],
+        background={"cycle-clock": cycle_clock, "snapshot-writer": snapshot_writer},
         on_start=on_start,
         description="Cycles, questionnaires, delegation, submission and sign-off.",
     )

@@ -40,7 +40,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         return built[0]
 
     async def projector(runtime: Runtime, stop: asyncio.Event) -> None:
-        await services_for(runtime).projector.run(stop)
+        await services_for(runtime).projector.run(stop, runtime.monitor("projector"))
 
     async def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services_for(runtime)
@@ -53,7 +53,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         routers=ROUTERS,
         migrations=resources.files("reporting.adapters").joinpath("sql"),
         subscriptions=subscriptions,
-        background=[projector],
+        background={"projector": projector},
         on_start=on_start,
         description="Read models for every CSM output, rebuilt from events at will.",
     )

@@ -43,6 +43,7 @@ from csm_kernel.clock import Clock
 from csm_kernel.consumer import Handler
 from csm_kernel.database import Connection
 from csm_kernel.errors import InvalidInput, NotFound
+from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
 
 from ..domain.notification import Intent, Kind
@@ -321,16 +322,21 @@ class Reminders:
         log.info("deadline reminders recorded", count=new)
         return new
 
-    async def run(self, stop: asyncio.Event, interval: float = 30) -> None:
+    async def run(
+        self, stop: asyncio.Event, interval: float = 30, monitor: LoopMonitor | None = None
+    ) -> None:
         """Run `run_due` every `interval` seconds until `stop` is set. A failed run (the
         database away) is logged and tried again next time: nothing is lost, since what is
         due stays due until recorded (or the close passes)."""
+        monitor = monitor or LoopMonitor("reminders")
         while not stop.is_set():
             try:
                 await self.run_due()
-            except Exception:
+                monitor.beat()
+            except Exception as exc:
                 # Whatever went wrong (the database away, most likely), the loop must outlive
                 # it: a dead loop would silently stop every reminder.
+                monitor.failed(exc)
                 log.exception("deadline reminder run failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)

@@ -62,6 +62,7 @@ import jinja2
 
 from csm_contracts.events.notifications import NotificationFailed, NotificationSent
 from csm_kernel.clock import Clock
+from csm_kernel.health import LoopMonitor
 from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.settings import ServiceSettings
@@ -387,12 +388,12 @@ class Sender:
                 # (the next pass would send it again). Record the state; report the gap.
                 log.error("notification outcome event not appended", notification_id=row.id)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
         """Send until `stop` is set: straight on while batches come full, polling every
         `idle_seconds` when there is nothing due, backing off while the server (or the
-        database) is away."""
+        database) is away. Each pass is reported to `monitor`."""
         try:
-            await self._loop(stop)
+            await self._loop(stop, monitor or LoopMonitor("sender"))
         finally:
             in_flight = self._in_flight
             if in_flight is not None and not in_flight.done():
@@ -401,7 +402,7 @@ class Sender:
                     log.warning("last notification batch failed", error=repr(in_flight.exception()))
             await self.close()
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, monitor: LoopMonitor) -> None:
         delay = 0.5
         while not stop.is_set():
             wait = self._idle_seconds
@@ -411,18 +412,22 @@ class Sender:
                 self._in_flight = asyncio.ensure_future(self.send_batch())
                 batch = await asyncio.shield(self._in_flight)
                 if batch.unavailable is not None:
+                    monitor.failed(f"SMTP server unavailable: {batch.unavailable}")
                     log.warning("SMTP server unavailable; will retry", error=batch.unavailable)
                     wait, delay = delay, min(delay * 2, self._max_backoff)
                 else:
+                    monitor.beat()
                     delay = 0.5
                     if batch.claimed >= self._batch:
                         continue
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                monitor.failed(exc)
                 log.warning("notification store unavailable; will retry", error=str(exc))
                 wait, delay = delay, min(delay * 2, self._max_backoff)
-            except Exception:
+            except Exception as exc:
                 # A fault of ours (a bug): keep the loop alive, the batch rolled back and is
                 # tried again after the backoff, and say so loudly.
+                monitor.failed(exc)
                 log.exception("notification batch failed; will retry")
                 wait, delay = delay, min(delay * 2, self._max_backoff)
             self._wake.clear()

@@ -20,6 +20,7 @@ import contextlib
 import asyncpg
 import orjson
 
+from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
 
 from ..domain.questionnaire import Questionnaire
@@ -73,14 +74,17 @@ class Snapshots:
             written += int(status.split()[-1])
         return written
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
         """Flush every `interval` until `stop`, then once more."""
+        monitor = monitor or LoopMonitor("snapshot-writer")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
             try:
                 await self.flush()
+                monitor.beat()
             except Exception as exc:  # the database is away or a deadlock: next time
+                monitor.failed(exc)
                 log.warning("questionnaire snapshots not written; will retry", error=str(exc))
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from csm_kernel.database import Connection
+from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
 
 from ..application.projection import Projection
@@ -227,26 +229,51 @@ class Projector:
             if step == 0:
                 return moved
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The live loop: wake on the journal's NOTIFY (or every `idle_seconds`), catch up."""
+    async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
+        """The live loop: wake on the journal's NOTIFY (or every `idle_seconds`), catch up.
+
+        Outlives a lost database (it listens again on a fresh connection when it is back) and
+        a failed pass (logged, reported to `monitor`, tried again)."""
+        monitor = monitor or LoopMonitor("projector")
         stale = await self.prepare()
         rebuilds = [asyncio.create_task(self._rebuild_quietly(p)) for p in stale]
-        listener = await self.pool.acquire()
-        await listener.add_listener(CHANNEL, self._notified)
+        listener: PoolConnectionProxy[asyncpg.Record] | None = None
+        pause = self.idle_seconds
         try:
             while not stop.is_set():
                 try:
+                    if listener is not None and listener.is_closed():
+                        await self._stop_listening(listener)
+                        listener = None
+                    if listener is None:
+                        listener = await self.pool.acquire()
+                        await listener.add_listener(CHANNEL, self._notified)
                     await self.catch_up_all()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                    log.warning("projector failed; retrying", error=str(exc))
+                    monitor.beat()
+                    pause = self.idle_seconds
+                except Exception as exc:
+                    monitor.failed(exc)
+                    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
+                        log.warning("projector failed; retrying", error=str(exc))
+                    else:
+                        log.exception("projector failed; retrying")
+                    await self._stop_listening(listener)
+                    listener = None
+                    pause = min(max(pause * 2, 0.5), 5.0)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                    await asyncio.wait_for(self._wake.wait(), pause)
         finally:
             for task in rebuilds:
                 task.cancel()
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(CHANNEL, self._notified)
+            await self._stop_listening(listener)
+
+    async def _stop_listening(self, listener: PoolConnectionProxy[asyncpg.Record] | None) -> None:
+        if listener is None:
+            return
+        with contextlib.suppress(Exception):
+            await listener.remove_listener(CHANNEL, self._notified)
+        with contextlib.suppress(Exception):
             await self.pool.release(listener)
 
     def _notified(self, *_: object) -> None:

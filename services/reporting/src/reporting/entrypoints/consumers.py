@@ -12,9 +12,7 @@ from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
 from csm_contracts.envelope import EventEnvelope
-from csm_kernel.consumer import EventConsumer
 from csm_kernel.database import Connection
-from csm_kernel.kafka import BrokerDeadLetters, dead_letter_topic, subscribe
 from csm_kernel.runtime import Runtime
 
 from ..adapters import journal
@@ -32,21 +30,11 @@ async def record(conn: Connection, events: Sequence[tuple[EventEnvelope, Any]]) 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
     # One subscription over the three topics: one group member, so one rebalance on start.
-    subscribe(
+    runtime.subscribe(
         broker,
         SOURCES,
-        EventConsumer(
-            CONSUMER,
-            runtime.require_pool(),
-            {},
-            BrokerDeadLetters(broker),
-            dead_letter_topic(GROUP),
-            max_attempts=runtime.settings.consumer_max_attempts,
-            batch_handler=record,
-        ),
+        runtime.event_consumer(CONSUMER, group_id=GROUP, batch_handler=record),
         group_id=GROUP,
-        session_timeout_ms=runtime.settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=runtime.settings.kafka_heartbeat_interval_ms,
         description="Journals every event of every service for the projections.",
         batch=BATCH,
     )
