@@ -1,12 +1,14 @@
-"""Reports as files: CSV and XLSX, each saying what it covers and when its data is from."""
+"""Reports as files: CSV and XLSX, each saying what it covers and when its data is from.
+
+Every value goes through `cells` on its way into a file (`csv_field`, `xlsx_row`), labels and
+titles included, so no name or answer can reach the reader's spreadsheet as a formula."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
@@ -14,6 +16,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from ..application.reports import ReportResult
+from .cells import csv_field, xlsx_row
 
 
 def cell(value: Any) -> Any:
@@ -33,66 +36,58 @@ def about_rows(about: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def to_csv(result: ReportResult, about: dict[str, Any]) -> bytes:
-    """One CSV: the scope lines, then each table under its title, separated by a blank line."""
+    """One CSV: the scope lines, then each table under its title, separated by a blank line.
+    Numbers are written bare, every text quoted and neutralised (see `cells`)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
+
+    def row(values: Sequence[Any]) -> None:
+        writer.writerow([csv_field(cell(v)) for v in values])
+
     for key, value in about_rows(about):
-        writer.writerow([key, value])
+        row([key, value])
     if result.summary:
         writer.writerow([])
         for key, value in result.summary.items():
-            writer.writerow([key.replace("_", " ").capitalize(), cell(value)])
+            row([key.replace("_", " ").capitalize(), value])
     for table in result.tables:
         writer.writerow([])
-        writer.writerow([table.title])
-        writer.writerow([c.label for c in table.columns])
-        for row in table.rows:
-            writer.writerow([_csv_cell(row.get(c.key)) for c in table.columns])
+        row([table.title])
+        row([c.label for c in table.columns])
+        for values in table.rows:
+            row([values.get(c.key) for c in table.columns])
     # A byte-order mark so Excel opens it as UTF-8 (names with accents, the £ sign).
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _csv_cell(value: Any) -> Any:
-    value = cell(value)
-    return "" if value is None else value
-
-
 def to_xlsx(result: ReportResult, about: dict[str, Any]) -> bytes:
     """One workbook: an "About" sheet with the scope, time and headline figures, then one
-    sheet per table."""
+    sheet per table. Text cells are strings, never formulas (see `cells`)."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "About"
     for key, value in about_rows(about):
-        sheet.append([key, _xlsx_cell(value)])
+        xlsx_row(sheet, [key, value])
     if result.summary:
         sheet.append([])
         for key, value in result.summary.items():
-            sheet.append([key.replace("_", " ").capitalize(), _xlsx_cell(cell(value))])
+            xlsx_row(sheet, [key.replace("_", " ").capitalize(), cell(value)])
     sheet.column_dimensions["A"].width = 28
     sheet.column_dimensions["B"].width = 40
     used: set[str] = {"About"}
     for table in result.tables:
         ws = book.create_sheet(_sheet_name(table.title, used))
-        ws.append([c.label for c in table.columns])
+        xlsx_row(ws, [c.label for c in table.columns])
         for c in ws[1]:
             c.font = Font(bold=True)
-        for row in table.rows:
-            ws.append([_xlsx_cell(cell(row.get(c.key))) for c in table.columns])
+        for values in table.rows:
+            xlsx_row(ws, [cell(values.get(c.key)) for c in table.columns])
         _fit(ws, [c.label for c in table.columns])
         ws.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _xlsx_cell(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    return value
 
 
 def _sheet_name(title: str, used: set[str]) -> str:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
 from csm_contracts.auth import Role
+from csm_contracts.events.registration import ORGANISATION_CODE_PATTERN, Region
 from csm_kernel.auth import Principal, current_principal
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
 from csm_kernel.http import OrjsonResponse
@@ -20,10 +21,13 @@ from ...adapters.exports import to_csv, to_xlsx
 from ...application.reports import Report, ReportRequest, ReportResult, Scope
 from ...services import Services
 from .dependencies import services_of
+from .downloads import download
 
 router = APIRouter(tags=["reports"])
 
-_CYCLE = re.compile(r"^\d{4}-\d{2}$")
+_CYCLE = re.compile(r"\d{4}-\d{2}")
+_CODE = re.compile(ORGANISATION_CODE_PATTERN)
+_REGIONS = frozenset(r.value for r in Region)
 _LOCAL_ROLES = (Role.MAPPING_LEAD, Role.GROUP_OWNER)
 
 
@@ -96,6 +100,7 @@ async def report(
     found = services.reports.get(name)
     if found is None:
         raise NotFound(f"no report called {name!r}; GET /reports lists them")
+    _check_codes(asked)
     if moment is not None:
         if as_at is not None:
             raise InvalidInput.field("moment", "give as_at or moment, not both")
@@ -161,6 +166,7 @@ async def report(
                 ],
             }
         )
+    # Only checked codes name the file (the report's name is one of the catalogue's).
     stem = "-".join(
         str(part)
         for part in (
@@ -176,18 +182,31 @@ async def report(
     else:
         body = to_xlsx(result, about)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{asked.format}"'},
-    )
+    return download(body, media, f"{stem}-{stamp}.{asked.format}")
+
+
+def _check_codes(asked: ReportParameters) -> None:
+    """Refuse a subject that is not even shaped like one, naming it, before anything reads it:
+    these name the downloaded file, and a quote or CR/LF in them broke its header. A
+    well-formed code nobody registered is left to the report (404). `fullmatch`, since `$`
+    would let a final newline through."""
+    for field, value, example in (("area", asked.area, "00AA"),
+                                  ("organisation", asked.organisation, "5A4")):  # fmt: skip
+        if value is not None and not (3 <= len(value) <= 5 and _CODE.fullmatch(value)):
+            raise InvalidInput.field(
+                field,
+                f"is not {'an' if field == 'area' else 'a'} {field} code: 3 to 5 capital letters "
+                f"and digits, with at least one letter (e.g. {example})",
+            )
+    if asked.region is not None and asked.region not in _REGIONS:
+        raise InvalidInput.field("region", "is not one of the nine regions (e.g. north-east)")
+    if asked.cycle is not None and not _CYCLE.fullmatch(asked.cycle):
+        raise InvalidInput.field("cycle", "must look like 2009-10")
 
 
 def _check_parameters(report: Report, request: ReportRequest) -> None:
     if report.needs_cycle and request.cycle is None:
         raise InvalidInput.field("cycle", f"{report.name} needs a cycle, e.g. 2009-10")
-    if request.cycle is not None and not _CYCLE.match(request.cycle):
-        raise InvalidInput.field("cycle", "must look like 2009-10")
     needed = {Scope.AREA: ("area", request.area), Scope.ORGANISATION: ("organisation",
               request.organisation), Scope.REGION: ("region", request.region)}  # fmt: skip
     if report.scope in needed and needed[report.scope][1] is None:
