@@ -1,5 +1,5 @@
 """What the portal reads from its environment (prefix `CSM_`): where each service's API is,
-where its front-end assets are, and the embedded stack's mailbox."""
+where its front-end assets are, how it is reached (HSTS) and the embedded stack's mailbox."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class PortalSettings(ServiceSettings):
     assets_dir: Path = PORTAL_ROOT / "node_modules"
     #: Secure cookies are refused over plain http by some clients; only a test turns it off.
     cookie_secure: bool = True
+    #: Send Strict-Transport-Security on every response, not only those whose request came
+    #: over https: for a TLS-terminating proxy that does not say X-Forwarded-Proto (or that
+    #: uvicorn is not told to trust through FORWARDED_ALLOW_IPS).
+    hsts: bool = False
     #: The SMTP sink's directory: set only in the embedded stack, where the mailbox page
     #: shows what it kept. None (containers, production) hides the page.
     mailbox_dir: Path | None = None
