@@ -27,14 +27,19 @@ class PortalSettings(ServiceSettings):
     #: over https: for a TLS-terminating proxy that does not say X-Forwarded-Proto (or that
     #: uvicorn is not told to trust through FORWARDED_ALLOW_IPS).
     hsts: bool = False
-    #: The SMTP sink's directory: set only in the embedded stack, where the mailbox page
-    #: shows what it kept. None (containers, production) hides the page.
+    #: The mailbox page (`/mailbox`: every email the SMTP sink kept, set-up and delegation
+    #: links included) for trying the service on one machine. Off unless turned on, as
+    #: `make run` does; even then only a signed-in national admin sees it.
+    mailbox_enabled: bool = False
+    #: The SMTP sink's directory (the embedded stack sets it).
     mailbox_dir: Path | None = None
-    #: Show the mailbox when mailbox_dir is unset but the embedded stack's var/mail exists.
+    #: With mailbox_dir unset, use the embedded stack's var/mail when it exists.
     mailbox_auto: bool = True
 
     def mailbox(self) -> Path | None:
-        """The mailbox directory to show, if any."""
+        """The mailbox directory to show, if the page is turned on and there is one."""
+        if not self.mailbox_enabled:
+            return None
         if self.mailbox_dir is not None:
             return self.mailbox_dir
         if not self.mailbox_auto:

@@ -194,7 +194,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "request": request,
         "session": session,
         "service_name": SERVICE_NAME,
-        "mailbox_enabled": portal.settings.mailbox() is not None,
+        "mailbox_enabled": session is not None
+        and session.is_national
+        and portal.settings.mailbox() is not None,
         "csrf_token": csrf.page_token(request),
         # GOV.UK's template puts it on its inline script (see security.py's policy).
         "cspNonce": getattr(request.state, "csp_nonce", None),
