@@ -203,3 +203,20 @@ async def test_a_delegates_page_needs_the_token_before_any_session() -> None:
         hx = await client.post("/delegate/some-link-token/preview", data={"version": "1"})
     assert r.status_code == hx.status_code == 403
     assert "Your form could not be sent" in r.text
+
+
+async def test_the_page_still_reads_the_form_the_check_read_first() -> None:
+    """The check reads the body before the page does, urlencoded or multipart."""
+    app, _ = portal()
+    async with browser(app, csrf_token=False) as client:
+        token = token_on((await client.get("/sign-in")).text)
+        wrong = await client.post(
+            "/sign-in", data={**SIGN_IN, "password": "nope", "csrf_token": token}
+        )
+        multipart = await client.post(  # (signing in turns the token over: this one last)
+            "/sign-in",
+            data={**SIGN_IN, "csrf_token": token},
+            files={"unused": ("a.txt", b"x")},
+        )
+    assert multipart.status_code == 303  # the page saw the email and password
+    assert wrong.status_code == 422 and 'value="ann@pct.nhs.uk"' in wrong.text

@@ -63,7 +63,10 @@ async def security(request: Request, call_next: Next) -> Response:
     csrf.begin(request)
     response = None
     if request.method in UNSAFE_METHODS:
-        response = await _refusal(request)
+        try:
+            response = await _refusal(request)
+        finally:
+            await request.close()  # the form read here (the page reads its own copy)
     if response is None:
         response = await call_next(request)
     csrf.finish(request, response)
