@@ -5,9 +5,12 @@ the cycle on its page; the lead sets a password from the email, signs in, adds a
 answers its questionnaire (a follow-up appears as the answers change, with and without
 JavaScript), delegates it; the delegate completes it from the emailed link; the lead accepts
 and submits, answers the self-assessment, signs off, the confirmation email arrives and a
-report shows the data; the national team sees participation and grants the organisation an
-extension.
-Screenshots of the key pages go to var/test-artefacts/portal/."""
+report shows the data; the national team sees participation, grants the organisation an
+extension and reads the local mailbox (which the lead cannot).
+Every page runs under the portal's strict Content-Security-Policy: the journey fails on any
+violation the browser reports, and a form post without its CSRF token is refused.
+Screenshots of the key pages go to var/test-artefacts/portal/ (the sign-in page and a form at
+1280 and 375 px wide too)."""
 
 from __future__ import annotations
 
@@ -71,7 +74,9 @@ def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProce
         "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
         "notification": service("notification"),
         "reporting": service("reporting"),
-        "portal": service("portal", CSM_MAILBOX_DIR=str(infra.mail_dir)),
+        "portal": service(
+            "portal", CSM_MAILBOX_DIR=str(infra.mail_dir), CSM_MAILBOX_ENABLED="true"
+        ),
     }
     portal = running["portal"]
     for name, s in running.items():
@@ -84,6 +89,38 @@ def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProce
     finally:
         for s in running.values():
             s.stop()
+
+
+#: Reports each Content-Security-Policy violation on the console, where `watch` collects it
+#: (Chromium also logs its own "... violates the following Content Security Policy directive"
+#: line, which `watch` collects as well).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const on = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 200) : "document";
+  console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`
+    + ` at ${e.sourceFile}:${e.lineNumber} on ${on}`);
+});
+"""
+
+
+def watch(context: Any, violations: list[str]) -> Any:
+    """A browser context whose pages report every CSP violation into `violations`."""
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def seen(message: Any) -> None:
+        if "CSP violation" in message.text or "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", seen)
+    return context
+
+
+def widths(page: Any, name: str) -> None:
+    """The page at a desktop's and a phone's width (it must look styled at both)."""
+    for width in (1280, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, f"{name}-{width}")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def mail_to(infra: Any, to: str, subject_part: str, timeout: float = 60) -> dict[str, Any]:
@@ -104,7 +141,9 @@ def link_in(message: dict[str, Any], pattern: str) -> str:
 
 def shot(page: Any, name: str) -> None:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+    # caret="initial": hiding the caret puts a style attribute on every input, which an htmx
+    # swap landing meanwhile copies onto the new inputs, and the CSP rightly refuses that.
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True, caret="initial")
 
 
 def reload_until(page: Any, url: str, text: str, timeout: float = 60) -> None:
@@ -173,9 +212,20 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        violations: list[str] = []
         try:
-            page = browser.new_page()
+            page = watch(browser.new_context(), violations).new_page()
             page.set_default_timeout(20_000)
+
+            # The pages come with a strict policy, yet look styled and run their scripts.
+            signing_in = page.goto(f"{portal}/sign-in")
+            assert signing_in is not None
+            policy = signing_in.headers["content-security-policy"]
+            assert "script-src 'self' 'nonce-" in policy and "unsafe" not in policy
+            assert signing_in.headers["cache-control"] == "no-store"
+            assert "govuk-frontend-supported" in page.get_attribute("body", "class")  # nonce
+            assert page.locator("[data-govuk-skip-link-init]").count() == 1  # init.js ran
+            widths(page, "00-sign-in")
 
             # The admin sets a password from the emailed link and signs in.
             setup = mail_to(infra, admin_email, "Set up your")
@@ -186,6 +236,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
 
             # Registering with nothing filled in: the error summary names every field.
             page.goto(f"{portal}/national/organisations/new")
+            widths(page, "01b-register-form")
             page.click("button:has-text('Register organisation')")
             summary = page.locator(".govuk-error-summary")
             assert summary.is_visible()
@@ -258,7 +309,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             assert page.locator("#q-camhs_tier-3").is_checked()
 
             # Without JavaScript, "save and continue" is what brings the follow-ups.
-            nojs = browser.new_context(java_script_enabled=False)
+            nojs = watch(browser.new_context(java_script_enabled=False), violations)
             nojs.add_cookies(page.context.cookies())
             plain = nojs.new_page()
             plain.goto(questionnaire_url)
@@ -290,7 +341,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             # The delegate completes it from the emailed link, in their own browser.
             invitation = mail_to(infra, delegate_email, "Please complete")
             delegate_link = link_in(invitation, re.escape(portal) + "/delegate/")
-            other = browser.new_context()
+            other = watch(browser.new_context(), violations)
             # A slow network for the delegate: each follow-up re-render leaves 0.8 s late, so
             # what is typed meanwhile must survive the swap that follows.
             other.add_init_script(SLOW_PREVIEWS)
@@ -363,11 +414,14 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
                 page.click("a:has-text('CSV')")
             assert download.value.suggested_filename.endswith(".csv")
 
-            # The mailbox page lists what the SMTP sink received, with working links.
-            page.goto(f"{portal}/mailbox")
-            assert "Signed off" in page.content()
-            assert page.locator(f"a[href^='{portal}/delegate/']").count() >= 1
-            shot(page, "16-mailbox")
+            # A form post without its token (no Origin either: the probe that got through)
+            # is refused with a page saying what to do, and the lead stays signed in.
+            forged = page.request.post(f"{portal}/sign-out", form={})
+            assert forged.status == 403 and "Your form could not be sent" in forged.text()
+            # The local mailbox is the national admin's only.
+            assert page.goto(f"{portal}/mailbox").status == 404
+            page.goto(f"{portal}/returns/{CYCLE}")
+            assert "Sign out" in page.content()
 
             # The national team sees participation and the delivery log.
             page.click("button:has-text('Sign out')")
@@ -390,8 +444,14 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             assert lead_email in page.content()
             shot(page, "17-delivery-log")
 
+            # The mailbox page lists what the SMTP sink received, with working links.
+            page.goto(f"{portal}/mailbox")
+            assert "Signed off" in page.content()
+            assert page.locator(f"a[href^='{portal}/delegate/']").count() >= 1
+            shot(page, "16-mailbox")
+
             # The sandbox needs no account; a follow-up appears there too.
-            sandbox = browser.new_page()
+            sandbox = watch(browser.new_context(), violations).new_page()
             sandbox.goto(f"{portal}/sandbox/service")
             sandbox.check("#q-camhs")
             sandbox.wait_for_selector("#q-camhs_tier")
@@ -402,5 +462,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/reports")
             assert "Sorry, the reporting service is unavailable" in page.content()
             shot(page, "18-service-unavailable")
+            if violations:  # the whole list, for whoever has to find where they come from
+                ARTEFACTS.mkdir(parents=True, exist_ok=True)
+                (ARTEFACTS / "csp-violations.txt").write_text("\n".join(violations))
+            assert violations == [], f"{len(violations)} CSP violations, first: {violations[:3]}"
         finally:
             browser.close()

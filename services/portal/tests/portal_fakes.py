@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from portal.bootstrap import build_app
+from portal.entrypoints.web import csrf
 from portal.settings import PortalSettings
 
 LEAD_TOKEN = "lead-token"
@@ -198,13 +199,25 @@ def portal(**apps: FastAPI | None) -> tuple[FastAPI, dict[str, FastAPI | None]]:
     return build_app(settings, clients=clients), chosen
 
 
-def browser(app: FastAPI, token: str | None = None) -> httpx.AsyncClient:
-    """A client like a browser without JavaScript: cookies kept, redirects not followed."""
+#: The form-token secret of the test browser's cookie (32 bytes, as the portal makes them).
+CSRF_SECRET = "c" * 43
+
+
+def browser(
+    app: FastAPI, token: str | None = None, *, csrf_token: bool = True
+) -> httpx.AsyncClient:
+    """A client like a browser without JavaScript: cookies kept, redirects not followed. It has
+    the form-token cookie of an earlier visit and sends the matching token with every request
+    (as the pages' forms and htmx do); `csrf_token=False` sends none (tests of the check)."""
+    headers = {"origin": "https://portal.test"}
+    if csrf_token:
+        headers[csrf.HEADER] = csrf.token_for(CSRF_SECRET, csrf.session_id_of(token))
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
         base_url="https://portal.test",
-        headers={"origin": "https://portal.test"},
+        headers=headers,
     )
+    client.cookies.set(csrf.cookie_name(secure=True), CSRF_SECRET, domain="portal.test")
     if token is not None:
         client.cookies.set("csm_session", token, domain="portal.test")
     return client

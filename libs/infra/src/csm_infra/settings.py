@@ -95,8 +95,10 @@ class InfraSettings:
         if service in ("registration", "questionnaire", "notification"):
             env["CSM_LINK_KEY_FILE"] = str(self.keys_dir / "links.key")
         if service == "portal":
-            # The embedded stack's mailbox page reads what the SMTP sink kept.
+            # The embedded stack's mailbox page reads what the SMTP sink kept; it is off unless
+            # turned on (for local use only), and shown only to a signed-in national admin.
             env["CSM_MAILBOX_DIR"] = str(self.mail_dir)
+            env["CSM_MAILBOX_ENABLED"] = "true"
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():

@@ -1,5 +1,5 @@
 """What the portal reads from its environment (prefix `CSM_`): where each service's API is,
-where its front-end assets are, and the embedded stack's mailbox."""
+where its front-end assets are, how it is reached (HSTS) and the embedded stack's mailbox."""
 
 from __future__ import annotations
 
@@ -23,14 +23,23 @@ class PortalSettings(ServiceSettings):
     assets_dir: Path = PORTAL_ROOT / "node_modules"
     #: Secure cookies are refused over plain http by some clients; only a test turns it off.
     cookie_secure: bool = True
-    #: The SMTP sink's directory: set only in the embedded stack, where the mailbox page
-    #: shows what it kept. None (containers, production) hides the page.
+    #: Send Strict-Transport-Security on every response, not only those whose request came
+    #: over https: for a TLS-terminating proxy that does not say X-Forwarded-Proto (or that
+    #: uvicorn is not told to trust through FORWARDED_ALLOW_IPS).
+    hsts: bool = False
+    #: The mailbox page (`/mailbox`: every email the SMTP sink kept, set-up and delegation
+    #: links included) for trying the service on one machine. Off unless turned on, as
+    #: `make run` does; even then only a signed-in national admin sees it.
+    mailbox_enabled: bool = False
+    #: The SMTP sink's directory (the embedded stack sets it).
     mailbox_dir: Path | None = None
-    #: Show the mailbox when mailbox_dir is unset but the embedded stack's var/mail exists.
+    #: With mailbox_dir unset, use the embedded stack's var/mail when it exists.
     mailbox_auto: bool = True
 
     def mailbox(self) -> Path | None:
-        """The mailbox directory to show, if any."""
+        """The mailbox directory to show, if the page is turned on and there is one."""
+        if not self.mailbox_enabled:
+            return None
         if self.mailbox_dir is not None:
             return self.mailbox_dir
         if not self.mailbox_auto:

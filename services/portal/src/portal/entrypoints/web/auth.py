@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...adapters.api import ApiError
+from . import csrf
 from .forms import form_of, safe_next, text, values
 from .rendering import FormErrors, render
 from .session import OptionalSession, clear_session_cookies, set_session_cookies
@@ -69,6 +70,7 @@ async def sign_in(request: Request) -> Response:
         else:
             response = RedirectResponse(target, status_code=303)
             set_session_cookies(request, response, tokens, email)
+            csrf.rotate(request)  # no form token from before signing in works after
             return response
     return render(
         request,
@@ -90,6 +92,7 @@ async def sign_out(request: Request, session: OptionalSession) -> Response:
             await portal.apis.registration.call("POST", "/auth/sign-out", token=session.token)
     response = RedirectResponse("/sign-in?done=signed-out", status_code=303)
     clear_session_cookies(response)
+    csrf.rotate(request)
     return response
 
 

@@ -23,7 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from csm_kernel.observability import get_logger
 
 from ...adapters.api import ApiError, ServiceUnavailable
+from .forms import back_to
 from .rendering import render
+from .security import apply_headers
 from .session import NotAllowed, SignInRequired, clear_session_cookies, load_session
 
 log = get_logger(__name__)
@@ -75,20 +77,31 @@ def install_page_errors(app: FastAPI) -> None:
             return render(request, "errors/not_found.html", 404, message=exc.message)
         if exc.status == 410:
             return render(request, "errors/gone.html", 410, message=exc.message)
-        return render(request, "errors/refused.html", exc.status, message=exc.message)
+        return render(
+            request, "errors/refused.html", exc.status, message=exc.message, back=back_to(request)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         await _with_session(request)
         if exc.status_code == 404:
             return render(request, "errors/not_found.html", 404)
-        return render(request, "errors/refused.html", exc.status_code, message=str(exc.detail))
+        return render(
+            request,
+            "errors/refused.html",
+            exc.status_code,
+            message=str(exc.detail),
+            back=back_to(request),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("page failed", path=request.url.path)
+        # This handler runs outside the middleware, so it adds the headers itself.
         try:
-            return render(request, "errors/problem.html", 500)
+            response: Response = render(request, "errors/problem.html", 500)
         except Exception:
             log.exception("the error page failed too")
-            return HTMLResponse(PLAIN_PROBLEM, status_code=500)
+            response = HTMLResponse(PLAIN_PROBLEM, status_code=500)
+        apply_headers(request, response)
+        return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from starlette.datastructures import FormData
@@ -35,3 +36,12 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return "/"
+
+
+def back_to(request: Request) -> str:
+    """The page a form was sent from (a same-site Referer, which `Referrer-Policy:
+    same-origin` lets through), for a "go back" link; else the start page."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host", ""):
+        return "/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))

@@ -1,7 +1,8 @@
 """The embedded stack's mailbox: what the SMTP sink kept, newest first, links clickable.
 
-Only where `mailbox_dir` is set (or `make run`'s var/mail exists): it shows set-up and
-delegation links, which must never be on a real deployment's pages."""
+It shows set-up and delegation links, which must never be on a real deployment's pages: only
+where turned on (`CSM_MAILBOX_ENABLED`, as `make run` does) with a directory to read, and only
+to a signed-in national admin. Anyone else gets "Page not found", as if it were not there."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def read_mailbox(directory: Path) -> list[dict[str, Any]]:
 
 
 @router.get("/mailbox")
-async def mailbox(request: Request, _: OptionalSession) -> Response:
+async def mailbox(request: Request, session: OptionalSession) -> Response:
     directory = request.app.state.portal.settings.mailbox()
-    if directory is None:
+    if directory is None or session is None or not session.is_national:
         return render(request, "errors/not_found.html", 404)
     return render(request, "mailbox/list.html", title="Mailbox", messages=read_mailbox(directory),
                   directory=str(directory), width="full")  # fmt: skip

@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from ...adapters.api import ApiError
 from ...application.dates import LONDON
+from . import csrf
 
 
 def controlling(view: dict[str, Any]) -> set[str]:
@@ -185,14 +186,20 @@ templates = Jinja2Templates(env=_environment())
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page, with what the layout needs (who is signed in, which links to show)."""
+    """A page, with what the layout needs (who is signed in, which links to show, the form
+    token and the inline script's nonce)."""
     portal = request.app.state.portal
     session = getattr(request.state, "session", None)
     ctx = {
         "request": request,
         "session": session,
         "service_name": SERVICE_NAME,
-        "mailbox_enabled": portal.settings.mailbox() is not None,
+        "mailbox_enabled": session is not None
+        and session.is_national
+        and portal.settings.mailbox() is not None,
+        "csrf_token": csrf.page_token(request),
+        # GOV.UK's template puts it on its inline script (see security.py's policy).
+        "cspNonce": getattr(request.state, "csp_nonce", None),
         "errors": context.pop("errors", None) or FormErrors(),
         **context,
     }
