@@ -12,6 +12,7 @@ from ...adapters.api import ApiError
 from .forms import form_of, safe_next, text, values
 from .rendering import FormErrors, render
 from .session import OptionalSession, clear_session_cookies, set_session_cookies
+from .sign_in_client import client_headers, remember_device, sign_in_body
 
 router = APIRouter()
 
@@ -53,7 +54,9 @@ async def sign_in(request: Request) -> Response:
         portal = request.app.state.portal
         try:
             tokens = await portal.apis.registration.post(
-                "/auth/sign-in", json={"email": email, "password": password}
+                "/auth/sign-in",
+                json=sign_in_body(request, email, password),
+                headers=client_headers(request),
             )
         except ApiError as exc:
             if exc.status == 401:
@@ -69,6 +72,7 @@ async def sign_in(request: Request) -> Response:
         else:
             response = RedirectResponse(target, status_code=303)
             set_session_cookies(request, response, tokens, email)
+            remember_device(request, response, tokens)
             return response
     return render(
         request,
