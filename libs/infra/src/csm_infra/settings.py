@@ -94,6 +94,9 @@ class InfraSettings:
         }
         if service in ("registration", "questionnaire", "notification"):
             env["CSM_LINK_KEY_FILE"] = str(self.keys_dir / "links.key")
+        if service in ("registration", "portal"):
+            # The portal vouches with it for the address of the person signing in.
+            env["CSM_PORTAL_KEY_FILE"] = str(self.keys_dir / "portal.key")
         if service == "portal":
             # The embedded stack's mailbox page reads what the SMTP sink kept; it is off unless
             # turned on (for local use only), and shown only to a signed-in national admin.

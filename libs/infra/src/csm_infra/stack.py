@@ -78,6 +78,7 @@ class EmbeddedStack:
         s.var_dir.mkdir(parents=True, exist_ok=True)
         ensure_keypair(s.keys_dir)
         ensure_link_key(s.keys_dir / "links.key")
+        ensure_link_key(s.keys_dir / "portal.key")
         pg = self.postgres
         pg.start()
         pg.create_databases(list(SERVICES))

@@ -43,3 +43,6 @@ class ServiceSettings(BaseSettings):
     auth_private_key_file: Path | None = None
     #: The secret that makes delegates' link tokens (questionnaire and notification only).
     link_key_file: Path | None = None
+    #: The secret with which the portal vouches for the address of the person it calls for
+    #: (portal and registration only; `csm_kernel.client_address`).
+    portal_key_file: Path | None = None

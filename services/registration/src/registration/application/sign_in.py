@@ -2,8 +2,10 @@
 
 Secrets never leave this module except to their owner: passwords are hashed with argon2id
 (argon2-cffi's defaults), refresh tokens are stored only as SHA-256 digests, set-up links'
-tokens are HMACs of their id under the link key (`csm_kernel.links`, never stored), and errors
-never say whether an email address has an account.
+tokens are HMACs of their id under the link key (`csm_kernel.links`, never stored), and
+nothing a caller sees (status, body, headers, time taken) says whether an email address has an
+account: failures are counted and locked out per address and client for every address alike
+(`domain.credentials.SignInPolicy`, docs/registration.md "Signing in").
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from csm_contracts.auth import Role
-from csm_contracts.events.accounts import NATIONAL, AccountActivated, AccountLocked
+from csm_contracts.events.accounts import NATIONAL, AccountActivated
 from csm_contracts.registry import EventPayload
 from csm_kernel.auth import Principal, TokenSigner
 from csm_kernel.clock import Clock, SystemClock
@@ -32,7 +34,8 @@ from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 
 from ..adapters import accounts_repository as repo
-from ..domain.credentials import SignInPolicy, check_password
+from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password
+from ..domain.sign_in_keys import SignInKeys
 from .accounts import account_stream
 
 log = get_logger(__name__)
@@ -51,6 +54,13 @@ class Tokens:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    tokens: Tokens
+    #: The device's token: the same one if it was trusted already, else a new one.
+    device_token: str
+
+
 @dataclass
 class SignIn:
     store: PostgresEventStore
@@ -62,9 +72,12 @@ class SignIn:
     refresh_ttl: timedelta = timedelta(hours=12)
     #: Checks set-up links' tokens (None: no link key configured, so none is accepted).
     links: LinkTokens | None = None
+    #: Keyed hashes the sign-in counters are kept under (shared by every replica).
+    keys: SignInKeys = field(default_factory=SignInKeys)
 
     def __post_init__(self) -> None:
-        # Verifying against this when the email is unknown keeps both answers equally slow.
+        # Verified against whenever there is no usable hash (no account, not set up yet,
+        # disabled, locked out), so that every answer costs one argon2 verification.
         self._decoy = self.hasher.hash(secrets.token_urlsafe(16))
 
     async def complete_setup(self, token: str, password: str) -> None:
@@ -90,8 +103,7 @@ class SignIn:
             )
             was_pending = row["status"] == "pending"
             await conn.execute(
-                "UPDATE accounts SET password_hash = $2, status = 'active', failed_attempts = 0,"
-                " locked_until = NULL WHERE account_id = $1",
+                "UPDATE accounts SET password_hash = $2, status = 'active' WHERE account_id = $1",
                 row["account_id"], self.hasher.hash(password),
             )  # fmt: skip
             if was_pending:
@@ -109,58 +121,79 @@ class SignIn:
         context = AppendContext(actor=f"user:{account_id}")
         await self.store.append_with(conn, stream, version, [NewEvent.from_payload(event)], context)
 
-    async def sign_in(self, email: str, password: str) -> Tokens:
+    async def sign_in(
+        self, email: str, password: str, *, client: str, device_token: str | None = None
+    ) -> SignedIn:
+        """Tokens for the right password, else 401 (or 429 while locked out).
+
+        `client` is the caller's network address (the person's, when the portal vouches for
+        it); `device_token` is the token a previous successful sign-in gave this device.
+        Every step is the same whether the address has an account or not: the same queries,
+        one argon2 verification (against a decoy hash when there is no usable one), the same
+        counts, answers and delays, so neither the answer nor its timing tells them apart."""
         now = self.clock.now()
+        address = self.keys.address(email)
+        device = digest(device_token) if device_token else None
         async with self.pool.acquire() as conn, conn.transaction():
             account = await repo.account_by_email(conn, email)
-            if account is None or account["password_hash"] is None:
-                self._verify(self._decoy, password)
-                raise Unauthorised(WRONG_CREDENTIALS)
-            if account["locked_until"] is not None and account["locked_until"] > now:
-                wait = int((account["locked_until"] - now).total_seconds()) + 1
-                raise TooManyRequests(
-                    "too many failed sign-ins: this account is locked for a while",
-                    retry_after_seconds=wait,
+            trusted = device is not None and await repo.is_trusted_device(
+                conn, device, address, now
+            )
+            # A trusted device is a client of its own: others on its network cannot lock it.
+            client_key = (
+                self.keys.device(device) if trusted and device else self.keys.client(client)
+            )
+            pair, address_count = await repo.hold_counters(conn, address, client_key, now)
+            decision = self.policy.admit(pair, address_count, trusted=trusted, now=now)
+            if isinstance(decision, Admitted):
+                await repo.save_counters(
+                    conn, address, client_key, decision.client, decision.address
                 )
-            if account["status"] != "active" or not self._verify(
-                account["password_hash"], password
-            ):
-                failures = account["failed_attempts"] + 1
-                locked_until = self.policy.lock_until(failures, now)
-                await conn.execute(
-                    "UPDATE accounts SET failed_attempts = $2, locked_until = $3 "
-                    "WHERE account_id = $1",
-                    account["account_id"], 0 if locked_until else failures, locked_until,
-                )  # fmt: skip
-                if locked_until is not None:
-                    await self._append(
-                        conn, account["account_id"],
-                        AccountLocked(
-                            organisation_id=account["organisation_id"] or NATIONAL,
-                            account_id=account["account_id"], failed_attempts=failures,
-                            until=locked_until,
-                        ),
-                    )  # fmt: skip
-                    log.warning("account locked", account_id=account["account_id"])
-                delay = self.policy.delay_seconds(failures)
-            else:
-                delay = 0.0
-                await conn.execute(
-                    "UPDATE accounts SET failed_attempts = 0, locked_until = NULL "
-                    "WHERE account_id = $1",
-                    account["account_id"],
-                )
+            await repo.purge_stale_counters(conn, now, now - self.policy.forget_after)
+        if isinstance(decision, Refused):
+            # Costs what any other answer costs, and checks nothing.
+            await self._verify(self._decoy, password)
+            raise TooManyRequests(
+                decision.message, retry_after_seconds=decision.retry_after_seconds
+            )
+        usable: str | None = None
+        if account is not None and account["status"] == "active":
+            usable = account["password_hash"]
+        right = await self._verify(usable or self._decoy, password)
+        if usable is not None and right:
+            assert account is not None
+            async with self.pool.acquire() as conn, conn.transaction():
+                await repo.forgive_attempt(conn, address, client_key)
                 if self.hasher.check_needs_rehash(account["password_hash"]):
                     await conn.execute(
                         "UPDATE accounts SET password_hash = $2 WHERE account_id = $1",
                         account["account_id"], self.hasher.hash(password),
                     )  # fmt: skip
-                return await self._open_session(conn, account)
-        # Failed: answer slowly, outside the transaction so the row lock is not held meanwhile.
-        await asyncio.sleep(delay)
+                kept = device_token if trusted else secrets.token_urlsafe(32)
+                assert kept is not None
+                await repo.trust_device(
+                    conn, digest(kept), address, account["account_id"], now,
+                    now + self.policy.trust_device_for,
+                )  # fmt: skip
+                return SignedIn(await self._open_session(conn, account), kept)
+        if decision.locks_client or decision.address.failures == self.policy.ceiling:
+            # The same line for an address with an account and without (the log is ours, not
+            # the caller's, so it may say which); never the address itself.
+            log.warning(
+                "sign-in lockout",
+                scope="client" if decision.locks_client else "address",
+                address_key=address[:16],
+                account_id=account["account_id"] if account is not None else None,
+            )
+        # Failed: answer slowly, with no connection or row lock held meanwhile.
+        await asyncio.sleep(decision.delay_seconds)
         raise Unauthorised(WRONG_CREDENTIALS)
 
-    def _verify(self, password_hash: str, password: str) -> bool:
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        # argon2 releases the GIL: in a thread it costs one core, not the event loop.
+        return await asyncio.to_thread(self._verify_now, password_hash, password)
+
+    def _verify_now(self, password_hash: str, password: str) -> bool:
         try:
             return self.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):

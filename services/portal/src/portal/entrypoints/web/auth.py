@@ -13,6 +13,7 @@ from . import csrf
 from .forms import form_of, safe_next, text, values
 from .rendering import FormErrors, render
 from .session import OptionalSession, clear_session_cookies, set_session_cookies
+from .sign_in_client import client_headers, remember_device, sign_in_body
 
 router = APIRouter()
 
@@ -54,7 +55,9 @@ async def sign_in(request: Request) -> Response:
         portal = request.app.state.portal
         try:
             tokens = await portal.apis.registration.post(
-                "/auth/sign-in", json={"email": email, "password": password}
+                "/auth/sign-in",
+                json=sign_in_body(request, email, password),
+                headers=client_headers(request),
             )
         except ApiError as exc:
             if exc.status == 401:
@@ -71,6 +74,7 @@ async def sign_in(request: Request) -> Response:
             response = RedirectResponse(target, status_code=303)
             set_session_cookies(request, response, tokens, email)
             csrf.rotate(request)  # no form token from before signing in works after
+            remember_device(request, response, tokens)
             return response
     return render(
         request,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, current_principal, ensure_can_see, require
+from csm_kernel.client_address import ClientProof
 from csm_kernel.errors import NotFound, Unauthorised
 from csm_kernel.http import append_context
 
@@ -59,6 +60,8 @@ class SetUpRequest(BaseModel):
 class SignInRequest(BaseModel):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1000)
+    #: The token a previous sign-in gave this device (the portal keeps it in a cookie).
+    device_token: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class RefreshRequest(BaseModel):
@@ -70,6 +73,12 @@ class TokensResponse(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - OAuth's token type, not a secret
     expires_in: int
+
+
+class SignInResponse(TokensResponse):
+    #: Keep it for this device and send it with its next sign-in: a device that has signed in
+    #: before is not locked out by others' failures (docs/registration.md, "Signing in").
+    device_token: str
 
 
 class MeResponse(BaseModel):
@@ -203,12 +212,26 @@ async def set_up(body: SetUpRequest, sign_in: SignInDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/auth/sign-in", response_model=TokensResponse)
-async def sign_in_(body: SignInRequest, sign_in: SignInDep) -> TokensResponse:
-    tokens = await sign_in.sign_in(body.email, body.password)
-    return TokensResponse(
+def client_of(request: Request) -> str:
+    """The caller's network address: the person's, when the portal vouches for it
+    (`csm_kernel.client_address`), else the connection's (behind a proxy, as uvicorn takes it
+    from X-Forwarded-For when the proxy is in FORWARDED_ALLOW_IPS)."""
+    proof: ClientProof | None = getattr(request.app.state, "client_proof", None)
+    vouched = proof.vouched(request.headers) if proof is not None else None
+    if vouched is not None:
+        return vouched
+    return request.client.host if request.client is not None else "unknown"
+
+
+@router.post("/auth/sign-in", response_model=SignInResponse)
+async def sign_in_(body: SignInRequest, request: Request, sign_in: SignInDep) -> SignInResponse:
+    signed_in = await sign_in.sign_in(
+        body.email, body.password, client=client_of(request), device_token=body.device_token
+    )
+    tokens = signed_in.tokens
+    return SignInResponse(
         access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        expires_in=tokens.expires_in,
+        expires_in=tokens.expires_in, device_token=signed_in.device_token,
     )  # fmt: skip
 
 
