@@ -24,6 +24,7 @@ from faststream.kafka import KafkaBroker
 from .auth import TokenVerifier
 from .consumer import EventConsumer, Handler
 from .database import connect_pool, database_ready, migrate
+from .edge import install_edge
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
@@ -143,6 +144,7 @@ def create_app(
     if settings.auth_public_key_file is not None:
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
+    install_edge(app, settings.max_request_bytes)  # NUL, bad UTF-8, oversized bodies: 422/413
 
     async def ready() -> bool:
         return runtime.pool is not None and await database_ready(runtime.pool)
