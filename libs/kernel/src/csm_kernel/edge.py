@@ -35,13 +35,13 @@ from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
-from starlette.routing import Match
 
 from .edge_checks import (
     NUL_REASON,
     UTF8_REASON,
     body_problems,
     header_problems,
+    matching_route,
     path_problems,
     problem,
     shown,
@@ -191,13 +191,9 @@ class EdgeGuard:
 
     def _route_limit(self, scope: Scope) -> int:
         """The larger body limit of the route this request is for, else the service's."""
-        app = scope.get("app")
-        for route in getattr(getattr(app, "router", None), "routes", ()):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                endpoint = getattr(route, "endpoint", None)
-                return int(getattr(endpoint, _LIMIT_ATTRIBUTE, self.max_body_bytes))
-        return self.max_body_bytes
+        found = matching_route(scope)
+        endpoint = getattr(found[0], "endpoint", None) if found is not None else None
+        return int(getattr(endpoint, _LIMIT_ATTRIBUTE, self.max_body_bytes))
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, refusal: Refusal) -> None:
         log.info(

@@ -74,15 +74,33 @@ def path_problems(scope: Scope) -> list[dict[str, Any]]:
 def _path_field(scope: Scope) -> str:
     """`path.<parameter>` of the route the path matches, for the parameter holding the bad
     text (servers decode a bad path with NUL kept and invalid bytes as U+FFFD)."""
+    found = matching_route(scope)
+    if found is not None:
+        for name, value in found[1].items():
+            if isinstance(value, str) and ("\x00" in value or "\ufffd" in value):
+                return f"path.{name}"
+    return "path"
+
+
+def matching_route(scope: Scope) -> tuple[Any, dict[str, Any]] | None:
+    """The route of the app in `scope` that takes this request, and its path parameters,
+    before the app's own routing has run (only asked of a request about to be refused)."""
     app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", ()):
+    for route in _leaves(getattr(getattr(app, "router", None), "routes", ())):
         match, child = route.matches(scope)
         if match is Match.FULL:
-            for name, value in child.get("path_params", {}).items():
-                if isinstance(value, str) and ("\x00" in value or "\ufffd" in value):
-                    return f"path.{name}"
-            break
-    return "path"
+            return route, dict(child.get("path_params", {}))
+    return None
+
+
+def _leaves(routes: Any) -> Iterator[Any]:
+    for route in routes:
+        # FastAPI keeps an included router as one entry: its own routes are the leaves.
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _leaves(inner.routes)
+        else:
+            yield route
 
 
 def _pairs(raw: bytes) -> Iterator[tuple[bytes, bytes]]:

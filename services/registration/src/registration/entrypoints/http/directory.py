@@ -34,6 +34,7 @@ from csm_contracts.events.directory import (
     ServiceType,
 )
 from csm_kernel.auth import Principal, require
+from csm_kernel.edge import body_limit
 from csm_kernel.errors import InvalidInput
 from csm_kernel.http import append_context
 from csm_kernel.runtime import Runtime, runtime_of
@@ -50,6 +51,9 @@ READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNE
 WRITERS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD, Role.GROUP_OWNER)
 #: Most lines one import request may carry.
 MAX_IMPORT_LINES = 100_000
+#: Most bytes one import request may carry: 100,000 lines of about 650 bytes (a service with
+#: a long description); streamed to the route after its sign-in check, checked on the way.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 async def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
@@ -379,6 +383,7 @@ def _parse_lines(body: bytes) -> tuple[list[ImportRow], list[dict[str, Any]]]:
 
 
 @router.post("/directory/services/import", status_code=201, response_model=ImportOut)
+@body_limit(MAX_IMPORT_BYTES)
 async def import_services(request: Request, directory: DirectoryDep, principal: Admin) -> ImportOut:
     """Many services at once: the body is JSON lines (`application/x-ndjson`), one service per
     line, each shaped as the body of `POST /directory/services` (plus an optional

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationKind, Region
 from csm_kernel.auth import Principal, ensure_can_see, require
+from csm_kernel.edge import body_limit
 from csm_kernel.errors import CSMError, Forbidden, InvalidInput
 from csm_kernel.http import append_context
 from csm_kernel.runtime import Runtime, runtime_of
@@ -274,6 +275,7 @@ async def list_organisations(
         }
     },
 )
+@body_limit(importing.MAX_IMPORT_BYTES)
 async def import_organisations(
     request: Request,
     repo: Repository,
