@@ -21,6 +21,10 @@ StreamVersion = Annotated[
 ]
 """The version of a stream a change was decided from (optimistic concurrency)."""
 
+Int32 = Annotated[int, Field(ge=-MAX_INT32, le=MAX_INT32)]
+"""An integer whose finer rule the domain checks (an age, a tier), kept within PostgreSQL's
+int so that no value beyond it reaches a query or a serialiser first."""
+
 #: Lengths for free text in requests.
 NAME_LENGTH = 200
 """A name or title (a person, an organisation, a service, a group)."""
