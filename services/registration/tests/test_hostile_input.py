@@ -94,6 +94,17 @@ async def test_hostile_bytes_and_sizes_are_refused(registration_app, auth_keys) 
         r = await c.post("/organisations", content=b" " * (4 * 1024 * 1024 + 1),
                          headers={"content-type": "application/json"})  # fmt: skip
         assert _fields(r, 413) == ["body"]
+        # The probes that grew registration from 95 to 177 MB: refused before they are read.
+        huge = b'{"email": "a@example.org", "password": "' + b"x" * (40 * 1024 * 1024) + b'"}'
+        r = await c.post(
+            "/auth/sign-in", content=huge, headers={"content-type": "application/json"}
+        )
+        assert _fields(r, 413) == ["body"]
+        many = ("{" + ",".join(f'"k{i}":{i}' for i in range(200_000)) + "}").encode()
+        r = await c.post(
+            "/organisations", content=many, headers={"content-type": "application/json"}
+        )
+        assert _fields(r, 413) == ["body"]
         # Nothing of it was stored.
         pool = a.app.state.runtime.require_pool()
         assert await pool.fetchval("SELECT count(*) FROM events") == 2

@@ -11,7 +11,8 @@ portal install. It refuses, with 422 naming the field:
 - an `X-Correlation-Id` header that is not a short printable token (it is stored in every event
   the request appends);
 
-and with 413 a body over `max_body_bytes` (a route may allow more with `body_limit`).
+and with 413 a body over `max_body_bytes` (a route may allow more with `body_limit`), or JSON
+of more than `MAX_JSON_VALUES` values: parsed, 3.5 MB of small keys took 58 MB.
 
 PostgreSQL text cannot hold NUL and a lone surrogate is not UTF-8 at all: without this, such
 input answered 500 wherever it reached the database, or was stored in an event (the store keeps
@@ -29,6 +30,8 @@ import that is refused by its sign-in check is never read at all.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,6 +40,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from .edge_checks import (
+    MAX_JSON_VALUES,
     NUL_REASON,
     UTF8_REASON,
     body_problems,
@@ -45,6 +49,7 @@ from .edge_checks import (
     path_problems,
     problem,
     shown,
+    too_many_json_values,
     urlencoded_problems,
 )
 from .errors import CSMError, InvalidInput
@@ -59,6 +64,8 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_DETAILS = 20
 
 _LIMIT_ATTRIBUTE = "__csm_body_limit__"
+#: After a streamed body this large, free memory is handed back to the system.
+TRIM_AFTER_BYTES = 8 * 1024 * 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,6 +121,14 @@ def _too_large(limit: int) -> Refusal:
     )
 
 
+def _too_many_values() -> Refusal:
+    return Refusal(
+        413,
+        f"the request body holds more than {MAX_JSON_VALUES} JSON values",
+        [problem("body", f"at most {MAX_JSON_VALUES} values")],
+    )
+
+
 def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
@@ -159,7 +174,7 @@ class EdgeGuard:
                 await self._refuse(scope, receive, send, _too_large(limit))
                 return
         if limit > self.max_body_bytes:
-            await self.app(scope, _Streamed(receive, limit).receive, send)
+            await self._streamed(scope, send, _Streamed(receive, limit))
             return
         chunks: list[bytes] = []
         size = 0
@@ -170,24 +185,35 @@ class EdgeGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
+                read = [*chunks, chunk]
                 limit = self._route_limit(scope)
                 if size > limit:
                     await self._refuse(scope, receive, send, _too_large(limit))
                     return
                 # A route that takes more: stream the rest to it, checked on the way.
-                streamed = _Streamed(receive, limit, [*chunks, chunk], message)
-                await self.app(scope, streamed.receive, send)
+                del chunks  # now the stream's
+                await self._streamed(scope, send, _Streamed(receive, limit, read, message))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         del chunks
+        if too_many_json_values(content_type, body):
+            await self._refuse(scope, receive, send, _too_many_values())
+            return
         problems = body_problems(content_type, body)
         if problems:
             await self._refuse(scope, receive, send, _invalid(problems))
             return
         await self.app(scope, _replay(body, receive), send)
+
+    async def _streamed(self, scope: Scope, send: Send, body: _Streamed) -> None:
+        try:
+            await self.app(scope, body.receive, send)
+        finally:
+            if body.size > TRIM_AFTER_BYTES:
+                release_free_memory()
 
     def _route_limit(self, scope: Scope) -> int:
         """The larger body limit of the route this request is for, else the service's."""
@@ -250,7 +276,7 @@ class _Streamed:
         self.limit = limit
         self._pending = list(read or [])
         self._last_more = True if last is None else bool(last.get("more_body", False))
-        self._size = 0
+        self.size = 0
         self._line = 1
         self._tail = b""
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
@@ -270,8 +296,8 @@ class _Streamed:
         return message
 
     def _check(self, chunk: bytes, *, final: bool) -> None:
-        self._size += len(chunk)
-        if self._size > self.limit:
+        self.size += len(chunk)
+        if self.size > self.limit:
             refusal = _too_large(self.limit)
             raise PayloadTooLarge(refusal.message, details=refusal.details)
         # The last bytes of the chunk before: a `\u0000` escape may straddle two chunks.
@@ -292,6 +318,17 @@ class _Streamed:
             raise InvalidInput(f"invalid request: body: {reason} (line {line})", details=[found])
         self._line += chunk.count(b"\n")
         self._tail = window[-5:]
+
+
+def release_free_memory() -> None:
+    """Hand memory the process has freed back to the system (glibc's `malloc_trim`).
+
+    A large body (an import of tens of MB) is parsed into many small objects; once freed,
+    glibc keeps their pages for reuse, so the process's RSS stays at the import's high-water
+    mark. Measured on registration after three 42 MB imports (from 85 MB): 140 MB kept
+    without this, 111 MB with it. Elsewhere (not glibc) it does nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def install_edge(

@@ -29,8 +29,28 @@ _SUSPECT_URL = re.compile(rb"%(?:00|[89a-fA-F][0-9a-fA-F])|\x00")
 _SUSPECT_JSON = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]")
 _NDJSON = {"application/x-ndjson", "application/jsonl", "application/x-jsonlines",
            "application/json-seq"}  # fmt: skip
+#: Most values (object members and array items) a JSON body may hold: a questionnaire's
+#: answers are a few hundred, a bulletin's list of organisations at most 10,000.
+MAX_JSON_VALUES = 100_000
 #: X-Correlation-Id: what a correlation id looks like (it goes into every event appended).
 CORRELATION_ID = re.compile(r"[!-~]{1,200}")
+
+
+def _clean_url(raw: bytes) -> bool:
+    """Surely clean: no NUL, no raw byte over 0x7F, no percent-encoded NUL or such byte.
+    `in` and `isascii` are memchr-fast; the regular expression runs only on a `%`."""
+    return (
+        raw.isascii() and b"\x00" not in raw and (b"%" not in raw or not _SUSPECT_URL.search(raw))
+    )
+
+
+def _clean_json(body: bytes) -> bool:
+    """Surely clean JSON text: no NUL byte, no `\\u` escape that could be NUL or a surrogate,
+    valid UTF-8. Most bodies have no backslash at all (UTF-8 clients escape nothing but quotes
+    and control characters), so the regular expression rarely runs."""
+    if b"\x00" in body or (b"\\" in body and _SUSPECT_JSON.search(body)):
+        return False
+    return bytes_reason(body) is None
 
 
 def problem(field: str, reason: str, **extra: Any) -> dict[str, Any]:
@@ -63,7 +83,7 @@ def path_problems(scope: Scope) -> list[dict[str, Any]]:
     """The request path's problem, naming the route's parameter (`path.<name>`)."""
     raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
     raw = raw.split(b"?", 1)[0]  # some servers (httpx's ASGI transport) leave the query on
-    if raw.isascii() and not _SUSPECT_URL.search(raw):
+    if _clean_url(raw):
         return []
     reason = bytes_reason(unquote_to_bytes(raw))
     if reason is None:
@@ -113,7 +133,7 @@ def _pairs(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
 
 def urlencoded_problems(raw: bytes, prefix: str) -> list[dict[str, Any]]:
     """Problems in a query string or an urlencoded form, by name (`prefix` + name)."""
-    if raw.isascii() and not _SUSPECT_URL.search(raw):
+    if _clean_url(raw):
         return []
     problems = []
     for name, value in _pairs(raw):
@@ -148,7 +168,7 @@ def _is_json(media_type: str) -> bool:
 
 
 def _json_problems(body: bytes) -> list[dict[str, Any]]:
-    if not _SUSPECT_JSON.search(body) and bytes_reason(body) is None:
+    if _clean_json(body):
         return []
     # Invalid bytes become lone surrogates (surrogateescape) and NUL stays, so the walk below
     # finds both where they are; raw control characters are allowed only to be found.
@@ -186,7 +206,7 @@ def _join(path: str, part: str) -> str:
 
 
 def _ndjson_problems(body: bytes) -> list[dict[str, Any]]:
-    if not _SUSPECT_JSON.search(body) and bytes_reason(body) is None:
+    if _clean_json(body):
         return []
     problems = []
     for number, line in enumerate(body.split(b"\n"), start=1):
@@ -217,6 +237,15 @@ def _multipart_problems(content_type: bytes, body: bytes) -> list[dict[str, Any]
         if isinstance(payload, bytes) and (reason := bytes_reason(payload)) is not None:
             problems.append(problem(name or "body", reason))
     return problems
+
+
+def too_many_json_values(content_type: bytes | None, body: bytes) -> bool:
+    """Whether a JSON body holds more than `MAX_JSON_VALUES` values, counted from below by its
+    separators (commas inside strings count too: no legitimate body comes near the limit).
+    Parsed, JSON of many small values takes tens of times its size in memory."""
+    if not _is_json(_media_type(content_type)) or len(body) < MAX_JSON_VALUES:
+        return False
+    return body.count(b",") + body.count(b":") > MAX_JSON_VALUES
 
 
 def body_problems(content_type: bytes | None, body: bytes) -> list[dict[str, Any]]:
