@@ -121,3 +121,28 @@ async def test_events_holding_nul_are_emails_not_dead_letters(pool) -> None:
     assert rows["account-set-up"]["context"]["name"] == "Ann\ufffdLead"
     name = await pool.fetchval("SELECT name FROM organisations WHERE code = '5A4'")
     assert name == "Any\ufffdtown PCT"
+
+
+class _NulReplies:
+    """An SMTP connection whose server refuses every email with a reply holding NUL."""
+
+    async def send(self, message: bytes, *, sender: str, recipient: str) -> None:
+        from notification.adapters.smtp import SmtpFailure
+
+        raise SmtpFailure("550 no\x00such mailbox", code=550, permanent=True)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_an_smtp_reply_holding_nul_is_recorded_not_a_rolled_back_batch(mailer) -> None:
+    # The reply goes into text columns in the transaction that claimed the batch: with NUL in
+    # it the batch rolled back, and emails the server had accepted were sent again, for ever.
+    intent = mailer.reopened("ann@pct.nhs.uk")
+    await mailer.record([intent])
+    sender = mailer.sender()
+    sender.connections = [_NulReplies()]
+    batch = await sender.send_batch()
+    assert (batch.claimed, batch.failed) == (1, 1)
+    row = (await mailer.rows([intent.id]))[intent.id]
+    assert row["status"] == "failed" and row["last_error"] == "550 no\ufffdsuch mailbox"

@@ -148,3 +148,35 @@ async def test_the_snapshot_writer_sets_a_poison_row_aside_and_writes_the_others
             [s.id for s in good],
         )
         assert {r["id"]: r["version"] for r in rows} == {s.id: s.version for s in good}
+
+
+async def test_the_cycle_clock_sets_a_cycle_it_cannot_move_aside_and_moves_the_others(
+    questionnaire_app,
+) -> None:
+    async with questionnaire_app("q_clock_poison") as q:
+        before = (await q.schedule("2009-10"))["phase"]
+        await q.schedule(
+            "2010-11",
+            sandbox_opens="2010-10-01T00:00:00+00:00",
+            data_entry_opens="2010-11-01T00:00:00+00:00",
+            summary_reports="2011-01-10T00:00:00+00:00",
+            data_entry_closes="2011-02-28T23:59:59+00:00",
+            publication="2011-04-06T00:00:00+00:00",
+        )
+        cycles = q.services.cycles
+        real_move = cycles._move
+
+        async def move(state: Any, *args: Any, **kwargs: Any) -> None:
+            if state.cycle == "2009-10":
+                raise ValueError("a bug met by this cycle only")
+            await real_move(state, *args, **kwargs)
+
+        cycles._move = move
+        q.clock.set(q.OPEN.replace(year=2010, month=11))  # both cycles are due to move
+        for tick in range(1, cycles.poison.attempts + 2):
+            await cycles.tick()
+            assert cycles.poison.skipped == (1 if tick >= cycles.poison.attempts else 0)
+        r = await q.client.get("/cycles/2010-11", headers=q.admin)
+        assert r.json()["phase"] == "data-entry"  # the other cycle moved on the first tick
+        r = await q.client.get("/cycles/2009-10", headers=q.admin)
+        assert r.json()["phase"] == before
