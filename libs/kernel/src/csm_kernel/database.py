@@ -55,11 +55,13 @@ async def migrate(pool: asyncpg.Pool, service: str, service_sql: Traversable | N
             await apply_migrations(conn, service, service_sql)
 
 
-#: Errors that say the database (or the way to it) is away, not that the work is wrong: whoever
-#: meets one waits and tries the same work again, for as long as it takes, and never counts it
-#: against the work (a dead-lettered message, a skipped item). PostgreSQL stopping (`57P01`
-#: admin shutdown, `57P02` crash shutdown, `57P03` starting up) and running out of resources
-#: (class 53: connections, disk, memory) are outages too.
+#: Errors that say the database (or the way to it) is away, or that the work merely met other
+#: work, not that the work is wrong: whoever meets one waits and tries the same work again, for
+#: as long as it takes, and never counts it against the work (a dead-lettered message, a
+#: skipped item). PostgreSQL stopping (`57P01` admin shutdown, `57P02` crash shutdown, `57P03`
+#: starting up), running out of resources (class 53: connections, disk, memory) and class 40
+#: (deadlock, serialization failure) are such. A statement timeout is not: it may well be the
+#: work's own size, and retrying that for ever would hold everything behind it up.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
@@ -69,6 +71,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
+    asyncpg.TransactionRollbackError,
 )
 
 

@@ -6,6 +6,7 @@ from the `csm_kernel.errors` hierarchy; request validation failures are 422 nami
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -30,15 +31,25 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def json_bytes(content: Any) -> bytes:
+    """`content` as JSON, by orjson (`Decimal` as a number, non-string keys as strings); an
+    integer beyond 64 bits, which orjson refuses (one stored before the edge bounded numbers),
+    by the standard library instead, so a reader still gets it rather than a 500."""
+    try:
+        return orjson.dumps(content, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(content, default=_json_default, separators=(",", ":")).encode()
+
+
 class OrjsonResponse(Response):
     """A JSON response serialised by orjson: several times faster than FastAPI's encoder for
     the large replies (questionnaires, reports), what FastAPI's deprecated `ORJSONResponse`
-    did, and `Decimal` (exact sums) as JSON numbers."""
+    did, and `Decimal` (exact sums) as JSON numbers (see `json_bytes`)."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+        return json_bytes(content)
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -29,6 +29,7 @@ from .auth import TokenVerifier
 from .commands import add_commands, run_command
 from .consumer import BatchHandler, EventConsumer, Handler
 from .database import connect_pool, database_ready, migrate
+from .edge import install_edge
 from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
@@ -238,6 +239,7 @@ def create_app(
     if settings.auth_public_key_file is not None:
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
+    install_edge(app, settings.max_request_bytes)  # NUL, bad UTF-8, oversized bodies: 422/413
 
     async def ready() -> list[str]:
         problems = runtime.loops.problems()

@@ -27,6 +27,9 @@ class ServiceSettings(BaseSettings):
     #: A background loop that finishes no pass for this long counts as hung (not healthy).
     loop_stall_seconds: float = 120.0
     db_pool_size: int = 10
+    #: The largest request body taken (413 above it); a route may allow more for a file
+    #: import (`csm_kernel.edge.body_limit`). Every JSON body a service takes is far smaller.
+    max_request_bytes: int = 4 * 1024 * 1024
     #: HTTP worker processes (one relays at a time; every one serves requests).
     workers: int = 1
     smtp_host: str = "127.0.0.1"

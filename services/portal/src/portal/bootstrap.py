@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from csm_kernel.auth import TokenVerifier
+from csm_kernel.edge import install_edge
 from csm_kernel.http import instrument
 from csm_kernel.observability import get_logger, inject_trace_context
 from csm_kernel.process import freeze_startup_heap
@@ -41,7 +42,7 @@ from .entrypoints.web import (
     sign_off,
     submission,
 )
-from .entrypoints.web.errors import install_page_errors
+from .entrypoints.web.errors import edge_refusal, install_page_errors
 from .entrypoints.web.security import security
 from .entrypoints.web.session import clear_session_cookies, set_session_cookies
 from .settings import PortalSettings
@@ -128,6 +129,8 @@ def build_app(
     app.state.portal = portal
     _mount_assets(app, portal_settings.assets_dir)
     install_page_errors(app)
+    # Innermost of the middleware: its refusal pages get the session and security headers.
+    install_edge(app, portal_settings.max_request_bytes, respond=edge_refusal)
     app.middleware("http")(_session_cookies)
     # Outermost: its headers go on every response, and no form post reaches a page unchecked.
     app.middleware("http")(security)

@@ -68,6 +68,7 @@ from csm_kernel.observability import get_logger
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.base import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.text import scrub_text
 
 from ..adapters.smtp import SmtpConnection, SmtpFailure, SmtpUnavailable
 from ..domain.notification import next_attempt
@@ -544,8 +545,10 @@ def _correlation(row: _Due) -> str:
 
 
 def _reason(result: _Result) -> str:
+    # An SMTP server's reply is not ours: a NUL in it would fail the claiming transaction (text
+    # columns), roll back emails the server had already accepted and send them again, for ever.
     assert result.failure is not None
-    return result.failure.reason[:2000]
+    return scrub_text(result.failure.reason[:2000])
 
 
 def _code(result: _Result) -> int | None:

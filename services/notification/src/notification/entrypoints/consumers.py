@@ -7,6 +7,8 @@ subscriptions in one group would rebalance each other every time either joins).
 
 Every handler runs in the transaction that records the message as processed, and only records
 intents: sending is the sender's, so a slow or absent SMTP server never holds a consumer up.
+Handlers see an event's text as PostgreSQL can hold it (`storable_handlers`: NUL replaced by
+U+FFFD), so an event that holds NUL is still an email, not a dead letter.
 """
 
 from __future__ import annotations
@@ -14,13 +16,26 @@ from __future__ import annotations
 from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
+from csm_kernel.consumer import Handler
 from csm_kernel.runtime import Runtime, subscribe_handlers
+from csm_kernel.text import storable_handlers
 
 from ..application import handlers, reminders
 
 #: Consumer groups (and so dead-letter topics: `csm.dlq.<group>`), one per topic.
 REGISTRATION_GROUP = "notification.registration"
 QUESTIONNAIRE_GROUP = "notification.questionnaire"
+
+
+def registration_handlers() -> dict[str, Handler]:
+    """What the `Topics.REGISTRATION` consumer applies."""
+    return storable_handlers(handlers.REGISTRATION)
+
+
+def questionnaire_handlers() -> dict[str, Handler]:
+    """What the `Topics.QUESTIONNAIRE` consumer applies: the reminders' state first, so a
+    refused email rolls both back, for a replay to redo."""
+    return storable_handlers(handlers.combined(reminders.HANDLERS, handlers.QUESTIONNAIRE))
 
 
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
@@ -30,7 +45,7 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
         Topics.REGISTRATION,
         consumer="notification.registration",
         group_id=REGISTRATION_GROUP,
-        handlers=handlers.REGISTRATION,
+        handlers=registration_handlers(),
         description="Who leads which organisation; set-up links for new accounts.",
     )
     subscribe_handlers(
@@ -39,7 +54,6 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
         Topics.QUESTIONNAIRE,
         consumer="notification.questionnaire",
         group_id=QUESTIONNAIRE_GROUP,
-        # The reminders' state first: a refused email rolls both back, for a replay to redo.
-        handlers=handlers.combined(reminders.HANDLERS, handlers.QUESTIONNAIRE),
+        handlers=questionnaire_handlers(),
         description="Emails about delegation and sign-off; the state deadline reminders need.",
     )

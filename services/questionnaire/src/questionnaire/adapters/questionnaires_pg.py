@@ -32,6 +32,7 @@ from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict, NotFound
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.text import scrub_text, storable_json
 
 from ..domain.cycle import CycleState, ReturnState
 from ..domain.errors import ReturnLocked
@@ -253,10 +254,10 @@ class PostgresQuestionnaires:
             after.id,
             after.version,
             after.status.value,
-            orjson.dumps(after.answers).decode(),
-            orjson.dumps(after.delegation.as_json()).decode() if after.delegation else None,
+            storable_json(after.answers),
+            storable_json(after.delegation.as_json()) if after.delegation else None,
             after.submitted_at,
-            after.submitted_by,
+            scrub_text(after.submitted_by) if after.submitted_by else None,
             after.locked,
         )
         stored = await self.store.append_with(conn, before.stream_id, before.version, new, context)

@@ -10,6 +10,13 @@ States known to be committed (after a save's append returned, or rebuilt by a lo
 tail) are remembered and written together every `interval` seconds, one statement and one
 commit for all of them. `WHERE version < new` keeps a row from going back when writers race
 (several processes, a slow batch). Losing a batch (a crash) loses nothing but speed.
+
+A row PostgreSQL refuses fails its whole batch: the batch is then written row by row, and a row
+that keeps failing for a reason of its own (not a lost connection, a deadlock: those are
+retried) is set aside after a few tries, logged and counted (`poison.skipped`), at that
+version: its readers keep adding the tail, and the others are written. Answers go in as
+`storable_json` (NUL as U+FFFD, integers of any size): events stored before the edge refused
+such values were retried four times a second, forever, holding every other row of the batch.
 """
 
 from __future__ import annotations
@@ -18,10 +25,11 @@ import asyncio
 import contextlib
 
 import asyncpg
-import orjson
 
 from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
+from csm_kernel.poison import PoisonItems, is_transient
+from csm_kernel.text import scrub_text, storable_json
 
 from ..domain.questionnaire import Questionnaire
 
@@ -42,37 +50,73 @@ UPDATE questionnaires q
 class Snapshots:
     """Remembers the newest committed state of each questionnaire and writes them in batches."""
 
-    def __init__(self, pool: asyncpg.Pool, interval: float = 0.25, max_batch: int = 1000) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, interval: float = 0.25, max_batch: int = 1000, attempts: int = 3
+    ) -> None:
         self.pool = pool
         self.interval = interval
         self.max_batch = max_batch
+        self.poison = PoisonItems("questionnaire snapshots", attempts)
         self._pending: dict[str, Questionnaire] = {}
+        #: Rows set aside, with the version that could not be written: not tried again.
+        self._set_aside: dict[str, int] = {}
 
     def remember(self, q: Questionnaire) -> None:
         """`q` must be committed: a row must never show what the store lacks."""
         known = self._pending.get(q.id)
-        if known is None or known.version < q.version:
-            self._pending[q.id] = q
+        if known is not None and known.version >= q.version:
+            return
+        if self._set_aside and self._set_aside.get(q.id, 0) >= q.version:
+            return
+        self._pending[q.id] = q
 
     @property
     def pending(self) -> int:
         return len(self._pending)
 
     async def flush(self) -> int:
-        """Write what is remembered; how many rows moved."""
+        """Write what is remembered; how many rows moved. A row that fails is tried again at
+        the next flush, not in this one."""
+        todo, self._pending = self._pending, {}
+        ids = sorted(todo)  # one lock order for every writer
         written = 0
-        while self._pending:
-            ids = sorted(self._pending)[: self.max_batch]  # one lock order for every writer
-            batch = [self._pending.pop(i) for i in ids]
+        for start in range(0, len(ids), self.max_batch):
+            batch = [todo[i] for i in ids[start : start + self.max_batch]]
             try:
                 status = await self.pool.execute(_REFRESH, *_columns(batch))
-            except Exception:
-                # Put them back unless something newer arrived meanwhile; retried next time.
-                for q in batch:
-                    self.remember(q)
-                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    # Unless something newer arrived meanwhile; next time.
+                    self._put_back([todo[i] for i in ids[start:]])
+                    raise
+                written += await self._row_by_row(batch, [todo[i] for i in ids[start:]])
+                continue
             written += int(status.split()[-1])
         return written
+
+    async def _row_by_row(self, batch: list[Questionnaire], rest: list[Questionnaire]) -> int:
+        """Write a batch that failed one row at a time, so only the bad row is left out
+        (`rest`: this batch and those after it, put back if the database goes away)."""
+        written = 0
+        for i, q in enumerate(batch):
+            try:
+                status = await self.pool.execute(_REFRESH, *_columns([q]))
+            except Exception as exc:
+                if is_transient(exc):
+                    self._put_back(rest[i:])
+                    raise
+                if self.poison.failed(q.id, exc):
+                    self._set_aside[q.id] = q.version
+                else:
+                    self.remember(q)  # tried again at the next flush
+                continue
+            self.poison.succeeded(q.id)
+            written += int(status.split()[-1])
+        return written
+
+    def _put_back(self, batch: list[Questionnaire]) -> None:
+        for q in batch:
+            self.remember(q)
 
     async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
         """Flush every `interval` until `stop`, then once more."""
@@ -93,9 +137,9 @@ def _columns(batch: list[Questionnaire]) -> list[list[object]]:
         [q.id for q in batch],
         [q.version for q in batch],
         [q.status.value for q in batch],
-        [orjson.dumps(q.answers).decode() for q in batch],
-        [orjson.dumps(q.delegation.as_json()).decode() if q.delegation else None for q in batch],
+        [storable_json(q.answers) for q in batch],
+        [storable_json(q.delegation.as_json()) if q.delegation else None for q in batch],
         [q.submitted_at for q in batch],
-        [q.submitted_by for q in batch],
+        [scrub_text(q.submitted_by) if q.submitted_by else None for q in batch],
         [q.locked for q in batch],
     ]

@@ -24,6 +24,7 @@ from csm_kernel.clock import Clock
 from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from csm_kernel.observability import get_logger
+from csm_kernel.poison import PoisonItems, is_transient
 from csm_kernel.store import AppendContext
 from csm_kernel.store.postgres import PostgresEventStore
 
@@ -59,6 +60,11 @@ class Cycles:
         self.repo = repo
         self.catalogue = catalogue
         self.clock = clock
+        #: A cycle the clock cannot move or issue for a reason of its own (not a lost
+        #: connection) is tried on a few ticks, then set aside until a restart, logged and
+        #: counted, so that it neither holds the other cycles up nor is retried for ever.
+        self.poison = PoisonItems("cycle clock", attempts=5)
+        self._set_aside: set[tuple[str, str]] = set()
 
     async def schedule(
         self, cycle: str, previous_cycle: str | None, timetable: Timetable, context: AppendContext
@@ -127,16 +133,33 @@ class Cycles:
         moved = 0
         for state in await self.repo.all():
             target = phase_at(state.timetable, now)
-            if later(target, state.phase):
+            if later(target, state.phase) and ("move", state.cycle) not in self._set_aside:
                 context = AppendContext(actor=CLOCK_ACTOR)
                 try:
                     await self._move(state, target, by_clock=True, reason=None, context=context)
                     moved += 1
                 except ConcurrencyConflict:
                     pass  # someone else moved it: the next tick sees where it is
+                except Exception as exc:
+                    self._failed(("move", state.cycle), exc)
         for cycle in await self.repo.not_issued():
-            await self.issue_owed(cycle)
+            if ("issue", cycle) not in self._set_aside:
+                try:
+                    await self.issue_owed(cycle)
+                except Exception as exc:
+                    self._failed(("issue", cycle), exc)
         return moved
+
+    def _failed(self, item: tuple[str, str], exc: Exception) -> None:
+        """One cycle's step failed: a lost connection ends the tick (the loop retries it);
+        anything else lets the other cycles go on, and sets this step aside once poison."""
+        if is_transient(exc):
+            raise exc
+        if self.poison.failed(item, exc):
+            self._set_aside.add(item)
+        else:
+            log.warning("cycle clock step failed; will retry", step=item[0], cycle=item[1],
+                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
 
     async def _move(
         self,

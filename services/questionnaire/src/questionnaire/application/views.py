@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-import orjson
+from csm_kernel.http import json_bytes
 
 from ..domain.answers import Evaluation, evaluate
 from ..domain.definition import Definition, Question
@@ -134,7 +134,7 @@ class RenderedCache:
         found = self._entries.get(key)
         if found is None:
             rendered, ev = build()
-            found = (orjson.dumps(rendered), ev)
+            found = (json_bytes(rendered), ev)
             if len(self._entries) >= self.size:
                 del self._entries[next(iter(self._entries))]
             self._entries[key] = found
@@ -143,4 +143,4 @@ class RenderedCache:
 
 def splice(rendered: bytes, state: dict[str, Any]) -> bytes:
     """One JSON object from a serialised one and a dict with other keys."""
-    return rendered[:-1] + b"," + orjson.dumps(state)[1:]
+    return rendered[:-1] + b"," + json_bytes(state)[1:]

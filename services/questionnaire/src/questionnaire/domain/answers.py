@@ -19,6 +19,7 @@ from csm_contracts.events import NI51AreaScore
 
 from .definition import (
     NI51_QUESTIONS,
+    NUMERIC,
     Definition,
     DefinitionKind,
     Question,
@@ -141,13 +142,27 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
+#: The bounds of a number whose question sets none: beyond any count, WTE or sum of money this
+#: collection asks for, and far inside what every store and reader holds (a 64-bit integer,
+#: a PostgreSQL numeric, a float's exact integers).
+NUMBER_LIMIT = 10**12
+
+
 def _in_bounds(q: Question, value: Any) -> None:
-    low = Decimal(str(q.min)) if isinstance(q.min, int | float) else q.min
-    high = Decimal(str(q.max)) if isinstance(q.max, int | float) else q.max
+    if q.type in NUMERIC:
+        low = -NUMBER_LIMIT if q.min is None else q.min
+        high = NUMBER_LIMIT if q.max is None else q.max
+    else:
+        low, high = q.min, q.max
+    # Numbers compare as exact decimals (0.1 is not 0.1000000000000000055...).
+    if isinstance(low, int | float):
+        low = Decimal(str(low))
+    if isinstance(high, int | float):
+        high = Decimal(str(high))
     if low is not None and value < low:
-        raise ValueError(f"must be at least {q.min}")
+        raise ValueError(f"must be at least {low}")
     if high is not None and value > high:
-        raise ValueError(f"must be at most {q.max}")
+        raise ValueError(f"must be at most {high}")
 
 
 # --- a whole questionnaire ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ of who is registered and which services are mapped in which cycle, which is what
 questionnaires each organisation owes. An organisation or a service that appears while a cycle
 is open is issued what it owes in the same transaction that records the message as processed,
 so a redelivery issues nothing twice; a withdrawn service's questionnaire is cancelled.
+Handlers see names as PostgreSQL can hold them (`storable_handlers`: NUL replaced by U+FFFD).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from csm_contracts.events.registration import (
     OrganisationRenamed,
     PartnershipAreasChanged,
 )
+from csm_kernel.consumer import Handler
 from csm_kernel.database import Connection
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
+from csm_kernel.text import storable_handlers
 
 from ..adapters.questionnaires_pg import TAIL, PostgresQuestionnaires, current_from_row
 from ..application.catalogue import DefinitionCatalogue
@@ -141,6 +144,20 @@ class RegistrationFollower:
                 q, events, _context(envelope), envelope.occurred_at, conn=conn
             )
 
+    def handlers(self) -> dict[str, Handler]:
+        """What the consumer applies (names as PostgreSQL can hold them)."""
+        return storable_handlers(
+            {
+                OrganisationRegistered.EVENT_TYPE: self.organisation_registered,
+                OrganisationRenamed.EVENT_TYPE: self.organisation_renamed,
+                PartnershipAreasChanged.EVENT_TYPE: self.areas_changed,
+                ServiceRegistered.EVENT_TYPE: self.service_mapped,
+                ServiceCarriedForward.EVENT_TYPE: self.service_mapped,
+                ServiceRevised.EVENT_TYPE: self.service_revised,
+                ServiceWithdrawn.EVENT_TYPE: self.service_withdrawn,
+            }
+        )
+
 
 def subscriptions_for(follower_of: Any) -> Any:
     """Subscriptions wired to the follower `follower_of(runtime)` builds."""
@@ -153,15 +170,7 @@ def subscriptions_for(follower_of: Any) -> Any:
             Topics.REGISTRATION,
             consumer=CONSUMER,
             group_id=GROUP,
-            handlers={
-                OrganisationRegistered.EVENT_TYPE: follower.organisation_registered,
-                OrganisationRenamed.EVENT_TYPE: follower.organisation_renamed,
-                PartnershipAreasChanged.EVENT_TYPE: follower.areas_changed,
-                ServiceRegistered.EVENT_TYPE: follower.service_mapped,
-                ServiceCarriedForward.EVENT_TYPE: follower.service_mapped,
-                ServiceRevised.EVENT_TYPE: follower.service_revised,
-                ServiceWithdrawn.EVENT_TYPE: follower.service_withdrawn,
-            },
+            handlers=follower.handlers(),
             description="Follows registered organisations and mapped services: who owes what.",
         )
 

@@ -16,10 +16,12 @@ from faststream.kafka import KafkaBroker
 from csm_contracts import Topics
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.questionnaire import CycleOpened
+from csm_kernel.consumer import Handler
 from csm_kernel.database import Connection
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
 from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.text import storable_handlers
 
 from ..adapters.directory_pg import PostgresDirectory
 from ..application.directory import carry_forward
@@ -48,6 +50,11 @@ def cycle_opened_handler(directory: PostgresDirectory) -> Any:
     return on_cycle_opened
 
 
+def handlers_for(directory: PostgresDirectory) -> dict[str, Handler]:
+    """What the consumer applies (event text as PostgreSQL can hold it)."""
+    return storable_handlers({CycleOpened.EVENT_TYPE: cycle_opened_handler(directory)})
+
+
 def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
     store = runtime.require_store()
     assert isinstance(store, PostgresEventStore)
@@ -58,6 +65,6 @@ def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
         Topics.QUESTIONNAIRE,
         consumer=CONSUMER,
         group_id=GROUP,
-        handlers={CycleOpened.EVENT_TYPE: cycle_opened_handler(directory)},
+        handlers=handlers_for(directory),
         description="Carries last cycle's services forward when a new cycle opens.",
     )

@@ -1,13 +1,19 @@
-"""The journal: reporting's own copy of every event it has received, in arrival order."""
+"""The journal: reporting's own copy of every event it has received, in arrival order.
+
+Its `data` is `jsonb`, which cannot hold U+0000 (nor a lone surrogate); an event whose text
+holds one (stored before the edge refused them, or sent by a service that does not) is kept
+with those characters replaced by U+FFFD (`csm_kernel.text`), not dead-lettered: projections
+and reports see the rest of it. Its `hash` then covers the original text, which the source
+store keeps; nothing here checks journal hashes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from csm_contracts.envelope import EventEnvelope
 from csm_kernel.database import Connection
+from csm_kernel.text import scrub_text, storable_json
 
 #: Serialises journal writers, so `seq` order is commit order (DESIGN §5: no gap that later fills).
 JOURNAL_LOCK = 7300100
@@ -44,12 +50,12 @@ async def record(conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
         [e.type for e in envelopes],
         [e.version for e in envelopes],
         [e.occurred_at for e in envelopes],
-        [e.key for e in envelopes],
-        [e.stream_id for e in envelopes],
+        [scrub_text(e.key) for e in envelopes],
+        [scrub_text(e.stream_id) for e in envelopes],
         [e.stream_version for e in envelopes],
-        [e.actor for e in envelopes],
-        [e.correlation_id for e in envelopes],
-        [json.dumps(e.data, separators=(",", ":")) for e in envelopes],
+        [scrub_text(e.actor) for e in envelopes],
+        [scrub_text(e.correlation_id) for e in envelopes],
+        [storable_json(e.data) for e in envelopes],
         [e.prev_hash for e in envelopes],
         [e.hash for e in envelopes],
     )

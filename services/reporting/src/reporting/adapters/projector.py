@@ -1,5 +1,14 @@
 """Applies the journal to projections: live (a few events at a time), and rebuilt beside the
-live tables then swapped in, so reports never go down while a projection is rebuilt."""
+live tables then swapped in, so reports never go down while a projection is rebuilt.
+
+A live batch that a projection's statements refuse for a reason of the data (a value its
+tables cannot hold; not a lost connection or a deadlock, which are retried) is applied again
+one position at a time, up to the position that fails. That projection waits there (the others
+go on) and tries it again on later passes; after `attempts` passes the position is set aside
+for that projection, logged with its event and counted (`poison.skipped`), and the projection
+goes on after it. A rebuild meets the same position and fails loudly: fix the projection (or
+the event's producer) and rebuild. Before this, one such event held its projection, and every
+projection after it, for ever."""
 
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ from asyncpg.pool import PoolConnectionProxy
 from csm_kernel.database import Connection
 from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
+from csm_kernel.poison import PoisonItems, is_transient
 
 from ..application.projection import Projection
 from .journal import CHANNEL
@@ -147,8 +157,11 @@ class Projector:
         *,
         batch: int = 5_000,
         idle_seconds: float = 0.5,
+        attempts: int = 5,
     ) -> None:
         self.pool = pool
+        #: (projection, journal position) pairs that failed; those given up are skipped.
+        self.poison = PoisonItems("reporting projector", attempts)
         self.projections = {p.name: p for p in projections}
         self.batch = batch
         self.idle_seconds = idle_seconds
@@ -219,15 +232,75 @@ class Projector:
             return int(hi - lo)
 
     async def catch_up_all(self) -> int:
-        """Catch every projection up to the journal's head; positions moved in all."""
+        """Catch every projection up to the journal's head; positions moved in all. A
+        projection held at a position its statements refuse waits for the next pass (see the
+        module docstring) while the others catch up."""
         moved = 0
+        held: set[str] = set()
         while True:
             step = 0
             for p in self.projections.values():
-                step += await self.catch_up(p)
+                if p.name in held:
+                    continue
+                try:
+                    step += await self.catch_up(p)
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    applied, stuck = await self._one_by_one(p)
+                    step += applied
+                    if stuck:
+                        held.add(p.name)
             moved += step
             if step == 0:
                 return moved
+
+    async def _one_by_one(self, projection: Projection) -> tuple[int, bool]:
+        """Apply the next batch one position at a time, up to the one that fails (skipped if
+        it is poison by now); how many positions moved, and whether it stopped short."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                               APPLY_LOCK, projection.name)  # fmt: skip
+            row = await conn.fetchrow(
+                "SELECT position, fingerprint FROM projection_checkpoints WHERE projection = $1",
+                projection.name,
+            )
+            if row is None or row["fingerprint"] != projection.fingerprint:
+                return 0, False
+            lo = position = row["position"]
+            hi = await conn.fetchval(
+                "SELECT max(seq) FROM (SELECT seq FROM journal WHERE seq > $1 ORDER BY seq"
+                " LIMIT $2) s",
+                lo,
+                self.batch,
+            )
+            stuck = False
+            while hi is not None and position < hi:
+                try:
+                    async with conn.transaction():  # a savepoint: only this position undone
+                        await apply_range(conn, projection, projection.schema, position,
+                                          position + 1)  # fmt: skip
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    event = await conn.fetchrow(
+                        "SELECT event_id, type FROM journal WHERE seq = $1", position + 1
+                    )
+                    what = f"{projection.name} at {position + 1}: {dict(event or {})}"
+                    if not self.poison.failed(what, exc):
+                        log.warning("projection refused an event; will retry",
+                                    projection=projection.name, position=position + 1,
+                                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+                        stuck = True
+                        break
+                position += 1
+            await conn.execute(
+                "UPDATE projection_checkpoints SET position = $2, updated_at = now()"
+                " WHERE projection = $1",
+                projection.name,
+                position,
+            )
+            return int(position - lo), stuck
 
     async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
         """The live loop: wake on the journal's NOTIFY (or every `idle_seconds`), catch up.

@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
+from csm_kernel.bounds import IDENTIFIER_LENGTH
 
 from ...application.bulletins import MAX_BODY, MAX_SUBJECT, BulletinFilter, Bulletins
 
@@ -30,13 +31,25 @@ def _bulletins(request: Request) -> Bulletins:
     return bulletins
 
 
+#: A region, a kind or an organisation code, as the filter names them.
+Word = Annotated[str, StringConstraints(max_length=IDENTIFIER_LENGTH)]
+#: Most organisations one bulletin names (more than are registered).
+MAX_ORGANISATIONS = 10_000
+
+
 class FilterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Plain strings: the application names an unknown region or kind and lists the known ones.
-    regions: list[str] = Field(default_factory=list, examples=[["north-west", "london"]])
-    kinds: list[str] = Field(default_factory=list, examples=[["pct", "local-authority"]])
-    organisation_ids: list[str] = Field(default_factory=list, examples=[["5A4"]])
+    regions: list[Word] = Field(
+        default_factory=list, max_length=50, examples=[["north-west", "london"]]
+    )
+    kinds: list[Word] = Field(
+        default_factory=list, max_length=50, examples=[["pct", "local-authority"]]
+    )
+    organisation_ids: list[Word] = Field(
+        default_factory=list, max_length=MAX_ORGANISATIONS, examples=[["5A4"]]
+    )
 
 
 class BulletinIn(BaseModel):

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
+from csm_kernel.bounds import IDENTIFIER_LENGTH
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.errors import Conflict, InvalidInput, NotFound
 from csm_kernel.observability import get_logger
@@ -70,13 +71,15 @@ def _parse_cursor(before: str) -> tuple[datetime, str]:
 async def list_notifications(
     _: Reader,
     runtime: RuntimeDep,
-    organisation_id: str | None = None,
-    kind: str | None = None,
+    organisation_id: Annotated[str | None, Query(max_length=IDENTIFIER_LENGTH)] = None,
+    kind: Annotated[str | None, Query(max_length=IDENTIFIER_LENGTH)] = None,
     status: Status | None = None,
-    recipient: str | None = None,
-    caused_by: str | None = None,
+    recipient: Annotated[str | None, Query(max_length=254)] = None,
+    caused_by: Annotated[str | None, Query(max_length=IDENTIFIER_LENGTH)] = None,
     since: Annotated[datetime | None, Query(description="created at or after")] = None,
-    before: Annotated[str | None, Query(description="the `next` cursor of a page")] = None,
+    before: Annotated[
+        str | None, Query(max_length=200, description="the `next` cursor of a page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Deliveries, newest first. `next` is the cursor of the following page (null at the end)."""
@@ -108,7 +111,7 @@ async def list_notifications(
 async def summary(
     _: Reader,
     runtime: RuntimeDep,
-    organisation_id: str | None = None,
+    organisation_id: Annotated[str | None, Query(max_length=IDENTIFIER_LENGTH)] = None,
     since: Annotated[datetime | None, Query(description="created at or after")] = None,
     failures: Annotated[int, Query(ge=0, le=500, description="how many failures to list")] = 100,
 ) -> dict[str, Any]:

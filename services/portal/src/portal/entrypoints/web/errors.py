@@ -8,6 +8,7 @@
 | nothing there (API 404, an unknown path) | 404 |
 | a link that closed (API 410: revoked, accepted, expired) | 410 with the reason |
 | any other refusal not handled by its form | 4xx with the service's message |
+| NUL, text that is not UTF-8, a body too large (`csm_kernel.edge`) | 422 / 413 |
 | anything else | 500, logged with its trace |
 """
 
@@ -20,7 +21,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from csm_kernel.edge import Refusal
 from csm_kernel.observability import get_logger
+from csm_kernel.request_tracing import Scope
 
 from ...adapters.api import ApiError, ServiceUnavailable
 from .forms import back_to
@@ -48,6 +51,23 @@ async def _with_session(request: Request) -> None:
     """Load who is signed in for the layout, if that still works (never raises)."""
     with contextlib.suppress(Exception):
         await load_session(request)
+
+
+async def edge_refusal(scope: Scope, refusal: Refusal) -> Response:
+    """The page for a request the edge refused before any page saw it (`csm_kernel.edge`)."""
+    if refusal.status == 413:
+        message = f"What you sent is too large: {refusal.message.removeprefix('the ')}."
+    else:
+        fields = ", ".join(d["field"] for d in refusal.details)
+        message = (
+            "What you sent holds characters that cannot be kept (a NUL character, or text "
+            f"that is not UTF-8), in: {fields}. Remove them and try again."
+        )
+    try:
+        return render(Request(scope), "errors/refused.html", refusal.status, message=message)
+    except Exception:
+        log.exception("the refusal page failed")
+        return HTMLResponse(PLAIN_PROBLEM, status_code=refusal.status)
 
 
 def install_page_errors(app: FastAPI) -> None:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from csm_contracts.events.cycles import Phase, Timetable
+from csm_kernel.bounds import StreamVersion
 from csm_kernel.http import append_context
 
 from ...domain.cycle import CycleState
@@ -27,15 +28,15 @@ router = APIRouter(tags=["cycles"])
 class ScheduleCycleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cycle: str = Field(examples=["2009-10"])
-    previous_cycle: str | None = Field(default=None, examples=["2008-09"])
+    cycle: str = Field(max_length=7, examples=["2009-10"])
+    previous_cycle: str | None = Field(default=None, max_length=7, examples=["2008-09"])
     timetable: Timetable
 
 
 class TimetableIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(description="the cycle's version you read")
+    version: StreamVersion = Field(description="the cycle's version you read")
     timetable: Timetable
     reason: str = Field(min_length=1, max_length=1000)
 

@@ -18,12 +18,13 @@ team and auditors read all and change none; anyone else's questionnaire is 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from csm_kernel.bounds import Identifier, StreamVersion
 from csm_kernel.http import OrjsonResponse, append_context
 
 from .dependencies import Answerer, Reader, ServicesDep
@@ -31,11 +32,23 @@ from .dependencies import Answerer, Reader, ServicesDep
 router = APIRouter(tags=["questionnaires"])
 
 
+#: Most answers one save may carry: more than any definition has questions.
+MAX_ANSWERS = 1000
+#: question id -> answer; each answer is checked against its question (numbers within the
+#: question's bounds, at most 10^12 where it sets none; text within its length).
+Answers = Annotated[
+    dict[Identifier, Any],
+    Field(max_length=MAX_ANSWERS, description="question id -> answer (null clears it)"),
+]
+
+
 class AnswersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, description="the version you read (required)")
-    answers: dict[str, Any] = Field(description="question id -> answer (null clears it)")
+    version: StreamVersion | None = Field(
+        default=None, description="the version you read (required)"
+    )
+    answers: Answers
 
 
 class DelegateIn(BaseModel):

@@ -20,6 +20,7 @@ from ...application.views import render
 from ...domain import answers as rules
 from ...domain.answers import AnswerError
 from .dependencies import ServicesDep
+from .questionnaires import Answers
 
 router = APIRouter(tags=["sandbox"])
 
@@ -27,9 +28,10 @@ router = APIRouter(tags=["sandbox"])
 class SandboxIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, Any] = Field(default_factory=dict)
-    #: The area a CAMHS partnership questionnaire is for (NI 51 is per area).
-    area: str = "SANDBOX"
+    answers: Answers = Field(default_factory=dict)
+    area: str = Field(
+        default="SANDBOX", max_length=20, description="the area NI 51 is worked out for"
+    )
 
 
 @router.get("/definitions")

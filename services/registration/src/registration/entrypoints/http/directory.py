@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from csm_contracts.auth import Role
 from csm_contracts.events.directory import (
@@ -34,6 +34,8 @@ from csm_contracts.events.directory import (
     ServiceType,
 )
 from csm_kernel.auth import Principal, require
+from csm_kernel.bounds import IDENTIFIER_LENGTH, REASON_LENGTH, Int32, StreamVersion
+from csm_kernel.edge import body_limit
 from csm_kernel.errors import InvalidInput
 from csm_kernel.http import append_context
 from csm_kernel.runtime import Runtime, runtime_of
@@ -42,7 +44,7 @@ from csm_kernel.store.postgres import PostgresEventStore
 from ...adapters.directory_pg import PostgresDirectory
 from ...application import directory as use_cases
 from ...application.directory import DirectoryQuery, ImportRow, Scope, ServiceSummary
-from ...domain.service_record import ServiceDetails, ServiceRecord
+from ...domain.service_record import MAX_NEEDS, ServiceDetails, ServiceRecord
 
 router = APIRouter(tags=["directory"])
 
@@ -50,6 +52,9 @@ READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNE
 WRITERS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD, Role.GROUP_OWNER)
 #: Most lines one import request may carry.
 MAX_IMPORT_LINES = 100_000
+#: Most bytes one import request may carry: 100,000 lines of about 650 bytes (a service with
+#: a long description); streamed to the route after its sign-in check, checked on the way.
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 async def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
@@ -67,20 +72,39 @@ Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
 # --- request bodies ------------------------------------------------------------------------
 
 
+# Bounds as the record checks them (`ServiceDetails.problems`), so OpenAPI shows them and an
+# absurd value stops here; the record's own checks give the finer reasons.
+Age = Annotated[Int32, Field(description="in years (0-25)")]
+Need = Annotated[str, StringConstraints(max_length=100)]
+Needs = Annotated[list[Need], Field(max_length=MAX_NEEDS)]
+ServiceName = Annotated[str, StringConstraints(max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=4000)]
+Tier = Annotated[Int32, Field(description="1-4, only for a CAMHS service")]
+GroupId = Annotated[str, StringConstraints(max_length=64)]
+OrgCode = Annotated[str, StringConstraints(max_length=IDENTIFIER_LENGTH)]
+#: Most commissioners one service names.
+MAX_COMMISSIONERS = 50
+Commissioners = Annotated[list[OrgCode], Field(max_length=MAX_COMMISSIONERS)]
+ContactName = Annotated[str, StringConstraints(max_length=200)]
+Email = Annotated[str, StringConstraints(max_length=254)]
+Phone = Annotated[str, StringConstraints(max_length=20)]
+Cycle = Annotated[str, StringConstraints(max_length=7)]
+
+
 class ClientGroupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    age_min: int = Field(description="youngest age served, in years (0-25)")
-    age_max: int = Field(description="oldest age served, in years (0-25, not below age_min)")
-    needs: list[str] = Field(default_factory=list)
+    age_min: Age = Field(description="youngest age served, in years (0-25)")
+    age_max: Age = Field(description="oldest age served, in years (0-25, not below age_min)")
+    needs: Needs = Field(default_factory=list)
 
 
 class ContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    email: str
-    phone: str | None = None
+    name: ContactName
+    email: Email
+    phone: Phone | None = None
 
 
 class ServiceIn(BaseModel):
@@ -88,16 +112,16 @@ class ServiceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cycle: str = Field(examples=["2009-10"])
-    name: str
-    description: str = ""
+    cycle: Cycle = Field(examples=["2009-10"])
+    name: ServiceName
+    description: Description = ""
     service_type: ServiceType
     client_group: ClientGroupIn
     camhs: bool = False
-    camhs_tier: int | None = Field(default=None, description="1-4, only for a CAMHS service")
-    group_id: str | None = Field(default=None, description="locality / service group")
-    provider_id: str
-    commissioner_ids: list[str] = Field(default_factory=list)
+    camhs_tier: Tier | None = Field(default=None, description="1-4, only for a CAMHS service")
+    group_id: GroupId | None = Field(default=None, description="locality / service group")
+    provider_id: OrgCode
+    commissioner_ids: Commissioners = Field(default_factory=list)
     contact: ContactIn
 
     def details(self) -> ServiceDetails:
@@ -128,17 +152,17 @@ class ImportLineIn(ServiceIn):
 class ClientGroupPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    age_min: int | None = None
-    age_max: int | None = None
-    needs: list[str] | None = None
+    age_min: Age | None = None
+    age_max: Age | None = None
+    needs: Needs | None = None
 
 
 class ContactPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
+    name: ContactName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
 
 
 class ReviseIn(BaseModel):
@@ -147,16 +171,16 @@ class ReviseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=1, description="the version you read")
-    name: str | None = None
-    description: str | None = None
+    expected_version: StreamVersion = Field(description="the version you read")
+    name: ServiceName | None = None
+    description: Description | None = None
     service_type: ServiceType | None = None
     client_group: ClientGroupPatch | None = None
     camhs: bool | None = None
-    camhs_tier: int | None = None
-    group_id: str | None = None
-    provider_id: str | None = None
-    commissioner_ids: list[str] | None = None
+    camhs_tier: Tier | None = None
+    group_id: GroupId | None = None
+    provider_id: OrgCode | None = None
+    commissioner_ids: Commissioners | None = None
     contact: ContactPatch | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -178,14 +202,14 @@ class ReviseIn(BaseModel):
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=1)
-    reason: str
+    expected_version: StreamVersion
+    reason: str = Field(max_length=REASON_LENGTH)
 
 
 class ConfirmIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int = Field(ge=1)
+    expected_version: StreamVersion
 
 
 # --- responses -----------------------------------------------------------------------------
@@ -379,6 +403,7 @@ def _parse_lines(body: bytes) -> tuple[list[ImportRow], list[dict[str, Any]]]:
 
 
 @router.post("/directory/services/import", status_code=201, response_model=ImportOut)
+@body_limit(MAX_IMPORT_BYTES)
 async def import_services(request: Request, directory: DirectoryDep, principal: Admin) -> ImportOut:
     """Many services at once: the body is JSON lines (`application/x-ndjson`), one service per
     line, each shaped as the body of `POST /directory/services` (plus an optional
@@ -499,7 +524,7 @@ async def carry_forward(
     directory: DirectoryDep,
     principal: Admin,
     from_cycle: Annotated[
-        str | None, Query(alias="from", description="default: the cycle before")
+        str | None, Query(alias="from", max_length=7, description="default: the cycle before")
     ] = None,
 ) -> CarryForwardOut:
     """Carry every active service of the previous cycle into `cycle`, to be checked.

@@ -24,6 +24,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationKind, Region
 from csm_kernel.auth import Principal, ensure_can_see, require
+from csm_kernel.bounds import MAX_INT32, StreamVersion
+from csm_kernel.edge import body_limit
 from csm_kernel.errors import CSMError, Forbidden, InvalidInput
 from csm_kernel.http import append_context
 from csm_kernel.runtime import Runtime, runtime_of
@@ -37,6 +39,9 @@ from ...domain.organisation import Organisation
 from ...domain.organisation_rules import MAX_NAME_LENGTH, code_reason
 
 router = APIRouter(tags=["organisations"])
+
+#: Most LA partnership areas one organisation belongs to (England has about 150).
+MAX_AREAS = 200
 
 
 class PreconditionRequired(CSMError):
@@ -83,6 +88,7 @@ class RegisterOrganisationRequest(BaseModel):
     region: Region
     partnership_areas: list[Code] = Field(
         default_factory=list,
+        max_length=MAX_AREAS,
         description="LA partnership area codes it belongs to (an LA always includes its own)",
     )
     linked_organisation_id: Code | None = Field(
@@ -105,10 +111,12 @@ class UpdateOrganisationRequest(BaseModel):
 
     name: Name | None = None
     partnership_areas: list[Code] | None = Field(
-        default=None, description="the complete new list of LA partnership area codes"
+        default=None,
+        max_length=MAX_AREAS,
+        description="the complete new list of LA partnership area codes",
     )
-    expected_version: int | None = Field(
-        default=None, ge=1, description="the version you read (or send it in If-Match)"
+    expected_version: StreamVersion | None = Field(
+        default=None, description="the version you read (or send it in If-Match)"
     )
 
 
@@ -186,7 +194,7 @@ def _etag(response: Response, org: Organisation) -> None:
     response.headers["ETag"] = f'"{org.version}"'
 
 
-_IF_MATCH = re.compile(r'\s*(?:W/)?"?(\d+)"?\s*')
+_IF_MATCH = re.compile(r'\s*(?:W/)?"?(\d{1,10})"?\s*')
 
 
 def _expected_version(if_match: str | None, in_body: int | None) -> int:
@@ -198,6 +206,8 @@ def _expected_version(if_match: str | None, in_body: int | None) -> int:
                 "If-Match", 'must be the version you read, as its ETag gave it (e.g. "3")'
             )
         from_header = int(m.group(1))
+        if not 1 <= from_header <= MAX_INT32:
+            raise InvalidInput.field("If-Match", f"a version is from 1 to {MAX_INT32}")
     if from_header is not None and in_body is not None and from_header != in_body:
         raise InvalidInput.field(
             "expected_version", f"is {in_body} but If-Match says {from_header}: send one"
@@ -244,8 +254,12 @@ async def list_organisations(
     _: Annotated[Principal, Depends(require(*LISTERS))],
     region: Region | None = None,
     kind: OrganisationKind | None = None,
-    area: Annotated[str | None, Query(description="members of this LA partnership area")] = None,
-    after: Annotated[str | None, Query(description="the previous page's next_after")] = None,
+    area: Annotated[
+        str | None, Query(max_length=20, description="members of this LA partnership area")
+    ] = None,
+    after: Annotated[
+        str | None, Query(max_length=20, description="the previous page's next_after")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OrganisationListResponse:
     """The organisations, in code order, a page at a time (national team, auditor, regulator)."""
@@ -274,6 +288,7 @@ async def list_organisations(
         }
     },
 )
+@body_limit(importing.MAX_IMPORT_BYTES)
 async def import_organisations(
     request: Request,
     repo: Repository,
