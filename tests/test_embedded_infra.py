@@ -72,3 +72,65 @@ async def test_postgres_has_one_database_per_service(infra) -> None:
     finally:
         await conn.close()
     assert {"registration", "questionnaire", "reporting", "notification", "portal"} <= names
+
+
+class _Process:
+    """A stand-in for a service process: exits when told to."""
+
+    def __init__(self) -> None:
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+
+def test_make_run_restarts_a_dead_service_with_a_growing_pause(monkeypatch, tmp_path) -> None:
+    from csm_infra import supervisor
+    from csm_infra.settings import InfraSettings
+
+    started: list[_Process] = []
+
+    def start(settings: object, name: str) -> _Process:
+        started.append(_Process())
+        return started[-1]
+
+    monkeypatch.setattr(supervisor, "start_service", start)
+    monkeypatch.setattr(supervisor.Supervised, "live", lambda self: True)
+    settings = InfraSettings.on_free_ports(tmp_path)
+    services = {"registration": supervisor.Supervised("registration", 1)}
+    services["registration"].proc = _Process()
+    pauses = []
+    now = 100.0
+    for _ in range(3):
+        services["registration"].proc.returncode = -9  # SIGKILL
+        supervisor.look_after(settings, services, now)
+        restart_at = services["registration"].restart_at
+        assert restart_at is not None and services["registration"].proc is None
+        pauses.append(restart_at - now)
+        supervisor.look_after(settings, services, restart_at - 0.01)  # not yet
+        assert services["registration"].proc is None
+        now = restart_at
+        supervisor.look_after(settings, services, now)  # started again
+        assert services["registration"].proc is started[-1]
+        now += 1
+    assert pauses == [1.0, 2.0, 4.0]
+    # Up for a minute: healthy again, so the next death waits the shortest pause.
+    now += supervisor.STABLE_SECONDS
+    services["registration"].proc.returncode = 1
+    supervisor.look_after(settings, services, now)
+    assert services["registration"].restart_at == now + 1.0
+
+
+def test_make_run_restarts_a_service_that_is_not_live(monkeypatch, tmp_path) -> None:
+    from csm_infra import supervisor
+    from csm_infra.settings import InfraSettings
+
+    stopped = []
+    monkeypatch.setattr(supervisor.Supervised, "live", lambda self: False)
+    monkeypatch.setattr(supervisor, "stop_process", lambda proc: stopped.append(proc))
+    settings = InfraSettings.on_free_ports(tmp_path)
+    service = supervisor.Supervised("reporting", 1, proc=_Process())
+    for i in range(supervisor.LIVENESS_FAILURES):
+        assert not stopped
+        supervisor.look_after(settings, {"reporting": service}, 100.0 + i * 10)
+    assert stopped == [service.proc]

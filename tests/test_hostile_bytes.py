@@ -93,9 +93,16 @@ async def test_hostile_bytes_are_refused_naming_the_field(
     transport = httpx.ASGITransport(app=apps[service], raise_app_exceptions=False)
     kwargs = dict(kwargs)
     headers = {**auth_keys.headers("national-admin"), **kwargs.pop("headers", {})}
-    if service == "portal":
-        headers["origin"] = "https://portal.test"
     async with httpx.AsyncClient(transport=transport, base_url="https://portal.test") as client:
+        if service == "portal":
+            # As a browser posts the portal's own form: its origin, and the form token of the
+            # page it came from (a post without one is refused before anything else).
+            from portal.entrypoints.web import csrf
+
+            secret = "s" * 43
+            client.cookies.set(csrf.cookie_name(secure=True), secret, domain="portal.test")
+            headers["origin"] = "https://portal.test"
+            headers[csrf.HEADER] = csrf.token_for(secret, csrf.session_id_of(None))
         r = await client.request(method, url, headers=headers, **kwargs)
     assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
     if service == "portal":

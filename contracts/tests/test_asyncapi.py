@@ -69,8 +69,9 @@ def test_every_topic_and_event_type_appears_in_the_committed_file(committed: str
 
 def test_each_topic_is_a_channel_with_the_events_published_there(doc: dict[str, Any]) -> None:
     channels = {c["address"]: c for c in doc["channels"].values()}
-    assert set(channels) == set(Topics.event_topics())
+    assert set(channels) == {*Topics.event_topics(), Topics.REPUBLISH_REQUESTS}
     expected: dict[str, set[str]] = {topic: set() for topic in Topics.event_topics()}
+    expected[Topics.REPUBLISH_REQUESTS] = {"csm.control.RepublishRequest"}
     for cls in REGISTRY:
         for topic in Topics.for_event(cls.EVENT_TYPE):
             expected[topic].add(f"{cls.EVENT_TYPE}.v{cls.VERSION}")
@@ -140,7 +141,9 @@ def test_the_header_schema_matches_what_encode_writes(doc: dict[str, Any]) -> No
         position=3,
     )
     _, _, minimal = encode(envelope.model_copy(update={"causation_id": None, "position": None}))
-    _, _, full = encode(envelope, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    _, _, full = encode(
+        envelope, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", previous_position=2
+    )
     assert {k for k, _ in full} == set(headers_schema["properties"])
     assert {k for k, _ in minimal} == set(headers_schema["required"])
 

@@ -28,6 +28,7 @@ from faststream.specification import AsyncAPI
 
 from . import events  # noqa: F401  (registers every payload)
 from .cloudevents import CONTENT_TYPE, HEADERS, SPEC_VERSION
+from .control import RepublishRequest
 from .registry import REGISTRY, EventPayload
 from .topics import Topics
 
@@ -125,8 +126,9 @@ payload invalid, or keeps failing to handle it (bounded retries with backoff) pu
 its own dead-letter topic, `{Topics.dead_letter("<consumer-group>")}`
 (`Topics.dead_letter(group)`), and carries on. The dead letter keeps the original key, value
 and headers and adds `dlq_consumer`, `dlq_reason` (`undecodable`, `unknown-event-type`,
-`invalid-payload` or `handler-failed`), `dlq_error`, `dlq_attempts`, `dlq_source_topic`,
-`dlq_source_partition` and `dlq_source_offset`.
+`invalid-payload`, `handler-failed` or `rejected`), `dlq_error`, `dlq_attempts`,
+`dlq_source_topic`, `dlq_source_partition` and `dlq_source_offset`. The consumer also keeps
+each dead letter in its own database, so one is never lost with the topic.
 
 ## Evolution
 
@@ -217,7 +219,27 @@ def build_broker() -> KafkaBroker:
             description=channel.description,
             schema=schema,
         )
+    broker.publisher(
+        Topics.REPUBLISH_REQUESTS,
+        title=REPUBLISH_CHANNEL,
+        description=REPUBLISH_DESCRIPTION,
+        schema=RepublishRequest,
+    )
     return broker
+
+
+REPUBLISH_DESCRIPTION = (
+    "Not events: requests between the services' infrastructure. A consumer that finds store "
+    "positions of a service missing (a position below others it received, still missing "
+    "after the delivery delay: `ce_position` and `ce_previousposition` tell a loss from a "
+    "hole in the store) asks that service to publish the ranges again. Every process of the "
+    "service listens; the one whose relay leads publishes them (up to its checkpoint) to the "
+    "service's event topic. Key: the service asked. Consumers skip what they already have, "
+    "so a request answered twice is harmless, and one that is lost is asked again after the "
+    "next delay."
+)
+REPUBLISH_CHANNEL = "republish-requests"
+REPUBLISH_MESSAGE = "csm.control.RepublishRequest"
 
 
 def _contracts_version() -> str:
@@ -266,6 +288,27 @@ def generate() -> dict[str, Any]:
         operation["messages"] = [
             {"$ref": f"#/channels/{channel.id}/messages/{mid}"} for mid in sorted(channel_messages)
         ]
+    messages[REPUBLISH_MESSAGE] = {
+        "name": REPUBLISH_MESSAGE,
+        "title": "RepublishRequest",
+        "summary": "Publish these store positions of yours again.",
+        "contentType": CONTENT_TYPE,
+        "payload": {"$ref": "#/components/schemas/RepublishRequest"},
+        "bindings": {
+            "kafka": {
+                "bindingVersion": KAFKA_BINDING_VERSION,
+                "key": {"type": "string", "description": "The service asked (`source`)."},
+            }
+        },
+    }
+    control = f"#/components/messages/{REPUBLISH_MESSAGE}"
+    doc["channels"][REPUBLISH_CHANNEL]["messages"] = {REPUBLISH_MESSAGE: {"$ref": control}}
+    doc["operations"][REPUBLISH_CHANNEL]["title"] = (
+        f"Consumers ask producers on {Topics.REPUBLISH_REQUESTS}"
+    )
+    doc["operations"][REPUBLISH_CHANNEL]["messages"] = [
+        {"$ref": f"#/channels/{REPUBLISH_CHANNEL}/messages/{REPUBLISH_MESSAGE}"}
+    ]
     components["schemas"] = schemas
     components["messages"] = messages
     return doc

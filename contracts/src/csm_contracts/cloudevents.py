@@ -92,6 +92,14 @@ HEADERS: tuple[HeaderSpec, ...] = (
         "ce_position", "position", False, "The event's global position in the source store."
     ),
     HeaderSpec(
+        "ce_previousposition",
+        "(source store)",
+        False,
+        "The position of the event before it in the source store (0 for the first). Positions "
+        "in between do not exist (an append rolled back), so a consumer that has both can tell "
+        "a hole in the store from a message it never received.",
+    ),
+    HeaderSpec(
         "traceparent",
         "(trace context)",
         False,
@@ -110,9 +118,12 @@ def _source(event_type: str) -> str:
 
 
 def encode(
-    envelope: EventEnvelope, traceparent: str | None = None
+    envelope: EventEnvelope,
+    traceparent: str | None = None,
+    previous_position: int | None = None,
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """An envelope as (key, value, headers) for a Kafka producer."""
+    """An envelope as (key, value, headers) for a Kafka producer; `previous_position` is the
+    position of the stored event before it, where the caller knows it."""
     return encode_fields(
         event_id=str(envelope.event_id),
         event_type=envelope.type,
@@ -129,6 +140,7 @@ def encode(
         position=envelope.position,
         data_json=json.dumps(envelope.data, separators=(",", ":"), ensure_ascii=False),
         traceparent=traceparent,
+        previous_position=previous_position,
     )
 
 
@@ -149,6 +161,7 @@ def encode_fields(
     position: int | None,
     data_json: str,
     traceparent: str | None,
+    previous_position: int | None = None,
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """`encode` from an event's fields, its payload already serialised as JSON text: what an
     event store's relay has in hand, so it need not parse and re-serialise every payload."""
@@ -173,6 +186,8 @@ def encode_fields(
         headers.append(("ce_causationid", causation_id.encode()))
     if position is not None:
         headers.append(("ce_position", str(position).encode()))
+    if previous_position is not None:
+        headers.append(("ce_previousposition", str(previous_position).encode()))
     if traceparent:
         headers.append(("traceparent", traceparent.encode()))
     return key.encode(), data_json.encode(), headers

@@ -74,8 +74,14 @@ async def pipeline(infra) -> AsyncIterator[Pipeline]:
     store = PostgresEventStore(pool)
     topic = unique_topic("recovery")
     monitor = LoopMonitor("relay", stall_after=60)
-    relay = OutboxRelay(store, infra.bootstrap, route=lambda _t: [topic], poll_interval=0.1,
-                        history_check_interval=0.5, monitor=monitor)  # fmt: skip
+    relay = OutboxRelay(
+        store,
+        infra.bootstrap,
+        route=lambda _t: [topic],
+        poll_interval=0.1,
+        history_check_interval=0.5,
+        monitor=monitor,
+    )
     listener = RepublishRequestListener(relay, "registration", infra.bootstrap)
     stop = asyncio.Event()
     tasks = [
@@ -150,14 +156,23 @@ async def test_a_consumer_heals_a_broker_restart_and_missing_positions(
 
     broker = make_broker(infra.bootstrap)
     consumer = EventConsumer(
-        "recovering", pg_pool, {OrganisationRegistered.EVENT_TYPE: handler},
-        BrokerDeadLetters(broker), f"{pipeline.topic}.dlq", backoff=0.01, delivery_delay=1.0,
+        "recovering",
+        pg_pool,
+        {OrganisationRegistered.EVENT_TYPE: handler},
+        BrokerDeadLetters(broker),
+        f"{pipeline.topic}.dlq",
+        backoff=0.01,
+        delivery_delay=1.0,
         tracked=lambda topic: topic == pipeline.topic,
-    )  # fmt: skip
+    )
     subscriber = subscribe(
-        broker, pipeline.topic, consumer, group_id=f"g-{uuid.uuid4().hex[:8]}",
-        session_timeout_ms=6000, heartbeat_interval_ms=500,
-    )  # fmt: skip
+        broker,
+        pipeline.topic,
+        consumer,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=500,
+    )
     watchdog = ConsumerWatchdog(
         [Subscription(subscriber, consumer)],
         lambda request: broker.publish(

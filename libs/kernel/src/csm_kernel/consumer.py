@@ -128,19 +128,21 @@ class EventConsumer:
         self.commit_failures = 0
 
     def _received(self, msg: IncomingMessage, envelope: EventEnvelope | None) -> list[Received]:
-        """The store position this message delivered, if its topic's positions are tracked
+        """The store positions this message covers, if its topic's positions are tracked
         (read from the headers when the message itself could not be decoded)."""
         if not self.tracked(msg.topic):
             return []
+        headers = header_map(msg.headers)
         if envelope is not None:
             position, event_type = envelope.position, envelope.type
         else:
-            headers = header_map(msg.headers)
             raw, event_type = headers.get("ce_position"), headers.get("ce_type", "")
             position = int(raw) if raw is not None and raw.isdigit() else None
         if position is None or "." not in event_type:
             return []
-        return [(msg.topic, event_type.split(".", 1)[0], position)]
+        before = headers.get("ce_previousposition", "")
+        previous = int(before) if before.isdigit() and int(before) < position else position - 1
+        return [(msg.topic, event_type.split(".", 1)[0], position, previous)]
 
     async def _wait_for_database(self, exc: BaseException, delay: float) -> float:
         self.monitor.failed(exc)

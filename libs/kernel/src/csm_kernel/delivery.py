@@ -33,13 +33,15 @@ from .observability import get_logger
 
 log = get_logger(__name__)
 
-Received = tuple[str, str, int]
-"""(topic, producing service, store position) of one delivered message."""
+Received = tuple[str, str, int, int]
+"""(topic, producing service, store position, position of the stored event before it) of one
+delivered message: it covers the positions after the one before, up to its own."""
 
 
 @dataclass(frozen=True)
 class Gap:
-    """Positions after `after` up to `up_to` of `topic` never arrived, though later ones did."""
+    """Positions after `after` up to `up_to` of `topic` never arrived, though later ones did
+    (`up_to` is a stored event: a message that did arrive names it as the one before it)."""
 
     topic: str
     producer: str
@@ -47,6 +49,8 @@ class Gap:
     up_to: int
     #: Seconds since the first position above the hole arrived.
     open_for: float
+    #: Seconds since it was last asked for (None: never).
+    since_asked: float | None = None
 
     @property
     def size(self) -> int:
@@ -55,17 +59,20 @@ class Gap:
 
 
 _GAPS = """
-SELECT topic, producer, after, position - 1 AS up_to,
-       extract(epoch FROM now() - first_above)::float8 AS open_for
-  FROM (SELECT a.topic, c.producer, a.position,
-               coalesce(lag(a.position) OVER w, c.contiguous) AS after,
+SELECT topic, producer, after, prev AS up_to,
+       extract(epoch FROM now() - first_above)::float8 AS open_for,
+       (SELECT extract(epoch FROM now() - max(g.requested_at))::float8 FROM consumer_gaps g
+         WHERE g.consumer = $1 AND g.topic = s.topic AND g.healed_at IS NULL
+           AND g.first_missing <= s.prev AND g.last_missing > s.after) AS since_asked
+  FROM (SELECT a.topic, c.producer, a.position, a.prev,
+               greatest(coalesce(lag(a.position) OVER w, 0), c.contiguous) AS after,
                min(a.received_at) OVER (PARTITION BY a.topic ORDER BY a.position DESC)
                    AS first_above
           FROM consumer_positions_ahead a
           JOIN consumer_positions c USING (consumer, topic)
          WHERE a.consumer = $1
         WINDOW w AS (PARTITION BY a.topic ORDER BY a.position)) s
- WHERE position > after + 1
+ WHERE prev > after
  ORDER BY topic, after
 """
 
@@ -107,14 +114,22 @@ class DeliveryTracker:
     async def gaps(self) -> list[Gap]:
         """Every hole below a position that did arrive, however young."""
         rows = await self.pool.fetch(_GAPS, self.consumer)
-        return [Gap(r["topic"], r["producer"], r["after"], r["up_to"], r["open_for"]) for r in rows]
+        return [
+            Gap(r["topic"], r["producer"], r["after"], r["up_to"], r["open_for"], r["since_asked"])
+            for r in rows
+        ]
 
     async def losses(self) -> list[Gap]:
-        """Holes open longer than the delivery delay: what to ask for again. Records each in
-        `consumer_gaps` (a new loss, or one more request for a known one) and marks the
-        losses that have closed since as healed."""
+        """Holes open longer than the delivery delay and not asked for within it: what to ask
+        for (again). Records each in `consumer_gaps` (a new loss, or one more request for a
+        known one) and marks the losses that have closed since as healed."""
         current = await self.gaps()
-        lost = [g for g in current if g.open_for >= self.delivery_delay]
+        lost = [
+            g
+            for g in current
+            if g.open_for >= self.delivery_delay
+            and (g.since_asked is None or g.since_asked >= self.delivery_delay)
+        ]
         async with self.pool.acquire() as conn, conn.transaction():
             open_rows = await conn.fetch(
                 "SELECT topic, first_missing, last_missing, detected_at FROM consumer_gaps "
@@ -201,13 +216,20 @@ class DeliveryTracker:
 
 
 async def _write(conn: Connection, consumer: str, received: Sequence[Received]) -> None:
-    by_topic: dict[tuple[str, str], list[int]] = {}
-    for topic, producer, position in received:
-        by_topic.setdefault((topic, producer), []).append(position)
+    by_topic: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    for topic, producer, position, before in received:
+        positions, befores = by_topic.setdefault((topic, producer), ([], []))
+        positions.append(position)
+        befores.append(before)
     # One lock order for every writer: topics sorted.
-    for (topic, producer), positions in sorted(by_topic.items()):
+    for (topic, producer), (positions, befores) in sorted(by_topic.items()):
         await conn.execute(
-            "SELECT csm_record_positions($1, $2, $3, $4)", consumer, topic, producer, positions
+            "SELECT csm_record_positions($1, $2, $3, $4, $5)",
+            consumer,
+            topic,
+            producer,
+            positions,
+            befores,
         )
 
 

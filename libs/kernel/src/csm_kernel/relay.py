@@ -180,9 +180,12 @@ class OutboxRelay:
             )
             return bool(moved)
 
-    async def _publish(self, rows: list[asyncpg.Record]) -> dict[Partition, tuple[int, int]]:
-        """Send rows and wait for every acknowledgement; the lowest and highest offset the
-        broker gave in each partition."""
+    async def _publish(
+        self, rows: list[asyncpg.Record], previous: int
+    ) -> dict[Partition, tuple[int, int]]:
+        """Send rows (`previous`: the position of the stored event before the first) and wait
+        for every acknowledgement; the lowest and highest offset the broker gave in each
+        partition."""
         # Each message carries the traceparent stored with its event, so the consumer's span
         # joins the trace of the request that caused it. The relay's own span covers the batch:
         # one span per event would cost more than publishing it.
@@ -213,7 +216,9 @@ class OutboxRelay:
                     position=position,
                     data_json=data,
                     traceparent=traceparent,
+                    previous_position=previous,
                 )
+                previous = position
                 if (topics := topics_of.get(type_)) is None:
                     topics = topics_of[type_] = self.route(type_)
                     self._topics.update(topics)
@@ -244,18 +249,22 @@ class OutboxRelay:
         """Publish positions after `after` (up to `to_position`); how many, and whether the
         range was cut short because the checkpoint was rewound (history lost)."""
         published = 0
+        # Positions can have holes (an append rolled back); each message names the stored
+        # event before it, so consumers can tell a hole from a loss.
+        stored_before = await self.store.position_at_or_before(after)
         while True:
             batch = await self.store.read_for_publication(after, self.batch_size, to_position)
             if not batch:
                 return published, False
-            offsets = await self._publish(batch)
+            offsets = await self._publish(batch, stored_before)
             published += len(batch)
             acked = {tp: high + 1 for tp, (_, high) in offsets.items()}
             if lost := self._lost_history(offsets):
                 await self._rewind(lost, acked, {topic for topic, _ in offsets})
                 return published, True
-            previous, after = after, batch[-1]["position"]
-            saved = await self._save(previous, after if move_checkpoint else None, acked)
+            checkpoint_was, after = after, batch[-1]["position"]
+            stored_before = after
+            saved = await self._save(checkpoint_was, after if move_checkpoint else None, acked)
             for tp, next_offset in acked.items():
                 self._next_offsets[tp] = max(self._next_offsets.get(tp, 0), next_offset)
             self.monitor.beat()

@@ -378,6 +378,13 @@ class PostgresEventStore(EventStore):
             after_position, limit, to_position,
         )  # fmt: skip
 
+    async def position_at_or_before(self, position: int) -> int:
+        """The position of the last stored event at or before `position` (0 if none)."""
+        value: Any = await self.pool.fetchval(
+            "SELECT coalesce(max(position), 0) FROM events WHERE position <= $1", position
+        )
+        return int(value)
+
     async def max_position(self) -> int:
         value: Any = await self.pool.fetchval("SELECT coalesce(max(position), 0) FROM events")
         return int(value)

@@ -9,11 +9,13 @@ CREATE TABLE relay_offsets (
 );
 
 -- Which store positions of each event topic a consumer has received (handled, skipped as a
--- duplicate, ignored or dead-lettered: all were delivered). Every position up to `contiguous`
--- arrived; those above it that arrived out of order wait in consumer_positions_ahead until the
--- run is whole. A hole below an early arrival that stays open past the delivery delay is a
--- detected loss (see csm_kernel.delivery). `producer` is the service whose store the
--- positions belong to (the one asked to publish a missing range again).
+-- duplicate, ignored or dead-lettered: all were delivered). Each message also names the stored
+-- event before it (`prev`: positions in between do not exist, an append having rolled back), so
+-- a message covers the positions (prev, position]. Everything up to `contiguous` is covered;
+-- messages that arrived out of order wait in consumer_positions_ahead until the run is whole. A
+-- hole below an early arrival that stays open past the delivery delay is a detected loss (see
+-- csm_kernel.delivery). `producer` is the service whose store the positions belong to (the one
+-- asked to publish a missing range again).
 CREATE TABLE consumer_positions (
     consumer    text   NOT NULL,
     topic       text   NOT NULL,
@@ -27,34 +29,39 @@ CREATE TABLE consumer_positions_ahead (
     consumer     text   NOT NULL,
     topic        text   NOT NULL,
     position     bigint NOT NULL,
+    prev         bigint NOT NULL,
     received_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (consumer, topic, position)
 );
 
--- Record positions received on one topic and move `contiguous` over every run made whole;
+-- Record messages received on one topic and move `contiguous` over every run made whole;
 -- returns the new `contiguous`. Runs in the caller's transaction, as its last statement (the
 -- row lock it takes is then held only until commit, so two members of a group never wait on
--- each other in a cycle).
+-- each other in a cycle). In position order, a message breaks the run when its `prev` lies
+-- beyond everything covered before it.
 CREATE FUNCTION csm_record_positions(
-    p_consumer text, p_topic text, p_producer text, p_positions bigint[]
+    p_consumer text, p_topic text, p_producer text, p_positions bigint[], p_prevs bigint[]
 ) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_contiguous bigint;
+    v_break bigint;
     v_run_end bigint;
 BEGIN
     INSERT INTO consumer_positions (consumer, topic, producer)
     VALUES (p_consumer, p_topic, p_producer) ON CONFLICT DO NOTHING;
     SELECT contiguous INTO v_contiguous FROM consumer_positions
      WHERE consumer = p_consumer AND topic = p_topic FOR UPDATE;
-    INSERT INTO consumer_positions_ahead (consumer, topic, position)
-    SELECT p_consumer, p_topic, p FROM unnest(p_positions) AS p
+    INSERT INTO consumer_positions_ahead (consumer, topic, position, prev)
+    SELECT p_consumer, p_topic, p, v FROM unnest(p_positions, p_prevs) AS u(p, v)
      WHERE p > v_contiguous ON CONFLICT DO NOTHING;
-    -- Positions straight after `contiguous` with no hole: position - rank is constant on a run.
-    SELECT max(position) INTO v_run_end FROM (
-        SELECT position, position - row_number() OVER (ORDER BY position) AS run
+    SELECT min(position) INTO v_break FROM (
+        SELECT position, prev, lag(position) OVER (ORDER BY position) AS before
           FROM consumer_positions_ahead WHERE consumer = p_consumer AND topic = p_topic
-    ) a WHERE run = v_contiguous;
+    ) a WHERE prev > greatest(coalesce(before, 0), v_contiguous);
+    SELECT max(position) INTO v_run_end FROM consumer_positions_ahead
+     WHERE consumer = p_consumer AND topic = p_topic
+       AND (v_break IS NULL OR position < v_break);
     IF v_run_end IS NOT NULL THEN
         DELETE FROM consumer_positions_ahead
          WHERE consumer = p_consumer AND topic = p_topic AND position <= v_run_end;

@@ -13,6 +13,8 @@ from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
 from csm_kernel.errors import Conflict, NotFound
 from csm_kernel.http import OrjsonResponse
+from csm_kernel.runtime import Runtime, runtime_of
+from csm_kernel.status import kernel_status
 
 from ...services import Services
 from .dependencies import services_of
@@ -21,13 +23,18 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/status")
-async def status(services: Annotated[Services, Depends(services_of)]) -> Response:
-    """Each projection's position, lag (events and seconds behind the journal) and whether
-    it is being rebuilt (with the rebuild's progress)."""
+async def status(
+    services: Annotated[Services, Depends(services_of)],
+    runtime: Annotated[Runtime, Depends(runtime_of)],
+) -> Response:
+    """What every service's `/status` says (loops, consumers), and each projection's
+    position, lag (events and seconds behind the journal) and whether it is being rebuilt
+    (with the rebuild's progress)."""
     lags = await services.projector.lags()
     progress = services.projector.progress
     return OrjsonResponse(
         {
+            **await kernel_status(runtime),
             "journal_head": lags[0].head if lags else 0,
             "projections": [
                 {
