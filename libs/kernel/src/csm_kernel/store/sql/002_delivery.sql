@@ -48,6 +48,18 @@ DECLARE
     v_break bigint;
     v_run_end bigint;
 BEGIN
+    -- The usual case, one statement: one message straight after everything covered, nothing
+    -- waiting out of order.
+    IF cardinality(p_positions) = 1 THEN
+        UPDATE consumer_positions SET contiguous = p_positions[1], updated_at = now()
+         WHERE consumer = p_consumer AND topic = p_topic AND contiguous = p_prevs[1]
+           AND NOT EXISTS (SELECT 1 FROM consumer_positions_ahead
+                            WHERE consumer = p_consumer AND topic = p_topic)
+        RETURNING contiguous INTO v_contiguous;
+        IF FOUND THEN
+            RETURN v_contiguous;
+        END IF;
+    END IF;
     INSERT INTO consumer_positions (consumer, topic, producer)
     VALUES (p_consumer, p_topic, p_producer) ON CONFLICT DO NOTHING;
     SELECT contiguous INTO v_contiguous FROM consumer_positions
