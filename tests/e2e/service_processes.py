@@ -3,11 +3,13 @@ with the environment it would get in production, ready when `/health/ready` answ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,18 @@ class ServiceProcess:
             except json.JSONDecodeError:
                 continue
         return lines
+
+
+@contextlib.contextmanager
+def running_services(services: dict[str, ServiceProcess]) -> Iterator[dict[str, ServiceProcess]]:
+    """Start every service, each ready before the next; stop them all afterwards."""
+    try:
+        for s in services.values():
+            s.start()
+        yield services
+    finally:
+        for s in services.values():
+            s.stop()
 
 
 def service_process(

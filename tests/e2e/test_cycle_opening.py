@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, running_services, service_process
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,8 @@ def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServicePr
             "questionnaire", CSM_LINK_KEY_FILE=str(key), CSM_CYCLE_TICK_SECONDS="0.5"
         ),
     }
-    for s in running.values():
-        s.start()
-    try:
+    with running_services(running):
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 def code(prefix: str) -> str:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, running_services, service_process
 
 PORTAL = "https://csm.example"
 PASSWORD = "correct horse battery staple"
@@ -42,13 +42,8 @@ def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServicePr
         "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
         "notification": service("notification"),
     }
-    for s in running.values():
-        s.start()
-    try:
+    with running_services(running):
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 async def mail_to(infra: Any, to: str, subject_part: str, timeout: float = 60) -> list[dict]:

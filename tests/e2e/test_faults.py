@@ -28,7 +28,7 @@ import pytest
 from csm_kernel.links import ensure_link_key
 from progress_history import snapshot
 from reporting.adapters.projections import PROJECTIONS
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, running_services, service_process
 
 PUBLISHERS = ("registration", "questionnaire", "notification")
 SERVICES = (*PUBLISHERS, "reporting")
@@ -60,13 +60,10 @@ def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProce
         "notification": service("notification"),
         "reporting": service("reporting"),
     }
-    for s in running.values():
-        s.start()
     try:
-        yield running
+        with running_services(running):
+            yield running
     finally:
-        for s in running.values():
-            s.stop()
         infra.ensure_smtp_running()
         infra.ensure_broker_running()
 

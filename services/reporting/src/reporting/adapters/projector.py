@@ -202,18 +202,26 @@ class Projector:
                         stale.append(p)
         return stale
 
+    async def _live_position(self, conn: Connection, projection: Projection) -> int | None:
+        """Take the projection's apply lock (until the transaction ends) and read how far it
+        is; None while it is being rebuilt (its fingerprint is not the live one)."""
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", APPLY_LOCK, projection.name
+        )
+        row = await conn.fetchrow(
+            "SELECT position, fingerprint FROM projection_checkpoints WHERE projection = $1",
+            projection.name,
+        )
+        if row is None or row["fingerprint"] != projection.fingerprint:
+            return None
+        return int(row["position"])
+
     async def catch_up(self, projection: Projection) -> int:
         """Apply up to one batch of new journal events; how many positions it moved."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                               APPLY_LOCK, projection.name)  # fmt: skip
-            row = await conn.fetchrow(
-                "SELECT position, fingerprint FROM projection_checkpoints WHERE projection = $1",
-                projection.name,
-            )
-            if row is None or row["fingerprint"] != projection.fingerprint:
+            lo = await self._live_position(conn, projection)
+            if lo is None:
                 return 0  # being rebuilt: its old tables stay as they are until the swap
-            lo = row["position"]
             hi = await conn.fetchval(
                 "SELECT max(seq) FROM (SELECT seq FROM journal WHERE seq > $1 ORDER BY seq"
                 " LIMIT $2) s",
@@ -259,15 +267,10 @@ class Projector:
         """Apply the next batch one position at a time, up to the one that fails (skipped if
         it is poison by now); how many positions moved, and whether it stopped short."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                               APPLY_LOCK, projection.name)  # fmt: skip
-            row = await conn.fetchrow(
-                "SELECT position, fingerprint FROM projection_checkpoints WHERE projection = $1",
-                projection.name,
-            )
-            if row is None or row["fingerprint"] != projection.fingerprint:
+            lo = await self._live_position(conn, projection)
+            if lo is None:
                 return 0, False
-            lo = position = row["position"]
+            position = lo
             hi = await conn.fetchval(
                 "SELECT max(seq) FROM (SELECT seq FROM journal WHERE seq > $1 ORDER BY seq"
                 " LIMIT $2) s",
