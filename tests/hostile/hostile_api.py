@@ -1,0 +1,422 @@
+"""The hostile-input engine: schemathesis cases over a running app, sent as each identity, every
+server error collected.
+
+For each operation of an OpenAPI document, `plan` draws requests (Hypothesis, derandomized, so a
+run is the same every time) in four variants:
+
+- positive: what the schema allows (schemathesis);
+- negative: what it does not (wrong types, missing fields, junk bodies: schemathesis);
+- known: positive, with the path and query parameters that name something set to ids the
+  seeded database holds, so requests reach real rows and not only 404s;
+- hostile: known, with one parameter or top-level body field replaced by a hostile value (NUL,
+  invalid UTF-8, a lone surrogate, CR/LF, a quote, a formula, a huge or out-of-range number).
+
+`run` sends every planned request in-process (httpx over ASGI, the app's own event loop) with an
+identity's headers or cookies and keeps what a real server could not answer: a 5xx, an exception
+out of the app, no answer in time, or a response header that no HTTP server could send (CR, LF
+or NUL). `report` groups them by cause with the request that caused each.
+
+`CSM_HOSTILE_EXAMPLES` scales the examples per operation and variant; `CSM_HOSTILE_IGNORE` (a
+regular expression, matched against each failure's text) sets failures aside as known, to see
+what else remains. The committed suite sets neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+import traceback
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+
+BASE_URL = "http://t"
+#: How long one request may take before it counts as a server that did not answer.
+ANSWER_SECONDS = 30.0
+#: Examples drawn per operation and variant (`CSM_HOSTILE_EXAMPLES` overrides).
+DEFAULT_EXAMPLES = 6
+
+#: Strings that broke something once, or that a careless server breaks on.
+HOSTILE_TEXT: tuple[Any, ...] = (
+    "\x00",
+    "a\x00b",
+    b"\xff\xfe\x00",  # invalid UTF-8 (query and path only: JSON cannot carry it)
+    "\ud800",  # a lone surrogate: valid JSON, not encodable as UTF-8
+    "line\r\nX-Injected: 1",
+    'quote" and ; semicolon',
+    '=HYPERLINK("http://x.example","x")',
+    "=cmd|' /C calc'!A0",
+    "' OR '1'='1",
+    "../../../../etc/passwd",
+    "<script>alert(1)</script>",
+    "bell\x07 backspace\x08 escape\x1b[31m",  # C0 controls other than NUL
+    "\u202eevil\ufeff",  # right-to-left override, byte-order mark
+    "x" * 100_000,
+)
+HOSTILE_NUMBERS: tuple[Any, ...] = (10**30, -(10**30), 2**63, -(2**63) - 1, 2**31, 1e308, -1)
+HOSTILE = HOSTILE_TEXT + HOSTILE_NUMBERS
+#: Whole bodies: NUL escaped in JSON (one line of JSON lines too), raw NUL, invalid UTF-8.
+HOSTILE_BODIES: tuple[bytes, ...] = (
+    b'{"cycle": "2009-10", "name": "a\\u0000b", "code": "\\u0000"}\n',
+    b'{"version": 100000000000000000000000000000}',
+    b"\x00",
+    b"\xff\xfe\x00\n",
+    b"",
+)
+
+
+def examples() -> int:
+    return int(os.environ.get("CSM_HOSTILE_EXAMPLES", DEFAULT_EXAMPLES))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who sends: a role's token, a delegate's link token, a portal session, or nobody."""
+
+    name: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One request, ready to send (the identity's credentials are added when it is sent)."""
+
+    operation: str
+    variant: str
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+    def describe(self, limit: int = 300) -> str:
+        body = "" if not self.body else f" body={self.body[:limit]!r}"
+        if self.body and len(self.body) > limit:
+            body += f"…({len(self.body)} bytes)"
+        url = self.url if len(self.url) <= limit else f"{self.url[:limit]}…({len(self.url)})"
+        return f"{self.method} {url.removeprefix(BASE_URL)}{body}  [{self.variant}]"
+
+
+@dataclass
+class Plan:
+    requests: list[Planned] = field(default_factory=list)
+    #: Operation and variant pairs that could not be generated (and why).
+    problems: list[str] = field(default_factory=list)
+    #: Drawn cases no HTTP client could send (e.g. a lone surrogate in a query string).
+    unpreparable: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    identity: str
+    request: Planned
+    what: str  # "HTTP 500", "exception", "no answer", "bad header"
+    cause: str  # the exception (type: message) or the status and body
+    where: str  # the innermost frame of our own code, when an exception escaped
+
+    @property
+    def signature(self) -> str:
+        kind = self.cause.split(":", 1)[0] if self.what == "exception" else self.what
+        return f"{self.request.operation} | {kind} | {self.where}"
+
+    def text(self) -> str:
+        return f"{self.signature} | {self.cause} | {self.request.describe()}"
+
+
+@dataclass
+class Run:
+    identity: str
+    sent: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    unsendable: Counter[str] = field(default_factory=Counter)
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+def plan(
+    openapi: dict[str, Any],
+    known: Mapping[str, Sequence[Any]],
+    *,
+    per_variant: int | None = None,
+    per_operation: Mapping[str, int] | None = None,
+    skip: Sequence[str] = (),
+) -> Plan:
+    """Requests for every operation of `openapi` (but those named in `skip`, "METHOD /path");
+    `per_operation` gives some operations more examples than `per_variant`."""
+    default = per_variant if per_variant is not None else examples()
+    scale = default / DEFAULT_EXAMPLES
+    schema = schemathesis.openapi.from_dict(openapi)
+    out = Plan()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        label = f"{operation.method.upper()} {operation.path}"
+        if label in skip:
+            continue
+        wanted = (per_operation or {}).get(label)
+        n = default if wanted is None else max(1, round(wanted * scale))
+        drawn: dict[str, list[Any]] = {}
+        for variant, strategy in _variants(operation, known):
+            try:
+                drawn[variant] = _draw(strategy, n)
+            except Unsatisfiable:
+                drawn[variant] = []
+            except Exception as exc:  # schemathesis cannot build this variant
+                out.problems.append(f"{label} [{variant}]: {type(exc).__name__}: {exc}")
+                drawn[variant] = []
+            if not drawn[variant]:
+                out.problems.append(f"{label} [{variant}]: nothing could be generated")
+        drawn["hostile"] = _hostile(drawn.get("known") or drawn["positive"])
+        for variant, cases in drawn.items():
+            for case, mutation in cases:
+                planned = _prepare(label, variant, case, mutation)
+                if planned is None:
+                    out.unpreparable += 1
+                else:
+                    out.requests.append(planned)
+    return out
+
+
+def _variants(operation: Any, known: Mapping[str, Sequence[Any]]) -> list[tuple[str, Any]]:
+    positive = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    negative = operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    variants = [
+        ("positive", positive.map(lambda c: (c, None))),
+        ("negative", negative.map(lambda c: (c, None))),
+    ]
+    names = {p.name for p in operation.path_parameters} | {p.name for p in operation.query}
+    if names & known.keys():
+        variants.append(("known", _known(positive, known)))
+    return variants
+
+
+def _known(positive: Any, known: Mapping[str, Sequence[Any]]) -> Any:
+    @st.composite
+    def draw(draw: Any) -> tuple[Any, None]:
+        case = draw(positive)
+        path = dict(case.path_parameters or {})
+        for name in sorted(path):
+            if name in known:
+                path[name] = draw(st.sampled_from(list(known[name])))
+        case.path_parameters = path
+        query = dict(case.query or {})
+        for p in case.operation.query:
+            if p.name in known and draw(st.booleans()):
+                query[p.name] = draw(st.sampled_from(list(known[p.name])))
+        case.query = query
+        return case, None
+
+    return draw()
+
+
+def _hostile(bases: Sequence[tuple[Any, None]]) -> list[tuple[Any, tuple[str, str, Any]]]:
+    """Every hostile value in every slot (path and query parameters, top-level body fields,
+    the whole body): no sampling, so each value reaches each parameter every run. The values
+    take turns over the drawn cases (other ids, reports, formats); a body field's over the
+    cases that have it. Numbers go where numbers are, text where text is."""
+    if not bases:
+        return []
+    cases = [case for case, _ in bases]
+    operation = cases[0].operation
+    slots: dict[tuple[str, str], tuple[list[Any], tuple[Any, ...]]] = {}
+    for p in operation.path_parameters:
+        slots[("path", p.name)] = (cases, HOSTILE)
+    for p in operation.query:
+        slots[("query", p.name)] = (cases, HOSTILE)
+    for case in cases:
+        for key, value in sorted(case.body.items()) if isinstance(case.body, dict) else ():
+            having, _ = slots.setdefault(("body", key), ([], _values_like(value)))
+            having.append(case)
+    if cases[0].method.upper() in ("POST", "PUT", "PATCH"):
+        slots[("raw", "")] = (cases, HOSTILE_BODIES)  # the whole body, whatever its schema
+    if not slots:
+        slots[("query", "q")] = (cases, HOSTILE_TEXT)  # undeclared: the app must ignore it
+    out = []
+    for (where, name), (having, values) in slots.items():
+        if where == "body":
+            values = tuple(v for v in values if not isinstance(v, bytes))
+        out += [(having[i % len(having)], (where, name, v)) for i, v in enumerate(values)]
+    return out
+
+
+def _values_like(value: Any) -> tuple[Any, ...]:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return HOSTILE
+    return HOSTILE_TEXT if isinstance(value, str) else HOSTILE_NUMBERS
+
+
+def _draw(strategy: Any, n: int) -> list[Any]:
+    found: list[Any] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(item: Any) -> None:
+        found.append(item)
+
+    collect()
+    return found
+
+
+def _prepare(label: str, variant: str, case: Any, mutation: Any) -> Planned | None:
+    kwargs = case.as_transport_kwargs(base_url=BASE_URL)
+    if mutation is not None:
+        _mutate(kwargs, case, *mutation)
+    kwargs["headers"] = {
+        k: v for k, v in kwargs["headers"].items() if not k.lower().startswith("x-schemathesis")
+    }
+    try:
+        prepared = requests.Request(**kwargs).prepare()
+    except Exception:  # no client could send it (e.g. a header that is not Latin-1)
+        return None
+    body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
+    return Planned(label, variant, prepared.method or "GET", prepared.url or "",
+                   dict(prepared.headers), body)  # fmt: skip
+
+
+def _mutate(kwargs: dict[str, Any], case: Any, where: str, name: str, value: Any) -> None:
+    if where == "raw":
+        kwargs.pop("json", None)
+        kwargs.pop("files", None)
+        kwargs["data"] = value
+    elif where == "query":
+        kwargs["params"] = {**(kwargs.get("params") or {}), name: value}
+    elif where == "body":
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        key = "json" if "json" in kwargs else "data"  # JSON, or a form (the portal)
+        kwargs[key] = {**kwargs[key], name: value}
+    else:  # a path segment: format the template ourselves, the hostile value percent-encoded
+        params = {k: str(v) for k, v in (case.path_parameters or {}).items()}
+        raw = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+        path = case.operation.path
+        for k, v in params.items():
+            path = path.replace("{" + k + "}", quote(raw if k == name else v, safe=""))
+        scheme, netloc, _, query, frag = urlsplit(kwargs["url"])
+        kwargs["url"] = urlunsplit((scheme, netloc, path, query, frag))
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+async def run(
+    client: httpx.AsyncClient,
+    requests_: Sequence[Planned],
+    identity: Identity,
+    anonymous_only: Collection[str] = (),
+) -> Run:
+    """Send every request as `identity`; what the app answered, and every failure.
+
+    Operations in `anonymous_only` (public ones whose answer does not depend on who asks,
+    and which are slow on purpose, such as sign-in) are sent only when nobody is signed in."""
+    out = Run(identity.name)
+    started = time.monotonic()
+    for planned in requests_:
+        if (identity.headers or identity.cookies) and planned.operation in anonymous_only:
+            continue
+        headers = {k: v for k, v in planned.headers.items() if k.lower() != "authorization"}
+        headers.update(identity.headers)
+        if identity.cookies:
+            headers["cookie"] = "; ".join(f"{k}={v}" for k, v in identity.cookies.items())
+        try:
+            request = client.build_request(
+                planned.method, planned.url, headers=headers, content=planned.body
+            )
+        except Exception as exc:  # httpx refuses to send it: not the server's doing
+            out.unsendable[type(exc).__name__] += 1
+            continue
+        out.sent += 1
+        failure = await _send(client, request, planned, identity.name, out)
+        if failure is not None:
+            out.failures.append(failure)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+async def _send(
+    client: httpx.AsyncClient, request: httpx.Request, planned: Planned, who: str, out: Run
+) -> Failure | None:
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            response = await client.send(request)
+    except TimeoutError:
+        return Failure(who, planned, "no answer", f"nothing within {ANSWER_SECONDS:.0f} s", "")
+    except Exception as exc:  # out of the app: a real server answers 500 and logs this
+        return Failure(who, planned, "exception", f"{type(exc).__name__}: {exc}"[:500],
+                       _innermost(exc))  # fmt: skip
+    out.statuses[response.status_code] += 1
+    if response.status_code >= 500:
+        return Failure(who, planned, f"HTTP {response.status_code}", response.text[:300], "")
+    for name, value in response.headers.raw:
+        if re.search(rb"[\r\n\x00]", name + value):
+            return Failure(who, planned, "bad header",
+                           f"{name.decode('latin-1')}: {value[:200]!r}", "")  # fmt: skip
+    return None
+
+
+def _innermost(exc: BaseException) -> str:
+    """The last frame of the project's own code in the exception's traceback."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "/src/" in f.filename and "site-packages" not in f.filename]
+    frame = (ours or frames or [None])[-1]
+    if frame is None:
+        return ""
+    path = frame.filename.split("/src/", 1)[-1]
+    return f"{path}:{frame.lineno} {frame.name}"
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def ignored_pattern() -> re.Pattern[str] | None:
+    raw = os.environ.get("CSM_HOSTILE_IGNORE")
+    return re.compile(raw) if raw else None
+
+
+def report(service: str, runs: Sequence[Run], plan_: Plan) -> tuple[str, list[Failure]]:
+    """A summary of the runs, and the failures that count (all, unless `CSM_HOSTILE_IGNORE`)."""
+    pattern = ignored_pattern()
+    failures = [f for r in runs for f in r.failures]
+    counted = [f for f in failures if pattern is None or not pattern.search(f.text())]
+    lines = [f"{service}: {len(plan_.requests)} requests planned"]
+    for r in runs:
+        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(r.statuses.items()))
+        unsent = f"; not sendable: {dict(r.unsendable)}" if r.unsendable else ""
+        lines.append(f"  as {r.identity}: {r.sent} sent in {r.seconds:.1f} s ({statuses}){unsent}")
+    lines += [f"  could not generate: {p}" for p in plan_.problems]
+    if pattern is not None:
+        lines.append(f"  {len(failures) - len(counted)} failures ignored by CSM_HOSTILE_IGNORE")
+    groups: dict[str, list[Failure]] = {}
+    for f in counted:
+        groups.setdefault(f.signature, []).append(f)
+    if groups:
+        lines.append(f"{len(counted)} failures, {len(groups)} distinct:")
+    for signature, group in sorted(groups.items()):
+        who = sorted({f.identity for f in group})
+        lines.append(f"- {signature}  ({len(group)} times, as {', '.join(who)})")
+        for f in group[:2]:
+            lines.append(f"    {f.cause[:240]!s}")
+            lines.append(f"    {f.request.describe(160)}")
+    return "\n".join(lines), counted
