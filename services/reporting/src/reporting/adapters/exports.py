@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -88,6 +89,10 @@ def to_xlsx(result: ReportResult, about: dict[str, Any]) -> bytes:
 
 
 def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        # XLSX (XML 1.0) cannot hold most C0 control characters: openpyxl refuses the cell and
+        # the whole download would fail. Show where one was instead of dropping it silently.
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, date) and not isinstance(value, datetime):
