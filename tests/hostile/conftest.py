@@ -14,6 +14,7 @@ import pytest
 import hostile_seeds
 from csm_kernel.clock import FixedClock
 from csm_kernel.settings import ServiceSettings
+from hostile_api import HOSTILE_FEW
 from hostile_stack import Target, link_key_file, started
 
 Seed = Callable[[Target, Any], Awaitable[None]]
@@ -99,4 +100,41 @@ async def notification_target(
                                     portal_url="https://csm.example"), clock=clock)  # fmt: skip
     async with _target("notification", app, hostile_seeds.notification, auth_keys,
                        clock=clock) as t:  # fmt: skip
+        yield t
+
+
+@pytest.fixture(scope="module")
+async def portal_target(
+    registration_target: Target,
+    questionnaire_target: Target,
+    reporting_target: Target,
+    notification_target: Target,
+    auth_keys: Any,
+) -> AsyncIterator[Target]:
+    """The portal over the four seeded services (in-process), signed in by cookie."""
+    import hostile_portal
+    from portal.bootstrap import build_app
+    from portal.settings import PortalSettings
+
+    targets = {
+        "registration": registration_target,
+        "questionnaire": questionnaire_target,
+        "reporting": reporting_target,
+        "notification": notification_target,
+    }
+    settings = PortalSettings(
+        auth_public_key_file=auth_keys.public_file, cookie_secure=False, mailbox_auto=False
+    )
+    app = build_app(settings, clients=hostile_portal.service_clients(targets))
+    catalogue = questionnaire_target.app.state.services.catalogue
+    answers = [q for d in catalogue.all() for q in d.questions][:4]
+    delegate = questionnaire_target.identity("delegate").headers["X-Delegate-Token"]
+    async with started(app) as client:
+        t = Target("portal", app, client, hostile_portal.known(targets, delegate), [])
+        t.identities = hostile_portal.portal_identities(registration_target)
+        t.extra["openapi"] = hostile_portal.portal_openapi(app, answers)
+        # Public, the same for anyone, and a password hash per attempt (at registration).
+        t.extra["anonymous_only"] = ("POST /sign-in", "POST /account/set-up")
+        # A page costs several services' calls: fewer drawn cases, one hostile value per kind.
+        t.extra["plan_options"] = {"per_variant": 3, "values": HOSTILE_FEW}
         yield t

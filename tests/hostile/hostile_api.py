@@ -63,10 +63,23 @@ HOSTILE_TEXT: tuple[Any, ...] = (
     "<script>alert(1)</script>",
     "bell\x07 backspace\x08 escape\x1b[31m",  # C0 controls other than NUL
     "\u202eevil\ufeff",  # right-to-left override, byte-order mark
+    "shaped.\u00e9t\u00e9",  # dotted like a link token (one id, a MAC), not ASCII
+    "token.shaped.\u00e9t\u00e9",  # the same with two ids
     "x" * 100_000,
 )
 HOSTILE_NUMBERS: tuple[Any, ...] = (10**30, -(10**30), 2**63, -(2**63) - 1, 2**31, 1e308, -1)
 HOSTILE = HOSTILE_TEXT + HOSTILE_NUMBERS
+#: One of each kind, for a target whose every request is costly (the portal).
+HOSTILE_FEW: tuple[Any, ...] = (
+    "a\x00b",
+    "token.shaped.\u00e9t\u00e9",
+    b"\xff\xfe\x00",
+    "line\r\nX-Injected: 1",
+    'quote" and ; semicolon',
+    "bell\x07 backspace\x08 escape\x1b[31m",
+    "x" * 100_000,
+    10**30,
+)
 #: Whole bodies: NUL escaped in JSON (one line of JSON lines too), raw NUL, invalid UTF-8.
 HOSTILE_BODIES: tuple[bytes, ...] = (
     b'{"cycle": "2009-10", "name": "a\\u0000b", "code": "\\u0000"}\n',
@@ -155,9 +168,11 @@ def plan(
     per_variant: int | None = None,
     per_operation: Mapping[str, int] | None = None,
     skip: Sequence[str] = (),
+    values: Sequence[Any] = HOSTILE,
 ) -> Plan:
     """Requests for every operation of `openapi` (but those named in `skip`, "METHOD /path");
-    `per_operation` gives some operations more examples than `per_variant`."""
+    `per_operation` gives some operations more examples than `per_variant`; `values` are the
+    hostile values to try."""
     default = per_variant if per_variant is not None else examples()
     scale = default / DEFAULT_EXAMPLES
     schema = schemathesis.openapi.from_dict(openapi)
@@ -180,7 +195,9 @@ def plan(
                 drawn[variant] = []
             if not drawn[variant]:
                 out.problems.append(f"{label} [{variant}]: nothing could be generated")
-        drawn["hostile"] = _hostile(drawn.get("known") or drawn["positive"])
+        fields = declared_fields(openapi, operation.path, operation.method)
+        bases = drawn.get("known") or drawn["positive"]
+        drawn["hostile"] = _hostile(bases, fields, tuple(values))
         for variant, cases in drawn.items():
             for case, mutation in cases:
                 planned = _prepare(label, variant, case, mutation)
@@ -223,7 +240,9 @@ def _known(positive: Any, known: Mapping[str, Sequence[Any]]) -> Any:
     return draw()
 
 
-def _hostile(bases: Sequence[tuple[Any, None]]) -> list[tuple[Any, tuple[str, str, Any]]]:
+def _hostile(
+    bases: Sequence[tuple[Any, None]], fields: set[tuple[str, ...]], values: tuple[Any, ...]
+) -> list[tuple[Any, tuple[str, Any, Any]]]:
     """Every hostile value in every slot (path and query parameters, top-level body fields,
     the whole body): no sampling, so each value reaches each parameter every run. The values
     take turns over the drawn cases (other ids, reports, formats); a body field's over the
@@ -232,31 +251,99 @@ def _hostile(bases: Sequence[tuple[Any, None]]) -> list[tuple[Any, tuple[str, st
         return []
     cases = [case for case, _ in bases]
     operation = cases[0].operation
-    slots: dict[tuple[str, str], tuple[list[Any], tuple[Any, ...]]] = {}
+    slots: dict[tuple[str, Any], tuple[list[Any], tuple[Any, ...]]] = {}
     for p in operation.path_parameters:
-        slots[("path", p.name)] = (cases, HOSTILE)
+        slots[("path", p.name)] = (cases, values)
     for p in operation.query:
-        slots[("query", p.name)] = (cases, HOSTILE)
+        slots[("query", p.name)] = (cases, values)
+    for p in operation.headers:  # text a header can carry (Latin-1, no line break)
+        sendable = tuple(v for v in values if _header_safe(v))
+        slots[("header", p.name)] = (cases, sendable)
     for case in cases:
-        for key, value in sorted(case.body.items()) if isinstance(case.body, dict) else ():
-            having, _ = slots.setdefault(("body", key), ([], _values_like(value)))
+        for field_path, like in _body_slots(case.body, values):
+            if field_path not in fields:
+                continue  # an extra field schemathesis made up: one request each is enough
+            having, _ = slots.setdefault(("body", field_path), ([], like))
             having.append(case)
     if cases[0].method.upper() in ("POST", "PUT", "PATCH"):
         slots[("raw", "")] = (cases, HOSTILE_BODIES)  # the whole body, whatever its schema
     if not slots:
-        slots[("query", "q")] = (cases, HOSTILE_TEXT)  # undeclared: the app must ignore it
+        slots[("query", "q")] = (cases, values)  # undeclared: the app must ignore it
     out = []
     for (where, name), (having, values) in slots.items():
-        if where == "body":
-            values = tuple(v for v in values if not isinstance(v, bytes))
+        if where == "body":  # JSON cannot carry bytes
+            values = tuple(
+                v
+                for v in values
+                if not isinstance(v, bytes | list)
+                or (isinstance(v, list) and not isinstance(v[0], bytes))
+            )
         out += [(having[i % len(having)], (where, name, v)) for i, v in enumerate(values)]
     return out
 
 
-def _values_like(value: Any) -> tuple[Any, ...]:
+def declared_fields(openapi: dict[str, Any], path: str, method: str) -> set[tuple[str, ...]]:
+    """The JSON body's declared fields: top-level, one level down, and list elements ("[]")."""
+    operation = openapi["paths"][path][method.lower()]
+    content = operation.get("requestBody", {}).get("content", {})
+    schema = next(iter(content.values()), {}).get("schema", {})
+    out: set[tuple[str, ...]] = set()
+    for name, sub in _properties(openapi, schema).items():
+        out.add((name,))
+        out |= {(name, inner) for inner in _properties(openapi, sub)}
+        if any(s.get("type") == "array" for s in _alternatives(openapi, sub)):
+            out.add((name, "[]"))
+    return out
+
+
+def _alternatives(openapi: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]]:
+    while "$ref" in schema:
+        schema = openapi["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    subs = [schema]
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            subs += _alternatives(openapi, sub)
+    return subs
+
+
+def _properties(openapi: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for sub in _alternatives(openapi, schema):
+        props.update(sub.get("properties", {}))
+    return props
+
+
+def _body_slots(
+    body: Any, values: tuple[Any, ...]
+) -> list[tuple[tuple[str, ...], tuple[Any, ...]]]:
+    """The fields of a JSON body worth a hostile value: top-level ones, those of objects one
+    level down, and lists of plain values (as a one-element list), with the values for each."""
+    out: list[tuple[tuple[str, ...], tuple[Any, ...]]] = []
+    for key, value in sorted(body.items()) if isinstance(body, dict) else ():
+        out.append(((key,), _values_like(value, values)))
+        if isinstance(value, dict):
+            out += [((key, k), _values_like(v, values)) for k, v in sorted(value.items())]
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            like = _values_like(value[0], values) if value else values
+            out.append(((key, "[]"), tuple([v] for v in like)))
+    return out
+
+
+def _header_safe(value: Any) -> bool:
+    if not isinstance(value, str) or re.search(r"[\r\n\x00]", value) or len(value) > 8000:
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _values_like(value: Any, values: tuple[Any, ...]) -> tuple[Any, ...]:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return HOSTILE
-    return HOSTILE_TEXT if isinstance(value, str) else HOSTILE_NUMBERS
+        return values
+    numbers = isinstance(value, int | float)
+    return tuple(v for v in values if isinstance(v, int | float) == numbers)
 
 
 def _draw(strategy: Any, n: int) -> list[Any]:
@@ -294,18 +381,28 @@ def _prepare(label: str, variant: str, case: Any, mutation: Any) -> Planned | No
                    dict(prepared.headers), body)  # fmt: skip
 
 
-def _mutate(kwargs: dict[str, Any], case: Any, where: str, name: str, value: Any) -> None:
+def _set(body: dict[str, Any], field_path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of `body` with the field at `field_path` set ("[]": the list's one element)."""
+    head, *rest = field_path
+    if not rest:
+        return {**body, head: value}
+    if rest == ["[]"]:
+        return {**body, head: value}  # the value is already a one-element list
+    return {**body, head: _set(dict(body[head]), tuple(rest), value)}
+
+
+def _mutate(kwargs: dict[str, Any], case: Any, where: str, name: Any, value: Any) -> None:
     if where == "raw":
         kwargs.pop("json", None)
         kwargs.pop("files", None)
         kwargs["data"] = value
     elif where == "query":
         kwargs["params"] = {**(kwargs.get("params") or {}), name: value}
+    elif where == "header":
+        kwargs["headers"] = {**kwargs["headers"], name: value}
     elif where == "body":
-        if isinstance(value, bytes):
-            value = value.decode("latin-1")
         key = "json" if "json" in kwargs else "data"  # JSON, or a form (the portal)
-        kwargs[key] = {**kwargs[key], name: value}
+        kwargs[key] = _set(kwargs[key], name, value)
     else:  # a path segment: format the template ourselves, the hostile value percent-encoded
         params = {k: str(v) for k, v in (case.path_parameters or {}).items()}
         raw = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
@@ -339,8 +436,10 @@ async def run(
         if identity.cookies:
             headers["cookie"] = "; ".join(f"{k}={v}" for k, v in identity.cookies.items())
         try:
+            # As bytes: a header's text goes on the wire as Latin-1 (httpx would take ASCII only).
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
             request = client.build_request(
-                planned.method, planned.url, headers=headers, content=planned.body
+                planned.method, planned.url, headers=raw, content=planned.body
             )
         except Exception as exc:  # httpx refuses to send it: not the server's doing
             out.unsendable[type(exc).__name__] += 1

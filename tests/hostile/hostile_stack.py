@@ -158,10 +158,10 @@ async def attack(target: Target, who: str, **options: Any) -> None:
     """Send the target's planned requests as `who`; fail listing every server error."""
     if "plan" not in target.extra:
         # Drawn once per target, in a thread: the app's loop goes on serving meanwhile.
-        options.setdefault("per_operation", target.extra.get("examples", {}))
-        target.extra["plan"] = await asyncio.to_thread(
-            plan, target.app.openapi(), target.known, **options
-        )
+        options = {"per_operation": target.extra.get("examples", {}),
+                   **target.extra.get("plan_options", {}), **options}  # fmt: skip
+        openapi = target.extra.get("openapi") or target.app.openapi()
+        target.extra["plan"] = await asyncio.to_thread(plan, openapi, target.known, **options)
     planned: Plan = target.extra["plan"]
     assert planned.requests, f"nothing planned for {target.name}: {planned.problems}"
     anonymous_only = target.extra.get("anonymous_only", ())
