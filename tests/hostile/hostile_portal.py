@@ -13,7 +13,6 @@ import httpx
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from csm_contracts.auth import Role
 from hostile_api import Identity
 from hostile_stack import Target
 
@@ -100,6 +99,3 @@ def known(targets: dict[str, Target], delegate_token: str) -> dict[str, list[Any
         "organisation": codes,
         "area": ["00AA"],
     }
-
-
-ROLES = [r.value for r in Role]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,8 @@ from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.accounts import MappingLeadNominated
 from csm_contracts.registry import EventPayload
-from hostile_api import BASE_URL, Identity, Plan, plan, report, run
+from hostile_api import BASE_URL, Identity, Plan, plan
+from hostile_run import report, run
 from reporting_history import History
 
 SHUTDOWN_SECONDS = 30
@@ -133,15 +134,6 @@ def lead_nominated(h: History, org: str = LEAD_ORG) -> Delivery:
         nominated_by="user:admin",
     )
     return event(h, nominated)
-
-
-def merge(*maps: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
-    for m in maps:
-        for k, v in m.items():
-            out.setdefault(k, [])
-            out[k] += [x for x in v if x not in out[k]]
-    return out
 
 
 def new_email() -> str:
