@@ -30,6 +30,17 @@ from csm_infra.smtp_sink import read_mailbox
 from csm_infra.stack import EmbeddedStack
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Plain tracebacks in log lines. The dev group's schemathesis brings `rich`, and with it
+    structlog's console renderer (what tests log through) draws every logged exception as a
+    rich traceback with locals: seconds each, which slowed every test that logs a failure."""
+    import structlog
+
+    *processors, _ = structlog.get_config()["processors"]
+    plain = structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+    structlog.configure(processors=[*processors, plain])
+
+
 @dataclass
 class TestInfra:
     """Where the suite's real servers are, and how to disturb them."""

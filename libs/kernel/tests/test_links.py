@@ -56,3 +56,14 @@ def test_the_key_file_is_made_once_private_and_reused(tmp_path: Path) -> None:
     assert ensure_link_key(file).read_bytes() == first
     links = LinkTokens.from_file(file)
     assert links.read_set_up(links.set_up_token("abc")) == "abc"
+
+
+@pytest.mark.parametrize("odd", ["\u00e9t\u00e9", "\ud800", "\u202e"])
+def test_a_token_with_characters_no_token_has_is_refused_not_an_error(odd: str) -> None:
+    # Tokens are ASCII; hmac.compare_digest raises TypeError on other text, and the ids of a
+    # lone surrogate cannot be encoded: a hostile link or set-up token was a 500.
+    links = LinkTokens(KEY)
+    mac = links.set_up_token("s1").rsplit(".", 1)[1]
+    assert links.read_set_up(f"s1.{odd}") is None
+    assert links.read_set_up(f"{odd}.{mac}") is None
+    assert links.read_delegation(f"q1.d1.{odd}") is None

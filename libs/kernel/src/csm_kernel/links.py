@@ -57,6 +57,8 @@ class LinkTokens:
 
     def read(self, purpose: str, token: str, count: int) -> tuple[str, ...] | None:
         """The `count` ids a genuine token of this purpose stands for, else None."""
+        if not token.isascii():
+            return None  # none of ours: and hmac.compare_digest refuses other text (TypeError)
         parts = token.strip().split(".")
         if len(parts) != count + 1 or not all(parts):
             return None

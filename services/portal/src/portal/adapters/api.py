@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -78,7 +79,9 @@ class Api:
             sent["authorization"] = f"Bearer {token}"
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
-            r = await self.client.request(method, path, headers=sent, json=json, params=query)
+            r = await self.client.request(
+                method, _encoded(path), headers=sent, json=json, params=query
+            )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(self.service, type(exc).__name__) from exc
         if r.status_code >= 500:
@@ -108,6 +111,15 @@ class Api:
 
     async def patch(self, path: str, **kw: Any) -> Any:
         return (await self.call("PATCH", path, **kw)).body
+
+
+def _encoded(path: str) -> str:
+    """The path with every character a URL path cannot hold as it is percent-encoded.
+
+    Pages put their own path parameters (already decoded) into the services' paths: a `?`, `#`,
+    `%`, space or control character in one must stay part of that segment, not end the path
+    (or make the URL unsendable, which was a 500)."""
+    return quote(path, safe="/")
 
 
 def _json(r: httpx.Response) -> Any:

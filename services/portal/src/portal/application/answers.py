@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from .numbers import whole_number
+
 NUMBERS = ("integer", "decimal", "percentage", "money")
 
 
@@ -85,7 +87,8 @@ def answer_from_form(form: Form, q: Mapping[str, Any]) -> Any:
             return None
         out: dict[str, Any] = {"evidence": evidence or None}
         if score:
-            out["score"] = int(score) if score.isdigit() else score
+            number = whole_number(score)
+            out["score"] = score if number is None else number
         return out
     value = _text(form, name)
     if not value:
@@ -94,7 +97,8 @@ def answer_from_form(form: Form, q: Mapping[str, Any]) -> Any:
         return {"yes": True, "no": False}.get(value, value)
     if kind == "integer":
         cleaned = value.replace(",", "")
-        return int(cleaned) if cleaned.lstrip("-").isdigit() else value
+        number = whole_number(cleaned)
+        return value if number is None else number
     if kind in NUMBERS:
         return value.replace("£", "").replace("%", "").replace(",", "").strip()
     return value

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ...application.numbers import whole_number
 from .rendering import render
 from .session import Lead, Session
 
@@ -33,7 +34,7 @@ def current_cycle(cycles: list[dict[str, Any]]) -> str | None:
 
 def _year(c: dict[str, Any]) -> int:
     head = str(c.get("cycle", "0"))[:4]
-    return int(head) if head.isdigit() else 0
+    return whole_number(head) or 0
 
 
 @router.get("/dashboard")

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from ...application.answers import form_values
 from .answering import Outcome, Target, form_of, preview, questionnaire_page, save_form
@@ -20,6 +21,9 @@ router = APIRouter()
 
 
 async def _target(request: Request, token: str) -> Target:
+    if not token.isascii() or not token.isprintable():
+        # No link we send looks like this, and a header cannot carry it as it is.
+        raise HTTPException(404)
     api = request.app.state.portal.apis.questionnaire
     opened = await api.get("/delegate/questionnaire", headers={"X-Delegate-Token": token})
     return Target(api, opened["id"], delegate_token=token)

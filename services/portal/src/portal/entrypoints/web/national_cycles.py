@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 
 from ...adapters.api import ApiError
 from ...application.dates import When, parts_of, read_when
+from ...application.numbers import whole_number
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National
@@ -156,7 +157,11 @@ async def change_timetable(request: Request, cycle: str, session: National) -> R
             await request.app.state.portal.apis.questionnaire.put(
                 f"/cycles/{cycle}/timetable",
                 token=session.token,
-                json={"version": int(version or 0), "timetable": timetable, "reason": reason},
+                json={
+                    "version": whole_number(version) or 0,
+                    "timetable": timetable,
+                    "reason": reason,
+                },
             )
         except ApiError as exc:
             if exc.status not in (409, 422):

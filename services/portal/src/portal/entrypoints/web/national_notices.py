@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...adapters.api import ApiError
+from ...application.numbers import whole_number
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
 from .rendering import FormErrors, render
@@ -75,9 +76,10 @@ async def set_schedule(request: Request, cycle: str, session: National) -> Respo
     form = await form_of(request)
     errors = FormErrors()
     typed = [p for p in re.split(r"[\s,;]+", text(form, "days_before")) if p]
+    days = [whole_number(p) for p in typed]
     if not typed:
         errors.add("days_before", "Enter how many days before the close to send reminders")
-    elif not all(p.isdigit() for p in typed):
+    elif any(d is None or d < 0 for d in days):
         errors.add(
             "days_before", "Enter whole numbers of days separated by commas, like 28, 14, 7, 1"
         )
@@ -86,7 +88,7 @@ async def set_schedule(request: Request, cycle: str, session: National) -> Respo
             await request.app.state.portal.apis.notification.put(
                 f"/reminders/{cycle}/schedule",
                 token=session.token,
-                json={"days_before": [int(p) for p in typed]},
+                json={"days_before": days},
             )
         except ApiError as exc:
             if exc.status != 422:

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ...adapters.api import ApiError
+from ...application.numbers import whole_number
 from .dashboard import groups_of
 from .directory import cycle_of
 from .forms import form_of, text, values
@@ -96,7 +97,7 @@ async def confirm(request: Request, service_id: str, session: Lead) -> Response:
             session,
             service_id,
             "confirm",
-            {"expected_version": int(text(form, "version") or 0)},
+            {"expected_version": whole_number(text(form, "version")) or 0},
         )
     except ApiError as exc:
         if exc.status not in (409, 422):
@@ -159,7 +160,7 @@ async def revise(request: Request, service_id: str, session: Lead) -> Response:
             await request.app.state.portal.apis.registration.patch(
                 f"/directory/services/{_id(service_id)}",
                 token=session.token,
-                json={"expected_version": int(text(form, "version") or 0), **changes},
+                json={"expected_version": whole_number(text(form, "version")) or 0, **changes},
             )
         except ApiError as exc:
             if exc.status not in (409, 422):
@@ -202,7 +203,7 @@ async def withdraw(request: Request, service_id: str, session: Lead) -> Response
                 session,
                 service_id,
                 "withdraw",
-                {"expected_version": int(text(form, "version") or 0), "reason": reason},
+                {"expected_version": whole_number(text(form, "version")) or 0, "reason": reason},
             )
         except ApiError as exc:
             if exc.status not in (409, 422):

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from ...application.numbers import whole_number
 from .forms import text
 from .rendering import FormErrors
 
@@ -78,7 +79,8 @@ def check(form: FormData) -> FormErrors:
 
 
 def _int(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
+    number = whole_number(value)
+    return number if number is not None and number >= 0 else value
 
 
 def record_of(form: FormData) -> dict[str, Any]:
