@@ -14,7 +14,7 @@ import pytest
 import hostile_seeds
 from csm_kernel.clock import FixedClock
 from csm_kernel.settings import ServiceSettings
-from hostile_api import HOSTILE_FEW
+from hostile_api import BASE_URL, HOSTILE_FEW
 from hostile_stack import Target, link_key_file, started
 
 Seed = Callable[[Target, Any], Awaitable[None]]
@@ -131,7 +131,7 @@ async def portal_target(
     delegate = questionnaire_target.identity("delegate").headers["X-Delegate-Token"]
     async with started(app) as client:
         t = Target("portal", app, client, hostile_portal.known(targets, delegate), [])
-        t.identities = hostile_portal.portal_identities(registration_target)
+        t.identities = hostile_portal.portal_identities(registration_target, BASE_URL)
         t.extra["openapi"] = hostile_portal.portal_openapi(app, answers)
         # Public, the same for anyone, and a password hash per attempt (at registration).
         t.extra["anonymous_only"] = ("POST /sign-in", "POST /account/set-up")

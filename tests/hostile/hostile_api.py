@@ -89,6 +89,11 @@ class Identity:
     headers: Mapping[str, str] = field(default_factory=dict)
     cookies: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def anonymous(self) -> bool:
+        """Nobody signed in (a portal browser still carries its form token)."""
+        return self.name == "anonymous"
+
 
 @dataclass(frozen=True)
 class Planned:

@@ -60,12 +60,26 @@ def portal_openapi(app: FastAPI, answer_fields: list[str]) -> dict[str, Any]:
     return doc
 
 
-def portal_identities(services: Target) -> list[Identity]:
-    """The services' role identities as portal sessions (the access token in its cookie)."""
+#: The form-token secret every portal identity's browser holds (`portal.entrypoints.web.csrf`).
+CSRF_SECRET = "h" * 43
+
+
+def portal_identities(services: Target, origin: str) -> list[Identity]:
+    """The services' role identities as portal sessions (the access token in its cookie), each
+    posting as a browser posts the portal's own forms: from the portal's origin, with the
+    form token of its session. Without them every post stops at the CSRF check (403) and no
+    form handler is reached."""
+    from portal.entrypoints.web import csrf
+
     out = []
     for i in services.identities:
         token = i.headers.get("authorization", "").removeprefix("Bearer ")
-        out.append(Identity(i.name, cookies={"csm_session": token} if token else {}))
+        cookies = {csrf.cookie_name(secure=False): CSRF_SECRET}
+        if token:
+            cookies["csm_session"] = token
+        form_token = csrf.token_for(CSRF_SECRET, csrf.session_id_of(token or None))
+        headers = {"origin": origin, csrf.HEADER: form_token}
+        out.append(Identity(i.name, headers=headers, cookies=cookies))
     return out
 
 

@@ -75,7 +75,7 @@ async def run(
     started = time.monotonic()
     refused: dict[str, bool] = {}
     for planned in requests_:
-        if (identity.headers or identity.cookies) and planned.operation in anonymous_only:
+        if not identity.anonymous and planned.operation in anonymous_only:
             continue
         if planned.variant == "hostile" and refused.get(planned.operation, False):
             out.refused += 1
