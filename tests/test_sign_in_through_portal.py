@@ -51,12 +51,15 @@ async def stack(
     dsn = await infra.create_database("portal_sign_in")
     registration = build_registration(
         ServiceSettings(
-            database_url=dsn, kafka_bootstrap=infra.bootstrap, smtp_port=infra.smtp_port,
+            database_url=dsn,
+            kafka_bootstrap=infra.bootstrap,
+            smtp_port=infra.smtp_port,
             auth_public_key_file=auth_keys.public_file,
-            auth_private_key_file=auth_keys.private_file, link_key_file=link_key,
+            auth_private_key_file=auth_keys.private_file,
+            link_key_file=link_key,
             portal_key_file=portal_key,
         )
-    )  # fmt: skip
+    )
     lifespan = registration.router.lifespan_context(registration)
     await lifespan.__aenter__()
     try:
@@ -76,11 +79,12 @@ async def stack(
         }
         portal = build_portal(
             PortalSettings(
-                mailbox_auto=False, auth_public_key_file=auth_keys.public_file,
+                mailbox_auto=False,
+                auth_public_key_file=auth_keys.public_file,
                 portal_key_file=portal_key,
             ),
             clients=clients,
-        )  # fmt: skip
+        )
         async with httpx.AsyncClient(transport=transport, base_url="http://r") as direct:
             yield Stack(direct, portal, dsn, auth_keys.headers("national-admin"), link_key)
     finally:

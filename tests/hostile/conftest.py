@@ -70,8 +70,9 @@ async def questionnaire_target(
     clock = FixedClock(datetime(2009, 9, 1, tzinfo=UTC))
     # The test moves the clock and ticks itself.
     app = build_app(QuestionnaireSettings(**settings, cycle_tick_seconds=3600), clock=clock)
-    async with _target("questionnaire", app, hostile_seeds.questionnaire, auth_keys,
-                       clock=clock) as t:  # fmt: skip
+    async with _target(
+        "questionnaire", app, hostile_seeds.questionnaire, auth_keys, clock=clock
+    ) as t:
         yield t
 
 
@@ -96,10 +97,13 @@ async def notification_target(
     infra.ensure_smtp_running()
     settings = _settings(infra, auth_keys, hostile_link_key, await infra.create_database("hn"))
     clock = FixedClock(datetime(2009, 11, 10, 9, 0, tzinfo=UTC))
-    app = build_app(ServiceSettings(**settings, smtp_host="127.0.0.1",
-                                    portal_url="https://csm.example"), clock=clock)  # fmt: skip
-    async with _target("notification", app, hostile_seeds.notification, auth_keys,
-                       clock=clock) as t:  # fmt: skip
+    app = build_app(
+        ServiceSettings(**settings, smtp_host="127.0.0.1", portal_url="https://csm.example"),
+        clock=clock,
+    )
+    async with _target(
+        "notification", app, hostile_seeds.notification, auth_keys, clock=clock
+    ) as t:
         yield t
 
 

@@ -342,8 +342,9 @@ def _prepare(label: str, variant: str, case: Any, mutation: Any) -> Planned | No
     except Exception:  # no client could send it (e.g. a header that is not Latin-1)
         return None
     body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
-    return Planned(label, variant, prepared.method or "GET", prepared.url or "",
-                   dict(prepared.headers), body)  # fmt: skip
+    return Planned(
+        label, variant, prepared.method or "GET", prepared.url or "", dict(prepared.headers), body
+    )
 
 
 def _set(body: dict[str, Any], field_path: tuple[str, ...], value: Any) -> dict[str, Any]:

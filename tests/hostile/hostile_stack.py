@@ -118,11 +118,19 @@ async def deliver(pool: Any, handler: Any, events: Sequence[Delivery]) -> None:
 
 def organisations_registered(h: History) -> list[Delivery]:
     return [
-        event(h, OrganisationRegistered(organisation_id=code, code=code, kind=kind,
-                                        name=f"Organisation {code}", region="london",
-                                        partnership_areas=areas))
+        event(
+            h,
+            OrganisationRegistered(
+                organisation_id=code,
+                code=code,
+                kind=kind,
+                name=f"Organisation {code}",
+                region="london",
+                partnership_areas=areas,
+            ),
+        )
         for code, kind, areas in ORGANISATIONS
-    ]  # fmt: skip
+    ]
 
 
 def lead_nominated(h: History, org: str = LEAD_ORG) -> Delivery:
@@ -150,8 +158,11 @@ async def attack(target: Target, who: str, **options: Any) -> None:
     """Send the target's planned requests as `who`; fail listing every server error."""
     if "plan" not in target.extra:
         # Drawn once per target, in a thread: the app's loop goes on serving meanwhile.
-        options = {"per_operation": target.extra.get("examples", {}),
-                   **target.extra.get("plan_options", {}), **options}  # fmt: skip
+        options = {
+            "per_operation": target.extra.get("examples", {}),
+            **target.extra.get("plan_options", {}),
+            **options,
+        }
         openapi = target.extra.get("openapi") or target.app.openapi()
         target.extra["plan"] = await asyncio.to_thread(plan, openapi, target.known, **options)
     planned: Plan = target.extra["plan"]

@@ -243,9 +243,12 @@ async def test_a_route_with_a_larger_limit_streams_its_body_checked(client) -> N
     r = await client.post("/import", content=chunks(b"a,b\x00\n"))
     assert r.status_code == 422
     assert r.json()["details"] == [
-        {"field": "body", "reason": "must not contain the NUL character (U+0000)",
-         "line": 4 * (LIMIT // 8) + 1}
-    ]  # fmt: skip
+        {
+            "field": "body",
+            "reason": "must not contain the NUL character (U+0000)",
+            "line": 4 * (LIMIT // 8) + 1,
+        }
+    ]
     r = await client.post("/import", content=chunks(b'{"a": "\\u0000"}\n'))
     assert r.status_code == 422
     r = await client.post("/import", content=chunks(b"caf\xe9\n"))

@@ -17,15 +17,27 @@ async def test_hostile_bulletins_and_filters_are_refused(notification_app) -> No
         c, admin = n.client, n.admin
         r = await c.post("/bulletins", headers=admin, json={"subject": "Hi", "body": "a\x00b"})
         assert _fields(r) == ["body"]
-        r = await c.post("/bulletins", headers=admin, json={
-            "subject": "Hi", "body": "Hello", "filter": {"regions": ["lon\x00don"]}})  # fmt: skip
+        r = await c.post(
+            "/bulletins",
+            headers=admin,
+            json={"subject": "Hi", "body": "Hello", "filter": {"regions": ["lon\x00don"]}},
+        )
         assert _fields(r) == ["filter.regions.0"]
-        r = await c.post("/bulletins", headers=admin, json={
-            "subject": "Hi", "body": "Hello", "filter": {"organisation_ids": ["5A4"] * 10_001}
-        })  # fmt: skip
+        r = await c.post(
+            "/bulletins",
+            headers=admin,
+            json={
+                "subject": "Hi",
+                "body": "Hello",
+                "filter": {"organisation_ids": ["5A4"] * 10_001},
+            },
+        )
         assert _fields(r) == ["filter.organisation_ids"]
-        r = await c.post("/bulletins", headers=admin, json={
-            "subject": "Hi", "body": "Hello", "filter": {"kinds": ["x" * 101]}})  # fmt: skip
+        r = await c.post(
+            "/bulletins",
+            headers=admin,
+            json={"subject": "Hi", "body": "Hello", "filter": {"kinds": ["x" * 101]}},
+        )
         assert _fields(r) == ["filter.kinds.0"]
         assert _fields(await c.get("/notifications?kind=%00", headers=admin)) == ["query.kind"]
         r = await c.get("/notifications?recipient=" + "a" * 255, headers=admin)

@@ -41,15 +41,29 @@ async def test_an_odd_version_in_a_form_is_a_stale_form_not_an_error(version: st
         r = await client.post(f"/services/{SERVICE_ID}/confirm", data={"version": version})
         assert r.status_code == 409 and "Someone else changed this service" in r.text
         assert fakes["registration"].state.calls[-1][2] == {"expected_version": 0}
-        r = await client.post(f"/services/{SERVICE_ID}/withdraw",
-                              data={"version": version, "reason": "merged"})  # fmt: skip
+        r = await client.post(
+            f"/services/{SERVICE_ID}/withdraw", data={"version": version, "reason": "merged"}
+        )
         assert r.status_code < 500
     async with browser(app, ADMIN_TOKEN) as client:
-        r = await client.post("/national/cycles/2009-10/timetable", data={
-            "version": version, "reason": "late data",
-            **{f"{f}-{p}": v for f in ("sandbox_opens", "data_entry_opens", "summary_reports",
-                                      "data_entry_closes", "publication")
-               for p, v in (("day", "1"), ("month", "1"), ("year", "2010"))}})  # fmt: skip
+        r = await client.post(
+            "/national/cycles/2009-10/timetable",
+            data={
+                "version": version,
+                "reason": "late data",
+                **{
+                    f"{f}-{p}": v
+                    for f in (
+                        "sandbox_opens",
+                        "data_entry_opens",
+                        "summary_reports",
+                        "data_entry_closes",
+                        "publication",
+                    )
+                    for p, v in (("day", "1"), ("month", "1"), ("year", "2010"))
+                },
+            },
+        )
         assert r.status_code < 500
 
 

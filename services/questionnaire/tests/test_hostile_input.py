@@ -55,8 +55,11 @@ async def test_the_probes_of_issue_24_answer_422_naming_the_field(questionnaire_
         assert _fields(await save({"wte_nursing": 10**13 + 0.5})) == ["wte_nursing"]
         answers = {"client_groups": ["other"], "client_groups_other": "a\u0000b"}
         assert _fields(await save(answers)) == ["answers.client_groups_other"]
-        r = await c.post(f"/questionnaires/{sq['id']}/delegations", headers=lead,
-                         json={"email": "m@example.org", "message": "x\u0000y"})  # fmt: skip
+        r = await c.post(
+            f"/questionnaires/{sq['id']}/delegations",
+            headers=lead,
+            json={"email": "m@example.org", "message": "x\u0000y"},
+        )
         assert _fields(r) == ["message"]
         # Numbers within bounds, and the largest allowed, still save.
         r = await save({"caseload_total": 10**12})

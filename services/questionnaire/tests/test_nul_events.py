@@ -31,9 +31,14 @@ async def consume(q: Any, event: EventPayload) -> Outcome:
     key, value, headers = encode(envelope)
     dead = Kept()
     consumer = EventConsumer(
-        "test", q.app.state.runtime.require_pool(), q.services.follower.handlers(), dead, "dlq",
-        max_attempts=1, backoff=0,
-    )  # fmt: skip
+        "test",
+        q.app.state.runtime.require_pool(),
+        q.services.follower.handlers(),
+        dead,
+        "dlq",
+        max_attempts=1,
+        backoff=0,
+    )
     outcome = await consumer.process(IncomingMessage("t", 0, 0, key, value, headers))
     assert not dead.letters, dead.letters
     return outcome
@@ -44,26 +49,37 @@ async def test_registration_events_holding_nul_are_followed(questionnaire_app) -
         await q.schedule()
         await q.move_to(q.OPEN)
         org = OrganisationRegistered(
-            organisation_id="TR1", code="TR1", name="Any\x00trust", kind="nhs-trust-community",
+            organisation_id="TR1",
+            code="TR1",
+            name="Any\x00trust",
+            kind="nhs-trust-community",
             region="london",
-        )  # fmt: skip
+        )
         assert await consume(q, org) is Outcome.HANDLED
         service_id = uuid.uuid4()
         service = ServiceRegistered(
-            organisation_id="TR1", service_id=service_id, cycle="2009-10",
-            name="Health\x00visiting", description="a\x00b", service_type="targeted",
-            client_group={"age_min": 0, "age_max": 18}, camhs=False, provider_id="TR1",
+            organisation_id="TR1",
+            service_id=service_id,
+            cycle="2009-10",
+            name="Health\x00visiting",
+            description="a\x00b",
+            service_type="targeted",
+            client_group={"age_min": 0, "age_max": 18},
+            camhs=False,
+            provider_id="TR1",
             contact={"name": "A\x00Manager", "email": "manager@example.org"},
-        )  # fmt: skip
+        )
         assert await consume(q, service) is Outcome.HANDLED
         renamed = OrganisationRenamed(
             organisation_id="TR1", old_name="Any\x00trust", new_name="New\x00trust"
         )
         assert await consume(q, renamed) is Outcome.HANDLED
         revised = ServiceRevised(
-            organisation_id="TR1", service_id=service_id, cycle="2009-10",
+            organisation_id="TR1",
+            service_id=service_id,
+            cycle="2009-10",
             changes=[FieldChange(field="name", old="Health\x00visiting", new="School\x00nursing")],
-        )  # fmt: skip
+        )
         assert await consume(q, revised) is Outcome.HANDLED
 
         pool = q.app.state.runtime.require_pool()

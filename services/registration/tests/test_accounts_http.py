@@ -271,18 +271,27 @@ async def test_no_secret_is_stored_in_an_event_or_in_clear(service: Service) -> 
     try:
         dumps = []
         tables = (
-            "events", "accounts", "setup_tokens", "sessions", "setup_mail_outbox",
-            "trusted_devices", "sign_in_client_failures", "sign_in_address_failures",
-        )  # fmt: skip
+            "events",
+            "accounts",
+            "setup_tokens",
+            "sessions",
+            "setup_mail_outbox",
+            "trusted_devices",
+            "sign_in_client_failures",
+            "sign_in_address_failures",
+        )
         for table in tables:
             dumps += [str(dict(r)) for r in await conn.fetch(f"SELECT * FROM {table}")]
     finally:
         await conn.close()
     everything = "\n".join(dumps)
     for secret in (
-        PASSWORD, link_token, tokens["refresh_token"], tokens["access_token"],
+        PASSWORD,
+        link_token,
+        tokens["refresh_token"],
+        tokens["access_token"],
         tokens["device_token"],
-    ):  # fmt: skip
+    ):
         assert secret not in everything
     assert "$argon2id$" in everything  # the password is there only as an argon2id hash
 

@@ -58,17 +58,22 @@ async def test_hostile_bytes_and_sizes_are_refused(registration_app, auth_keys) 
         assert _fields(r) == ["description"]
         r = await c.post("/directory/services", json=_service(commissioner_ids=["5A4"] * 51))
         assert _fields(r) == ["commissioner_ids"]
-        r = await c.post("/directory/services", json=_service(client_group={
-            "age_min": 10**30, "age_max": 11, "needs": []}))  # fmt: skip
+        r = await c.post(
+            "/directory/services",
+            json=_service(client_group={"age_min": 10**30, "age_max": 11, "needs": []}),
+        )
         assert _fields(r) == ["client_group.age_min"]
         r = await c.post("/directory/services", json=_service())
         assert r.status_code == 201, r.text
         sid = r.json()["service_id"]
-        r = await c.patch(f"/directory/services/{sid}", json={"expected_version": 10**30,
-                                                              "name": "Renamed"})  # fmt: skip
+        r = await c.patch(
+            f"/directory/services/{sid}", json={"expected_version": 10**30, "name": "Renamed"}
+        )
         assert _fields(r) == ["expected_version"]
-        r = await c.post(f"/directory/services/{sid}/withdraw",
-                         json={"expected_version": 1, "reason": "x" * 1001})  # fmt: skip
+        r = await c.post(
+            f"/directory/services/{sid}/withdraw",
+            json={"expected_version": 1, "reason": "x" * 1001},
+        )
         assert _fields(r) == ["reason"]
         # Imports: JSON lines name the line, a CSV is refused whole.
         lines = b'{"cycle": "2009-10"}\n{"name": "\\u0000"}\n'
@@ -91,8 +96,11 @@ async def test_hostile_bytes_and_sizes_are_refused(registration_app, auth_keys) 
             headers={"content-type": "text/csv"},
         )
         assert _fields(r, 413) == ["body"]
-        r = await c.post("/organisations", content=b" " * (4 * 1024 * 1024 + 1),
-                         headers={"content-type": "application/json"})  # fmt: skip
+        r = await c.post(
+            "/organisations",
+            content=b" " * (4 * 1024 * 1024 + 1),
+            headers={"content-type": "application/json"},
+        )
         assert _fields(r, 413) == ["body"]
         # The probes that grew registration from 95 to 177 MB: refused before they are read.
         huge = b'{"email": "a@example.org", "password": "' + b"x" * (40 * 1024 * 1024) + b'"}'

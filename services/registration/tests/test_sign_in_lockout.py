@@ -80,9 +80,13 @@ async def lockout(
     portal_key = ensure_link_key(tmp_path_factory.mktemp("portal") / "portal.key")
     async with registration_app("lockout", portal_key_file=portal_key) as running:
         yield Lockout(
-            running.app, running.client, running.dsn, auth_keys.headers("national-admin"),
-            registration_link_key, ClientProof.from_file(portal_key),
-        )  # fmt: skip
+            running.app,
+            running.client,
+            running.dsn,
+            auth_keys.headers("national-admin"),
+            registration_link_key,
+            ClientProof.from_file(portal_key),
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,15 @@ REPLACEMENT = "\ufffd"
 async def test_control_characters_in_names_and_filters_do_not_break_an_xlsx_download(
     reporting_app,
 ) -> None:
-    reporting_app.history.add(OrganisationRegistered(
-        organisation_id="5A4", code="5A4", name="Bell\x07 and escape\x1b PCT", kind="pct",
-        region="london"))  # fmt: skip
+    reporting_app.history.add(
+        OrganisationRegistered(
+            organisation_id="5A4",
+            code="5A4",
+            name="Bell\x07 and escape\x1b PCT",
+            kind="pct",
+            region="london",
+        )
+    )
     await reporting_app.record()
     c, admin = reporting_app.client, reporting_app.admin
     r = await c.get("/reports/organisations", headers=admin, params={"format": "xlsx"})
@@ -30,8 +36,9 @@ async def test_control_characters_in_names_and_filters_do_not_break_an_xlsx_down
     names = [row[1] for row in book["Organisations"].iter_rows(values_only=True)]
     assert names == ["Name", f"Bell{REPLACEMENT} and escape{REPLACEMENT} PCT"]
     # The request's own search, written on the About sheet.
-    r = await c.get("/reports/organisations", headers=admin,
-                    params={"format": "xlsx", "q": "pct\x08"})  # fmt: skip
+    r = await c.get(
+        "/reports/organisations", headers=admin, params={"format": "xlsx", "q": "pct\x08"}
+    )
     assert r.status_code == 200, r.text
     about = openpyxl.load_workbook(io.BytesIO(r.content))["About"]
     assert ["Search", f"pct{REPLACEMENT}"] in [

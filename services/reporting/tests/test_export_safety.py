@@ -32,8 +32,16 @@ def hostile_history(app) -> None:
     organisations(h)
     schedule(h)
     for code, name in (("5H1", HYPERLINK), ("5H2", CALC)):
-        h.add(OrganisationRegistered(organisation_id=code, code=code, name=name, kind="pct",
-                                     region="london", partnership_areas=["00AA"]))  # fmt: skip
+        h.add(
+            OrganisationRegistered(
+                organisation_id=code,
+                code=code,
+                name=name,
+                kind="pct",
+                region="london",
+                partnership_areas=["00AA"],
+            )
+        )
     fields = service_fields("5H1", CALC, camhs=True, camhs_tier=3, description="@SUM(1+1)")
     h.add(ServiceRegistered(service_id=str(uuid.uuid4()), **fields), at=at(11, 3))
 
@@ -58,8 +66,7 @@ async def test_formula_names_come_out_of_csv_as_quoted_text(reporting_app) -> No
     # A true number stays a bare number.
     assert '"Organisations",5\r\n' in text
 
-    r = await c.get("/reports/directory", headers=admin,
-                    params={"cycle": CYCLE, "format": "csv"})  # fmt: skip
+    r = await c.get("/reports/directory", headers=admin, params={"cycle": CYCLE, "format": "csv"})
     assert r.status_code == 200, r.text
     lines = csv_lines(r.content)
     header = next(line for line in lines if line[:1] == ["Service"])
@@ -82,8 +89,7 @@ async def test_formula_names_come_out_of_xlsx_as_string_cells(reporting_app) -> 
     count = next(row[1] for row in book["About"].iter_rows() if row[0].value == "Organisations")
     assert count.data_type == "n" and count.value == 5
 
-    r = await c.get("/reports/directory", headers=admin,
-                    params={"cycle": CYCLE, "format": "xlsx"})  # fmt: skip
+    r = await c.get("/reports/directory", headers=admin, params={"cycle": CYCLE, "format": "xlsx"})
     assert r.status_code == 200, r.text
     sheet = openpyxl.load_workbook(io.BytesIO(r.content))["Services"]
     header = [cell.value for cell in sheet[1]]
@@ -130,10 +136,13 @@ async def test_a_download_names_its_file_per_rfc_6266(reporting_app) -> None:
         ("organisations", {"region": "atlantis"}, "region"),
         ("organisations", {"cycle": "2009-10\n"}, "cycle"),
         ("directory", {"organisation": "=1+1"}, "organisation"),
-        ("organisations", {"cycle": "2009-10", "moment": "sign-off", "organisation": "x\r\n"},
-         "organisation"),
+        (
+            "organisations",
+            {"cycle": "2009-10", "moment": "sign-off", "organisation": "x\r\n"},
+            "organisation",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_a_malformed_code_is_refused_naming_the_parameter(
     reporting_app, report: str, params: dict[str, str], field: str
 ) -> None:
@@ -152,11 +161,17 @@ async def test_a_well_formed_unknown_code_keeps_its_answer(reporting_app) -> Non
     hostile_history(reporting_app)
     await reporting_app.record()
     c, admin = reporting_app.client, reporting_app.admin
-    r = await c.get("/reports/return-progress", headers=admin,
-                    params={"cycle": CYCLE, "organisation": "9Z9", "format": "csv"})  # fmt: skip
+    r = await c.get(
+        "/reports/return-progress",
+        headers=admin,
+        params={"cycle": CYCLE, "organisation": "9Z9", "format": "csv"},
+    )
     assert r.status_code == 404 and "9Z9" in r.json()["error"]
-    r = await c.get("/reports/locality-profile", headers=admin,
-                    params={"cycle": CYCLE, "area": "9Z99", "format": "csv"})  # fmt: skip
+    r = await c.get(
+        "/reports/locality-profile",
+        headers=admin,
+        params={"cycle": CYCLE, "area": "9Z99", "format": "csv"},
+    )
     assert r.status_code == 404 and "9Z99" in r.json()["error"]
 
 
@@ -190,15 +205,22 @@ async def test_cr_lf_in_a_download_parameter_gets_an_answer(reporting_app, serve
         # The organisations report does not look the region up: this one reached the header.
         ("organisations", {"region": "london\r\nX-Injected: 1"}, "region"),
         ("locality-profile", {"cycle": CYCLE, "area": "00AA\r\nX-Injected: 1"}, "area"),
-        ("return-progress", {"cycle": CYCLE, "organisation": '5A4"\r\nX-Injected: 1'},
-         "organisation"),
-    ):  # fmt: skip
-        r = await served.get(f"/reports/{report}", headers=admin,
-                             params={**params, "format": "csv"})  # fmt: skip
+        (
+            "return-progress",
+            {"cycle": CYCLE, "organisation": '5A4"\r\nX-Injected: 1'},
+            "organisation",
+        ),
+    ):
+        r = await served.get(
+            f"/reports/{report}", headers=admin, params={**params, "format": "csv"}
+        )
         assert r.status_code == 422, r.text
         assert [d["field"] for d in r.json()["details"]] == [field]
         assert "x-injected" not in r.headers
-    r = await served.get("/reports/locality-profile", headers=admin,
-                         params={"cycle": CYCLE, "area": "00AA", "format": "xlsx"})  # fmt: skip
+    r = await served.get(
+        "/reports/locality-profile",
+        headers=admin,
+        params={"cycle": CYCLE, "area": "00AA", "format": "xlsx"},
+    )
     assert r.status_code == 200
     assert r.headers["content-disposition"].startswith('attachment; filename="locality-profile-')

@@ -24,20 +24,40 @@ class Kept:
 
 async def test_events_holding_nul_or_huge_numbers_are_journaled(reporting_db) -> None:
     h = reporting_db.history
-    h.add(OrganisationRegistered(organisation_id="5A4", code="5A4", name="Any\x00town PCT",
-                                 kind="pct", region="london"))  # fmt: skip
-    h.add(ResponseSubmitted(
-        organisation_id="5A4", cycle="2009-10", questionnaire_id="q1", definition="service@1",
-        submitted_by="user:\x00lead", answers={"client_groups_other": "a\x00b",
-                                               "caseload_total": 10**30, "note\x00": 1},
-        subject_kind="service", subject_id="s1",
-    ))  # fmt: skip
-    h.add(OrganisationRegistered(organisation_id="5B1", code="5B1", name="Plain PCT",
-                                 kind="pct", region="london"))  # fmt: skip
+    h.add(
+        OrganisationRegistered(
+            organisation_id="5A4", code="5A4", name="Any\x00town PCT", kind="pct", region="london"
+        )
+    )
+    h.add(
+        ResponseSubmitted(
+            organisation_id="5A4",
+            cycle="2009-10",
+            questionnaire_id="q1",
+            definition="service@1",
+            submitted_by="user:\x00lead",
+            answers={"client_groups_other": "a\x00b", "caseload_total": 10**30, "note\x00": 1},
+            subject_kind="service",
+            subject_id="s1",
+        )
+    )
+    h.add(
+        OrganisationRegistered(
+            organisation_id="5B1", code="5B1", name="Plain PCT", kind="pct", region="london"
+        )
+    )
     messages = [IncomingMessage("t", 0, i, *encode(e)) for i, e in enumerate(h.take())]
     dead = Kept()
-    consumer = EventConsumer("reporting.journal", reporting_db.pool, {}, dead, "dlq",
-                             max_attempts=1, backoff=0, batch_handler=record)  # fmt: skip
+    consumer = EventConsumer(
+        "reporting.journal",
+        reporting_db.pool,
+        {},
+        dead,
+        "dlq",
+        max_attempts=1,
+        backoff=0,
+        batch_handler=record,
+    )
     assert await consumer.process_batch(messages) == [Outcome.HANDLED] * 3
     assert not dead.letters
     rows = await reporting_db.pool.fetch("SELECT type FROM journal ORDER BY seq")

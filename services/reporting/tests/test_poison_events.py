@@ -16,13 +16,26 @@ async def _positions(reporting_db) -> dict[str, int]:
 
 async def test_a_refused_event_is_set_aside_after_a_few_passes(reporting_db) -> None:
     h, projector = reporting_db.history, reporting_db.projector
-    h.add(OrganisationRegistered(organisation_id="5A4", code="5A4", name="Anytown PCT",
-                                 kind="pct", region="london"))  # fmt: skip
-    h.add(ResponseSubmitted(organisation_id="5A4", cycle="2009-10", questionnaire_id="q1",
-                            definition="service@1", submitted_by="user:lead",
-                            answers={"caseload_total": 3}))  # no subject: refused  # fmt: skip
-    h.add(OrganisationRegistered(organisation_id="5B1", code="5B1", name="Otherborough PCT",
-                                 kind="pct", region="london"))  # fmt: skip
+    h.add(
+        OrganisationRegistered(
+            organisation_id="5A4", code="5A4", name="Anytown PCT", kind="pct", region="london"
+        )
+    )
+    h.add(
+        ResponseSubmitted(
+            organisation_id="5A4",
+            cycle="2009-10",
+            questionnaire_id="q1",
+            definition="service@1",
+            submitted_by="user:lead",
+            answers={"caseload_total": 3},
+        )
+    )  # no subject: refused
+    h.add(
+        OrganisationRegistered(
+            organisation_id="5B1", code="5B1", name="Otherborough PCT", kind="pct", region="london"
+        )
+    )
     assert await reporting_db.record() == 3  # no exception: the projector carries on
     positions = await _positions(reporting_db)
     assert positions["responses"] == 1  # waiting before the refused event

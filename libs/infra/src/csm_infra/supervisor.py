@@ -96,8 +96,10 @@ def look_after(settings: InfraSettings, services: dict[str, Supervised], now: fl
             if now - s.started >= STABLE_SECONDS:
                 s.backoff = 1.0
             s.restart_at = now + s.backoff
-            say(f"{s.name} exited with {code}; restarting in {s.backoff:.0f} s (logs in "
-                f"{settings.log_dir})")  # fmt: skip
+            say(
+                f"{s.name} exited with {code}; restarting in {s.backoff:.0f} s (logs in "
+                f"{settings.log_dir})"
+            )
             s.backoff = min(s.backoff * 2, MAX_BACKOFF)
         elif s.proc is not None and now >= s.next_liveness:
             s.next_liveness = now + LIVENESS_EVERY

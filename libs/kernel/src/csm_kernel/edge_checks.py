@@ -27,8 +27,12 @@ UTF8_REASON = "must be valid UTF-8 text"
 _SUSPECT_URL = re.compile(rb"%(?:00|[89a-fA-F][0-9a-fA-F])|\x00")
 # A raw NUL, or a JSON escape of NUL or of a surrogate (a pair is fine; parsing tells).
 _SUSPECT_JSON = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]")
-_NDJSON = {"application/x-ndjson", "application/jsonl", "application/x-jsonlines",
-           "application/json-seq"}  # fmt: skip
+_NDJSON = {
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/x-jsonlines",
+    "application/json-seq",
+}
 #: Most values (object members and array items) a JSON body may hold: a questionnaire's
 #: answers are a few hundred, a bulletin's list of organisations at most 10,000.
 MAX_JSON_VALUES = 100_000
@@ -127,8 +131,10 @@ def _pairs(raw: bytes) -> Iterator[tuple[bytes, bytes]]:
     for part in raw.split(b"&"):
         if part:
             name, _, value = part.partition(b"=")
-            yield (unquote_to_bytes(name.replace(b"+", b" ")),
-                   unquote_to_bytes(value.replace(b"+", b" ")))  # fmt: skip
+            yield (
+                unquote_to_bytes(name.replace(b"+", b" ")),
+                unquote_to_bytes(value.replace(b"+", b" ")),
+            )
 
 
 def urlencoded_problems(raw: bytes, prefix: str) -> list[dict[str, Any]]:

@@ -35,10 +35,13 @@ def _wire(settings: ServiceSettings) -> Callable[[Runtime, FastAPI], None]:
             links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
             private_key = settings.auth_private_key_file.read_bytes()
             sign_in = SignIn(
-                store, pool, TokenSigner(private_key), links=links,
+                store,
+                pool,
+                TokenSigner(private_key),
+                links=links,
                 # Every replica holds the signing key, so every replica counts alike.
                 keys=SignInKeys.derived_from(private_key),
-            )  # fmt: skip
+            )
             app.state.sign_in = sign_in
             # Registration refuses tokens of ended sessions at once.
             app.state.revocation_check = sign_in.is_revoked

@@ -158,8 +158,12 @@ class Cycles:
         if self.poison.failed(item, exc):
             self._set_aside.add(item)
         else:
-            log.warning("cycle clock step failed; will retry", step=item[0], cycle=item[1],
-                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            log.warning(
+                "cycle clock step failed; will retry",
+                step=item[0],
+                cycle=item[1],
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     async def _move(
         self,

@@ -61,15 +61,18 @@ async def hold_counters(
         "INSERT INTO sign_in_address_failures (address_key, window_ends_at) VALUES ($1, $2) "
         "ON CONFLICT (address_key) DO UPDATE SET address_key = EXCLUDED.address_key "
         "RETURNING failures, window_ends_at",
-        address_key, now,
-    )  # fmt: skip
+        address_key,
+        now,
+    )
     client = await conn.fetchrow(
         "INSERT INTO sign_in_client_failures (address_key, client_key, last_attempt_at) "
         "VALUES ($1, $2, $3) ON CONFLICT (address_key, client_key) "
         "DO UPDATE SET client_key = EXCLUDED.client_key "
         "RETURNING failures, locked_until, last_attempt_at",
-        address_key, client_key, now,
-    )  # fmt: skip
+        address_key,
+        client_key,
+        now,
+    )
     assert address is not None and client is not None
     return (
         ClientFailures(client["failures"], client["locked_until"], client["last_attempt_at"]),
@@ -87,13 +90,19 @@ async def save_counters(
     await conn.execute(
         "UPDATE sign_in_client_failures SET failures = $3, locked_until = $4, "
         "last_attempt_at = $5 WHERE address_key = $1 AND client_key = $2",
-        address_key, client_key, client.failures, client.locked_until, client.last_attempt_at,
-    )  # fmt: skip
+        address_key,
+        client_key,
+        client.failures,
+        client.locked_until,
+        client.last_attempt_at,
+    )
     await conn.execute(
         "UPDATE sign_in_address_failures SET failures = $2, window_ends_at = $3 "
         "WHERE address_key = $1",
-        address_key, address.failures, address.window_ends_at,
-    )  # fmt: skip
+        address_key,
+        address.failures,
+        address.window_ends_at,
+    )
 
 
 async def forgive_attempt(conn: Connection, address_key: str, client_key: str) -> None:
@@ -106,8 +115,9 @@ async def forgive_attempt(conn: Connection, address_key: str, client_key: str) -
     )
     await conn.execute(
         "DELETE FROM sign_in_client_failures WHERE address_key = $1 AND client_key = $2",
-        address_key, client_key,
-    )  # fmt: skip
+        address_key,
+        client_key,
+    )
 
 
 async def purge_stale_counters(conn: Connection, now: datetime, forget_before: datetime) -> None:
@@ -118,14 +128,17 @@ async def purge_stale_counters(conn: Connection, now: datetime, forget_before: d
         "SELECT address_key, client_key FROM sign_in_client_failures "
         "WHERE last_attempt_at < $1 AND (locked_until IS NULL OR locked_until <= $2) "
         "LIMIT $3 FOR UPDATE SKIP LOCKED)",
-        forget_before, now, PURGE_BATCH,
-    )  # fmt: skip
+        forget_before,
+        now,
+        PURGE_BATCH,
+    )
     await conn.execute(
         "DELETE FROM sign_in_address_failures WHERE address_key IN ("
         "SELECT address_key FROM sign_in_address_failures WHERE window_ends_at <= $1 "
         "LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        now, PURGE_BATCH,
-    )  # fmt: skip
+        now,
+        PURGE_BATCH,
+    )
 
 
 async def is_trusted_device(
@@ -134,8 +147,10 @@ async def is_trusted_device(
     found = await conn.fetchval(
         "SELECT true FROM trusted_devices WHERE device_hash = $1 AND address_key = $2 "
         "AND expires_at > $3",
-        device_hash, address_key, now,
-    )  # fmt: skip
+        device_hash,
+        address_key,
+        now,
+    )
     return bool(found)
 
 
@@ -153,14 +168,19 @@ async def trust_device(
         "last_used_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5) "
         "ON CONFLICT (device_hash, address_key) DO UPDATE SET account_id = EXCLUDED.account_id,"
         " last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at",
-        device_hash, address_key, account_id, now, until,
-    )  # fmt: skip
+        device_hash,
+        address_key,
+        account_id,
+        now,
+        until,
+    )
     await conn.execute(
         "DELETE FROM trusted_devices WHERE (device_hash, address_key) IN ("
         "SELECT device_hash, address_key FROM trusted_devices WHERE expires_at <= $1 "
         "LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        now, PURGE_BATCH,
-    )  # fmt: skip
+        now,
+        PURGE_BATCH,
+    )
 
 
 async def account(conn: Connection, account_id: str) -> asyncpg.Record | None:

@@ -172,9 +172,13 @@ class SignIn:
                 kept = device_token if trusted else secrets.token_urlsafe(32)
                 assert kept is not None
                 await repo.trust_device(
-                    conn, digest(kept), address, account["account_id"], now,
+                    conn,
+                    digest(kept),
+                    address,
+                    account["account_id"],
+                    now,
                     now + self.policy.trust_device_for,
-                )  # fmt: skip
+                )
                 return SignedIn(await self._open_session(conn, account), kept)
         if decision.locks_client or decision.address.failures == self.policy.ceiling:
             # The same line for an address with an account and without (the log is ours, not

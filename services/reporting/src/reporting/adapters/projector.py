@@ -281,8 +281,9 @@ class Projector:
             while hi is not None and position < hi:
                 try:
                     async with conn.transaction():  # a savepoint: only this position undone
-                        await apply_range(conn, projection, projection.schema, position,
-                                          position + 1)  # fmt: skip
+                        await apply_range(
+                            conn, projection, projection.schema, position, position + 1
+                        )
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -291,9 +292,12 @@ class Projector:
                     )
                     what = f"{projection.name} at {position + 1}: {dict(event or {})}"
                     if not self.poison.failed(what, exc):
-                        log.warning("projection refused an event; will retry",
-                                    projection=projection.name, position=position + 1,
-                                    error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+                        log.warning(
+                            "projection refused an event; will retry",
+                            projection=projection.name,
+                            position=position + 1,
+                            error=f"{type(exc).__name__}: {exc}",
+                        )
                         stuck = True
                         break
                 position += 1

@@ -54,6 +54,11 @@ def remember_device(request: Request, response: Response, tokens: dict[str, Any]
     if not isinstance(token, str) or not token:
         return
     response.set_cookie(
-        DEVICE_COOKIE, token, max_age=int(DEVICE_COOKIE_AGE.total_seconds()), path="/sign-in",
-        httponly=True, secure=request.app.state.portal.settings.cookie_secure, samesite="strict",
-    )  # fmt: skip
+        DEVICE_COOKIE,
+        token,
+        max_age=int(DEVICE_COOKIE_AGE.total_seconds()),
+        path="/sign-in",
+        httponly=True,
+        secure=request.app.state.portal.settings.cookie_secure,
+        samesite="strict",
+    )

@@ -190,8 +190,10 @@ def _check_codes(asked: ReportParameters) -> None:
     these name the downloaded file, and a quote or CR/LF in them broke its header. A
     well-formed code nobody registered is left to the report (404). `fullmatch`, since `$`
     would let a final newline through."""
-    for field, value, example in (("area", asked.area, "00AA"),
-                                  ("organisation", asked.organisation, "5A4")):  # fmt: skip
+    for field, value, example in (
+        ("area", asked.area, "00AA"),
+        ("organisation", asked.organisation, "5A4"),
+    ):
         if value is not None and not (3 <= len(value) <= 5 and _CODE.fullmatch(value)):
             raise InvalidInput.field(
                 field,
