@@ -38,7 +38,7 @@ from .database import Connection, is_transient
 from .delivery import DeliveryTracker, Received
 from .health import LoopMonitor
 from .observability import continued_span, get_logger
-from .upcasting import NO_UPCASTERS, Upcasters
+from .upcasting import UPCASTERS, Upcasters
 
 log = get_logger(__name__)
 
@@ -103,7 +103,7 @@ class EventConsumer:
         dead_letters: DeadLetterSink,
         dead_letter_topic: str,
         *,
-        upcasters: Upcasters = NO_UPCASTERS,
+        upcasters: Upcasters = UPCASTERS,
         max_attempts: int = 3,
         backoff: float = 0.1,
         batch_handler: BatchHandler | None = None,

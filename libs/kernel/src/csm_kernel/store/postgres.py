@@ -347,8 +347,10 @@ class PostgresEventStore(EventStore):
         stored = iter(written)
         return [next(stored) if a.events else [] for a in appends]
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
-        rows = await self.pool.fetch(
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, conn: Connection | None = None
+    ) -> list[EventEnvelope]:
+        rows = await (conn or self.pool).fetch(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 "
             "ORDER BY stream_version",
             stream_id,
