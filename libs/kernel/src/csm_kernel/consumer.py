@@ -357,8 +357,11 @@ class EventConsumer:
                         outcomes[i] = outcome
                     for i, envelope, _ in wanted:
                         # One span per event, continuing the trace of the request behind it.
-                        with continued_span(f"{self.name} {envelope.type}", traceparents[i],
-                                            event_id=str(envelope.event_id)):  # fmt: skip
+                        with continued_span(
+                            f"{self.name} {envelope.type}",
+                            traceparents[i],
+                            event_id=str(envelope.event_id),
+                        ):
                             log.info(
                                 "event processed"
                                 if outcomes[i] is Outcome.HANDLED
