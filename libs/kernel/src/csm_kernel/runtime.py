@@ -34,6 +34,7 @@ from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
+from .openapi import document_kernel_answers
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
 from .republish import RepublishRequestListener
@@ -241,6 +242,7 @@ def create_app(
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
     install_edge(app, settings.max_request_bytes)  # NUL, bad UTF-8, oversized bodies: 422/413
+    document_kernel_answers(app)
 
     async def ready() -> list[str]:
         problems = runtime.loops.problems()
