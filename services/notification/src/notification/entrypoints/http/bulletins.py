@@ -110,6 +110,8 @@ async def publish_bulletin(
     return await bulletins.publish(body.subject, body.body, audience, admin.actor)
 
 
-@router.get("/bulletins", response_model=list[BulletinOut], responses=error_responses(401, 403))
+@router.get(
+    "/bulletins", response_model=list[BulletinOut], responses=error_responses(401, 403, 422)
+)
 async def list_bulletins(_: Reader, bulletins: BulletinsDep) -> list[dict[str, Any]]:
     return await bulletins.list()

@@ -40,7 +40,9 @@ class Preview(BaseModel):
     html: str
 
 
-@router.get("/templates", response_model=list[TemplateOut], responses=error_responses(401, 403))
+@router.get(
+    "/templates", response_model=list[TemplateOut], responses=error_responses(401, 403, 422)
+)
 async def list_templates(_: Admin) -> list[dict[str, Any]]:
     return templates()
 
