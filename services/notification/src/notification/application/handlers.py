@@ -29,11 +29,11 @@ from csm_kernel.database import Connection
 from csm_kernel.handlers import HandlerTable
 
 from ..domain import emails
-from ..domain.emails import Lead, human
+from ..domain.emails import Lead
 from ..domain.notification import Intent
 from .ports import Directory, Intents
 
-__all__ = ["ConsumerTables", "EmailHandlers", "human"]
+__all__ = ["ConsumerTables", "EmailHandlers"]
 
 
 class EmailHandlers:
