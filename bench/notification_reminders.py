@@ -45,8 +45,8 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.postgres import PostgresEventStore
 from harness import private_stack, report
-from notification.application.intents import record
-from notification.application.sender import Sender
+from notification.adapters.intents_pg import record
+from notification.bootstrap import sender as wired_sender
 from notification.domain.notification import Intent, Kind
 
 CYCLE = "2009-10"
@@ -119,7 +119,7 @@ async def bench(infra: InfraSettings, count: int, batch: int, connections: int) 
             smtp_port=infra.smtp_port,
             mail_from="Children's Services Mapping <csm@csm.example>",
         )
-        sender = Sender(
+        sender = wired_sender(
             pool,
             PostgresEventStore(pool),
             settings,
