@@ -31,7 +31,7 @@ def test_every_operation_documents_the_kernel_error_answers() -> None:
     doc = app.openapi()
     get_answers = doc["paths"]["/things/{n}"]["get"]["responses"]
     post_answers = doc["paths"]["/things"]["post"]["responses"]
-    assert set(get_answers) == {"200", "422"}
+    assert set(get_answers) == {"200", "404", "422"}
     assert set(post_answers) == {"200", "413", "422"}
     ref = {"$ref": "#/components/schemas/ErrorBody"}
     assert post_answers["422"]["content"]["application/json"]["schema"] == ref
@@ -45,3 +45,6 @@ def test_every_operation_documents_the_kernel_error_answers() -> None:
     assert answer.status_code == 422
     assert set(answer.json()) == {"error", "details"}
     assert answer.json()["details"][0]["field"] == "path.n"
+    no_route = TestClient(app).get("/things/a%2Fb")
+    assert no_route.status_code == 404
+    assert no_route.json() == {"error": "not found", "details": []}

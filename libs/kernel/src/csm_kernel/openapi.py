@@ -27,8 +27,8 @@ def _answer(status: int) -> dict[str, Any]:
 
 
 def document_kernel_answers(app: FastAPI) -> None:
-    """Replace `app.openapi` with one that documents the kernel's 422 (and 413 for operations
-    that take a body) on every operation, with the `ErrorBody` schema."""
+    """Replace `app.openapi` with one that documents the kernel's 422 on every operation, 404
+    on those with path parameters and 413 on those that take a body, with `ErrorBody`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
@@ -56,6 +56,9 @@ def document_kernel_answers(app: FastAPI) -> None:
                     continue
                 answers = operation["responses"]
                 answers["422"] = _answer(422)
+                # A path parameter that is no path segment (it holds a `/`) matches no route.
+                if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                    answers.setdefault("404", _answer(404))
                 if "requestBody" in operation:
                     answers.setdefault("413", _answer(413))
         for unused in ("HTTPValidationError", "ValidationError"):
