@@ -19,8 +19,7 @@ from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext
 from csm_kernel.store.postgres import PostgresEventStore
 
-from ..application.accounts import Accounts
-from ..bootstrap import build_app, registration_migrations
+from ..bootstrap import bootstrap, build_app, registration_migrations
 
 
 async def _create_account(email: str, name: str, role: str) -> str:
@@ -28,7 +27,7 @@ async def _create_account(email: str, name: str, role: str) -> str:
     pool = await connect_pool(settings.database_url, size=2)
     try:
         await migrate(pool, "registration", registration_migrations())
-        accounts = Accounts(PostgresEventStore(pool, group_commit=False), pool)
+        accounts = bootstrap(PostgresEventStore(pool, group_commit=False), pool, settings).accounts
         new = await accounts.create_national_account(
             email, name, Role(role), AppendContext(actor=f"cli:{getpass.getuser()}")
         )
