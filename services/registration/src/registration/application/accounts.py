@@ -24,6 +24,7 @@ from csm_contracts.events.accounts import (
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.database import Connection
 from csm_kernel.errors import InvalidInput, NotFound
+from csm_kernel.event_sourcing import decode_event
 from csm_kernel.store import AppendContext
 
 from .ports import AccountRepository, OrganisationRepository, ServiceGroup
@@ -176,7 +177,8 @@ class Accounts:
 
     async def lead_history(self, organisation_id: str) -> list[MappingLeadNominated]:
         events = await self.repo.read_stream(leadership_stream(organisation_id))
-        return [MappingLeadNominated.model_validate(e.data) for e in events]
+        decoded = (decode_event(e).payload for e in events)
+        return [p for p in decoded if isinstance(p, MappingLeadNominated)]
 
     async def define_group(
         self,
