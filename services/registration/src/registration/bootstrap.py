@@ -57,6 +57,11 @@ def bootstrap(
     )
 
 
+def command_line_accounts(pool: asyncpg.Pool, settings: ServiceSettings) -> Accounts:
+    """The account use cases for the command line (one write and done: no group commit)."""
+    return bootstrap(PostgresEventStore(pool, group_commit=False), pool, settings).accounts
+
+
 class _Wiring:
     """The application of one running app, built at its start (the consumers are subscribed
     before `on_start` runs, so whichever comes first builds it)."""

@@ -17,9 +17,8 @@ from csm_kernel.database import connect_pool, migrate
 from csm_kernel.runtime import service_main
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext
-from csm_kernel.store.postgres import PostgresEventStore
 
-from ..bootstrap import bootstrap, build_app, registration_migrations
+from ..bootstrap import build_app, command_line_accounts, registration_migrations
 
 
 async def _create_account(email: str, name: str, role: str) -> str:
@@ -27,7 +26,7 @@ async def _create_account(email: str, name: str, role: str) -> str:
     pool = await connect_pool(settings.database_url, size=2)
     try:
         await migrate(pool, "registration", registration_migrations())
-        accounts = bootstrap(PostgresEventStore(pool, group_commit=False), pool, settings).accounts
+        accounts = command_line_accounts(pool, settings)
         new = await accounts.create_national_account(
             email, name, Role(role), AppendContext(actor=f"cli:{getpass.getuser()}")
         )
