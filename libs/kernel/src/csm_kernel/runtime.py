@@ -40,7 +40,6 @@ from .relay import OutboxRelay
 from .republish import RepublishRequestListener
 from .settings import ServiceSettings
 from .status import kernel_status
-from .store.base import EventStore
 from .store.postgres import PostgresEventStore
 from .watchdog import ConsumerWatchdog, Subscription
 from .workers import serve_workers
@@ -55,7 +54,7 @@ class Runtime:
     name: str
     settings: ServiceSettings
     pool: asyncpg.Pool | None = None
-    store: EventStore | None = None
+    store: PostgresEventStore | None = None
     relay: OutboxRelay | None = None
     republish_requests: RepublishRequestListener | None = None
     broker: KafkaBroker | None = None
@@ -64,7 +63,7 @@ class Runtime:
     subscriptions: list[Subscription] = field(default_factory=list)
     started_at: datetime | None = None
 
-    def require_store(self) -> EventStore:
+    def require_store(self) -> PostgresEventStore:
         """The event store; the service must be started."""
         assert self.store is not None, "service not started"
         return self.store
