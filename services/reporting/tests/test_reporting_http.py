@@ -118,7 +118,7 @@ async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:
     assert (await c.post("/projections/nope/rebuild", headers=admin)).status_code == 404
     r = await c.post("/projections/organisations/rebuild", headers=admin)
     assert r.status_code == 202
-    await reporting_app.services.rebuilds_done()
+    await reporting_app.services.admin.rebuilds_done()
     assert reporting_app.services.projector.progress["organisations"].head == 6
     after = (await c.get("/reports/organisations", headers=admin)).json()["tables"]
     assert after == before
