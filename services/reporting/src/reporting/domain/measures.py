@@ -84,10 +84,14 @@ def _totals() -> tuple[tuple[str, str, str | None, tuple[str, str] | None], ...]
     out += [(f"profession:{q}", q, q, None) for q, _ in PROFESSIONS]
     for key, measure, categories in BREAKDOWNS:
         for value, _ in categories:
-            for figure, summed in (("services", None), ("investment", INVESTMENT_TOTAL),
-                                   ("wte", WTE_TOTAL)):  # fmt: skip
-                out.append((f"{key}:{value}:{figure}", f"{key}_{value}_{figure}", summed,
-                            (measure, value)))  # fmt: skip
+            for figure, summed in (
+                ("services", None),
+                ("investment", INVESTMENT_TOTAL),
+                ("wte", WTE_TOTAL),
+            ):
+                out.append(
+                    (f"{key}:{value}:{figure}", f"{key}_{value}_{figure}", summed, (measure, value))
+                )
     return tuple(out)
 
 
