@@ -47,9 +47,8 @@ BY_ID = _load()
 
 def versions(definition: str) -> list[dict[str, Any]]:
     """Every version of a definition; fails if there is none."""
-    assert definition in BY_ID, (
-        f"no definition with id {definition!r} in {DEFINITIONS}; found {sorted(BY_ID)}"
-    )
+    if definition not in BY_ID:
+        pytest.fail(f"no definition with id {definition!r} in {DEFINITIONS}; found {sorted(BY_ID)}")
     return BY_ID[definition]
 
 
@@ -66,7 +65,8 @@ def question(document: dict[str, Any], qid: str, section: str | None = None) -> 
     """The question `qid` (in `section`, when given); fails naming it if it is not there."""
     found = questions(document)
     where = f"{document['_file']} (version {document['version']})"
-    assert qid in found, f"{where} has no question {qid!r}, which reporting reads"
+    if qid not in found:
+        pytest.fail(f"{where} has no question {qid!r}, which reporting reads")
     in_section, q = found[qid]
     if section is not None:
         assert in_section == section, (
