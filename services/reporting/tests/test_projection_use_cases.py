@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 import pytest
 
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events import OrganisationRegistered
+from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
 from csm_kernel.database import Connection
 from csm_kernel.errors import Conflict, NotFound
 from csm_kernel.health import LoopMonitor
@@ -99,7 +99,11 @@ class FakeHistory:
 
 def registered(code: str) -> OrganisationRegistered:
     return OrganisationRegistered(
-        organisation_id=code, code=code, name=f"{code} PCT", kind="pct", region="london"
+        organisation_id=code,
+        code=code,
+        name=f"{code} PCT",
+        kind=OrganisationKind.PCT,
+        region=Region.LONDON,
     )
 
 

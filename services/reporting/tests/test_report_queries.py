@@ -185,7 +185,7 @@ async def test_an_unknown_report_or_cycle_is_not_found(world: World) -> None:
     ],
 )
 async def test_a_malformed_subject_is_refused_by_name(
-    world: World, parameters: dict[str, str], field: str
+    world: World, parameters: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as exc:
         await world.ask("national", **parameters)
