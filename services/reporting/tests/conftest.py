@@ -20,8 +20,7 @@ from reporting.adapters.projector import Projector
 from reporting.adapters.reports import REPORTS
 from reporting.adapters.runner import ReportRunner
 from reporting.application.reports import ReportRequest, ReportResult
-from reporting.bootstrap import ReportingSettings, build_app
-from reporting.services import Services
+from reporting.bootstrap import ReportingServices, ReportingSettings, build_app
 from reporting_history import History
 
 
@@ -74,7 +73,7 @@ class RunningReporting:
     app: Any
     client: httpx.AsyncClient
     dsn: str
-    services: Services
+    services: ReportingServices
     auth_keys: Any
     history: History
 

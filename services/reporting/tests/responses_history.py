@@ -71,8 +71,11 @@ def service_answers(
 ) -> dict[str, Any]:
     """A service questionnaire's effective answers, totals added up: money as exact text
     ("1234.00", as the questionnaire service normalises it), WTE as numbers."""
-    answers: dict[str, Any] = {"level_of_need": need, "provider_sector": sector,
-                               "camhs": tier is not None}  # fmt: skip
+    answers: dict[str, Any] = {
+        "level_of_need": need,
+        "provider_sector": sector,
+        "camhs": tier is not None,
+    }
     if tier is not None:
         answers["camhs_tier"] = tier
     answers |= {f"investment_{k}": f"{v:.2f}" for k, v in investment.items()}
@@ -108,29 +111,62 @@ class Responses:
     def issue(self, org: str, cycle: str, kind: str, subject: str, title: str) -> str:
         definition, subject_kind = DEFINITIONS[kind]
         qid = f"q-{kind}-{cycle}-{subject}"
-        self.h.add(QuestionnaireIssued(organisation_id=org, cycle=cycle, questionnaire_id=qid,
-                                       definition=definition, title=title,
-                                       subject_kind=subject_kind, subject_id=subject))  # fmt: skip
+        self.h.add(
+            QuestionnaireIssued(
+                organisation_id=org,
+                cycle=cycle,
+                questionnaire_id=qid,
+                definition=definition,
+                title=title,
+                subject_kind=subject_kind,
+                subject_id=subject,
+            )
+        )
         return qid
 
-    def submit(self, org: str, cycle: str, kind: str, subject: str, answers: dict[str, Any],
-               card: Scorecard | None = None) -> None:  # fmt: skip
+    def submit(
+        self,
+        org: str,
+        cycle: str,
+        kind: str,
+        subject: str,
+        answers: dict[str, Any],
+        card: Scorecard | None = None,
+    ) -> None:
         definition, subject_kind = DEFINITIONS[kind]
-        self.h.add(ResponseSubmitted(organisation_id=org, cycle=cycle,
-                                     questionnaire_id=f"q-{kind}-{cycle}-{subject}",
-                                     definition=definition, submitted_by="user:lead",
-                                     answers=answers, subject_kind=subject_kind,
-                                     subject_id=subject, scorecard=card))  # fmt: skip
+        self.h.add(
+            ResponseSubmitted(
+                organisation_id=org,
+                cycle=cycle,
+                questionnaire_id=f"q-{kind}-{cycle}-{subject}",
+                definition=definition,
+                submitted_by="user:lead",
+                answers=answers,
+                subject_kind=subject_kind,
+                subject_id=subject,
+                scorecard=card,
+            )
+        )
 
     def withdraw(self, org: str, cycle: str, kind: str, subject: str) -> None:
-        self.h.add(SubmissionWithdrawn(organisation_id=org, cycle=cycle,
-                                       questionnaire_id=f"q-{kind}-{cycle}-{subject}",
-                                       reason="to correct it"))  # fmt: skip
+        self.h.add(
+            SubmissionWithdrawn(
+                organisation_id=org,
+                cycle=cycle,
+                questionnaire_id=f"q-{kind}-{cycle}-{subject}",
+                reason="to correct it",
+            )
+        )
 
     def cancel(self, org: str, cycle: str, kind: str, subject: str) -> None:
-        self.h.add(QuestionnaireCancelled(organisation_id=org, cycle=cycle,
-                                          questionnaire_id=f"q-{kind}-{cycle}-{subject}",
-                                          reason="service withdrawn"))  # fmt: skip
+        self.h.add(
+            QuestionnaireCancelled(
+                organisation_id=org,
+                cycle=cycle,
+                questionnaire_id=f"q-{kind}-{cycle}-{subject}",
+                reason="service withdrawn",
+            )
+        )
 
     def service(self, org: str, cycle: str, sid: str, answers: dict[str, Any] | None) -> None:
         self.issue(org, cycle, "service", sid, f"Service: Service {sid}")
@@ -141,27 +177,51 @@ class Responses:
 def schedule(h: History, cycle: str, previous: str | None, start: datetime) -> None:
     """The national team schedules a cycle."""
     day = timedelta(days=1)
-    h.add(CycleScheduled(cycle=cycle, previous_cycle=previous, timetable=Timetable(
-        sandbox_opens=start, data_entry_opens=start + day, summary_reports=start + 2 * day,
-        data_entry_closes=start + 3 * day, publication=start + 4 * day)))  # fmt: skip
+    h.add(
+        CycleScheduled(
+            cycle=cycle,
+            previous_cycle=previous,
+            timetable=Timetable(
+                sandbox_opens=start,
+                data_entry_opens=start + day,
+                summary_reports=start + 2 * day,
+                data_entry_closes=start + 3 * day,
+                publication=start + 4 * day,
+            ),
+        )
+    )
 
 
 def build(h: History) -> Built:
     """The whole history (see the module docstring)."""
     for code, name, kind, region, areas in ORGANISATIONS:
-        h.add(OrganisationRegistered(organisation_id=code, code=code, name=name, kind=kind,
-                                     region=region, partnership_areas=areas))  # fmt: skip
+        h.add(
+            OrganisationRegistered(
+                organisation_id=code,
+                code=code,
+                name=name,
+                kind=kind,
+                region=region,
+                partnership_areas=areas,
+            )
+        )
     r = Responses(h)
     schedule(h, "2008-09", None, datetime(2008, 10, 1, tzinfo=UTC))
     schedule(h, "2009-10", "2008-09", datetime(2009, 10, 1, tzinfo=UTC))
 
     # --- 2008-09
     c = "2008-09"
-    r.service("5A4", c, "S1-08", service_answers("universal", "nhs", {"nhs": 100000},
-                                                 {"nursing": 3}))  # fmt: skip
-    r.service("00AA", c, "S2-08", service_answers("targeted", "local_authority",
-                                                  {"la_childrens": 50000}, {"social_work": 2},
-                                                  tier="2"))  # fmt: skip
+    r.service(
+        "5A4", c, "S1-08", service_answers("universal", "nhs", {"nhs": 100000}, {"nursing": 3})
+    )
+    r.service(
+        "00AA",
+        c,
+        "S2-08",
+        service_answers(
+            "targeted", "local_authority", {"la_childrens": 50000}, {"social_work": 2}, tier="2"
+        ),
+    )
     r.issue("5A4", c, "sa", "5A4", "Commissioning self-assessment: Anytown PCT")
     r.submit(
         "5A4",
@@ -176,14 +236,28 @@ def build(h: History) -> Built:
 
     # --- 2009-10
     c = "2009-10"
-    r.service("5A4", c, "S1-10", service_answers("universal", "nhs",
-                                                 {"nhs": 120000, "pooled": 10000},
-                                                 {"nursing": 3.5, "admin": 0.5}))  # fmt: skip
-    r.service("00AA", c, "S2-10", service_answers("targeted", "local_authority",
-                                                  {"la_childrens": 55000}, {"social_work": 2},
-                                                  tier="2"))  # fmt: skip
-    r.service("00AA", c, "S5-10", service_answers("specialist", "local_authority",
-                                                  {"la_other": 999999}, {"other": 9}))  # fmt: skip
+    r.service(
+        "5A4",
+        c,
+        "S1-10",
+        service_answers(
+            "universal", "nhs", {"nhs": 120000, "pooled": 10000}, {"nursing": 3.5, "admin": 0.5}
+        ),
+    )
+    r.service(
+        "00AA",
+        c,
+        "S2-10",
+        service_answers(
+            "targeted", "local_authority", {"la_childrens": 55000}, {"social_work": 2}, tier="2"
+        ),
+    )
+    r.service(
+        "00AA",
+        c,
+        "S5-10",
+        service_answers("specialist", "local_authority", {"la_other": 999999}, {"other": 9}),
+    )
     r.service("RT1", c, "S3-10", None)
     r.service("TS1", c, "S4-10", None)
     r.service("RT1", c, "S7-10", None)
@@ -192,19 +266,47 @@ def build(h: History) -> Built:
     h.now += timedelta(minutes=1)
     r.withdraw("00AA", c, "service", "S2-10")
     r.withdraw("00AA", c, "service", "S5-10")
-    r.submit("RT1", c, "service", "S3-10", service_answers(
-        "specialist", "nhs", {"nhs": 200000}, {"medical": 1, "psychology": 2, "nursing": 1},
-        tier="3"))  # fmt: skip
-    r.submit("00AA", c, "service", "S2-10", service_answers(
-        "targeted", "local_authority", {"la_childrens": 40000, "dcsf_grant": 20000},
-        {"social_work": 2, "psychology": 1}, tier="2"))  # fmt: skip
-    charity = service_answers("targeted", "third_sector",
-                              {"third_sector": 30000, "la_childrens": 10000},
-                              {"youth_support": 1.5})  # fmt: skip
+    r.submit(
+        "RT1",
+        c,
+        "service",
+        "S3-10",
+        service_answers(
+            "specialist",
+            "nhs",
+            {"nhs": 200000},
+            {"medical": 1, "psychology": 2, "nursing": 1},
+            tier="3",
+        ),
+    )
+    r.submit(
+        "00AA",
+        c,
+        "service",
+        "S2-10",
+        service_answers(
+            "targeted",
+            "local_authority",
+            {"la_childrens": 40000, "dcsf_grant": 20000},
+            {"social_work": 2, "psychology": 1},
+            tier="2",
+        ),
+    )
+    charity = service_answers(
+        "targeted",
+        "third_sector",
+        {"third_sector": 30000, "la_childrens": 10000},
+        {"youth_support": 1.5},
+    )
     charity["investment_third_sector"] = 30000  # money as a JSON number is read as well
     r.submit("TS1", c, "service", "S4-10", charity)
-    r.submit("RT1", c, "service", "S7-10", service_answers(
-        "specialist", "nhs", {"nhs": 5000}, {"medical": 0.1}, tier="4"))  # fmt: skip
+    r.submit(
+        "RT1",
+        c,
+        "service",
+        "S7-10",
+        service_answers("specialist", "nhs", {"nhs": 5000}, {"medical": 0.1}, tier="4"),
+    )
     r.cancel("RT1", c, "service", "S7-10")
 
     # Area questionnaires: 00AA's CAMHS (NI 51 = 3+2+4+3 = 12) and Children's Trust stand;
@@ -242,12 +344,33 @@ def build(h: History) -> Built:
     )
 
     # Sign-offs: 00AA stands signed off with NI 51 12; 5A4 signed off then reopened.
-    h.add(CycleSignedOff(organisation_id="00AA", cycle=c, signed_off_at=h.now,
-                         signed_off_by="user:lead", questionnaires_submitted=3,
-                         ni51=[{"area": "00AA", "learning_disabilities": 3,
-                                "urgent_24_hour_cover": 2, "age_16_17": 4,
-                                "early_intervention": 3, "score": 12}]))  # fmt: skip
-    h.add(CycleSignedOff(organisation_id="5A4", cycle=c, signed_off_at=h.now,
-                         signed_off_by="user:lead", questionnaires_submitted=2))  # fmt: skip
+    h.add(
+        CycleSignedOff(
+            organisation_id="00AA",
+            cycle=c,
+            signed_off_at=h.now,
+            signed_off_by="user:lead",
+            questionnaires_submitted=3,
+            ni51=[
+                {
+                    "area": "00AA",
+                    "learning_disabilities": 3,
+                    "urgent_24_hour_cover": 2,
+                    "age_16_17": 4,
+                    "early_intervention": 3,
+                    "score": 12,
+                }
+            ],
+        )
+    )
+    h.add(
+        CycleSignedOff(
+            organisation_id="5A4",
+            cycle=c,
+            signed_off_at=h.now,
+            signed_off_by="user:lead",
+            questionnaires_submitted=2,
+        )
+    )
     h.add(ReturnReopened(organisation_id="5A4", cycle=c, reason="a correction"))
     return Built(before_changes=before_changes, end=h.now)

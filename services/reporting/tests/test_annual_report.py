@@ -18,10 +18,13 @@ async def test_national_figures_year_on_year(reporting_db) -> None:
     first, second = tables["overview"].rows
     # Each service once, however many areas its provider covers.
     assert (first["cycle"], first["services"], first["investment"], first["wte"]) == (
-        "2008-09", 2, 150000, 5)  # fmt: skip
+        "2008-09",
+        2,
+        150000,
+        5,
+    )
     assert first["services_change"] is None and first["organisations_submitted_change"] is None
-    assert (second["services"], second["investment"], second["wte"]) == (
-        4, 430000, Decimal("12.5"))  # fmt: skip
+    assert (second["services"], second["investment"], second["wte"]) == (4, 430000, Decimal("12.5"))
     assert (second["services_change"], second["investment_change"]) == (2, 280000)
     assert second["wte_change"] == Decimal("7.5")
     # 2008-09: 5A4 and 00AA submitted. 2009-10: 00AA, 5A4, 5B1, RT1, TS1 (00AB's only
@@ -29,8 +32,7 @@ async def test_national_figures_year_on_year(reporting_db) -> None:
     assert (first["organisations_issued"], first["organisations_submitted"]) == (2, 2)
     assert (second["organisations_issued"], second["organisations_submitted"]) == (6, 5)
     assert second["organisations_submitted_change"] == 3
-    assert (second["organisations_signed_off"], second["organisations_signed_off_change"]) == (
-        1, 1)  # fmt: skip
+    assert (second["organisations_signed_off"], second["organisations_signed_off_change"]) == (1, 1)
 
     sources = {(r["cycle"], r["category"]): r for r in tables["investment_by_source"].rows}
     assert sources[("2009-10", "PCT / NHS")]["value"] == 320000
@@ -53,6 +55,9 @@ async def test_one_cycle_and_an_unknown_cycle(reporting_db) -> None:
     result = await reporting_db.report("annual-report", cycle="2009-10")
     [row] = result.tables[0].rows
     assert (row["cycle"], row["previous_cycle"], row["services_change"]) == (
-        "2009-10", "2008-09", 2)  # fmt: skip
+        "2009-10",
+        "2008-09",
+        2,
+    )
     with pytest.raises(NotFound, match="no cycle 2003-04"):
         await reporting_db.report("annual-report", cycle="2003-04")

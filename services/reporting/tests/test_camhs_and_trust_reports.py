@@ -52,9 +52,14 @@ async def test_the_childrens_trust_profile(reporting_db) -> None:
     result = await reporting_db.report("childrens-trust-profile", area="00AA", cycle="2009-10")
     tables = {t.name: t for t in result.tables}
     partners = {r["code"]: r for r in tables["partners"].rows}
-    assert partners["00AA"] == {"code": "00AA", "name": "Anytown Council",
-                                "kind": "Local authority", "services": 1,
-                                "investment": 60000, "wte": 3}  # fmt: skip
+    assert partners["00AA"] == {
+        "code": "00AA",
+        "name": "Anytown Council",
+        "kind": "Local authority",
+        "services": 1,
+        "investment": 60000,
+        "wte": 3,
+    }
     assert (partners["5A4"]["kind"], partners["5A4"]["investment"]) == ("PCT", 130000)
     assert (partners["RT1"]["kind"], partners["RT1"]["wte"]) == ("NHS trust", 4)
     kinds = {r["kind"]: r for r in tables["partners_by_kind"].rows}

@@ -28,10 +28,12 @@ async def test_the_profile_of_an_area_against_the_previous_cycle(reporting_db) -
     assert (s["services_mapped"], s["services_submitted"]) == (5, 3)
     assert (s["services"], s["services_previous"], s["services_change"]) == (3, 2, 1)
     assert (s["investment"], s["investment_previous"], s["investment_change"]) == (
-        390000, 150000, 240000)  # fmt: skip
+        390000,
+        150000,
+        240000,
+    )
     assert (s["wte"], s["wte_previous"], s["wte_change"]) == (11, 5, 6)
-    assert (s["third_and_private_investment"], s["third_and_private_investment_previous"]) == (
-        0, 0)  # fmt: skip
+    assert (s["third_and_private_investment"], s["third_and_private_investment_previous"]) == (0, 0)
 
     need = by_category(result, "level_of_need")
     assert need["Universal"]["value_services"] == 1
@@ -76,18 +78,30 @@ async def test_the_services_of_an_area_are_listed_in_their_own_report(reporting_
     [services] = result.tables
     # Listed: every service questionnaire not cancelled, of the area's providers.
     listed = {r["service_id"]: r["status"] for r in services.rows}
-    assert listed == {"S1-10": "submitted", "S2-10": "submitted", "S3-10": "submitted",
-                      "S5-10": "withdrawn", "S6-10": "not submitted"}  # fmt: skip
+    assert listed == {
+        "S1-10": "submitted",
+        "S2-10": "submitted",
+        "S3-10": "submitted",
+        "S5-10": "withdrawn",
+        "S6-10": "not submitted",
+    }
     s2 = next(r for r in services.rows if r["service_id"] == "S2-10")
     assert s2["provider_code"] == "00AA" and s2["service"] == "Service S2-10"
     assert (s2["investment_total"], s2["wte_total"], s2["camhs_tier"]) == (60000, 3, "2")
     assert next(r for r in services.rows if r["service_id"] == "S5-10")["wte_total"] is None
     assert (result.summary["services_mapped"], result.summary["services_submitted"]) == (5, 3)
     assert result.about["area_name"] == "Anytown Council"
-    before = await reporting_db.report("locality-services", area="00AA", cycle="2009-10",
-                                       as_at=built.before_changes)  # fmt: skip
+    before = await reporting_db.report(
+        "locality-services", area="00AA", cycle="2009-10", as_at=built.before_changes
+    )
     assert {r["service_id"] for r in before.tables[0].rows} == {
-        "S1-10", "S2-10", "S3-10", "S5-10", "S6-10", "S7-10"}  # fmt: skip
+        "S1-10",
+        "S2-10",
+        "S3-10",
+        "S5-10",
+        "S6-10",
+        "S7-10",
+    }
     with pytest.raises(NotFound, match="no area 00ZZ"):
         await reporting_db.report("locality-services", area="00ZZ", cycle="2009-10")
 
@@ -115,8 +129,9 @@ async def test_a_provider_covering_two_areas_counts_in_both(reporting_db) -> Non
 async def test_the_profile_as_it_stood_before_the_changes(reporting_db) -> None:
     built = build(reporting_db.history)
     await reporting_db.record()
-    before = await reporting_db.report("locality-profile", area="00AA", cycle="2009-10",
-                                       as_at=built.before_changes)  # fmt: skip
+    before = await reporting_db.report(
+        "locality-profile", area="00AA", cycle="2009-10", as_at=built.before_changes
+    )
     s = before.summary
     # S1-10, S2-10 at £55,000 and S5-10 stood then; S3-10, S7-10 and S6-10 were only issued.
     assert (s["services_mapped"], s["services_submitted"]) == (6, 3)
@@ -130,8 +145,9 @@ async def test_a_projector_applying_one_event_at_a_time_gives_the_same_profile(
     build(reporting_db.history)
     await reporting_db.record()
     at_once = await reporting_db.report("locality-profile", area="00AA", cycle="2009-10")
-    one_by_one = Projector(reporting_db.pool, list(reporting_db.projector.projections.values()),
-                           batch=1)  # fmt: skip
+    one_by_one = Projector(
+        reporting_db.pool, list(reporting_db.projector.projections.values()), batch=1
+    )
     for projection in one_by_one.projections.values():
         await one_by_one.rebuild(projection, chunk=1)
     again = await reporting_db.report("locality-profile", area="00AA", cycle="2009-10")

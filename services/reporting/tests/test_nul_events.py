@@ -11,7 +11,7 @@ from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.questionnaire import ResponseSubmitted
 from csm_kernel.consumer import EventConsumer, IncomingMessage, Outcome
-from reporting.entrypoints.consumers import record
+from reporting.bootstrap import bootstrap
 
 
 class Kept:
@@ -56,7 +56,7 @@ async def test_events_holding_nul_or_huge_numbers_are_journaled(reporting_db) ->
         "dlq",
         max_attempts=1,
         backoff=0,
-        batch_handler=record,
+        batch_handler=bootstrap(reporting_db.pool).journalling.record,
     )
     assert await consumer.process_batch(messages) == [Outcome.HANDLED] * 3
     assert not dead.letters

@@ -25,8 +25,13 @@ async def test_the_organisation_row_follows_its_events(reporting_db) -> None:
             organisation_id="5A4", old_name="Anytown PCT", new_name="Anytown Teaching PCT"
         )
     )
-    h.add(PartnershipAreasChanged(organisation_id="5A4", old_partnership_areas=["00AA"],
-                                  new_partnership_areas=["00AA", "00AB"]))  # fmt: skip
+    h.add(
+        PartnershipAreasChanged(
+            organisation_id="5A4",
+            old_partnership_areas=["00AA"],
+            new_partnership_areas=["00AA", "00AB"],
+        )
+    )
     events = h.envelopes[:]
     assert await reporting_db.record() == 3
     # Redelivered: the journal already has them, nothing moves.
@@ -46,8 +51,11 @@ async def test_the_organisation_row_follows_its_events(reporting_db) -> None:
 
 
 async def test_an_event_twice_in_one_batch_is_journaled_once(reporting_db) -> None:
-    e = reporting_db.history.add(OrganisationRegistered(organisation_id="5B1", code="5B1",
-                                 name="Twice PCT", kind="pct", region="london"))  # fmt: skip
+    e = reporting_db.history.add(
+        OrganisationRegistered(
+            organisation_id="5B1", code="5B1", name="Twice PCT", kind="pct", region="london"
+        )
+    )
     assert await reporting_db.record([e, e]) == 1
     assert await reporting_db.pool.fetchval("SELECT count(*) FROM journal") == 1
 
@@ -60,5 +68,6 @@ def test_a_bulk_load_defers_only_plain_indexes() -> None:
         assert "UNIQUE" not in deferred and "PRIMARY KEY" not in deferred
         # Every table is still created up front, with the keys that upserts rely on.
         kept = " ".join(p.tables_ddl)
-        assert all(f"CREATE TABLE {t} " in kept or f"CREATE TABLE {t}(" in kept
-                   for t in p.tables), p.name  # fmt: skip
+        assert all(
+            f"CREATE TABLE {t} " in kept or f"CREATE TABLE {t}(" in kept for t in p.tables
+        ), p.name

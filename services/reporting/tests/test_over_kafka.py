@@ -27,14 +27,24 @@ async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_letter
     # then 29 organisations could never match 30 codes.
     codes = [f"K{n:03X}" for n in random.sample(range(0x1000), 30)]
     for code in codes:
-        h.add(OrganisationRegistered(organisation_id=code, code=code, name=f"{code} PCT",
-                                     kind="pct", region="london"))  # fmt: skip
+        h.add(
+            OrganisationRegistered(
+                organisation_id=code, code=code, name=f"{code} PCT", kind="pct", region="london"
+            )
+        )
     registered = h.take()
     cycle = h.add(CycleScheduled(cycle="2031-32", timetable=TIMETABLE))
-    sent = h.add(NotificationSent(organisation_id=codes[0], notification_id=uuid.uuid4().hex,
-                                  kind="bulletin", recipient="lead@example.org",
-                                  subject="Bulletin", attempts=1,
-                                  sent_at=datetime(2009, 11, 3, tzinfo=UTC)))  # fmt: skip
+    sent = h.add(
+        NotificationSent(
+            organisation_id=codes[0],
+            notification_id=uuid.uuid4().hex,
+            kind="bulletin",
+            recipient="lead@example.org",
+            subject="Bulletin",
+            attempts=1,
+            sent_at=datetime(2009, 11, 3, tzinfo=UTC),
+        )
+    )
     h.take()
     poison_id = str(uuid.uuid4())
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap)
@@ -44,9 +54,12 @@ async def test_every_event_is_journaled_once_and_a_poison_message_is_dead_letter
             key, value, headers = encode(envelope)
             await producer.send(Topics.REGISTRATION, value=value, key=key, headers=headers)
             if i == 10:
-                await producer.send(Topics.REGISTRATION, value=b"{not json", key=b"X",
-                                    headers=[("ce_specversion", b"1.0"),
-                                             ("ce_id", poison_id.encode())])  # fmt: skip
+                await producer.send(
+                    Topics.REGISTRATION,
+                    value=b"{not json",
+                    key=b"X",
+                    headers=[("ce_specversion", b"1.0"), ("ce_id", poison_id.encode())],
+                )
         # The same events again: redelivery must not journal anything twice.
         for envelope in registered[:5]:
             key, value, headers = encode(envelope)

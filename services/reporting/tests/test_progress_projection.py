@@ -250,11 +250,12 @@ async def test_the_last_of_each_kind_in_a_range_wins(reporting_db) -> None:
     submit(h, "00AA", "q2", "service", at(11, 6))
     for step, day in (("lock", 7), ("unlock", 8), ("lock", 9)):
         payload = (
-            QuestionnaireLocked(**_base("00AA", "q2"), signed_off_at=at(11, day),
-                                signed_off_by="lead")
+            QuestionnaireLocked(
+                **_base("00AA", "q2"), signed_off_at=at(11, day), signed_off_by="lead"
+            )
             if step == "lock"
             else QuestionnaireUnlocked(**_base("00AA", "q2"), reason="reopened")
-        )  # fmt: skip
+        )
         h.add(payload, at=at(11, day))
     # q3: delegated, revoked, saved after: in progress; q4: delegated, returned, sent back.
     delegate(h, "00AA", "q3", "x3", at(11, 3))

@@ -17,8 +17,9 @@ from reporting.entrypoints import cli
 
 
 def registered(code: str) -> OrganisationRegistered:
-    return OrganisationRegistered(organisation_id=code, code=code, name=f"{code} PCT",
-                                  kind="pct", region="london")  # fmt: skip
+    return OrganisationRegistered(
+        organisation_id=code, code=code, name=f"{code} PCT", kind="pct", region="london"
+    )
 
 
 async def projected(dsn: str, codes: list[str]) -> set[str]:
@@ -37,8 +38,12 @@ async def test_rebuild_from_the_services_event_stores(infra, pg_pool) -> None:
     store = PostgresEventStore(pg_pool)
     codes = [f"S{i:02d}" for i in range(12)]
     for code in codes:
-        await store.append(f"organisation-{code}", 0, [NewEvent.from_payload(registered(code))],
-                           AppendContext(actor="t"))  # fmt: skip
+        await store.append(
+            f"organisation-{code}",
+            0,
+            [NewEvent.from_payload(registered(code))],
+            AppendContext(actor="t"),
+        )
     store_url = infra.dsn(await pg_pool.fetchval("SELECT current_database()"))
     reporting = await infra.create_database("rep_cli")
     args = ["--from", "stores", "--store-url", store_url, "--database-url", reporting]
@@ -62,12 +67,19 @@ async def test_rebuild_from_the_broker_from_offset_zero(infra, reporting_db) -> 
     try:
         for envelope in envelopes:
             key, value, headers = encode(envelope)
-            await producer.send_and_wait(Topics.REGISTRATION, value=value, key=key,
-                                         headers=headers)  # fmt: skip
+            await producer.send_and_wait(Topics.REGISTRATION, value=value, key=key, headers=headers)
     finally:
         await producer.stop()
     reporting = await infra.create_database("rep_cli_broker")
-    args = ["--from", "broker", "--bootstrap", infra.bootstrap, "--database-url", reporting,
-            "-p", "organisations"]  # fmt: skip
+    args = [
+        "--from",
+        "broker",
+        "--bootstrap",
+        infra.bootstrap,
+        "--database-url",
+        reporting,
+        "-p",
+        "organisations",
+    ]
     await cli.run(cli.build_parser().parse_args(args))
     assert await projected(reporting, codes) == set(codes)

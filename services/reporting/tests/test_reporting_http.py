@@ -15,12 +15,16 @@ from reporting_history import TIMETABLE
 
 
 def organisations(app, n: int) -> None:
-    app.history.add(CycleScheduled(cycle="2009-10", timetable=TIMETABLE),
-                    at=datetime(2009, 9, 1, tzinfo=UTC))  # fmt: skip
+    app.history.add(
+        CycleScheduled(cycle="2009-10", timetable=TIMETABLE), at=datetime(2009, 9, 1, tzinfo=UTC)
+    )
     for i in range(n):
         code = f"5A{i}"
-        app.history.add(OrganisationRegistered(organisation_id=code, code=code,
-                        name=f"Town {i} PCT", kind="pct", region="london"))  # fmt: skip
+        app.history.add(
+            OrganisationRegistered(
+                organisation_id=code, code=code, name=f"Town {i} PCT", kind="pct", region="london"
+            )
+        )
 
 
 async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) -> None:
@@ -39,8 +43,15 @@ async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) 
     assert 'filename="organisations-' in r.headers["content-disposition"]
     lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert lines[0] == ["Report", "Organisations"]
-    assert ["Code", "Name", "Kind", "Region", "Partnership areas", "Mapping lead",
-            "Registered"] in lines  # fmt: skip
+    assert [
+        "Code",
+        "Name",
+        "Kind",
+        "Region",
+        "Partnership areas",
+        "Mapping lead",
+        "Registered",
+    ] in lines
     assert any(line[:2] == ["5A1", "Town 1 PCT"] for line in lines)
     r = await c.get("/reports/organisations", headers=admin, params={"format": "xlsx"})
     assert r.status_code == 200
@@ -49,7 +60,11 @@ async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) 
     about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
     assert about["Report"] == "Organisations" and "Data as at" in about
     assert [row[0] for row in book["Organisations"].iter_rows(values_only=True)] == [
-        "Code", "5A0", "5A1", "5A2"]  # fmt: skip
+        "Code",
+        "5A0",
+        "5A1",
+        "5A2",
+    ]
 
 
 async def test_bad_requests_say_what_was_asked(reporting_app) -> None:
@@ -64,16 +79,23 @@ async def test_bad_requests_say_what_was_asked(reporting_app) -> None:
     r = await c.get("/reports/organisations", headers=admin, params={"cycle": "2009"})
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "cycle"
     # As at a moment before the cycle began: nothing to replay.
-    r = await c.get("/reports/organisations", headers=admin,
-                    params={"cycle": "2009-10", "as_at": "2009-09-30T00:00:00Z"})  # fmt: skip
+    r = await c.get(
+        "/reports/organisations",
+        headers=admin,
+        params={"cycle": "2009-10", "as_at": "2009-09-30T00:00:00Z"},
+    )
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "as_at"
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    r = await c.get("/reports/organisations", headers=admin,
-                    params={"cycle": "2009-10", "as_at": future})  # fmt: skip
+    r = await c.get(
+        "/reports/organisations", headers=admin, params={"cycle": "2009-10", "as_at": future}
+    )
     assert r.status_code == 422
     # Query parameters of the wrong shape: each named, with why.
-    r = await c.get("/reports/organisations", headers=admin,
-                    params={"as_at": "last tuesday", "format": "pdf", "q": "x" * 201})  # fmt: skip
+    r = await c.get(
+        "/reports/organisations",
+        headers=admin,
+        params={"as_at": "last tuesday", "format": "pdf", "q": "x" * 201},
+    )
     assert r.status_code == 422
     reasons = {d["field"]: d["reason"] for d in r.json()["details"]}
     assert set(reasons) == {"query.as_at", "query.format", "query.q"}
@@ -118,7 +140,7 @@ async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:
     assert (await c.post("/projections/nope/rebuild", headers=admin)).status_code == 404
     r = await c.post("/projections/organisations/rebuild", headers=admin)
     assert r.status_code == 202
-    await reporting_app.services.rebuilds_done()
+    await reporting_app.services.admin.rebuilds_done()
     assert reporting_app.services.projector.progress["organisations"].head == 6
     after = (await c.get("/reports/organisations", headers=admin)).json()["tables"]
     assert after == before
@@ -129,10 +151,11 @@ async def test_a_report_as_at_a_named_moment(reporting_app) -> None:
     await reporting_app.record()
     # Registered after the summary reports came out: not in the report as it stood then.
     reporting_app.history.add(
-        OrganisationRegistered(organisation_id="5L1", code="5L1", name="Late PCT", kind="pct",
-                               region="london"),
+        OrganisationRegistered(
+            organisation_id="5L1", code="5L1", name="Late PCT", kind="pct", region="london"
+        ),
         at=datetime(2010, 2, 1, tzinfo=UTC),
-    )  # fmt: skip
+    )
     await reporting_app.record()
     c, admin = reporting_app.client, reporting_app.admin
     params = {"cycle": "2009-10", "moment": "summary-reports"}
@@ -148,8 +171,9 @@ async def test_a_report_as_at_a_named_moment(reporting_app) -> None:
         params={"cycle": "2009-10", "moment": "sign-off", "organisation": "5A0"},
     )
     assert r.status_code == 404 and "sign-off has not happened" in r.json()["error"]
-    r = await c.get("/reports/organisations", headers=admin,
-                    params={"cycle": "2009-10", "moment": "sign-off"})  # fmt: skip
+    r = await c.get(
+        "/reports/organisations", headers=admin, params={"cycle": "2009-10", "moment": "sign-off"}
+    )
     assert r.status_code == 422 and r.json()["details"][0]["field"] == "organisation"
 
 
@@ -175,6 +199,7 @@ async def test_money_reports_serialise_as_json_csv_and_xlsx(reporting_app) -> No
     assert (
         await c.get("/reports/locality-profile", headers=lead, params=params)
     ).status_code == 200
-    r = await c.get("/reports/self-assessment-scorecard", headers=lead,
-                    params={"organisation": "5A4"})  # fmt: skip
+    r = await c.get(
+        "/reports/self-assessment-scorecard", headers=lead, params={"organisation": "5A4"}
+    )
     assert r.status_code == 403

@@ -75,12 +75,16 @@ async def test_each_instance_keeps_its_latest_submission(reporting_db) -> None:
     # Providers with current service submissions only: RT1's S3-10 stands, S7-10 was cancelled;
     # TS1 has S4-10; 00AA has S2-10 (S5-10 withdrawn); 5A4 has S1-10.
     assert sorted(totals) == [
-        ("00AA", "2008-09", False), ("00AA", "2008-09", True),
-        ("00AA", "2009-10", False), ("00AA", "2009-10", True),
-        ("5A4", "2008-09", False), ("5A4", "2009-10", False),
-        ("RT1", "2009-10", False), ("RT1", "2009-10", True),
+        ("00AA", "2008-09", False),
+        ("00AA", "2008-09", True),
+        ("00AA", "2009-10", False),
+        ("00AA", "2009-10", True),
+        ("5A4", "2008-09", False),
+        ("5A4", "2009-10", False),
+        ("RT1", "2009-10", False),
+        ("RT1", "2009-10", True),
         ("TS1", "2009-10", False),
-    ]  # fmt: skip
+    ]
     aa = totals[("00AA", "2009-10", False)]
     assert (aa["services"], aa["investment"], aa["wte"]) == (1, 60000, 3)
     assert aa["investment_la_childrens"] == 40000 and aa["investment_dcsf_grant"] == 20000
@@ -96,8 +100,12 @@ async def test_each_instance_keeps_its_latest_submission(reporting_db) -> None:
         (r["cycle"], r["camhs_only"]): r
         for r in await reporting_db.pool.fetch("SELECT * FROM rm_responses.responses_cycle_totals")
     }
-    assert sorted(national) == [("2008-09", False), ("2008-09", True), ("2009-10", False),
-                                ("2009-10", True)]  # fmt: skip
+    assert sorted(national) == [
+        ("2008-09", False),
+        ("2008-09", True),
+        ("2009-10", False),
+        ("2009-10", True),
+    ]
     now = national[("2009-10", False)]
     assert (now["services"], now["investment"], now["wte"]) == (4, 430000, Decimal("12.5"))
     assert now["investment_nhs"] == 320000 and now["sector_third_sector_services"] == 1
@@ -119,13 +127,17 @@ async def test_each_instance_keeps_its_latest_submission(reporting_db) -> None:
         )
     }
     assert counts == {
-        ("00AA", "2008-09"): (2, 2, 1), ("5A4", "2008-09"): (2, 2, 1),
+        ("00AA", "2008-09"): (2, 2, 1),
+        ("5A4", "2008-09"): (2, 2, 1),
         # S2 and S5 (withdrawn), CAMHS, trust; RT1: S3 and S7 (cancelled); 00AB: its CAMHS
         # (withdrawn); 5A4: S1, S6 (never submitted), the self-assessment.
-        ("00AA", "2009-10"): (4, 3, 2), ("RT1", "2009-10"): (1, 1, 1),
-        ("TS1", "2009-10"): (1, 1, 1), ("00AB", "2009-10"): (1, 0, 0),
-        ("5A4", "2009-10"): (3, 2, 2), ("5B1", "2009-10"): (1, 1, 0),
-    }  # fmt: skip
+        ("00AA", "2009-10"): (4, 3, 2),
+        ("RT1", "2009-10"): (1, 1, 1),
+        ("TS1", "2009-10"): (1, 1, 1),
+        ("00AB", "2009-10"): (1, 0, 0),
+        ("5A4", "2009-10"): (3, 2, 2),
+        ("5B1", "2009-10"): (1, 1, 0),
+    }
 
     returns = {
         r["organisation_id"]: r

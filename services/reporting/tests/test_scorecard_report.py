@@ -13,15 +13,18 @@ async def test_one_pcts_scorecard_over_time(reporting_db) -> None:
     await reporting_db.record()
     result = await reporting_db.report("self-assessment-scorecard", organisation="5A4")
     rows = result.tables[0].rows
-    assert [(r["cycle"], r["overall"]) for r in rows] == [("2008-09", "amber"),
-                                                         ("2009-10", "green")]  # fmt: skip
+    assert [(r["cycle"], r["overall"]) for r in rows] == [
+        ("2008-09", "amber"),
+        ("2009-10", "green"),
+    ]
     # The resubmission's grades, not the withdrawn submission's.
     assert rows[1]["s1"] == "green" and rows[1]["s4"] == "dark-green"
     assert rows[1]["status"] == "submitted"
     assert result.summary["latest_overall"] == "green"
     assert result.about["organisation_name"] == "Anytown PCT"
-    one = await reporting_db.report("self-assessment-scorecard", organisation="5A4",
-                                    cycle="2008-09")  # fmt: skip
+    one = await reporting_db.report(
+        "self-assessment-scorecard", organisation="5A4", cycle="2008-09"
+    )
     assert [(r["cycle"], r["s1"]) for r in one.tables[0].rows] == [("2008-09", "amber")]
 
 
@@ -32,11 +35,19 @@ async def test_the_national_scorecards_count_each_grade(reporting_db) -> None:
     pcts = {r["code"]: r for r in result.tables[0].rows}
     assert (pcts["5A4"]["overall"], pcts["5B1"]["overall"]) == ("green", "red")
     counts = {r["grade"]: r["pcts"] for r in result.tables[1].rows}
-    assert counts == {"red": 1, "amber": 0, "yellow": 0, "pale-green": 0, "green": 1,
-                      "dark-green": 0, "not graded": 0}  # fmt: skip
+    assert counts == {
+        "red": 1,
+        "amber": 0,
+        "yellow": 0,
+        "pale-green": 0,
+        "green": 1,
+        "dark-green": 0,
+        "not graded": 0,
+    }
     assert result.summary["pcts"] == 2 and result.summary["submitted"] == 2
-    london = await reporting_db.report("self-assessment-scorecards", cycle="2009-10",
-                                       region="london")  # fmt: skip
+    london = await reporting_db.report(
+        "self-assessment-scorecards", cycle="2009-10", region="london"
+    )
     assert [r["code"] for r in london.tables[0].rows] == ["5A4"]
     earlier = await reporting_db.report("self-assessment-scorecards", cycle="2008-09")
     assert {r["code"]: r["status"] for r in earlier.tables[0].rows} == {
@@ -52,7 +63,6 @@ async def test_unknown_organisations_and_cycles_are_not_found(reporting_db) -> N
     with pytest.raises(NotFound, match="no organisation 9ZZ"):
         await reporting_db.report("self-assessment-scorecard", organisation="9ZZ")
     with pytest.raises(NotFound, match="no cycle 2012-13"):
-        await reporting_db.report("self-assessment-scorecard", organisation="5A4",
-                                  cycle="2012-13")  # fmt: skip
+        await reporting_db.report("self-assessment-scorecard", organisation="5A4", cycle="2012-13")
     with pytest.raises(NotFound, match="no cycle 2012-13"):
         await reporting_db.report("self-assessment-scorecards", cycle="2012-13")

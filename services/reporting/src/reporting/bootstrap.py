@@ -1,19 +1,55 @@
-"""Wires the reporting service: journal migrations, the consumers that fill the journal, the
-projector loop that keeps every projection live, and the report API."""
+"""Wires the reporting service: the one place that builds concrete adapters (the journal, the
+projector, the report runner, the read models, the files) and hands them to the application.
+
+`build_app` is the HTTP service: journal migrations, the consumers that fill the journal, the
+projector loop that keeps every projection live, and the report API. `rebuilding` is what
+`csm-reporting-rebuild` runs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib import resources
 
+import asyncpg
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
+from csm_kernel.database import connect_pool, migrate
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
 
-from .entrypoints.consumers import subscriptions
+from .adapters.exports import SpreadsheetFiles
+from .adapters.history import HistoryReaders
+from .adapters.journal import PostgresJournal
+from .adapters.organisations import PostgresOrganisations
+from .adapters.projections import PROJECTIONS
+from .adapters.projector import REBUILD_PARALLEL, Projector
+from .adapters.reports import REPORTS
+from .adapters.runner import ReportRunner
+from .adapters.timetables import JournalTimetables
+from .application.journalling import Journalling
+from .application.projection import Projection
+from .application.projection_admin import ProjectionAdmin
+from .application.rebuilding import Rebuilding
+from .application.report_queries import ReportQueries
+from .application.reports import Reports
+from .application.service import Reporting
+from .entrypoints import consumers
 from .entrypoints.http import ROUTERS
-from .services import Services
+
+MIGRATIONS = resources.files("reporting.adapters").joinpath("sql")
+
+__all__ = [
+    "REBUILD_PARALLEL",
+    "ReportingServices",
+    "ReportingSettings",
+    "bootstrap",
+    "build_app",
+    "rebuilding",
+]
 
 
 class ReportingSettings(ServiceSettings):
@@ -23,15 +59,47 @@ class ReportingSettings(ServiceSettings):
     projector_batch: int = 5_000
 
 
+@dataclass(frozen=True)
+class ReportingServices(Reporting):
+    """The wired application, and the pool under it (tests seed the journal through it)."""
+
+    pool: asyncpg.Pool
+
+
+def bootstrap(
+    pool: asyncpg.Pool,
+    projections: Sequence[Projection] = PROJECTIONS,
+    reports: Reports = REPORTS,
+    *,
+    batch: int = 5_000,
+    idle_seconds: float = 0.5,
+) -> ReportingServices:
+    """The reporting application over `pool`, every port given its PostgreSQL adapter."""
+    projector = Projector(pool, projections, batch=batch, idle_seconds=idle_seconds)
+    return ReportingServices(
+        reports=ReportQueries(
+            reports,
+            ReportRunner(pool, projections),
+            JournalTimetables(pool),
+            SpreadsheetFiles(),
+        ),
+        admin=ProjectionAdmin(projector),
+        organisations=PostgresOrganisations(pool),
+        journalling=Journalling(PostgresJournal(pool)),
+        projector=projector,
+        pool=pool,
+    )
+
+
 def build_app(settings: ServiceSettings) -> FastAPI:
     if not isinstance(settings, ReportingSettings):
         settings = ReportingSettings(**settings.model_dump())
-    built: list[Services] = []
+    built: list[ReportingServices] = []
 
-    def services_for(runtime: Runtime) -> Services:
+    def services_for(runtime: Runtime) -> ReportingServices:
         if not built:
             built.append(
-                Services(
+                bootstrap(
                     runtime.require_pool(),
                     batch=settings.projector_batch,
                     idle_seconds=settings.projector_idle_seconds,
@@ -39,21 +107,36 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             )
         return built[0]
 
+    def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
+        consumers.subscriptions(runtime, broker, services_for(runtime).journalling)
+
     async def projector(runtime: Runtime, stop: asyncio.Event) -> None:
         await services_for(runtime).projector.run(stop, runtime.monitor("projector"))
 
     async def on_start(runtime: Runtime, app: FastAPI) -> None:
-        app.state.services = services_for(runtime)
+        services = app.state.services = services_for(runtime)
         # Every projection's tables exist before the first request can ask for a report.
-        await app.state.services.projector.prepare()
+        await services.projector.prepare()
 
     return create_app(
         "reporting",
         settings,
         routers=ROUTERS,
-        migrations=resources.files("reporting.adapters").joinpath("sql"),
+        migrations=MIGRATIONS,
         subscriptions=subscriptions,
         background={"projector": projector},
         on_start=on_start,
         description="Read models for every CSM output, rebuilt from events at will.",
     )
+
+
+@asynccontextmanager
+async def rebuilding(database_url: str) -> AsyncIterator[Rebuilding]:
+    """`csm-reporting-rebuild`'s application over the reporting database at `database_url`
+    (migrated first)."""
+    pool = await connect_pool(database_url, size=4)
+    try:
+        await migrate(pool, "reporting", MIGRATIONS)
+        yield Rebuilding(PostgresJournal(pool), Projector(pool, PROJECTIONS), HistoryReaders())
+    finally:
+        await pool.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,12 +30,12 @@ def cell(value: Any) -> Any:
     return value
 
 
-def about_rows(about: dict[str, Any]) -> list[tuple[str, Any]]:
+def about_rows(about: Mapping[str, object]) -> list[tuple[str, Any]]:
     """The scope and time lines every file starts with."""
     return [(key.replace("_", " ").capitalize(), cell(value)) for key, value in about.items()]
 
 
-def to_csv(result: ReportResult, about: dict[str, Any]) -> bytes:
+def to_csv(result: ReportResult, about: Mapping[str, object]) -> bytes:
     """One CSV: the scope lines, then each table under its title, separated by a blank line.
     Numbers are written bare, every text quoted and neutralised (see `cells`)."""
     out = io.StringIO()
@@ -60,7 +60,7 @@ def to_csv(result: ReportResult, about: dict[str, Any]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def to_xlsx(result: ReportResult, about: dict[str, Any]) -> bytes:
+def to_xlsx(result: ReportResult, about: Mapping[str, object]) -> bytes:
     """One workbook: an "About" sheet with the scope, time and headline figures, then one
     sheet per table. Text cells are strings, never formulas (see `cells`)."""
     book = Workbook()
@@ -104,3 +104,15 @@ def _sheet_name(title: str, used: set[str]) -> str:
 def _fit(ws: Any, labels: Sequence[str]) -> None:
     for i, label in enumerate(labels, start=1):
         ws.column_dimensions[get_column_letter(i)].width = min(max(len(label) + 2, 12), 50)
+
+
+class SpreadsheetFiles:
+    """CSV and XLSX files (`application.ports.ReportFiles`)."""
+
+    def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        """One CSV file (`to_csv`)."""
+        return to_csv(result, about)
+
+    def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        """One XLSX workbook (`to_xlsx`)."""
+        return to_xlsx(result, about)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
 from csm_contracts.envelope import EventEnvelope
 from csm_kernel.database import Connection
 from csm_kernel.text import scrub_text, storable_json
@@ -74,3 +76,21 @@ async def record_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 async def head(conn: Connection) -> int:
     """The last journal position (0 when empty)."""
     return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
+
+
+class PostgresJournal:
+    """The journal table (`application.ports.Journal`)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def record(self, conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
+        """Add events in the caller's transaction; how many were new."""
+        return await record(conn, envelopes)
+
+    async def load(self, envelopes: Sequence[EventEnvelope]) -> int:
+        """Add events in a transaction of its own; how many were new."""
+        if not envelopes:
+            return 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await record(conn, envelopes)

@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -27,7 +25,7 @@ from csm_kernel.health import LoopMonitor
 from csm_kernel.observability import get_logger
 from csm_kernel.poison import PoisonItems, is_transient
 
-from ..application.projection import Projection
+from ..application.projection import AlreadyRebuilding, Lag, Progress, Projection
 from .journal import CHANNEL
 
 log = get_logger(__name__)
@@ -108,45 +106,6 @@ async def bulk_mode(conn: Connection) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Progress:
-    """How far a rebuild has got."""
-
-    projection: str
-    position: int
-    head: int
-    events: int
-    elapsed: float
-
-    @property
-    def rate(self) -> float:
-        """Journal positions applied per second so far."""
-        return self.events / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds to go at the rate so far."""
-        return (self.head - self.position) / self.rate if self.rate > 0 else None
-
-
-@dataclass(frozen=True)
-class Lag:
-    """How far behind the journal a projection's live tables are."""
-
-    projection: str
-    position: int
-    head: int
-    events_behind: int
-    seconds_behind: float
-    rebuilding: bool
-    built_at: datetime | None
-    updated_at: datetime | None
-
-
-class AlreadyRebuilding(Exception):
-    """Another process is rebuilding this projection."""
-
-
 class Projector:
     """Keeps every projection's live tables up to date with the journal."""
 
@@ -179,8 +138,9 @@ class Projector:
         async with self.pool.acquire() as conn:
             for p in self.projections.values():
                 async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                                       APPLY_LOCK, p.name)  # fmt: skip
+                    await conn.execute(
+                        "SELECT pg_advisory_xact_lock($1, hashtext($2))", APPLY_LOCK, p.name
+                    )
                     fingerprint = await conn.fetchval(
                         "SELECT fingerprint FROM projection_checkpoints WHERE projection = $1",
                         p.name,
@@ -377,16 +337,18 @@ class Projector:
         """Build `projection` from the whole journal beside its live tables, then swap it in
         (catching up the last events while the live projector waits)."""
         async with self.pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2))",
-                                       REBUILD_LOCK, projection.name):  # fmt: skip
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1, hashtext($2))", REBUILD_LOCK, projection.name
+            ):
                 raise AlreadyRebuilding(projection.name)
             self.rebuilding.add(projection.name)
             try:
                 return await self._rebuild(conn, projection, progress, chunk)
             finally:
                 self.rebuilding.discard(projection.name)
-                await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2))",
-                                   REBUILD_LOCK, projection.name)  # fmt: skip
+                await conn.execute(
+                    "SELECT pg_advisory_unlock($1, hashtext($2))", REBUILD_LOCK, projection.name
+                )
 
     async def rebuild_all(
         self,
@@ -438,8 +400,9 @@ class Projector:
             for table in projection.tables:
                 await conn.execute(f"ANALYZE {beside}.{table}")
         async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                               APPLY_LOCK, projection.name)  # fmt: skip
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))", APPLY_LOCK, projection.name
+            )
             final = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal"))
             if final > position:
                 await apply_range(conn, projection, beside, position, final)
@@ -455,8 +418,13 @@ class Projector:
             )
         report = Progress(projection.name, final, final, final, time.monotonic() - started)
         self.progress[projection.name] = report
-        log.info("projection rebuilt", projection=projection.name, events=final,
-                 seconds=round(report.elapsed, 2), rate=round(report.rate))  # fmt: skip
+        log.info(
+            "projection rebuilt",
+            projection=projection.name,
+            events=final,
+            seconds=round(report.elapsed, 2),
+            rate=round(report.rate),
+        )
         return report
 
     # --- status ---------------------------------------------------------------------------

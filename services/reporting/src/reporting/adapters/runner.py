@@ -39,7 +39,9 @@ class ReportRunner:
     def _read(self, report: Report) -> list[Projection]:
         return [self.projections[name] for name in report.projections]
 
-    async def live(self, report: Report, request: ReportRequest) -> tuple[ReportResult, datetime]:
+    async def live(
+        self, report: Report, request: ReportRequest
+    ) -> tuple[ReportResult, datetime | None]:
         """The report now, and the time of the newest event its projections have applied.
 
         One snapshot for all of it (REPEATABLE READ): a report that takes several queries never

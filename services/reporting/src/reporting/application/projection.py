@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,42 @@ def _statements(ddl: str) -> list[str]:
     # Projection DDL holds no functions or string literals with semicolons: splitting is safe.
     parts = (re.sub(r"--[^\n]*", "", part).strip() for part in ddl.split(";"))
     return [p for p in parts if p]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a rebuild has got."""
+
+    projection: str
+    position: int
+    head: int
+    events: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Journal positions applied per second so far."""
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds to go at the rate so far."""
+        return (self.head - self.position) / self.rate if self.rate > 0 else None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far behind the journal a projection's live tables are."""
+
+    projection: str
+    position: int
+    head: int
+    events_behind: int
+    seconds_behind: float
+    rebuilding: bool
+    built_at: datetime | None
+    updated_at: datetime | None
+
+
+class AlreadyRebuilding(Exception):
+    """Another process is rebuilding this projection."""

@@ -3,7 +3,7 @@ rows with the scope and time of the data, so JSON, CSV and XLSX all say the same
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -92,7 +92,7 @@ class Reports:
     def __init__(self, reports: Sequence[Report]) -> None:
         self._by_name = {r.name: r for r in reports}
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Report]:
         return iter(self._by_name.values())
 
     def get(self, name: str) -> Report | None:

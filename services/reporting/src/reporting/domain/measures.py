@@ -2,7 +2,8 @@
 
 Reporting never imports the questionnaire service's code (DESIGN §3): these ids are copied
 from its definition files in services/questionnaire/src/questionnaire/definitions/, and a
-definition that renames a question needs a matching change here. The version each list comes
+definition that renames a question needs a matching change here
+(tests/test_measures_match_definitions.py fails until it has one). The version each list comes
 from is named beside it; later versions of a definition are read with the same ids.
 """
 
@@ -44,7 +45,13 @@ PROFESSIONS: tuple[tuple[str, str], ...] = (
 )
 WTE_TOTAL = "wte_total"
 
-# service.yaml, version 1: `level_of_need`, `camhs_tier` and `provider_sector` options.
+# service.yaml, version 1: the questions that sort services (the responses projection keeps
+# each in a column of the same name), and the options of the single-choice ones.
+LEVEL_OF_NEED = "level_of_need"
+PROVIDER_SECTOR = "provider_sector"
+#: Yes/no: a CAMHS service. Only a CAMHS service's `camhs_tier` counts.
+CAMHS = "camhs"
+CAMHS_TIER = "camhs_tier"
 LEVELS_OF_NEED: tuple[tuple[str, str], ...] = (
     ("universal", "Universal"),
     ("targeted", "Targeted"),
@@ -68,9 +75,9 @@ INDEPENDENT_SECTORS = ("third_sector", "private")
 
 #: Breakdowns of services: (key, the service measure holding the category, its categories).
 BREAKDOWNS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
-    ("need", "level_of_need", LEVELS_OF_NEED),
-    ("tier", "camhs_tier", CAMHS_TIERS),
-    ("sector", "provider_sector", PROVIDER_SECTORS),
+    ("need", LEVEL_OF_NEED, LEVELS_OF_NEED),
+    ("tier", CAMHS_TIER, CAMHS_TIERS),
+    ("sector", PROVIDER_SECTOR, PROVIDER_SECTORS),
 )
 
 
@@ -84,10 +91,14 @@ def _totals() -> tuple[tuple[str, str, str | None, tuple[str, str] | None], ...]
     out += [(f"profession:{q}", q, q, None) for q, _ in PROFESSIONS]
     for key, measure, categories in BREAKDOWNS:
         for value, _ in categories:
-            for figure, summed in (("services", None), ("investment", INVESTMENT_TOTAL),
-                                   ("wte", WTE_TOTAL)):  # fmt: skip
-                out.append((f"{key}:{value}:{figure}", f"{key}_{value}_{figure}", summed,
-                            (measure, value)))  # fmt: skip
+            for figure, summed in (
+                ("services", None),
+                ("investment", INVESTMENT_TOTAL),
+                ("wte", WTE_TOTAL),
+            ):
+                out.append(
+                    (f"{key}:{value}:{figure}", f"{key}_{value}_{figure}", summed, (measure, value))
+                )
     return tuple(out)
 
 

@@ -22,11 +22,15 @@ from collections.abc import Iterable
 
 from ...application.projection import Projection
 from ...domain.measures import (
+    CAMHS,
     CAMHS_PARTNERSHIP,
+    CAMHS_TIER,
     CHILDRENS_TRUST,
     FUNDING_SOURCES,
     INVESTMENT_TOTAL,
+    LEVEL_OF_NEED,
     PROFESSIONS,
+    PROVIDER_SECTOR,
     SERVICE,
     TOTALS,
     WTE_TOTAL,
@@ -180,7 +184,7 @@ def _number(question: str) -> str:
     )
 
 
-_MEASURES = ("level_of_need", "provider_sector", "camhs", "camhs_tier", *NUMBERS)
+_MEASURES = (LEVEL_OF_NEED, PROVIDER_SECTOR, CAMHS, CAMHS_TIER, *NUMBERS)
 _MEASURE_LIST = ", ".join(_MEASURES)
 _MEASURE_VALUES = ",\n               ".join(_number(q) for q in NUMBERS)
 _MEASURE_SETS = ", ".join(f"{q} = svc.{q}" for q in _MEASURES)
@@ -188,7 +192,7 @@ _MEASURE_SETS = ", ".join(f"{q} = svc.{q}" for q in _MEASURES)
 # each field would decompress all of it again).
 _ANSWER_FIELDS = ", ".join(
     [
-        "level_of_need text, provider_sector text, camhs jsonb, camhs_tier text",
+        f"{LEVEL_OF_NEED} text, {PROVIDER_SECTOR} text, {CAMHS} jsonb, {CAMHS_TIER} text",
         *(f"{q} text" for q in NUMBERS),
     ]
 )

@@ -60,8 +60,9 @@ def _year_on_year(
     out: list[dict[str, Any]] = []
     columns: list[Column] = []
     for cycle in cycles:
-        table = compare_table(name, title, heading, rows, totals.get(cycle),
-                              totals.get(previous[cycle]), measures)  # fmt: skip
+        table = compare_table(
+            name, title, heading, rows, totals.get(cycle), totals.get(previous[cycle]), measures
+        )
         columns = [Column("cycle", "Cycle"), *table.columns]
         out += [{"cycle": cycle, **row} for row in table.rows]
     return Table(name, title, columns, out)
@@ -78,8 +79,11 @@ async def annual_report(conn: Connection, request: ReportRequest) -> ReportResul
     for cycle in cycles:
         now, before = totals.get(cycle), totals.get(previous[cycle])
         row: dict[str, Any] = {"cycle": cycle, "previous_cycle": previous[cycle]}
-        for measure, key in (("services", "total:services"), ("investment", "total:investment"),
-                             ("wte", "total:wte")):  # fmt: skip
+        for measure, key in (
+            ("services", "total:services"),
+            ("investment", "total:investment"),
+            ("wte", "total:wte"),
+        ):
             row[measure] = now[key] if now else 0
             row[f"{measure}_change"] = change(row[measure], before[key] if before else None)
         for measure in ("issued", "submitted", "signed_off"):
@@ -90,30 +94,69 @@ async def annual_report(conn: Connection, request: ReportRequest) -> ReportResul
             row[f"organisations_{measure}_change"] = this - last if had_previous else None
         overview.append(row)
     tables = [
-        Table("overview", "Year on year", [
-            Column("cycle", "Cycle"), Column("previous_cycle", "Previous cycle"),
-            Column("services", "Services submitted"), Column("services_change", "Change"),
-            Column("investment", "Investment (£)"), Column("investment_change", "Change"),
-            Column("wte", "WTE"), Column("wte_change", "Change"),
-            Column("organisations_issued", "Organisations owing questionnaires"),
-            Column("organisations_issued_change", "Change"),
-            Column("organisations_submitted", "Organisations that submitted"),
-            Column("organisations_submitted_change", "Change"),
-            Column("organisations_signed_off", "Organisations signed off"),
-            Column("organisations_signed_off_change", "Change"),
-        ], overview),
-        _year_on_year("investment_by_source", "Investment by funding source (£)",
-                      "Funding source",
-                      [*((f"source:{q}", label) for q, label in FUNDING_SOURCES),
-                       ("total:investment", "Total")], cycles, previous, totals),
-        _year_on_year("workforce", "Workforce by profession (WTE)", "Profession",
-                      [*((f"profession:{q}", label) for q, label in PROFESSIONS),
-                       ("total:wte", "Total")], cycles, previous, totals),
-        _year_on_year("level_of_need", "Services by level of need", "Level of need",
-                      breakdown_rows("need"), cycles, previous, totals, SERVICE_MEASURES),
-        _year_on_year("camhs_by_tier", "CAMHS by tier", "Tier",
-                      breakdown_rows("tier"), cycles, previous, totals, SERVICE_MEASURES),
-    ]  # fmt: skip
+        Table(
+            "overview",
+            "Year on year",
+            [
+                Column("cycle", "Cycle"),
+                Column("previous_cycle", "Previous cycle"),
+                Column("services", "Services submitted"),
+                Column("services_change", "Change"),
+                Column("investment", "Investment (£)"),
+                Column("investment_change", "Change"),
+                Column("wte", "WTE"),
+                Column("wte_change", "Change"),
+                Column("organisations_issued", "Organisations owing questionnaires"),
+                Column("organisations_issued_change", "Change"),
+                Column("organisations_submitted", "Organisations that submitted"),
+                Column("organisations_submitted_change", "Change"),
+                Column("organisations_signed_off", "Organisations signed off"),
+                Column("organisations_signed_off_change", "Change"),
+            ],
+            overview,
+        ),
+        _year_on_year(
+            "investment_by_source",
+            "Investment by funding source (£)",
+            "Funding source",
+            [
+                *((f"source:{q}", label) for q, label in FUNDING_SOURCES),
+                ("total:investment", "Total"),
+            ],
+            cycles,
+            previous,
+            totals,
+        ),
+        _year_on_year(
+            "workforce",
+            "Workforce by profession (WTE)",
+            "Profession",
+            [*((f"profession:{q}", label) for q, label in PROFESSIONS), ("total:wte", "Total")],
+            cycles,
+            previous,
+            totals,
+        ),
+        _year_on_year(
+            "level_of_need",
+            "Services by level of need",
+            "Level of need",
+            breakdown_rows("need"),
+            cycles,
+            previous,
+            totals,
+            SERVICE_MEASURES,
+        ),
+        _year_on_year(
+            "camhs_by_tier",
+            "CAMHS by tier",
+            "Tier",
+            breakdown_rows("tier"),
+            cycles,
+            previous,
+            totals,
+            SERVICE_MEASURES,
+        ),
+    ]
     latest = overview[-1] if overview else None
     return ReportResult(
         tables=tables,

@@ -54,8 +54,9 @@ def _ni51(answers: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
         score = score_of(value)
         scores.append(score)
         evidence = value.get("evidence") if isinstance(value, dict) else None
-        rows.append({"question": label, "question_id": question, "score": score,
-                     "evidence": evidence})  # fmt: skip
+        rows.append(
+            {"question": label, "question_id": question, "score": score, "evidence": evidence}
+        )
     total = sum(s for s in scores if s is not None) if None not in scores else None
     return rows, total
 
@@ -84,19 +85,45 @@ async def camhs_partnership(conn: Connection, request: ReportRequest) -> ReportR
     signed_score = from_json(signed).get("score") if signed is not None else None
 
     tables = [
-        compare_table("camhs_by_tier", "CAMHS services by tier", "Tier",
-                      breakdown_rows("tier"), now, before, SERVICE_MEASURES),
-        compare_table("camhs_investment", "CAMHS investment by funding source (£)",
-                      "Funding source",
-                      [*((f"source:{q}", label) for q, label in FUNDING_SOURCES),
-                       ("total:investment", "Total")], now, before),
-        compare_table("camhs_workforce", "CAMHS workforce by profession (WTE)", "Profession",
-                      [*((f"profession:{q}", label) for q, label in PROFESSIONS),
-                       ("total:wte", "Total")], now, before),
-        Table("ni51", "NI 51: effectiveness of CAMHS",
-              [Column("question", "Question"), Column("score", "Score (1-4)"),
-               Column("evidence", "Evidence")], ni51_rows),
-    ]  # fmt: skip
+        compare_table(
+            "camhs_by_tier",
+            "CAMHS services by tier",
+            "Tier",
+            breakdown_rows("tier"),
+            now,
+            before,
+            SERVICE_MEASURES,
+        ),
+        compare_table(
+            "camhs_investment",
+            "CAMHS investment by funding source (£)",
+            "Funding source",
+            [
+                *((f"source:{q}", label) for q, label in FUNDING_SOURCES),
+                ("total:investment", "Total"),
+            ],
+            now,
+            before,
+        ),
+        compare_table(
+            "camhs_workforce",
+            "CAMHS workforce by profession (WTE)",
+            "Profession",
+            [*((f"profession:{q}", label) for q, label in PROFESSIONS), ("total:wte", "Total")],
+            now,
+            before,
+        ),
+        Table(
+            "ni51",
+            "NI 51: effectiveness of CAMHS",
+            [
+                Column("question", "Question"),
+                Column("score", "Score (1-4)"),
+                Column("evidence", "Evidence"),
+            ],
+            ni51_rows,
+        ),
+    ]
     return ReportResult(
         tables=tables,
         summary={

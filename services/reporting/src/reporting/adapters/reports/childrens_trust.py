@@ -42,12 +42,24 @@ def _arrangement_rows(answers: dict[str, Any]) -> list[dict[str, Any]]:
         for question, label in questions:
             known.add(question)
             if question in answers:
-                rows.append({"section": section, "question": label, "question_id": question,
-                             "answer": readable(answers[question])})  # fmt: skip
+                rows.append(
+                    {
+                        "section": section,
+                        "question": label,
+                        "question_id": question,
+                        "answer": readable(answers[question]),
+                    }
+                )
     # Questions a later version of the definition added: shown by id rather than dropped.
     for question in sorted(set(answers) - known):
-        rows.append({"section": "Other", "question": question, "question_id": question,
-                     "answer": readable(answers[question])})  # fmt: skip
+        rows.append(
+            {
+                "section": "Other",
+                "question": question,
+                "question_id": question,
+                "answer": readable(answers[question]),
+            }
+        )
     return rows
 
 
@@ -80,8 +92,11 @@ async def childrens_trust_profile(conn: Connection, request: ReportRequest) -> R
         total["organisations"] += 1
         for m in ("services", "investment", "wte"):
             total[m] += row[m]
-    measures = [Column("services", "Services"), Column("investment", "Investment (£)"),
-                Column("wte", "WTE")]  # fmt: skip
+    measures = [
+        Column("services", "Services"),
+        Column("investment", "Investment (£)"),
+        Column("wte", "WTE"),
+    ]
 
     las = [o["organisation_id"] for o in organisations if o["kind"] == "local-authority"]
     arrangements = await conn.fetch(_ARRANGEMENTS, las, cycle)
@@ -99,16 +114,34 @@ async def childrens_trust_profile(conn: Connection, request: ReportRequest) -> R
         if answer["current"]:
             rows = _arrangement_rows(from_json(answer["answers"]) or {})
     tables = [
-        Table("partners", "Partners' input by organisation",
-              [Column("code", "Code"), Column("name", "Organisation"), Column("kind", "Kind"),
-               *measures], by_organisation),
-        Table("partners_by_kind", "Partners' input by kind",
-              [Column("kind", "Kind"), Column("organisations", "Organisations"), *measures],
-              [by_kind[k] for k in _PARTNER_ORDER]),
-        Table("arrangements", "Children's Trust arrangements",
-              [Column("section", "Section"), Column("question", "Question"),
-               Column("answer", "Answer")], rows),
-    ]  # fmt: skip
+        Table(
+            "partners",
+            "Partners' input by organisation",
+            [
+                Column("code", "Code"),
+                Column("name", "Organisation"),
+                Column("kind", "Kind"),
+                *measures,
+            ],
+            by_organisation,
+        ),
+        Table(
+            "partners_by_kind",
+            "Partners' input by kind",
+            [Column("kind", "Kind"), Column("organisations", "Organisations"), *measures],
+            [by_kind[k] for k in _PARTNER_ORDER],
+        ),
+        Table(
+            "arrangements",
+            "Children's Trust arrangements",
+            [
+                Column("section", "Section"),
+                Column("question", "Question"),
+                Column("answer", "Answer"),
+            ],
+            rows,
+        ),
+    ]
     return ReportResult(
         tables=tables,
         summary={

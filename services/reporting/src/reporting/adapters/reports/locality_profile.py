@@ -202,20 +202,53 @@ async def locality_profile(conn: Connection, request: ReportRequest) -> ReportRe
     now, before = totals.get(cycle), totals.get(previous)
     mapped = sum(o["services"] for o in organisations)
     tables = [
-        compare_table("level_of_need", "Services by level of need", "Level of need",
-                      breakdown_rows("need"), now, before, SERVICE_MEASURES),
-        compare_table("investment_by_source", "Investment by funding source (£)",
-                      "Funding source",
-                      [*((f"source:{q}", label) for q, label in FUNDING_SOURCES),
-                       ("total:investment", "Total")], now, before),
-        compare_table("camhs_by_tier", "CAMHS by tier", "Tier",
-                      breakdown_rows("tier"), now, before, SERVICE_MEASURES),
-        compare_table("workforce", "Workforce by profession (WTE)", "Profession",
-                      [*((f"profession:{q}", label) for q, label in PROFESSIONS),
-                       ("total:wte", "Total")], now, before),
-        compare_table("provider_sector", "Services by provider sector", "Provider sector",
-                      breakdown_rows("sector"), now, before, SERVICE_MEASURES),
-    ]  # fmt: skip
+        compare_table(
+            "level_of_need",
+            "Services by level of need",
+            "Level of need",
+            breakdown_rows("need"),
+            now,
+            before,
+            SERVICE_MEASURES,
+        ),
+        compare_table(
+            "investment_by_source",
+            "Investment by funding source (£)",
+            "Funding source",
+            [
+                *((f"source:{q}", label) for q, label in FUNDING_SOURCES),
+                ("total:investment", "Total"),
+            ],
+            now,
+            before,
+        ),
+        compare_table(
+            "camhs_by_tier",
+            "CAMHS by tier",
+            "Tier",
+            breakdown_rows("tier"),
+            now,
+            before,
+            SERVICE_MEASURES,
+        ),
+        compare_table(
+            "workforce",
+            "Workforce by profession (WTE)",
+            "Profession",
+            [*((f"profession:{q}", label) for q, label in PROFESSIONS), ("total:wte", "Total")],
+            now,
+            before,
+        ),
+        compare_table(
+            "provider_sector",
+            "Services by provider sector",
+            "Provider sector",
+            breakdown_rows("sector"),
+            now,
+            before,
+            SERVICE_MEASURES,
+        ),
+    ]
     independent = {
         m: sum((now[f"sector:{s}:{m}"] for s in INDEPENDENT_SECTORS), 0) if now else 0
         for m in ("services", "investment", "wte")

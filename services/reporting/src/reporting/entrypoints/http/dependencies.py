@@ -1,13 +1,20 @@
-"""What the endpoints share: the wired services of the running app."""
+"""What the endpoints share: the wired application of the running app."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
-from ...services import Services
+from fastapi import Depends, Request
+
+from ...application.service import Reporting
 
 
-async def services_of(request: Request) -> Services:
-    """The reporting services of the app serving a request (a FastAPI dependency)."""
-    services: Services = request.app.state.services
-    return services
+async def reporting_of(request: Request) -> Reporting:
+    """The reporting application of the app serving a request (a FastAPI dependency); wired
+    once at start by `bootstrap`."""
+    reporting: Reporting = request.app.state.services
+    return reporting
+
+
+#: The wired application, as a route parameter's type.
+ReportingDep = Annotated[Reporting, Depends(reporting_of)]

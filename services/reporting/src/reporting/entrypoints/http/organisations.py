@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -11,9 +12,9 @@ from pydantic import BaseModel
 from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationKind, Region
 from csm_kernel.auth import Principal, require
+from csm_kernel.http import error_responses
 
-from ...services import Services
-from .dependencies import services_of
+from .dependencies import ReportingDep
 
 router = APIRouter(tags=["organisations"])
 
@@ -29,22 +30,18 @@ class OrganisationRow(BaseModel):
     applied_events: int
 
 
-@router.get("/organisations", response_model=list[OrganisationRow])
+@router.get(
+    "/organisations",
+    response_model=list[OrganisationRow],
+    responses=error_responses(401, 403, 422),
+)
 async def organisations(
-    services: Annotated[Services, Depends(services_of)],
+    reporting: ReportingDep,
     _: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR))],
     kind: Annotated[OrganisationKind | None, Query(alias="type")] = None,
     region: Region | None = None,
 ) -> list[OrganisationRow]:
-    rows = await services.pool.fetch(
-        """
-        SELECT organisation_id, code, name, kind, region, partnership_areas, registered_at,
-               applied_events
-          FROM rm_organisations.organisations
-         WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR region = $2)
-         ORDER BY code
-        """,
-        kind.value if kind else None,
-        region.value if region else None,
+    rows = await reporting.organisations.list(
+        kind.value if kind else None, region.value if region else None
     )
-    return [OrganisationRow.model_validate(dict(r)) for r in rows]
+    return [OrganisationRow.model_validate(asdict(r)) for r in rows]

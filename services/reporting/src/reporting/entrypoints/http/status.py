@@ -2,36 +2,76 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ConfigDict
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
-from csm_kernel.errors import Conflict, NotFound
-from csm_kernel.http import OrjsonResponse
+from csm_kernel.http import OrjsonResponse, error_responses
 from csm_kernel.runtime import Runtime, runtime_of
 from csm_kernel.status import kernel_status
 
-from ...services import Services
-from .dependencies import services_of
+from ...application.projection import Progress
+from .dependencies import ReportingDep
 
 router = APIRouter(tags=["status"])
 
 
-@router.get("/status")
+class RebuildProgress(BaseModel):
+    """How far a rebuild of a projection has got."""
+
+    position: int
+    head: int
+    events_per_second: int
+    eta_seconds: float | None
+
+
+class ProjectionStatus(BaseModel):
+    """One projection's position and lag behind the journal."""
+
+    projection: str
+    position: int
+    events_behind: int
+    seconds_behind: float
+    rebuilding: bool
+    built_at: datetime | None
+    updated_at: datetime | None
+    #: Only while this process is rebuilding it.
+    rebuild: RebuildProgress | None = None
+
+
+class ReportingStatus(BaseModel):
+    """What every service's `/status` says (loops, consumers: see the kernel), with the
+    journal's head and each projection's status."""
+
+    model_config = ConfigDict(extra="allow")
+
+    journal_head: int
+    projections: list[ProjectionStatus]
+
+
+class RebuildStarted(BaseModel):
+    """Which projections are being rebuilt."""
+
+    status: str
+    projections: str
+
+
+@router.get("/status", response_model=ReportingStatus)
 async def status(
-    services: Annotated[Services, Depends(services_of)],
+    reporting: ReportingDep,
     runtime: Annotated[Runtime, Depends(runtime_of)],
 ) -> Response:
     """What every service's `/status` says (loops, consumers), and each projection's
     position, lag (events and seconds behind the journal) and whether it is being rebuilt
     (with the rebuild's progress)."""
-    lags = await services.projector.lags()
-    progress = services.projector.progress
+    lags = await reporting.admin.lags()
     return OrjsonResponse(
         {
             **await kernel_status(runtime),
@@ -45,7 +85,7 @@ async def status(
                     "rebuilding": lag.rebuilding,
                     "built_at": lag.built_at,
                     "updated_at": lag.updated_at,
-                    **_progress(progress.get(lag.projection)),
+                    **_progress(reporting.admin.progress(lag.projection)),
                 }
                 for lag in lags
             ],
@@ -53,7 +93,7 @@ async def status(
     )
 
 
-def _progress(p: Any) -> dict[str, Any]:
+def _progress(p: Progress | None) -> dict[str, dict[str, float | None]]:
     if p is None or p.position >= p.head:
         return {}
     return {
@@ -66,35 +106,49 @@ def _progress(p: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/metrics")
-async def metrics(services: Annotated[Services, Depends(services_of)]) -> Response:
+_PROMETHEUS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Prometheus text exposition.",
+        "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get("/metrics", response_class=Response, responses=_PROMETHEUS)
+async def metrics(reporting: ReportingDep) -> Response:
     """Prometheus text: `csm_projection_lag_events` and `csm_projection_lag_seconds`."""
     registry = CollectorRegistry()
-    events = Gauge("csm_projection_lag_events", "Journal events not yet applied",
-                   ["projection"], registry=registry)  # fmt: skip
-    seconds = Gauge("csm_projection_lag_seconds", "Age of the oldest event not yet applied",
-                    ["projection"], registry=registry)  # fmt: skip
-    position = Gauge("csm_projection_position", "Last journal position applied",
-                     ["projection"], registry=registry)  # fmt: skip
-    for lag in await services.projector.lags():
+    labels = ["projection"]
+    events = Gauge(
+        "csm_projection_lag_events", "Journal events not yet applied", labels, registry=registry
+    )
+    seconds = Gauge(
+        "csm_projection_lag_seconds",
+        "Age of the oldest event not yet applied",
+        labels,
+        registry=registry,
+    )
+    position = Gauge(
+        "csm_projection_position", "Last journal position applied", labels, registry=registry
+    )
+    for lag in await reporting.admin.lags():
         events.labels(lag.projection).set(lag.events_behind)
         seconds.labels(lag.projection).set(lag.seconds_behind)
         position.labels(lag.projection).set(lag.position)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/projections/{name}/rebuild", status_code=202)
+@router.post(
+    "/projections/{name}/rebuild",
+    status_code=202,
+    response_model=RebuildStarted,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
 async def rebuild(
     name: str,
-    services: Annotated[Services, Depends(services_of)],
+    reporting: ReportingDep,
     _: Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))],
-) -> dict[str, str]:
+) -> RebuildStarted:
     """Rebuild one projection (or `all`) from the journal beside the live one, then swap."""
-    names = list(services.projector.projections) if name == "all" else [name]
-    for n in names:
-        if n not in services.projector.projections:
-            raise NotFound(f"no projection called {n!r}")
-        if n in services.projector.rebuilding:
-            raise Conflict(f"{n} is already being rebuilt")
-    services.start_rebuild(names)
-    return {"status": "rebuilding", "projections": ", ".join(names)}
+    names = reporting.admin.rebuild(name)
+    return RebuildStarted(status="rebuilding", projections=", ".join(names))

@@ -1,0 +1,162 @@
+"""What the reporting application needs from the world, as Protocols the adapters implement.
+
+Nothing here runs SQL or opens a connection: `Connection` is passed through where a port must
+join the caller's transaction (the consumer's, with its tracking rows)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from csm_contracts.envelope import EventEnvelope
+from csm_kernel.database import Connection
+from csm_kernel.health import LoopMonitor
+
+from .projection import Lag, Progress, Projection
+from .reports import Report, ReportRequest, ReportResult
+
+
+class Journal(Protocol):
+    """Reporting's own copy of every event it has received, in arrival order."""
+
+    async def record(self, conn: Connection, envelopes: Sequence[EventEnvelope]) -> int:
+        """Add events in the caller's transaction (those already there are skipped); how
+        many were new."""
+        ...
+
+    async def load(self, envelopes: Sequence[EventEnvelope]) -> int:
+        """Add events in a transaction of its own (a refill); how many were new."""
+        ...
+
+
+class Projections(Protocol):
+    """The projections' live tables, their lag, and their rebuilds (the projector)."""
+
+    @property
+    def projections(self) -> Mapping[str, Projection]:
+        """Every projection, by name."""
+        ...
+
+    @property
+    def rebuilding(self) -> Set[str]:
+        """The projections this process is rebuilding now."""
+        ...
+
+    @property
+    def progress(self) -> Mapping[str, Progress]:
+        """The latest progress of each rebuild this process ran or runs."""
+        ...
+
+    async def prepare(self) -> list[Projection]:
+        """Create missing projections; those whose code changed (to be rebuilt)."""
+        ...
+
+    async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
+        """Keep every projection live until `stop` is set."""
+        ...
+
+    async def catch_up_all(self) -> int:
+        """Catch every projection up to the journal's head; positions moved."""
+        ...
+
+    async def rebuild_all(
+        self,
+        projections: Sequence[Projection] | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        *,
+        parallel: int = ...,
+    ) -> list[Progress]:
+        """Rebuild projections beside the live ones, then swap them in."""
+        ...
+
+    async def lags(self) -> list[Lag]:
+        """Every projection's lag behind the journal."""
+        ...
+
+
+class ReportRunner(Protocol):
+    """Runs a report's query on the live projections, or on a replay up to a moment."""
+
+    async def live(
+        self, report: Report, request: ReportRequest
+    ) -> tuple[ReportResult, datetime | None]:
+        """The report now, and the time of the newest event its projections have applied."""
+        ...
+
+    async def as_at(self, report: Report, request: ReportRequest) -> ReportResult:
+        """The report as it stood at `request.as_at`."""
+        ...
+
+
+class Timetables(Protocol):
+    """The cycles' dates and sign-offs, as the journal last told them."""
+
+    async def timetabled(self, cycle: str, field: str) -> datetime | None:
+        """One date of a cycle's latest timetable (a `Timetable` field), None if the cycle
+        is unknown."""
+        ...
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
+        """The organisation's latest sign-off in the cycle, None if it never signed off."""
+        ...
+
+
+class ReportFiles(Protocol):
+    """Reports as files, each saying what it covers and when its data is from."""
+
+    def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        """One CSV file."""
+        ...
+
+    def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        """One XLSX workbook."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrganisationRecord:
+    """One row of the organisations read model."""
+
+    organisation_id: str
+    code: str
+    name: str
+    kind: str
+    region: str
+    partnership_areas: list[str]
+    registered_at: datetime
+    applied_events: int
+
+
+class Organisations(Protocol):
+    """The organisations read model."""
+
+    async def list(self, kind: str | None, region: str | None) -> list[OrganisationRecord]:
+        """Every organisation (of that kind, in that region), by code."""
+        ...
+
+
+@dataclass(frozen=True)
+class HistoryBatch:
+    """Events read from a history source, and how far through it the reading is."""
+
+    envelopes: list[EventEnvelope]
+    #: Messages read so far, and in all (for a progress bar).
+    seen: int
+    total: int
+    #: Why messages of this batch could not be read (they are skipped).
+    skipped: list[str] = field(default_factory=list)
+
+
+class HistorySources(Protocol):
+    """Where a lost journal's history can be read back from."""
+
+    def broker(self, bootstrap: str, topics: Sequence[str]) -> AsyncIterator[HistoryBatch]:
+        """Every message of `topics`, from offset 0 to their current ends."""
+        ...
+
+    def store(self, url: str) -> AsyncIterator[HistoryBatch]:
+        """Every event of one service's event store, in position order."""
+        ...

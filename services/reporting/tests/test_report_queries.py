@@ -1,0 +1,286 @@
+"""The report use case (`ReportQueries`) against in-memory fakes of its ports: which report,
+which moment, who may read it, live or as-at, what the answer says it covers and what a file
+is called. No database: the runner, the timetables and the files are fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from csm_contracts.auth import Role
+from csm_kernel.auth import Principal
+from csm_kernel.clock import FixedClock
+from csm_kernel.database import Connection
+from csm_kernel.errors import Forbidden, InvalidInput, NotFound
+from reporting.application.report_queries import (
+    ReportAnswer,
+    ReportFile,
+    ReportParameters,
+    ReportQueries,
+)
+from reporting.application.reports import Report, ReportRequest, ReportResult, Reports, Scope
+
+NOW = datetime(2010, 3, 15, 12, 0, tzinfo=UTC)
+BEGAN = datetime(2009, 10, 1, tzinfo=UTC)
+SUMMARY = datetime(2010, 1, 11, tzinfo=UTC)
+SIGNED = datetime(2010, 2, 20, 9, 30, tzinfo=UTC)
+DATA_TIME = datetime(2010, 3, 15, 11, 59, tzinfo=UTC)
+
+
+async def _never(conn: Connection, request: ReportRequest) -> ReportResult:
+    raise AssertionError("the runner runs queries, not the use case")
+
+
+def report(name: str, scope: Scope, **extra: Any) -> Report:
+    return Report(
+        name=name,
+        title=name.capitalize(),
+        description="",
+        projections=("organisations",),
+        scope=scope,
+        query=_never,
+        **extra,
+    )
+
+
+CATALOGUE = Reports(
+    [
+        report("national", Scope.NATIONAL),
+        report("everyone", Scope.NATIONAL, needs_cycle=False),
+        report("area", Scope.AREA),
+        report("own", Scope.ORGANISATION),
+        report("regional", Scope.REGION),
+        report("national-only", Scope.NATIONAL, leads_may_read=False),
+    ]
+)
+
+
+class FakeRunner:
+    def __init__(self) -> None:
+        self.live_asked: list[ReportRequest] = []
+        self.as_at_asked: list[ReportRequest] = []
+
+    def result(self) -> ReportResult:
+        return ReportResult(tables=[], summary={"services": 3}, about={"area_name": "Anytown"})
+
+    async def live(
+        self, report: Report, request: ReportRequest
+    ) -> tuple[ReportResult, datetime | None]:
+        self.live_asked.append(request)
+        return self.result(), DATA_TIME
+
+    async def as_at(self, report: Report, request: ReportRequest) -> ReportResult:
+        self.as_at_asked.append(request)
+        return self.result()
+
+
+class FakeTimetables:
+    def __init__(self) -> None:
+        self.dates: dict[tuple[str, str], datetime] = {
+            ("2009-10", "sandbox_opens"): BEGAN,
+            ("2009-10", "summary_reports"): SUMMARY,
+            ("2009-10", "data_entry_closes"): datetime(2010, 2, 28, 23, 59, tzinfo=UTC),
+            ("2010-11", "sandbox_opens"): datetime(2010, 10, 1, tzinfo=UTC),
+            ("2010-11", "summary_reports"): datetime(2011, 1, 10, tzinfo=UTC),
+        }
+        self.sign_offs = {("2009-10", "5A4"): SIGNED}
+        self.looked_up: list[tuple[str, str]] = []
+
+    async def timetabled(self, cycle: str, field: str) -> datetime | None:
+        self.looked_up.append((cycle, field))
+        return self.dates.get((cycle, field))
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
+        return self.sign_offs.get((cycle, organisation or ""))
+
+
+class FakeFiles:
+    def __init__(self) -> None:
+        self.abouts: list[Mapping[str, object]] = []
+
+    def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        self.abouts.append(about)
+        return b"csv"
+
+    def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
+        self.abouts.append(about)
+        return b"xlsx"
+
+
+class World:
+    def __init__(self) -> None:
+        self.runner = FakeRunner()
+        self.timetables = FakeTimetables()
+        self.files = FakeFiles()
+        self.clock = FixedClock(NOW)
+        self.queries = ReportQueries(
+            CATALOGUE, self.runner, self.timetables, self.files, self.clock
+        )
+
+    async def ask(
+        self, name: str, caller: Principal | None = None, **parameters: Any
+    ) -> ReportAnswer | ReportFile:
+        asked = ReportParameters.model_validate(parameters)
+        return await self.queries.report(name, asked, caller or ADMIN)
+
+
+def principal(*roles: Role, org: str | None = None) -> Principal:
+    return Principal(user_id="u", session_id="s", roles=frozenset(roles), organisation_id=org)
+
+
+ADMIN = principal(Role.NATIONAL_ADMIN)
+LEAD = principal(Role.MAPPING_LEAD, org="5A4")
+
+
+def refused(exc: pytest.ExceptionInfo[InvalidInput]) -> tuple[str | None, str]:
+    detail = exc.value.details[0]
+    return detail["field"], detail["reason"]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+async def test_a_live_report_says_what_it_covers_and_when(world: World) -> None:
+    answer = await world.ask("area", cycle="2009-10", area="00AA")
+    assert isinstance(answer, ReportAnswer)
+    assert answer.report.name == "area"
+    assert world.runner.live_asked == [ReportRequest(cycle="2009-10", area="00AA")]
+    assert answer.about == {
+        "report": "Area",
+        "cycle": "2009-10",
+        "area": "00AA",
+        "area_name": "Anytown",
+        "data_as_at": DATA_TIME.isoformat(),
+        "generated_at": NOW.isoformat(),
+    }
+
+
+async def test_a_known_cycle_is_looked_up_once(world: World) -> None:
+    await world.ask("national", cycle="2009-10")
+    await world.ask("national", cycle="2009-10")
+    assert world.timetables.looked_up == [("2009-10", "sandbox_opens")]
+
+
+async def test_an_unknown_report_or_cycle_is_not_found(world: World) -> None:
+    with pytest.raises(NotFound, match="no report called 'nope'; GET /reports lists them"):
+        await world.ask("nope")
+    with pytest.raises(NotFound, match="no cycle 2011-12"):
+        await world.ask("national", cycle="2011-12")
+    with pytest.raises(NotFound, match="no cycle 2011-12"):
+        await world.ask("national", cycle="2011-12", as_at=NOW - timedelta(days=1))
+
+
+@pytest.mark.parametrize(
+    ("parameters", "field"),
+    [
+        ({"cycle": "2009-10", "area": 'A"1'}, "area"),
+        ({"cycle": "2009-10", "organisation": "x"}, "organisation"),
+        ({"cycle": "2009-10", "region": "mars"}, "region"),
+        ({"cycle": "2009"}, "cycle"),
+    ],
+)
+async def test_a_malformed_subject_is_refused_by_name(
+    world: World, parameters: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national", **parameters)
+    assert refused(exc)[0] == field
+    assert not world.runner.live_asked
+
+
+async def test_a_report_names_what_it_needs(world: World) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national")
+    assert refused(exc) == ("cycle", "national needs a cycle, e.g. 2009-10")
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("area", cycle="2009-10")
+    assert refused(exc) == ("area", "area is about one area: name it")
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("regional", cycle="2009-10")
+    assert refused(exc) == ("region", "regional is about one region: name it")
+    answer = await world.ask("everyone")
+    assert isinstance(answer, ReportAnswer)
+
+
+async def test_a_named_moment_is_replayed(world: World) -> None:
+    answer = await world.ask("national", cycle="2009-10", moment="summary-reports")
+    assert isinstance(answer, ReportAnswer)
+    assert [r.as_at for r in world.runner.as_at_asked] == [SUMMARY]
+    assert answer.about["as_at"] == answer.about["data_as_at"] == SUMMARY.isoformat()
+    await world.ask("own", cycle="2009-10", organisation="5A4", moment="sign-off")
+    assert world.runner.as_at_asked[-1].as_at == SIGNED
+
+
+async def test_a_moment_needs_its_cycle_and_organisation_and_must_have_happened(
+    world: World,
+) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national", cycle="2009-10", moment="close", as_at=NOW)
+    assert refused(exc) == ("moment", "give as_at or moment, not both")
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("everyone", moment="close")
+    assert refused(exc) == ("cycle", "the close moment belongs to a cycle: name it")
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national", cycle="2009-10", moment="sign-off")
+    assert refused(exc) == ("organisation", "whose sign-off? name the organisation")
+    with pytest.raises(NotFound) as missing:
+        await world.ask("own", cycle="2009-10", organisation="5B1", moment="sign-off")
+    assert str(missing.value) == "sign-off has not happened in cycle 2009-10 for 5B1"
+    # Timetabled, but still to come.
+    with pytest.raises(NotFound) as missing:
+        await world.ask("national", cycle="2010-11", moment="summary-reports")
+    assert str(missing.value) == "summary-reports has not happened in cycle 2010-11"
+    assert not world.runner.as_at_asked
+
+
+async def test_as_at_must_fall_within_the_cycle_and_not_in_the_future(world: World) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national", cycle="2009-10", as_at=BEGAN - timedelta(seconds=1))
+    assert refused(exc) == (
+        "as_at",
+        f"cycle 2009-10 began at {BEGAN.isoformat()}; ask for a later time",
+    )
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("national", cycle="2009-10", as_at=NOW + timedelta(seconds=1))
+    assert refused(exc) == ("as_at", "is in the future")
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("everyone", as_at=NOW + timedelta(seconds=1))
+    assert refused(exc) == ("as_at", "is in the future")
+    assert not world.runner.as_at_asked
+
+
+async def test_leads_read_area_reports_and_their_own_organisation(world: World) -> None:
+    assert await world.ask("area", LEAD, cycle="2009-10", area="00AB")
+    assert await world.ask("own", LEAD, cycle="2009-10", organisation="5A4")
+    with pytest.raises(Forbidden, match="your role does not allow this report"):
+        await world.ask("own", LEAD, cycle="2009-10", organisation="5B1")
+    with pytest.raises(Forbidden):
+        await world.ask("national-only", LEAD, cycle="2009-10")
+    with pytest.raises(Forbidden):
+        await world.ask("national", LEAD, cycle="2009-10")
+    regulator = principal(Role.REGULATOR)
+    assert await world.ask("own", regulator, cycle="2009-10", organisation="5B1")
+    # Access is checked before the cycle is looked up: nothing is told about it.
+    with pytest.raises(Forbidden):
+        await world.ask("national", LEAD, cycle="2011-12")
+
+
+async def test_files_are_named_after_what_they_cover(world: World) -> None:
+    file = await world.ask("area", cycle="2009-10", area="00AA", format="csv")
+    assert file == ReportFile(
+        b"csv", "text/csv; charset=utf-8", "area-2009-10-00AA-20100315T120000Z.csv"
+    )
+    assert world.files.abouts[-1]["area_name"] == "Anytown"
+    file = await world.ask(
+        "own", cycle="2009-10", organisation="5A4", moment="sign-off", format="xlsx"
+    )
+    assert isinstance(file, ReportFile)
+    assert file.filename == "own-2009-10-5A4-20100220T093000Z.xlsx"
+    assert file.media_type.startswith("application/vnd.openxmlformats")
+    file = await world.ask("everyone", format="csv")
+    assert isinstance(file, ReportFile) and file.filename == "everyone-20100315T120000Z.csv"
