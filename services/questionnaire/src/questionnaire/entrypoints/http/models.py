@@ -1,5 +1,8 @@
 """What the questionnaire API answers, as OpenAPI documents it.
 
+Fields are declared in the order the bodies have them (a model with several bases lists the
+last base's fields first), so a body serialised through its model keeps its key order.
+
 The bodies are built by the application as plain JSON (the hot paths serialise them with
 orjson themselves); these models describe them. Keys a body has only sometimes are optional
 here, and routes that validate through a model answer with `response_model_exclude_unset`, so
@@ -90,14 +93,19 @@ class Evaluated(BaseModel):
     grades: Grades | None = None
 
 
-class Rendered(Evaluated):
-    """A definition filled in with answers."""
+class Rendered(BaseModel):
+    """A definition filled in with answers, and what they come to (fields in the body's order)."""
 
     definition: str = Field(description="id@version")
     kind: str
     definition_title: str
-    description: str | None = None
     sections: list[SectionView]
+    missing: list[Problem]
+    warnings: list[Problem]
+    answered: int
+    questions_shown: int
+    grades: Grades | None = None
+    description: str | None = None
 
 
 class QuestionnaireState(BaseModel):
@@ -127,10 +135,11 @@ class QuestionnaireState(BaseModel):
 
 
 class QuestionnaireView(QuestionnaireState, Rendered):
-    """The whole questionnaire: every question with its answer, and where it stands."""
+    """The whole questionnaire: every question with its answer, and where it stands (the
+    rendering's fields first, as in the body)."""
 
 
-class SavedView(QuestionnaireState, Evaluated):
+class SavedView(Evaluated, QuestionnaireState):
     """A save's reply: where it stands and what the answers come to, without the questions."""
 
     changed: list[str] = Field(description="the questions whose answers this save changed")
