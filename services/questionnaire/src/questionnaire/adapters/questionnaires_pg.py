@@ -2,7 +2,9 @@
 rows, a snapshot cache of the streams (see `snapshots_pg`).
 
 Every read takes a row together with its stream's events after the row's version (the tail,
-in the same statement) and applies them, so a lagging row never shows stale state. The stream
+in the same statement: the hot path's one round trip) and folds them over it through the
+kernel's `EventSourcedRepository.fold_rows` (decoded through the contract's upcasters), so a
+lagging row never shows stale state. The stream
 version is the only concurrency token: a save appends at the version it decided from and the
 store refuses it if anything came between, a sign-off's `QuestionnaireLocked` included.
 

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from csm_contracts.auth import Role
+from csm_contracts.events.responses import AnswersSaved
 from csm_contracts.registry import EventPayload
 from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock
 from csm_kernel.errors import ConcurrencyConflict, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from csm_kernel.event_sourcing import decode_event
 from csm_kernel.links import LinkTokens
 from csm_kernel.store import AppendContext
 
@@ -245,18 +247,19 @@ class Questionnaires:
         details: list[dict[str, Any]] = []
         for e in await self.repo.events(questionnaire_id, since):
             event = e.type.split(".", 1)[1]
-            if event == "AnswersSaved":
+            payload = decode_event(e).payload  # through the contract's upcasters
+            if isinstance(payload, AnswersSaved):
                 details.extend(
                     {
-                        "field": c["question"],
+                        "field": c.question,
                         "event": event,
-                        "old": c["old"],
-                        "new": c["new"],
+                        "old": c.old,
+                        "new": c.new,
                         "by": e.actor,
                         "at": e.occurred_at.isoformat(),
                         "version": e.stream_version,
                     }
-                    for c in e.data["changes"]
+                    for c in payload.changes
                 )
             else:
                 details.append(
