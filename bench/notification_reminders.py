@@ -45,8 +45,8 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.postgres import PostgresEventStore
 from harness import private_stack, report
-from notification.application.intents import record
-from notification.application.sender import Sender
+from notification.adapters.intents_pg import record
+from notification.bootstrap import sender as wired_sender
 from notification.domain.notification import Intent, Kind
 
 CYCLE = "2009-10"
@@ -119,10 +119,15 @@ async def bench(infra: InfraSettings, count: int, batch: int, connections: int) 
             smtp_port=infra.smtp_port,
             mail_from="Children's Services Mapping <csm@csm.example>",
         )
-        sender = Sender(
-            pool, PostgresEventStore(pool), settings, clock, LinkTokens(b"b" * 32),
-            batch=batch, connections=connections,
-        )  # fmt: skip
+        sender = wired_sender(
+            pool,
+            PostgresEventStore(pool),
+            settings,
+            clock,
+            LinkTokens(b"b" * 32),
+            batch=batch,
+            connections=connections,
+        )
         stop = asyncio.Event()
         sink_pid = int((infra.run_dir / "smtp.pid").read_text())
         cpu_before = (cpu_seconds(), cpu_seconds(sink_pid))

@@ -121,6 +121,8 @@ class Plan:
     problems: list[str] = field(default_factory=list)
     #: Drawn cases no HTTP client could send (e.g. a lone surrogate in a query string).
     unpreparable: int = 0
+    #: The statuses each operation's OpenAPI documents ("METHOD /path" -> {"200", "404", …}).
+    documented: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 # --- planning -----------------------------------------------------------------------------
@@ -147,6 +149,8 @@ def plan(
         label = f"{operation.method.upper()} {operation.path}"
         if label in skip:
             continue
+        answers = openapi["paths"][operation.path][operation.method.lower()].get("responses", {})
+        out.documented[label] = frozenset(str(status) for status in answers)
         wanted = (per_operation or {}).get(label)
         n = default if wanted is None else max(1, round(wanted * scale))
         drawn: dict[str, list[Any]] = {}

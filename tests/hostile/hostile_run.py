@@ -15,7 +15,7 @@ import re
 import time
 import traceback
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -30,7 +30,7 @@ ANSWER_SECONDS = 30.0
 class Failure:
     identity: str
     request: Planned
-    what: str  # "HTTP 500", "exception", "no answer", "bad header"
+    what: str  # "HTTP 500", "exception", "no answer", "bad header", "undocumented HTTP 4xx"
     cause: str  # the exception (type: message) or the status and body
     where: str  # the innermost frame of our own code, when an exception escaped
 
@@ -63,6 +63,7 @@ async def run(
     requests_: Sequence[Planned],
     identity: Identity,
     anonymous_only: Collection[str] = (),
+    documented: Mapping[str, frozenset[str]] | None = None,
 ) -> Run:
     """Send every request as `identity`; what the app answered, and every failure.
 
@@ -70,7 +71,11 @@ async def run(
     and which are slow on purpose, such as sign-in) are sent only when nobody is signed in.
     An operation that refused the identity every drawn case (401, 403, or the portal's
     redirect to sign in) gets none of its hostile ones: who is asking is checked before any
-    input is read, so they could only be refused the same way."""
+    input is read, so they could only be refused the same way.
+
+    With `documented` (each operation's statuses in its OpenAPI), an answer whose status the
+    operation does not document is a failure too: a client reads the document to know what it
+    may get."""
     out = Run(identity.name)
     started = time.monotonic()
     refused: dict[str, bool] = {}
@@ -95,6 +100,8 @@ async def run(
             continue
         out.sent += 1
         failure, response = await _send(client, request, planned, identity.name, out)
+        if failure is None and response is not None and documented is not None:
+            failure = _undocumented(response, planned, identity.name, documented)
         if failure is not None:
             out.failures.append(failure)
         if planned.variant != "hostile":
@@ -133,6 +140,19 @@ async def _send(
             cause = f"{name.decode('latin-1')}: {value[:200]!r}"
             return Failure(who, planned, "bad header", cause, ""), response
     return None, response
+
+
+def _undocumented(
+    response: httpx.Response,
+    planned: Planned,
+    who: str,
+    documented: Mapping[str, frozenset[str]],
+) -> Failure | None:
+    statuses = documented.get(planned.operation)
+    status = str(response.status_code)
+    if statuses is None or status in statuses or {"default", f"{status[0]}XX"} & statuses:
+        return None
+    return Failure(who, planned, f"undocumented HTTP {status}", response.text[:300], "")
 
 
 def _innermost(exc: BaseException) -> str:

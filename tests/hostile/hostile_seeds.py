@@ -191,14 +191,16 @@ async def reporting(t: Target, auth_keys: Any) -> None:
 
 
 async def notification(t: Target, auth_keys: Any) -> None:
-    from notification.application import handlers
-    from notification.application.intents import record
+    from notification.adapters.intents_pg import record
+    from notification.bootstrap import consumer_tables
     from notification.domain.notification import Intent, Kind
+
+    registration = consumer_tables().registration.handlers()
 
     pool = t.app.state.runtime.require_pool()
     h = History()
     for env, payload in [*organisations_registered(h), lead_nominated(h)]:
-        await deliver(pool, handlers.REGISTRATION[env.type], [(env, payload)])
+        await deliver(pool, registration[env.type], [(env, payload)])
     intent = Intent(
         kind=Kind.RETURN_REOPENED,
         organisation_id=LEAD_ORG,

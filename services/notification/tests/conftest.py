@@ -35,8 +35,9 @@ from csm_kernel.database import migrate
 from csm_kernel.links import LinkTokens, ensure_link_key
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.postgres import PostgresEventStore
-from notification.application.intents import record
+from notification.adapters.intents_pg import record
 from notification.application.sender import Sender
+from notification.bootstrap import sender as wired_sender
 from notification.domain.notification import Intent, Kind
 
 SHUTDOWN_SECONDS = 30
@@ -109,7 +110,9 @@ class Mailer:
     eventually = staticmethod(eventually)
 
     def sender(self, **options: Any) -> Sender:
-        return Sender(self.pool, self.store, self.settings, self.clock, self.tokens, **options)
+        return wired_sender(
+            self.pool, self.store, self.settings, self.clock, self.tokens, **options
+        )
 
     async def record(self, intents: list[Intent]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -22,6 +22,7 @@ from csm_kernel.errors import InvalidInput
 from csm_kernel.http import install_error_handlers
 from notification.application.bulletins import BulletinFilter, Bulletins, paragraphs
 from notification.application.templates import render
+from notification.bootstrap import bulletins as wired_bulletins
 from notification.entrypoints.http.bulletins import router
 
 pytestmark = pytest.mark.infra
@@ -45,15 +46,18 @@ async def pool(pg_pool: asyncpg.Pool) -> asyncpg.Pool:
     await pg_pool.executemany("INSERT INTO organisations VALUES ($1, $2, $3, $4)", ORGANISATIONS)
     await pg_pool.executemany(
         "INSERT INTO leads VALUES ($1, $2, $3, $4)",
-        [(code, f"acc-{code}", f"lead-{code.lower()}@example.org", f"Lead {code}")
-         for code, *_ in ORGANISATIONS if code != "RRK"],  # the trust has no lead yet
-    )  # fmt: skip
+        [
+            (code, f"acc-{code}", f"lead-{code.lower()}@example.org", f"Lead {code}")
+            for code, *_ in ORGANISATIONS
+            if code != "RRK"
+        ],  # the trust has no lead yet
+    )
     return pg_pool
 
 
 @pytest.fixture
 def bulletins(pool: asyncpg.Pool) -> Bulletins:
-    return Bulletins(pool, FixedClock(NOW))
+    return wired_bulletins(pool, FixedClock(NOW))
 
 
 async def recipients(pool: asyncpg.Pool, bulletin_id: str) -> list[str]:
@@ -264,8 +268,7 @@ async def test_publish_and_list_over_http(
         "lead-00ag@example.org",
         "lead-00bn@example.org",
     ]
-    everyone = await client.post("/bulletins", json={"subject": "All", "body": BODY},
-                                 headers=admin)  # fmt: skip
+    everyone = await client.post("/bulletins", json={"subject": "All", "body": BODY}, headers=admin)
     assert everyone.status_code == 201
     assert everyone.json()["recipients"] == 5
 

@@ -26,11 +26,16 @@ from csm_kernel.consumer import RejectedMessage
 from csm_kernel.database import migrate
 from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
-from notification.application import handlers
 from notification.application.links import complete_context
 from notification.application.templates import render
+from notification.bootstrap import email_handlers
 
 AT = datetime(2009, 11, 10, 9, 30, tzinfo=UTC)
+_EMAILS = email_handlers()
+handlers = SimpleNamespace(
+    REGISTRATION=_EMAILS.registration().handlers(),
+    QUESTIONNAIRE=_EMAILS.questionnaire().handlers(),
+)
 TOKENS = LinkTokens(b"k" * 32)
 SETTINGS = ServiceSettings(portal_url="https://csm.example")
 
@@ -234,18 +239,3 @@ async def test_no_known_lead_is_a_refusal_and_records_nothing(pool) -> None:
     with pytest.raises(RejectedMessage, match="no mapping lead is known for ZZ9"):
         await deliver(pool, handlers.QUESTIONNAIRE, event)
     assert await intents(pool) == []
-
-
-async def test_combined_tables_run_every_handler_of_a_type() -> None:
-    seen: list[str] = []
-
-    async def a(conn, env, event) -> None:
-        seen.append("a")
-
-    async def b(conn, env, event) -> None:
-        seen.append("b")
-
-    table = handlers.combined({"t": a}, {"t": b, "u": b})
-    await table["t"](None, None, None)
-    await table["u"](None, None, None)
-    assert seen == ["a", "b", "b"]

@@ -25,6 +25,7 @@ from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from notification.application.links import complete_context
 from notification.application.templates import render
+from notification.bootstrap import consumer_tables
 from notification.entrypoints.consumers import questionnaire_handlers, registration_handlers
 
 TOKENS = LinkTokens(b"k" * 32)
@@ -62,7 +63,8 @@ async def consume(pool: asyncpg.Pool, handlers: dict[str, Handler], event: Event
 
 
 async def test_events_holding_nul_are_emails_not_dead_letters(pool) -> None:
-    registration, questionnaire = registration_handlers(), questionnaire_handlers()
+    tables = consumer_tables()
+    registration, questionnaire = registration_handlers(tables), questionnaire_handlers(tables)
     org = OrganisationRegistered(
         organisation_id="5A4", code="5A4", name="Any\x00town PCT", kind="pct", region="london"
     )

@@ -33,8 +33,10 @@ from csm_kernel.database import migrate
 from csm_kernel.errors import InvalidInput
 from csm_kernel.http import install_error_handlers
 from notification.application import reminders as reminders_module
-from notification.application.reminders import HANDLERS, Reminders, human_time
+from notification.application.reminders import Reminders, human_time
 from notification.application.templates import render
+from notification.bootstrap import reminder_handlers
+from notification.bootstrap import reminders as wired_reminders
 from notification.entrypoints.http.reminders import router
 
 pytestmark = pytest.mark.infra
@@ -49,6 +51,7 @@ TIMETABLE = Timetable(
 )
 CLOSE = TIMETABLE.data_entry_closes
 PORTAL = "https://csm.example"
+HANDLERS = reminder_handlers().handlers()
 #: When the events of a test happened, unless it says (before any of the cycle's dates).
 EARLY = datetime(2009, 9, 1, tzinfo=UTC)
 
@@ -72,7 +75,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def reminders(pool: asyncpg.Pool, clock: FixedClock) -> Reminders:
-    return Reminders(pool, clock, portal_url=PORTAL + "/")
+    return wired_reminders(pool, clock, portal_url=PORTAL + "/")
 
 
 async def apply(pool: asyncpg.Pool, event: Any, at: datetime | None = None) -> None:
@@ -484,9 +487,12 @@ async def client(reminders: Reminders, auth_keys: Any) -> AsyncIterator[httpx.As
 
 
 async def test_the_schedule_over_http(
-    pool: asyncpg.Pool, clock: FixedClock, reminders: Reminders, client: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    clock: FixedClock,
+    reminders: Reminders,
+    client: httpx.AsyncClient,
     auth_keys: Any,
-) -> None:  # fmt: skip
+) -> None:
     admin = auth_keys.headers("national-admin")
     await organisation(pool, "5A4")
     await organisation(pool, "5NT")
@@ -543,8 +549,9 @@ async def test_schedule_validation_and_roles_over_http(
         assert refused.status_code == 422, (bad, refused.text)
         assert refused.json()["details"][0]["field"] == field, bad
     assert (await client.put(url, json={"days": [7]}, headers=admin)).status_code == 422
-    bad_cycle = await client.put("/reminders/2009/schedule", json={"days_before": [7]},
-                                 headers=admin)  # fmt: skip
+    bad_cycle = await client.put(
+        "/reminders/2009/schedule", json={"days_before": [7]}, headers=admin
+    )
     assert bad_cycle.status_code == 422
 
     assert (await client.put(url, json={"days_before": [7]})).status_code == 401

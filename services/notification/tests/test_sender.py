@@ -303,10 +303,12 @@ def test_the_email_as_written_parses_back_to_what_was_rendered(subject: str, tex
     ours = _parsed(raw)
     reference = _parsed(
         message(
-            rendered, sender="Zoë\u2019s Mapping Team <csm@csm.example>", to="ann@anytown.nhs.uk",
+            rendered,
+            sender="Zoë\u2019s Mapping Team <csm@csm.example>",
+            to="ann@anytown.nhs.uk",
             notification_id="n-1",
         ).as_bytes()
-    )  # fmt: skip
+    )
     for name in ("From", "To", "Subject", "Message-ID", "X-CSM-Notification"):
         assert str(ours[name]) == str(reference[name]), name
     assert str(ours["Subject"]) == subject

@@ -42,9 +42,13 @@ async def service(
             slow_after=2, lock_after=4, max_delay_seconds=0.05
         )
         yield Service(
-            running.app, running.client, running.dsn, auth_keys.headers("national-admin"), infra,
+            running.app,
+            running.client,
+            running.dsn,
+            auth_keys.headers("national-admin"),
+            infra,
             registration_link_key,
-        )  # fmt: skip
+        )
 
 
 def code() -> str:

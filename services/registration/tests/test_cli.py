@@ -14,10 +14,19 @@ import asyncpg
 async def test_create_account_queues_a_set_up_link_and_prints_no_secret(infra: Any) -> None:
     dsn = await infra.create_database("cli")
     run = subprocess.run(
-        [str(Path(sys.executable).parent / "csm-registration"), "create-account",
-         "--email", "admin@dfe.example", "--name", "First Admin"],
-        env={**os.environ, "CSM_DATABASE_URL": dsn}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "csm-registration"),
+            "create-account",
+            "--email",
+            "admin@dfe.example",
+            "--name",
+            "First Admin",
+        ],
+        env={**os.environ, "CSM_DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert "set-up link is on its way to admin@dfe.example" in run.stdout
     assert "token" not in run.stdout.lower() and "http" not in run.stdout
@@ -38,10 +47,20 @@ async def test_create_account_queues_a_set_up_link_and_prints_no_secret(infra: A
 
 async def test_create_account_refuses_an_unknown_role(infra: Any) -> None:
     run = subprocess.run(
-        [str(Path(sys.executable).parent / "csm-registration"), "create-account",
-         "--email", "x@y.example", "--name", "X", "--role", "mapping-lead"],
+        [
+            str(Path(sys.executable).parent / "csm-registration"),
+            "create-account",
+            "--email",
+            "x@y.example",
+            "--name",
+            "X",
+            "--role",
+            "mapping-lead",
+        ],
         env={**os.environ, "CSM_DATABASE_URL": await infra.create_database("cli")},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2
     assert "invalid choice" in run.stderr

@@ -82,8 +82,10 @@ class Api:
         await pool.execute(
             "INSERT INTO service_groups (group_id, organisation_id, name, kind) "
             "VALUES ($1, $2, $3, 'locality') ON CONFLICT DO NOTHING",
-            group_id, organisation, name,
-        )  # fmt: skip
+            group_id,
+            organisation,
+            name,
+        )
         return group_id
 
     async def create(self, headers: dict[str, str] | None = None, **overrides: Any) -> dict:
@@ -817,10 +819,15 @@ async def test_area_search_follows_a_providers_changed_areas(api: Api) -> None:
     provider = fresh_code()
     r = await api.client.post(
         "/organisations",
-        json={"code": provider, "name": f"{provider} PCT", "kind": "pct", "region": "london",
-              "partnership_areas": ["00AA"]},
+        json={
+            "code": provider,
+            "name": f"{provider} PCT",
+            "kind": "pct",
+            "region": "london",
+            "partnership_areas": ["00AA"],
+        },
         headers=api.admin,
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     sid = (await api.create(provider_id=provider))["service_id"]
 

@@ -250,7 +250,7 @@ async def test_import_is_all_or_nothing_with_every_bad_line_reported(
     ids = await uc.import_services(directory, good, [], CTX)
     assert len(ids) == 2
     page = await uc.search(directory, ADMIN, DirectoryQuery())
-    assert sorted(s.name for s in page.items) == ["Five", "One"]
+    assert sorted(s.details.name for s in page.items) == ["Five", "One"]
 
 
 async def test_import_refuses_a_service_id_that_exists_and_writes_nothing(

@@ -25,9 +25,7 @@ def _command(code: str = "RX1", **overrides: object) -> RegisterOrganisation:
 
 def _registered(code: str = "RX1") -> Organisation:
     org = Organisation(code=code)
-    for event in org.register(_command(code)):
-        org.apply(event)
-    return org
+    return org.evolved(org.register(_command(code)))
 
 
 def test_stream_id_is_named_by_the_code() -> None:

@@ -55,7 +55,7 @@ async def test_registering_the_second_part_of_a_pct_links_both(
     )
 
     assert provider.linked_organisation_id == "5NC"
-    commissioning = await get_organisation(repo.store, "5NC")
+    commissioning = await get_organisation(repo, "5NC")
     assert commissioning.linked_organisation_id == "5NP"
     assert commissioning.version == 2
     linked = (await repo.store.read_stream(stream_id_for("5NC")))[-1]
@@ -95,7 +95,7 @@ async def test_a_rename_from_the_current_version_is_recorded(repo: InMemoryOrgan
     renamed = await update_organisation(repo, "RX1", 1, ctx("user:lead"), name="New Name")
 
     assert (renamed.name, renamed.version) == ("New Name", 2)
-    assert (await get_organisation(repo.store, "RX1")).name == "New Name"
+    assert (await get_organisation(repo, "RX1")).name == "New Name"
     assert repo.listed["RX1"].name == "New Name"
 
 
@@ -111,7 +111,7 @@ async def test_a_second_writer_from_the_same_version_is_told_to_reload(
     assert raised.value.status_code == 409
     assert "reload" in raised.value.message
     # Nothing silently lost or overwritten.
-    assert (await get_organisation(repo.store, "RX1")).name == "First Writer"
+    assert (await get_organisation(repo, "RX1")).name == "First Writer"
     assert await repo.store.stream_version(stream_id_for("RX1")) == 2
 
 
@@ -131,7 +131,7 @@ async def test_a_writer_that_loses_the_race_to_the_store_is_told_to_reload(
     with pytest.raises(StaleOrganisation):
         await update_organisation(slow, "RX1", 1, ctx("user:slow"), name="Slow")
 
-    assert (await get_organisation(repo.store, "RX1")).name == "Fast"
+    assert (await get_organisation(repo, "RX1")).name == "Fast"
 
 
 async def test_name_and_areas_change_together_or_not_at_all(repo: InMemoryOrganisations) -> None:

@@ -45,7 +45,7 @@ async def test_register_then_get_returns_the_organisation() -> None:
     repo = InMemoryOrganisations(store)
 
     registered = await register_organisation(repo, _command("RX1"), _context())
-    fetched = await get_organisation(store, "RX1")
+    fetched = await get_organisation(InMemoryOrganisations(store), "RX1")
 
     assert registered.version == 1
     for org in (registered, fetched):
@@ -93,7 +93,9 @@ async def test_registering_the_same_code_twice_is_a_conflict_naming_the_code() -
     assert raised.value.status_code == 409
     assert await store.stream_version(stream_id_for("RX1")) == 1
     # The first registration stands.
-    assert (await get_organisation(store, "RX1")).name == "Leeds Community Healthcare"
+    assert (
+        await get_organisation(InMemoryOrganisations(store), "RX1")
+    ).name == "Leeds Community Healthcare"
 
 
 async def test_different_codes_are_independent() -> None:
@@ -103,8 +105,10 @@ async def test_different_codes_are_independent() -> None:
     await register_organisation(repo, _command("RX1"), _context())
     await register_organisation(repo, _command("RX2", name="Second Trust"), _context())
 
-    assert (await get_organisation(store, "RX1")).name == "Leeds Community Healthcare"
-    assert (await get_organisation(store, "RX2")).name == "Second Trust"
+    assert (
+        await get_organisation(InMemoryOrganisations(store), "RX1")
+    ).name == "Leeds Community Healthcare"
+    assert (await get_organisation(InMemoryOrganisations(store), "RX2")).name == "Second Trust"
     assert await store.max_position() == 2
 
 
@@ -135,7 +139,7 @@ async def test_concurrent_registrations_of_one_code_exactly_one_wins(
     events = await store.read_stream(stream_id_for("RX1"))
     assert len(events) == 1
     assert events[0].data["name"] == winners[0].name
-    assert (await get_organisation(store, "RX1")).name == winners[0].name
+    assert (await get_organisation(InMemoryOrganisations(store), "RX1")).name == winners[0].name
 
 
 async def test_losing_a_race_reads_as_already_registered_not_as_retry() -> None:
@@ -160,7 +164,7 @@ async def test_get_of_an_unknown_code_is_not_found() -> None:
     await register_organisation(InMemoryOrganisations(store), _command("RX1"), _context())
 
     with pytest.raises(NotFound, match="RX9") as raised:
-        await get_organisation(store, "RX9")
+        await get_organisation(InMemoryOrganisations(store), "RX9")
 
     assert raised.value.status_code == 404
     # Looking did not create anything.

@@ -22,9 +22,15 @@ from registration.bootstrap import build_app
 
 OK = "ok"
 CALLERS = (
-    "anonymous", "national-admin", "auditor", "regulator", "lead", "other-lead", "owner",
+    "anonymous",
+    "national-admin",
+    "auditor",
+    "regulator",
+    "lead",
+    "other-lead",
+    "owner",
     "other-owner",
-)  # fmt: skip
+)
 #: Endpoints anyone may call (they check their own credentials), tested in test_accounts_http.
 PUBLIC = {("POST", "/auth/set-up"), ("POST", "/auth/sign-in"), ("POST", "/auth/refresh")}
 
@@ -46,12 +52,15 @@ def _code() -> str:
 
 def _service(provider: str, group: str | None) -> dict[str, Any]:
     return {
-        "cycle": "2009-10", "name": f"Service {uuid.uuid4().hex[:6]}",
-        "description": "School nursing", "service_type": "universal",
+        "cycle": "2009-10",
+        "name": f"Service {uuid.uuid4().hex[:6]}",
+        "description": "School nursing",
+        "service_type": "universal",
         "client_group": {"age_min": 5, "age_max": 11, "needs": []},
-        "group_id": group, "provider_id": provider,
+        "group_id": group,
+        "provider_id": provider,
         "contact": {"name": "N", "email": "n@trust.nhs.uk"},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +80,13 @@ async def world(registration_app: Any, auth_keys: Any) -> AsyncIterator[World]:
         for name in ("North", "South"):
             r = await client.post(
                 f"/organisations/{org_a}/groups",
-                json={"name": name, "kind": "locality",
-                      "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": name}},
+                json={
+                    "name": name,
+                    "kind": "locality",
+                    "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": name},
+                },
                 headers=admin,
-            )  # fmt: skip
+            )
             assert r.status_code == 201, r.text
             groups.append(r.json()["group_id"])
         r = await client.post("/directory/services", json=_service(org_a, groups[0]), headers=admin)
@@ -104,38 +116,84 @@ def expect(default: Any = 403, **by_caller: Any) -> dict[str, Any]:
 Body = Callable[[World], Any]
 ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
     # organisations
-    ("POST", "/organisations",
-     lambda w: {"code": _code(), "name": "X", "kind": "pct", "region": "london"},
-     expect(national_admin=OK)),
+    (
+        "POST",
+        "/organisations",
+        lambda w: {"code": _code(), "name": "X", "kind": "pct", "region": "london"},
+        expect(national_admin=OK),
+    ),
     ("GET", "/organisations", None, expect(national_admin=OK, auditor=OK, regulator=OK)),
     ("POST", "/organisations/import", None, expect(national_admin=OK)),
-    ("GET", "/organisations/{org_a}", None,
-     expect(national_admin=OK, auditor=OK, regulator=OK, lead=OK, other_lead=404, owner=OK,
-            other_owner=OK)),
-    ("PATCH", "/organisations/{org_a}", lambda w: {"name": f"Renamed {uuid.uuid4().hex[:4]}"},
-     expect(national_admin=OK, lead=OK, other_lead=404)),
-    ("GET", "/organisations/{org_a}/history", None,
-     expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404)),
+    (
+        "GET",
+        "/organisations/{org_a}",
+        None,
+        expect(
+            national_admin=OK,
+            auditor=OK,
+            regulator=OK,
+            lead=OK,
+            other_lead=404,
+            owner=OK,
+            other_owner=OK,
+        ),
+    ),
+    (
+        "PATCH",
+        "/organisations/{org_a}",
+        lambda w: {"name": f"Renamed {uuid.uuid4().hex[:4]}"},
+        expect(national_admin=OK, lead=OK, other_lead=404),
+    ),
+    (
+        "GET",
+        "/organisations/{org_a}/history",
+        None,
+        expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404),
+    ),
     # accounts, leads, groups
-    ("POST", "/accounts",
-     lambda w: {"email": f"{uuid.uuid4().hex[:8]}@dfe.example", "name": "N", "role": "auditor"},
-     expect(national_admin=OK)),
-    ("PUT", "/organisations/{org_b}/lead",
-     lambda w: {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": "Lead"},
-     expect(national_admin=OK)),
-    ("GET", "/organisations/{org_a}/lead/history", None,
-     expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404)),
-    ("POST", "/organisations/{org_a}/groups",
-     lambda w: {"name": "G", "kind": "locality",
-                "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": "O"}},
-     expect(national_admin=OK, lead=OK, other_lead=404)),
-    ("GET", "/organisations/{org_a}/groups", None,
-     expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404, owner=OK, other_owner=OK)),
-    ("GET", "/groups/{group_1}", None,
-     expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404, owner=OK, other_owner=404)),
+    (
+        "POST",
+        "/accounts",
+        lambda w: {"email": f"{uuid.uuid4().hex[:8]}@dfe.example", "name": "N", "role": "auditor"},
+        expect(national_admin=OK),
+    ),
+    (
+        "PUT",
+        "/organisations/{org_b}/lead",
+        lambda w: {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": "Lead"},
+        expect(national_admin=OK),
+    ),
+    (
+        "GET",
+        "/organisations/{org_a}/lead/history",
+        None,
+        expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404),
+    ),
+    (
+        "POST",
+        "/organisations/{org_a}/groups",
+        lambda w: {
+            "name": "G",
+            "kind": "locality",
+            "owner": {"email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": "O"},
+        },
+        expect(national_admin=OK, lead=OK, other_lead=404),
+    ),
+    (
+        "GET",
+        "/organisations/{org_a}/groups",
+        None,
+        expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404, owner=OK, other_owner=OK),
+    ),
+    (
+        "GET",
+        "/groups/{group_1}",
+        None,
+        expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404, owner=OK, other_owner=404),
+    ),
     ("POST", "/auth/sign-out", None, expect(default=OK)),
     ("GET", "/auth/me", None, expect(default=OK)),
-]  # fmt: skip
+]
 
 # directory of services (service_1 is org A's, group 1's). Changes send a stale version, so
 # a caller who gets past authorisation is answered 409 and the record stays as it is.
@@ -144,22 +202,42 @@ _READ_SERVICE = expect(
 )
 _CHANGE_SERVICE = expect(national_admin=OK, lead=OK, other_lead=404, owner=OK, other_owner=404)
 DIRECTORY_ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
-    ("POST", "/directory/services", lambda w: _service(w.org_a, w.group_1),
-     expect(national_admin=OK, lead=OK, owner=OK)),
-    ("GET", "/directory/services", None,
-     expect(national_admin=OK, auditor=OK, lead=OK, other_lead=OK, owner=OK, other_owner=OK)),
+    (
+        "POST",
+        "/directory/services",
+        lambda w: _service(w.org_a, w.group_1),
+        expect(national_admin=OK, lead=OK, owner=OK),
+    ),
+    (
+        "GET",
+        "/directory/services",
+        None,
+        expect(national_admin=OK, auditor=OK, lead=OK, other_lead=OK, owner=OK, other_owner=OK),
+    ),
     ("POST", "/directory/services/import", None, expect(national_admin=OK)),
     ("GET", "/directory/services/{service_1}", None, _READ_SERVICE),
-    ("PATCH", "/directory/services/{service_1}",
-     lambda w: {"expected_version": 999, "name": "Renamed"}, _CHANGE_SERVICE),
-    ("POST", "/directory/services/{service_1}/withdraw",
-     lambda w: {"expected_version": 999, "reason": "closed"}, _CHANGE_SERVICE),
-    ("POST", "/directory/services/{service_1}/confirm",
-     lambda w: {"expected_version": 999}, _CHANGE_SERVICE),
+    (
+        "PATCH",
+        "/directory/services/{service_1}",
+        lambda w: {"expected_version": 999, "name": "Renamed"},
+        _CHANGE_SERVICE,
+    ),
+    (
+        "POST",
+        "/directory/services/{service_1}/withdraw",
+        lambda w: {"expected_version": 999, "reason": "closed"},
+        _CHANGE_SERVICE,
+    ),
+    (
+        "POST",
+        "/directory/services/{service_1}/confirm",
+        lambda w: {"expected_version": 999},
+        _CHANGE_SERVICE,
+    ),
     ("GET", "/directory/services/{service_1}/history", None, _READ_SERVICE),
     ("GET", "/directory/services/{service_1}/changes-since-last-year", None, _READ_SERVICE),
     ("POST", "/directory/cycles/{cycle}/carry-forward", None, expect(national_admin=OK)),
-]  # fmt: skip
+]
 ROWS += DIRECTORY_ROWS
 
 
@@ -172,9 +250,13 @@ def _outcome(status: int) -> Any:
 
 async def _call(w: World, method: str, path: str, body: Body | None, caller: str) -> int:
     url = path.format(
-        org_a=w.org_a, org_b=w.org_b, group_1=w.group_1, group_2=w.group_2,
-        service_1=w.service_1, cycle="2030-31",
-    )  # fmt: skip
+        org_a=w.org_a,
+        org_b=w.org_b,
+        group_1=w.group_1,
+        group_2=w.group_2,
+        service_1=w.service_1,
+        cycle="2030-31",
+    )
     kwargs: dict[str, Any] = {"headers": w.headers[caller]}
     if path.endswith("/import"):
         kwargs["content"] = b""
@@ -184,8 +266,9 @@ async def _call(w: World, method: str, path: str, body: Body | None, caller: str
     return response.status_code
 
 
-@pytest.mark.parametrize(("method", "path", "body", "expected"), ROWS,
-                         ids=[f"{m} {p}" for m, p, _, _ in ROWS])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"), ROWS, ids=[f"{m} {p}" for m, p, _, _ in ROWS]
+)
 async def test_each_caller_gets_what_the_matrix_says(
     world: World, method: str, path: str, body: Body | None, expected: dict[str, Any]
 ) -> None:
@@ -207,9 +290,14 @@ def test_every_endpoint_is_in_the_matrix() -> None:
             for name in ("code", "group_id", "service_id", "cycle"):
                 pattern = pattern.replace("{" + name + "}", "{*}")
             normalised = {
-                (m, p.replace("{org_a}", "{*}").replace("{org_b}", "{*}")
-                 .replace("{group_1}", "{*}").replace("{service_1}", "{*}")
-                 .replace("{cycle}", "{*}"))
+                (
+                    m,
+                    p.replace("{org_a}", "{*}")
+                    .replace("{org_b}", "{*}")
+                    .replace("{group_1}", "{*}")
+                    .replace("{service_1}", "{*}")
+                    .replace("{cycle}", "{*}"),
+                )
                 for m, p in listed
-            }  # fmt: skip
+            }
             assert (method.upper(), pattern) in normalised, f"{method.upper()} {path} not in matrix"

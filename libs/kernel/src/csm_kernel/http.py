@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import CSMError, TooManyRequests, Unauthorised
 from .observability import current_traceparent, get_logger, tracing_exported
@@ -114,6 +115,16 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             content={"error": exc.message, "details": exc.details},
             headers=headers,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The router's own answers (no such path, method not allowed) in the same body as
+        # every other error, not Starlette's `{"detail": ...}`.
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": str(exc.detail).lower(), "details": []},
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -34,12 +34,12 @@ from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
 from .observability import configure_logging, configure_tracing, get_logger
+from .openapi import document_kernel_answers
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
 from .republish import RepublishRequestListener
 from .settings import ServiceSettings
 from .status import kernel_status
-from .store.base import EventStore
 from .store.postgres import PostgresEventStore
 from .watchdog import ConsumerWatchdog, Subscription
 from .workers import serve_workers
@@ -54,7 +54,7 @@ class Runtime:
     name: str
     settings: ServiceSettings
     pool: asyncpg.Pool | None = None
-    store: EventStore | None = None
+    store: PostgresEventStore | None = None
     relay: OutboxRelay | None = None
     republish_requests: RepublishRequestListener | None = None
     broker: KafkaBroker | None = None
@@ -63,7 +63,7 @@ class Runtime:
     subscriptions: list[Subscription] = field(default_factory=list)
     started_at: datetime | None = None
 
-    def require_store(self) -> EventStore:
+    def require_store(self) -> PostgresEventStore:
         """The event store; the service must be started."""
         assert self.store is not None, "service not started"
         return self.store
@@ -98,6 +98,7 @@ class Runtime:
             batch_handler=batch_handler,
             delivery_delay=self.settings.delivery_delay_seconds,
             monitor=self.monitor(f"consumer:{name}"),
+            dedup_window=self.settings.dedup_window_seconds,
         )
 
     def subscribe(
@@ -240,6 +241,7 @@ def create_app(
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
     install_edge(app, settings.max_request_bytes)  # NUL, bad UTF-8, oversized bodies: 422/413
+    document_kernel_answers(app)
 
     async def ready() -> list[str]:
         problems = runtime.loops.problems()

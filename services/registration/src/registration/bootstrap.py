@@ -1,12 +1,18 @@
-"""Wires the registration service."""
+"""Wires the registration service: the only module that builds concrete adapters.
+
+`bootstrap` builds the application once (`Registration`); `build_app` hands it to the FastAPI
+app at start (`app.state.registration`, reached by routes through the typed dependencies of
+`entrypoints.http.dependencies`) and to the Kafka consumer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+import asyncpg
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
 from csm_kernel.auth import TokenSigner
 from csm_kernel.client_address import ClientProof
@@ -15,38 +21,76 @@ from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.postgres import PostgresEventStore
 
+from .adapters.accounts_repository import PostgresAccounts
+from .adapters.directory_pg import PostgresDirectory
+from .adapters.organisations_postgres import PostgresOrganisations
 from .application.accounts import Accounts
+from .application.services import Registration
 from .application.sign_in import SignIn
 from .domain.sign_in_keys import SignInKeys
-from .entrypoints.consumers import subscriptions
+from .entrypoints import consumers
 from .entrypoints.http import ROUTERS
 
 
-def _wire(settings: ServiceSettings) -> Callable[[Runtime, FastAPI], None]:
-    def on_start(runtime: Runtime, app: FastAPI) -> None:
-        store = runtime.require_store()
-        assert isinstance(store, PostgresEventStore)
-        pool = runtime.require_pool()
-        app.state.accounts = Accounts(store, pool)
-        if settings.portal_key_file is not None:
-            # Only the portal, holding this key, may say whose address a request is for.
-            app.state.client_proof = ClientProof.from_file(settings.portal_key_file)
-        if settings.auth_private_key_file is not None:
-            links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
-            private_key = settings.auth_private_key_file.read_bytes()
-            sign_in = SignIn(
-                store,
-                pool,
-                TokenSigner(private_key),
-                links=links,
-                # Every replica holds the signing key, so every replica counts alike.
-                keys=SignInKeys.derived_from(private_key),
-            )
-            app.state.sign_in = sign_in
-            # Registration refuses tokens of ended sessions at once.
-            app.state.revocation_check = sign_in.is_revoked
+def bootstrap(
+    store: PostgresEventStore, pool: asyncpg.Pool, settings: ServiceSettings
+) -> Registration:
+    """The application over the service's database, its adapters built once."""
+    organisations = PostgresOrganisations(pool, store)
+    accounts = PostgresAccounts(pool, store)
+    sign_in: SignIn | None = None
+    if settings.auth_private_key_file is not None:
+        links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
+        private_key = settings.auth_private_key_file.read_bytes()
+        sign_in = SignIn(
+            accounts,
+            TokenSigner(private_key),
+            links=links,
+            # Every replica holds the signing key, so every replica counts alike.
+            keys=SignInKeys.derived_from(private_key),
+        )
+    return Registration(
+        organisations=organisations,
+        directory=PostgresDirectory(store, pool),
+        accounts=Accounts(accounts, organisations),
+        sign_in=sign_in,
+    )
 
-    return on_start
+
+def command_line_accounts(pool: asyncpg.Pool, settings: ServiceSettings) -> Accounts:
+    """The account use cases for the command line (one write and done: no group commit)."""
+    return bootstrap(PostgresEventStore(pool, group_commit=False), pool, settings).accounts
+
+
+class _Wiring:
+    """The application of one running app, built at its start (the consumers are subscribed
+    before `on_start` runs, so whichever comes first builds it)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._built: tuple[asyncpg.Pool, Registration] | None = None
+
+    def of(self, runtime: Runtime) -> Registration:
+        pool = runtime.require_pool()
+        if self._built is None or self._built[0] is not pool:
+            store = runtime.require_store()
+            assert isinstance(store, PostgresEventStore)
+            self._built = (pool, bootstrap(store, pool, self.settings))
+        return self._built[1]
+
+    def subscriptions(self, runtime: Runtime, broker: KafkaBroker) -> None:
+        consumers.subscribe(runtime, broker, self.of(runtime).directory)
+
+    def on_start(self, runtime: Runtime, app: FastAPI) -> None:
+        registration = self.of(runtime)
+        app.state.registration = registration
+        if self.settings.portal_key_file is not None:
+            # Only the portal, holding this key, may say whose address a request is for.
+            app.state.client_proof = ClientProof.from_file(self.settings.portal_key_file)
+        if registration.sign_in is not None:
+            app.state.sign_in = registration.sign_in
+            # Registration refuses tokens of ended sessions at once.
+            app.state.revocation_check = registration.sign_in.is_revoked
 
 
 def registration_migrations() -> Traversable:
@@ -54,13 +98,14 @@ def registration_migrations() -> Traversable:
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
+    wiring = _Wiring(settings)
     return create_app(
         "registration",
         settings,
         routers=ROUTERS,
         migrations=registration_migrations(),
         publishes=True,
-        subscriptions=subscriptions,
-        on_start=_wire(settings),
+        subscriptions=wiring.subscriptions,
+        on_start=wiring.on_start,
         description="Organisations, mapping leads, credentials and the directory of services.",
     )

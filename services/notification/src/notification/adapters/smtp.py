@@ -29,29 +29,26 @@ import aiosmtplib
 
 from csm_kernel.settings import ServiceSettings
 
+from ..application.ports import MailFailure, MailUnavailable
+
 #: A connection idle for longer than this is checked (NOOP) before it is trusted with a message:
 #: servers close idle sessions, and finding out from a failed MAIL would count an attempt
 #: against an email that was never handed over.
 IDLE_CHECK_SECONDS = 5.0
 
 
-class SmtpFailure(Exception):
-    """An email the server did not accept."""
-
-    def __init__(self, reason: str, *, code: int | None = None, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-        self.permanent = permanent
+class SmtpFailure(MailFailure):
+    """An email the server did not accept (`application.ports.MailFailure`)."""
 
 
-class SmtpUnavailable(SmtpFailure):
+class SmtpUnavailable(SmtpFailure, MailUnavailable):
     """The server could not be reached or would not open a session: no email was handed over."""
 
 
 class SmtpConnection:
-    """One SMTP session, kept open across messages and reopened when needed. Not shared:
-    one coroutine sends over it at a time (SMTP is one conversation)."""
+    """`application.ports.MailConnection` over SMTP: one session, kept open across messages
+    and reopened when needed. Not shared: one coroutine sends over it at a time (SMTP is one
+    conversation)."""
 
     def __init__(
         self,

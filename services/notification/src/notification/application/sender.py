@@ -49,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,99 +56,44 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
-import asyncpg
 import jinja2
 
 from csm_contracts.events.notifications import NotificationFailed, NotificationSent
 from csm_kernel.clock import Clock
+from csm_kernel.database import Connection
 from csm_kernel.health import LoopMonitor
 from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.settings import ServiceSettings
-from csm_kernel.store.base import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.store.base import AppendContext
 from csm_kernel.text import scrub_text
 
-from ..adapters.smtp import SmtpConnection, SmtpFailure, SmtpUnavailable
-from ..domain.notification import next_attempt
+from ..domain.notification import Outcome, next_attempt, outcome_of
 from .links import LinkKeyMissing, complete_context
+from .ports import (
+    Due,
+    Failure,
+    MailConnection,
+    MailFailure,
+    MailUnavailable,
+    OutcomeEvent,
+    Queue,
+    QueueUnavailable,
+)
 from .templates import Rendered, render
 
 log = get_logger(__name__)
 
 ACTOR = "service:notification"
 
-_CLAIM = """
-SELECT id, kind, organisation_id, recipient, recipient_name, context::text AS context,
-       caused_by, caused_by_type, attempts
-FROM notifications
-WHERE status = 'pending' AND next_attempt_at <= $1
-ORDER BY next_attempt_at, created_at, id
-LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
-
-_STREAM_VERSIONS = """
-SELECT stream_id, max(stream_version) AS version FROM events
-WHERE stream_id = ANY($1::text[]) GROUP BY stream_id
-"""
-
-_MARK_SENT = """
-UPDATE notifications n
-SET status = 'sent', sent_at = $2, attempts = n.attempts + 1, subject = u.subject,
-    smtp_code = NULL
-FROM unnest($1::text[], $3::text[]) AS u(id, subject)
-WHERE n.id = u.id
-"""
-
-_MARK_FAILED = """
-UPDATE notifications n
-SET status = 'failed', attempts = n.attempts + 1, last_error = u.reason, smtp_code = u.code,
-    subject = coalesce(u.subject, n.subject)
-FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS u(id, reason, code, subject)
-WHERE n.id = u.id
-"""
-
-_MARK_DEFERRED = """
-UPDATE notifications n
-SET attempts = n.attempts + 1, next_attempt_at = u.next_at, last_error = u.reason,
-    smtp_code = u.code, subject = coalesce(u.subject, n.subject)
-FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::int[], $5::text[])
-     AS u(id, next_at, reason, code, subject)
-WHERE n.id = u.id
-"""
-
-_NOTE_UNTRIED = """
-UPDATE notifications SET last_error = $2 WHERE id = ANY($1::text[])
-"""
-
-
-@dataclass(frozen=True)
-class _Due:
-    """A claimed row."""
-
-    id: str
-    kind: str
-    organisation_id: str
-    recipient: str
-    recipient_name: str | None
-    context: dict[str, Any]
-    caused_by: str | None
-    caused_by_type: str | None
-    attempts: int
-
-    @property
-    def stream_id(self) -> str:
-        return f"notification-{self.id}"
-
 
 @dataclass
 class _Result:
-    """What became of one claimed row."""
+    """What became of one claimed email."""
 
     subject: str | None = None
     sent: bool = False
-    failure: SmtpFailure | None = None
+    failure: MailFailure | None = None
 
 
 @dataclass
@@ -169,20 +113,18 @@ class Sender:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        store: PostgresEventStore,
+        queue: Queue,
+        connections: Sequence[MailConnection],
         settings: ServiceSettings,
         clock: Clock,
         tokens: LinkTokens | None,
         *,
         batch: int = 100,
         max_attempts: int = 8,
-        connections: int = 4,
         idle_seconds: float = 0.25,
         max_backoff_seconds: float = 30.0,
     ) -> None:
-        self._pool = pool
-        self._store = store
+        self._queue = queue
         self._settings = settings
         self._clock = clock
         self._tokens = tokens
@@ -198,7 +140,7 @@ class Sender:
         # pipelining (aiosmtplib has none) an email is four round trips; a few sessions at once
         # keep the server busy through them (bench/notification_reminders.py: on the embedded
         # sink 1 session gave ~225 emails/s, 2 ~315-355, 4 ~345-395).
-        self.connections = [SmtpConnection.from_settings(settings) for _ in range(connections)]
+        self.connections: list[MailConnection] = list(connections)
 
     def wake(self) -> None:
         """Look for due notifications now rather than at the next poll (e.g. after a retry)."""
@@ -211,19 +153,17 @@ class Sender:
     async def send_batch(self) -> Batch:
         """Claim, send and record one batch (see the module docstring)."""
         outcome = Batch()
-        async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_CLAIM, self._clock.now(), self._batch)
-            if not rows:
+        async with self._queue.claim(self._clock.now(), self._batch) as (conn, due):
+            if not due:
                 return outcome
-            due = [_row(r) for r in rows]
             outcome.claimed = len(due)
             results, unavailable = await self._deliver(due, self.connections)
             outcome.unavailable = unavailable
             await self._record(conn, due, results, outcome)
             if unavailable is not None:
                 untried = [d.id for d in due if d.id not in results]
-                await conn.execute(
-                    _NOTE_UNTRIED, untried, f"waiting: SMTP server unavailable: {unavailable}"
+                await self._queue.note_untried(
+                    conn, untried, f"waiting: SMTP server unavailable: {unavailable}"
                 )
         if outcome.failed or outcome.deferred or unavailable:
             log.info(
@@ -236,7 +176,7 @@ class Sender:
         return outcome
 
     async def _deliver(
-        self, due: Sequence[_Due], connections: Sequence[SmtpConnection]
+        self, due: Sequence[Due], connections: Sequence[MailConnection]
     ) -> tuple[dict[str, _Result], str | None]:
         """Write and send each row, over the connections at once; stops taking new rows as
         soon as the server cannot be reached. Rows not tried are absent from the results."""
@@ -244,19 +184,19 @@ class Sender:
         queue = list(reversed(due))
         unavailable: list[str] = []
 
-        async def work(connection: SmtpConnection) -> None:
+        async def work(connection: MailConnection) -> None:
             while queue and not unavailable:
                 row = queue.pop()
                 result = _Result()
                 try:
                     msg, result.subject = self._write(row)
                 except LinkKeyMissing as exc:  # configuration: fixable, so not for good
-                    result.failure = SmtpFailure(f"cannot write the email: {exc}")
+                    result.failure = MailFailure(f"cannot write the email: {exc}")
                     results[row.id] = result
                     continue
                 except (jinja2.TemplateError, KeyError, ValueError, TypeError) as exc:
                     reason = f"cannot write the email: {type(exc).__name__}: {exc}"
-                    result.failure = SmtpFailure(reason, permanent=True)
+                    result.failure = MailFailure(reason, permanent=True)
                     results[row.id] = result
                     continue
                 except Exception as exc:
@@ -264,7 +204,7 @@ class Sender:
                     # Never let it escape: the batch would roll back, and the emails the server
                     # already accepted in it would go out a second time.
                     log.exception("could not write a notification", notification_id=row.id)
-                    result.failure = SmtpFailure(f"cannot write the email: {exc!r}")
+                    result.failure = MailFailure(f"cannot write the email: {exc!r}")
                     results[row.id] = result
                     continue
                 try:
@@ -272,20 +212,20 @@ class Sender:
                         msg, sender=self._envelope_sender, recipient=row.recipient
                     )
                     result.sent = True
-                except SmtpUnavailable as exc:
+                except MailUnavailable as exc:
                     unavailable.append(exc.reason)
                     return  # this row was not handed over: it stays due, untouched
-                except SmtpFailure as exc:
+                except MailFailure as exc:
                     result.failure = exc
                 except Exception as exc:  # as above: record it, never roll the batch back
                     log.exception("could not send a notification", notification_id=row.id)
-                    result.failure = SmtpFailure(f"could not send: {exc!r}")
+                    result.failure = MailFailure(f"could not send: {exc!r}")
                 results[row.id] = result
 
         await asyncio.gather(*(work(c) for c in connections))
         return results, (unavailable[0] if unavailable else None)
 
-    def _write(self, row: _Due) -> tuple[bytes, str]:
+    def _write(self, row: Due) -> tuple[bytes, str]:
         context = dict(row.context)
         if row.recipient_name is not None:
             context.setdefault("name", row.recipient_name)
@@ -304,54 +244,53 @@ class Sender:
 
     async def _record(
         self,
-        conn: Any,
-        due: Sequence[_Due],
+        conn: Connection,
+        due: Sequence[Due],
         results: dict[str, _Result],
         outcome: Batch,
     ) -> None:
         """Every tried row's outcome and its event, in the claiming transaction."""
         now = self._clock.now()
-        sent: list[_Due] = []
-        failed: list[tuple[_Due, _Result]] = []
-        deferred: list[tuple[_Due, _Result]] = []
+        sent: list[Due] = []
+        failed: list[tuple[Due, _Result]] = []
+        deferred: list[tuple[Due, _Result]] = []
         for row in due:
             result = results.get(row.id)
             if result is None:
                 continue
-            if result.sent:
-                sent.append(row)
-            else:
-                assert result.failure is not None
-                attempts = row.attempts + 1
-                if result.failure.permanent or attempts >= self._max_attempts:
-                    failed.append((row, result))
-                else:
-                    deferred.append((row, result))
-        if sent:
-            await conn.execute(
-                _MARK_SENT,
-                [r.id for r in sent],
-                now,
-                [results[r.id].subject for r in sent],
+            decided = outcome_of(
+                accepted=result.sent,
+                permanent=result.failure is not None and result.failure.permanent,
+                attempts=row.attempts + 1,
+                max_attempts=self._max_attempts,
             )
+            if decided is Outcome.SENT:
+                sent.append(row)
+            elif decided is Outcome.FAILED:
+                failed.append((row, result))
+            else:
+                deferred.append((row, result))
+        if sent:
+            await self._queue.mark_sent(conn, [(r.id, results[r.id].subject) for r in sent], now)
         if failed:
-            await conn.execute(
-                _MARK_FAILED,
-                [r.id for r, _ in failed],
-                [_reason(res) for _, res in failed],
-                [_code(res) for _, res in failed],
-                [res.subject for _, res in failed],
+            await self._queue.mark_failed(
+                conn, [Failure(r.id, _reason(res), _code(res), res.subject) for r, res in failed]
             )
         if deferred:
-            await conn.execute(
-                _MARK_DEFERRED,
-                [r.id for r, _ in deferred],
-                [next_attempt(r.attempts + 1, now) for r, _ in deferred],
-                [_reason(res) for _, res in deferred],
-                [_code(res) for _, res in deferred],
-                [res.subject for _, res in deferred],
+            await self._queue.mark_deferred(
+                conn,
+                [
+                    Failure(
+                        r.id,
+                        _reason(res),
+                        _code(res),
+                        res.subject,
+                        next_attempt(r.attempts + 1, now),
+                    )
+                    for r, res in deferred
+                ],
             )
-        events: list[tuple[_Due, NewEvent]] = []
+        events: list[tuple[Due, NotificationSent | NotificationFailed]] = []
         for row in sent:
             events.append((row, _sent_event(row, results[row.id], now)))
         for row, res in failed:
@@ -362,26 +301,26 @@ class Sender:
         outcome.failed = len(failed)
         outcome.deferred = len(deferred)
 
-    async def _append(self, conn: Any, events: Sequence[tuple[_Due, NewEvent]]) -> None:
+    async def _append(
+        self, conn: Connection, events: Sequence[tuple[Due, NotificationSent | NotificationFailed]]
+    ) -> None:
         """One event per row, each at its stream's current version (0 for a first outcome),
         each caused by what caused the email."""
-        streams = [row.stream_id for row, _ in events]
-        rows = await conn.fetch(_STREAM_VERSIONS, streams)
-        versions = {r["stream_id"]: r["version"] for r in rows}
-        prepared = [
-            self._store.prepare_append(
-                row.stream_id,
-                versions.get(row.stream_id, 0),
-                [event],
-                AppendContext(
-                    actor=ACTOR,
-                    correlation_id=_correlation(row),
-                    causation_id=row.caused_by,
-                ),
-            )
-            for row, event in events
-        ]
-        written = await self._store.write_prepared(conn, prepared)
+        written = await self._queue.append_outcomes(
+            conn,
+            [
+                OutcomeEvent(
+                    row.stream_id,
+                    payload,
+                    AppendContext(
+                        actor=ACTOR,
+                        correlation_id=_correlation(row),
+                        causation_id=row.caused_by,
+                    ),
+                )
+                for row, payload in events
+            ],
+        )
         for (row, _), ok in zip(events, written, strict=True):
             if not ok:
                 # Only a second writer of this stream could cause it, and the row lock keeps
@@ -421,7 +360,7 @@ class Sender:
                     delay = 0.5
                     if batch.claimed >= self._batch:
                         continue
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except QueueUnavailable as exc:
                 monitor.failed(exc)
                 log.warning("notification store unavailable; will retry", error=str(exc))
                 wait, delay = delay, min(delay * 2, self._max_backoff)
@@ -499,7 +438,8 @@ def _header(name: str, value: str) -> str:
         encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
         return f"{name}: {encoded}\r\n"
     # Folded at spaces to keep lines within 78 characters (RFC 5322 2.1.1).
-    lines, line = [], f"{name}:"
+    lines: list[str] = []
+    line = f"{name}:"
     for word in value.split(" "):
         if len(line) + 1 + len(word) > 78 and line.strip() and not line.endswith(":"):
             lines.append(line)
@@ -524,21 +464,7 @@ async def _first(*events: asyncio.Event) -> None:
             w.cancel()
 
 
-def _row(r: asyncpg.Record) -> _Due:
-    return _Due(
-        id=r["id"],
-        kind=r["kind"],
-        organisation_id=r["organisation_id"],
-        recipient=r["recipient"],
-        recipient_name=r["recipient_name"],
-        context=json.loads(r["context"]),
-        caused_by=r["caused_by"],
-        caused_by_type=r["caused_by_type"],
-        attempts=r["attempts"],
-    )
-
-
-def _correlation(row: _Due) -> str:
+def _correlation(row: Due) -> str:
     # The cause's correlation id when the intent kept it; else the cause itself, which ties the
     # outcome to the event (or schedule) that asked for the email.
     return str(row.context.get("correlation_id") or row.caused_by or row.id)
@@ -555,7 +481,7 @@ def _code(result: _Result) -> int | None:
     return result.failure.code if result.failure is not None else None
 
 
-def _outcome(row: _Due, result: _Result) -> dict[str, Any]:
+def _outcome(row: Due, result: _Result) -> dict[str, Any]:
     """What both outcome events say about the email."""
     return {
         "organisation_id": row.organisation_id,
@@ -569,17 +495,15 @@ def _outcome(row: _Due, result: _Result) -> dict[str, Any]:
     }
 
 
-def _sent_event(row: _Due, result: _Result, now: datetime) -> NewEvent:
-    return NewEvent.from_payload(NotificationSent(**_outcome(row, result), sent_at=now))
+def _sent_event(row: Due, result: _Result, now: datetime) -> NotificationSent:
+    return NotificationSent(**_outcome(row, result), sent_at=now)
 
 
-def _failed_event(row: _Due, result: _Result, now: datetime) -> NewEvent:
+def _failed_event(row: Due, result: _Result, now: datetime) -> NotificationFailed:
     assert result.failure is not None
-    return NewEvent.from_payload(
-        NotificationFailed(
-            **_outcome(row, result),
-            failed_at=now,
-            reason=_reason(result),
-            smtp_code=result.failure.code,
-        )
+    return NotificationFailed(
+        **_outcome(row, result),
+        failed_at=now,
+        reason=_reason(result),
+        smtp_code=result.failure.code,
     )

@@ -1,4 +1,4 @@
-"""A notification: one email, to one recipient, for one cause. Pure.
+"""A notification: one email, to one recipient, for one cause, and what becomes of it. Pure.
 
 Its id is derived from its dedupe key (what caused it, what kind of email, to whom), so the
 same cause can never make two: an event redelivered or replayed, a reminder run twice.
@@ -6,10 +6,13 @@ same cause can never make two: an event redelivered or replayed, a reminder run 
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from csm_kernel.errors import Conflict
 
 NAMESPACE = uuid.UUID("0c7b1f0e-5d4a-4f47-9d61-3f0a8f6e2b11")
 
@@ -54,6 +57,31 @@ class Intent:
 
 def next_attempt(attempts: int, now: datetime) -> datetime:
     """When to try again after `attempts` failures: 5 s doubling to at most 15 min."""
-    from datetime import timedelta
-
     return now + timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 900))
+
+
+class Outcome(enum.Enum):
+    """What one attempt at an email comes to."""
+
+    SENT = "sent"
+    #: Refused for good, or out of attempts: `failed`, with `NotificationFailed`.
+    FAILED = "failed"
+    #: Failed for now: tried again at `next_attempt`.
+    DEFERRED = "deferred"
+
+
+def outcome_of(*, accepted: bool, permanent: bool, attempts: int, max_attempts: int) -> Outcome:
+    """The outcome of an attempt, `attempts` counting it: accepted is sent; a refusal for good,
+    or a failure for now that spent the last attempt, is failed; any other failure waits."""
+    if accepted:
+        return Outcome.SENT
+    if permanent or attempts >= max_attempts:
+        return Outcome.FAILED
+    return Outcome.DEFERRED
+
+
+def check_retryable(notification_id: str, status: str) -> None:
+    """Only a failed email goes back in the queue: a sent one is never sent again from here,
+    and a pending one is already waiting. `Conflict` otherwise."""
+    if status != "failed":
+        raise Conflict(f"notification {notification_id} is {status}: only a failed one is retried")

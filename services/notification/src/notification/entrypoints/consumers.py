@@ -13,6 +13,8 @@ U+FFFD), so an event that holds NUL is still an email, not a dead letter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
@@ -20,40 +22,45 @@ from csm_kernel.consumer import Handler
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.text import storable_handlers
 
-from ..application import handlers, reminders
+from ..application.handlers import ConsumerTables
 
 #: Consumer groups (and so dead-letter topics: `csm.dlq.<group>`), one per topic.
 REGISTRATION_GROUP = "notification.registration"
 QUESTIONNAIRE_GROUP = "notification.questionnaire"
 
 
-def registration_handlers() -> dict[str, Handler]:
+def registration_handlers(tables: ConsumerTables) -> dict[str, Handler]:
     """What the `Topics.REGISTRATION` consumer applies."""
-    return storable_handlers(handlers.REGISTRATION)
+    return storable_handlers(tables.registration.handlers())
 
 
-def questionnaire_handlers() -> dict[str, Handler]:
+def questionnaire_handlers(tables: ConsumerTables) -> dict[str, Handler]:
     """What the `Topics.QUESTIONNAIRE` consumer applies: the reminders' state first, so a
     refused email rolls both back, for a replay to redo."""
-    return storable_handlers(handlers.combined(reminders.HANDLERS, handlers.QUESTIONNAIRE))
+    return storable_handlers(tables.questionnaire.handlers())
 
 
-def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
-    subscribe_handlers(
-        runtime,
-        broker,
-        Topics.REGISTRATION,
-        consumer="notification.registration",
-        group_id=REGISTRATION_GROUP,
-        handlers=registration_handlers(),
-        description="Who leads which organisation; set-up links for new accounts.",
-    )
-    subscribe_handlers(
-        runtime,
-        broker,
-        Topics.QUESTIONNAIRE,
-        consumer="notification.questionnaire",
-        group_id=QUESTIONNAIRE_GROUP,
-        handlers=questionnaire_handlers(),
-        description="Emails about delegation and sign-off; the state deadline reminders need.",
-    )
+def subscriptions(tables: ConsumerTables) -> Callable[[Runtime, KafkaBroker], None]:
+    """The service's subscriptions, applying `tables`."""
+
+    def subscribe(runtime: Runtime, broker: KafkaBroker) -> None:
+        subscribe_handlers(
+            runtime,
+            broker,
+            Topics.REGISTRATION,
+            consumer="notification.registration",
+            group_id=REGISTRATION_GROUP,
+            handlers=registration_handlers(tables),
+            description="Who leads which organisation; set-up links for new accounts.",
+        )
+        subscribe_handlers(
+            runtime,
+            broker,
+            Topics.QUESTIONNAIRE,
+            consumer="notification.questionnaire",
+            group_id=QUESTIONNAIRE_GROUP,
+            handlers=questionnaire_handlers(tables),
+            description="Emails about delegation and sign-off; the state deadline reminders need.",
+        )
+
+    return subscribe

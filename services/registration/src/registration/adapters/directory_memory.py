@@ -13,13 +13,15 @@ from dataclasses import dataclass
 
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.directory import ServiceStatus
-from csm_contracts.registry import EventPayload, payload_class
+from csm_contracts.registry import EventPayload
+from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.store import AppendContext, EventStore, NewEvent
 
-from ..application.directory import DirectoryQuery, NewRecord, Scope, SearchPage, ServiceSummary
-from ..application.organisations import load_organisation
+from ..application.ports import DirectoryQuery, NewRecord, Scope, SearchPage, ServiceSummary
+from ..domain.organisation import stream_id_for as organisation_stream
 from ..domain.service_record import ServiceRecord, stream_id_for
+from .event_streams import organisation_events, service_events
 
 
 @dataclass
@@ -40,12 +42,15 @@ class InMemoryDirectory:
         self.rows: dict[uuid.UUID, _Row] = {}
         #: service group id -> organisation code (what the accounts feature defines)
         self.groups: dict[str, str] = {}
+        self.services = service_events(store)
+        self.organisations = organisation_events(store)
+
+    def joined(self, conn: Connection) -> InMemoryDirectory:
+        return self  # no transactions to join in memory
 
     async def load(self, service_id: uuid.UUID) -> ServiceRecord:
-        events = await self.store.read_stream(stream_id_for(service_id))
-        return ServiceRecord.from_history(
-            service_id, [payload_class(e.type, e.version).model_validate(e.data) for e in events]
-        )
+        found = await self.services.load(stream_id_for(service_id))
+        return found or ServiceRecord(service_id=service_id)
 
     async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
         return [await self.load(i) for i in service_ids]
@@ -56,8 +61,8 @@ class InMemoryDirectory:
     async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
         out = {}
         for code in set(codes):
-            org = await load_organisation(self.store, code)
-            if org.registered:
+            org = await self.organisations.load(organisation_stream(code))
+            if org is not None and org.registered:
                 out[code] = tuple(org.partnership_areas)
         return out
 
@@ -135,24 +140,14 @@ class InMemoryDirectory:
 
 
 def _summary(row: _Row) -> ServiceSummary:
-    r, d = row.record, row.record.current()
+    r = row.record
     assert r.cycle is not None and r.status is not None
     return ServiceSummary(
         service_id=r.service_id,
         version=r.version,
         cycle=r.cycle,
         status=r.status,
-        name=d.name,
-        description=d.description,
-        service_type=d.service_type,
-        age_min=d.age_min,
-        age_max=d.age_max,
-        needs=list(d.needs),
-        camhs=d.camhs,
-        camhs_tier=d.camhs_tier,
-        group_id=d.group_id,
-        provider_id=d.provider_id,
-        commissioner_ids=list(d.commissioner_ids),
-        areas=list(row.areas),
+        details=r.current(),
+        areas=row.areas,
         previous_service_id=r.previous_service_id,
     )

@@ -13,22 +13,24 @@ services: one `append_with` per service ~540 us each (~1,000 services/s with the
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.directory import ServiceStatus, ServiceType
-from csm_contracts.registry import EventPayload, payload_class
+from csm_contracts.events.directory import ServiceStatus
+from csm_contracts.registry import EventPayload
 from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict
+from csm_kernel.event_sourcing import EventRow, EventSourcedRepository
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
 
-from ..application.directory import (
+from ..application.ports import (
     DirectoryQuery,
     NewRecord,
     Scope,
@@ -37,7 +39,10 @@ from ..application.directory import (
 )
 from ..domain.organisation import Organisation
 from ..domain.organisation import stream_id_for as organisation_stream
-from ..domain.service_record import ServiceRecord, stream_id_for
+from ..domain.service_record import FIELD_PATHS, ServiceDetails, ServiceRecord, stream_id_for
+from .event_streams import organisation_events, service_events
+
+S = TypeVar("S")
 
 #: Streams appended per `csm_append` call in a bulk write.
 APPEND_BATCH = 100
@@ -46,12 +51,19 @@ TOTAL_LIMIT = 2000
 #: Read-model rows per COPY in a bulk write.
 COPY_BATCH = 5000
 
+#: The read model's columns: where the record stands, its details (columns named as the
+#: `ServiceDetails` attributes), and what the searches filter on.
 COLUMNS = (
-    "service_id", "version", "cycle", "status", "name", "description", "service_type",
-    "age_min", "age_max", "needs", "camhs", "camhs_tier", "group_id", "provider_id",
-    "commissioner_ids", "organisation_ids", "areas", "contact_name", "contact_email",
-    "contact_phone", "previous_service_id", "previous_cycle",
-)  # fmt: skip
+    "service_id",
+    "version",
+    "cycle",
+    "status",
+    *FIELD_PATHS,
+    "organisation_ids",
+    "areas",
+    "previous_service_id",
+    "previous_cycle",
+)
 
 _UPSERT = (
     f"INSERT INTO directory_services ({', '.join(COLUMNS)}) VALUES "
@@ -60,10 +72,8 @@ _UPSERT = (
     + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS[1:])
 )
 
-_SUMMARY = (
-    "service_id, version, cycle, status, name, description, service_type, age_min, age_max, "
-    "needs, camhs, camhs_tier, group_id, provider_id, commissioner_ids, areas, "
-    "previous_service_id"
+_SUMMARY = ", ".join(
+    ("service_id", "version", "cycle", "status", *FIELD_PATHS, "areas", "previous_service_id")
 )
 
 
@@ -71,29 +81,40 @@ def read_model_row(record: ServiceRecord, areas: Sequence[str]) -> tuple[Any, ..
     """The `directory_services` row of a record, in `COLUMNS` order."""
     d = record.current()
     assert record.cycle is not None and record.status is not None
+    details = d.flat()
+    details["service_type"] = d.service_type.value
     return (
-        record.service_id, record.version, record.cycle, record.status.value, d.name,
-        d.description, d.service_type.value, d.age_min, d.age_max, list(d.needs), d.camhs,
-        d.camhs_tier, d.group_id, d.provider_id, list(d.commissioner_ids),
-        list(d.organisation_ids), list(areas), d.contact_name, d.contact_email,
-        d.contact_phone, record.previous_service_id, record.previous_cycle,
-    )  # fmt: skip
+        record.service_id,
+        record.version,
+        record.cycle,
+        record.status.value,
+        *details.values(),
+        list(d.organisation_ids),
+        list(areas),
+        record.previous_service_id,
+        record.previous_cycle,
+    )
 
 
 async def _read_streams(
-    conn: Connection, stream_ids: Sequence[str]
-) -> dict[str, list[EventPayload]]:
-    """Payloads of several streams in one query, each stream in version order."""
+    conn: Connection, events: EventSourcedRepository[S], stream_ids: Sequence[str]
+) -> dict[str, S]:
+    """The state of several streams, read in one query and folded through `events`."""
     rows = await conn.fetch(
-        "SELECT stream_id, type, version, data::text AS data FROM events "
+        "SELECT stream_id, type, version, occurred_at, data::text AS data FROM events "
         "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
         list(stream_ids),
     )
-    out: dict[str, list[EventPayload]] = defaultdict(list)
+    by_stream: dict[str, list[EventRow]] = defaultdict(list)
     for r in rows:
-        out[r["stream_id"]].append(
-            payload_class(r["type"], r["version"]).model_validate_json(r["data"])
+        by_stream[r["stream_id"]].append(
+            (r["type"], r["version"], r["occurred_at"], json.loads(r["data"]))
         )
+    out: dict[str, S] = {}
+    for stream_id, stream_rows in by_stream.items():
+        state = events.fold_rows(None, stream_id, 0, stream_rows)
+        if state is not None:
+            out[stream_id] = state
     return out
 
 
@@ -111,8 +132,10 @@ class PostgresDirectory:
         self.store = store
         self.pool = pool
         self.conn = conn
+        self.services = service_events(store)
+        self.organisations = organisation_events(store)
 
-    def bound(self, conn: Connection) -> PostgresDirectory:
+    def joined(self, conn: Connection) -> PostgresDirectory:
         return PostgresDirectory(self.store, self.pool, conn)
 
     @contextlib.asynccontextmanager
@@ -140,10 +163,10 @@ class PostgresDirectory:
 
     async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
         async with self._connection() as conn:
-            streams = await _read_streams(conn, [stream_id_for(i) for i in service_ids])
-        return [
-            ServiceRecord.from_history(i, streams.get(stream_id_for(i), [])) for i in service_ids
-        ]
+            found = await _read_streams(
+                conn, self.services, [stream_id_for(i) for i in service_ids]
+            )
+        return [found.get(stream_id_for(i)) or ServiceRecord(service_id=i) for i in service_ids]
 
     async def history(self, service_id: uuid.UUID) -> list[EventEnvelope]:
         return await self.store.read_stream(stream_id_for(service_id))
@@ -151,11 +174,13 @@ class PostgresDirectory:
     async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
         wanted = sorted(set(codes))
         async with self._connection() as conn:
-            streams = await _read_streams(conn, [organisation_stream(c) for c in wanted])
+            found: dict[str, Organisation] = await _read_streams(
+                conn, self.organisations, [organisation_stream(c) for c in wanted]
+            )
         out: dict[str, tuple[str, ...]] = {}
         for code in wanted:
-            org = Organisation.from_history(code, streams.get(organisation_stream(code), []))
-            if org.registered:
+            org = found.get(organisation_stream(code))
+            if org is not None and org.registered:
                 out[code] = tuple(org.partnership_areas)
         return out
 
@@ -332,17 +357,7 @@ def _summary(r: asyncpg.Record) -> ServiceSummary:
         version=r["version"],
         cycle=r["cycle"],
         status=ServiceStatus(r["status"]),
-        name=r["name"],
-        description=r["description"],
-        service_type=ServiceType(r["service_type"]),
-        age_min=r["age_min"],
-        age_max=r["age_max"],
-        needs=list(r["needs"]),
-        camhs=r["camhs"],
-        camhs_tier=r["camhs_tier"],
-        group_id=r["group_id"],
-        provider_id=r["provider_id"],
-        commissioner_ids=list(r["commissioner_ids"]),
-        areas=list(r["areas"]),
+        details=ServiceDetails.from_flat(dict(r.items())),
+        areas=tuple(r["areas"]),
         previous_service_id=r["previous_service_id"],
     )

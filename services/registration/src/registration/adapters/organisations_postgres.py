@@ -21,12 +21,9 @@ from csm_kernel.database import Connection
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
 
-from ..application.organisations import (
-    OrganisationFilter,
-    OrganisationPage,
-    organisation_from_events,
-)
+from ..application.ports import OrganisationFilter, OrganisationPage
 from ..domain.organisation import Organisation, OrganisationChange, stream_id_for
+from .event_streams import organisation_events
 
 _COLUMNS = "code, version, name, kind, region, partnership_areas, linked_organisation_id, mapped_by"
 
@@ -91,9 +88,10 @@ class PostgresOrganisations:
     def __init__(self, pool: asyncpg.Pool, store: PostgresEventStore) -> None:
         self.pool = pool
         self.store = store
+        self.events = organisation_events(store)
 
     async def load(self, code: str) -> Organisation:
-        return organisation_from_events(code, await self.stream(code))
+        return await self.events.load(stream_id_for(code)) or Organisation(code=code)
 
     async def load_many(self, codes: Collection[str]) -> dict[str, Organisation]:
         if not codes:
@@ -188,9 +186,10 @@ async def rebuild_organisation_list(pool: asyncpg.Pool, store: PostgresEventStor
             if envelope.stream_id.startswith("organisation-"):
                 streams.setdefault(envelope.stream_id, []).append(envelope)
         rows = []
-        for stream_id, events in streams.items():
-            org = organisation_from_events(stream_id.removeprefix("organisation-"), events)
-            if org.registered:
+        organisations = organisation_events(store)
+        for events in streams.values():
+            org = organisations.fold(None, events)
+            if org is not None and org.registered:
                 rows.append((*_row_of(org, events[-1].occurred_at), events[0].occurred_at))
         await conn.execute("DELETE FROM organisations")
         await conn.executemany(

@@ -10,9 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Literal
-
-import asyncpg
+from typing import Literal
 
 from csm_contracts.auth import Role
 from csm_contracts.events.accounts import (
@@ -26,11 +24,10 @@ from csm_contracts.events.accounts import (
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.database import Connection
 from csm_kernel.errors import InvalidInput, NotFound
-from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.event_sourcing import decode_event
+from csm_kernel.store import AppendContext
 
-from ..adapters import accounts_repository as repo
-from . import organisations
+from .ports import AccountRepository, OrganisationRepository, ServiceGroup
 
 NATIONAL_ROLES = frozenset({Role.NATIONAL_ADMIN, Role.REGULATOR, Role.AUDITOR})
 #: How long a set-up link works.
@@ -58,9 +55,13 @@ class NewAccount:
 
 @dataclass
 class Accounts:
-    store: PostgresEventStore
-    pool: asyncpg.Pool
+    repo: AccountRepository
+    organisations: OrganisationRepository
     clock: Clock = field(default_factory=SystemClock)
+
+    async def _ensure_registered(self, organisation_id: str) -> None:
+        if not (await self.organisations.load(organisation_id)).registered:
+            raise NotFound(f"no organisation with code {organisation_id}")
 
     async def _create(
         self,
@@ -74,21 +75,30 @@ class Accounts:
         context: AppendContext,
     ) -> NewAccount:
         account_id = uuid.uuid4().hex
-        await repo.insert_account(
-            conn, account_id=account_id, email=email, name=name,
-            organisation_id=organisation_id, group_id=group_id, roles=[r.value for r in roles],
-        )  # fmt: skip
+        await self.repo.insert_account(
+            conn,
+            account_id=account_id,
+            email=email,
+            name=name,
+            organisation_id=organisation_id,
+            group_id=group_id,
+            roles=roles,
+        )
         setup_id = uuid.uuid4().hex
         expires = self.clock.now() + SETUP_LINK_LIFETIME
-        await repo.insert_setup_link(conn, setup_id, account_id, expires)
+        await self.repo.insert_setup_link(conn, setup_id, account_id, expires)
         event = AccountCreated(
-            organisation_id=organisation_id or NATIONAL, account_id=account_id, email=email,
-            name=name, roles=roles, group_id=group_id, created_by=context.actor,
-            setup_id=setup_id, setup_expires_at=expires,
-        )  # fmt: skip
-        await self.store.append_with(
-            conn, account_stream(account_id), 0, [NewEvent.from_payload(event)], context
+            organisation_id=organisation_id or NATIONAL,
+            account_id=account_id,
+            email=email,
+            name=name,
+            roles=roles,
+            group_id=group_id,
+            created_by=context.actor,
+            setup_id=setup_id,
+            setup_expires_at=expires,
         )
+        await self.repo.append(conn, account_stream(account_id), 0, [event], context)
         return NewAccount(account_id, email, name)
 
     async def create_national_account(
@@ -99,61 +109,76 @@ class Accounts:
             raise InvalidInput.field(
                 "role", f"national accounts are {', '.join(sorted(NATIONAL_ROLES))}"
             )
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.repo.transaction() as conn:
             return await self._create(
-                conn, email=email, name=name, roles=[role], organisation_id=None,
-                group_id=None, context=context,
-            )  # fmt: skip
+                conn,
+                email=email,
+                name=name,
+                roles=[role],
+                organisation_id=None,
+                group_id=None,
+                context=context,
+            )
 
     async def nominate_lead(
         self, organisation_id: str, email: str, name: str, context: AppendContext
     ) -> NewAccount:
         """The organisation's mapping lead becomes a new account; a previous lead loses their
         sign-in. Nominating the current lead again changes nothing."""
-        await organisations.get_organisation(self.store, organisation_id)
-        async with self.pool.acquire() as conn, conn.transaction():
-            current = await repo.current_lead(conn, organisation_id)
+        await self._ensure_registered(organisation_id)
+        async with self.repo.transaction() as conn:
+            current = await self.repo.current_lead(conn, organisation_id)
             if current is not None:
-                holder = await repo.account(conn, current["account_id"])
-                if holder is not None and holder["email"].lower() == email.lower():
-                    return NewAccount(holder["account_id"], holder["email"], holder["name"])
+                holder = await self.repo.account(conn, current.account_id)
+                if holder is not None and holder.email.lower() == email.lower():
+                    return NewAccount(holder.account_id, holder.email, holder.name)
             new = await self._create(
-                conn, email=email, name=name, roles=[Role.MAPPING_LEAD],
-                organisation_id=organisation_id, group_id=None, context=context,
-            )  # fmt: skip
-            version = current["stream_version"] if current else 0
+                conn,
+                email=email,
+                name=name,
+                roles=[Role.MAPPING_LEAD],
+                organisation_id=organisation_id,
+                group_id=None,
+                context=context,
+            )
+            version = current.stream_version if current else 0
             nominated = MappingLeadNominated(
-                organisation_id=organisation_id, account_id=new.account_id, email=email,
-                name=name, replaces_account_id=current["account_id"] if current else None,
+                organisation_id=organisation_id,
+                account_id=new.account_id,
+                email=email,
+                name=name,
+                replaces_account_id=current.account_id if current else None,
                 nominated_by=context.actor,
-            )  # fmt: skip
-            await self.store.append_with(
-                conn, leadership_stream(organisation_id), version,
-                [NewEvent.from_payload(nominated)], context,
-            )  # fmt: skip
+            )
+            await self.repo.append(
+                conn, leadership_stream(organisation_id), version, [nominated], context
+            )
             if current is not None:
                 await self._disable(
-                    conn, current["account_id"], organisation_id, "mapping lead replaced", context
+                    conn, current.account_id, organisation_id, "mapping lead replaced", context
                 )
-            await repo.set_lead(conn, organisation_id, new.account_id, version + 1)
+            await self.repo.set_lead(conn, organisation_id, new.account_id, version + 1)
             return new
 
     async def _disable(
-        self, conn: Connection, account_id: str, organisation_id: str, reason: str,
+        self,
+        conn: Connection,
+        account_id: str,
+        organisation_id: str,
+        reason: str,
         context: AppendContext,
-    ) -> None:  # fmt: skip
-        version = await self.store.stream_version(account_stream(account_id))
+    ) -> None:
+        version = await self.repo.stream_version(account_stream(account_id))
         event = AccountDisabled(
             organisation_id=organisation_id, account_id=account_id, reason=reason
         )
-        await self.store.append_with(
-            conn, account_stream(account_id), version, [NewEvent.from_payload(event)], context
-        )
-        await repo.disable_account(conn, account_id, self.clock.now())
+        await self.repo.append(conn, account_stream(account_id), version, [event], context)
+        await self.repo.disable_account(conn, account_id, self.clock.now())
 
     async def lead_history(self, organisation_id: str) -> list[MappingLeadNominated]:
-        events = await self.store.read_stream(leadership_stream(organisation_id))
-        return [MappingLeadNominated.model_validate(e.data) for e in events]
+        events = await self.repo.read_stream(leadership_stream(organisation_id))
+        decoded = (decode_event(e).payload for e in events)
+        return [p for p in decoded if isinstance(p, MappingLeadNominated)]
 
     async def define_group(
         self,
@@ -166,41 +191,45 @@ class Accounts:
     ) -> tuple[str, NewAccount]:
         """A service group of the organisation, and an account for its owner that sees only
         that group."""
-        await organisations.get_organisation(self.store, organisation_id)
+        await self._ensure_registered(organisation_id)
         group_id = uuid.uuid4().hex[:12]
-        async with self.pool.acquire() as conn, conn.transaction():
-            await repo.insert_group(conn, group_id, organisation_id, name, kind)
+        async with self.repo.transaction() as conn:
+            await self.repo.insert_group(conn, group_id, organisation_id, name, kind)
             owner = await self._create(
-                conn, email=owner_email, name=owner_name, roles=[Role.GROUP_OWNER],
-                organisation_id=organisation_id, group_id=group_id, context=context,
-            )  # fmt: skip
-            await repo.set_group_owner(conn, group_id, owner.account_id)
+                conn,
+                email=owner_email,
+                name=owner_name,
+                roles=[Role.GROUP_OWNER],
+                organisation_id=organisation_id,
+                group_id=group_id,
+                context=context,
+            )
+            await self.repo.set_group_owner(conn, group_id, owner.account_id)
             events = [
                 ServiceGroupDefined(
-                    organisation_id=organisation_id, group_id=group_id, name=name, kind=kind,
+                    organisation_id=organisation_id,
+                    group_id=group_id,
+                    name=name,
+                    kind=kind,
                     defined_by=context.actor,
                 ),
                 ServiceGroupOwnerNamed(
-                    organisation_id=organisation_id, group_id=group_id,
-                    account_id=owner.account_id, email=owner_email, name=owner_name,
+                    organisation_id=organisation_id,
+                    group_id=group_id,
+                    account_id=owner.account_id,
+                    email=owner_email,
+                    name=owner_name,
                     named_by=context.actor,
                 ),
-            ]  # fmt: skip
-            await self.store.append_with(
-                conn, group_stream(group_id), 0, [NewEvent.from_payload(e) for e in events],
-                context,
-            )  # fmt: skip
+            ]
+            await self.repo.append(conn, group_stream(group_id), 0, events, context)
         return group_id, owner
 
-    async def list_groups(self, organisation_id: str) -> list[dict[str, Any]]:
-        return await repo.groups_of(self.pool, organisation_id)
+    async def list_groups(self, organisation_id: str) -> list[ServiceGroup]:
+        return await self.repo.groups_of(organisation_id)
 
-    async def group(self, group_id: str) -> dict[str, Any]:
-        row = await self.pool.fetchrow(
-            "SELECT group_id, organisation_id, name, kind, owner_account_id FROM service_groups "
-            "WHERE group_id = $1",
-            group_id,
-        )
-        if row is None:
+    async def group(self, group_id: str) -> ServiceGroup:
+        found = await self.repo.group(group_id)
+        if found is None:
             raise NotFound(f"no service group {group_id}")
-        return dict(row)
+        return found

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
-from csm_contracts.auth import Role
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.directory import FieldChange, ServiceStatus, ServiceType
+from csm_contracts.events.directory import FieldChange, ServiceStatus
 from csm_contracts.registry import EventPayload
-from csm_kernel.auth import Principal
 from csm_kernel.errors import ConcurrencyConflict, Forbidden, InvalidInput, NotFound
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
@@ -35,175 +33,40 @@ from ..domain.service_record import (
     previous_cycle,
     stream_id_for,
 )
+from .ports import (
+    Directory,
+    DirectoryQuery,
+    NewRecord,
+    Scope,
+    SearchPage,
+    ServiceSummary,
+)
+
+__all__ = [
+    "CarryForwardResult",
+    "Directory",
+    "DirectoryQuery",
+    "ImportRow",
+    "NewRecord",
+    "Scope",
+    "SearchPage",
+    "ServiceSummary",
+    "carry_forward",
+    "changes_since_last_year",
+    "confirm_service",
+    "get_service",
+    "import_services",
+    "register_service",
+    "revise_service",
+    "search",
+    "service_history",
+    "withdraw_service",
+]
 
 log = get_logger(__name__)
 
 #: How many records carry-forward loads and writes at a time.
 CARRY_CHUNK = 2000
-
-
-# --- who is asking -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a caller may see and change in the directory."""
-
-    everything: bool = False
-    can_write: bool = False
-    organisation_id: str | None = None
-    #: Set for a group owner (who is not also a lead): only this group's records.
-    group_id: str | None = None
-
-    @classmethod
-    def of(cls, principal: Principal) -> Scope:
-        if principal.has(Role.NATIONAL_ADMIN):
-            return cls(everything=True, can_write=True)
-        if principal.has(Role.AUDITOR):
-            return cls(everything=True, can_write=False)
-        if principal.has(Role.MAPPING_LEAD) and principal.organisation_id:
-            return cls(can_write=True, organisation_id=principal.organisation_id)
-        if principal.has(Role.GROUP_OWNER) and principal.organisation_id and principal.group_id:
-            return cls(
-                can_write=True,
-                organisation_id=principal.organisation_id,
-                group_id=principal.group_id,
-            )
-        return cls()  # sees nothing
-
-    @property
-    def sees_nothing(self) -> bool:
-        return not self.everything and self.organisation_id is None
-
-    def covers(self, details: ServiceDetails) -> bool:
-        """Is a record with these details within this caller's reach?"""
-        if self.everything:
-            return True
-        if self.organisation_id is None or self.organisation_id not in details.organisation_ids:
-            return False
-        return self.group_id is None or details.group_id == self.group_id
-
-    def ensure_can_write(self) -> None:
-        if not self.can_write:
-            raise Forbidden("your role does not allow changes to the directory")
-
-
-# --- the port ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NewRecord:
-    """A record about to be written for the first time, with its events and provider areas."""
-
-    record: ServiceRecord
-    events: list[EventPayload]
-    areas: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DirectoryQuery:
-    """A directory search. None means "any"; `statuses` defaults to the live records."""
-
-    area: str | None = None
-    locality: str | None = None
-    service_type: ServiceType | None = None
-    tier: int | None = None
-    age: int | None = None
-    text: str | None = None
-    cycle: str | None = None
-    statuses: tuple[ServiceStatus, ...] = (ServiceStatus.ACTIVE, ServiceStatus.TO_BE_CHECKED)
-    limit: int = 20
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class ServiceSummary:
-    """One search hit, from the read model."""
-
-    service_id: uuid.UUID
-    version: int
-    cycle: str
-    status: ServiceStatus
-    name: str
-    description: str
-    service_type: ServiceType
-    age_min: int
-    age_max: int
-    needs: list[str]
-    camhs: bool
-    camhs_tier: int | None
-    group_id: str | None
-    provider_id: str
-    commissioner_ids: list[str]
-    areas: list[str]
-    previous_service_id: uuid.UUID | None
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of hits. `total` counts every match when `total_is_exact`; a very broad search
-    stops counting at a limit and `total` is then a lower bound ("2,000 or more")."""
-
-    total: int
-    items: list[ServiceSummary] = field(default_factory=list)
-    total_is_exact: bool = True
-
-
-class Directory(Protocol):
-    """Where service records live: their streams and the inline read model."""
-
-    async def load(self, service_id: uuid.UUID) -> ServiceRecord:
-        """The record as its stream makes it (version 0 when there is no such stream)."""
-        ...
-
-    async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
-        """Several records at once, in the order asked (missing ones at version 0)."""
-        ...
-
-    async def history(self, service_id: uuid.UUID) -> list[EventEnvelope]:
-        """A record's events as stored."""
-        ...
-
-    async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """Partnership areas of each *registered* organisation among `codes` (others absent)."""
-        ...
-
-    async def group_organisations(self, group_ids: Iterable[str]) -> dict[str, str]:
-        """The organisation of each *defined* service group among `group_ids` (others absent)."""
-        ...
-
-    async def save(
-        self,
-        record: ServiceRecord,
-        expected_version: int,
-        events: Sequence[EventPayload],
-        areas: Sequence[str],
-        context: AppendContext,
-    ) -> None:
-        """Append `events` at `expected_version` and write `record` (already evolved by them)
-        to the read model, atomically. `ConcurrencyConflict` if the stream moved."""
-        ...
-
-    async def save_new(
-        self, items: Sequence[NewRecord], context: AppendContext, *, skip_existing: bool
-    ) -> int:
-        """Write many new records in one transaction: all or nothing. A record whose stream
-        already exists is skipped when `skip_existing`, else the whole write is refused
-        (`ConcurrencyConflict`). Returns how many were written."""
-        ...
-
-    async def search(self, query: DirectoryQuery, scope: Scope) -> SearchPage:
-        """Matching records within the caller's scope, one page and the total: by relevance
-        for a text search (unless too broad to rank), else by name."""
-        ...
-
-    async def active_ids(self, cycle: str) -> list[uuid.UUID]:
-        """Every active record of a cycle."""
-        ...
-
-    async def carried_from(self, cycle: str) -> set[uuid.UUID]:
-        """The previous records already carried into `cycle`."""
-        ...
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -317,11 +180,11 @@ async def register_service(
     service_id: uuid.UUID | None = None,
 ) -> ServiceRecord:
     scope.ensure_can_write()
-    record = ServiceRecord(service_id=service_id or uuid.uuid4())
-    events = record.register(cycle, details)
+    new = ServiceRecord(service_id=service_id or uuid.uuid4())
+    events = new.register(cycle, details)
     _ensure_covers(scope, details)
     areas = await _provider_areas(directory, details)
-    record.apply_all(events)
+    record = new.after(events)
     await directory.save(record, 0, events, areas, context)
     log.info(
         "service registered",
@@ -444,8 +307,7 @@ async def carry_forward(
             if not previous.exists or previous.status is not ServiceStatus.ACTIVE:
                 continue  # changed since the read model said so: nothing to carry
             event = previous.carry_forward(cycle)
-            record = ServiceRecord(service_id=event.service_id)
-            record.apply_all([event])
+            record = ServiceRecord(service_id=event.service_id).after([event])
             items.append(NewRecord(record, [event], areas.get(previous.current().provider_id, ())))
         carried += await directory.save_new(items, context, skip_existing=True)
     already = len(active) - carried
@@ -492,9 +354,9 @@ async def import_services(
     seen: dict[uuid.UUID, int] = {}
     built: list[tuple[ImportRow, ServiceRecord, list[EventPayload]]] = []
     for row in rows:
-        record = ServiceRecord(service_id=row.service_id or uuid.uuid4())
+        new = ServiceRecord(service_id=row.service_id or uuid.uuid4())
         try:
-            events = record.register(row.cycle, row.details)
+            events = new.register(row.cycle, row.details)
         except InvalidInput as exc:
             problems.extend(_line_error(row.line, exc.details))
             continue
@@ -509,8 +371,7 @@ async def import_services(
                     }
                 )
             seen[row.service_id] = row.line
-        record.apply_all(events)
-        built.append((row, record, events))
+        built.append((row, new.after(events), events))
     codes = {c for row in rows for c in row.details.organisation_ids}
     known = await directory.organisation_areas(codes)
     groups = await directory.group_organisations(

@@ -8,17 +8,16 @@ stream version the decision was made from.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events import OrganisationKind, Region
-from csm_contracts.registry import payload_class
+from csm_contracts.registry import EventPayload
 from csm_kernel.errors import ConcurrencyConflict, Conflict, NotFound
+from csm_kernel.event_sourcing import decode_event
 from csm_kernel.observability import get_logger
-from csm_kernel.store import AppendContext, EventStore
+from csm_kernel.store import AppendContext
 
 from ..domain.commands import ChangePartnershipAreas, RegisterOrganisation, RenameOrganisation
 from ..domain.organisation import (
@@ -26,33 +25,25 @@ from ..domain.organisation import (
     OrganisationChange,
     StaleOrganisation,
     decide_registration,
+    evolve_recorded,
     stream_id_for,
 )
 from ..domain.organisation_rules import area_reference_problems, invalid
+from .ports import OrganisationFilter, OrganisationPage, OrganisationRepository
+
+__all__ = [
+    "HistoryEntry",
+    "OrganisationFilter",
+    "OrganisationPage",
+    "OrganisationRepository",
+    "get_organisation",
+    "list_organisations",
+    "organisation_history",
+    "register_organisation",
+    "update_organisation",
+]
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class OrganisationFilter:
-    """Which organisations a listing shows, a page at a time in code order."""
-
-    region: Region | None = None
-    kind: OrganisationKind | None = None
-    #: Members of this LA partnership area.
-    area: str | None = None
-    #: Codes after this one (the previous page's last code).
-    after: str | None = None
-    limit: int = 100
-
-
-@dataclass(frozen=True)
-class OrganisationPage:
-    items: list[Organisation]
-    #: How many organisations match the filter, over all pages.
-    total: int
-    #: Pass as `after` for the next page; None on the last page.
-    next_after: str | None
 
 
 @dataclass(frozen=True)
@@ -68,47 +59,9 @@ class HistoryEntry:
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class OrganisationRepository(Protocol):
-    """Where organisations are kept (the port)."""
-
-    async def load(self, code: str) -> Organisation:
-        """The organisation as its stream says (unregistered if the stream is empty)."""
-        ...
-
-    async def load_many(self, codes: Collection[str]) -> dict[str, Organisation]:
-        """The registered organisations among `codes`."""
-        ...
-
-    async def save(self, changes: Sequence[OrganisationChange], context: AppendContext) -> None:
-        """Append every change at the version it was decided from, all or nothing.
-
-        Raises `ConcurrencyConflict` (naming the stream) if any stream has moved on."""
-        ...
-
-    async def search(self, query: OrganisationFilter) -> OrganisationPage:
-        """A page of the organisation list."""
-        ...
-
-    async def stream(self, code: str) -> list[EventEnvelope]:
-        """The organisation's events as stored."""
-        ...
-
-
-def organisation_from_events(code: str, events: Sequence[EventEnvelope]) -> Organisation:
-    """An organisation rebuilt from its stored events."""
-    return Organisation.from_history(
-        code, [payload_class(e.type, e.version).model_validate(e.data) for e in events]
-    )
-
-
-async def load_organisation(store: EventStore, code: str) -> Organisation:
-    """The organisation as its stream in `store` says (for services that hold just the store)."""
-    return organisation_from_events(code, await store.read_stream(stream_id_for(code)))
-
-
-async def get_organisation(store: EventStore, code: str) -> Organisation:
+async def get_organisation(repo: OrganisationRepository, code: str) -> Organisation:
     """A registered organisation, or `NotFound`."""
-    org = await load_organisation(store, code)
+    org = await repo.load(code)
     if not org.registered:
         raise NotFound(f"no organisation with code {code}")
     return org
@@ -152,7 +105,7 @@ async def update_organisation(
     org = await repo.load(code)
     if not org.registered:
         raise NotFound(f"no organisation with code {code}")
-    events = []
+    events: list[EventPayload] = []
     if name is not None:
         events.extend(org.rename(RenameOrganisation(code, name, expected_version)))
     if partnership_areas is not None:
@@ -210,8 +163,7 @@ async def organisation_history(repo: OrganisationRepository, code: str) -> list[
     org = Organisation(code=code)
     entries = []
     for envelope in stored:
-        payload = payload_class(envelope.type, envelope.version).model_validate(envelope.data)
-        after = org.evolved([payload])
+        after = evolve_recorded(org, decode_event(envelope))
         entries.append(
             HistoryEntry(
                 version=envelope.stream_version,

@@ -17,11 +17,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from csm_contracts.auth import Role
 from csm_contracts.events.accounts import NATIONAL, AccountActivated
 from csm_contracts.registry import EventPayload
 from csm_kernel.auth import Principal, TokenSigner
@@ -30,13 +28,12 @@ from csm_kernel.database import Connection
 from csm_kernel.errors import InvalidInput, TooManyRequests, Unauthorised
 from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
-from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.store import AppendContext
 
-from ..adapters import accounts_repository as repo
 from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password
 from ..domain.sign_in_keys import SignInKeys
 from .accounts import account_stream
+from .ports import Account, Credentials, Session
 
 log = get_logger(__name__)
 
@@ -63,8 +60,7 @@ class SignedIn:
 
 @dataclass
 class SignIn:
-    store: PostgresEventStore
-    pool: asyncpg.Pool
+    repo: Credentials
     signer: TokenSigner
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
@@ -84,42 +80,36 @@ class SignIn:
         """Set the password of the account a valid, unused, unexpired set-up link names."""
         now = self.clock.now()
         setup_id = self.links.read_set_up(token) if self.links is not None else None
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT t.account_id, t.expires_at, t.used_at, a.email, a.status, "
-                "a.organisation_id FROM setup_links t JOIN accounts a USING (account_id) "
-                "WHERE t.setup_id = $1 FOR UPDATE OF t",
-                setup_id or "",
-            )
-            if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+        async with self.repo.transaction() as conn:
+            link = await self.repo.setup_link_for_update(conn, setup_id or "")
+            if link is None or link.used_at is not None or link.expires_at <= now:
                 raise InvalidInput.field(
                     "token", "this set-up link is not valid any more: ask for a new one"
                 )
-            if row["status"] == "disabled":
+            if link.status == "disabled":
                 raise InvalidInput.field("token", "this account has been closed")
-            check_password(password, row["email"])
-            await conn.execute(
-                "UPDATE setup_links SET used_at = $2 WHERE setup_id = $1", setup_id, now
+            check_password(password, link.email)
+            assert setup_id is not None
+            await self.repo.use_setup_link(conn, setup_id, now)
+            was_pending = link.status == "pending"
+            await self.repo.set_password(
+                conn, link.account_id, self.hasher.hash(password), activate=True
             )
-            was_pending = row["status"] == "pending"
-            await conn.execute(
-                "UPDATE accounts SET password_hash = $2, status = 'active' WHERE account_id = $1",
-                row["account_id"], self.hasher.hash(password),
-            )  # fmt: skip
             if was_pending:
                 await self._append(
-                    conn, row["account_id"],
+                    conn,
+                    link.account_id,
                     AccountActivated(
-                        organisation_id=row["organisation_id"] or NATIONAL,
-                        account_id=row["account_id"],
+                        organisation_id=link.organisation_id or NATIONAL,
+                        account_id=link.account_id,
                     ),
-                )  # fmt: skip
+                )
 
     async def _append(self, conn: Connection, account_id: str, event: EventPayload) -> None:
         stream = account_stream(account_id)
-        version = await self.store.stream_version(stream)
+        version = await self.repo.stream_version(stream)
         context = AppendContext(actor=f"user:{account_id}")
-        await self.store.append_with(conn, stream, version, [NewEvent.from_payload(event)], context)
+        await self.repo.append(conn, stream, version, [event], context)
 
     async def sign_in(
         self, email: str, password: str, *, client: str, device_token: str | None = None
@@ -134,22 +124,22 @@ class SignIn:
         now = self.clock.now()
         address = self.keys.address(email)
         device = digest(device_token) if device_token else None
-        async with self.pool.acquire() as conn, conn.transaction():
-            account = await repo.account_by_email(conn, email)
-            trusted = device is not None and await repo.is_trusted_device(
+        async with self.repo.transaction() as conn:
+            account = await self.repo.account_by_email(conn, email)
+            trusted = device is not None and await self.repo.is_trusted_device(
                 conn, device, address, now
             )
             # A trusted device is a client of its own: others on its network cannot lock it.
             client_key = (
                 self.keys.device(device) if trusted and device else self.keys.client(client)
             )
-            pair, address_count = await repo.hold_counters(conn, address, client_key, now)
+            pair, address_count = await self.repo.hold_counters(conn, address, client_key, now)
             decision = self.policy.admit(pair, address_count, trusted=trusted, now=now)
             if isinstance(decision, Admitted):
-                await repo.save_counters(
+                await self.repo.save_counters(
                     conn, address, client_key, decision.client, decision.address
                 )
-            await repo.purge_stale_counters(conn, now, now - self.policy.forget_after)
+            await self.repo.purge_stale_counters(conn, now, now - self.policy.forget_after)
         if isinstance(decision, Refused):
             # Costs what any other answer costs, and checks nothing.
             await self._verify(self._decoy, password)
@@ -157,25 +147,24 @@ class SignIn:
                 decision.message, retry_after_seconds=decision.retry_after_seconds
             )
         usable: str | None = None
-        if account is not None and account["status"] == "active":
-            usable = account["password_hash"]
+        if account is not None and account.status == "active":
+            usable = account.password_hash
         right = await self._verify(usable or self._decoy, password)
         if usable is not None and right:
             assert account is not None
-            async with self.pool.acquire() as conn, conn.transaction():
-                await repo.forgive_attempt(conn, address, client_key)
-                if self.hasher.check_needs_rehash(account["password_hash"]):
-                    await conn.execute(
-                        "UPDATE accounts SET password_hash = $2 WHERE account_id = $1",
-                        account["account_id"], self.hasher.hash(password),
-                    )  # fmt: skip
+            async with self.repo.transaction() as conn:
+                await self.repo.forgive_attempt(conn, address, client_key)
+                if self.hasher.check_needs_rehash(usable):
+                    await self.repo.set_password(
+                        conn, account.account_id, self.hasher.hash(password), activate=False
+                    )
                 kept = device_token if trusted else secrets.token_urlsafe(32)
                 assert kept is not None
-                await repo.trust_device(
+                await self.repo.trust_device(
                     conn,
                     digest(kept),
                     address,
-                    account["account_id"],
+                    account.account_id,
                     now,
                     now + self.policy.trust_device_for,
                 )
@@ -187,7 +176,7 @@ class SignIn:
                 "sign-in lockout",
                 scope="client" if decision.locks_client else "address",
                 address_key=address[:16],
-                account_id=account["account_id"] if account is not None else None,
+                account_id=account.account_id if account is not None else None,
             )
         # Failed: answer slowly, with no connection or row lock held meanwhile.
         await asyncio.sleep(decision.delay_seconds)
@@ -203,24 +192,25 @@ class SignIn:
         except (VerificationError, InvalidHashError):
             return False
 
-    async def _open_session(self, conn: Connection, account: asyncpg.Record) -> Tokens:
+    async def _open_session(self, conn: Connection, account: Account) -> Tokens:
         session_id = uuid.uuid4().hex
         refresh = secrets.token_urlsafe(32)
-        await conn.execute(
-            "INSERT INTO sessions (session_id, account_id, refresh_hash, expires_at) "
-            "VALUES ($1, $2, $3, $4)",
-            session_id, account["account_id"], digest(refresh),
+        await self.repo.open_session(
+            conn,
+            session_id,
+            account.account_id,
+            digest(refresh),
             self.clock.now() + self.refresh_ttl,
-        )  # fmt: skip
+        )
         return self._tokens(account, session_id, refresh)
 
-    def _tokens(self, account: asyncpg.Record, session_id: str, refresh: str) -> Tokens:
+    def _tokens(self, account: Account, session_id: str, refresh: str) -> Tokens:
         principal = Principal(
-            user_id=account["account_id"],
+            user_id=account.account_id,
             session_id=session_id,
-            roles=frozenset(Role(r) for r in account["roles"]),
-            organisation_id=account["organisation_id"],
-            group_id=account["group_id"],
+            roles=frozenset(account.roles),
+            organisation_id=account.organisation_id,
+            group_id=account.group_id,
         )
         access, _ = self.signer.issue(principal, now=self.clock.now().timestamp())
         return Tokens(access, refresh, self.signer.ttl_seconds)
@@ -230,67 +220,43 @@ class SignIn:
         again means it leaked, and ends the session."""
         now = self.clock.now()
         hashed = digest(refresh_token)
-        async with self.pool.acquire() as conn, conn.transaction():
-            session = await conn.fetchrow(
-                "SELECT s.*, a.status FROM sessions s JOIN accounts a USING (account_id) "
-                "WHERE s.refresh_hash = $1 FOR UPDATE OF s",
-                hashed,
-            )
+        async with self.repo.transaction() as conn:
+            session = await self.repo.session_for_update(conn, hashed)
             live = (
                 session is not None
-                and session["revoked_at"] is None
-                and session["expires_at"] > now
-                and session["status"] == "active"
+                and session.revoked_at is None
+                and session.expires_at > now
+                and session.account_status == "active"
             )
             if session is not None and live:
                 return await self._rotate(conn, session, hashed)
             if session is None:
-                spent = await conn.fetchval(
-                    "SELECT session_id FROM spent_refresh_tokens WHERE refresh_hash = $1", hashed
-                )
+                spent = await self.repo.spent_session(conn, hashed)
                 if spent is not None:
-                    await conn.execute(
-                        "UPDATE sessions SET revoked_at = $2 WHERE session_id = $1 "
-                        "AND revoked_at IS NULL",
-                        spent, now,
-                    )  # fmt: skip
+                    await self.repo.revoke_session(conn, spent, now)
                     log.warning("refresh token reused; session ended", session_id=spent)
         # Refused after the commit, so that ending a leaked session stands.
         raise Unauthorised("sign in again")
 
-    async def _rotate(self, conn: Connection, session: asyncpg.Record, hashed: str) -> Tokens:
+    async def _rotate(self, conn: Connection, session: Session, hashed: str) -> Tokens:
         new_refresh = secrets.token_urlsafe(32)
-        await conn.execute(
-            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id) VALUES ($1, $2)",
-            hashed, session["session_id"],
-        )  # fmt: skip
-        await conn.execute(
-            "UPDATE sessions SET refresh_hash = $2 WHERE session_id = $1",
-            session["session_id"], digest(new_refresh),
-        )  # fmt: skip
-        account = await repo.account(conn, session["account_id"])
+        await self.repo.rotate_refresh(conn, session.session_id, hashed, digest(new_refresh))
+        account = await self.repo.account(conn, session.account_id)
         assert account is not None
-        return self._tokens(account, session["session_id"], new_refresh)
+        return self._tokens(account, session.session_id, new_refresh)
 
     async def sign_out(self, principal: Principal) -> None:
-        await self.pool.execute(
-            "UPDATE sessions SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
-            principal.session_id, self.clock.now(),
-        )  # fmt: skip
+        await self.repo.revoke_session(None, principal.session_id, self.clock.now())
 
     async def is_revoked(self, principal: Principal) -> bool:
         """Registration refuses access tokens of ended sessions at once; other services accept
         them until they expire (at most the access-token lifetime)."""
-        row = await self.pool.fetchrow(
-            "SELECT s.revoked_at, s.expires_at, a.status FROM sessions s "
-            "JOIN accounts a USING (account_id) WHERE s.session_id = $1",
-            principal.session_id,
-        )
-        if row is None:
+        session = await self.repo.session_state(principal.session_id)
+        if session is None:
             # Only a holder of the signing key can name a session we never opened.
             return False
         return (
-            row["revoked_at"] is not None
-            or row["expires_at"] <= self.clock.now()
-            or row["status"] != "active"
+            session.revoked_at is not None
+            or session.expires_at <= self.clock.now()
+            or session.account_status != "active"
         )

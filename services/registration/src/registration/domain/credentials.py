@@ -27,9 +27,17 @@ MAX_PASSWORD_LENGTH = 128
 # The commonest choices that pass a length rule; a serious list belongs in a breach-check
 # service, which these machines cannot reach.
 _COMMON = frozenset(
-    {"password1234", "123456789012", "qwertyuiopas", "passwordpassword", "letmein12345",
-     "welcome12345", "changeme1234", "administrator"}
-)  # fmt: skip
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiopas",
+        "passwordpassword",
+        "letmein12345",
+        "welcome12345",
+        "changeme1234",
+        "administrator",
+    }
+)
 
 
 def check_password(password: str, email: str) -> None:

@@ -8,9 +8,8 @@ parts of a split PCT are linked to each other, once and for good.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from csm_contracts.events import OrganisationKind, OrganisationRegistered, Region
 from csm_contracts.events.registration import (
@@ -20,6 +19,7 @@ from csm_contracts.events.registration import (
 )
 from csm_contracts.registry import EventPayload
 from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
+from csm_kernel.event_sourcing import Recorded
 
 from .commands import ChangePartnershipAreas, RegisterOrganisation, RenameOrganisation
 from .organisation_rules import (
@@ -54,15 +54,19 @@ class StaleOrganisation(ConcurrencyConflict):
         self.details = [{"field": "expected_version", "reason": self.message}]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Organisation:
-    """An organisation as its events have made it."""
+    """An organisation as its events have made it (immutable: `evolve` makes the next one).
+
+    The methods under "decisions" are pure: state and command in, the events it causes out
+    (or a domain error); they never change the state."""
 
     code: str
     version: int = 0
     name: str | None = None
     kind: OrganisationKind | None = None
     region: Region | None = None
+    #: Never changed in place: `evolve` gives the next state a new list.
     partnership_areas: list[str] = field(default_factory=list)
     linked_organisation_id: str | None = None
     mapped_by: str | None = None
@@ -70,6 +74,10 @@ class Organisation:
     @property
     def registered(self) -> bool:
         return self.version > 0
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id_for(self.code)
 
     # --- decisions ---------------------------------------------------------------------------
 
@@ -212,38 +220,44 @@ class Organisation:
         if expected_version != self.version:
             raise StaleOrganisation(self.code, expected_version, self.version)
 
-    # --- state -------------------------------------------------------------------------------
-
-    def apply(self, event: EventPayload) -> None:
-        """Change the state as the event says (the event has already happened)."""
-        if isinstance(event, OrganisationRegistered):
-            self.name = event.name
-            self.kind = event.kind
-            self.region = event.region
-            self.partnership_areas = list(event.partnership_areas)
-            self.linked_organisation_id = event.linked_organisation_id
-            self.mapped_by = event.mapped_by
-        elif isinstance(event, OrganisationRenamed):
-            self.name = event.new_name
-        elif isinstance(event, PartnershipAreasChanged):
-            self.partnership_areas = list(event.new_partnership_areas)
-        elif isinstance(event, OrganisationLinked):
-            self.linked_organisation_id = event.linked_organisation_id
-        self.version += 1
-
     def evolved(self, events: Iterable[EventPayload]) -> Organisation:
-        """A copy with `events` applied; this one is left as it is."""
-        copy = dataclasses.replace(self, partnership_areas=list(self.partnership_areas))
+        """This organisation with `events` applied (this one is left as it is)."""
+        org = self
         for event in events:
-            copy.apply(event)
-        return copy
+            org = evolve(org, event)
+        return org
 
     @classmethod
-    def from_history(cls, code: str, events: list[EventPayload]) -> Organisation:
-        org = cls(code=code)
-        for event in events:
-            org.apply(event)
-        return org
+    def from_history(cls, code: str, events: Iterable[EventPayload]) -> Organisation:
+        return cls(code=code).evolved(events)
+
+
+def evolve(org: Organisation | None, event: EventPayload) -> Organisation:
+    """The organisation once `event` has happened to it (`None`: before its first event)."""
+    if org is None:
+        org = Organisation(code=event.organisation_id)
+    if isinstance(event, OrganisationRegistered):
+        org = replace(
+            org,
+            name=event.name,
+            kind=event.kind,
+            region=event.region,
+            partnership_areas=list(event.partnership_areas),
+            linked_organisation_id=event.linked_organisation_id,
+            mapped_by=event.mapped_by,
+        )
+    elif isinstance(event, OrganisationRenamed):
+        org = replace(org, name=event.new_name)
+    elif isinstance(event, PartnershipAreasChanged):
+        org = replace(org, partnership_areas=list(event.new_partnership_areas))
+    elif isinstance(event, OrganisationLinked):
+        org = replace(org, linked_organisation_id=event.linked_organisation_id)
+    return replace(org, version=org.version + 1)
+
+
+def evolve_recorded(org: Organisation | None, recorded: Recorded[EventPayload]) -> Organisation:
+    """`evolve` as the kernel's repository folds a stream (at the recorded version)."""
+    return replace(evolve(org, recorded.payload), version=recorded.stream_version)
 
 
 @dataclass(frozen=True)

@@ -260,10 +260,15 @@ def parse(data: bytes, *, max_rows: int) -> ParsedFile:
             )
     if header is None:
         raise BadImport(
-            [RowProblem(1, "header", f"the file is empty: the first line names the columns "
-                        f"({', '.join(COLUMNS)})")],
+            [
+                RowProblem(
+                    1,
+                    "header",
+                    f"the file is empty: the first line names the columns ({', '.join(COLUMNS)})",
+                )
+            ],
             "the file is empty",
-        )  # fmt: skip
+        )
     return out
 
 

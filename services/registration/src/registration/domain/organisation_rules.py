@@ -73,8 +73,11 @@ class KnownOrganisation(Protocol):
     @property
     def registered(self) -> bool: ...
 
-    kind: OrganisationKind | None
-    linked_organisation_id: str | None
+    @property
+    def kind(self) -> OrganisationKind | None: ...
+
+    @property
+    def linked_organisation_id(self) -> str | None: ...
 
 
 def code_reason(value: str) -> str | None:

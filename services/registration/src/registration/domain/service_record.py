@@ -1,7 +1,8 @@
 """A service in the directory: one record per service and cycle. No I/O.
 
-The aggregate decides which events a command causes (`register`, `revise`, `withdraw`,
-`confirm`, `carry_forward`) and rebuilds itself from its events (`apply`). Every rule a single
+The aggregate is immutable state: its pure decisions say which events a command causes
+(`register`, `revise`, `withdraw`, `confirm`, `carry_forward`) and the pure `evolve` makes the
+next state from an event. Every rule a single
 record can check is here: ages within 0-25 and minimum not above maximum, a CAMHS tier 1-4 only
 for a CAMHS service, a plausible email, organisation codes that look like codes. Whether those
 organisations exist is the application's to check (it needs the event store).
@@ -37,6 +38,7 @@ from csm_contracts.events.directory import (
 from csm_contracts.events.registration import ORGANISATION_CODE_PATTERN
 from csm_contracts.registry import EventPayload
 from csm_kernel.errors import Conflict, InvalidInput
+from csm_kernel.event_sourcing import Recorded
 
 STREAM_PREFIX = "service-"
 
@@ -206,6 +208,22 @@ class ServiceDetails:
             updates[attr] = value
         return replace(self, **updates)
 
+    def flat(self) -> dict[str, Any]:
+        """Attribute -> value (lists for the tuples), in `FIELD_PATHS` order."""
+        return {
+            attr: list(v) if isinstance(v := getattr(self, attr), tuple) else v
+            for attr in FIELD_PATHS
+        }
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any]) -> ServiceDetails:
+        """The details from attribute -> value (a read-model row), the inverse of `flat`."""
+        args: dict[str, Any] = {attr: values[attr] for attr in FIELD_PATHS}
+        for attr in _TUPLES:
+            args[attr] = tuple(args[attr])
+        args["service_type"] = ServiceType(args["service_type"])
+        return cls(**args)
+
     @classmethod
     def of(cls, event: ServiceFields) -> ServiceDetails:
         return cls(
@@ -246,7 +264,8 @@ class ServiceDetails:
         }
 
 
-#: Attribute -> the dotted path callers use.
+#: Attribute -> the dotted path callers use. The one list of a record's fields, in the order
+#: every layer shows them (the read model's columns carry the attribute names).
 FIELD_PATHS: dict[str, str] = {
     "name": "name",
     "description": "description",
@@ -264,14 +283,19 @@ FIELD_PATHS: dict[str, str] = {
     "contact_phone": "contact.phone",
 }
 ATTRIBUTES: dict[str, str] = {path: attr for attr, path in FIELD_PATHS.items()}
+#: What a search hit shows of a record's details: all but the contact.
+LISTED: tuple[str, ...] = tuple(a for a in FIELD_PATHS if not a.startswith("contact_"))
 _TUPLES = frozenset({"needs", "commissioner_ids"})
 #: Fields a revision may clear (send null).
 NULLABLE: frozenset[str] = frozenset({"camhs_tier", "group_id", "contact.phone"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServiceRecord:
-    """A service record as its events have made it."""
+    """A service record as its events have made it (immutable: `evolve` makes the next one).
+
+    The methods under "decisions" are pure: state and command in, the events it causes out
+    (or a domain error); they never change the record."""
 
     service_id: uuid.UUID
     version: int = 0
@@ -402,48 +426,60 @@ class ServiceRecord:
         assert self.cycle is not None
         return self.cycle
 
-    # --- evolution --------------------------------------------------------------------------
-
-    def apply(self, event: EventPayload) -> None:
-        if isinstance(event, ServiceRegistered):
-            self.cycle = event.cycle
-            self.details = ServiceDetails.of(event)
-            self.status = ServiceStatus.ACTIVE
-        elif isinstance(event, ServiceCarriedForward):
-            self.cycle = event.cycle
-            self.details = ServiceDetails.of(event)
-            self.last_year = self.details
-            self.status = ServiceStatus.TO_BE_CHECKED
-            self.previous_service_id = event.previous_service_id
-            self.previous_cycle = event.previous_cycle
-        elif isinstance(event, ServiceRevised):
-            updates = {c.field: c.new for c in event.changes if c.field != "status"}
-            self.details = self.current().with_changes(updates)
-            for c in event.changes:
-                if c.field == "status":
-                    self.status = ServiceStatus(c.new)
-        elif isinstance(event, ServiceWithdrawn):
-            self.status = ServiceStatus.WITHDRAWN
-            self.withdrawn_reason = event.reason
-        elif isinstance(event, ServiceConfirmed):
-            self.status = ServiceStatus.ACTIVE
-        self.version += 1
-
-    def apply_all(self, events: Iterable[EventPayload]) -> None:
-        for event in events:
-            self.apply(event)
-
     def after(self, events: Iterable[EventPayload]) -> ServiceRecord:
-        """A copy of this record with `events` applied (this one is left as it is)."""
-        copy = replace(self)
-        copy.apply_all(events)
-        return copy
+        """This record with `events` applied (this one is left as it is)."""
+        record = self
+        for event in events:
+            record = evolve(record, event)
+        return record
 
     @classmethod
     def from_history(cls, service_id: uuid.UUID, events: Iterable[EventPayload]) -> ServiceRecord:
-        record = cls(service_id=service_id)
-        record.apply_all(events)
-        return record
+        return cls(service_id=service_id).after(events)
+
+
+def evolve(record: ServiceRecord | None, event: EventPayload) -> ServiceRecord:
+    """The record once `event` has happened to it (`None`: before its first event)."""
+    if record is None:
+        service_id = getattr(event, "service_id", None)
+        assert isinstance(service_id, uuid.UUID), f"{event.EVENT_TYPE} starts no service record"
+        record = ServiceRecord(service_id=service_id)
+    if isinstance(event, ServiceRegistered):
+        record = replace(
+            record,
+            cycle=event.cycle,
+            details=ServiceDetails.of(event),
+            status=ServiceStatus.ACTIVE,
+        )
+    elif isinstance(event, ServiceCarriedForward):
+        details = ServiceDetails.of(event)
+        record = replace(
+            record,
+            cycle=event.cycle,
+            details=details,
+            last_year=details,
+            status=ServiceStatus.TO_BE_CHECKED,
+            previous_service_id=event.previous_service_id,
+            previous_cycle=event.previous_cycle,
+        )
+    elif isinstance(event, ServiceRevised):
+        updates = {c.field: c.new for c in event.changes if c.field != "status"}
+        record = replace(record, details=record.current().with_changes(updates))
+        for c in event.changes:
+            if c.field == "status":
+                record = replace(record, status=ServiceStatus(c.new))
+    elif isinstance(event, ServiceWithdrawn):
+        record = replace(record, status=ServiceStatus.WITHDRAWN, withdrawn_reason=event.reason)
+    elif isinstance(event, ServiceConfirmed):
+        record = replace(record, status=ServiceStatus.ACTIVE)
+    return replace(record, version=record.version + 1)
+
+
+def evolve_recorded(
+    record: ServiceRecord | None, recorded: Recorded[EventPayload]
+) -> ServiceRecord:
+    """`evolve` as the kernel's repository folds a stream (at the recorded version)."""
+    return replace(evolve(record, recorded.payload), version=recorded.stream_version)
 
 
 def _raise_if(problems: list[dict[str, str]]) -> None:

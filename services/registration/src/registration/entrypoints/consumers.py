@@ -9,22 +9,19 @@ national-admin endpoint may have run first).
 
 from __future__ import annotations
 
-from typing import Any
-
 from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.questionnaire import CycleOpened
-from csm_kernel.consumer import Handler
 from csm_kernel.database import Connection
+from csm_kernel.handlers import HandlerTable
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
-from csm_kernel.store.postgres import PostgresEventStore
 from csm_kernel.text import storable_handlers
 
-from ..adapters.directory_pg import PostgresDirectory
 from ..application.directory import carry_forward
+from ..application.ports import Directory
 
 GROUP = "registration"
 #: The name `processed_messages` records this consumer's messages under.
@@ -33,11 +30,16 @@ CONSUMER = "registration.directory"
 ACTOR = "service:registration"
 
 
-def cycle_opened_handler(directory: PostgresDirectory) -> Any:
-    async def on_cycle_opened(conn: Connection, envelope: EventEnvelope, event: Any) -> None:
-        assert isinstance(event, CycleOpened)
+def handler_table(directory: Directory) -> HandlerTable:
+    """What the consumer applies, by payload class."""
+    table = HandlerTable()
+
+    @table.on(CycleOpened)
+    async def on_cycle_opened(
+        conn: Connection, envelope: EventEnvelope, event: CycleOpened
+    ) -> None:
         await carry_forward(
-            directory.bound(conn),
+            directory.joined(conn),
             event.cycle,
             event.previous_cycle,
             AppendContext(
@@ -47,24 +49,17 @@ def cycle_opened_handler(directory: PostgresDirectory) -> Any:
             ),
         )
 
-    return on_cycle_opened
+    return table
 
 
-def handlers_for(directory: PostgresDirectory) -> dict[str, Handler]:
-    """What the consumer applies (event text as PostgreSQL can hold it)."""
-    return storable_handlers({CycleOpened.EVENT_TYPE: cycle_opened_handler(directory)})
-
-
-def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:
-    store = runtime.require_store()
-    assert isinstance(store, PostgresEventStore)
-    directory = PostgresDirectory(store, runtime.require_pool())
+def subscribe(runtime: Runtime, broker: KafkaBroker, directory: Directory) -> None:
+    """Subscribe the consumer (event text as PostgreSQL can hold it)."""
     subscribe_handlers(
         runtime,
         broker,
         Topics.QUESTIONNAIRE,
         consumer=CONSUMER,
         group_id=GROUP,
-        handlers=handlers_for(directory),
+        handlers=storable_handlers(handler_table(directory).handlers()),
         description="Carries last cycle's services forward when a new cycle opens.",
     )

@@ -17,10 +17,8 @@ from csm_kernel.database import connect_pool, migrate
 from csm_kernel.runtime import service_main
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext
-from csm_kernel.store.postgres import PostgresEventStore
 
-from ..application.accounts import Accounts
-from ..bootstrap import build_app, registration_migrations
+from ..bootstrap import build_app, command_line_accounts, registration_migrations
 
 
 async def _create_account(email: str, name: str, role: str) -> str:
@@ -28,7 +26,7 @@ async def _create_account(email: str, name: str, role: str) -> str:
     pool = await connect_pool(settings.database_url, size=2)
     try:
         await migrate(pool, "registration", registration_migrations())
-        accounts = Accounts(PostgresEventStore(pool, group_commit=False), pool)
+        accounts = command_line_accounts(pool, settings)
         new = await accounts.create_national_account(
             email, name, Role(role), AppendContext(actor=f"cli:{getpass.getuser()}")
         )

@@ -11,25 +11,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
 from csm_kernel.bounds import IDENTIFIER_LENGTH
+from csm_kernel.http import error_responses
 
-from ...application.bulletins import MAX_BODY, MAX_SUBJECT, BulletinFilter, Bulletins
+from ...application.bulletins import MAX_BODY, MAX_SUBJECT, BulletinFilter
+from .deps import BulletinsDep
 
 router = APIRouter(tags=["bulletins"])
 
 Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
 Reader = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR))]
-
-
-def _bulletins(request: Request) -> Bulletins:
-    bulletins: Bulletins = request.app.state.services.bulletins
-    return bulletins
-
 
 #: A region, a kind or an organisation code, as the filter names them.
 Word = Annotated[str, StringConstraints(max_length=IDENTIFIER_LENGTH)]
@@ -62,16 +58,60 @@ class BulletinIn(BaseModel):
     filter: FilterIn | None = None
 
 
-@router.post("/bulletins", status_code=201)
-async def publish_bulletin(body: BulletinIn, admin: Admin, request: Request) -> dict[str, Any]:
+class FilterOut(BaseModel):
+    """The filter as applied: each list sorted, without repeats; empty lists do not narrow."""
+
+    regions: list[str]
+    kinds: list[str]
+    organisation_ids: list[str]
+
+
+class Published(BaseModel):
+    id: str
+    subject: str
+    filter: FilterOut
+    #: How many emails were recorded (one per lead's address).
+    recipients: int
+    created_at: str
+    created_by: str
+
+
+class BulletinDeliveryOut(BaseModel):
+    pending: int
+    sent: int
+    failed: int
+
+
+class BulletinOut(BaseModel):
+    id: str
+    subject: str
+    body: str
+    filter: FilterOut
+    recipients: int
+    delivery: BulletinDeliveryOut
+    created_at: str
+    created_by: str
+
+
+@router.post(
+    "/bulletins",
+    status_code=201,
+    response_model=Published,
+    responses=error_responses(401, 403, 413, 422),
+)
+async def publish_bulletin(
+    body: BulletinIn, admin: Admin, bulletins: BulletinsDep
+) -> dict[str, Any]:
     audience = (
         BulletinFilter(body.filter.regions, body.filter.kinds, body.filter.organisation_ids)
         if body.filter
         else None
     )
-    return await _bulletins(request).publish(body.subject, body.body, audience, admin.actor)
+    return await bulletins.publish(body.subject, body.body, audience, admin.actor)
 
 
-@router.get("/bulletins")
-async def list_bulletins(_: Reader, request: Request) -> list[dict[str, Any]]:
-    return await _bulletins(request).list()
+@router.get(
+    "/bulletins", response_model=list[BulletinOut], responses=error_responses(401, 403, 422)
+)
+async def list_bulletins(_: Reader, bulletins: BulletinsDep) -> list[dict[str, Any]]:
+    return await bulletins.list()

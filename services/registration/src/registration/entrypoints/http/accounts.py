@@ -10,31 +10,15 @@ from pydantic import BaseModel, EmailStr, Field
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, current_principal, ensure_can_see, require
 from csm_kernel.client_address import ClientProof
-from csm_kernel.errors import NotFound, Unauthorised
-from csm_kernel.http import append_context
+from csm_kernel.errors import NotFound
+from csm_kernel.http import append_context, error_responses
 
-from ...application.accounts import Accounts
-from ...application.sign_in import SignIn
+from ...application.ports import ServiceGroup
+from .dependencies import AccountsDep, SignInDep
 
 router = APIRouter(tags=["accounts"])
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-async def accounts_of(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-async def sign_in_of(request: Request) -> SignIn:
-    sign_in: SignIn | None = getattr(request.app.state, "sign_in", None)
-    if sign_in is None:
-        raise Unauthorised("sign-in is not configured on this server (no signing key)")
-    return sign_in
-
-
-AccountsDep = Annotated[Accounts, Depends(accounts_of)]
-SignInDep = Annotated[SignIn, Depends(sign_in_of)]
 
 
 class Person(BaseModel):
@@ -101,6 +85,16 @@ class GroupResponse(BaseModel):
     kind: str
     owner_account_id: str | None = None
 
+    @classmethod
+    def of(cls, group: ServiceGroup) -> GroupResponse:
+        return cls(
+            group_id=group.group_id,
+            organisation_id=group.organisation_id,
+            name=group.name,
+            kind=group.kind,
+            owner_account_id=group.owner_account_id,
+        )
+
 
 class LeadNomination(BaseModel):
     account_id: str
@@ -110,7 +104,12 @@ class LeadNomination(BaseModel):
     nominated_by: str
 
 
-@router.post("/accounts", status_code=201, response_model=AccountResponse)
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountResponse,
+    responses=error_responses(401, 403, 409, 413, 422),
+)
 async def create_national_account(
     body: NationalAccountRequest,
     request: Request,
@@ -123,7 +122,12 @@ async def create_national_account(
     return AccountResponse(account_id=new.account_id, email=new.email, name=new.name)
 
 
-@router.put("/organisations/{code}/lead", status_code=201, response_model=AccountResponse)
+@router.put(
+    "/organisations/{code}/lead",
+    status_code=201,
+    response_model=AccountResponse,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 async def nominate_lead(
     code: str,
     body: Person,
@@ -137,7 +141,11 @@ async def nominate_lead(
     return AccountResponse(account_id=new.account_id, email=new.email, name=new.name)
 
 
-@router.get("/organisations/{code}/lead/history", response_model=list[LeadNomination])
+@router.get(
+    "/organisations/{code}/lead/history",
+    response_model=list[LeadNomination],
+    responses=error_responses(401, 403, 404),
+)
 async def lead_history(
     code: str,
     accounts: AccountsDep,
@@ -151,7 +159,12 @@ async def lead_history(
     ]
 
 
-@router.post("/organisations/{code}/groups", status_code=201, response_model=GroupResponse)
+@router.post(
+    "/organisations/{code}/groups",
+    status_code=201,
+    response_model=GroupResponse,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 async def define_group(
     code: str,
     body: GroupRequest,
@@ -161,16 +174,27 @@ async def define_group(
 ) -> GroupResponse:
     ensure_can_see(principal, code)
     group_id, owner = await accounts.define_group(
-        code, body.name, body.kind, body.owner.email, body.owner.name,
+        code,
+        body.name,
+        body.kind,
+        body.owner.email,
+        body.owner.name,
         append_context(request, principal.actor),
-    )  # fmt: skip
+    )
     return GroupResponse(
-        group_id=group_id, organisation_id=code, name=body.name, kind=body.kind,
+        group_id=group_id,
+        organisation_id=code,
+        name=body.name,
+        kind=body.kind,
         owner_account_id=owner.account_id,
-    )  # fmt: skip
+    )
 
 
-@router.get("/organisations/{code}/groups", response_model=list[GroupResponse])
+@router.get(
+    "/organisations/{code}/groups",
+    response_model=list[GroupResponse],
+    responses=error_responses(401, 403, 404),
+)
 async def list_groups(
     code: str,
     accounts: AccountsDep,
@@ -182,11 +206,15 @@ async def list_groups(
     ensure_can_see(principal, code)
     groups = await accounts.list_groups(code)
     if not principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD):
-        groups = [g for g in groups if g["group_id"] == principal.group_id]
-    return [GroupResponse.model_validate(g) for g in groups]
+        groups = [g for g in groups if g.group_id == principal.group_id]
+    return [GroupResponse.of(g) for g in groups]
 
 
-@router.get("/groups/{group_id}", response_model=GroupResponse)
+@router.get(
+    "/groups/{group_id}",
+    response_model=GroupResponse,
+    responses=error_responses(401, 403, 404),
+)
 async def get_group(
     group_id: str,
     accounts: AccountsDep,
@@ -196,17 +224,22 @@ async def get_group(
     ],
 ) -> GroupResponse:
     group = await accounts.group(group_id)
-    ensure_can_see(principal, str(group["organisation_id"]), "service group")
+    ensure_can_see(principal, group.organisation_id, "service group")
     if (
         principal.has(Role.GROUP_OWNER)
         and not principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD)
         and principal.group_id != group_id
     ):
         raise NotFound(f"no service group {group_id}")
-    return GroupResponse.model_validate(group)
+    return GroupResponse.of(group)
 
 
-@router.post("/auth/set-up", status_code=204)
+@router.post(
+    "/auth/set-up",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "The password is set."}, **error_responses(401, 413, 422)},
+)
 async def set_up(body: SetUpRequest, sign_in: SignInDep) -> Response:
     await sign_in.complete_setup(body.token, body.password)
     return Response(status_code=204)
@@ -223,28 +256,44 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-@router.post("/auth/sign-in", response_model=SignInResponse)
+@router.post(
+    "/auth/sign-in",
+    response_model=SignInResponse,
+    responses=error_responses(401, 413, 422, 429),
+)
 async def sign_in_(body: SignInRequest, request: Request, sign_in: SignInDep) -> SignInResponse:
     signed_in = await sign_in.sign_in(
         body.email, body.password, client=client_of(request), device_token=body.device_token
     )
     tokens = signed_in.tokens
     return SignInResponse(
-        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
-        expires_in=tokens.expires_in, device_token=signed_in.device_token,
-    )  # fmt: skip
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        expires_in=tokens.expires_in,
+        device_token=signed_in.device_token,
+    )
 
 
-@router.post("/auth/refresh", response_model=TokensResponse)
+@router.post(
+    "/auth/refresh",
+    response_model=TokensResponse,
+    responses=error_responses(401, 413, 422),
+)
 async def refresh(body: RefreshRequest, sign_in: SignInDep) -> TokensResponse:
     tokens = await sign_in.refresh(body.refresh_token)
     return TokensResponse(
-        access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
         expires_in=tokens.expires_in,
-    )  # fmt: skip
+    )
 
 
-@router.post("/auth/sign-out", status_code=204)
+@router.post(
+    "/auth/sign-out",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "The session has ended."}, **error_responses(401)},
+)
 async def sign_out(
     sign_in: SignInDep, principal: Annotated[Principal, Depends(current_principal)]
 ) -> Response:
@@ -252,9 +301,15 @@ async def sign_out(
     return Response(status_code=204)
 
 
-@router.get("/auth/me", response_model=MeResponse)
+@router.get(
+    "/auth/me",
+    response_model=MeResponse,
+    responses=error_responses(401),
+)
 async def me(principal: Annotated[Principal, Depends(current_principal)]) -> MeResponse:
     return MeResponse(
-        account_id=principal.user_id, roles=sorted(principal.roles),
-        organisation_id=principal.organisation_id, group_id=principal.group_id,
-    )  # fmt: skip
+        account_id=principal.user_id,
+        roles=sorted(principal.roles),
+        organisation_id=principal.organisation_id,
+        group_id=principal.group_id,
+    )

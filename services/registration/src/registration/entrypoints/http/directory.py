@@ -20,10 +20,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    create_model,
+)
 
 from csm_contracts.auth import Role
 from csm_contracts.events.directory import (
@@ -37,14 +44,12 @@ from csm_kernel.auth import Principal, require
 from csm_kernel.bounds import IDENTIFIER_LENGTH, REASON_LENGTH, Int32, StreamVersion
 from csm_kernel.edge import body_limit
 from csm_kernel.errors import InvalidInput
-from csm_kernel.http import append_context
-from csm_kernel.runtime import Runtime, runtime_of
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.http import append_context, error_responses
 
-from ...adapters.directory_pg import PostgresDirectory
 from ...application import directory as use_cases
 from ...application.directory import DirectoryQuery, ImportRow, Scope, ServiceSummary
-from ...domain.service_record import MAX_NEEDS, ServiceDetails, ServiceRecord
+from ...domain.service_record import LISTED, MAX_NEEDS, ServiceDetails, ServiceRecord
+from .dependencies import DirectoryDep
 
 router = APIRouter(tags=["directory"])
 
@@ -57,13 +62,6 @@ MAX_IMPORT_LINES = 100_000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
-async def directory_of(runtime: Annotated[Runtime, Depends(runtime_of)]) -> PostgresDirectory:
-    store = runtime.require_store()
-    assert isinstance(store, PostgresEventStore)
-    return PostgresDirectory(store, runtime.require_pool())
-
-
-DirectoryDep = Annotated[PostgresDirectory, Depends(directory_of)]
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Writer = Annotated[Principal, Depends(require(*WRITERS))]
 Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
@@ -236,53 +234,59 @@ class ServiceOut(BaseModel):
 
     @classmethod
     def of(cls, record: ServiceRecord) -> ServiceOut:
-        d = record.current()
         assert record.cycle is not None and record.status is not None
+        # The details as the events carry them (client_group and contact nested).
+        carried = record.current().event_fields()
+        del carried["organisation_id"]
         return cls(
             service_id=record.service_id,
             version=record.version,
             cycle=record.cycle,
             status=record.status,
-            name=d.name,
-            description=d.description,
-            service_type=d.service_type,
-            client_group=ClientGroup(age_min=d.age_min, age_max=d.age_max, needs=list(d.needs)),
-            camhs=d.camhs,
-            camhs_tier=d.camhs_tier,
-            group_id=d.group_id,
-            provider_id=d.provider_id,
-            commissioner_ids=list(d.commissioner_ids),
-            contact=ServiceContact(
-                name=d.contact_name, email=d.contact_email, phone=d.contact_phone
-            ),
+            **carried,
             previous_service_id=record.previous_service_id,
             previous_cycle=record.previous_cycle,
             withdrawn_reason=record.withdrawn_reason,
         )
 
 
-class SummaryOut(BaseModel):
-    service_id: uuid.UUID
-    version: int
-    cycle: str
-    status: ServiceStatus
-    name: str
-    description: str
-    service_type: ServiceType
-    age_min: int
-    age_max: int
-    needs: list[str]
-    camhs: bool
-    camhs_tier: int | None
-    group_id: str | None
-    provider_id: str
-    commissioner_ids: list[str]
-    areas: list[str] = Field(description="the provider's LA partnership areas")
-    previous_service_id: uuid.UUID | None
+def _summary_fields() -> dict[str, Any]:
+    """A search hit's fields: where the record stands, then the details a hit shows
+    (`service_record.LISTED`, typed as `ServiceDetails` types them, tuples as JSON arrays),
+    then the provider's areas."""
+    hints = get_type_hints(ServiceDetails)
+    listed = {a: (list[str] if hints[a] == tuple[str, ...] else hints[a], ...) for a in LISTED}
+    return {
+        "service_id": (uuid.UUID, ...),
+        "version": (int, ...),
+        "cycle": (str, ...),
+        "status": (ServiceStatus, ...),
+        **listed,
+        "areas": (list[str], Field(description="the provider's LA partnership areas")),
+        "previous_service_id": (uuid.UUID | None, ...),
+    }
 
-    @classmethod
-    def of(cls, s: ServiceSummary) -> SummaryOut:
-        return cls.model_construct(**s.__dict__)
+
+if TYPE_CHECKING:
+
+    class SummaryOut(BaseModel):
+        """One search hit (built from `ServiceDetails`: see `_summary_fields`)."""
+
+else:
+    SummaryOut = create_model("SummaryOut", **_summary_fields())
+
+
+def summary_out(s: ServiceSummary) -> SummaryOut:
+    details = s.details.flat()
+    return SummaryOut.model_construct(
+        service_id=s.service_id,
+        version=s.version,
+        cycle=s.cycle,
+        status=s.status,
+        **{a: details[a] for a in LISTED},
+        areas=list(s.areas),
+        previous_service_id=s.previous_service_id,
+    )
 
 
 class SearchOut(BaseModel):
@@ -332,7 +336,12 @@ class CarryForwardOut(BaseModel):
 # --- endpoints -----------------------------------------------------------------------------
 
 
-@router.post("/directory/services", status_code=201, response_model=ServiceOut)
+@router.post(
+    "/directory/services",
+    status_code=201,
+    response_model=ServiceOut,
+    responses=error_responses(401, 403, 413, 422),
+)
 async def register(
     body: ServiceIn, request: Request, directory: DirectoryDep, principal: Writer
 ) -> ServiceOut:
@@ -346,7 +355,11 @@ async def register(
     return ServiceOut.of(record)
 
 
-@router.get("/directory/services", response_model=SearchOut)
+@router.get(
+    "/directory/services",
+    response_model=SearchOut,
+    responses=error_responses(401, 403, 422),
+)
 async def search(
     directory: DirectoryDep,
     principal: Reader,
@@ -381,7 +394,7 @@ async def search(
         total_is_exact=page.total_is_exact,
         limit=limit,
         offset=offset,
-        items=[SummaryOut.of(s) for s in page.items],
+        items=[summary_out(s) for s in page.items],
     )
 
 
@@ -402,7 +415,12 @@ def _parse_lines(body: bytes) -> tuple[list[ImportRow], list[dict[str, Any]]]:
     return rows, errors
 
 
-@router.post("/directory/services/import", status_code=201, response_model=ImportOut)
+@router.post(
+    "/directory/services/import",
+    status_code=201,
+    response_model=ImportOut,
+    responses=error_responses(401, 403, 409, 413, 422),
+)
 @body_limit(MAX_IMPORT_BYTES)
 async def import_services(request: Request, directory: DirectoryDep, principal: Admin) -> ImportOut:
     """Many services at once: the body is JSON lines (`application/x-ndjson`), one service per
@@ -421,12 +439,20 @@ async def import_services(request: Request, directory: DirectoryDep, principal: 
     return ImportOut(imported=len(ids), service_ids=ids)
 
 
-@router.get("/directory/services/{service_id}", response_model=ServiceOut)
+@router.get(
+    "/directory/services/{service_id}",
+    response_model=ServiceOut,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def get(service_id: uuid.UUID, directory: DirectoryDep, principal: Reader) -> ServiceOut:
     return ServiceOut.of(await use_cases.get_service(directory, Scope.of(principal), service_id))
 
 
-@router.patch("/directory/services/{service_id}", response_model=ServiceOut)
+@router.patch(
+    "/directory/services/{service_id}",
+    response_model=ServiceOut,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 async def revise(
     service_id: uuid.UUID,
     body: ReviseIn,
@@ -445,7 +471,11 @@ async def revise(
     return ServiceOut.of(record)
 
 
-@router.post("/directory/services/{service_id}/withdraw", response_model=ServiceOut)
+@router.post(
+    "/directory/services/{service_id}/withdraw",
+    response_model=ServiceOut,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 async def withdraw(
     service_id: uuid.UUID,
     body: WithdrawIn,
@@ -464,7 +494,11 @@ async def withdraw(
     return ServiceOut.of(record)
 
 
-@router.post("/directory/services/{service_id}/confirm", response_model=ServiceOut)
+@router.post(
+    "/directory/services/{service_id}/confirm",
+    response_model=ServiceOut,
+    responses=error_responses(401, 403, 404, 409, 413, 422),
+)
 async def confirm(
     service_id: uuid.UUID,
     body: ConfirmIn,
@@ -482,7 +516,11 @@ async def confirm(
     return ServiceOut.of(record)
 
 
-@router.get("/directory/services/{service_id}/history", response_model=HistoryOut)
+@router.get(
+    "/directory/services/{service_id}/history",
+    response_model=HistoryOut,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def history(service_id: uuid.UUID, directory: DirectoryDep, principal: Reader) -> HistoryOut:
     events = await use_cases.service_history(directory, Scope.of(principal), service_id)
     return HistoryOut(
@@ -500,7 +538,11 @@ async def history(service_id: uuid.UUID, directory: DirectoryDep, principal: Rea
     )
 
 
-@router.get("/directory/services/{service_id}/changes-since-last-year", response_model=ChangesOut)
+@router.get(
+    "/directory/services/{service_id}/changes-since-last-year",
+    response_model=ChangesOut,
+    responses=error_responses(401, 403, 404, 422),
+)
 async def changes_since_last_year(
     service_id: uuid.UUID, directory: DirectoryDep, principal: Reader
 ) -> ChangesOut:
@@ -517,7 +559,11 @@ async def changes_since_last_year(
     )
 
 
-@router.post("/directory/cycles/{cycle}/carry-forward", response_model=CarryForwardOut)
+@router.post(
+    "/directory/cycles/{cycle}/carry-forward",
+    response_model=CarryForwardOut,
+    responses=error_responses(401, 403, 422),
+)
 async def carry_forward(
     cycle: str,
     request: Request,

@@ -27,16 +27,14 @@ from csm_kernel.auth import Principal, ensure_can_see, require
 from csm_kernel.bounds import MAX_INT32, StreamVersion
 from csm_kernel.edge import body_limit
 from csm_kernel.errors import CSMError, Forbidden, InvalidInput
-from csm_kernel.http import append_context
-from csm_kernel.runtime import Runtime, runtime_of
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.http import append_context, error_responses
 
-from ...adapters.organisations_postgres import PostgresOrganisations
 from ...application import organisation_import as importing
 from ...application import organisations as services
 from ...domain.commands import RegisterOrganisation
 from ...domain.organisation import Organisation
 from ...domain.organisation_rules import MAX_NAME_LENGTH, code_reason
+from .dependencies import OrganisationsDep
 
 router = APIRouter(tags=["organisations"])
 
@@ -178,16 +176,7 @@ HISTORY_READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD)
 EDITORS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD)
 
 
-async def organisations_of(
-    runtime: Annotated[Runtime, Depends(runtime_of)],
-) -> services.OrganisationRepository:
-    """The organisation repository of the running service (a FastAPI dependency)."""
-    store = runtime.require_store()
-    assert isinstance(store, PostgresEventStore)
-    return PostgresOrganisations(runtime.require_pool(), store)
-
-
-Repository = Annotated[services.OrganisationRepository, Depends(organisations_of)]
+Repository = OrganisationsDep
 
 
 def _etag(response: Response, org: Organisation) -> None:
@@ -222,7 +211,12 @@ def _expected_version(if_match: str | None, in_body: int | None) -> int:
     return version
 
 
-@router.post("/organisations", status_code=201, response_model=OrganisationResponse)
+@router.post(
+    "/organisations",
+    status_code=201,
+    response_model=OrganisationResponse,
+    responses=error_responses(401, 403, 409, 413, 422),
+)
 async def register(
     body: RegisterOrganisationRequest,
     request: Request,
@@ -248,7 +242,11 @@ async def register(
     return OrganisationResponse.of(org)
 
 
-@router.get("/organisations", response_model=OrganisationListResponse)
+@router.get(
+    "/organisations",
+    response_model=OrganisationListResponse,
+    responses=error_responses(401, 403, 422),
+)
 async def list_organisations(
     repo: Repository,
     _: Annotated[Principal, Depends(require(*LISTERS))],
@@ -279,6 +277,7 @@ async def list_organisations(
 @router.post(
     "/organisations/import",
     response_model=ImportResponse,
+    responses=error_responses(401, 403, 409, 413, 415, 422),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -330,22 +329,30 @@ async def import_organisations(
     )
 
 
-@router.get("/organisations/{code}", response_model=OrganisationResponse)
+@router.get(
+    "/organisations/{code}",
+    response_model=OrganisationResponse,
+    responses=error_responses(401, 403, 404),
+)
 async def get(
     code: str,
     response: Response,
-    runtime: Annotated[Runtime, Depends(runtime_of)],
+    repo: Repository,
     principal: Annotated[Principal, Depends(require(*READERS))],
 ) -> OrganisationResponse:
     """One organisation; its `ETag` is the version to send back with a change."""
     if not principal.has(Role.REGULATOR):
         ensure_can_see(principal, code)
-    org = await services.get_organisation(runtime.require_store(), code)
+    org = await services.get_organisation(repo, code)
     _etag(response, org)
     return OrganisationResponse.of(org)
 
 
-@router.patch("/organisations/{code}", response_model=OrganisationResponse)
+@router.patch(
+    "/organisations/{code}",
+    response_model=OrganisationResponse,
+    responses=error_responses(401, 403, 404, 409, 413, 422, 428),
+)
 async def update(
     code: str,
     body: UpdateOrganisationRequest,
@@ -375,7 +382,11 @@ async def update(
     return OrganisationResponse.of(org)
 
 
-@router.get("/organisations/{code}/history", response_model=list[HistoryEntryResponse])
+@router.get(
+    "/organisations/{code}/history",
+    response_model=list[HistoryEntryResponse],
+    responses=error_responses(401, 403, 404),
+)
 async def history(
     code: str,
     repo: Repository,

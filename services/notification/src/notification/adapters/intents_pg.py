@@ -1,4 +1,4 @@
-"""Recording what to send, in the caller's transaction (a consumer's, with its tracking row)."""
+"""The emails to send, in PostgreSQL (`notifications`): recorded in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ async def record(conn: Connection, intents: Sequence[Intent], now: datetime) -> 
         [now for _ in intents],
     )
     return int(status.rsplit(" ", 1)[1])
+
+
+class PostgresIntents:
+    """`application.ports.Intents` over the `notifications` table."""
+
+    async def record(self, conn: Connection, intents: Sequence[Intent], now: datetime) -> int:
+        return await record(conn, intents, now)

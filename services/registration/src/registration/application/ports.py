@@ -1,0 +1,450 @@
+"""The application's ports: what its use cases need from storage, as `Protocol`s, and the plain
+data that crosses them. Adapters (`registration.adapters`) implement them; `bootstrap` wires
+the concrete ones in. Nothing here does I/O.
+
+A method taking a `Connection` joins the caller's transaction (opened with `transaction()` of
+the same port); the application passes it through and never runs SQL on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from csm_contracts.auth import Role
+from csm_contracts.envelope import EventEnvelope
+from csm_contracts.events import OrganisationKind, Region
+from csm_contracts.events.directory import ServiceStatus, ServiceType
+from csm_contracts.registry import EventPayload
+from csm_kernel.auth import Principal
+from csm_kernel.database import Connection
+from csm_kernel.errors import Forbidden
+from csm_kernel.store import AppendContext
+
+from ..domain.credentials import AddressFailures, ClientFailures
+from ..domain.organisation import Organisation, OrganisationChange
+from ..domain.service_record import ServiceDetails, ServiceRecord
+
+# --- organisations ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrganisationFilter:
+    """Which organisations a listing shows, a page at a time in code order."""
+
+    region: Region | None = None
+    kind: OrganisationKind | None = None
+    #: Members of this LA partnership area.
+    area: str | None = None
+    #: Codes after this one (the previous page's last code).
+    after: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class OrganisationPage:
+    items: list[Organisation]
+    #: How many organisations match the filter, over all pages.
+    total: int
+    #: Pass as `after` for the next page; None on the last page.
+    next_after: str | None
+
+
+class OrganisationRepository(Protocol):
+    """Where organisations are kept: their streams (the truth) and the organisation list."""
+
+    async def load(self, code: str) -> Organisation:
+        """The organisation as its stream says (unregistered if the stream is empty)."""
+        ...
+
+    async def load_many(self, codes: Collection[str]) -> dict[str, Organisation]:
+        """The registered organisations among `codes`."""
+        ...
+
+    async def save(self, changes: Sequence[OrganisationChange], context: AppendContext) -> None:
+        """Append every change at the version it was decided from, all or nothing.
+
+        Raises `ConcurrencyConflict` (naming the stream) if any stream has moved on."""
+        ...
+
+    async def search(self, query: OrganisationFilter) -> OrganisationPage:
+        """A page of the organisation list."""
+        ...
+
+    async def stream(self, code: str) -> list[EventEnvelope]:
+        """The organisation's events as stored."""
+        ...
+
+
+# --- the directory of services ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a caller may see and change in the directory."""
+
+    everything: bool = False
+    can_write: bool = False
+    organisation_id: str | None = None
+    #: Set for a group owner (who is not also a lead): only this group's records.
+    group_id: str | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Scope:
+        if principal.has(Role.NATIONAL_ADMIN):
+            return cls(everything=True, can_write=True)
+        if principal.has(Role.AUDITOR):
+            return cls(everything=True, can_write=False)
+        if principal.has(Role.MAPPING_LEAD) and principal.organisation_id:
+            return cls(can_write=True, organisation_id=principal.organisation_id)
+        if principal.has(Role.GROUP_OWNER) and principal.organisation_id and principal.group_id:
+            return cls(
+                can_write=True,
+                organisation_id=principal.organisation_id,
+                group_id=principal.group_id,
+            )
+        return cls()  # sees nothing
+
+    @property
+    def sees_nothing(self) -> bool:
+        return not self.everything and self.organisation_id is None
+
+    def covers(self, details: ServiceDetails) -> bool:
+        """Is a record with these details within this caller's reach?"""
+        if self.everything:
+            return True
+        if self.organisation_id is None or self.organisation_id not in details.organisation_ids:
+            return False
+        return self.group_id is None or details.group_id == self.group_id
+
+    def ensure_can_write(self) -> None:
+        if not self.can_write:
+            raise Forbidden("your role does not allow changes to the directory")
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A record about to be written for the first time, with its events and provider areas."""
+
+    record: ServiceRecord
+    events: list[EventPayload]
+    areas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DirectoryQuery:
+    """A directory search. None means "any"; `statuses` defaults to the live records."""
+
+    area: str | None = None
+    locality: str | None = None
+    service_type: ServiceType | None = None
+    tier: int | None = None
+    age: int | None = None
+    text: str | None = None
+    cycle: str | None = None
+    statuses: tuple[ServiceStatus, ...] = (ServiceStatus.ACTIVE, ServiceStatus.TO_BE_CHECKED)
+    limit: int = 20
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """One search hit, from the read model: the record's details (of which a hit shows
+    `service_record.LISTED`) and where it stands."""
+
+    service_id: uuid.UUID
+    version: int
+    cycle: str
+    status: ServiceStatus
+    details: ServiceDetails
+    areas: tuple[str, ...]
+    previous_service_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of hits. `total` counts every match when `total_is_exact`; a very broad search
+    stops counting at a limit and `total` is then a lower bound ("2,000 or more")."""
+
+    total: int
+    items: list[ServiceSummary] = field(default_factory=list)
+    total_is_exact: bool = True
+
+
+class Directory(Protocol):
+    """Where service records live: their streams and the inline read model."""
+
+    def joined(self, conn: Connection) -> Directory:
+        """The same directory, every write joining `conn`'s open transaction."""
+        ...
+
+    async def load(self, service_id: uuid.UUID) -> ServiceRecord:
+        """The record as its stream makes it (version 0 when there is no such stream)."""
+        ...
+
+    async def load_many(self, service_ids: Sequence[uuid.UUID]) -> list[ServiceRecord]:
+        """Several records at once, in the order asked (missing ones at version 0)."""
+        ...
+
+    async def history(self, service_id: uuid.UUID) -> list[EventEnvelope]:
+        """A record's events as stored."""
+        ...
+
+    async def organisation_areas(self, codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Partnership areas of each *registered* organisation among `codes` (others absent)."""
+        ...
+
+    async def group_organisations(self, group_ids: Iterable[str]) -> dict[str, str]:
+        """The organisation of each *defined* service group among `group_ids` (others absent)."""
+        ...
+
+    async def save(
+        self,
+        record: ServiceRecord,
+        expected_version: int,
+        events: Sequence[EventPayload],
+        areas: Sequence[str],
+        context: AppendContext,
+    ) -> None:
+        """Append `events` at `expected_version` and write `record` (already evolved by them)
+        to the read model, atomically. `ConcurrencyConflict` if the stream moved."""
+        ...
+
+    async def save_new(
+        self, items: Sequence[NewRecord], context: AppendContext, *, skip_existing: bool
+    ) -> int:
+        """Write many new records in one transaction: all or nothing. A record whose stream
+        already exists is skipped when `skip_existing`, else the whole write is refused
+        (`ConcurrencyConflict`). Returns how many were written."""
+        ...
+
+    async def search(self, query: DirectoryQuery, scope: Scope) -> SearchPage:
+        """Matching records within the caller's scope, one page and the total: by relevance
+        for a text search (unless too broad to rank), else by name."""
+        ...
+
+    async def active_ids(self, cycle: str) -> list[uuid.UUID]:
+        """Every active record of a cycle."""
+        ...
+
+    async def carried_from(self, cycle: str) -> set[uuid.UUID]:
+        """The previous records already carried into `cycle`."""
+        ...
+
+
+# --- accounts, leads, groups and signing in ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """A row of the accounts table."""
+
+    account_id: str
+    email: str
+    name: str
+    organisation_id: str | None
+    group_id: str | None
+    roles: tuple[Role, ...]
+    status: str
+    password_hash: str | None
+
+
+@dataclass(frozen=True)
+class CurrentLead:
+    """An organisation's mapping lead now, and the version of its leadership stream."""
+
+    account_id: str
+    stream_version: int
+
+
+@dataclass(frozen=True)
+class ServiceGroup:
+    group_id: str
+    organisation_id: str
+    name: str
+    kind: str
+    owner_account_id: str | None
+
+
+@dataclass(frozen=True)
+class SetUpLink:
+    """A set-up link and the account it is for."""
+
+    account_id: str
+    expires_at: datetime
+    used_at: datetime | None
+    email: str
+    status: str
+    organisation_id: str | None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in session (as refreshing sees it) and its account's status."""
+
+    session_id: str
+    account_id: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    account_status: str
+
+
+class AccountEvents(Protocol):
+    """The event streams of accounts, leaderships and groups."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection in a transaction: every method given it joins that transaction."""
+        ...
+
+    async def append(
+        self,
+        conn: Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[EventPayload],
+        context: AppendContext,
+    ) -> None: ...
+
+    async def stream_version(self, stream_id: str) -> int: ...
+
+    async def read_stream(self, stream_id: str) -> list[EventEnvelope]: ...
+
+
+class AccountRepository(AccountEvents, Protocol):
+    """Accounts, set-up links, mapping leads and service groups (the sign-in state)."""
+
+    async def insert_account(
+        self,
+        conn: Connection,
+        *,
+        account_id: str,
+        email: str,
+        name: str,
+        organisation_id: str | None,
+        group_id: str | None,
+        roles: Sequence[Role],
+    ) -> None:
+        """A new pending account; `Conflict` if the email address has one already."""
+        ...
+
+    async def insert_setup_link(
+        self, conn: Connection, setup_id: str, account_id: str, expires_at: datetime
+    ) -> None: ...
+
+    async def account(self, conn: Connection, account_id: str) -> Account | None: ...
+
+    async def disable_account(self, conn: Connection, account_id: str, now: datetime) -> None:
+        """The account may not sign in any more, and its sessions end."""
+        ...
+
+    async def current_lead(self, conn: Connection, organisation_id: str) -> CurrentLead | None:
+        """The organisation's lead, locked until the transaction ends."""
+        ...
+
+    async def set_lead(
+        self, conn: Connection, organisation_id: str, account_id: str, stream_version: int
+    ) -> None: ...
+
+    async def insert_group(
+        self, conn: Connection, group_id: str, organisation_id: str, name: str, kind: str
+    ) -> None: ...
+
+    async def set_group_owner(self, conn: Connection, group_id: str, account_id: str) -> None: ...
+
+    async def groups_of(self, organisation_id: str) -> list[ServiceGroup]:
+        """The organisation's groups by name."""
+        ...
+
+    async def group(self, group_id: str) -> ServiceGroup | None: ...
+
+
+class Credentials(AccountEvents, Protocol):
+    """What signing in keeps: passwords, set-up links, sessions, counters, trusted devices."""
+
+    async def account(self, conn: Connection, account_id: str) -> Account | None: ...
+
+    async def account_by_email(self, conn: Connection, email: str) -> Account | None: ...
+
+    async def setup_link_for_update(self, conn: Connection, setup_id: str) -> SetUpLink | None:
+        """The link and its account, the link locked until the transaction ends."""
+        ...
+
+    async def use_setup_link(self, conn: Connection, setup_id: str, now: datetime) -> None: ...
+
+    async def set_password(
+        self, conn: Connection, account_id: str, password_hash: str, *, activate: bool
+    ) -> None:
+        """Store a new password hash (and make the account active, with `activate`)."""
+        ...
+
+    async def hold_counters(
+        self, conn: Connection, address_key: str, client_key: str, now: datetime
+    ) -> tuple[ClientFailures, AddressFailures]:
+        """The pair's and the address's failure counts, locked until the transaction ends."""
+        ...
+
+    async def save_counters(
+        self,
+        conn: Connection,
+        address_key: str,
+        client_key: str,
+        client: ClientFailures,
+        address: AddressFailures,
+    ) -> None: ...
+
+    async def forgive_attempt(self, conn: Connection, address_key: str, client_key: str) -> None:
+        """A right password: the pair starts again and the address takes the attempt back."""
+        ...
+
+    async def purge_stale_counters(
+        self, conn: Connection, now: datetime, forget_before: datetime
+    ) -> None: ...
+
+    async def is_trusted_device(
+        self, conn: Connection, device_hash: str, address_key: str, now: datetime
+    ) -> bool: ...
+
+    async def trust_device(
+        self,
+        conn: Connection,
+        device_hash: str,
+        address_key: str,
+        account_id: str,
+        now: datetime,
+        until: datetime,
+    ) -> None: ...
+
+    async def open_session(
+        self,
+        conn: Connection,
+        session_id: str,
+        account_id: str,
+        refresh_hash: str,
+        expires_at: datetime,
+    ) -> None: ...
+
+    async def session_for_update(self, conn: Connection, refresh_hash: str) -> Session | None:
+        """The session whose current refresh token has this digest, locked."""
+        ...
+
+    async def spent_session(self, conn: Connection, refresh_hash: str) -> str | None:
+        """The session a used-up refresh token belonged to."""
+        ...
+
+    async def rotate_refresh(
+        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str
+    ) -> None:
+        """Record `spent_hash` as used up and give the session `new_hash`."""
+        ...
+
+    async def revoke_session(self, conn: Connection | None, session_id: str, now: datetime) -> None:
+        """End a session (if not ended already); on its own connection when `conn` is None."""
+        ...
+
+    async def session_state(self, session_id: str) -> Session | None:
+        """A session by id, with its account's status."""
+        ...

@@ -1,0 +1,21 @@
+"""The registration service's application, wired: what `bootstrap` builds once at start and
+the entrypoints (HTTP routes, consumers, the CLI) reach through typed dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .accounts import Accounts
+from .ports import Directory, OrganisationRepository
+from .sign_in import SignIn
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The use cases' ports and services, each built once."""
+
+    organisations: OrganisationRepository
+    directory: Directory
+    accounts: Accounts
+    #: None when no signing key is configured (sign-in is then refused).
+    sign_in: SignIn | None
