@@ -19,7 +19,6 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
-from csm_kernel.store.postgres import PostgresEventStore
 
 from .adapters.cycles_pg import PostgresCycles
 from .adapters.questionnaires_pg import PostgresQuestionnaires
@@ -58,7 +57,6 @@ class Services:
         if self._built:
             return self
         store = runtime.require_store()
-        assert isinstance(store, PostgresEventStore)
         pool = runtime.require_pool()
         transactions = PostgresTransactions(pool)
         registry = PostgresRegistry(pool)
