@@ -329,8 +329,11 @@ def test_visible_with_no_answers() -> None:
 def test_visible_follow_ups_and_section() -> None:
     answers = answers_of({"has_budget": True, "budget": 2000, "has_detail": True, "colour": "red"})
     assert visible(FORM, answers) == ALWAYS | COSTS | {
-        "budget", "has_detail", "detail", "other_cost",
-    }  # fmt: skip
+        "budget",
+        "has_detail",
+        "detail",
+        "other_cost",
+    }
     # Money is compared as a number: 1000 is not above 1000.
     assert "has_detail" not in visible(FORM, {**answers, "budget": "1000.00"})
     assert "has_detail" in visible(FORM, {**answers, "budget": "1000.01"})
@@ -338,9 +341,16 @@ def test_visible_follow_ups_and_section() -> None:
 
 def test_hiding_a_follow_up_keeps_it_stored_but_not_effective() -> None:
     full = answers_of(
-        {"colour": "red", "has_budget": True, "budget": 2000, "has_detail": True,
-         "detail": "why", "staff_cost": 1500, "other_cost": 500}
-    )  # fmt: skip
+        {
+            "colour": "red",
+            "has_budget": True,
+            "budget": 2000,
+            "has_detail": True,
+            "detail": "why",
+            "staff_cost": 1500,
+            "other_cost": 500,
+        }
+    )
     assert missing(FORM, full) == []
     assert set(effective(FORM, full)) == set(full)
 
@@ -398,13 +408,14 @@ def test_effective_is_in_definition_order() -> None:
         ({"colour": "red"}, ["has_budget"]),
         ({"has_budget": False}, ["colour"]),
         ({"has_budget": True}, ["colour", "budget", "staff_cost"]),
-        ({"has_budget": True, "budget": "2000.00", "has_detail": False},
-         ["colour", "staff_cost"]),
-        ({"has_budget": True, "budget": "2000.00", "has_detail": True},
-         ["colour", "detail", "staff_cost"]),
+        ({"has_budget": True, "budget": "2000.00", "has_detail": False}, ["colour", "staff_cost"]),
+        (
+            {"has_budget": True, "budget": "2000.00", "has_detail": True},
+            ["colour", "detail", "staff_cost"],
+        ),
         ({"colour": "blue", "has_budget": True, "budget": "1.00", "staff_cost": "1.00"}, []),
     ],
-)  # fmt: skip
+)
 def test_missing_lists_required_shown_unanswered_in_order(
     answers: dict[str, Any], expected: list[str]
 ) -> None:
@@ -511,8 +522,10 @@ def test_submission_problems_are_missing_then_rules() -> None:
     answers.pop("colour")
     problems = submission_problems(FORM, answers)
     assert [(p.question, p.rule) for p in problems] == [
-        ("colour", None), ("budget", "split"), ("part_total", "parts"),
-    ]  # fmt: skip
+        ("colour", None),
+        ("budget", "split"),
+        ("part_total", "parts"),
+    ]
 
 
 # --- grades (the shipped self-assessment) -------------------------------------------------------
@@ -541,8 +554,13 @@ def test_grades_one_section(self_assessment: Definition) -> None:
     result = grades(self_assessment, scores(self_assessment, {"s1": 3}))
     assert result is not None
     assert result.topics == {
-        "s1": Grade.DARK_GREEN, "s2": None, "s3": None, "s4": None, "s5": None, "s6": None,
-    }  # fmt: skip
+        "s1": Grade.DARK_GREEN,
+        "s2": None,
+        "s3": None,
+        "s4": None,
+        "s5": None,
+        "s6": None,
+    }
     assert result.overall is None
 
 
@@ -560,27 +578,48 @@ def test_grades_no_answers(self_assessment: Definition) -> None:
         ({"s1": 3, "s2": 3, "s3": 3, "s4": 3, "s5": 3}, ["DG"] * 5 + [None], None),
         # One answer in each section is enough for a topic grade.
         ({s: [3] for s in ("s1", "s2", "s3", "s4", "s5", "s6")}, ["DG"] * 6, Grade.GREEN),
-        ({"s1": 3, "s2": 3, "s3": 3, "s4": 3, "s5": 2, "s6": 2},
-         ["DG"] * 4 + ["Y", "Y"], Grade.GREEN),  # four or more green or dark green
-        ({"s1": 3, "s2": 3, "s3": 3, "s4": 2, "s5": 2, "s6": 2},
-         ["DG"] * 3 + ["Y"] * 3, Grade.PALE_GREEN),  # some green, fewer than four
+        (
+            {"s1": 3, "s2": 3, "s3": 3, "s4": 3, "s5": 2, "s6": 2},
+            ["DG"] * 4 + ["Y", "Y"],
+            Grade.GREEN,
+        ),  # four or more green or dark green
+        (
+            {"s1": 3, "s2": 3, "s3": 3, "s4": 2, "s5": 2, "s6": 2},
+            ["DG"] * 3 + ["Y"] * 3,
+            Grade.PALE_GREEN,
+        ),  # some green, fewer than four
         ({s: 2 for s in ("s1", "s2", "s3", "s4", "s5", "s6")}, ["Y"] * 6, Grade.YELLOW),
-        ({"s1": [1, 2, 2], "s2": 3, "s3": 3, "s4": 3, "s5": 3, "s6": 3},
-         ["A"] + ["DG"] * 5, Grade.AMBER),  # any red or amber
-        ({"s1": 1, "s2": 1, "s3": 1, "s4": [1, 2, 2], "s5": 3, "s6": 3},
-         ["R", "R", "R", "A", "DG", "DG"], Grade.RED),  # four or more red or amber
-        ({"s1": [2, 2, 3], "s2": [2, 3], "s3": [2, 3, 3], "s4": 2, "s5": 2, "s6": [3, 2]},
-         ["PG", "G", "DG", "Y", "Y", "G"], Grade.PALE_GREEN),  # three green: not many
+        (
+            {"s1": [1, 2, 2], "s2": 3, "s3": 3, "s4": 3, "s5": 3, "s6": 3},
+            ["A"] + ["DG"] * 5,
+            Grade.AMBER,
+        ),  # any red or amber
+        (
+            {"s1": 1, "s2": 1, "s3": 1, "s4": [1, 2, 2], "s5": 3, "s6": 3},
+            ["R", "R", "R", "A", "DG", "DG"],
+            Grade.RED,
+        ),  # four or more red or amber
+        (
+            {"s1": [2, 2, 3], "s2": [2, 3], "s3": [2, 3, 3], "s4": 2, "s5": 2, "s6": [3, 2]},
+            ["PG", "G", "DG", "Y", "Y", "G"],
+            Grade.PALE_GREEN,
+        ),  # three green: not many
     ],
-)  # fmt: skip
+)
 def test_grades_overall(
     self_assessment: Definition,
     by_section: dict[str, Any],
     topics: list[str | None],
     overall: Grade | None,
 ) -> None:
-    short = {"R": Grade.RED, "A": Grade.AMBER, "Y": Grade.YELLOW, "PG": Grade.PALE_GREEN,
-             "G": Grade.GREEN, "DG": Grade.DARK_GREEN}  # fmt: skip
+    short = {
+        "R": Grade.RED,
+        "A": Grade.AMBER,
+        "Y": Grade.YELLOW,
+        "PG": Grade.PALE_GREEN,
+        "G": Grade.GREEN,
+        "DG": Grade.DARK_GREEN,
+    }
     result = grades(self_assessment, scores(self_assessment, by_section))
     assert result is not None
     assert list(result.topics) == ["s1", "s2", "s3", "s4", "s5", "s6"]

@@ -59,6 +59,9 @@ def test_names_must_be_known_questions() -> None:
 def test_cycles_between_conditions_are_found() -> None:
     assert cycle_in({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset()}) is None
     assert cycle_in({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"})}) == [
-        "a", "b", "c", "a",
-    ]  # fmt: skip
+        "a",
+        "b",
+        "c",
+        "a",
+    ]
     assert cycle_in({"a": frozenset({"a"})}) == ["a", "a"]

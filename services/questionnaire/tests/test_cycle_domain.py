@@ -66,13 +66,21 @@ AFTER = T.data_entry_closes + timedelta(days=1)
         (Phase.SANDBOX, ReturnState("2009-10", "X"), T.sandbox_opens, "opens on"),
         (Phase.CLOSED, ReturnState("2009-10", "X"), AFTER, "closed at"),
         (Phase.CLOSED, ReturnState("2009-10", "X", 1, extension_until=AFTER + TICK), AFTER, None),
-        (Phase.CLOSED, ReturnState("2009-10", "X", 1, extension_until=AFTER), AFTER,
-         "extension for 2009-10 ended"),
+        (
+            Phase.CLOSED,
+            ReturnState("2009-10", "X", 1, extension_until=AFTER),
+            AFTER,
+            "extension for 2009-10 ended",
+        ),
         (Phase.CLOSED, ReturnState("2009-10", "X", 1, reopened=True), AFTER, None),
-        (Phase.DATA_ENTRY, ReturnState("2009-10", "X", 1, signed_off_at=T.data_entry_opens),
-         T.data_entry_opens, "signed off"),
+        (
+            Phase.DATA_ENTRY,
+            ReturnState("2009-10", "X", 1, signed_off_at=T.data_entry_opens),
+            T.data_entry_opens,
+            "signed off",
+        ),
     ],
-)  # fmt: skip
+)
 def test_when_answers_may_change(phase, ret, now, refusal) -> None:
     if refusal is None:
         ensure_open_for_entry(cycle(phase), ret, now)

@@ -125,9 +125,19 @@ def test_good_definition_header(good: Definition) -> None:
 
 def test_good_definition_has_every_type_in_order(good: Definition) -> None:
     assert list(good.questions) == [
-        "colour", "extras", "has_budget", "budget", "staff_cost", "other_cost", "staff", "ratio",
-        "share", "start", "notes", "maturity",
-    ]  # fmt: skip
+        "colour",
+        "extras",
+        "has_budget",
+        "budget",
+        "staff_cost",
+        "other_cost",
+        "staff",
+        "ratio",
+        "share",
+        "start",
+        "notes",
+        "maturity",
+    ]
     assert {q.type for q in good.questions.values()} == set(QuestionType)
     assert good.section_of("maturity").id == "quality"
     assert good.questions["maturity"].section == "quality"
@@ -176,13 +186,18 @@ def test_show_if_is_parsed(good: Definition) -> None:
 def test_rules(good: Definition) -> None:
     split, within = good.rules
     assert (split.id, split.kind, split.parts, split.total) == (
-        "budget_split", RuleKind.SUM_EQUALS, ("staff_cost", "other_cost"), "budget",
-    )  # fmt: skip
+        "budget_split",
+        RuleKind.SUM_EQUALS,
+        ("staff_cost", "other_cost"),
+        "budget",
+    )
     assert split.message == "the costs add up to the budget"
     assert split.questions == ("staff_cost", "other_cost", "budget")
     assert (within.kind, within.left, within.right) == (
-        RuleKind.LESS_OR_EQUAL, "staff_cost", "budget",
-    )  # fmt: skip
+        RuleKind.LESS_OR_EQUAL,
+        "staff_cost",
+        "budget",
+    )
     assert within.line is not None and GOOD.splitlines()[within.line - 1].strip() == (
         "- id: staff_within_budget"
     )
@@ -237,9 +252,11 @@ def doc(questions: str, more_sections: str = "", rules: str = "") -> str:
     """HEADER, `questions` as s1's list (from line 9), more sections, then the rules."""
     body = textwrap.indent(textwrap.dedent(questions), "      ")
     return (
-        HEADER + body + textwrap.indent(textwrap.dedent(more_sections), "  ")
+        HEADER
+        + body
+        + textwrap.indent(textwrap.dedent(more_sections), "  ")
         + textwrap.dedent(rules)
-    )  # fmt: skip
+    )
 
 
 def fails(text: str) -> DefinitionError:

@@ -8,8 +8,13 @@ from questionnaire.domain.grading import Grade, overall_grade, topic_grade
 from questionnaire.domain.ni51 import ni51_score
 
 R, A, Y, PG, G, DG = (
-    Grade.RED, Grade.AMBER, Grade.YELLOW, Grade.PALE_GREEN, Grade.GREEN, Grade.DARK_GREEN,
-)  # fmt: skip
+    Grade.RED,
+    Grade.AMBER,
+    Grade.YELLOW,
+    Grade.PALE_GREEN,
+    Grade.GREEN,
+    Grade.DARK_GREEN,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,9 +69,13 @@ def test_the_scorecard_has_six_topics() -> None:
 def test_ni51_is_the_sum_of_four_answers() -> None:
     score = ni51_score(
         "00BR",
-        {"learning_disabilities": 4, "urgent_24_hour_cover": 3, "age_16_17": 2,
-         "early_intervention": 1},
-    )  # fmt: skip
+        {
+            "learning_disabilities": 4,
+            "urgent_24_hour_cover": 3,
+            "age_16_17": 2,
+            "early_intervention": 1,
+        },
+    )
     assert score.score == 10
     assert score.area == "00BR"
 
@@ -75,10 +84,17 @@ def test_ni51_is_the_sum_of_four_answers() -> None:
     ("answers", "message"),
     [
         ({"learning_disabilities": 4}, "missing: urgent_24_hour_cover"),
-        ({"learning_disabilities": 5, "urgent_24_hour_cover": 1, "age_16_17": 1,
-          "early_intervention": 1}, "not so for: learning_disabilities"),
+        (
+            {
+                "learning_disabilities": 5,
+                "urgent_24_hour_cover": 1,
+                "age_16_17": 1,
+                "early_intervention": 1,
+            },
+            "not so for: learning_disabilities",
+        ),
     ],
-)  # fmt: skip
+)
 def test_ni51_needs_four_valid_answers(answers: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ni51_score("00BR", answers)

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from csm_kernel.event_sourcing import decode_event
 from csm_kernel.store import AppendContext
-from questionnaire.adapters.questionnaires_pg import payload_of
 from questionnaire.domain import questionnaire as decide
 from questionnaire.domain.errors import ReturnLocked
 from questionnaire.domain.questionnaire import Questionnaire, replay
@@ -19,7 +19,7 @@ from .test_sign_off_http import la_with_everything_submitted, sign_off
 
 async def _replayed(q: Any, qid: str) -> Questionnaire:
     events = await q.services.questionnaire_repo.events(qid)
-    state = replay((payload_of(e), e.occurred_at) for e in events)
+    state = replay((decode_event(e).payload, e.occurred_at) for e in events)
     assert state is not None
     return state
 
@@ -75,9 +75,10 @@ async def test_a_row_and_its_tail_give_the_state_a_full_replay_gives(questionnai
                 flushed_once = True
         # A delegation and its revocation (the transactional path, which writes the row).
         r = await q.client.post(
-            f"/questionnaires/{qid}/delegations", headers=q.lead("PCT1"),
+            f"/questionnaires/{qid}/delegations",
+            headers=q.lead("PCT1"),
             json={"email": "someone@example.org"},
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
         r = await _save(q, "PCT1", qid, r.json()["version"], {_scale_questions(view)[0]: None})
         assert r.status_code == 200, r.text

@@ -1,4 +1,5 @@
-"""Wires the questionnaire service: definitions, clock, repositories and use cases.
+"""Wires the questionnaire service: the only place that builds the concrete adapters
+(PostgreSQL repositories, the snapshot writer) and hands them to the use cases as their ports.
 
 The clock is injected: tests pass a `FixedClock` and call `services.cycles.tick()` to move a
 cycle through its phases at once; in production a loop ticks every `cycle_tick_seconds`.
@@ -18,14 +19,18 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
-from csm_kernel.store.postgres import PostgresEventStore
 
 from .adapters.cycles_pg import PostgresCycles
 from .adapters.questionnaires_pg import PostgresQuestionnaires
+from .adapters.registry_pg import PostgresRegistry
 from .adapters.snapshots_pg import Snapshots
+from .adapters.transactions_pg import PostgresTransactions
 from .application.answering import Questionnaires
 from .application.catalogue import DefinitionCatalogue, shipped_catalogue
 from .application.cycles import Cycles
+from .application.following import Following
+from .application.sandbox import Sandbox
+from .application.service import QuestionnaireService
 from .application.sign_off import Returns
 from .entrypoints.consumers import RegistrationFollower, subscriptions_for
 from .entrypoints.http import ROUTERS
@@ -39,7 +44,8 @@ class QuestionnaireSettings(ServiceSettings):
 
 
 class Services:
-    """The use cases, built once the runtime has its pool and store."""
+    """The service wired once the runtime has its pool and store: the use cases
+    (`application`, which the entrypoints get), the adapters behind them, and the consumer."""
 
     def __init__(self, catalogue: DefinitionCatalogue, clock: Clock, links: LinkTokens | None):
         self.catalogue = catalogue
@@ -51,17 +57,42 @@ class Services:
         if self._built:
             return self
         store = runtime.require_store()
-        assert isinstance(store, PostgresEventStore)
         pool = runtime.require_pool()
+        transactions = PostgresTransactions(pool)
+        registry = PostgresRegistry(pool)
         self.snapshots = Snapshots(pool)
         self.questionnaire_repo = PostgresQuestionnaires(pool, store, self.snapshots)
         self.cycle_repo = PostgresCycles(pool, store)
-        self.cycles = Cycles(pool, store, self.cycle_repo, self.catalogue, self.clock)
+        self.cycles = Cycles(
+            transactions,
+            self.cycle_repo,
+            self.questionnaire_repo,
+            registry,
+            self.catalogue,
+            self.clock,
+        )
         self.questionnaires = Questionnaires(
             self.questionnaire_repo, self.catalogue, self.clock, self.links
         )
-        self.returns = Returns(pool, self.cycle_repo, self.catalogue, self.clock, self.snapshots)
-        self.follower = RegistrationFollower(self.cycles, self.questionnaire_repo, self.catalogue)
+        self.returns = Returns(
+            transactions,
+            self.cycle_repo,
+            self.questionnaire_repo,
+            registry,
+            self.catalogue,
+            self.clock,
+        )
+        following = Following(self.cycles, self.questionnaire_repo, registry, self.catalogue)
+        self.application = QuestionnaireService(
+            catalogue=self.catalogue,
+            questionnaires=self.questionnaires,
+            cycles=self.cycles,
+            returns=self.returns,
+            sandbox=Sandbox(self.catalogue),
+            following=following,
+            links=self.links,
+        )
+        self.follower = RegistrationFollower(following)
         self._built = True
         return self
 
@@ -96,6 +127,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services.build(runtime)
+        app.state.application = app.state.services.application
 
     app = create_app(
         "questionnaire",

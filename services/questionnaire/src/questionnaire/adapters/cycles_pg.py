@@ -2,31 +2,64 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
+import orjson
 
-from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.cycles import Phase, Timetable
 from csm_contracts.events.questionnaire import CycleSignedOff
 from csm_contracts.registry import EventPayload
 from csm_kernel.database import Connection
 from csm_kernel.errors import NotFound
 from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
+from csm_kernel.store.postgres import PostgresEventStore
 
-from ..domain.cycle import OWING, CycleState, ReturnState, evolve_cycle, evolve_return
-from ..domain.questionnaire import unlock
-from .questionnaires_pg import current_of_return, cycle_from_row
+from ..application.ports import ReturnRecord
+from ..domain.cycle import (
+    OWING,
+    CycleState,
+    ReturnState,
+    cycle_stream,
+    evolve_cycle,
+    evolve_return,
+    return_stream,
+)
 
 
-def cycle_stream(cycle: str) -> str:
-    return f"cycle-{cycle}"
+def cycle_from_row(row: asyncpg.Record, prefix: str = "") -> CycleState:
+    return CycleState(
+        cycle=row["cycle"],
+        version=row[f"{prefix}version"],
+        phase=Phase(row["phase"]),
+        timetable=_timetable(row["timetable"]),
+        previous_cycle=row["previous_cycle"],
+    )
 
 
-def return_stream(cycle: str, organisation_id: str) -> str:
-    return f"return-{cycle}-{organisation_id}"
+@functools.lru_cache(maxsize=64)
+def _timetable(stored: str) -> Timetable:
+    """Every load reads its cycle's timetable, and there are a handful of them: validate each
+    stored text once (it is frozen)."""
+    return Timetable.model_validate_json(stored)
+
+
+def return_from_row(
+    row: asyncpg.Record | None, cycle: str, organisation_id: str, prefix: str = ""
+) -> ReturnState:
+    if row is None or row[f"{prefix}version"] is None:
+        return ReturnState(cycle, organisation_id)
+    return ReturnState(
+        cycle=cycle,
+        organisation_id=organisation_id,
+        version=row[f"{prefix}version"],
+        extension_until=row["extension_until"],
+        reopened=row["reopened"],
+        signed_off_at=row["signed_off_at"],
+        signed_off_by=row["signed_off_by"],
+    )
 
 
 class PostgresCycles:
@@ -93,9 +126,13 @@ class PostgresCycles:
                 timetable = EXCLUDED.timetable, phase = EXCLUDED.phase,
                 updated_at = EXCLUDED.updated_at
             """,
-            cycle, state.version, state.previous_cycle, state.timetable.model_dump_json(),
-            state.phase.value, at,
-        )  # fmt: skip
+            cycle,
+            state.version,
+            state.previous_cycle,
+            state.timetable.model_dump_json(),
+            state.phase.value,
+            at,
+        )
         return state
 
     # --- returns ---------------------------------------------------------------------------
@@ -108,17 +145,7 @@ class PostgresCycles:
             cycle,
             organisation_id,
         )
-        if row is None:
-            return ReturnState(cycle, organisation_id)
-        return ReturnState(
-            cycle=cycle,
-            organisation_id=organisation_id,
-            version=row["version"],
-            extension_until=row["extension_until"],
-            reopened=row["reopened"],
-            signed_off_at=row["signed_off_at"],
-            signed_off_by=row["signed_off_by"],
-        )
+        return return_from_row(row, cycle, organisation_id)
 
     async def append_return(
         self,
@@ -128,9 +155,7 @@ class PostgresCycles:
         context: AppendContext,
         at: datetime,
     ) -> ReturnState:
-        """Append a return's events and move its row. Reopening a signed-off return unlocks its
-        questionnaires in the same transaction (`QuestionnaireUnlocked` on each stream); the
-        sign-off locked them (`application.sign_off`)."""
+        """Append a return's events at the version it was decided from and move its row."""
         await self.store.append_with(
             conn,
             return_stream(before.cycle, before.organisation_id),
@@ -154,21 +179,44 @@ class PostgresCycles:
                 sign_offs = returns.sign_offs + EXCLUDED.sign_offs,
                 updated_at = EXCLUDED.updated_at
             """,
-            state.cycle, state.organisation_id, state.version, state.extension_until,
-            state.reopened, state.signed_off_at, state.signed_off_by, sign_offs, at,
-        )  # fmt: skip
-        reopened = [e for e in events if isinstance(e, ReturnReopened)]
-        if reopened and state.signed_off_at is None:
-            unlocks = [
-                StreamAppend(q.stream_id, q.version, [NewEvent.from_payload(e) for e in evs])
-                for q in await current_of_return(conn, state.cycle, state.organisation_id)
-                if (evs := unlock(q, reopened[-1].reason))
-            ]
-            await self.store.append_many_with(conn, unlocks, context)
+            state.cycle,
+            state.organisation_id,
+            state.version,
+            state.extension_until,
+            state.reopened,
+            state.signed_off_at,
+            state.signed_off_by,
+            sign_offs,
+            at,
+        )
         return state
 
-    async def returns(self, cycle: str) -> list[dict[str, Any]]:
+    async def returns(self, cycle: str) -> list[ReturnRecord]:
         rows = await self.pool.fetch(
-            "SELECT * FROM returns WHERE cycle = $1 ORDER BY organisation_id", cycle
+            "SELECT cycle, organisation_id, version, extension_until, reopened, signed_off_at, "
+            "signed_off_by, sign_offs, updated_at FROM returns WHERE cycle = $1 "
+            "ORDER BY organisation_id",
+            cycle,
         )
-        return [dict(r) for r in rows]
+        return [ReturnRecord(**dict(r)) for r in rows]
+
+    async def last_sign_off(
+        self, conn: Connection, cycle: str, organisation_id: str
+    ) -> datetime | None:
+        data = await conn.fetchval(
+            "SELECT data FROM events WHERE stream_id = $1 AND type = $2 "
+            "ORDER BY stream_version DESC LIMIT 1",
+            return_stream(cycle, organisation_id),
+            CycleSignedOff.EVENT_TYPE,
+        )
+        if data is None:
+            return None
+        return datetime.fromisoformat(orjson.loads(data)["signed_off_at"])
+
+    async def stream_heads(self, conn: Connection, stream_ids: Sequence[str]) -> dict[str, str]:
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (stream_id) stream_id, hash FROM events "
+            "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version DESC",
+            list(stream_ids),
+        )
+        return {r["stream_id"]: r["hash"] for r in rows}

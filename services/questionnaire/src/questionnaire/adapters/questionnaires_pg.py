@@ -2,7 +2,9 @@
 rows, a snapshot cache of the streams (see `snapshots_pg`).
 
 Every read takes a row together with its stream's events after the row's version (the tail,
-in the same statement) and applies them, so a lagging row never shows stale state. The stream
+in the same statement: the hot path's one round trip) and folds them over it through the
+kernel's `EventSourcedRepository.fold_rows` (decoded through the contract's upcasters), so a
+lagging row never shows stale state. The stream
 version is the only concurrency token: a save appends at the version it decided from and the
 store refuses it if anything came between, a sign-off's `QuestionnaireLocked` included.
 
@@ -14,9 +16,7 @@ whoever holds the store's position lock never waits for a row lock.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -24,17 +24,22 @@ import asyncpg
 import orjson
 
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.cycles import Phase, Timetable
 from csm_contracts.events.questionnaire import QuestionnaireDelegated
-from csm_contracts.events.responses import AnswersSaved, QuestionnaireUnlocked, SubjectKind
-from csm_contracts.registry import EventPayload, payload_class
+from csm_contracts.events.responses import (
+    AnswersSaved,
+    QuestionnaireIssued,
+    QuestionnaireUnlocked,
+    SubjectKind,
+)
+from csm_contracts.registry import EventPayload
 from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict, NotFound
+from csm_kernel.event_sourcing import EventSourcedRepository
 from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
 from csm_kernel.text import scrub_text, storable_json
 
-from ..domain.cycle import CycleState, ReturnState
+from ..application.ports import DelegationRecord, Loaded
 from ..domain.errors import ReturnLocked
 from ..domain.questionnaire import (
     Delegation,
@@ -42,8 +47,11 @@ from ..domain.questionnaire import (
     Questionnaire,
     Status,
     evolve,
+    evolve_recorded,
+    issued,
     stream_id_for,
 )
+from .cycles_pg import cycle_from_row, return_from_row
 from .snapshots_pg import Snapshots
 
 #: The stream's events after the row's version, oldest first, as one JSON array (NULL: none).
@@ -80,15 +88,6 @@ ON CONFLICT (id) DO NOTHING
 """
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A questionnaire with the cycle and return it belongs to, read together."""
-
-    questionnaire: Questionnaire
-    cycle: CycleState
-    ret: ReturnState
-
-
 def questionnaire_from_row(row: asyncpg.Record) -> Questionnaire:
     # orjson: ~8 µs for a self-assessment's 44 answers where json.loads took ~50, on every read.
     delegation = orjson.loads(row["delegation"]) if row["delegation"] else None
@@ -111,78 +110,29 @@ def questionnaire_from_row(row: asyncpg.Record) -> Questionnaire:
     )
 
 
-def with_tail(q: Questionnaire, tail: str | None) -> Questionnaire:
-    """The state after the tail's events (`tail` as the `TAIL` column gives it)."""
-    if tail is None:
-        return q
-    for type_, version, occurred_at, data in orjson.loads(tail):
-        event = payload_class(type_, version).model_validate(data)
-        q = evolve(q, event, datetime.fromisoformat(occurred_at))
-    return q
+_OF_RETURN = f"""
+SELECT q.*, {TAIL} FROM questionnaires q WHERE q.cycle = $1 AND q.organisation_id = $2
+ ORDER BY q.definition, q.title, q.id
+"""
 
+_ONE = f"SELECT q.*, {TAIL} FROM questionnaires q WHERE q.id = $1"
 
-def current_from_row(row: asyncpg.Record) -> Questionnaire:
-    """The current state from a row selected with the `TAIL` column."""
-    return with_tail(questionnaire_from_row(row), row["tail"])
+_LIST = f"""
+SELECT q.*, {TAIL} FROM questionnaires q
+ WHERE ($1::text IS NULL OR q.cycle = $1) AND ($2::text IS NULL OR q.organisation_id = $2)
+   AND ($3::text IS NULL OR q.group_id = $3)
+ ORDER BY q.cycle, q.organisation_id, q.definition, q.title, q.id LIMIT 5000
+"""
 
-
-async def current_of_return(
-    conn: Connection, cycle: str, organisation_id: str
-) -> list[Questionnaire]:
-    """Every questionnaire an organisation was issued for a cycle, as its stream stands now."""
-    rows = await conn.fetch(
-        f"SELECT q.*, {TAIL} FROM questionnaires q WHERE q.cycle = $1 AND q.organisation_id = $2 "
-        "ORDER BY q.definition, q.title, q.id",
-        cycle,
-        organisation_id,
-    )
-    return [current_from_row(r) for r in rows]
-
-
-def cycle_from_row(row: asyncpg.Record, prefix: str = "") -> CycleState:
-    return CycleState(
-        cycle=row["cycle"],
-        version=row[f"{prefix}version"],
-        phase=Phase(row["phase"]),
-        timetable=_timetable(row["timetable"]),
-        previous_cycle=row["previous_cycle"],
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _timetable(stored: str) -> Timetable:
-    """Every load reads its cycle's timetable, and there are a handful of them: validate each
-    stored text once (it is frozen)."""
-    return Timetable.model_validate_json(stored)
-
-
-def return_from_row(row: asyncpg.Record | None, cycle: str, organisation_id: str) -> ReturnState:
-    if row is None or row["return_version"] is None:
-        return ReturnState(cycle, organisation_id)
-    return ReturnState(
-        cycle=cycle,
-        organisation_id=organisation_id,
-        version=row["return_version"],
-        extension_until=row["extension_until"],
-        reopened=row["reopened"],
-        signed_off_at=row["signed_off_at"],
-        signed_off_by=row["signed_off_by"],
-    )
-
-
-def issue_row(q: Questionnaire, locked: bool, at: datetime) -> tuple[Any, ...]:
-    return (q.id, q.cycle, q.organisation_id, q.group_id, q.definition, q.title,
-            q.subject_kind.value, q.subject_id, q.status.value, q.version, locked, at)  # fmt: skip
-
-
-async def insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert issued questionnaires' rows (as `issue_row` makes them), in one round trip."""
-    if rows:
-        await conn.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+_DELEGATION = (
+    "SELECT id, questionnaire_id, email, status, expires_at, delegated_by, created_at, ended_at "
+    "FROM delegations"
+)
 
 
 class PostgresQuestionnaires:
-    """The questionnaire repository over the service's own database."""
+    """The questionnaire repository over the service's own database
+    (`application.ports.QuestionnaireRepository`)."""
 
     def __init__(
         self, pool: asyncpg.Pool, store: PostgresEventStore, snapshots: Snapshots | None = None
@@ -190,17 +140,53 @@ class PostgresQuestionnaires:
         self.pool = pool
         self.store = store
         self.snapshots = snapshots or Snapshots(pool)
+        #: Decodes through the contract's upcasters, folds over `evolve_recorded`, appends.
+        self.streams = EventSourcedRepository(store, evolve_recorded, kind="questionnaire")
+
+    def _current(self, row: asyncpg.Record) -> Questionnaire:
+        """The current state from a row selected with the `TAIL` column: the row (a snapshot)
+        with its stream's later events folded in."""
+        q = questionnaire_from_row(row)
+        tail = row["tail"]
+        if tail is None:
+            return q
+        state = self.streams.fold_rows(q, q.stream_id, q.version, orjson.loads(tail))
+        assert state is not None
+        return state
 
     async def load(self, questionnaire_id: str, conn: Connection | None = None) -> Loaded:
         row = await (conn or self.pool).fetchrow(_LOAD, questionnaire_id)
         if row is None:
             raise NotFound(f"no questionnaire {questionnaire_id}")
-        q = current_from_row(row)
+        q = self._current(row)
         if row["tail"] is not None and conn is None:  # committed: worth a fresh row
             self.snapshots.remember(q)
         return Loaded(
-            q, cycle_from_row(row, "cycle_"), return_from_row(row, q.cycle, q.organisation_id)
+            q,
+            cycle_from_row(row, "cycle_"),
+            return_from_row(row, q.cycle, q.organisation_id, "return_"),
         )
+
+    async def find(self, questionnaire_id: str, conn: Connection) -> Questionnaire | None:
+        row = await conn.fetchrow(_ONE, questionnaire_id)
+        return self._current(row) if row is not None else None
+
+    async def of_return(
+        self, cycle: str, organisation_id: str, conn: Connection | None = None
+    ) -> list[Questionnaire]:
+        rows = await (conn or self.pool).fetch(_OF_RETURN, cycle, organisation_id)
+        return [self._current(r) for r in rows]
+
+    async def search(
+        self, cycle: str | None, organisation_id: str | None, group_id: str | None
+    ) -> list[Questionnaire]:
+        rows = await self.pool.fetch(_LIST, cycle, organisation_id, group_id)
+        out = []
+        for row in rows:
+            out.append(self._current(row))
+            if row["tail"] is not None:
+                self.snapshots.remember(out[-1])
+        return out
 
     async def save(
         self,
@@ -220,22 +206,73 @@ class PostgresQuestionnaires:
         after = before
         for event in events:
             after = evolve(after, event, at)
-        new = [NewEvent.from_payload(e) for e in events]
-        change = (before, after, events, new, context, at)
         try:
             if conn is not None:
                 async with conn.transaction():
-                    stored = await self._save_with_row(conn, *change)
+                    stored = await self._save_with_row(conn, before, after, events, context, at)
             elif all(isinstance(e, AnswersSaved) for e in events):
-                stored = await self.store.append(before.stream_id, before.version, new, context)
+                stored = await self.streams.save(before, events, context)
                 self.snapshots.remember(after)
             else:
                 async with self.pool.acquire() as own, own.transaction():
-                    stored = await self._save_with_row(own, *change)
+                    stored = await self._save_with_row(own, before, after, events, context, at)
         except ConcurrencyConflict:
             await self._why_not_saved(before, conn)
             raise
         return after, stored
+
+    async def append_many(
+        self,
+        conn: Connection,
+        changes: Sequence[tuple[Questionnaire, Sequence[EventPayload]]],
+        context: AppendContext,
+    ) -> None:
+        """The events alone, one round trip for all (the rows catch up through the tail)."""
+        appends = [
+            StreamAppend(q.stream_id, q.version, [NewEvent.from_payload(e) for e in events])
+            for q, events in changes
+            if events
+        ]
+        await self.store.append_many_with(conn, appends, context)
+
+    def remember(self, questionnaires: Sequence[Questionnaire]) -> None:
+        for q in questionnaires:
+            self.snapshots.remember(q)
+
+    async def issue(
+        self,
+        conn: Connection,
+        events: Mapping[str, QuestionnaireIssued],
+        context: AppendContext,
+        at: datetime,
+    ) -> int:
+        """Start the streams not started yet, and their rows; how many (idempotent: an append
+        at version 0 to a stream that exists is refused by the store and skipped here)."""
+        if not events:
+            return 0
+        existing = {
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM questionnaires WHERE id = ANY($1::text[])", list(events)
+            )
+        }
+        new = [e for qid, e in events.items() if qid not in existing]
+        issued_count = 0
+        for start in range(0, len(new), 1000):
+            chunk = new[start : start + 1000]
+            prepared = self.store.prepare_many(
+                [
+                    StreamAppend(stream_id_for(e.questionnaire_id), 0, [NewEvent.from_payload(e)])
+                    for e in chunk
+                ],
+                context,
+            )
+            written = await self.store.write_prepared(conn, prepared)
+            rows = [_issue_row(issued(e), at) for e, ok in zip(chunk, written, strict=True) if ok]
+            if rows:
+                await conn.execute(_INSERT, *(list(column) for column in zip(*rows, strict=True)))
+            issued_count += len(rows)
+        return issued_count
 
     async def _save_with_row(
         self,
@@ -243,7 +280,6 @@ class PostgresQuestionnaires:
         before: Questionnaire,
         after: Questionnaire,
         events: Sequence[EventPayload],
-        new: list[NewEvent],
         context: AppendContext,
         at: datetime,
     ) -> list[EventEnvelope]:
@@ -260,16 +296,14 @@ class PostgresQuestionnaires:
             scrub_text(after.submitted_by) if after.submitted_by else None,
             after.locked,
         )
-        stored = await self.store.append_with(conn, before.stream_id, before.version, new, context)
+        stored = await self.streams.save(before, events, context, conn)
         await self._delegation_rows(conn, events, context, at)
         return stored
 
     async def _why_not_saved(self, before: Questionnaire, conn: Connection | None) -> None:
         """`ReturnLocked` if what came between was a sign-off (else the conflict stands)."""
-        row = await (conn or self.pool).fetchrow(
-            f"SELECT q.*, {TAIL} FROM questionnaires q WHERE q.id = $1", before.id
-        )
-        if row is not None and current_from_row(row).locked:
+        row = await (conn or self.pool).fetchrow(_ONE, before.id)
+        if row is not None and self._current(row).locked:
             raise _locked(before)
 
     async def _delegation_rows(
@@ -280,9 +314,13 @@ class PostgresQuestionnaires:
                 await conn.execute(
                     "INSERT INTO delegations (id, questionnaire_id, email, status, expires_at, "
                     "delegated_by, created_at) VALUES ($1, $2, $3, 'active', $4, $5, $6)",
-                    event.delegation_id, event.questionnaire_id, str(event.delegate_email),
-                    event.expires_at, context.actor, at,
-                )  # fmt: skip
+                    event.delegation_id,
+                    event.questionnaire_id,
+                    str(event.delegate_email),
+                    event.expires_at,
+                    context.actor,
+                    at,
+                )
             elif (delegation_id := getattr(event, "delegation_id", None)) and not isinstance(
                 event, AnswersSaved
             ):
@@ -291,41 +329,40 @@ class PostgresQuestionnaires:
                     ended = at if status in ("revoked", "accepted") else None
                     await conn.execute(
                         "UPDATE delegations SET status = $2, ended_at = $3 WHERE id = $1",
-                        delegation_id, status, ended,
-                    )  # fmt: skip
+                        delegation_id,
+                        status,
+                        ended,
+                    )
 
-    async def delegation(self, delegation_id: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow("SELECT * FROM delegations WHERE id = $1", delegation_id)
+    async def delegation(self, delegation_id: str) -> DelegationRecord | None:
+        row = await self.pool.fetchrow(f"{_DELEGATION} WHERE id = $1", delegation_id)
+        return DelegationRecord(**dict(row)) if row is not None else None
 
-    async def delegations(self, questionnaire_id: str) -> list[asyncpg.Record]:
-        return list(
-            await self.pool.fetch(
-                "SELECT * FROM delegations WHERE questionnaire_id = $1 ORDER BY created_at",
-                questionnaire_id,
-            )
+    async def delegations(self, questionnaire_id: str) -> list[DelegationRecord]:
+        rows = await self.pool.fetch(
+            f"{_DELEGATION} WHERE questionnaire_id = $1 ORDER BY created_at", questionnaire_id
         )
+        return [DelegationRecord(**dict(r)) for r in rows]
 
     async def events(self, questionnaire_id: str, after_version: int = 0) -> list[EventEnvelope]:
         return await self.store.read_stream(stream_id_for(questionnaire_id), after_version)
 
-    async def list(
-        self, cycle: str | None, organisation_id: str | None, group_id: str | None
-    ) -> list[Questionnaire]:
-        rows = await self.pool.fetch(
-            f"SELECT q.*, {TAIL} FROM questionnaires q WHERE ($1::text IS NULL OR q.cycle = $1) "
-            "AND ($2::text IS NULL OR q.organisation_id = $2) "
-            "AND ($3::text IS NULL OR q.group_id = $3) "
-            "ORDER BY q.cycle, q.organisation_id, q.definition, q.title, q.id LIMIT 5000",
-            cycle,
-            organisation_id,
-            group_id,
-        )
-        out = []
-        for row in rows:
-            out.append(current_from_row(row))
-            if row["tail"] is not None:
-                self.snapshots.remember(out[-1])
-        return out
+
+def _issue_row(q: Questionnaire, at: datetime) -> tuple[Any, ...]:
+    return (
+        q.id,
+        q.cycle,
+        q.organisation_id,
+        q.group_id,
+        q.definition,
+        q.title,
+        q.subject_kind.value,
+        q.subject_id,
+        q.status.value,
+        q.version,
+        False,
+        at,
+    )
 
 
 _DELEGATION_STATUS = {
@@ -341,7 +378,3 @@ def _locked(q: Questionnaire) -> ReturnLocked:
         f"{q.organisation_id}'s {q.cycle} return has been signed off; "
         "only the national team can reopen it"
     )
-
-
-def payload_of(envelope: EventEnvelope) -> EventPayload:
-    return payload_class(envelope.type, envelope.version).model_validate(envelope.data)

@@ -9,18 +9,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from csm_contracts.auth import Role
+from csm_contracts.events.responses import AnswersSaved
+from csm_contracts.registry import EventPayload
 from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock
 from csm_kernel.errors import ConcurrencyConflict, Conflict, Forbidden, Gone, InvalidInput, NotFound
+from csm_kernel.event_sourcing import decode_event
 from csm_kernel.links import LinkTokens
 from csm_kernel.store import AppendContext
 
-from ..adapters.questionnaires_pg import Loaded, PostgresQuestionnaires
 from ..domain import questionnaire as decide
 from ..domain.answers import AnswerError, Evaluation, evaluate, grades
 from ..domain.cycle import ensure_open_for_entry, entry_ends
 from ..domain.questionnaire import DelegationStatus, Questionnaire, Status
 from .catalogue import DefinitionCatalogue
+from .ports import DelegationRecord, Loaded, QuestionnaireRepository
 from .views import RenderedCache, render, splice, summary
 
 
@@ -48,8 +51,9 @@ def ensure_access(caller: Caller, q: Questionnaire, *, write: bool) -> None:
         return
     if caller.has(Role.NATIONAL_ADMIN, Role.AUDITOR):
         if write:
-            raise Forbidden("the national team and auditors read questionnaires; "
-                            "the organisation answers them")  # fmt: skip
+            raise Forbidden(
+                "the national team and auditors read questionnaires; the organisation answers them"
+            )
         return
     same_org = caller.organisation_id == q.organisation_id
     if caller.has(Role.MAPPING_LEAD) and same_org:
@@ -64,7 +68,7 @@ class Questionnaires:
 
     def __init__(
         self,
-        repo: PostgresQuestionnaires,
+        repo: QuestionnaireRepository,
         catalogue: DefinitionCatalogue,
         clock: Clock,
         links: LinkTokens | None,
@@ -170,7 +174,7 @@ class Questionnaires:
                 group = principal.group_id or "-"
         elif organisation_id is None and cycle is None:
             raise InvalidInput.field("cycle", "give a cycle or an organisation to list")
-        items = await self.repo.list(cycle, organisation_id, group)
+        items = await self.repo.search(cycle, organisation_id, group)
         return [self.summary(q) for q in items]
 
     def summary(self, q: Questionnaire) -> dict[str, Any]:
@@ -203,18 +207,26 @@ class Questionnaires:
                 "event": e.type.split(".", 1)[1],
                 "occurred_at": e.occurred_at.isoformat(),
                 "actor": e.actor,
-                **{k: v for k, v in e.data.items()
-                   if k not in ("organisation_id", "cycle", "questionnaire_id", "answers")},
+                **{
+                    k: v
+                    for k, v in e.data.items()
+                    if k not in ("organisation_id", "cycle", "questionnaire_id", "answers")
+                },
             }
             for e in await self.repo.events(questionnaire_id)
-        ]  # fmt: skip
+        ]
+
+    async def delegations(self, caller: Caller, questionnaire_id: str) -> list[DelegationRecord]:
+        """Every delegation of the questionnaire, oldest first."""
+        await self.load(caller, questionnaire_id)
+        return await self.repo.delegations(questionnaire_id)
 
     # --- writing -------------------------------------------------------------------------------
 
     async def _commit(
         self,
         loaded: Loaded,
-        events: list[Any],
+        events: list[EventPayload],
         context: AppendContext,
         *,
         check_window: bool = True,
@@ -235,16 +247,30 @@ class Questionnaires:
         details: list[dict[str, Any]] = []
         for e in await self.repo.events(questionnaire_id, since):
             event = e.type.split(".", 1)[1]
-            if event == "AnswersSaved":
+            payload = decode_event(e).payload  # through the contract's upcasters
+            if isinstance(payload, AnswersSaved):
                 details.extend(
-                    {"field": c["question"], "event": event, "old": c["old"], "new": c["new"],
-                     "by": e.actor, "at": e.occurred_at.isoformat(), "version": e.stream_version}
-                    for c in e.data["changes"]
-                )  # fmt: skip
+                    {
+                        "field": c.question,
+                        "event": event,
+                        "old": c.old,
+                        "new": c.new,
+                        "by": e.actor,
+                        "at": e.occurred_at.isoformat(),
+                        "version": e.stream_version,
+                    }
+                    for c in payload.changes
+                )
             else:
-                details.append({"field": None, "event": event, "by": e.actor,
-                                "at": e.occurred_at.isoformat(),
-                                "version": e.stream_version})  # fmt: skip
+                details.append(
+                    {
+                        "field": None,
+                        "event": event,
+                        "by": e.actor,
+                        "at": e.occurred_at.isoformat(),
+                        "version": e.stream_version,
+                    }
+                )
         return Conflict(
             f"questionnaire {questionnaire_id} changed since version {since}: "
             "review the changes and save again",
@@ -359,18 +385,18 @@ class Questionnaires:
         if ids is None or (questionnaire_id is not None and ids[0] != questionnaire_id):
             raise NotFound(f"no questionnaire {questionnaire_id or ''} for this link".strip())
         qid, delegation_id = ids
-        row = await self.repo.delegation(delegation_id)
-        if row is None or row["questionnaire_id"] != qid:
+        record = await self.repo.delegation(delegation_id)
+        if record is None or record.questionnaire_id != qid:
             raise NotFound("no questionnaire for this link")
-        status = row["status"]
-        if status == DelegationStatus.REVOKED.value:
+        if record.status == DelegationStatus.REVOKED.value:
             raise Gone("this link was withdrawn by the mapping lead; ask them for a new one")
-        if status == DelegationStatus.ACCEPTED.value:
+        if record.status == DelegationStatus.ACCEPTED.value:
             raise Gone("the mapping lead has accepted this questionnaire: the link has closed")
-        if row["expires_at"] <= self.clock.now():
-            raise Gone(f"this link expired at {row['expires_at'].isoformat()}, when data entry "
-                       "closed")  # fmt: skip
-        return Delegate(qid, delegation_id, row["email"])
+        if record.expires_at <= self.clock.now():
+            raise Gone(
+                f"this link expired at {record.expires_at.isoformat()}, when data entry closed"
+            )
+        return Delegate(qid, delegation_id, record.email)
 
     async def return_to_lead(
         self, delegate: Delegate, comment: str | None, context: AppendContext

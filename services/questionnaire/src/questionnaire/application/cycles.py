@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-import asyncpg
-
 from csm_contracts.events.cycles import (
     CyclePhaseChanged,
     CycleScheduled,
@@ -26,13 +24,12 @@ from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFo
 from csm_kernel.observability import get_logger
 from csm_kernel.poison import PoisonItems, is_transient
 from csm_kernel.store import AppendContext
-from csm_kernel.store.postgres import PostgresEventStore
 
-from ..adapters.cycles_pg import PostgresCycles
-from ..adapters.issuance_pg import issue, known_organisations, known_services
+from ..domain import questionnaire as decide
 from ..domain.cycle import ORDER, OWING, CycleState, ReturnState, later, phase_at
-from ..domain.owed import owed_by_organisation, owed_for_service
+from ..domain.owed import Owed, issue_events, owed_by_organisation, owed_for_service
 from .catalogue import DefinitionCatalogue
+from .ports import CycleRepository, QuestionnaireRepository, Registry, ReturnRecord, Transactions
 
 log = get_logger(__name__)
 
@@ -49,15 +46,17 @@ def check_cycle_name(cycle: str, field: str = "cycle") -> None:
 class Cycles:
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        store: PostgresEventStore,
-        repo: PostgresCycles,
+        transactions: Transactions,
+        repo: CycleRepository,
+        questionnaires: QuestionnaireRepository,
+        registry: Registry,
         catalogue: DefinitionCatalogue,
         clock: Clock,
     ) -> None:
-        self.pool = pool
-        self.store = store
+        self.transactions = transactions
         self.repo = repo
+        self.questionnaires = questionnaires
+        self.registry = registry
         self.catalogue = catalogue
         self.clock = clock
         #: A cycle the clock cannot move or issue for a reason of its own (not a lost
@@ -76,7 +75,7 @@ class Cycles:
                 raise InvalidInput.field("previous_cycle", "must come before the cycle")
         event = CycleScheduled(cycle=cycle, previous_cycle=previous_cycle, timetable=timetable)
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.transactions.transaction() as conn:
                 await self.repo.append(conn, None, cycle, [event], context, self.clock.now())
         except ConcurrencyConflict:
             raise Conflict(f"cycle {cycle} is already scheduled") from None
@@ -94,8 +93,10 @@ class Cycles:
     ) -> CycleState:
         state = await self.repo.get(cycle)
         if state.version != expected_version:
-            raise Conflict(f"cycle {cycle} changed since version {expected_version} (it is at "
-                           f"{state.version}); reload it")  # fmt: skip
+            raise Conflict(
+                f"cycle {cycle} changed since version {expected_version} (it is at "
+                f"{state.version}); reload it"
+            )
         now = self.clock.now()
         if later(state.phase, phase_at(timetable, now)):
             raise InvalidInput.field(
@@ -103,10 +104,11 @@ class Cycles:
                 f"{cycle} is already in phase {state.phase.value}; a phase never goes back "
                 "(grant extensions or reopen returns instead)",
             )
-        event = CycleTimetableChanged(cycle=cycle, old_timetable=state.timetable,
-                                      new_timetable=timetable, reason=reason)  # fmt: skip
+        event = CycleTimetableChanged(
+            cycle=cycle, old_timetable=state.timetable, new_timetable=timetable, reason=reason
+        )
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.transactions.transaction() as conn:
                 await self.repo.append(conn, state, cycle, [event], context, now)
         except ConcurrencyConflict:
             raise Conflict(f"cycle {cycle} changed meanwhile; reload it") from None
@@ -179,14 +181,23 @@ class Cycles:
         current = state.phase
         for phase in ORDER[ORDER.index(current) + 1 : ORDER.index(target) + 1]:
             events.append(
-                CyclePhaseChanged(cycle=state.cycle, old_phase=current, phase=phase,
-                                  changed_at=now, by_clock=by_clock, reason=reason)
-            )  # fmt: skip
+                CyclePhaseChanged(
+                    cycle=state.cycle,
+                    old_phase=current,
+                    phase=phase,
+                    changed_at=now,
+                    by_clock=by_clock,
+                    reason=reason,
+                )
+            )
             if phase is Phase.DATA_ENTRY:
-                events.append(CycleOpened(cycle=state.cycle, previous_cycle=state.previous_cycle,
-                                          opened_at=now))  # fmt: skip
+                events.append(
+                    CycleOpened(
+                        cycle=state.cycle, previous_cycle=state.previous_cycle, opened_at=now
+                    )
+                )
             current = phase
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.transactions.transaction() as conn:
             await self.repo.append(conn, state, state.cycle, events, context, now)
         log.info("cycle phase changed", cycle=state.cycle, phase=target.value, by_clock=by_clock)
 
@@ -204,7 +215,7 @@ class Cycles:
         context = context or AppendContext(actor=CLOCK_ACTOR)
         if conn is not None:
             return await self._issue(conn, cycle, organisation_id, service_id, context)
-        async with self.pool.acquire() as own, own.transaction():
+        async with self.transactions.transaction() as own:
             count = await self._issue(own, cycle, organisation_id, service_id, context)
             if organisation_id is None and service_id is None:
                 await self.repo.mark_issued(own, cycle)
@@ -223,14 +234,26 @@ class Cycles:
         state = await self.repo.find(cycle, conn)
         if state is None or state.phase not in OWING:
             return 0
-        owed = []
+        owed: list[Owed] = []
         if service_id is None:
-            for org in await known_organisations(conn, organisation_id):
+            for org in await self.registry.organisations(conn, organisation_id):
                 owed.extend(owed_by_organisation(org))
-        for service in await known_services(conn, cycle, organisation_id, service_id):
+        for service in await self.registry.services(conn, cycle, organisation_id, service_id):
             owed.append(owed_for_service(service))
-        return await issue(conn, self.store, self.catalogue, cycle, owed, context,
-                           self.clock.now())  # fmt: skip
+        events = issue_events(cycle, owed, self.catalogue.latest)
+        return await self.questionnaires.issue(conn, events, context, self.clock.now())
+
+    async def get(self, cycle: str) -> CycleState:
+        """The cycle, or `NotFound`."""
+        return await self.repo.get(cycle)
+
+    async def all(self) -> list[CycleState]:
+        return await self.repo.all()
+
+    async def returns(self, cycle: str) -> list[ReturnRecord]:
+        """Every organisation's return in the cycle (`NotFound` for an unknown cycle)."""
+        await self.repo.get(cycle)
+        return await self.repo.returns(cycle)
 
     async def open_cycles(self, conn: Connection) -> list[str]:
         """Cycles in which questionnaires are owed (data entry opened, not yet published)."""
@@ -250,13 +273,15 @@ class Cycles:
         await self._known(organisation_id)
         if until <= state.timetable.data_entry_closes:
             raise InvalidInput.field(
-                "until", f"an extension ends after the close "
-                         f"({state.timetable.data_entry_closes.isoformat()})",
-            )  # fmt: skip
+                "until",
+                f"an extension ends after the close "
+                f"({state.timetable.data_entry_closes.isoformat()})",
+            )
         if until >= state.timetable.publication:
             raise InvalidInput.field("until", "an extension ends before publication")
-        event = ExtensionGranted(organisation_id=organisation_id, cycle=cycle, until=until,
-                                 reason=reason)  # fmt: skip
+        event = ExtensionGranted(
+            organisation_id=organisation_id, cycle=cycle, until=until, reason=reason
+        )
         return await self._append_return(cycle, organisation_id, [event], context)
 
     async def reopen(
@@ -267,8 +292,12 @@ class Cycles:
         ret = await self.repo.load_return(cycle, organisation_id)
         if ret.reopened and ret.signed_off_at is None:
             raise Conflict(f"{organisation_id}'s {cycle} return is already reopened")
-        event = ReturnReopened(organisation_id=organisation_id, cycle=cycle, reason=reason,
-                               was_signed_off_at=ret.signed_off_at)  # fmt: skip
+        event = ReturnReopened(
+            organisation_id=organisation_id,
+            cycle=cycle,
+            reason=reason,
+            was_signed_off_at=ret.signed_off_at,
+        )
         return await self._append_return(cycle, organisation_id, [event], context)
 
     async def _append_return(
@@ -279,17 +308,25 @@ class Cycles:
         context: AppendContext,
     ) -> ReturnState:
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.transactions.transaction() as conn:
                 ret = await self.repo.load_return(cycle, organisation_id, conn)
-                return await self.repo.append_return(conn, ret, events, context,
-                                                     self.clock.now())  # fmt: skip
+                after = await self.repo.append_return(conn, ret, events, context, self.clock.now())
+                reopened = [e for e in events if isinstance(e, ReturnReopened)]
+                if reopened and after.signed_off_at is None:
+                    # Reopening a signed-off return unlocks its questionnaires in the same
+                    # transaction (the sign-off locked them: `application.sign_off`).
+                    unlocks = [
+                        (q, unlock)
+                        for q in await self.questionnaires.of_return(cycle, organisation_id, conn)
+                        if (unlock := decide.unlock(q, reopened[-1].reason))
+                    ]
+                    await self.questionnaires.append_many(conn, unlocks, context)
+                return after
         except ConcurrencyConflict:
-            raise Conflict(f"{organisation_id}'s {cycle} return changed meanwhile; "
-                           "try again") from None  # fmt: skip
+            raise Conflict(
+                f"{organisation_id}'s {cycle} return changed meanwhile; try again"
+            ) from None
 
     async def _known(self, organisation_id: str) -> None:
-        found = await self.pool.fetchval(
-            "SELECT 1 FROM known_organisations WHERE code = $1", organisation_id
-        )
-        if not found:
+        if not await self.registry.is_known(organisation_id):
             raise NotFound(f"no organisation {organisation_id}")

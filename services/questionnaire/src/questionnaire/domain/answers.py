@@ -280,8 +280,11 @@ def _check_rule(rule: Rule, answers: Mapping[str, Any]) -> Problem | None:
         parts = sum((_number(answers[p]) for p in rule.parts if p in answers), Decimal(0))
         total = _number(answers[rule.total])
         if parts != total:  # exact: the answers are exact decimals
-            return Problem(rule.total, f"{rule.message} (the parts add up to {parts}, the total "
-                                       f"is {total})", rule.id)  # fmt: skip
+            return Problem(
+                rule.total,
+                f"{rule.message} (the parts add up to {parts}, the total is {total})",
+                rule.id,
+            )
         return None
     assert rule.left is not None and rule.right is not None
     if rule.left in answers and rule.right in answers:

@@ -32,6 +32,14 @@ ENTRY = frozenset({Phase.DATA_ENTRY, Phase.SUMMARY_REPORTS})
 OWING = (Phase.DATA_ENTRY, Phase.SUMMARY_REPORTS, Phase.CLOSED)
 
 
+def cycle_stream(cycle: str) -> str:
+    return f"cycle-{cycle}"
+
+
+def return_stream(cycle: str, organisation_id: str) -> str:
+    return f"return-{cycle}-{organisation_id}"
+
+
 def phase_at(timetable: Timetable, now: datetime) -> Phase:
     """The phase the timetable gives at `now`."""
     starts = [
@@ -127,6 +135,11 @@ def evolve_return(state: ReturnState, event: EventPayload) -> ReturnState:
     if isinstance(event, ReturnReopened):
         return replace(state, version=v, reopened=True, signed_off_at=None, signed_off_by=None)
     if isinstance(event, CycleSignedOff):
-        return replace(state, version=v, reopened=False, signed_off_at=event.signed_off_at,
-                       signed_off_by=event.signed_off_by)  # fmt: skip
+        return replace(
+            state,
+            version=v,
+            reopened=False,
+            signed_off_at=event.signed_off_at,
+            signed_off_by=event.signed_off_by,
+        )
     return replace(state, version=v)

@@ -44,8 +44,9 @@ class QuestionType(StrEnum):
     SCORED_SCALE = "scored_scale"
 
 
-NUMERIC = frozenset({QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.MONEY,
-                     QuestionType.PERCENTAGE})  # fmt: skip
+NUMERIC = frozenset(
+    {QuestionType.INTEGER, QuestionType.DECIMAL, QuestionType.MONEY, QuestionType.PERCENTAGE}
+)
 CHOICE = frozenset({QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE})
 
 
@@ -188,12 +189,37 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_DEFINITION_KEYS = {"id", "version", "title", "kind", "description", "source", "scale",
-                    "sections", "rules"}  # fmt: skip
+_DEFINITION_KEYS = {
+    "id",
+    "version",
+    "title",
+    "kind",
+    "description",
+    "source",
+    "scale",
+    "sections",
+    "rules",
+}
 _SECTION_KEYS = {"id", "title", "help", "objectives", "show_if", "questions"}
-_QUESTION_KEYS = {"id", "type", "text", "help", "required", "options", "show_if", "min", "max",
-                  "decimals", "max_length", "multiline", "min_selected", "max_selected",
-                  "levels", "criteria", "evidence"}  # fmt: skip
+_QUESTION_KEYS = {
+    "id",
+    "type",
+    "text",
+    "help",
+    "required",
+    "options",
+    "show_if",
+    "min",
+    "max",
+    "decimals",
+    "max_length",
+    "multiline",
+    "min_selected",
+    "max_selected",
+    "levels",
+    "criteria",
+    "evidence",
+}
 _RULE_KEYS = {"id", "kind", "message", "parts", "total", "left", "right"}
 _ID = r"^[a-z][a-z0-9_]*$"
 
@@ -306,16 +332,23 @@ class _Reader:
         if definition.kind is DefinitionKind.SELF_ASSESSMENT:
             for q in questions.values():
                 if q.type is not QuestionType.SCORED_SCALE or set(q.levels) != {1, 2, 3}:
-                    raise DefinitionError(self.file, q.line, f"question {q.id}: a self-assessment "
-                                          "question is a scored scale of 1, 2 and 3")  # fmt: skip
+                    raise DefinitionError(
+                        self.file,
+                        q.line,
+                        f"question {q.id}: a self-assessment "
+                        "question is a scored scale of 1, 2 and 3",
+                    )
         if definition.kind is DefinitionKind.CAMHS_PARTNERSHIP:
             for qid in NI51_QUESTIONS:
                 asked = questions.get(qid)
                 if asked is None:
                     raise self.fail(doc, f"a CAMHS partnership questionnaire asks NI 51's {qid}")
                 if asked.type is not QuestionType.SCORED_SCALE or set(asked.levels) != {1, 2, 3, 4}:
-                    raise DefinitionError(self.file, asked.line, f"question {qid}: NI 51 "
-                                          "questions are scored scales of 1 to 4")  # fmt: skip
+                    raise DefinitionError(
+                        self.file,
+                        asked.line,
+                        f"question {qid}: NI 51 questions are scored scales of 1 to 4",
+                    )
 
     def strings(self, node: dict[str, Any], key: str) -> list[str]:
         value = node.get(key, [])
@@ -475,13 +508,25 @@ class _Reader:
                     or not all(isinstance(p, str) and p for p in (*parts, r.get("total")))
                 ):
                     raise self.fail(r, f"rule {rid}: sum_equals needs 'parts' (2+) and 'total'")
-                rule = Rule(rid, kind, self.text(r, "message", f"rule {rid}"),
-                            parts=tuple(parts), total=r["total"], line=r["__line__"])  # fmt: skip
+                rule = Rule(
+                    rid,
+                    kind,
+                    self.text(r, "message", f"rule {rid}"),
+                    parts=tuple(parts),
+                    total=r["total"],
+                    line=r["__line__"],
+                )
             else:
                 if not all(isinstance(r.get(k), str) and r[k] for k in ("left", "right")):
                     raise self.fail(r, f"rule {rid}: less_or_equal needs 'left' and 'right'")
-                rule = Rule(rid, kind, self.text(r, "message", f"rule {rid}"),
-                            left=r["left"], right=r["right"], line=r["__line__"])  # fmt: skip
+                rule = Rule(
+                    rid,
+                    kind,
+                    self.text(r, "message", f"rule {rid}"),
+                    left=r["left"],
+                    right=r["right"],
+                    line=r["__line__"],
+                )
             unknown = sorted(set(rule.questions) - known)
             if unknown:
                 raise self.fail(r, f"rule {rid}: unknown question(s) {', '.join(unknown)}")
@@ -512,8 +557,9 @@ class _Reader:
                         continue
                     reason = never_true(condition, questions)
                     if reason:
-                        raise self.fail(node, f"show_if {condition.source!r} can never be true: "
-                                              f"{reason}")  # fmt: skip
+                        raise self.fail(
+                            node, f"show_if {condition.source!r} can never be true: {reason}"
+                        )
                     refs |= condition.references
                 if question.id in refs:
                     raise self.fail(

@@ -34,6 +34,7 @@ from csm_contracts.events.responses import (
 )
 from csm_contracts.registry import EventPayload
 from csm_kernel.errors import InvalidInput
+from csm_kernel.event_sourcing import Recorded
 
 from . import answers as rules
 from .definition import Definition
@@ -119,8 +120,11 @@ class Questionnaire:
         return stream_id_for(self.id)
 
     def _base(self) -> dict[str, Any]:
-        return {"organisation_id": self.organisation_id, "cycle": self.cycle,
-                "questionnaire_id": self.id}  # fmt: skip
+        return {
+            "organisation_id": self.organisation_id,
+            "cycle": self.cycle,
+            "questionnaire_id": self.id,
+        }
 
 
 def issued(event: QuestionnaireIssued) -> Questionnaire:
@@ -151,8 +155,12 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
         status = Status.IN_PROGRESS if q.status is Status.NOT_STARTED else q.status
         return replace(q, version=v, answers=answers, status=status)
     if isinstance(event, QuestionnaireDelegated):
-        delegation = Delegation(event.delegation_id, str(event.delegate_email),
-                                DelegationStatus.ACTIVE, event.expires_at)  # fmt: skip
+        delegation = Delegation(
+            event.delegation_id,
+            str(event.delegate_email),
+            DelegationStatus.ACTIVE,
+            event.expires_at,
+        )
         return replace(q, version=v, status=Status.DELEGATED, delegation=delegation)
     if isinstance(event, DelegationRevoked):
         ended = replace(d, status=DelegationStatus.REVOKED) if d else None
@@ -167,11 +175,13 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
         again = replace(d, status=DelegationStatus.ACTIVE, comment=event.comment) if d else None
         return replace(q, version=v, status=Status.DELEGATED, delegation=again)
     if isinstance(event, ResponseSubmitted):
-        return replace(q, version=v, status=Status.SUBMITTED, submitted_at=at,
-                       submitted_by=event.submitted_by)  # fmt: skip
+        return replace(
+            q, version=v, status=Status.SUBMITTED, submitted_at=at, submitted_by=event.submitted_by
+        )
     if isinstance(event, SubmissionWithdrawn):
-        return replace(q, version=v, status=Status.IN_PROGRESS, submitted_at=None,
-                       submitted_by=None)  # fmt: skip
+        return replace(
+            q, version=v, status=Status.IN_PROGRESS, submitted_at=None, submitted_by=None
+        )
     if isinstance(event, QuestionnaireCancelled):
         return replace(q, version=v, status=Status.CANCELLED)
     if isinstance(event, QuestionnaireLocked):
@@ -179,6 +189,18 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
     if isinstance(event, QuestionnaireUnlocked):
         return replace(q, version=v, locked=False)
     return replace(q, version=v)  # an event this state does not track
+
+
+def evolve_recorded(q: Questionnaire | None, recorded: Recorded[EventPayload]) -> Questionnaire:
+    """`evolve` over a recorded event, from before the first (`None`: it must be the issue)."""
+    if q is None:
+        if not isinstance(recorded.payload, QuestionnaireIssued):
+            raise ValueError(
+                f"{recorded.stream_id} starts with {type(recorded.payload).__name__}, "
+                "not QuestionnaireIssued"
+            )
+        return issued(recorded.payload)
+    return evolve(q, recorded.payload, recorded.occurred_at)
 
 
 def _undelegated(q: Questionnaire) -> Status:
@@ -247,8 +269,14 @@ def delegate(
     supersedes = None
     d = q.delegation
     if d is not None and d.status in (DelegationStatus.ACTIVE, DelegationStatus.RETURNED):
-        events.append(DelegationRevoked(**q._base(), delegation_id=d.id, delegate_email=d.email,
-                                        reason=f"re-delegated to {email}"))  # fmt: skip
+        events.append(
+            DelegationRevoked(
+                **q._base(),
+                delegation_id=d.id,
+                delegate_email=d.email,
+                reason=f"re-delegated to {email}",
+            )
+        )
         supersedes = d.id
     events.append(
         QuestionnaireDelegated(
@@ -276,8 +304,9 @@ def _current_delegation(q: Questionnaire, delegation_id: str | None = None) -> D
 
 def revoke(q: Questionnaire, delegation_id: str | None, reason: str | None) -> list[EventPayload]:
     d = _current_delegation(q, delegation_id)
-    return [DelegationRevoked(**q._base(), delegation_id=d.id, delegate_email=d.email,
-                              reason=reason)]  # fmt: skip
+    return [
+        DelegationRevoked(**q._base(), delegation_id=d.id, delegate_email=d.email, reason=reason)
+    ]
 
 
 def return_to_lead(q: Questionnaire, delegation_id: str, comment: str | None) -> list[EventPayload]:
@@ -285,8 +314,11 @@ def return_to_lead(q: Questionnaire, delegation_id: str, comment: str | None) ->
     _delegate_may_edit(q, delegation_id)
     d = q.delegation
     assert d is not None
-    return [QuestionnaireReturned(**q._base(), delegation_id=d.id, delegate_email=d.email,
-                                  comment=comment)]  # fmt: skip
+    return [
+        QuestionnaireReturned(
+            **q._base(), delegation_id=d.id, delegate_email=d.email, comment=comment
+        )
+    ]
 
 
 def accept(q: Questionnaire, delegation_id: str | None) -> list[EventPayload]:
@@ -303,8 +335,11 @@ def send_back(q: Questionnaire, delegation_id: str | None, comment: str) -> list
         raise WrongState("only a returned questionnaire can be sent back")
     if not comment.strip():
         raise InvalidInput.field("comment", "say what the delegate should change")
-    return [QuestionnaireSentBack(**q._base(), delegation_id=d.id, delegate_email=d.email,
-                                  comment=comment.strip())]  # fmt: skip
+    return [
+        QuestionnaireSentBack(
+            **q._base(), delegation_id=d.id, delegate_email=d.email, comment=comment.strip()
+        )
+    ]
 
 
 def submit(q: Questionnaire, definition: Definition, by: str) -> list[EventPayload]:

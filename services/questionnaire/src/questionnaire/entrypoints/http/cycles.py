@@ -17,10 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from csm_contracts.events.cycles import Phase, Timetable
 from csm_kernel.bounds import StreamVersion
-from csm_kernel.http import append_context
+from csm_kernel.http import append_context, error_responses
 
 from ...domain.cycle import CycleState
-from .dependencies import Admin, Anyone, ServicesDep
+from .dependencies import Admin, Anyone, CyclesDep
+from .models import CycleView
 
 router = APIRouter(tags=["cycles"])
 
@@ -58,47 +59,66 @@ def cycle_view(state: CycleState) -> dict[str, Any]:
     }
 
 
-@router.post("/cycles", status_code=201)
+#: No or a bad sign-in (401), a role that may not (403), a request that does not validate (422).
+_ALWAYS = (401, 403, 422)
+
+
+@router.post(
+    "/cycles",
+    status_code=201,
+    response_model=CycleView,
+    responses=error_responses(*_ALWAYS, 409),
+)
 async def schedule_cycle(
-    body: ScheduleCycleIn, request: Request, admin: Admin, services: ServicesDep
+    body: ScheduleCycleIn, request: Request, admin: Admin, cycles: CyclesDep
 ) -> dict[str, Any]:
-    state = await services.cycles.schedule(
+    state = await cycles.schedule(
         body.cycle, body.previous_cycle, body.timetable, append_context(request, admin.actor)
     )
     return cycle_view(state)
 
 
-@router.get("/cycles")
-async def list_cycles(_: Anyone, services: ServicesDep) -> list[dict[str, Any]]:
-    return [cycle_view(s) for s in await services.cycle_repo.all()]
+@router.get("/cycles", response_model=list[CycleView], responses=error_responses(*_ALWAYS))
+async def list_cycles(_: Anyone, cycles: CyclesDep) -> list[dict[str, Any]]:
+    return [cycle_view(s) for s in await cycles.all()]
 
 
-@router.get("/cycles/{cycle}")
-async def get_cycle(cycle: str, _: Anyone, services: ServicesDep) -> dict[str, Any]:
-    return cycle_view(await services.cycle_repo.get(cycle))
+@router.get("/cycles/{cycle}", response_model=CycleView, responses=error_responses(*_ALWAYS, 404))
+async def get_cycle(cycle: str, _: Anyone, cycles: CyclesDep) -> dict[str, Any]:
+    return cycle_view(await cycles.get(cycle))
 
 
-@router.put("/cycles/{cycle}/timetable")
+@router.put(
+    "/cycles/{cycle}/timetable",
+    response_model=CycleView,
+    responses=error_responses(*_ALWAYS, 404, 409),
+)
 async def change_timetable(
-    cycle: str, body: TimetableIn, request: Request, admin: Admin, services: ServicesDep
+    cycle: str, body: TimetableIn, request: Request, admin: Admin, cycles: CyclesDep
 ) -> dict[str, Any]:
-    state = await services.cycles.change_timetable(
+    state = await cycles.change_timetable(
         cycle, body.version, body.timetable, body.reason, append_context(request, admin.actor)
     )
     return cycle_view(state)
 
 
-@router.post("/cycles/{cycle}/phase")
+@router.post(
+    "/cycles/{cycle}/phase",
+    response_model=CycleView,
+    responses=error_responses(*_ALWAYS, 404, 409),
+)
 async def advance_phase(
-    cycle: str, body: PhaseIn, request: Request, admin: Admin, services: ServicesDep
+    cycle: str, body: PhaseIn, request: Request, admin: Admin, cycles: CyclesDep
 ) -> dict[str, Any]:
-    state = await services.cycles.advance(
+    state = await cycles.advance(
         cycle, body.phase, body.reason, append_context(request, admin.actor)
     )
     return cycle_view(state)
 
 
-@router.post("/cycles/{cycle}/tick")
-async def tick(cycle: str, _: Admin, services: ServicesDep) -> dict[str, Any]:
-    await services.cycles.tick()
-    return cycle_view(await services.cycle_repo.get(cycle))
+@router.post(
+    "/cycles/{cycle}/tick", response_model=CycleView, responses=error_responses(*_ALWAYS, 404)
+)
+async def tick(cycle: str, _: Admin, cycles: CyclesDep) -> dict[str, Any]:
+    await cycles.tick()
+    return cycle_view(await cycles.get(cycle))

@@ -1,24 +1,49 @@
-"""What every questionnaire endpoint needs: the wired use cases and the callers' roles."""
+"""What every questionnaire endpoint needs: the use cases (wired once at start, on
+`app.state.application`) and the callers' roles."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
 
-if TYPE_CHECKING:
-    from ...bootstrap import Services
+from ...application.answering import Questionnaires
+from ...application.cycles import Cycles
+from ...application.sandbox import Sandbox
+from ...application.service import QuestionnaireService
+from ...application.sign_off import Returns
 
 
-async def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
+# Dependencies are coroutines: FastAPI runs a plain function in its thread pool.
+def application_of(request: Request) -> QuestionnaireService:
+    application: QuestionnaireService = request.app.state.application
+    return application
 
 
-ServicesDep = Annotated[Any, Depends(services_of)]
+async def _questionnaires(request: Request) -> Questionnaires:
+    return application_of(request).questionnaires
+
+
+async def _cycles(request: Request) -> Cycles:
+    return application_of(request).cycles
+
+
+async def _returns(request: Request) -> Returns:
+    return application_of(request).returns
+
+
+async def _sandbox(request: Request) -> Sandbox:
+    return application_of(request).sandbox
+
+
+QuestionnairesDep = Annotated[Questionnaires, Depends(_questionnaires)]
+CyclesDep = Annotated[Cycles, Depends(_cycles)]
+ReturnsDep = Annotated[Returns, Depends(_returns)]
+SandboxDep = Annotated[Sandbox, Depends(_sandbox)]
+
 Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
 #: Who may read questionnaires (each only their own, the national team and auditors all).
 Reader = Annotated[

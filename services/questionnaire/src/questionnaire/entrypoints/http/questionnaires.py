@@ -25,9 +25,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from csm_kernel.bounds import Identifier, StreamVersion
-from csm_kernel.http import OrjsonResponse, append_context
+from csm_kernel.http import OrjsonResponse, append_context, error_responses
 
-from .dependencies import Answerer, Reader, ServicesDep
+from .dependencies import Answerer, QuestionnairesDep, Reader
+from .models import (
+    Delegated,
+    DelegationRow,
+    HistoryItem,
+    QuestionnaireSummary,
+    QuestionnaireView,
+    SavedView,
+)
 
 router = APIRouter(tags=["questionnaires"])
 
@@ -76,37 +84,49 @@ class CommentIn(BaseModel):
     comment: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/questionnaires")
+#: Every route: no or a bad sign-in (401), a role that may not (403), a body or query that
+#: does not validate (422).
+_ALWAYS = (401, 403, 422)
+#: A questionnaire the caller may not see is 404, like one that does not exist.
+_READ = error_responses(*_ALWAYS, 404)
+#: A change: also 409 (changed since the version read, wrong state, return locked or closed).
+_WRITE = error_responses(*_ALWAYS, 404, 409)
+
+
+@router.get(
+    "/questionnaires",
+    response_model=list[QuestionnaireSummary],
+    response_model_exclude_unset=True,
+    responses=error_responses(*_ALWAYS, 404),
+)
 async def list_questionnaires(
     principal: Reader,
-    services: ServicesDep,
+    use: QuestionnairesDep,
     cycle: str | None = None,
     organisation_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = await services.questionnaires.list_for(
-        principal, cycle, organisation_id
-    )
-    return items
+    return await use.list_for(principal, cycle, organisation_id)
 
 
-@router.get("/questionnaires/{questionnaire_id}")
+@router.get("/questionnaires/{questionnaire_id}", response_model=QuestionnaireView, responses=_READ)
 async def get_questionnaire(
-    questionnaire_id: str, principal: Reader, services: ServicesDep
+    questionnaire_id: str, principal: Reader, use: QuestionnairesDep
 ) -> Response:
-    use = services.questionnaires
+    # The rendering is cached as JSON bytes (`RenderedCache`): answered as they are.
     body = use.view_json(await use.load(principal, questionnaire_id), principal)
     return Response(body, media_type="application/json")
 
 
-@router.patch("/questionnaires/{questionnaire_id}/answers")
+@router.patch(
+    "/questionnaires/{questionnaire_id}/answers", response_model=SavedView, responses=_WRITE
+)
 async def save_answers(
     questionnaire_id: str,
     body: AnswersIn,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> OrjsonResponse:
-    use = services.questionnaires
     loaded, changed = await use.save(
         principal,
         questionnaire_id,
@@ -118,117 +138,159 @@ async def save_answers(
     return OrjsonResponse(use.saved(loaded, principal, changed))
 
 
-@router.post("/questionnaires/{questionnaire_id}/submit")
+@router.post(
+    "/questionnaires/{questionnaire_id}/submit",
+    response_model=QuestionnaireView,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 async def submit(
-    questionnaire_id: str, request: Request, principal: Answerer, services: ServicesDep
+    questionnaire_id: str, request: Request, principal: Answerer, use: QuestionnairesDep
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.submit(principal, questionnaire_id, append_context(request, principal.actor))
-    view: dict[str, Any] = use.view(loaded, principal)
-    return view
+    return use.view(loaded, principal)
 
 
-@router.post("/questionnaires/{questionnaire_id}/withdraw-submission")
+@router.post(
+    "/questionnaires/{questionnaire_id}/withdraw-submission",
+    response_model=QuestionnaireView,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 async def withdraw_submission(
     questionnaire_id: str,
     body: RequiredReasonIn,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.withdraw_submission(
         principal, questionnaire_id, body.reason, append_context(request, principal.actor)
     )
-    view: dict[str, Any] = use.view(loaded, principal)
-    return view
+    return use.view(loaded, principal)
 
 
-@router.get("/questionnaires/{questionnaire_id}/history")
+@router.get(
+    "/questionnaires/{questionnaire_id}/history",
+    response_model=list[HistoryItem],
+    responses=_READ,
+)
 async def history(
-    questionnaire_id: str, principal: Reader, services: ServicesDep
+    questionnaire_id: str, principal: Reader, use: QuestionnairesDep
 ) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = await services.questionnaires.history(principal, questionnaire_id)
-    return items
+    return await use.history(principal, questionnaire_id)
 
 
-@router.post("/questionnaires/{questionnaire_id}/delegations", status_code=201)
+@router.post(
+    "/questionnaires/{questionnaire_id}/delegations",
+    status_code=201,
+    response_model=Delegated,
+    responses=_WRITE,
+)
 async def delegate(
     questionnaire_id: str,
     body: DelegateIn,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.delegate(
-        principal, questionnaire_id, str(body.email), body.message,
+        principal,
+        questionnaire_id,
+        str(body.email),
+        body.message,
         append_context(request, principal.actor),
-    )  # fmt: skip
+    )
     delegation = loaded.questionnaire.delegation
     assert delegation is not None
     return {"delegation": delegation.as_json(), "version": loaded.questionnaire.version}
 
 
-@router.get("/questionnaires/{questionnaire_id}/delegations")
+@router.get(
+    "/questionnaires/{questionnaire_id}/delegations",
+    response_model=list[DelegationRow],
+    responses=_READ,
+)
 async def delegations(
-    questionnaire_id: str, principal: Reader, services: ServicesDep
+    questionnaire_id: str, principal: Reader, use: QuestionnairesDep
 ) -> list[dict[str, Any]]:
-    await services.questionnaires.load(principal, questionnaire_id)
-    rows = await services.questionnaire_repo.delegations(questionnaire_id)
     return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dict(r).items()}
-        for r in rows
+        {
+            "id": d.id,
+            "questionnaire_id": d.questionnaire_id,
+            "email": d.email,
+            "status": d.status,
+            "expires_at": d.expires_at.isoformat(),
+            "delegated_by": d.delegated_by,
+            "created_at": d.created_at.isoformat(),
+            "ended_at": d.ended_at.isoformat() if d.ended_at else None,
+        }
+        for d in await use.delegations(principal, questionnaire_id)
     ]
 
 
-@router.post("/questionnaires/{questionnaire_id}/delegations/{delegation_id}/revoke")
+@router.post(
+    "/questionnaires/{questionnaire_id}/delegations/{delegation_id}/revoke",
+    response_model=QuestionnaireView,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 async def revoke(
     questionnaire_id: str,
     delegation_id: str,
     body: ReasonIn,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.revoke(
-        principal, questionnaire_id, delegation_id, body.reason,
+        principal,
+        questionnaire_id,
+        delegation_id,
+        body.reason,
         append_context(request, principal.actor),
-    )  # fmt: skip
-    view: dict[str, Any] = use.view(loaded, principal)
-    return view
+    )
+    return use.view(loaded, principal)
 
 
-@router.post("/questionnaires/{questionnaire_id}/delegations/{delegation_id}/accept")
+@router.post(
+    "/questionnaires/{questionnaire_id}/delegations/{delegation_id}/accept",
+    response_model=QuestionnaireView,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 async def accept(
     questionnaire_id: str,
     delegation_id: str,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.accept(
         principal, questionnaire_id, delegation_id, append_context(request, principal.actor)
     )
-    view: dict[str, Any] = use.view(loaded, principal)
-    return view
+    return use.view(loaded, principal)
 
 
-@router.post("/questionnaires/{questionnaire_id}/delegations/{delegation_id}/send-back")
+@router.post(
+    "/questionnaires/{questionnaire_id}/delegations/{delegation_id}/send-back",
+    response_model=QuestionnaireView,
+    response_model_exclude_unset=True,
+    responses=_WRITE,
+)
 async def send_back(
     questionnaire_id: str,
     delegation_id: str,
     body: CommentIn,
     request: Request,
     principal: Answerer,
-    services: ServicesDep,
+    use: QuestionnairesDep,
 ) -> dict[str, Any]:
-    use = services.questionnaires
     loaded = await use.send_back(
-        principal, questionnaire_id, delegation_id, body.comment,
+        principal,
+        questionnaire_id,
+        delegation_id,
+        body.comment,
         append_context(request, principal.actor),
-    )  # fmt: skip
-    view: dict[str, Any] = use.view(loaded, principal)
-    return view
+    )
+    return use.view(loaded, principal)

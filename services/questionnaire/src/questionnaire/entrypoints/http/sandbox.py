@@ -16,10 +16,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...application.views import render
-from ...domain import answers as rules
-from ...domain.answers import AnswerError
-from .dependencies import ServicesDep
+from csm_kernel.http import error_responses
+
+from .dependencies import SandboxDep
+from .models import DefinitionSummary, Rendered, SandboxView
 from .questionnaires import Answers
 
 router = APIRouter(tags=["sandbox"])
@@ -34,38 +34,26 @@ class SandboxIn(BaseModel):
     )
 
 
-@router.get("/definitions")
-async def list_definitions(services: ServicesDep) -> list[dict[str, Any]]:
-    return [
-        {"ref": d.ref, "id": d.id, "version": d.version, "kind": d.kind.value, "title": d.title,
-         "questions": len(d.questions)}
-        for d in services.catalogue.all()
-    ]  # fmt: skip
+@router.get("/definitions", response_model=list[DefinitionSummary])
+async def list_definitions(sandbox: SandboxDep) -> list[dict[str, Any]]:
+    return sandbox.definitions()
 
 
-@router.get("/definitions/{ref}")
-async def get_definition(ref: str, services: ServicesDep) -> dict[str, Any]:
-    return render(services.catalogue.get(ref), {})
+@router.get(
+    "/definitions/{ref}",
+    response_model=Rendered,
+    response_model_exclude_unset=True,
+    responses=error_responses(404, 422),
+)
+async def get_definition(ref: str, sandbox: SandboxDep) -> dict[str, Any]:
+    return sandbox.blank(ref)
 
 
-@router.post("/sandbox/{ref}")
-async def try_answers(ref: str, body: SandboxIn, services: ServicesDep) -> dict[str, Any]:
-    definition = services.catalogue.get(ref)
-    errors: list[dict[str, str]] = []
-    changes = dict(body.answers)
-    # Bad answers are set aside and the rest tried again, so one bad value does not hide
-    # what the others show.
-    while True:
-        try:
-            answers, _ = rules.apply(definition, {}, changes)
-            break
-        except AnswerError as exc:
-            errors.extend(p.as_dict() for p in exc.problems)
-            for p in exc.problems:
-                changes.pop(p.question, None)
-    out = render(definition, answers)
-    score = rules.ni51(definition, body.area, answers)
-    out["ni51"] = score.model_dump() if score else None
-    out["errors"] = errors
-    out["saved"] = False
-    return out
+@router.post(
+    "/sandbox/{ref}",
+    response_model=SandboxView,
+    response_model_exclude_unset=True,
+    responses=error_responses(404, 422),
+)
+async def try_answers(ref: str, body: SandboxIn, sandbox: SandboxDep) -> dict[str, Any]:
+    return sandbox.try_answers(ref, body.answers, body.area)
