@@ -61,9 +61,15 @@ def chart_of(table: dict[str, Any], limit: int = 20) -> Chart | None:
     points = points[:limit]
     top = max((v for _, v in points), default=0.0) or 1.0
     bars = [
-        Bar(label[:40], value, i * (BAR_HEIGHT + GAP), max(1, round(BAR_WIDTH * value / top))
-            if value > 0 else 0, f"{value:,.2f}".rstrip("0").rstrip("."))
+        Bar(
+            label[:40],
+            value,
+            i * (BAR_HEIGHT + GAP),
+            max(1, round(BAR_WIDTH * value / top)) if value > 0 else 0,
+            f"{value:,.2f}".rstrip("0").rstrip("."),
+        )
         for i, (label, value) in enumerate(points)
-    ]  # fmt: skip
-    return Chart(str(table.get("title", "")), str(measure["label"]), bars,
-                 len(bars) * (BAR_HEIGHT + GAP))  # fmt: skip
+    ]
+    return Chart(
+        str(table.get("title", "")), str(measure["label"]), bars, len(bars) * (BAR_HEIGHT + GAP)
+    )

@@ -31,14 +31,16 @@ def read_mailbox(directory: Path) -> list[dict[str, Any]]:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         body = msg.get_body(preferencelist=("plain", "html"))
-        messages.append({
-            "file": path.stem,
-            "from": str(msg["From"] or ""),
-            "to": str(msg["To"] or ""),
-            "subject": str(msg["Subject"] or ""),
-            "date": str(msg["Date"] or ""),
-            "body": body.get_content() if isinstance(body, EmailMessage) else "",
-        })  # fmt: skip
+        messages.append(
+            {
+                "file": path.stem,
+                "from": str(msg["From"] or ""),
+                "to": str(msg["To"] or ""),
+                "subject": str(msg["Subject"] or ""),
+                "date": str(msg["Date"] or ""),
+                "body": body.get_content() if isinstance(body, EmailMessage) else "",
+            }
+        )
     return messages
 
 
@@ -47,5 +49,11 @@ async def mailbox(request: Request, session: OptionalSession) -> Response:
     directory = request.app.state.portal.settings.mailbox()
     if directory is None or session is None or not session.is_national:
         return render(request, "errors/not_found.html", 404)
-    return render(request, "mailbox/list.html", title="Mailbox", messages=read_mailbox(directory),
-                  directory=str(directory), width="full")  # fmt: skip
+    return render(
+        request,
+        "mailbox/list.html",
+        title="Mailbox",
+        messages=read_mailbox(directory),
+        directory=str(directory),
+        width="full",
+    )

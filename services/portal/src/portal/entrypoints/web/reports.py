@@ -31,12 +31,19 @@ async def reports(request: Request, session: SignedIn) -> Response:
     apis = request.app.state.portal.apis
     listed = await apis.reporting.get("/reports", token=session.token)
     cycles = await apis.questionnaire.get("/cycles", token=session.token)
-    return render(request, "reports/list.html", title="Reports", reports=listed,
-                  cycle=current_cycle(cycles), width="full")  # fmt: skip
+    return render(
+        request,
+        "reports/list.html",
+        title="Reports",
+        reports=listed,
+        cycle=current_cycle(cycles),
+        width="full",
+    )
 
 
-def _params(cycle: str | None, area: str | None, organisation: str | None, region: str | None,
-            q: str | None) -> dict[str, str]:  # fmt: skip
+def _params(
+    cycle: str | None, area: str | None, organisation: str | None, region: str | None, q: str | None
+) -> dict[str, str]:
     given = {"cycle": cycle, "area": area, "organisation": organisation, "region": region, "q": q}
     return {k: v.strip() for k, v in given.items() if v and v.strip()}
 
@@ -66,14 +73,32 @@ async def report(
         if exc.status != 422:
             raise
         errors = FormErrors.from_api(exc, FIELDS, fallback="cycle")
-        return render(request, "reports/report.html", 422, title=about["title"], about=about,
-                      data=None, params=params, errors=errors, regions=REGIONS,
-                      width="full")  # fmt: skip
+        return render(
+            request,
+            "reports/report.html",
+            422,
+            title=about["title"],
+            about=about,
+            data=None,
+            params=params,
+            errors=errors,
+            regions=REGIONS,
+            width="full",
+        )
     charts: list[Any] = []
     if name in CHARTED:
         charts = [c for c in (chart_of(t) for t in data.get("tables", [])) if c is not None]
-    return render(request, "reports/report.html", title=about["title"], about=about, data=data,
-                  params=params, charts=charts, regions=REGIONS, width="full")  # fmt: skip
+    return render(
+        request,
+        "reports/report.html",
+        title=about["title"],
+        about=about,
+        data=data,
+        params=params,
+        charts=charts,
+        regions=REGIONS,
+        width="full",
+    )
 
 
 @router.get("/reports/{name}/download")
@@ -94,5 +119,4 @@ async def download(
         "GET", f"/reports/{name}", token=session.token, params=params, raw=True
     )
     headers = {k: v for k, v in reply.headers.items() if k.lower() == "content-disposition"}
-    return Response(reply.content, media_type=reply.headers.get("content-type"),
-                    headers=headers)  # fmt: skip
+    return Response(reply.content, media_type=reply.headers.get("content-type"), headers=headers)

@@ -19,8 +19,7 @@ router = APIRouter()
 @router.get("/sandbox")
 async def definitions(request: Request, _: OptionalSession) -> Response:
     listed = await request.app.state.portal.apis.questionnaire.get("/definitions")
-    return render(request, "sandbox/list.html", title="Sandbox questionnaires",
-                  definitions=listed)  # fmt: skip
+    return render(request, "sandbox/list.html", title="Sandbox questionnaires", definitions=listed)
 
 
 async def _tried(request: Request, ref: str, answers: dict[str, Any]) -> dict[str, Any]:
@@ -29,12 +28,28 @@ async def _tried(request: Request, ref: str, answers: dict[str, Any]) -> dict[st
     return tried
 
 
-def _page(request: Request, ref: str, view: dict[str, Any], fv: dict[str, Any],
-          errors: FormErrors, status: int = 200, checked: bool = False) -> Response:  # fmt: skip
+def _page(
+    request: Request,
+    ref: str,
+    view: dict[str, Any],
+    fv: dict[str, Any],
+    errors: FormErrors,
+    status: int = 200,
+    checked: bool = False,
+) -> Response:
     view = {**view, "id": ref, "title": view.get("definition_title", ref), "can_edit": True}
-    return render(request, "sandbox/page.html", status, title=view["title"], view=view, fv=fv,
-                  errors=errors, editable=True, action=f"/sandbox/{ref}",
-                  checked=checked)  # fmt: skip
+    return render(
+        request,
+        "sandbox/page.html",
+        status,
+        title=view["title"],
+        view=view,
+        fv=fv,
+        errors=errors,
+        editable=True,
+        action=f"/sandbox/{ref}",
+        checked=checked,
+    )
 
 
 @router.get("/sandbox/{ref}")
@@ -70,6 +85,7 @@ async def check(request: Request, ref: str, _: OptionalSession) -> Response:
         reason = "Answer this question" if reason.lower() == "required" else reason
         reason = reason[:1].upper() + reason[1:]
         text = questions.get(qid, {}).get("text", qid)
-        errors.add(f"q-{qid}" if qid in questions else None, reason,
-                   summary=f"{text[:80]}: {reason}")  # fmt: skip
+        errors.add(
+            f"q-{qid}" if qid in questions else None, reason, summary=f"{text[:80]}: {reason}"
+        )
     return _page(request, ref, view, posted, errors, 200, checked=True)
