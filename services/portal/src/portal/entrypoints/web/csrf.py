@@ -30,6 +30,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from .deps import portal_of
 from .session import ACCESS_COOKIE
 
 FIELD = "csrf_token"
@@ -44,7 +45,7 @@ def cookie_name(secure: bool) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return bool(request.app.state.portal.settings.cookie_secure)
+    return bool(portal_of(request).settings.cookie_secure)
 
 
 def _decode_secret(value: str | None) -> bytes | None:

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from .deps import portal_of
 from .rendering import render
 from .session import OptionalSession
 
@@ -46,7 +47,7 @@ def read_mailbox(directory: Path) -> list[dict[str, Any]]:
 
 @router.get("/mailbox")
 async def mailbox(request: Request, session: OptionalSession) -> Response:
-    directory = request.app.state.portal.settings.mailbox()
+    directory = portal_of(request).settings.mailbox()
     if directory is None or session is None or not session.is_national:
         return render(request, "errors/not_found.html", 404)
     return render(

@@ -18,9 +18,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ...adapters.api import ApiError
 from ...application.dates import LONDON
+from ...application.errors import ApiError
 from . import csrf
+from .deps import portal_of
 
 
 def controlling(view: dict[str, Any]) -> set[str]:
@@ -188,7 +189,7 @@ templates = Jinja2Templates(env=_environment())
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """A page, with what the layout needs (who is signed in, which links to show, the form
     token and the inline script's nonce)."""
-    portal = request.app.state.portal
+    portal = portal_of(request)
     session = getattr(request.state, "session", None)
     ctx = {
         "request": request,

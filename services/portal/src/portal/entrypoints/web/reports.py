@@ -6,14 +6,15 @@ columns: [{key, label}], rows}]}), so a new report needs no page of its own."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ...adapters.api import ApiError
-from ...application.charts import chart_of
-from .dashboard import current_cycle
+from ...application.charts import Chart, chart_of
+from ...application.errors import ApiError
+from ...application.returns import current_cycle
+from .deps import Questionnaires, Reporting
 from .national import REGIONS
 from .rendering import FormErrors, render
 from .session import SignedIn
@@ -27,10 +28,11 @@ FIELDS = {p: (p, p.capitalize()) for p in PARAMETERS}
 
 
 @router.get("/reports")
-async def reports(request: Request, session: SignedIn) -> Response:
-    apis = request.app.state.portal.apis
-    listed = await apis.reporting.get("/reports", token=session.token)
-    cycles = await apis.questionnaire.get("/cycles", token=session.token)
+async def reports(
+    request: Request, session: SignedIn, reporting: Reporting, api: Questionnaires
+) -> Response:
+    listed = await reporting.reports(session.token)
+    cycles = await api.cycles(session.token)
     return render(
         request,
         "reports/list.html",
@@ -53,22 +55,22 @@ async def report(
     request: Request,
     name: str,
     session: SignedIn,
+    reporting: Reporting,
     cycle: Annotated[str | None, Query()] = None,
     area: Annotated[str | None, Query()] = None,
     organisation: Annotated[str | None, Query()] = None,
     region: Annotated[str | None, Query()] = None,
     q: Annotated[str | None, Query()] = None,
 ) -> Response:
-    apis = request.app.state.portal.apis
     params = _params(cycle, area, organisation, region, q)
-    listed = await apis.reporting.get("/reports", token=session.token)
-    about = next((r for r in listed if r["name"] == name), None)
+    listed = await reporting.reports(session.token)
+    about = next((r for r in listed if r.name == name), None)
     if about is None:
         return render(request, "errors/not_found.html", 404, message=f"No report called {name}.")
-    if not params.get("organisation") and about["scope"] == "organisation":
+    if not params.get("organisation") and about.scope == "organisation":
         params.setdefault("organisation", session.organisation_id or "")
     try:
-        data = await apis.reporting.get(f"/reports/{name}", token=session.token, params=params)
+        data = await reporting.report(session.token, name, params)
     except ApiError as exc:
         if exc.status != 422:
             raise
@@ -77,7 +79,7 @@ async def report(
             request,
             "reports/report.html",
             422,
-            title=about["title"],
+            title=about.title,
             about=about,
             data=None,
             params=params,
@@ -85,13 +87,13 @@ async def report(
             regions=REGIONS,
             width="full",
         )
-    charts: list[Any] = []
+    charts: list[Chart] = []
     if name in CHARTED:
         charts = [c for c in (chart_of(t) for t in data.get("tables", [])) if c is not None]
     return render(
         request,
         "reports/report.html",
-        title=about["title"],
+        title=about.title,
         about=about,
         data=data,
         params=params,
@@ -106,6 +108,7 @@ async def download(
     request: Request,
     name: str,
     session: SignedIn,
+    reporting: Reporting,
     format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv",
     cycle: Annotated[str | None, Query()] = None,
     area: Annotated[str | None, Query()] = None,
@@ -115,8 +118,8 @@ async def download(
 ) -> Response:
     """The report's file, fetched with the person's token (the browser has none to send)."""
     params = {**_params(cycle, area, organisation, region, q), "format": format}
-    reply = await request.app.state.portal.apis.reporting.call(
-        "GET", f"/reports/{name}", token=session.token, params=params, raw=True
-    )
-    headers = {k: v for k, v in reply.headers.items() if k.lower() == "content-disposition"}
-    return Response(reply.content, media_type=reply.headers.get("content-type"), headers=headers)
+    file = await reporting.report_file(session.token, name, params)
+    headers: dict[str, str] = {}
+    if file.content_disposition is not None:
+        headers["content-disposition"] = file.content_disposition
+    return Response(file.content, media_type=file.content_type, headers=headers)
