@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from pydantic import TypeAdapter
 
-from ..application.models import JsonObject
+from ..application.models import Bulletin, JsonObject, NotificationsPage, Reminders
 from .api import Api
 
-_OBJECT = TypeAdapter(JsonObject)
-_OBJECTS = TypeAdapter(list[JsonObject])
+_REMINDERS = TypeAdapter(Reminders)
+_BULLETINS = TypeAdapter(list[Bulletin])
+_NOTIFICATIONS = TypeAdapter(NotificationsPage)
 
 
 class HttpNotification:
     def __init__(self, api: Api) -> None:
         self.api = api
 
-    async def reminders(self, token: str, cycle: str) -> JsonObject:
-        return await self.api.fetch(_OBJECT, "GET", f"/reminders/{cycle}", token=token)
+    async def reminders(self, token: str, cycle: str) -> Reminders:
+        return await self.api.fetch(_REMINDERS, "GET", f"/reminders/{cycle}", token=token)
 
     async def set_reminder_schedule(self, token: str, cycle: str, days_before: list[int]) -> None:
         await self.api.send(
             "PUT", f"/reminders/{cycle}/schedule", token=token, json={"days_before": days_before}
         )
 
-    async def bulletins(self, token: str) -> list[JsonObject]:
-        return await self.api.fetch(_OBJECTS, "GET", "/bulletins", token=token)
+    async def bulletins(self, token: str) -> list[Bulletin]:
+        return await self.api.fetch(_BULLETINS, "GET", "/bulletins", token=token)
 
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         sent = (await self.api.call("POST", "/bulletins", token=token, json=body)).body
@@ -33,9 +34,9 @@ class HttpNotification:
 
     async def notifications(
         self, token: str, *, status: str | None, before: str | None, limit: int
-    ) -> JsonObject:
+    ) -> NotificationsPage:
         return await self.api.fetch(
-            _OBJECT,
+            _NOTIFICATIONS,
             "GET",
             "/notifications",
             token=token,

@@ -8,11 +8,14 @@ from pydantic import TypeAdapter
 
 from ..application.models import (
     Account,
+    ChangesSinceLastYear,
     Group,
     JsonObject,
     LeadNomination,
     Organisation,
     OrganisationsPage,
+    ServiceRecord,
+    ServicesPage,
     Tokens,
 )
 from .api import Api
@@ -23,7 +26,9 @@ _GROUPS = TypeAdapter(list[Group])
 _ORGANISATIONS = TypeAdapter(OrganisationsPage)
 _ORGANISATION = TypeAdapter(Organisation)
 _LEADS = TypeAdapter(list[LeadNomination])
-_OBJECT = TypeAdapter(JsonObject)
+_SERVICES = TypeAdapter(ServicesPage)
+_SERVICE = TypeAdapter(ServiceRecord)
+_CHANGES = TypeAdapter(ChangesSinceLastYear)
 
 
 class HttpRegistration:
@@ -91,9 +96,9 @@ class HttpRegistration:
 
     async def services(
         self, token: str, *, cycle: str | None, status: str | None = None, limit: int = 100
-    ) -> JsonObject:
+    ) -> ServicesPage:
         return await self.api.fetch(
-            _OBJECT,
+            _SERVICES,
             "GET",
             "/directory/services",
             token=token,
@@ -103,14 +108,14 @@ class HttpRegistration:
     async def add_service(self, token: str, body: JsonObject) -> None:
         await self.api.send("POST", "/directory/services", token=token, json=body)
 
-    async def service(self, token: str, service_id: str) -> JsonObject:
+    async def service(self, token: str, service_id: str) -> ServiceRecord:
         return await self.api.fetch(
-            _OBJECT, "GET", f"/directory/services/{service_id}", token=token
+            _SERVICE, "GET", f"/directory/services/{service_id}", token=token
         )
 
-    async def service_changes(self, token: str, service_id: str) -> JsonObject:
+    async def service_changes(self, token: str, service_id: str) -> ChangesSinceLastYear:
         return await self.api.fetch(
-            _OBJECT,
+            _CHANGES,
             "GET",
             f"/directory/services/{service_id}/changes-since-last-year",
             token=token,

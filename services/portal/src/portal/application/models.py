@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 #: A JSON object a page reads generically.
 JsonObject = dict[str, Any]
@@ -77,6 +77,72 @@ class LeadNomination(ReadModel):
 
     name: str | None = None
     email: str | None = None
+
+
+class ServiceSummary(ReadModel):
+    """`GET /directory/services`: one service in a list (its ages flattened)."""
+
+    service_id: str
+    version: int = 0
+    cycle: str = ""
+    status: str
+    name: str
+    service_type: str = ""
+    age_min: int | None = None
+    age_max: int | None = None
+    camhs: bool = False
+    camhs_tier: int | None = None
+
+
+class ServicesPage(ReadModel):
+    """`GET /directory/services`: a page of the directory."""
+
+    total: int = 0
+    items: list[ServiceSummary] = Field(default_factory=list)
+
+
+class ClientGroup(ReadModel):
+    age_min: int | None = None
+    age_max: int | None = None
+
+
+class Contact(ReadModel):
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class ServiceRecord(ReadModel):
+    """`GET /directory/services/{id}`: one service record as it stands."""
+
+    service_id: str
+    version: int
+    cycle: str
+    status: str
+    name: str
+    description: str | None = None
+    service_type: str | None = None
+    client_group: ClientGroup = Field(default_factory=ClientGroup)
+    camhs: bool = False
+    camhs_tier: int | None = None
+    group_id: str | None = None
+    contact: Contact = Field(default_factory=Contact)
+    previous_cycle: str | None = None
+    withdrawn_reason: str | None = None
+
+
+class FieldChange(ReadModel):
+    """One field of a service that changed since last year's record."""
+
+    field: str
+    old: JsonValue = None
+    new: JsonValue = None
+
+
+class ChangesSinceLastYear(ReadModel):
+    """`GET /directory/services/{id}/changes-since-last-year`."""
+
+    changes: list[FieldChange] = Field(default_factory=list)
 
 
 # --- questionnaire -------------------------------------------------------------------------
@@ -174,3 +240,84 @@ class ReportFile(ReadModel):
     content: bytes
     content_type: str | None = None
     content_disposition: str | None = None
+
+
+# --- notification --------------------------------------------------------------------------
+
+
+class RecordedReminders(ReadModel):
+    """How many reminders one offset of the schedule recorded, sent and failed."""
+
+    days_before: int
+    in_schedule: bool = True
+    recorded: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+class DueOrganisation(ReadModel):
+    organisation_id: str
+    name: str | None = None
+    days_before: int
+
+
+class NextReminders(ReadModel):
+    """The next reminders due: when, to how many, and the first organisations."""
+
+    due_at: str
+    count: int
+    organisations: list[DueOrganisation] = Field(default_factory=list)
+
+
+class Reminders(ReadModel):
+    """`GET /reminders/{cycle}`: a cycle's reminder schedule and what it has sent."""
+
+    cycle: str
+    days_before: list[int] = Field(default_factory=list)
+    default_schedule: bool = True
+    schedule_set_by: str | None = None
+    schedule_set_at: str | None = None
+    data_entry_closes: str | None = None
+    recorded: list[RecordedReminders] = Field(default_factory=list)
+    next: NextReminders | None = None
+
+
+class BulletinFilter(ReadModel):
+    regions: list[str] = Field(default_factory=list)
+    kinds: list[str] = Field(default_factory=list)
+    organisation_ids: list[str] = Field(default_factory=list)
+
+
+class Delivery(ReadModel):
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+class Bulletin(ReadModel):
+    """`GET /bulletins`: one bulletin sent, and how its delivery goes."""
+
+    subject: str
+    filter: BulletinFilter | None = None
+    recipients: int = 0
+    delivery: Delivery = Field(default_factory=Delivery)
+    created_at: str | None = None
+    created_by: str | None = None
+
+
+class Notification(ReadModel):
+    """`GET /notifications`: one email in the delivery log."""
+
+    created_at: str | None = None
+    kind: str
+    recipient: str
+    organisation_id: str | None = None
+    subject: str
+    status: str
+    attempts: int = 0
+    last_error: str | None = None
+
+
+class NotificationsPage(ReadModel):
+    items: list[Notification] = Field(default_factory=list)
+    next: str | None = None

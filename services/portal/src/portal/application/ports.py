@@ -13,18 +13,24 @@ from typing import Protocol
 
 from .models import (
     Account,
+    Bulletin,
+    ChangesSinceLastYear,
     Cycle,
     Definition,
     Delegation,
     Group,
     JsonObject,
     LeadNomination,
+    NotificationsPage,
     Organisation,
     OrganisationsPage,
     QuestionnaireSummary,
+    Reminders,
     ReportFile,
     ReportListing,
     ReturnStatus,
+    ServiceRecord,
+    ServicesPage,
     SignedOff,
     Tokens,
 )
@@ -72,13 +78,13 @@ class RegistrationApi(Protocol):
 
     async def services(
         self, token: str, *, cycle: str | None, status: str | None = None, limit: int = 100
-    ) -> JsonObject: ...
+    ) -> ServicesPage: ...
 
     async def add_service(self, token: str, body: JsonObject) -> None: ...
 
-    async def service(self, token: str, service_id: str) -> JsonObject: ...
+    async def service(self, token: str, service_id: str) -> ServiceRecord: ...
 
-    async def service_changes(self, token: str, service_id: str) -> JsonObject: ...
+    async def service_changes(self, token: str, service_id: str) -> ChangesSinceLastYear: ...
 
     async def act_on_service(
         self, token: str, service_id: str, act: str, body: JsonObject
@@ -163,13 +169,13 @@ class ReportingApi(Protocol):
 class NotificationApi(Protocol):
     """Deadline reminders, bulletins and the delivery log."""
 
-    async def reminders(self, token: str, cycle: str) -> JsonObject: ...
+    async def reminders(self, token: str, cycle: str) -> Reminders: ...
 
     async def set_reminder_schedule(
         self, token: str, cycle: str, days_before: list[int]
     ) -> None: ...
 
-    async def bulletins(self, token: str) -> list[JsonObject]: ...
+    async def bulletins(self, token: str) -> list[Bulletin]: ...
 
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         """Send a bulletin; how many mapping leads it went to, if the service says."""
@@ -177,7 +183,7 @@ class NotificationApi(Protocol):
 
     async def notifications(
         self, token: str, *, status: str | None, before: str | None, limit: int
-    ) -> JsonObject: ...
+    ) -> NotificationsPage: ...
 
 
 @dataclass(frozen=True)

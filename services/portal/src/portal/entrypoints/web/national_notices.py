@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ...application.errors import ApiError
-from ...application.models import JsonObject
+from ...application.models import Reminders
 from ...application.notices import audience, days_before, days_problem
 from ...application.ports import NotificationApi
 from .deps import Notifications
@@ -32,7 +32,7 @@ BULLETIN_FIELDS = {
 }
 
 
-async def _reminders(api: NotificationApi, session: Session, cycle: str) -> JsonObject | None:
+async def _reminders(api: NotificationApi, session: Session, cycle: str) -> Reminders | None:
     try:
         status = await api.reminders(session.token, cycle)
     except ApiError as exc:
@@ -54,7 +54,8 @@ async def _reminders_page(
     found = await _reminders(api, session, cycle)
     shown = ctx.pop("values", None)
     if shown is None:
-        shown = {"days_before": ", ".join(str(d) for d in (found or {}).get("days_before", []))}
+        days = found.days_before if found is not None else []
+        shown = {"days_before": ", ".join(str(d) for d in days)}
     return render(
         request,
         "national/reminders.html",

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from ...application.directory import ShownChange, labelled
 from ...application.errors import ApiError
-from ...application.models import JsonObject
+from ...application.models import JsonObject, ServiceRecord
 from ...application.numbers import whole_number
 from ...application.ports import RegistrationApi
 from .dashboard import groups_of
@@ -36,15 +37,17 @@ def _id(service_id: str) -> str:
         raise HTTPException(404) from None
 
 
-async def _record(registration: RegistrationApi, session: Session, service_id: str) -> JsonObject:
+async def _record(
+    registration: RegistrationApi, session: Session, service_id: str
+) -> ServiceRecord:
     return await registration.service(session.token, _id(service_id))
 
 
 async def _changes(
     registration: RegistrationApi, session: Session, service_id: str
-) -> list[JsonObject]:
+) -> list[ShownChange]:
     found = await registration.service_changes(session.token, _id(service_id))
-    return [{**c, "label": LABELS.get(c["field"], c["field"])} for c in found.get("changes", [])]
+    return labelled(found.changes, LABELS)
 
 
 @router.get("/services/review")
@@ -77,7 +80,7 @@ async def service(
     return render(
         request,
         "directory/service.html",
-        title=record["name"],
+        title=record.name,
         s=record,
         changes=await _changes(registration, session, service_id),
         groups=await groups_of(registration, session),
@@ -111,13 +114,13 @@ async def confirm(
         errors = FormErrors()
         errors.add(
             None,
-            STALE if exc.status == 409 and record["status"] == "to-be-checked" else exc.message,
+            STALE if exc.status == 409 and record.status == "to-be-checked" else exc.message,
         )
         return render(
             request,
             "directory/service.html",
             409,
-            title=record["name"],
+            title=record.name,
             s=record,
             changes=await _changes(registration, session, service_id),
             groups=await groups_of(registration, session),
@@ -130,7 +133,7 @@ async def _revise_form(
     request: Request,
     session: Session,
     registration: RegistrationApi,
-    record: JsonObject,
+    record: ServiceRecord,
     status: int = 200,
     **ctx: object,
 ) -> Response:
@@ -138,11 +141,11 @@ async def _revise_form(
         request,
         "directory/revise.html",
         status,
-        title=f"Revise {record['name']}",
+        title=f"Revise {record.name}",
         s=record,
         types=SERVICE_TYPES,
         groups=await groups_of(registration, session),
-        changes=await _changes(registration, session, record["service_id"]),
+        changes=await _changes(registration, session, record.service_id),
         **ctx,
     )
 
@@ -152,7 +155,7 @@ async def revise_page(
     request: Request, service_id: str, session: Lead, registration: Registration
 ) -> Response:
     record = await _record(registration, session, service_id)
-    shown = {**form_of_record(record), "version": str(record["version"])}
+    shown = {**form_of_record(record), "version": str(record.version)}
     return await _revise_form(request, session, registration, record, values=shown)
 
 
@@ -187,7 +190,7 @@ async def revise(
             return RedirectResponse(f"/services/{service_id}?done=revised", 303)
     shown = values(form)
     # After a conflict the next attempt is decided on the record as it now is.
-    shown["version"] = str(record["version"])
+    shown["version"] = str(record.version)
     return await _revise_form(
         request, session, registration, record, 422, errors=errors, values=shown
     )
@@ -201,9 +204,9 @@ async def withdraw_page(
     return render(
         request,
         "directory/withdraw.html",
-        title=f"Withdraw {record['name']}",
+        title=f"Withdraw {record.name}",
         s=record,
-        values={"version": str(record["version"])},
+        values={"version": str(record.version)},
     )
 
 
@@ -236,8 +239,8 @@ async def withdraw(
         request,
         "directory/withdraw.html",
         422,
-        title=f"Withdraw {record['name']}",
+        title=f"Withdraw {record.name}",
         s=record,
         errors=errors,
-        values={**values(form), "version": str(record["version"])},
+        values={**values(form), "version": str(record.version)},
     )
