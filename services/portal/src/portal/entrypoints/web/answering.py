@@ -5,7 +5,6 @@ the same rules and saves nothing), save, and turn refusals into the form's error
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -140,7 +139,7 @@ async def form_of(request: Request) -> FormData:
 
 
 def questionnaire_page(
-    request: Request, outcome: Outcome, status: int, *, action: str, **ctx: Any
+    request: Request, outcome: Outcome, status: int, *, action: str, **ctx: object
 ) -> Response:
     """The questionnaire page, for the lead (posting to `action`) or the delegate alike."""
     view = outcome.view

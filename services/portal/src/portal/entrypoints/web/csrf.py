@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -68,8 +67,8 @@ def session_id_of(access_token: str | None) -> str:
         return ""
     try:
         payload = access_token.split(".")[1]
-        claims: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(claims.get("sid") or "")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims.get("sid") or "") if isinstance(claims, dict) else ""
     except (IndexError, ValueError, TypeError, AttributeError, binascii.Error):
         return ""
 

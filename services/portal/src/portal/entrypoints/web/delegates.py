@@ -6,8 +6,6 @@ delegate with links for two questionnaires can have both open."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
@@ -30,7 +28,7 @@ async def _target(api: QuestionnaireApi, token: str) -> Target:
 
 
 def _page(
-    request: Request, token: str, outcome: Outcome, status: int = 200, **ctx: Any
+    request: Request, token: str, outcome: Outcome, status: int = 200, **ctx: object
 ) -> Response:
     return questionnaire_page(
         request, outcome, status, action=f"/delegate/{token}", delegate_token=token, **ctx

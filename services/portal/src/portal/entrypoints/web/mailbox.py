@@ -10,7 +10,6 @@ import email
 import email.policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -25,7 +24,7 @@ router = APIRouter()
 SHOWN = 200
 
 
-def read_mailbox(directory: Path) -> list[dict[str, Any]]:
+def read_mailbox(directory: Path) -> list[dict[str, str]]:
     """The sink's .eml files (csm_infra.smtp_sink's format), newest first."""
     messages = []
     for path in sorted(directory.glob("*.eml"), reverse=True)[:SHOWN]:

@@ -6,8 +6,6 @@ change and swaps in the questions the answers now show (nothing is saved until a
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -36,7 +34,7 @@ def _target(api: QuestionnaireApi, session: Session, questionnaire_id: str) -> T
     return Target(api, questionnaire_id, Access(token=session.token))
 
 
-def _page(request: Request, outcome: Outcome, status: int = 200, **ctx: Any) -> Response:
+def _page(request: Request, outcome: Outcome, status: int = 200, **ctx: object) -> Response:
     action = f"/questionnaires/{outcome.view['id']}"
     return questionnaire_page(request, outcome, status, action=action, **ctx)
 

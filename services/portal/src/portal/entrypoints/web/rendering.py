@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -20,11 +19,12 @@ from markupsafe import Markup, escape
 
 from ...application.dates import LONDON
 from ...application.errors import ApiError
+from ...application.models import JsonObject
 from . import csrf
 from .deps import portal_of
 
 
-def controlling(view: dict[str, Any]) -> set[str]:
+def controlling(view: JsonObject) -> set[str]:
     """The questions some other question's `show_if` reads: only a change to one of them needs
     the page re-rendered. Re-rendering on every change replaced the fields while people (or
     tests) were still typing in them, and what they had typed was lost."""
@@ -68,7 +68,7 @@ def _environment() -> Environment:
     return env
 
 
-def pick(values: Mapping[str, Any], name: str) -> str:
+def pick(values: Mapping[str, object], name: str) -> str:
     """One input's value from a form's values (a repeated name: its first)."""
     value = values.get(name, "")
     if isinstance(value, list):
@@ -76,7 +76,7 @@ def pick(values: Mapping[str, Any], name: str) -> str:
     return str(value)
 
 
-def picks(values: Mapping[str, Any], name: str) -> list[str]:
+def picks(values: Mapping[str, object], name: str) -> list[str]:
     """Every value of a repeated input (checkboxes)."""
     value = values.get(name)
     if value is None or value == "":
@@ -84,7 +84,7 @@ def picks(values: Mapping[str, Any], name: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def format_when(value: Any) -> str:
+def format_when(value: object) -> str:
     """An ISO timestamp as people read it, on England's clock: 28 February 2010, 17:00."""
     if not value:
         return ""
@@ -186,7 +186,9 @@ def _sentence(label: str | None, reason: str) -> str:
 templates = Jinja2Templates(env=_environment())
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> HTMLResponse:
     """A page, with what the layout needs (who is signed in, which links to show, the form
     token and the inline script's nonce)."""
     portal = portal_of(request)
