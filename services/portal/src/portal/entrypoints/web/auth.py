@@ -6,7 +6,7 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.permissions import home_of
@@ -17,7 +17,7 @@ from .rendering import FormErrors, render
 from .session import OptionalSession, clear_session_cookies, set_session_cookies
 from .sign_in_client import client_headers, device_token, remember_device
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 MIN_PASSWORD = 12
 

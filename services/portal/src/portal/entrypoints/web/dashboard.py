@@ -4,7 +4,7 @@ questionnaire and service group."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.permissions import may_sign_off
 from ...application.ports import RegistrationApi
@@ -13,7 +13,7 @@ from .deps import Questionnaires, Registration
 from .rendering import render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 @router.get("/dashboard")

@@ -7,7 +7,7 @@ delegate with links for two questionnaires can have both open."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ...application.answers import form_values
@@ -17,7 +17,7 @@ from .deps import Questionnaires
 from .forms import text
 from .rendering import FormErrors, render
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 async def _target(api: QuestionnaireApi, token: str) -> Target:

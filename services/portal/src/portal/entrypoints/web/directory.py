@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.ports import QuestionnaireApi, RegistrationApi
@@ -16,7 +16,7 @@ from .rendering import FormErrors, render
 from .service_form import FIELDS, SERVICE_TYPES, check, record_of
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 async def cycle_of(api: QuestionnaireApi, session: Session) -> str | None:

@@ -8,7 +8,7 @@ owner sees only their own group and cannot define one."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.permissions import may_define_groups
@@ -18,7 +18,7 @@ from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import Lead, MappingLead, National, NationalReader, NotAllowed, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 KINDS = [
     ("locality", "Locality", "A part of the area, such as a town or a district"),

@@ -12,13 +12,13 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from .deps import portal_of
 from .rendering import render
 from .session import OptionalSession
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 #: The newest messages the page lists.
 SHOWN = 200

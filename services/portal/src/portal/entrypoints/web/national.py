@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from csm_contracts.events import OrganisationKind, Region
 
@@ -16,7 +16,7 @@ from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National, NationalReader
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 def _kind_label(kind: str) -> str:

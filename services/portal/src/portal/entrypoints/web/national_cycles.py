@@ -4,7 +4,7 @@ move a cycle to another phase ahead of its dates (questionnaire service)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ...application.dates import When, parts_of, read_when
@@ -16,7 +16,7 @@ from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 TIMETABLE = (
     When("sandbox_opens", "Sandbox opens"),

@@ -7,7 +7,7 @@ is no "send now", so the page shows the schedule, what has been sent, and who is
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.models import Reminders
@@ -19,7 +19,7 @@ from .national import KINDS, REGIONS
 from .rendering import FormErrors, render
 from .session import National, NationalReader, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 BULLETIN_FIELDS = {
     "subject": ("subject", "Subject"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from ...application.models import JsonObject
 from .deps import Notifications, Reporting
@@ -14,7 +14,7 @@ from .national import REGIONS
 from .rendering import render
 from .session import NationalReader
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 #: The organisation table's columns worth a screen's width; the download has them all.
 ORG_COLUMNS = (

@@ -4,7 +4,7 @@ it (a signed-off return too), each with a reason the service keeps."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.dates import When, read_when
 from ...application.errors import ApiError
@@ -15,7 +15,7 @@ from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 UNTIL = When("until", "Extended until", "17:00")
 FIELDS = {"until": ("until-day", "Extended until"), "reason": ("reason", "Reason")}

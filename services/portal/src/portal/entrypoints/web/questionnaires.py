@@ -7,7 +7,7 @@ change and swaps in the questions the answers now show (nothing is saved until a
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.answers import form_values
 from ...application.delegations import delegation_act
@@ -27,7 +27,7 @@ from .forms import text
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 def _target(api: QuestionnaireApi, session: Session, questionnaire_id: str) -> Target:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from ...application.charts import Chart, chart_of
 from ...application.errors import ApiError
@@ -19,7 +19,7 @@ from .national import REGIONS
 from .rendering import FormErrors, render
 from .session import SignedIn
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 #: Reports whose tables are also drawn as bar charts.
 CHARTED = ("locality-profile", "cycle-progress", "camhs-partnership", "annual-report")
@@ -103,7 +103,19 @@ async def report(
     )
 
 
-@router.get("/reports/{name}/download")
+#: The download's media types, as the reporting service sends them.
+FILES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The report as a file",
+        "content": {
+            "text/csv": {},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+        },
+    }
+}
+
+
+@router.get("/reports/{name}/download", response_class=Response, responses=FILES)
 async def download(
     request: Request,
     name: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from ...application.directory import ShownChange, labelled
@@ -24,7 +24,7 @@ from .rendering import FormErrors, render
 from .service_form import FIELDS, LABELS, SERVICE_TYPES, check, form_of_record, revision
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 STALE = "Someone else changed this service while you were looking at it: check it again"
 

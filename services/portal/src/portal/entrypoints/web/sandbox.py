@@ -4,7 +4,7 @@ work as in the real thing, through the questionnaire service's sandbox."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from ...application.answers import answers_from_form, form_values, questions_of
 from ...application.models import JsonObject
@@ -14,7 +14,7 @@ from .deps import Questionnaires
 from .rendering import FormErrors, render
 from .session import OptionalSession
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 @router.get("/sandbox")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from ...application.models import QuestionnaireSummary, ReturnStatus
 from ...application.ports import QuestionnaireApi
@@ -13,7 +13,7 @@ from .deps import Questionnaires
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 async def _what(

@@ -4,7 +4,7 @@ return is signed off, with a reason), and every change made to it (who, when, ol
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.history import history_rows
@@ -15,7 +15,7 @@ from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 async def _view(api: QuestionnaireApi, session: Session, qid: str) -> JsonObject:
