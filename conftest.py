@@ -173,8 +173,15 @@ class TestInfra:
 
 
 def _smtp_command(port: int, mail_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "csm_infra.smtp_sink", "--port", str(port),
-            "--dir", str(mail_dir)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "csm_infra.smtp_sink",
+        "--port",
+        str(port),
+        "--dir",
+        str(mail_dir),
+    ]
 
 
 def _embedded(tmp: Path) -> TestInfra:

@@ -94,8 +94,12 @@ def report(**figures: Any) -> None:
     machine = f"{platform.node()} {platform.machine()} {platform.processor()}".strip()
     print(
         json.dumps(
-            {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine,
-             "host_speed": host_speed(), **figures},
+            {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": machine,
+                "host_speed": host_speed(),
+                **figures,
+            },
             indent=2,
         )
-    )  # fmt: skip
+    )

@@ -120,9 +120,14 @@ async def bench(infra: InfraSettings, count: int, batch: int, connections: int) 
             mail_from="Children's Services Mapping <csm@csm.example>",
         )
         sender = Sender(
-            pool, PostgresEventStore(pool), settings, clock, LinkTokens(b"b" * 32),
-            batch=batch, connections=connections,
-        )  # fmt: skip
+            pool,
+            PostgresEventStore(pool),
+            settings,
+            clock,
+            LinkTokens(b"b" * 32),
+            batch=batch,
+            connections=connections,
+        )
         stop = asyncio.Event()
         sink_pid = int((infra.run_dir / "smtp.pid").read_text())
         cpu_before = (cpu_seconds(), cpu_seconds(sink_pid))

@@ -374,8 +374,9 @@ class Cpu:
         used = {k: now[k] - self.start[k] for k in now}
         total = used.pop("machine_total") or 1.0
         cores = os.cpu_count() or 1
-        out = {f"cpu_{k}_cores": round(v / seconds, 2) for k, v in used.items()
-               if k != "machine_busy"}  # fmt: skip
+        out = {
+            f"cpu_{k}_cores": round(v / seconds, 2) for k, v in used.items() if k != "machine_busy"
+        }
         out["cpu_machine_busy_pct"] = round(100 * used["machine_busy"] / total, 1)
         out["cpu_machine_cores"] = cores
         return out
@@ -426,8 +427,13 @@ def cycle_name(now: datetime) -> str:
 
 
 def timetable(now: datetime) -> dict[str, str]:
-    days = {"sandbox_opens": -30, "data_entry_opens": -1, "summary_reports": 30,
-            "data_entry_closes": 60, "publication": 90}  # fmt: skip
+    days = {
+        "sandbox_opens": -30,
+        "data_entry_opens": -1,
+        "summary_reports": 30,
+        "data_entry_closes": 60,
+        "publication": 90,
+    }
     return {k: (now + timedelta(days=d)).isoformat() for k, d in days.items()}
 
 
@@ -556,8 +562,9 @@ async def answering(
             await reload(user, tally)
             if retry:
                 # Same questions again; new evidence text, so it is still a change.
-                pending = {q: {**a, "evidence": f"{a['evidence']} (again)"}
-                           for q, a in answers.items()}  # fmt: skip
+                pending = {
+                    q: {**a, "evidence": f"{a['evidence']} (again)"} for q, a in answers.items()
+                }
         else:
             tally.error(status, data)
             await reload(user, tally)
@@ -579,9 +586,12 @@ async def run_users(
     cpu.begin()
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(answering(u, questions, deadline, tally, i, retry=retry,
-                                     interval=interval)
-                           for i, u in enumerate(users)))  # fmt: skip
+    await asyncio.gather(
+        *(
+            answering(u, questions, deadline, tally, i, retry=retry, interval=interval)
+            for i, u in enumerate(users)
+        )
+    )
     elapsed = time.perf_counter() - started
     return tally, elapsed, cpu.end(elapsed)
 
@@ -619,8 +629,13 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
     contended = [f"C{n:03d}" for n in range(1, args.contended + 1)]
     loaded_org = "L0001"
     results: dict[str, Any] = {"questions": len(questions)}
-    profile = (f"cprofile:{args.profile}" if args.profile
-               else f"sample:{args.sample}" if args.sample else None)  # fmt: skip
+    profile = (
+        f"cprofile:{args.profile}"
+        if args.profile
+        else f"sample:{args.sample}"
+        if args.sample
+        else None
+    )
     with service_process(settings, args.pool_size, profile, args.workers) as service:
         await wait_ready(service)
         cpu = Cpu(service.proc.pid, postmaster_pid(settings), broker_pid(settings))
@@ -670,10 +685,15 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
         for org in contended:
             owner = lead(org)
             body = await check(
-                await owner.http.request("POST", f"{owner.path}/delegations", owner.headers,
-                                         {"email": f"delegate@{org.lower()}.example.org"}),
-                201, "delegate",
-            )  # fmt: skip
+                await owner.http.request(
+                    "POST",
+                    f"{owner.path}/delegations",
+                    owner.headers,
+                    {"email": f"delegate@{org.lower()}.example.org"},
+                ),
+                201,
+                "delegate",
+            )
             delegation_id = json.loads(body)["delegation"]["id"]
             token = links.delegation_token(ids[org], delegation_id)
             contention_users.append(
@@ -686,10 +706,14 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
             )
             await owner.http.close()
             contention_users.extend(
-                User(f"{org}-user{k}", Http("127.0.0.1", service.port),
-                     tokens.headers(Role.MAPPING_LEAD, org), f"/questionnaires/{ids[org]}")
+                User(
+                    f"{org}-user{k}",
+                    Http("127.0.0.1", service.port),
+                    tokens.headers(Role.MAPPING_LEAD, org),
+                    f"/questionnaires/{ids[org]}",
+                )
                 for k in range(1, args.per_questionnaire)
-            )  # fmt: skip
+            )
         tally, elapsed, used = await run_users(
             contention_users, questions, args.contention_seconds, cpu, retry=True
         )
@@ -726,13 +750,20 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
         owner = lead(loaded_org)
         await reload(owner, Tally())
         rng = random.Random(5)
-        everything = {q: {"score": rng.randint(1, 3), "evidence": f"{rng.choice(EVIDENCE)}"}
-                      for q in questions}  # fmt: skip
+        everything = {
+            q: {"score": rng.randint(1, 3), "evidence": f"{rng.choice(EVIDENCE)}"}
+            for q in questions
+        }
         body = await check(
-            await owner.http.request("PATCH", f"{owner.path}/answers", owner.headers,
-                                     {"version": owner.version, "answers": everything}),
-            200, "answer everything",
-        )  # fmt: skip
+            await owner.http.request(
+                "PATCH",
+                f"{owner.path}/answers",
+                owner.headers,
+                {"version": owner.version, "answers": everything},
+            ),
+            200,
+            "answer everything",
+        )
         view = json.loads(body)
         answered = view["answered"]
         assert answered == len(questions), answered
@@ -761,46 +792,95 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
 def verdicts(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     users = r["flat_out_users"]
     return [
-        (f"saves/s, {users} users back to back", ">= 1,000", f"{r['flat_out_per_s']:,}",
-         r["flat_out_per_s"] >= 1000),
-        (f"save p99, {users} users offering {r['paced_offered_per_s']:,.0f}/s "
-         f"(achieved {r['paced_per_s']:,}/s)", "< 100 ms", f"{r['paced_p99_ms']} ms",
-         r["paced_p99_ms"] < 100 and r["paced_per_s"] >= 0.95 * r["paced_offered_per_s"]),
-        ("non-200 saves other than 409", "0",
-         str(r["paced_other_non_200"] + r["flat_out_other_non_200"]),
-         r["paced_other_non_200"] + r["flat_out_other_non_200"] == 0),
-        ("contention: AnswersSaved events = saves answered 200", "equal",
-         f"{r['contention_answers_saved_events']} = {r['contention_saves']}",
-         r["contention_no_lost_update"]),
-        (f"load p99, 44 answered questions, concurrency {r['load_concurrency']}", "< 50 ms",
-         f"{r['load_p99_ms']} ms", r["load_p99_ms"] < 50),
-    ]  # fmt: skip
+        (
+            f"saves/s, {users} users back to back",
+            ">= 1,000",
+            f"{r['flat_out_per_s']:,}",
+            r["flat_out_per_s"] >= 1000,
+        ),
+        (
+            f"save p99, {users} users offering {r['paced_offered_per_s']:,.0f}/s "
+            f"(achieved {r['paced_per_s']:,}/s)",
+            "< 100 ms",
+            f"{r['paced_p99_ms']} ms",
+            r["paced_p99_ms"] < 100 and r["paced_per_s"] >= 0.95 * r["paced_offered_per_s"],
+        ),
+        (
+            "non-200 saves other than 409",
+            "0",
+            str(r["paced_other_non_200"] + r["flat_out_other_non_200"]),
+            r["paced_other_non_200"] + r["flat_out_other_non_200"] == 0,
+        ),
+        (
+            "contention: AnswersSaved events = saves answered 200",
+            "equal",
+            f"{r['contention_answers_saved_events']} = {r['contention_saves']}",
+            r["contention_no_lost_update"],
+        ),
+        (
+            f"load p99, 44 answered questions, concurrency {r['load_concurrency']}",
+            "< 50 ms",
+            f"{r['load_p99_ms']} ms",
+            r["load_p99_ms"] < 50,
+        ),
+    ]
 
 
 def table(r: dict[str, Any]) -> str:
     users = r["flat_out_users"]
     rows = [
-        ("save, 1 user alone", f"{r['alone_per_s']:,}/s", r["alone_p50_ms"], r["alone_p95_ms"],
-         r["alone_p99_ms"], ""),
-        (f"save, {users} users paced", f"{r['paced_per_s']:,}/s", r["paced_p50_ms"],
-         r["paced_p95_ms"], r["paced_p99_ms"],
-         f"offered {r['paced_offered_per_s']:,.0f}/s; 409: {r['paced_409s']}, "
-         f"other non-200: {r['paced_other_non_200']}"),
-        (f"save, {users} users flat out", f"{r['flat_out_per_s']:,}/s", r["flat_out_p50_ms"],
-         r["flat_out_p95_ms"], r["flat_out_p99_ms"],
-         f"409: {r['flat_out_409s']}, other non-200: {r['flat_out_other_non_200']}"),
-        (f"contention, {r['contention_questionnaires']} x "
-         f"{r['contention_users'] // max(r['contention_questionnaires'], 1)}",
-         f"{r['contention_saves_per_s']:,}/s", r["contention_save_p50_ms"],
-         r["contention_save_p95_ms"], r["contention_save_p99_ms"],
-         f"409 rate {r['contention_409_rate_pct']} % ({r['contention_409s']:,}), "
-         f"other non-200: {r['contention_other_non_200']}"),
-        ("load, 1 at a time", f"{r['load_alone_per_s']:,}/s", r["load_alone_p50_ms"],
-         r["load_alone_p95_ms"], r["load_alone_p99_ms"], ""),
-        (f"load, concurrency {r['load_concurrency']}", f"{r['loads_per_s']:,}/s",
-         r["load_p50_ms"], r["load_p95_ms"], r["load_p99_ms"],
-         f"{r['load_response_bytes']:,} bytes"),
-    ]  # fmt: skip
+        (
+            "save, 1 user alone",
+            f"{r['alone_per_s']:,}/s",
+            r["alone_p50_ms"],
+            r["alone_p95_ms"],
+            r["alone_p99_ms"],
+            "",
+        ),
+        (
+            f"save, {users} users paced",
+            f"{r['paced_per_s']:,}/s",
+            r["paced_p50_ms"],
+            r["paced_p95_ms"],
+            r["paced_p99_ms"],
+            f"offered {r['paced_offered_per_s']:,.0f}/s; 409: {r['paced_409s']}, "
+            f"other non-200: {r['paced_other_non_200']}",
+        ),
+        (
+            f"save, {users} users flat out",
+            f"{r['flat_out_per_s']:,}/s",
+            r["flat_out_p50_ms"],
+            r["flat_out_p95_ms"],
+            r["flat_out_p99_ms"],
+            f"409: {r['flat_out_409s']}, other non-200: {r['flat_out_other_non_200']}",
+        ),
+        (
+            f"contention, {r['contention_questionnaires']} x "
+            f"{r['contention_users'] // max(r['contention_questionnaires'], 1)}",
+            f"{r['contention_saves_per_s']:,}/s",
+            r["contention_save_p50_ms"],
+            r["contention_save_p95_ms"],
+            r["contention_save_p99_ms"],
+            f"409 rate {r['contention_409_rate_pct']} % ({r['contention_409s']:,}), "
+            f"other non-200: {r['contention_other_non_200']}",
+        ),
+        (
+            "load, 1 at a time",
+            f"{r['load_alone_per_s']:,}/s",
+            r["load_alone_p50_ms"],
+            r["load_alone_p95_ms"],
+            r["load_alone_p99_ms"],
+            "",
+        ),
+        (
+            f"load, concurrency {r['load_concurrency']}",
+            f"{r['loads_per_s']:,}/s",
+            r["load_p50_ms"],
+            r["load_p95_ms"],
+            r["load_p99_ms"],
+            f"{r['load_response_bytes']:,} bytes",
+        ),
+    ]
     out = [f"{'run':<28}{'rate':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}  notes"]
     out += [f"{a:<28}{b:>9}{c:>9}{d:>9}{e:>9}  {f}" for a, b, c, d, e, f in rows]
     parts = ("service_cores", "postgres_cores", "broker_cores", "client_cores", "machine_busy_pct")
@@ -811,16 +891,22 @@ def table(r: dict[str, Any]) -> str:
     out += ["", "CPU, cores used: run, service, PostgreSQL, broker, this client; machine busy"]
     out += [f"  {k:<11}{a:>6}{b:>6}{c:>6}{d:>6}{e:>7} %" for k, a, b, c, d, e in cpu]
     # CPU per request holds up better than rates when other work shares the machine.
-    rates = {"paced": r["paced_per_s"], "flat_out": r["flat_out_per_s"],
-             "contention": r["contention_saves_per_s"], "loads": r["loads_per_s"]}  # fmt: skip
+    rates = {
+        "paced": r["paced_per_s"],
+        "flat_out": r["flat_out_per_s"],
+        "contention": r["contention_saves_per_s"],
+        "loads": r["loads_per_s"],
+    }
     out += ["", "CPU ms per request (saves answered 200; loads): run, service, PostgreSQL"]
     out += [
         f"  {k:<11}{1000 * a / max(rates[k], 1):>6.2f}{1000 * b / max(rates[k], 1):>6.2f}"
         for k, a, b, _, _, _ in cpu
     ]
     out.append("")
-    out += [f"{'✓' if ok else '✗'} {what}: {value} (target {target})"
-            for what, target, value, ok in verdicts(r)]  # fmt: skip
+    out += [
+        f"{'✓' if ok else '✗'} {what}: {value} (target {target})"
+        for what, target, value, ok in verdicts(r)
+    ]
     return "\n".join(out)
 
 
@@ -833,16 +919,21 @@ def main() -> None:
     )
     parser.add_argument("--users", type=int, default=200, help="users saving, one per PCT")
     parser.add_argument("--seconds", type=float, default=20, help="for each of the two runs")
-    parser.add_argument("--rate", type=float, default=1000,
-                        help="saves/s the paced users offer in all")  # fmt: skip
+    parser.add_argument(
+        "--rate", type=float, default=1000, help="saves/s the paced users offer in all"
+    )
     parser.add_argument("--contended", type=int, default=20, help="questionnaires contended")
     parser.add_argument("--per-questionnaire", type=int, default=10, help="users on each")
     parser.add_argument("--contention-seconds", type=float, default=20)
     parser.add_argument("--loads", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1, help="service processes (CSM_WORKERS)")
     parser.add_argument("--load-concurrency", type=int, default=20)
-    parser.add_argument("--pool-size", type=int, default=None,
-                        help="the service's database pool (default: its own default)")  # fmt: skip
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="the service's database pool (default: its own default)",
+    )
     parser.add_argument(
         "--profile",
         default=None,

@@ -120,9 +120,17 @@ def make_service(rng: random.Random, organisations: int) -> dict[str, Any]:
 def search_mix(rng: random.Random, organisations: int, count: int) -> list[tuple[str, dict]]:
     """(who, query parameters) of `count` realistic searches, in a fixed random order."""
     texts = [
-        "speech", "autism", "mental health", "school nursing", "breastfeeding", "drop-in",
-        "young carers", "eating disorders", "physiotherapy", "bereavement counselling",
-    ]  # fmt: skip
+        "speech",
+        "autism",
+        "mental health",
+        "school nursing",
+        "breastfeeding",
+        "drop-in",
+        "young carers",
+        "eating disorders",
+        "physiotherapy",
+        "bereavement counselling",
+    ]
 
     def one() -> tuple[str, dict]:
         kind = rng.randrange(10)
@@ -173,8 +181,11 @@ async def register_organisations(app: Any, count: int) -> float:
         await asyncio.gather(*(one(n) for n in range(first, min(count, first + 500))))
     rate = count / (time.perf_counter() - start)
     # Four localities per organisation, as its lead would define them (services name them).
-    groups = [(f"{organisation_code(n)}-G{g}", organisation_code(n)) for n in range(count)
-              for g in range(1, 5)]  # fmt: skip
+    groups = [
+        (f"{organisation_code(n)}-G{g}", organisation_code(n))
+        for n in range(count)
+        for g in range(1, 5)
+    ]
     await app.state.runtime.require_pool().executemany(
         "INSERT INTO service_groups (group_id, organisation_id, name, kind) "
         "VALUES ($1, $2, $1, 'locality')",

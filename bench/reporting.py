@@ -170,8 +170,11 @@ async def full_rebuild(projector: Projector, pool: asyncpg.Pool, cpu: Cpu) -> di
     head = int(await pool.fetchval("SELECT max(seq) FROM journal"))
     for d in done:
         results[f"{d.projection}_seconds"] = round(d.elapsed, 1)
-        print(f"  rebuilt {d.projection}: {d.head:,} events in {d.elapsed:.1f} s",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"  rebuilt {d.projection}: {d.head:,} events in {d.elapsed:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     results["projections"] = len(PROJECTIONS)
     results["parallel"] = REBUILD_PARALLEL
     results["chunk"] = REBUILD_CHUNK
@@ -193,8 +196,9 @@ async def rebuild(
     after another with every statement timed, to name the slowest."""
     projector = Projector(pool, PROJECTIONS)
     await projector.prepare()
-    results = {f"rebuild_after_load_{k}": v for k, v in
-               (await full_rebuild(projector, pool, cpu)).items()}  # fmt: skip
+    results = {
+        f"rebuild_after_load_{k}": v for k, v in (await full_rebuild(projector, pool, cpu)).items()
+    }
     started = time.perf_counter()
     async with pool.acquire() as conn:
         await conn.execute("VACUUM (ANALYZE) journal")
@@ -361,8 +365,9 @@ async def query_latency(
     # The first requests after a start pay one-off costs: pool connections opened on demand,
     # each statement prepared on each connection, modules imported on first use. Reported on
     # their own, so the measured figures below are the service's steady state.
-    first = await requests(service, headers, every["locality_profile"], args.requests,
-                           args.concurrency)  # fmt: skip
+    first = await requests(
+        service, headers, every["locality_profile"], args.requests, args.concurrency
+    )
     results.update(latency_figures("first_after_start_locality_profile", first["latencies"]))
     for name, paths in every.items():
         await requests(service, headers, paths, args.warmup, args.concurrency)

@@ -309,3 +309,23 @@ def test_no_payload_has_a_field_that_names_a_secret() -> None:
         if secret_looking(name.rsplit(".", 1)[-1])
     ]
     assert offenders == [], "events never carry secrets (DESIGN.md section 4)"
+
+
+def test_an_event_type_is_its_source_and_class_name_unless_it_says_otherwise() -> None:
+    from csm_contracts.registry import REGISTRY, EventRegistry, QuestionnaireEvent
+
+    assert OrganisationRegistered.EVENT_TYPE == "registration.OrganisationRegistered"
+    for cls in REGISTRY:
+        assert f"{cls.SOURCE}.{cls.__name__}" == cls.EVENT_TYPE, cls
+
+    class AnswersSavedV2(QuestionnaireEvent):
+        EVENT_TYPE = "questionnaire.AnswersSaved"
+        VERSION = 2
+
+    assert AnswersSavedV2.EVENT_TYPE == "questionnaire.AnswersSaved"
+
+    class Misnamed(QuestionnaireEvent):
+        EVENT_TYPE = "registration.Misnamed"
+
+    with pytest.raises(ValueError, match="not named after questionnaire"):
+        EventRegistry().register(Misnamed)

@@ -31,9 +31,15 @@ def services(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServicePr
 
     def service(name: str, **extra: str) -> ServiceProcess:
         return service_process(
-            name, infra, auth_keys, tmp, f"mail_{name}",
-            CSM_LINK_KEY_FILE=str(key), CSM_PORTAL_URL=PORTAL, **extra,
-        )  # fmt: skip
+            name,
+            infra,
+            auth_keys,
+            tmp,
+            f"mail_{name}",
+            CSM_LINK_KEY_FILE=str(key),
+            CSM_PORTAL_URL=PORTAL,
+            **extra,
+        )
 
     running = {
         "registration": service(

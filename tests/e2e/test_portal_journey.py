@@ -64,8 +64,9 @@ def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProce
     key = ensure_link_key(Path(tmp) / "links.key")
 
     def service(name: str, **extra: str) -> ServiceProcess:
-        return service_process(name, infra, auth_keys, tmp, f"portal_{name}",
-                               CSM_LINK_KEY_FILE=str(key), **extra)  # fmt: skip
+        return service_process(
+            name, infra, auth_keys, tmp, f"portal_{name}", CSM_LINK_KEY_FILE=str(key), **extra
+        )
 
     running = {
         "registration": service(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 
 class EventPayload(BaseModel):
-    """Base of every event payload. Subclasses set the event's type, version and source topic.
+    """Base of every event payload.
+
+    A payload class says which service publishes it by deriving from that service's base
+    (`RegistrationEvent`, `QuestionnaireEvent`, `NotificationEvent`, which set `SOURCE`); its
+    `EVENT_TYPE` is then `SOURCE.ClassName`, derived here, and its `VERSION` is 1 unless it
+    says otherwise. A later version of an event, whose class must be named differently, sets
+    `EVENT_TYPE` itself.
 
     `organisation_id` is the Kafka key, so one organisation's events stay in order.
     """
@@ -24,10 +30,35 @@ class EventPayload(BaseModel):
 
     organisation_id: str
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        source = getattr(cls, "SOURCE", None)
+        if source is not None and "EVENT_TYPE" not in cls.__dict__:
+            cls.EVENT_TYPE = f"{source}.{cls.__name__}"
+
     @property
     def partition_key(self) -> str:
         """The key the event is published under."""
         return self.organisation_id
+
+
+class RegistrationEvent(EventPayload):
+    """Base of the events the registration service publishes (not itself an event)."""
+
+    SOURCE: ClassVar[str] = "registration"
+
+
+class QuestionnaireEvent(EventPayload):
+    """Base of the events the questionnaire service publishes (not itself an event)."""
+
+    SOURCE: ClassVar[str] = "questionnaire"
+
+
+class NotificationEvent(EventPayload):
+    """Base of the events the notification service publishes (not itself an event)."""
+
+    SOURCE: ClassVar[str] = "notification"
 
 
 P = TypeVar("P", bound=type[EventPayload])
@@ -45,6 +76,8 @@ class EventRegistry:
 
     def register(self, cls: P) -> P:
         """Class decorator: register a payload model under its EVENT_TYPE and VERSION."""
+        if cls.EVENT_TYPE.split(".", 1)[0] != cls.SOURCE:
+            raise ValueError(f"{cls.__name__}: {cls.EVENT_TYPE} is not named after {cls.SOURCE}")
         key = (cls.EVENT_TYPE, cls.VERSION)
         if key in self._by_key and self._by_key[key] is not cls:
             raise ValueError(f"{key} registered twice")

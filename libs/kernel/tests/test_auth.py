@@ -24,16 +24,17 @@ def test_a_signed_token_gives_back_its_principal() -> None:
 @pytest.mark.parametrize(
     "forge",
     [
-        pytest.param(lambda: TokenSigner(PRIVATE).issue(LEAD, now=time.time() - 3600)[0],
-                     id="expired"),
-        pytest.param(lambda: TokenSigner(generate_keypair()[0]).issue(LEAD)[0],
-                     id="another key"),
+        pytest.param(
+            lambda: TokenSigner(PRIVATE).issue(LEAD, now=time.time() - 3600)[0], id="expired"
+        ),
+        pytest.param(lambda: TokenSigner(generate_keypair()[0]).issue(LEAD)[0], id="another key"),
         pytest.param(lambda: TokenSigner(PRIVATE).issue(LEAD)[0][:-4] + "AAAA", id="tampered"),
-        pytest.param(lambda: jwt.encode({"sub": "u1"}, "s" * 32, algorithm="HS256"),
-                     id="symmetric"),
+        pytest.param(
+            lambda: jwt.encode({"sub": "u1"}, "s" * 32, algorithm="HS256"), id="symmetric"
+        ),
         pytest.param(lambda: "not.a.token", id="garbage"),
     ],
-)  # fmt: skip
+)
 def test_anything_else_is_unauthorised(forge) -> None:
     with pytest.raises(Unauthorised):
         TokenVerifier(PUBLIC).verify(forge())
@@ -45,10 +46,20 @@ def test_a_token_for_another_audience_is_refused() -> None:
     key = serialization.load_pem_private_key(PRIVATE, password=None)
     now = int(time.time())
     token = jwt.encode(
-        {"iss": "csm-registration", "aud": "elsewhere", "typ": "access", "sub": "u1",
-         "sid": "s", "jti": "j", "iat": now, "exp": now + 60, "roles": ["national-admin"]},
-        key, algorithm="EdDSA",
-    )  # fmt: skip
+        {
+            "iss": "csm-registration",
+            "aud": "elsewhere",
+            "typ": "access",
+            "sub": "u1",
+            "sid": "s",
+            "jti": "j",
+            "iat": now,
+            "exp": now + 60,
+            "roles": ["national-admin"],
+        },
+        key,
+        algorithm="EdDSA",
+    )
     with pytest.raises(Unauthorised):
         TokenVerifier(PUBLIC).verify(token)
 

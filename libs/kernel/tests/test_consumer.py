@@ -132,8 +132,12 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
     dead.sort(key=lambda r: int(headers_of(r)["dlq_source_offset"]))
     reasons = [headers_of(r)["dlq_reason"] for r in dead]
     assert reasons == [
-        "undecodable", "unknown-event-type", "invalid-payload", "handler-failed", "rejected"
-    ]  # fmt: skip
+        "undecodable",
+        "unknown-event-type",
+        "invalid-payload",
+        "handler-failed",
+        "rejected",
+    ]
     failed = headers_of(dead[3])
     assert failed["dlq_attempts"] == "3"
     assert "cannot project" in failed["dlq_error"]
@@ -184,8 +188,15 @@ async def test_one_poison_message_in_a_batch_is_isolated_and_the_rest_land(
         await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
 
     dead = _DeadLetters()
-    consumer = EventConsumer("batch.consumer", pg_pool, {OrganisationRegistered.EVENT_TYPE:
-                             handler}, dead, "dlq", max_attempts=2, backoff=0.01)  # fmt: skip
+    consumer = EventConsumer(
+        "batch.consumer",
+        pg_pool,
+        {OrganisationRegistered.EVENT_TYPE: handler},
+        dead,
+        "dlq",
+        max_attempts=2,
+        backoff=0.01,
+    )
 
     def message(offset: int, encoded: tuple[bytes, bytes, list]) -> IncomingMessage:
         key, value, headers = encoded
@@ -201,8 +212,14 @@ async def test_one_poison_message_in_a_batch_is_isolated_and_the_rest_land(
         message(5, good[0]),  # the same event again, in the same batch
     ]
     outcomes = await consumer.process_batch(batch)
-    assert outcomes == [Outcome.HANDLED, Outcome.DEAD_LETTERED, Outcome.HANDLED,
-                        Outcome.DEAD_LETTERED, Outcome.HANDLED, Outcome.DUPLICATE]  # fmt: skip
+    assert outcomes == [
+        Outcome.HANDLED,
+        Outcome.DEAD_LETTERED,
+        Outcome.HANDLED,
+        Outcome.DEAD_LETTERED,
+        Outcome.HANDLED,
+        Outcome.DUPLICATE,
+    ]
     rows = await pg_pool.fetch("SELECT code FROM effects ORDER BY code")
     assert [r["code"] for r in rows] == ["BA1", "BA2", "BA3"]
     assert sorted(h["dlq_reason"] for h in dead.sent) == ["handler-failed", "undecodable"]

@@ -168,9 +168,12 @@ async def test_append_many_is_all_or_nothing(pg_pool: asyncpg.Pool) -> None:
     await store.append("m-3", 0, [ev(0)], CTX)
     async with pg_pool.acquire() as conn:
         written = await store.append_many_with(
-            conn, [StreamAppend(f"m-{i}", 0, [ev(i), ev(i + 10)]) for i in range(3)]
-            + [StreamAppend("m-3", 1, [ev(3)])], CTX, chunk_events=3,
-        )  # fmt: skip
+            conn,
+            [StreamAppend(f"m-{i}", 0, [ev(i), ev(i + 10)]) for i in range(3)]
+            + [StreamAppend("m-3", 1, [ev(3)])],
+            CTX,
+            chunk_events=3,
+        )
         assert [[e.stream_version for e in w] for w in written] == [[1, 2]] * 3 + [[2]]
         with pytest.raises(ConcurrencyConflict) as info:
             await store.append_many_with(

@@ -153,10 +153,15 @@ async def test_one_relay_publishes_at_a_time_and_another_takes_over(
     store = PostgresEventStore(pg_pool)
     topic = unique_topic("leader")
     relays = [
-        OutboxRelay(store, infra.bootstrap, route=lambda _e: [topic], poll_interval=0.1,
-                    standby_interval=0.2)
+        OutboxRelay(
+            store,
+            infra.bootstrap,
+            route=lambda _e: [topic],
+            poll_interval=0.1,
+            standby_interval=0.2,
+        )
         for _ in range(2)
-    ]  # fmt: skip
+    ]
     stops = [asyncio.Event(), asyncio.Event()]
     tasks = [asyncio.create_task(r.run(s)) for r, s in zip(relays, stops, strict=True)]
     try:

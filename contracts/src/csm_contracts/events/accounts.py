@@ -7,24 +7,20 @@ regulators and auditors belong to no organisation: their events carry `organisat
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field
 
 from ..auth import Role
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, RegistrationEvent
 
 #: The `organisation_id` of events about accounts that belong to no organisation.
 NATIONAL = "NATIONAL"
 
 
 @REGISTRY.register
-class AccountCreated(EventPayload):
+class AccountCreated(RegistrationEvent):
     """An account exists and a set-up link is on its way; it cannot sign in until set up."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.AccountCreated"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     account_id: str
     email: EmailStr
@@ -43,23 +39,15 @@ class AccountCreated(EventPayload):
 
 
 @REGISTRY.register
-class AccountActivated(EventPayload):
+class AccountActivated(RegistrationEvent):
     """The account holder followed the set-up link and chose a password."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.AccountActivated"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     account_id: str
 
 
 @REGISTRY.register
-class AccountLocked(EventPayload):
+class AccountLocked(RegistrationEvent):
     """Too many failed sign-ins: the account refuses sign-in until `until`."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.AccountLocked"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     account_id: str
     failed_attempts: int = Field(ge=1)
@@ -67,24 +55,16 @@ class AccountLocked(EventPayload):
 
 
 @REGISTRY.register
-class AccountDisabled(EventPayload):
+class AccountDisabled(RegistrationEvent):
     """The account can no longer sign in (e.g. a replaced mapping lead); its sessions end."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.AccountDisabled"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     account_id: str
     reason: str
 
 
 @REGISTRY.register
-class MappingLeadNominated(EventPayload):
+class MappingLeadNominated(RegistrationEvent):
     """An organisation's mapping lead is now this account (replacing the previous one, if any)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.MappingLeadNominated"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     account_id: str
     email: EmailStr
@@ -94,12 +74,8 @@ class MappingLeadNominated(EventPayload):
 
 
 @REGISTRY.register
-class ServiceGroupDefined(EventPayload):
+class ServiceGroupDefined(RegistrationEvent):
     """A mapping lead defined a group of services (a locality or an area of delivery)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceGroupDefined"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     group_id: str
     name: str = Field(min_length=1, max_length=200)
@@ -108,12 +84,8 @@ class ServiceGroupDefined(EventPayload):
 
 
 @REGISTRY.register
-class ServiceGroupOwnerNamed(EventPayload):
+class ServiceGroupOwnerNamed(RegistrationEvent):
     """A staff member owns a service group and gets a sign-in that sees only that group."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceGroupOwnerNamed"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     group_id: str
     account_id: str

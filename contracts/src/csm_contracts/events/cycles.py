@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import itertools
 from enum import StrEnum
-from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, QuestionnaireEvent
 from .questionnaire import NATIONAL
 
 CYCLE_PATTERN = r"^\d{4}-\d{2}$"
@@ -57,7 +56,7 @@ class Timetable(BaseModel):
         return self
 
 
-class _CycleEvent(EventPayload):
+class _CycleEvent(QuestionnaireEvent):
     organisation_id: str = Field(default=NATIONAL, description="always NATIONAL; the Kafka key")
     cycle: str = Field(pattern=CYCLE_PATTERN, examples=["2009-10"])
 
@@ -66,10 +65,6 @@ class _CycleEvent(EventPayload):
 class CycleScheduled(_CycleEvent):
     """The national team scheduled a cycle and its timetable."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleScheduled"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     previous_cycle: str | None = Field(default=None, pattern=CYCLE_PATTERN)
     timetable: Timetable
 
@@ -77,10 +72,6 @@ class CycleScheduled(_CycleEvent):
 @REGISTRY.register
 class CycleTimetableChanged(_CycleEvent):
     """The national team moved dates of a cycle's timetable."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleTimetableChanged"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     old_timetable: Timetable
     new_timetable: Timetable
@@ -91,10 +82,6 @@ class CycleTimetableChanged(_CycleEvent):
 class CyclePhaseChanged(_CycleEvent):
     """A cycle moved into a new phase, by the clock (its timetable) or by national action."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.CyclePhaseChanged"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     old_phase: Phase
     phase: Phase
     changed_at: AwareDatetime
@@ -102,7 +89,7 @@ class CyclePhaseChanged(_CycleEvent):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-class _ReturnEvent(EventPayload):
+class _ReturnEvent(QuestionnaireEvent):
     organisation_id: str = Field(description="the organisation whose return it is; the Kafka key")
     cycle: str = Field(pattern=CYCLE_PATTERN)
 
@@ -111,10 +98,6 @@ class _ReturnEvent(EventPayload):
 class ExtensionGranted(_ReturnEvent):
     """The organisation may go on entering data after the close, until `until`."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.ExtensionGranted"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     until: AwareDatetime
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -122,10 +105,6 @@ class ExtensionGranted(_ReturnEvent):
 @REGISTRY.register
 class ReturnReopened(_ReturnEvent):
     """The national team reopened the organisation's return (after sign-off or the close)."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.ReturnReopened"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     reason: str = Field(min_length=1, max_length=1000)
     was_signed_off_at: AwareDatetime | None = Field(

@@ -15,12 +15,12 @@ hold only per-field bounds, so an event that was valid when written stays readab
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, RegistrationEvent
 
 #: A mapping cycle: `2009-10` (the second year is the first plus one, two digits).
 CYCLE_PATTERN = r"^\d{4}-\d{2}$"
@@ -67,7 +67,7 @@ class ServiceContact(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
 
 
-class ServiceFields(EventPayload):
+class ServiceFields(RegistrationEvent):
     """What a service record says (not an event: the fields registered and carried share)."""
 
     organisation_id: str = Field(description="the provider organisation's code; the Kafka key")
@@ -95,10 +95,6 @@ class ServiceFields(EventPayload):
 class ServiceRegistered(ServiceFields):
     """A service was added to the directory for a cycle (status active)."""
 
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceRegistered"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
-
 
 class FieldChange(BaseModel):
     """One field of a service record, before and after."""
@@ -114,13 +110,9 @@ class FieldChange(BaseModel):
 
 
 @REGISTRY.register
-class ServiceRevised(EventPayload):
+class ServiceRevised(RegistrationEvent):
     """A service record was changed: every changed field, old and new (status too, when a
     revision also completes the check of a carried-forward record)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceRevised"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the provider organisation's code; the Kafka key")
     service_id: UUID
@@ -129,12 +121,8 @@ class ServiceRevised(EventPayload):
 
 
 @REGISTRY.register
-class ServiceWithdrawn(EventPayload):
+class ServiceWithdrawn(RegistrationEvent):
     """A service left the directory for this cycle (it is no longer provided, or never was)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceWithdrawn"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the provider organisation's code; the Kafka key")
     service_id: UUID
@@ -143,12 +131,8 @@ class ServiceWithdrawn(EventPayload):
 
 
 @REGISTRY.register
-class ServiceConfirmed(EventPayload):
+class ServiceConfirmed(RegistrationEvent):
     """A carried-forward service was checked and confirmed unchanged for this cycle."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceConfirmed"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the provider organisation's code; the Kafka key")
     service_id: UUID
@@ -163,10 +147,6 @@ class ServiceCarriedForward(ServiceFields):
     record (its stream is unchanged). The new `service_id` is derived from the previous one
     and the cycle, so carrying forward twice never makes a second record.
     """
-
-    EVENT_TYPE: ClassVar[str] = "registration.ServiceCarriedForward"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     previous_service_id: UUID
     previous_cycle: str = Field(pattern=CYCLE_PATTERN)

@@ -9,14 +9,12 @@ Links in emails (set-up, delegation) are never in these events.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from pydantic import AwareDatetime, Field
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, NotificationEvent
 
 
-class _NotificationEvent(EventPayload):
+class _NotificationEvent(NotificationEvent):
     organisation_id: str = Field(description="the organisation it concerns; the Kafka key")
     notification_id: str
     kind: str = Field(description="what it is, e.g. delegation-invitation, deadline-reminder")
@@ -33,10 +31,6 @@ class _NotificationEvent(EventPayload):
 class NotificationSent(_NotificationEvent):
     """The SMTP server accepted the email."""
 
-    EVENT_TYPE: ClassVar[str] = "notification.NotificationSent"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "notification"
-
     sent_at: AwareDatetime
 
 
@@ -44,10 +38,6 @@ class NotificationSent(_NotificationEvent):
 class NotificationFailed(_NotificationEvent):
     """The email could not be delivered and will not be tried again (a permanent refusal, such
     as an unknown mailbox, or retries exhausted)."""
-
-    EVENT_TYPE: ClassVar[str] = "notification.NotificationFailed"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "notification"
 
     failed_at: AwareDatetime
     reason: str = Field(max_length=2000)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, QuestionnaireEvent
 
 
 @REGISTRY.register
-class QuestionnaireDelegated(EventPayload):
+class QuestionnaireDelegated(QuestionnaireEvent):
     """A questionnaire was delegated to someone by email. The link's token is never in here."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireDelegated"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     cycle: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2009-10"])
     questionnaire_id: str
@@ -44,12 +40,8 @@ class Scorecard(BaseModel):
 
 
 @REGISTRY.register
-class ResponseSubmitted(EventPayload):
+class ResponseSubmitted(QuestionnaireEvent):
     """A questionnaire's answers were submitted as complete."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.ResponseSubmitted"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     cycle: str = Field(pattern=r"^\d{4}-\d{2}$")
     questionnaire_id: str
@@ -91,12 +83,8 @@ class NI51AreaScore(BaseModel):
 
 
 @REGISTRY.register
-class CycleSignedOff(EventPayload):
+class CycleSignedOff(QuestionnaireEvent):
     """An organisation signed off its return for a cycle: what a regulator needs, complete."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleSignedOff"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     cycle: str = Field(pattern=r"^\d{4}-\d{2}$")
     signed_off_at: AwareDatetime
@@ -123,17 +111,13 @@ NATIONAL = "NATIONAL"
 
 
 @REGISTRY.register
-class CycleOpened(EventPayload):
+class CycleOpened(QuestionnaireEvent):
     """A new mapping cycle opened for data entry (national: every organisation at once).
 
     `organisation_id` is the sentinel `NATIONAL` (`csm_contracts.events.questionnaire.NATIONAL`):
     the event concerns no single organisation, and one key keeps cycle events in order.
     Registration carries last cycle's active services forward when it receives this.
     """
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.CycleOpened"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     organisation_id: str = Field(
         default=NATIONAL, description="always NATIONAL: a cycle-wide event; the Kafka key"

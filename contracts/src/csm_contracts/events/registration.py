@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
 
 from pydantic import Field
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, RegistrationEvent
 
 #: ODS-style organisation code: capital letters and digits, at least one letter (3-5 long).
 ORGANISATION_CODE_PATTERN = r"^[A-Z0-9]*[A-Z][A-Z0-9]*$"
@@ -43,12 +42,8 @@ class Region(StrEnum):
 
 
 @REGISTRY.register
-class OrganisationRegistered(EventPayload):
+class OrganisationRegistered(RegistrationEvent):
     """An organisation joined the mapping: its code is now taken for good."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.OrganisationRegistered"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the organisation code; also the Kafka key")
     code: str = Field(pattern=ORGANISATION_CODE_PATTERN, min_length=3, max_length=5)
@@ -71,12 +66,8 @@ class OrganisationRegistered(EventPayload):
 
 
 @REGISTRY.register
-class OrganisationRenamed(EventPayload):
+class OrganisationRenamed(RegistrationEvent):
     """An organisation's name changed (its code, which is its identity, did not)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.OrganisationRenamed"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the organisation code; also the Kafka key")
     old_name: str = Field(description="the name before the change")
@@ -84,13 +75,9 @@ class OrganisationRenamed(EventPayload):
 
 
 @REGISTRY.register
-class PartnershipAreasChanged(EventPayload):
+class PartnershipAreasChanged(RegistrationEvent):
     """The LA partnership areas (Children's Trust arrangements) an organisation belongs to
     changed. Both lists are complete, sorted and free of duplicates."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.PartnershipAreasChanged"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the organisation code; also the Kafka key")
     old_partnership_areas: list[str] = Field(description="the area codes before the change")
@@ -98,13 +85,9 @@ class PartnershipAreasChanged(EventPayload):
 
 
 @REGISTRY.register
-class OrganisationLinked(EventPayload):
+class OrganisationLinked(RegistrationEvent):
     """The other part of a split PCT was registered and named this organisation as its
     counterpart: the two parts are now linked to each other (a link is never undone)."""
-
-    EVENT_TYPE: ClassVar[str] = "registration.OrganisationLinked"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "registration"
 
     organisation_id: str = Field(description="the organisation code; also the Kafka key")
     linked_organisation_id: str = Field(description="the code of the other part")

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..registry import REGISTRY, EventPayload
+from ..registry import REGISTRY, QuestionnaireEvent
 
 CYCLE_PATTERN = r"^\d{4}-\d{2}$"
 
@@ -37,7 +37,7 @@ class AnsweredVia(StrEnum):
     DELEGATE = "delegate"
 
 
-class _InstanceEvent(EventPayload):
+class _InstanceEvent(QuestionnaireEvent):
     organisation_id: str = Field(description="the organisation that owes it; the Kafka key")
     cycle: str = Field(pattern=CYCLE_PATTERN, examples=["2009-10"])
     questionnaire_id: str
@@ -46,10 +46,6 @@ class _InstanceEvent(EventPayload):
 @REGISTRY.register
 class QuestionnaireIssued(_InstanceEvent):
     """An organisation now owes this questionnaire for the cycle."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireIssued"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     definition: str = Field(description="definition id and version, e.g. service@1")
     title: str
@@ -72,10 +68,6 @@ class AnswerChange(BaseModel):
 class AnswersSaved(_InstanceEvent):
     """Answers were saved (as a draft): every change with its old and new value."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.AnswersSaved"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     changes: list[AnswerChange] = Field(min_length=1)
     via: AnsweredVia = AnsweredVia.ACCOUNT
     delegation_id: str | None = Field(default=None, description="set when a delegate saved")
@@ -84,10 +76,6 @@ class AnswersSaved(_InstanceEvent):
 @REGISTRY.register
 class DelegationRevoked(_InstanceEvent):
     """A delegate's link stopped working (revoked by the lead, or replaced)."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.DelegationRevoked"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     delegation_id: str
     delegate_email: str
@@ -98,10 +86,6 @@ class DelegationRevoked(_InstanceEvent):
 class QuestionnaireReturned(_InstanceEvent):
     """The delegate returned the questionnaire to the lead for review."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireReturned"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     delegation_id: str
     delegate_email: str
     comment: str | None = Field(default=None, max_length=2000)
@@ -111,10 +95,6 @@ class QuestionnaireReturned(_InstanceEvent):
 class DelegationAccepted(_InstanceEvent):
     """The lead accepted what the delegate returned; the delegate's link stops working."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.DelegationAccepted"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     delegation_id: str
     delegate_email: str
 
@@ -122,10 +102,6 @@ class DelegationAccepted(_InstanceEvent):
 @REGISTRY.register
 class QuestionnaireSentBack(_InstanceEvent):
     """The lead sent the returned questionnaire back to the delegate with a comment."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireSentBack"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     delegation_id: str
     delegate_email: str
@@ -136,20 +112,12 @@ class QuestionnaireSentBack(_InstanceEvent):
 class SubmissionWithdrawn(_InstanceEvent):
     """The lead took a submitted questionnaire back to change it (before sign-off)."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.SubmissionWithdrawn"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     reason: str = Field(min_length=1, max_length=1000)
 
 
 @REGISTRY.register
 class QuestionnaireCancelled(_InstanceEvent):
     """The questionnaire is no longer owed (e.g. its service was withdrawn)."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireCancelled"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -160,10 +128,6 @@ class QuestionnaireLocked(_InstanceEvent):
     the national team reopens the return. Appended to every signed-off questionnaire's stream
     in the sign-off's transaction, so a change decided before it fails its version check."""
 
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireLocked"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
-
     signed_off_at: datetime = Field(description="the sign-off that locked it")
     signed_off_by: str
 
@@ -171,9 +135,5 @@ class QuestionnaireLocked(_InstanceEvent):
 @REGISTRY.register
 class QuestionnaireUnlocked(_InstanceEvent):
     """The national team reopened the return: the questionnaire may change again."""
-
-    EVENT_TYPE: ClassVar[str] = "questionnaire.QuestionnaireUnlocked"
-    VERSION: ClassVar[int] = 1
-    SOURCE: ClassVar[str] = "questionnaire"
 
     reason: str = Field(min_length=1, max_length=1000)

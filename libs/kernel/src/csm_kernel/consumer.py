@@ -3,7 +3,8 @@
 Each message is handled in one PostgreSQL transaction that first records `(consumer, event_id)`
 in `processed_messages` and then applies the handler's effect: a redelivered or replayed message
 finds its row and has no second effect. The Kafka offset is committed only after that
-transaction commits.
+transaction commits. Rows older than the de-duplication window are pruned, and a redelivery
+below the pruned mark is still known handled (`csm_kernel.tracking`).
 
 A message that cannot be decoded, has an unknown type or invalid payload, or whose handler
 keeps failing is dead-lettered with the reason: kept in the consumer's `dead_letters` table
@@ -34,11 +35,12 @@ from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
 
 from . import dead_letters
+from . import tracking as tracking_table
 from .database import Connection, is_transient
 from .delivery import DeliveryTracker, Received
 from .health import LoopMonitor
 from .observability import continued_span, get_logger
-from .upcasting import NO_UPCASTERS, Upcasters
+from .upcasting import UPCASTERS, Upcasters
 
 log = get_logger(__name__)
 
@@ -103,15 +105,22 @@ class EventConsumer:
         dead_letters: DeadLetterSink,
         dead_letter_topic: str,
         *,
-        upcasters: Upcasters = NO_UPCASTERS,
+        upcasters: Upcasters = UPCASTERS,
         max_attempts: int = 3,
         backoff: float = 0.1,
         batch_handler: BatchHandler | None = None,
         delivery_delay: float = 30.0,
         tracked: Callable[[str], bool] = tracks_every_position,
         monitor: LoopMonitor | None = None,
+        dedup_window: float = 7 * 24 * 3600.0,
+        prune_every: float = 600.0,
     ) -> None:
         self.name = name
+        #: How long a handled message's tracking row is kept (`csm_kernel.tracking`).
+        self.dedup_window = dedup_window
+        self.prune_every = prune_every
+        self._next_prune = time.monotonic() + min(prune_every, 60.0)
+        self.tracking_rows_pruned = 0
         self.batch_handler = batch_handler
         self.pool = pool
         self.handlers = dict(handlers)
@@ -237,6 +246,28 @@ class EventConsumer:
         except ValidationError as exc:
             return envelope, "invalid-payload", str(exc)
 
+    def _tracking(self, msg: IncomingMessage, envelope: EventEnvelope) -> tracking_table.Tracked:
+        """How the tracking table records this message (with its position where the topic's
+        positions are tracked, so old rows can be pruned: `csm_kernel.tracking`)."""
+        if envelope.position is None or not self.tracked(msg.topic):
+            return tracking_table.Tracked(envelope.event_id, envelope.type)
+        return tracking_table.Tracked(
+            envelope.event_id, envelope.type, msg.topic, envelope.position
+        )
+
+    async def prune_tracking(self) -> int:
+        """Delete tracking rows the de-duplication window no longer needs, at most once per
+        `prune_every` seconds (`csm_kernel.tracking`); how many went."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return 0
+        self._next_prune = now + self.prune_every
+        pruned = await tracking_table.prune(self.pool, self.name, self.dedup_window)
+        self.tracking_rows_pruned += pruned
+        if pruned:
+            log.info("tracking rows pruned", consumer=self.name, rows=pruned)
+        return pruned
+
     def _handler_for(self, event_type: str) -> Handler | None:
         handler = self.handlers.get(event_type)
         if handler is None and self.batch_handler is not None:
@@ -261,7 +292,9 @@ class EventConsumer:
         delay = self.backoff
         while attempt < self.max_attempts:
             try:
-                outcome = await self._apply(handler, envelope, payload, received)
+                outcome = await self._apply(
+                    handler, envelope, payload, received, self._tracking(msg, envelope)
+                )
                 self.monitor.beat()
                 return outcome
             except RejectedMessage as exc:
@@ -318,12 +351,17 @@ class EventConsumer:
             delay = self.backoff
             while True:
                 try:
-                    for i, outcome in (await self._apply_batch(wanted, received)).items():
+                    tracking = [self._tracking(msgs[i], e) for i, e, _ in wanted]
+                    applied = await self._apply_batch(wanted, received, tracking)
+                    for i, outcome in applied.items():
                         outcomes[i] = outcome
                     for i, envelope, _ in wanted:
                         # One span per event, continuing the trace of the request behind it.
-                        with continued_span(f"{self.name} {envelope.type}", traceparents[i],
-                                            event_id=str(envelope.event_id)):  # fmt: skip
+                        with continued_span(
+                            f"{self.name} {envelope.type}",
+                            traceparents[i],
+                            event_id=str(envelope.event_id),
+                        ):
                             log.info(
                                 "event processed"
                                 if outcomes[i] is Outcome.HANDLED
@@ -362,20 +400,13 @@ class EventConsumer:
             log.warning("could not record delivered positions", consumer=self.name, error=str(exc))
 
     async def _apply_batch(
-        self, wanted: list[tuple[int, EventEnvelope, Any]], received: Sequence[Received]
+        self,
+        wanted: list[tuple[int, EventEnvelope, Any]],
+        received: Sequence[Received],
+        tracking: Sequence[tracking_table.Tracked],
     ) -> dict[int, Outcome]:
         async with self.pool.acquire() as conn, conn.transaction():
-            first_time = {
-                row["event_id"]
-                for row in await conn.fetch(
-                    "INSERT INTO processed_messages (consumer, event_id, event_type) "
-                    "SELECT $1, e, t FROM unnest($2::uuid[], $3::text[]) AS u(e, t) "
-                    "ON CONFLICT DO NOTHING RETURNING event_id",
-                    self.name,
-                    [envelope.event_id for _, envelope, _ in wanted],
-                    [envelope.type for _, envelope, _ in wanted],
-                )
-            }
+            first_time = await tracking_table.first_times(conn, self.name, tracking)
             # Only the first copy of an event counts: a batch may hold a redelivery too.
             fresh: list[tuple[int, EventEnvelope, Any]] = []
             for i, envelope, payload in wanted:
@@ -397,15 +428,10 @@ class EventConsumer:
         envelope: EventEnvelope,
         payload: Any,
         received: Sequence[Received],
+        tracking: tracking_table.Tracked,
     ) -> Outcome:
         async with self.pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                "INSERT INTO processed_messages (consumer, event_id, event_type) "
-                "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
-                self.name,
-                envelope.event_id,
-                envelope.type,
-            )
+            first_time = await tracking_table.first_time(conn, self.name, tracking)
             if first_time:
                 await handler(conn, envelope, payload)
             await self.delivery.record(conn, received)

@@ -15,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CSMError, TooManyRequests, Unauthorised
 from .observability import current_traceparent, get_logger, tracing_exported
@@ -50,6 +51,46 @@ class OrjsonResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return json_bytes(content)
+
+
+class ErrorDetail(BaseModel):
+    """One thing wrong with a request: where (`field`, a dotted path) and why."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer, whatever its status."""
+
+    error: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+#: What each error status means in this project, as OpenAPI describes it.
+ERROR_MEANINGS: dict[int, str] = {
+    400: "The request cannot be read.",
+    401: "No valid sign-in: the access token is missing, expired or revoked.",
+    403: "Signed in, but this role or organisation may not do this.",
+    404: "No such thing (or none this caller may know of).",
+    409: "It conflicts with the current state (e.g. it changed since it was read).",
+    410: "It existed but is gone (e.g. a used or expired link).",
+    413: "The body is larger than this route accepts.",
+    422: "A field is missing or invalid: `details` names each field and the reason.",
+    428: "A precondition is required (e.g. the version the change was made from).",
+    429: "Too many attempts: try again after `Retry-After` seconds.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route's error answers: each status with the error body's
+    schema (`ErrorBody`) and what it means here."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_MEANINGS.get(status, "Error.")}
+        for status in statuses
+    }
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

@@ -197,9 +197,23 @@ class OutboxRelay:
             attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(rows)},
         ):
             for row in rows:
-                (position, event_id, stream_id, stream_version, type_, version, occurred_at,
-                 key, correlation_id, causation_id, actor, data, prev_hash, hash_,
-                 traceparent) = row  # fmt: skip
+                (
+                    position,
+                    event_id,
+                    stream_id,
+                    stream_version,
+                    type_,
+                    version,
+                    occurred_at,
+                    key,
+                    correlation_id,
+                    causation_id,
+                    actor,
+                    data,
+                    prev_hash,
+                    hash_,
+                    traceparent,
+                ) = row
                 key_bytes, value, headers = encode_fields(
                     event_id=event_id,
                     event_type=type_,

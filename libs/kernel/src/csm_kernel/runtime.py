@@ -98,6 +98,7 @@ class Runtime:
             batch_handler=batch_handler,
             delivery_delay=self.settings.delivery_delay_seconds,
             monitor=self.monitor(f"consumer:{name}"),
+            dedup_window=self.settings.dedup_window_seconds,
         )
 
     def subscribe(

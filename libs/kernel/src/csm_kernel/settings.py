@@ -22,6 +22,9 @@ class ServiceSettings(BaseSettings):
     #: How long a store position may stay missing (later ones having arrived) before a consumer
     #: counts it lost and asks its producer to publish it again.
     delivery_delay_seconds: float = 30.0
+    #: How long a consumer keeps the row that marks a message handled; older redeliveries are
+    #: still known handled by position (`csm_kernel.tracking`).
+    dedup_window_seconds: float = 7 * 24 * 3600.0
     #: How often the consumers' watchdog looks for truncated partitions and missing positions.
     watchdog_interval_seconds: float = 2.0
     #: A background loop that finishes no pass for this long counts as hung (not healthy).

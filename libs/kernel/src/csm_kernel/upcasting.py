@@ -6,7 +6,7 @@ applies them in turn until the newest version. Stored events (and their hashes) 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from csm_contracts.envelope import EventEnvelope
@@ -32,16 +32,29 @@ class Upcasters:
 
         return decorate
 
-    def upcast(self, event: EventEnvelope) -> EventEnvelope:
-        """The event at the newest version there are upcasters for (itself if none apply)."""
-        version, data = event.version, event.data
-        while (fn := self._fns.get((event.type, version))) is not None:
+    def upcast_data(
+        self, event_type: str, version: int, data: Mapping[str, Any]
+    ) -> tuple[int, Mapping[str, Any]]:
+        """Stored data of `(event_type, version)` at the newest version there are upcasters
+        for, and that version (the data itself, untouched, if none apply)."""
+        while (fn := self._fns.get((event_type, version))) is not None:
             data = fn(dict(data))
             version += 1
+        return version, data
+
+    def upcast(self, event: EventEnvelope) -> EventEnvelope:
+        """The event at the newest version there are upcasters for (itself if none apply)."""
+        version, data = self.upcast_data(event.type, event.version, event.data)
         if version == event.version:
             return event
-        return event.model_copy(update={"version": version, "data": data})
+        return event.model_copy(update={"version": version, "data": dict(data)})
 
+
+UPCASTERS = Upcasters()
+"""The contract's upcasters: where a new event version registers how to read its old ones.
+Every read of stored or published events goes through it (consumers and
+`csm_kernel.event_sourcing` alike), so an aggregate and a consumer see the same upgraded event.
+"""
 
 NO_UPCASTERS = Upcasters()
-"""An empty registry, for stores and consumers that need none."""
+"""An empty registry, for tests that need to show what happens without upcasting."""

@@ -5,7 +5,8 @@
   (what was already handled is skipped by the tracking table);
 - a consumer whose offset commits keep failing (the embedded broker refuses every commit of a
   group member from before its restart) is stopped and started afresh;
-- the positions of ignored messages are written (`csm_kernel.delivery`);
+- the positions of ignored messages are written (`csm_kernel.delivery`), and tracking rows
+  older than the de-duplication window are pruned (`csm_kernel.tracking`);
 - while this process's partitions are caught up, positions still missing past the delivery
   delay are asked for again from their producer (`RepublishRequest`);
 - the consumer's monitor learns that it is caught up, so a consumer that falls behind and stops
@@ -112,6 +113,7 @@ class ConsumerWatchdog:
             subscription.lag = await _lag(kafka)
             caught_up = all(n == 0 for n in subscription.lag.values())
         await consumer.delivery.flush()
+        await consumer.prune_tracking()
         if caught_up:
             consumer.monitor.beat()
             lost = await consumer.delivery.losses()

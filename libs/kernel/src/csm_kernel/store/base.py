@@ -18,6 +18,7 @@ from typing import Any
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload
 
+from ..database import Connection
 from ..hashing import canonical_json
 
 
@@ -154,9 +155,24 @@ class EventStore(ABC):
         stream is not at `expected_version`.
         """
 
+    async def append_with(
+        self,
+        conn: Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+        context: AppendContext,
+    ) -> list[EventEnvelope]:
+        """`append` inside the caller's transaction on `conn` (a store with no transactions
+        appends on its own)."""
+        return await self.append(stream_id, expected_version, events, context)
+
     @abstractmethod
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
-        """A stream's events after a version, in order, as stored (not upcast)."""
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, conn: Connection | None = None
+    ) -> list[EventEnvelope]:
+        """A stream's events after a version, in order, as stored (not upcast); on `conn`
+        when given, so a reader inside a transaction sees that transaction's writes."""
 
     @abstractmethod
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from csm_contracts.envelope import EventEnvelope
 
 from ..clock import Clock, SystemClock
+from ..database import Connection
 from ..errors import ConcurrencyConflict
 from ..hashing import GENESIS_HASH, chain_hash_of_canonical
 from .base import (
@@ -52,7 +53,9 @@ class InMemoryEventStore(EventStore):
             self._streams[stream_id] = [*stream, *stored]
             return stored
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, conn: Connection | None = None
+    ) -> list[EventEnvelope]:
         return list(self._streams.get(stream_id, [])[after_version:])
 
     async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[EventEnvelope]:

@@ -43,8 +43,22 @@ _COLUMNS = (
 
 def envelope_from_row(row: asyncpg.Record) -> EventEnvelope:
     """An envelope from a row of the events table (columns in `_COLUMNS` order)."""
-    (position, event_id, stream_id, stream_version, type_, version, occurred_at, key,
-     correlation_id, causation_id, actor, data, prev_hash, hash_) = row[:14]  # fmt: skip
+    (
+        position,
+        event_id,
+        stream_id,
+        stream_version,
+        type_,
+        version,
+        occurred_at,
+        key,
+        correlation_id,
+        causation_id,
+        actor,
+        data,
+        prev_hash,
+        hash_,
+    ) = row[:14]
     # Rows come from our own table, whose constraints already hold: build without validating.
     return EventEnvelope.trusted(
         event_id=event_id,
@@ -190,9 +204,12 @@ class PostgresEventStore(EventStore):
     ) -> PreparedAppend:
         now = utc_now(self._clock.now())
         return PreparedAppend(
-            stream_id, expected_version, context, now,
+            stream_id,
+            expected_version,
+            context,
+            now,
             prepare_events(stream_id, expected_version, events, context, now),
-        )  # fmt: skip
+        )
 
     async def append(
         self,
@@ -347,8 +364,10 @@ class PostgresEventStore(EventStore):
         stored = iter(written)
         return [next(stored) if a.events else [] for a in appends]
 
-    async def read_stream(self, stream_id: str, after_version: int = 0) -> list[EventEnvelope]:
-        rows = await self.pool.fetch(
+    async def read_stream(
+        self, stream_id: str, after_version: int = 0, conn: Connection | None = None
+    ) -> list[EventEnvelope]:
+        rows = await (conn or self.pool).fetch(
             f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 "
             "ORDER BY stream_version",
             stream_id,
@@ -375,8 +394,10 @@ class PostgresEventStore(EventStore):
             "version, occurred_at, key, correlation_id, causation_id, actor, data::text AS data, "
             "prev_hash, hash, trace_context FROM events WHERE position > $1 "
             "AND ($3::bigint IS NULL OR position <= $3) ORDER BY position LIMIT $2",
-            after_position, limit, to_position,
-        )  # fmt: skip
+            after_position,
+            limit,
+            to_position,
+        )
 
     async def position_at_or_before(self, position: int) -> int:
         """The position of the last stored event at or before `position` (0 if none)."""
