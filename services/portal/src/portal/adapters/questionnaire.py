@@ -12,6 +12,7 @@ from ..application.models import (
     Delegation,
     JsonObject,
     QuestionnaireSummary,
+    QuestionnaireView,
     ReturnStatus,
     SignedOff,
 )
@@ -26,6 +27,7 @@ _OWED = TypeAdapter(list[QuestionnaireSummary])
 _DELEGATIONS = TypeAdapter(list[Delegation])
 _DEFINITIONS = TypeAdapter(list[Definition])
 _OBJECT = TypeAdapter(JsonObject)
+_VIEW = TypeAdapter(QuestionnaireView)
 _OBJECTS = TypeAdapter(list[JsonObject])
 
 
@@ -84,19 +86,19 @@ class HttpQuestionnaire:
             _OWED, "GET", "/questionnaires", token=token, params={"cycle": cycle}
         )
 
-    async def view(self, access: Access, questionnaire_id: str) -> JsonObject:
+    async def view(self, access: Access, questionnaire_id: str) -> QuestionnaireView:
         path, how = _opening(access, questionnaire_id)
-        return await self.api.fetch(_OBJECT, "GET", path, **how)
+        return await self.api.fetch(_VIEW, "GET", path, **how)
 
     async def save_answers(
         self, access: Access, questionnaire_id: str, version: int, answers: JsonObject
-    ) -> JsonObject:
+    ) -> None:
         path, how = _opening(access, questionnaire_id)
         body = {"version": version, "answers": answers}
-        return await self.api.fetch(_OBJECT, "PATCH", f"{path}/answers", json=body, **how)
+        await self.api.send("PATCH", f"{path}/answers", json=body, **how)
 
-    async def try_answers(self, definition: str, body: JsonObject) -> JsonObject:
-        return await self.api.fetch(_OBJECT, "POST", f"/sandbox/{definition}", json=body)
+    async def try_answers(self, definition: str, body: JsonObject) -> QuestionnaireView:
+        return await self.api.fetch(_VIEW, "POST", f"/sandbox/{definition}", json=body)
 
     async def submit(self, token: str, questionnaire_id: str) -> None:
         await self.api.send("POST", f"/questionnaires/{questionnaire_id}/submit", token=token)
@@ -155,9 +157,9 @@ class HttpQuestionnaire:
 
     async def return_to_lead(
         self, delegate_token: str, questionnaire_id: str, comment: str | None
-    ) -> JsonObject:
+    ) -> QuestionnaireView:
         return await self.api.fetch(
-            _OBJECT,
+            _VIEW,
             "POST",
             f"/delegate/questionnaires/{questionnaire_id}/return",
             headers={"X-Delegate-Token": delegate_token},

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models import JsonObject
+from .models import JsonObject, QuestionnaireView
 
 #: History entry fields shown as they are (the changes are shown question by question).
 SHOWN = ("reason", "comment", "delegate_email", "submitted_by", "signed_off_by", "definition")
 
 
-def question_texts(view: JsonObject) -> dict[str, str]:
+def question_texts(view: QuestionnaireView) -> dict[str, str]:
     """Each question's text by its id."""
     return {q["id"]: q["text"] for s in view.get("sections", []) for q in s.get("questions", [])}
 
 
-def history_rows(view: JsonObject, entries: Sequence[JsonObject]) -> list[JsonObject]:
+def history_rows(view: QuestionnaireView, entries: Sequence[JsonObject]) -> list[JsonObject]:
     texts = question_texts(view)
     return [
         {

@@ -3,15 +3,21 @@ body, parsed once in the HTTP adapters so that pages and templates get typed obj
 
 A service never imports another, so these are the portal's models of the JSON, not the
 services' own classes. They are tolerant (`extra="ignore"`): a field a service adds does no
-harm, and a page reads only what is declared here. Bodies the pages treat generically (a
-questionnaire's sections and questions, which the what-if rendering overlays; a report's
-tables, drawn column by column) stay JSON objects (`JsonObject`)."""
+harm, and a page reads only what is declared here.
+
+A questionnaire's rendering (`QuestionnaireView`: its sections and questions with their
+answers) is a `TypedDict`, validated and stripped to its declared keys in the same way: the
+pure functions of `application.answers` read and overlay it as the JSON it is, and the
+service leaves a key out (a question's help, a section's grade) rather than send null, which
+the templates test for. A report's tables, drawn column by column whatever the report, stay a
+JSON object (`JsonObject`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from typing_extensions import TypedDict
 
 #: A JSON object a page reads generically.
 JsonObject = dict[str, Any]
@@ -202,6 +208,91 @@ class SignedOff(ReadModel):
     signed_off_at: str | None = None
     questionnaires_submitted: int | None = None
     answers_count: int | None = None
+
+
+class Option(TypedDict):
+    value: str
+    label: str
+
+
+class Question(TypedDict, total=False):
+    """One question of a rendering, with its answer and whether the answers show it."""
+
+    id: Required[str]
+    type: Required[str]
+    text: Required[str]
+    required: bool
+    visible: bool
+    answer: JsonValue
+    help: str | None
+    options: list[Option]
+    levels: dict[str, str]
+    criteria: dict[str, str]
+    evidence: list[str]
+    show_if: str
+    multiline: bool
+
+
+class Section(TypedDict, total=False):
+    id: Required[str]
+    title: str
+    help: str | None
+    grade: str | None
+    visible: bool
+    questions: list[Question]
+
+
+class Problem(TypedDict, total=False):
+    """An answer the rules refuse or miss: which question, and why."""
+
+    question: str
+    reason: str
+    rule: str
+
+
+class Subject(TypedDict, total=False):
+    kind: str
+    id: str | None
+
+
+class DelegationState(TypedDict, total=False):
+    """Where a questionnaire's delegation stands, as its lead sees it."""
+
+    id: str
+    email: str
+    status: str
+    expires_at: str | None
+    comment: str | None
+
+
+class Grades(TypedDict, total=False):
+    overall: str | None
+    topics: dict[str, str | None]
+
+
+class QuestionnaireView(TypedDict, total=False):
+    """`GET /questionnaires/{id}` (or the delegate's, or a sandbox rendering): the
+    questionnaire as people see it and where it stands."""
+
+    id: str
+    title: str
+    definition: str
+    definition_title: str
+    cycle: str
+    organisation_id: str
+    subject: Subject
+    status: str
+    version: int
+    can_edit: bool
+    description: str | None
+    entry_ends: str | None
+    comment_from_lead: str | None
+    delegation: DelegationState | None
+    sections: list[Section]
+    missing: list[Problem]
+    warnings: list[Problem]
+    errors: list[Problem]
+    grades: Grades | None
 
 
 class Delegation(ReadModel):

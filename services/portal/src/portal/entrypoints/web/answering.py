@@ -20,7 +20,7 @@ from ...application.answers import (
     without_hidden,
 )
 from ...application.errors import ApiError
-from ...application.models import JsonObject
+from ...application.models import JsonObject, QuestionnaireView, Subject
 from ...application.ports import Access, QuestionnaireApi
 from .rendering import FormErrors, render
 
@@ -33,22 +33,22 @@ class Target:
     questionnaire_id: str
     access: Access
 
-    async def view(self) -> JsonObject:
+    async def view(self) -> QuestionnaireView:
         return await self.api.view(self.access, self.questionnaire_id)
 
-    async def what_if(self, view: JsonObject, answers: JsonObject) -> JsonObject:
+    async def what_if(self, view: QuestionnaireView, answers: JsonObject) -> QuestionnaireView:
         """Which questions `answers` would show, without saving them."""
-        subject = view.get("subject") or {}
+        subject: Subject = view.get("subject") or {}
         body: JsonObject = {"answers": answers}
         if subject.get("kind") == "area":
             body["area"] = subject.get("id")
         return await self.api.try_answers(view["definition"], body)
 
-    async def save(self, version: int, answers: JsonObject) -> JsonObject:
-        return await self.api.save_answers(self.access, self.questionnaire_id, version, answers)
+    async def save(self, version: int, answers: JsonObject) -> None:
+        await self.api.save_answers(self.access, self.questionnaire_id, version, answers)
 
 
-def question_errors(exc: ApiError, view: JsonObject) -> FormErrors:
+def question_errors(exc: ApiError, view: QuestionnaireView) -> FormErrors:
     """A refusal naming questions (422 details, or what is missing on submit) as form errors,
     each linked to its question."""
     questions = questions_of(view)
@@ -81,7 +81,7 @@ def question_errors(exc: ApiError, view: JsonObject) -> FormErrors:
 class Outcome:
     """After posting the form: the view to show, the form's values, and any errors."""
 
-    view: JsonObject
+    view: QuestionnaireView
     values: JsonObject
     errors: FormErrors
     saved: bool

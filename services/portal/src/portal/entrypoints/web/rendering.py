@@ -19,12 +19,12 @@ from markupsafe import Markup, escape
 
 from ...application.dates import LONDON
 from ...application.errors import ApiError
-from ...application.models import JsonObject
+from ...application.models import QuestionnaireView
 from . import csrf
 from .deps import portal_of
 
 
-def controlling(view: JsonObject) -> set[str]:
+def controlling(view: QuestionnaireView) -> set[str]:
     """The questions some other question's `show_if` reads: only a change to one of them needs
     the page re-rendered. Re-rendering on every change replaced the fields while people (or
     tests) were still typing in them, and what they had typed was lost."""
@@ -32,8 +32,9 @@ def controlling(view: JsonObject) -> set[str]:
     words: set[str] = set()
     for s in view.get("sections", []):
         for q in s.get("questions", []):
-            if q.get("show_if"):
-                words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", q["show_if"]))
+            show_if = q.get("show_if")
+            if show_if:
+                words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", show_if))
     return ids & words
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from ...application.answers import answers_from_form, form_values, questions_of
-from ...application.models import JsonObject
+from ...application.models import JsonObject, QuestionnaireView
 from ...application.ports import QuestionnaireApi
 from .answering import form_of
 from .deps import Questionnaires
@@ -23,25 +23,26 @@ async def definitions(request: Request, _: OptionalSession, api: Questionnaires)
     return render(request, "sandbox/list.html", title="Sandbox questionnaires", definitions=listed)
 
 
-async def _tried(api: QuestionnaireApi, ref: str, answers: JsonObject) -> JsonObject:
+async def _tried(api: QuestionnaireApi, ref: str, answers: JsonObject) -> QuestionnaireView:
     return await api.try_answers(ref, {"answers": answers})
 
 
 def _page(
     request: Request,
     ref: str,
-    view: JsonObject,
+    rendered: QuestionnaireView,
     fv: JsonObject,
     errors: FormErrors,
     status: int = 200,
     checked: bool = False,
 ) -> Response:
-    view = {**view, "id": ref, "title": view.get("definition_title", ref), "can_edit": True}
+    title = rendered.get("definition_title", ref)
+    view: QuestionnaireView = {**rendered, "id": ref, "title": title, "can_edit": True}
     return render(
         request,
         "sandbox/page.html",
         status,
-        title=view["title"],
+        title=title,
         view=view,
         fv=fv,
         errors=errors,
@@ -59,7 +60,7 @@ async def blank(request: Request, ref: str, _: OptionalSession, api: Questionnai
 
 async def _from_form(
     request: Request, api: QuestionnaireApi, ref: str
-) -> tuple[JsonObject, JsonObject]:
+) -> tuple[QuestionnaireView, JsonObject]:
     form = await form_of(request)
     blank_view = await _tried(api, ref, {})
     answers = answers_from_form(form, questions_of(blank_view))
@@ -85,7 +86,8 @@ async def check(request: Request, ref: str, _: OptionalSession, api: Questionnai
         reason = str(problem.get("reason", "")).strip()
         reason = "Answer this question" if reason.lower() == "required" else reason
         reason = reason[:1].upper() + reason[1:]
-        text = questions.get(qid, {}).get("text", qid)
+        asked = questions.get(qid)
+        text = asked["text"] if asked is not None else qid
         errors.add(
             f"q-{qid}" if qid in questions else None, reason, summary=f"{text[:80]}: {reason}"
         )

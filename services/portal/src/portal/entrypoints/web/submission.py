@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.history import history_rows
-from ...application.models import JsonObject
+from ...application.models import QuestionnaireView
 from ...application.ports import Access, QuestionnaireApi
 from .deps import Questionnaires
 from .forms import form_of, text, values
@@ -18,7 +18,7 @@ from .session import Lead, Session
 router = APIRouter(default_response_class=HTMLResponse)
 
 
-async def _view(api: QuestionnaireApi, session: Session, qid: str) -> JsonObject:
+async def _view(api: QuestionnaireApi, session: Session, qid: str) -> QuestionnaireView:
     return await api.view(Access(token=session.token), qid)
 
 
@@ -38,7 +38,7 @@ async def history(
     )
 
 
-def _form(request: Request, view: JsonObject, status: int = 200, **ctx: object) -> Response:
+def _form(request: Request, view: QuestionnaireView, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "questionnaires/withdraw.html",
