@@ -138,3 +138,18 @@ async def test_a_failing_service_is_unavailable() -> None:
     with pytest.raises(ServiceUnavailable) as caught:
         await HttpRegistration(_api("registration", fail)).me("t")
     assert caught.value.label == "registration and sign-in service"
+
+
+async def test_a_delivery_without_a_subject_yet_is_listed() -> None:
+    # The hostile suite found it: the log holds deliveries whose subject is still null.
+    from portal.adapters.notification import HttpNotification
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        row = {"id": "n1", "kind": "reminder", "recipient": "a@b.org", "subject": None}
+        return httpx.Response(200, json={"items": [{**row, "status": "pending"}], "next": None})
+
+    page = await HttpNotification(_api("notification", answer)).notifications(
+        "t", status=None, before=None, limit=50
+    )
+    assert page.items[0].subject is None
+    assert page.items[0].status == "pending"

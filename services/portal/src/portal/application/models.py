@@ -58,9 +58,9 @@ class Group(ReadModel):
 
 class OrganisationSummary(ReadModel):
     code: str
-    name: str
-    kind: str
-    region: str
+    name: str | None = None
+    kind: str | None = None
+    region: str | None = None
 
 
 class OrganisationsPage(ReadModel):
@@ -320,8 +320,8 @@ class ReportListing(ReadModel):
 
     name: str
     title: str
-    description: str = ""
-    scope: str
+    description: str | None = ""
+    scope: str | None = None
     needs_cycle: bool = True
 
 
@@ -388,7 +388,7 @@ class Delivery(ReadModel):
 class Bulletin(ReadModel):
     """`GET /bulletins`: one bulletin sent, and how its delivery goes."""
 
-    subject: str
+    subject: str | None = None
     filter: BulletinFilter | None = None
     recipients: int = 0
     delivery: Delivery = Field(default_factory=Delivery)
@@ -397,15 +397,16 @@ class Bulletin(ReadModel):
 
 
 class Notification(ReadModel):
-    """`GET /notifications`: one email in the delivery log."""
+    """`GET /notifications`: one email in the delivery log (a subject is null until the
+    email is written, for one)."""
 
     created_at: str | None = None
-    kind: str
-    recipient: str
+    kind: str | None = None
+    recipient: str | None = None
     organisation_id: str | None = None
-    subject: str
-    status: str
-    attempts: int = 0
+    subject: str | None = None
+    status: str | None = None
+    attempts: int | None = None
     last_error: str | None = None
 
 
