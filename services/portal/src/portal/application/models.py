@@ -76,6 +76,9 @@ class Organisation(ReadModel):
 
     code: str
     name: str | None = None
+    kind: str | None = None
+    region: str | None = None
+    partnership_areas: list[str] = Field(default_factory=list)
 
 
 class LeadNomination(ReadModel):
@@ -159,6 +162,7 @@ class Cycle(ReadModel):
 
     cycle: str
     phase: str
+    previous_cycle: str | None = None
     timetable: dict[str, str | None] = Field(default_factory=dict)
     version: int = 0
 
