@@ -1,5 +1,9 @@
 """Wires the portal: the services' API clients, the pages, the static assets and the errors.
 
+The only module that builds the HTTP adapters (`portal.adapters`): `wire` makes one per
+service over its client and hands them to the pages as the application's ports
+(`application.ports.Apis`), once, on `app.state.portal`.
+
 The portal holds no business state and has no database: everything a page shows comes from
 the services' HTTP APIs, with the signed-in person's access token."""
 
@@ -22,7 +26,12 @@ from csm_kernel.observability import get_logger, inject_trace_context
 from csm_kernel.process import freeze_startup_heap
 from csm_kernel.settings import ServiceSettings
 
-from .adapters.api import Apis
+from .adapters.api import Api
+from .adapters.notification import HttpNotification
+from .adapters.questionnaire import HttpQuestionnaire
+from .adapters.registration import HttpRegistration
+from .adapters.reporting import HttpReporting
+from .application.ports import Apis
 from .entrypoints.web import (
     auth,
     dashboard,
@@ -42,6 +51,7 @@ from .entrypoints.web import (
     sign_off,
     submission,
 )
+from .entrypoints.web.deps import Portal
 from .entrypoints.web.errors import edge_refusal, install_page_errors
 from .entrypoints.web.security import security
 from .entrypoints.web.session import clear_session_cookies, set_session_cookies
@@ -71,12 +81,30 @@ ROUTERS = (
 
 
 @dataclass
-class Portal:
-    """What every page reaches through `request.app.state.portal`."""
+class Wired:
+    """The services' APIs as the pages' ports, and the clients to close at shutdown."""
 
-    settings: PortalSettings
     apis: Apis
-    verifier: TokenVerifier | None
+    clients: list[Api]
+
+    async def aclose(self) -> None:
+        for api in self.clients:
+            await api.aclose()
+
+
+def wire(clients: dict[str, httpx.AsyncClient]) -> Wired:
+    """One HTTP adapter per service, over that service's client."""
+    registration, questionnaire, reporting, notification = (
+        Api(name, clients[name])
+        for name in ("registration", "questionnaire", "reporting", "notification")
+    )
+    apis = Apis(
+        registration=HttpRegistration(registration),
+        questionnaire=HttpQuestionnaire(questionnaire),
+        reporting=HttpReporting(reporting),
+        notification=HttpNotification(notification),
+    )
+    return Wired(apis, [registration, questionnaire, reporting, notification])
 
 
 def _clients(settings: PortalSettings) -> dict[str, httpx.AsyncClient]:
@@ -112,7 +140,8 @@ def build_app(
     verifier = None
     if portal_settings.auth_public_key_file is not None:
         verifier = TokenVerifier(portal_settings.auth_public_key_file.read_bytes())
-    portal = Portal(portal_settings, Apis.over(clients or _clients(portal_settings)), verifier)
+    wired = wire(clients or _clients(portal_settings))
+    portal = Portal(portal_settings, wired.apis, verifier)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -121,7 +150,7 @@ def build_app(
         try:
             yield
         finally:
-            await portal.apis.aclose()
+            await wired.aclose()
 
     app = FastAPI(
         title="CSM portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None

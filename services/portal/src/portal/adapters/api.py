@@ -1,51 +1,23 @@
-"""The services' HTTP APIs as the portal calls them.
+"""The transport every service adapter shares: one service's HTTP API, as the portal calls it.
 
-Every call goes through `Api.call`, which turns the two ways a call can fail into two
-exceptions the web layer maps in one place (`entrypoints/web/errors.py`): the service could
-not be reached or failed (`ServiceUnavailable`, naming it), or it refused the request
-(`ApiError`, with the status and the `{"error", "details"}` body every service returns)."""
+Every call goes through `Api.call`, which turns the two ways a call can fail into the two
+exceptions of `application.errors`: the service could not be reached or failed
+(`ServiceUnavailable`, naming it), or it refused the request (`ApiError`, with the status and
+the `{"error", "details"}` body every service returns)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import TypeAdapter
 
-#: How each service is named to people when it is down.
-SERVICE_NAMES = {
-    "registration": "registration and sign-in service",
-    "questionnaire": "questionnaire service",
-    "reporting": "reporting service",
-    "notification": "notification service",
-}
+from ..application.errors import ApiError, ServiceUnavailable
 
-
-class ServiceUnavailable(Exception):
-    """A service did not answer, or answered with a server error."""
-
-    def __init__(self, service: str, reason: str) -> None:
-        super().__init__(f"{service}: {reason}")
-        self.service = service
-        self.reason = reason
-
-    @property
-    def label(self) -> str:
-        return SERVICE_NAMES.get(self.service, f"{self.service} service")
-
-
-@dataclass
-class ApiError(Exception):
-    """A service refused a request (4xx): its status, message and per-field details."""
-
-    service: str
-    status: int
-    message: str
-    details: list[dict[str, Any]] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        return f"{self.service} {self.status}: {self.message}"
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,9 +41,9 @@ class Api:
         path: str,
         *,
         token: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         json: Any = None,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, str | int | None] | None = None,
         raw: bool = False,
     ) -> Reply:
         sent = dict(headers or {})
@@ -94,23 +66,22 @@ class Api:
                 self.service,
                 r.status_code,
                 str(message or r.reason_phrase),
-                list(details or []) if isinstance(details, list) else [],
+                [d for d in details if isinstance(d, dict)] if isinstance(details, list) else [],
             )
         if raw:
             return Reply(r.status_code, None, r.headers, r.content)
         return Reply(r.status_code, _json(r) if r.content else None, r.headers)
 
-    async def get(self, path: str, **kw: Any) -> Any:
-        return (await self.call("GET", path, **kw)).body
+    async def fetch(self, into: TypeAdapter[T], method: str, path: str, **kw: Any) -> T:
+        """A call whose answer is parsed into the portal's read model `into`."""
+        return into.validate_python((await self.call(method, path, **kw)).body)
 
-    async def post(self, path: str, **kw: Any) -> Any:
-        return (await self.call("POST", path, **kw)).body
+    async def send(self, method: str, path: str, **kw: Any) -> None:
+        """A call whose answer the pages do not read."""
+        await self.call(method, path, **kw)
 
-    async def put(self, path: str, **kw: Any) -> Any:
-        return (await self.call("PUT", path, **kw)).body
-
-    async def patch(self, path: str, **kw: Any) -> Any:
-        return (await self.call("PATCH", path, **kw)).body
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def _encoded(path: str) -> str:
@@ -127,21 +98,3 @@ def _json(r: httpx.Response) -> Any:
         return r.json()
     except ValueError:
         return None
-
-
-@dataclass
-class Apis:
-    """Every service the portal calls."""
-
-    registration: Api
-    questionnaire: Api
-    reporting: Api
-    notification: Api
-
-    @classmethod
-    def over(cls, clients: dict[str, httpx.AsyncClient]) -> Apis:
-        return cls(**{name: Api(name, client) for name, client in clients.items()})
-
-    async def aclose(self) -> None:
-        for api in (self.registration, self.questionnaire, self.reporting, self.notification):
-            await api.client.aclose()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from .models import JsonObject, Question, QuestionnaireView, Section
 from .numbers import whole_number
 
 NUMBERS = ("integer", "decimal", "percentage", "money")
@@ -28,21 +29,22 @@ class Form(Protocol):
     def getlist(self, key: str) -> list[Any]: ...
 
 
-def questions_of(view: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def questions_of(view: QuestionnaireView) -> dict[str, Question]:
     """Every question of a rendered questionnaire, by id."""
     return {q["id"]: q for s in view.get("sections", []) for q in s.get("questions", [])}
 
 
-def stored_answers(view: Mapping[str, Any]) -> dict[str, Any]:
+def stored_answers(view: QuestionnaireView) -> JsonObject:
     questions = questions_of(view).items()
-    return {qid: q["answer"] for qid, q in questions if q.get("answer") is not None}
+    return {qid: q.get("answer") for qid, q in questions if q.get("answer") is not None}
 
 
-def form_values(view: Mapping[str, Any]) -> dict[str, Any]:
+def form_values(view: QuestionnaireView) -> dict[str, Any]:
     """The stored answers as the form's inputs hold them."""
     out: dict[str, Any] = {}
     for qid, q in questions_of(view).items():
-        answer, name = q.get("answer"), f"q.{qid}"
+        answer: Any = q.get("answer")
+        name = f"q.{qid}"
         if answer is None:
             continue
         kind = q["type"]
@@ -125,7 +127,7 @@ def without_hidden(
     return out
 
 
-def visible_ids(rendered: Mapping[str, Any]) -> list[str]:
+def visible_ids(rendered: QuestionnaireView) -> list[str]:
     """The questions a rendering shows."""
     return [
         q["id"]
@@ -136,13 +138,18 @@ def visible_ids(rendered: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def overlay(view: Mapping[str, Any], rendered: Mapping[str, Any]) -> dict[str, Any]:
+def overlay(view: QuestionnaireView, rendered: QuestionnaireView) -> QuestionnaireView:
     """The questionnaire `view` showing the questions a what-if `rendering` shows."""
     shown = set(visible_ids(rendered))
-    sections = []
+    sections: list[Section] = []
     for s in view.get("sections", []):
-        questions = [{**q, "visible": q["id"] in shown} for q in s.get("questions", [])]
-        sections.append(
-            {**s, "questions": questions, "visible": any(q["visible"] for q in questions)}
-        )
+        questions: list[Question] = [
+            {**q, "visible": q["id"] in shown} for q in s.get("questions", [])
+        ]
+        section: Section = {
+            **s,
+            "questions": questions,
+            "visible": any(q["id"] in shown for q in questions),
+        }
+        sections.append(section)
     return {**view, "sections": sections}

@@ -4,7 +4,8 @@ each chart sits beside the table it draws)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from .models import JsonObject
 
 BAR_HEIGHT = 22
 GAP = 8
@@ -31,7 +32,7 @@ class Chart:
     bar_width: int = BAR_WIDTH
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -44,7 +45,7 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def chart_of(table: dict[str, Any], limit: int = 20) -> Chart | None:
+def chart_of(table: JsonObject, limit: int = 20) -> Chart | None:
     """A bar chart of a table's first numeric column against its first column, or None when
     the table has nothing to chart."""
     columns = table.get("columns") or []
@@ -61,9 +62,15 @@ def chart_of(table: dict[str, Any], limit: int = 20) -> Chart | None:
     points = points[:limit]
     top = max((v for _, v in points), default=0.0) or 1.0
     bars = [
-        Bar(label[:40], value, i * (BAR_HEIGHT + GAP), max(1, round(BAR_WIDTH * value / top))
-            if value > 0 else 0, f"{value:,.2f}".rstrip("0").rstrip("."))
+        Bar(
+            label[:40],
+            value,
+            i * (BAR_HEIGHT + GAP),
+            max(1, round(BAR_WIDTH * value / top)) if value > 0 else 0,
+            f"{value:,.2f}".rstrip("0").rstrip("."),
+        )
         for i, (label, value) in enumerate(points)
-    ]  # fmt: skip
-    return Chart(str(table.get("title", "")), str(measure["label"]), bars,
-                 len(bars) * (BAR_HEIGHT + GAP))  # fmt: skip
+    ]
+    return Chart(
+        str(table.get("title", "")), str(measure["label"]), bars, len(bars) * (BAR_HEIGHT + GAP)
+    )

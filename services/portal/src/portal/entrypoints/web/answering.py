@@ -4,14 +4,12 @@ the same rules and saves nothing), save, and turn refusals into the form's error
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from ...adapters.api import Api, ApiError
 from ...application.answers import (
     answers_from_form,
     form_values,
@@ -21,6 +19,9 @@ from ...application.answers import (
     visible_ids,
     without_hidden,
 )
+from ...application.errors import ApiError
+from ...application.models import JsonObject, QuestionnaireView, Subject
+from ...application.ports import Access, QuestionnaireApi
 from .rendering import FormErrors, render
 
 
@@ -28,45 +29,26 @@ from .rendering import FormErrors, render
 class Target:
     """One questionnaire, reached as the lead (a bearer token) or a delegate (a link token)."""
 
-    api: Api
+    api: QuestionnaireApi
     questionnaire_id: str
-    token: str | None = None
-    delegate_token: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    access: Access
 
-    def __post_init__(self) -> None:
-        if self.delegate_token:
-            self.headers = {"X-Delegate-Token": self.delegate_token}
+    async def view(self) -> QuestionnaireView:
+        return await self.api.view(self.access, self.questionnaire_id)
 
-    @property
-    def base(self) -> str:
-        prefix = "/delegate/questionnaires" if self.delegate_token else "/questionnaires"
-        return f"{prefix}/{self.questionnaire_id}"
-
-    async def view(self) -> dict[str, Any]:
-        view: dict[str, Any] = await self.api.get(self.base, token=self.token, headers=self.headers)
-        return view
-
-    async def what_if(self, view: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    async def what_if(self, view: QuestionnaireView, answers: JsonObject) -> QuestionnaireView:
         """Which questions `answers` would show, without saving them."""
-        subject = view.get("subject") or {}
-        body: dict[str, Any] = {"answers": answers}
+        subject: Subject = view.get("subject") or {}
+        body: JsonObject = {"answers": answers}
         if subject.get("kind") == "area":
             body["area"] = subject.get("id")
-        rendered: dict[str, Any] = await self.api.post(f"/sandbox/{view['definition']}", json=body)
-        return rendered
+        return await self.api.try_answers(view["definition"], body)
 
-    async def save(self, version: int, answers: dict[str, Any]) -> dict[str, Any]:
-        saved: dict[str, Any] = await self.api.patch(
-            f"{self.base}/answers",
-            token=self.token,
-            headers=self.headers,
-            json={"version": version, "answers": answers},
-        )
-        return saved
+    async def save(self, version: int, answers: JsonObject) -> None:
+        await self.api.save_answers(self.access, self.questionnaire_id, version, answers)
 
 
-def question_errors(exc: ApiError, view: dict[str, Any]) -> FormErrors:
+def question_errors(exc: ApiError, view: QuestionnaireView) -> FormErrors:
     """A refusal naming questions (422 details, or what is missing on submit) as form errors,
     each linked to its question."""
     questions = questions_of(view)
@@ -99,8 +81,8 @@ def question_errors(exc: ApiError, view: dict[str, Any]) -> FormErrors:
 class Outcome:
     """After posting the form: the view to show, the form's values, and any errors."""
 
-    view: dict[str, Any]
-    values: dict[str, Any]
+    view: QuestionnaireView
+    values: JsonObject
     errors: FormErrors
     saved: bool
 
@@ -144,8 +126,8 @@ async def save_form(target: Target, form: FormData) -> Outcome:
     return Outcome(after, form_values(after), FormErrors(), saved=True)
 
 
-def _posted(form: FormData) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _posted(form: FormData) -> JsonObject:
+    out: JsonObject = {}
     for key in form:
         items = [v for v in form.getlist(key) if isinstance(v, str)]
         out[key] = items if len(items) != 1 else items[0]
@@ -157,7 +139,7 @@ async def form_of(request: Request) -> FormData:
 
 
 def questionnaire_page(
-    request: Request, outcome: Outcome, status: int, *, action: str, **ctx: Any
+    request: Request, outcome: Outcome, status: int, *, action: str, **ctx: object
 ) -> Response:
     """The questionnaire page, for the lead (posting to `action`) or the delegate alike."""
     view = outcome.view

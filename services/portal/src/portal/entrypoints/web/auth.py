@@ -6,27 +6,27 @@ import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
+from ...application.errors import ApiError
+from ...application.permissions import home_of
 from . import csrf
+from .deps import Registration
 from .forms import form_of, safe_next, text, values
 from .rendering import FormErrors, render
 from .session import OptionalSession, clear_session_cookies, set_session_cookies
-from .sign_in_client import client_headers, remember_device, sign_in_body
+from .sign_in_client import client_headers, device_token, remember_device
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 MIN_PASSWORD = 12
 
 
 @router.get("/")
 async def start(request: Request, session: OptionalSession) -> Response:
-    if session is not None:
-        if session.answers:
-            return RedirectResponse("/dashboard", status_code=303)
-        if session.is_reader:
-            return RedirectResponse("/national", status_code=303)
+    home = home_of(session.principal) if session is not None else None
+    if home is not None:
+        return RedirectResponse(home, status_code=303)
     return render(request, "auth/start.html", title="Children's Services Mapping")
 
 
@@ -42,22 +42,19 @@ async def sign_in_page(
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request) -> Response:
+async def sign_in(request: Request, registration: Registration) -> Response:
     form = await form_of(request)
     email, password = text(form, "email"), form.get("password")
     target = safe_next(text(form, "next"))
     errors = FormErrors()
     if not email:
         errors.add("email", "Enter your email address")
-    if not password:
+    if not isinstance(password, str) or not password:
         errors.add("password", "Enter your password")
-    if not errors:
-        portal = request.app.state.portal
+    if not errors and isinstance(password, str):
         try:
-            tokens = await portal.apis.registration.post(
-                "/auth/sign-in",
-                json=sign_in_body(request, email, password),
-                headers=client_headers(request),
+            tokens = await registration.sign_in(
+                email, password, device_token(request), client_headers(request)
             )
         except ApiError as exc:
             if exc.status == 401:
@@ -88,12 +85,13 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, session: OptionalSession) -> Response:
+async def sign_out(
+    request: Request, session: OptionalSession, registration: Registration
+) -> Response:
     if session is not None:
-        portal = request.app.state.portal
         # Signing out of the portal must not depend on registration answering.
         with contextlib.suppress(Exception):
-            await portal.apis.registration.call("POST", "/auth/sign-out", token=session.token)
+            await registration.sign_out(session.token)
     response = RedirectResponse("/sign-in?done=signed-out", status_code=303)
     clear_session_cookies(response)
     csrf.rotate(request)
@@ -106,7 +104,7 @@ async def set_up_page(request: Request, token: str = "") -> Response:
 
 
 @router.post("/account/set-up")
-async def set_up(request: Request) -> Response:
+async def set_up(request: Request, registration: Registration) -> Response:
     form = await form_of(request)
     token, password, confirm = text(form, "token"), form.get("password"), form.get("confirm")
     errors = FormErrors()
@@ -116,11 +114,9 @@ async def set_up(request: Request) -> Response:
         errors.add("password", f"Password must be {MIN_PASSWORD} characters or more")
     elif password != confirm:
         errors.add("confirm", "The passwords do not match")
-    if not errors:
+    if not errors and isinstance(password, str):
         try:
-            await request.app.state.portal.apis.registration.post(
-                "/auth/set-up", json={"token": token, "password": password}
-            )
+            await registration.set_up(token, password)
         except ApiError as exc:
             errors = FormErrors.from_api(
                 exc,

@@ -25,11 +25,11 @@ import hashlib
 import hmac
 import json
 import secrets
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from .deps import portal_of
 from .session import ACCESS_COOKIE
 
 FIELD = "csrf_token"
@@ -44,7 +44,7 @@ def cookie_name(secure: bool) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return bool(request.app.state.portal.settings.cookie_secure)
+    return bool(portal_of(request).settings.cookie_secure)
 
 
 def _decode_secret(value: str | None) -> bytes | None:
@@ -67,8 +67,8 @@ def session_id_of(access_token: str | None) -> str:
         return ""
     try:
         payload = access_token.split(".")[1]
-        claims: Any = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(claims.get("sid") or "")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims.get("sid") or "") if isinstance(claims, dict) else ""
     except (IndexError, ValueError, TypeError, AttributeError, binascii.Error):
         return ""
 

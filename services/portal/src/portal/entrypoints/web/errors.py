@@ -25,7 +25,7 @@ from csm_kernel.edge import Refusal
 from csm_kernel.observability import get_logger
 from csm_kernel.request_tracing import Scope
 
-from ...adapters.api import ApiError, ServiceUnavailable
+from ...application.errors import ApiError, ServiceUnavailable
 from .forms import back_to
 from .rendering import render
 from .security import apply_headers

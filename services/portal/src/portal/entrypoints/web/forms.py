@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -22,9 +21,9 @@ def texts(form: FormData, name: str) -> list[str]:
     return [v for v in form.getlist(name) if isinstance(v, str) and v]
 
 
-def values(form: FormData) -> dict[str, Any]:
+def values(form: FormData) -> dict[str, str | list[str]]:
     """The form as it was filled in, to show again beside its errors."""
-    out: dict[str, Any] = {}
+    out: dict[str, str | list[str]] = {}
     for key in form:
         items = [v for v in form.getlist(key) if isinstance(v, str)]
         out[key] = items if len(items) > 1 else (items[0] if items else "")

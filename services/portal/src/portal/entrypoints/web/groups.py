@@ -7,17 +7,18 @@ owner sees only their own group and cannot define one."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
+from ...application.errors import ApiError
+from ...application.permissions import may_define_groups
+from ...application.ports import RegistrationApi
+from .deps import Registration
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import Lead, MappingLead, National, NationalReader, NotAllowed, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 KINDS = [
     ("locality", "Locality", "A part of the area, such as a town or a district"),
@@ -39,11 +40,14 @@ def _own(session: Session) -> str:
 
 
 async def _list(
-    request: Request, session: Session, code: str, base: str, done: str | None
+    request: Request,
+    registration: RegistrationApi,
+    session: Session,
+    code: str,
+    base: str,
+    done: str | None,
 ) -> Response:
-    groups = await request.app.state.portal.apis.registration.get(
-        f"/organisations/{code}/groups", token=session.token
-    )
+    groups = await registration.groups(session.token, code)
     return render(
         request,
         "groups/list.html",
@@ -53,11 +57,11 @@ async def _list(
         base=base,
         kinds=dict((k, t) for k, t, _ in KINDS),
         done=done,
-        can_define=session.is_lead or session.is_national,
+        can_define=may_define_groups(session.principal),
     )
 
 
-def _form(request: Request, code: str, base: str, status: int = 200, **ctx: Any) -> Response:
+def _form(request: Request, code: str, base: str, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "groups/new.html",
@@ -70,7 +74,9 @@ def _form(request: Request, code: str, base: str, status: int = 200, **ctx: Any)
     )
 
 
-async def _define(request: Request, session: Session, code: str, base: str) -> Response:
+async def _define(
+    request: Request, registration: RegistrationApi, session: Session, code: str, base: str
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     checks = (
@@ -90,9 +96,7 @@ async def _define(request: Request, session: Session, code: str, base: str) -> R
         "owner": {"name": text(form, "owner_name"), "email": text(form, "owner_email")},
     }
     try:
-        await request.app.state.portal.apis.registration.post(
-            f"/organisations/{code}/groups", token=session.token, json=body
-        )
+        await registration.define_group(session.token, code, body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
@@ -102,8 +106,10 @@ async def _define(request: Request, session: Session, code: str, base: str) -> R
 
 
 @router.get("/groups")
-async def own_groups(request: Request, session: Lead, done: str | None = None) -> Response:
-    return await _list(request, session, _own(session), "/groups", done)
+async def own_groups(
+    request: Request, session: Lead, registration: Registration, done: str | None = None
+) -> Response:
+    return await _list(request, registration, session, _own(session), "/groups", done)
 
 
 @router.get("/groups/new")
@@ -112,15 +118,22 @@ async def new_own_group(request: Request, session: MappingLead) -> Response:
 
 
 @router.post("/groups/new")
-async def define_own_group(request: Request, session: MappingLead) -> Response:
-    return await _define(request, session, _own(session), "/groups")
+async def define_own_group(
+    request: Request, session: MappingLead, registration: Registration
+) -> Response:
+    return await _define(request, registration, session, _own(session), "/groups")
 
 
 @router.get("/national/organisations/{code}/groups")
 async def organisation_groups(
-    request: Request, code: str, session: NationalReader, done: str | None = None
+    request: Request,
+    code: str,
+    session: NationalReader,
+    registration: Registration,
+    done: str | None = None,
 ) -> Response:
-    return await _list(request, session, code, f"/national/organisations/{code}/groups", done)
+    base = f"/national/organisations/{code}/groups"
+    return await _list(request, registration, session, code, base, done)
 
 
 @router.get("/national/organisations/{code}/groups/new")
@@ -129,5 +142,8 @@ async def new_group(request: Request, code: str, _: National) -> Response:
 
 
 @router.post("/national/organisations/{code}/groups/new")
-async def define_group(request: Request, code: str, session: National) -> Response:
-    return await _define(request, session, code, f"/national/organisations/{code}/groups")
+async def define_group(
+    request: Request, code: str, session: National, registration: Registration
+) -> Response:
+    base = f"/national/organisations/{code}/groups"
+    return await _define(request, registration, session, code, base)

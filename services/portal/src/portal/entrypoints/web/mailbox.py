@@ -10,42 +10,50 @@ import email
 import email.policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from .deps import portal_of
 from .rendering import render
 from .session import OptionalSession
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 #: The newest messages the page lists.
 SHOWN = 200
 
 
-def read_mailbox(directory: Path) -> list[dict[str, Any]]:
+def read_mailbox(directory: Path) -> list[dict[str, str]]:
     """The sink's .eml files (csm_infra.smtp_sink's format), newest first."""
     messages = []
     for path in sorted(directory.glob("*.eml"), reverse=True)[:SHOWN]:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
         body = msg.get_body(preferencelist=("plain", "html"))
-        messages.append({
-            "file": path.stem,
-            "from": str(msg["From"] or ""),
-            "to": str(msg["To"] or ""),
-            "subject": str(msg["Subject"] or ""),
-            "date": str(msg["Date"] or ""),
-            "body": body.get_content() if isinstance(body, EmailMessage) else "",
-        })  # fmt: skip
+        messages.append(
+            {
+                "file": path.stem,
+                "from": str(msg["From"] or ""),
+                "to": str(msg["To"] or ""),
+                "subject": str(msg["Subject"] or ""),
+                "date": str(msg["Date"] or ""),
+                "body": body.get_content() if isinstance(body, EmailMessage) else "",
+            }
+        )
     return messages
 
 
 @router.get("/mailbox")
 async def mailbox(request: Request, session: OptionalSession) -> Response:
-    directory = request.app.state.portal.settings.mailbox()
+    directory = portal_of(request).settings.mailbox()
     if directory is None or session is None or not session.is_national:
         return render(request, "errors/not_found.html", 404)
-    return render(request, "mailbox/list.html", title="Mailbox", messages=read_mailbox(directory),
-                  directory=str(directory), width="full")  # fmt: skip
+    return render(
+        request,
+        "mailbox/list.html",
+        title="Mailbox",
+        messages=read_mailbox(directory),
+        directory=str(directory),
+        width="full",
+    )

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from csm_contracts.events import OrganisationKind, Region
 
-from ...adapters.api import ApiError
+from ...application.errors import ApiError
+from ...application.organisations import partnership_areas
+from .deps import Questionnaires, Registration
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National, NationalReader
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
 def _kind_label(kind: str) -> str:
@@ -41,8 +43,8 @@ LEAD_FIELDS = {
 
 
 @router.get("/national")
-async def home(request: Request, session: NationalReader) -> Response:
-    cycles = await request.app.state.portal.apis.questionnaire.get("/cycles", token=session.token)
+async def home(request: Request, session: NationalReader, api: Questionnaires) -> Response:
+    cycles = await api.cycles(session.token)
     return render(request, "national/home.html", title="National team", cycles=cycles)
 
 
@@ -64,7 +66,7 @@ async def register_page(request: Request, _: National) -> Response:
 
 
 @router.post("/national/organisations/new")
-async def register(request: Request, session: National) -> Response:
+async def register(request: Request, session: National, registration: Registration) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     code = text(form, "code").upper()
@@ -85,9 +87,7 @@ async def register(request: Request, session: National) -> Response:
         errors.add("lead_email", "Enter an email address in the correct format, like a@b.org")
     if errors:
         return _org_form(request, 422, errors=errors, values=values(form))
-    apis = request.app.state.portal.apis
-    listed = text(form, "areas").replace(";", ",").split(",")
-    areas = [a.strip().upper() for a in listed if a.strip()]
+    areas = partnership_areas(text(form, "areas"))
     body = {
         "code": code,
         "name": text(form, "name"),
@@ -96,18 +96,14 @@ async def register(request: Request, session: National) -> Response:
         "partnership_areas": areas,
     }
     try:
-        await apis.registration.post("/organisations", token=session.token, json=body)
+        await registration.register_organisation(session.token, body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
         errors = FormErrors.from_api(exc, ORG_FIELDS, fallback="code")
         return _org_form(request, 422, errors=errors, values=values(form))
     try:
-        await apis.registration.put(
-            f"/organisations/{code}/lead",
-            token=session.token,
-            json={"email": lead_email, "name": lead_name},
-        )
+        await registration.nominate_lead(session.token, code, lead_email, lead_name)
     except ApiError as exc:
         if exc.status != 422:
             raise
@@ -132,7 +128,9 @@ async def lead_page(request: Request, code: str, _: National) -> Response:
 
 
 @router.post("/national/organisations/{code}/lead")
-async def nominate(request: Request, code: str, session: National) -> Response:
+async def nominate(
+    request: Request, code: str, session: National, registration: Registration
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     if not text(form, "lead_name"):
@@ -141,10 +139,8 @@ async def nominate(request: Request, code: str, session: National) -> Response:
         errors.add("lead_email", "Enter the mapping lead's email address")
     if not errors:
         try:
-            await request.app.state.portal.apis.registration.put(
-                f"/organisations/{code}/lead",
-                token=session.token,
-                json={"email": text(form, "lead_email"), "name": text(form, "lead_name")},
+            await registration.nominate_lead(
+                session.token, code, text(form, "lead_email"), text(form, "lead_name")
             )
         except ApiError as exc:
             if exc.status != 422:
@@ -167,13 +163,12 @@ async def nominate(request: Request, code: str, session: National) -> Response:
 async def organisations(
     request: Request,
     session: NationalReader,
+    registration: Registration,
     after: Annotated[str | None, Query()] = None,
     region: Annotated[str | None, Query()] = None,
 ) -> Response:
-    page = await request.app.state.portal.apis.registration.get(
-        "/organisations",
-        token=session.token,
-        params={"after": after, "region": region or None, "limit": 50},
+    page = await registration.organisations(
+        session.token, after=after, region=region or None, limit=50
     )
     return render(
         request,
@@ -188,15 +183,18 @@ async def organisations(
 
 @router.get("/national/organisations/{code}")
 async def organisation(
-    request: Request, code: str, session: NationalReader, done: str | None = None
+    request: Request,
+    code: str,
+    session: NationalReader,
+    registration: Registration,
+    done: str | None = None,
 ) -> Response:
-    registration = request.app.state.portal.apis.registration
-    org = await registration.get(f"/organisations/{code}", token=session.token)
-    leads = await registration.get(f"/organisations/{code}/lead/history", token=session.token)
+    org = await registration.organisation(session.token, code)
+    leads = await registration.lead_history(session.token, code)
     return render(
         request,
         "national/organisation.html",
-        title=org.get("name") or code,
+        title=org.name or code,
         org=org,
         leads=leads,
         done=done,

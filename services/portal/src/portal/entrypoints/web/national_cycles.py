@@ -3,20 +3,20 @@ move a cycle to another phase ahead of its dates (questionnaire service)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from ...adapters.api import ApiError
 from ...application.dates import When, parts_of, read_when
+from ...application.errors import ApiError
+from ...application.models import Cycle
 from ...application.numbers import whole_number
+from .deps import Questionnaires
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 TIMETABLE = (
     When("sandbox_opens", "Sandbox opens"),
@@ -57,7 +57,7 @@ def _timetable(form: FormData, errors: FormErrors) -> dict[str, str]:
     return out
 
 
-def _schedule_form(request: Request, status: int = 200, **ctx: Any) -> Response:
+def _schedule_form(request: Request, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "cycles/schedule.html",
@@ -74,7 +74,7 @@ async def schedule_page(request: Request, _: National) -> Response:
 
 
 @router.post("/national/cycles/new")
-async def schedule(request: Request, session: National) -> Response:
+async def schedule(request: Request, session: National, api: Questionnaires) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     cycle = text(form, "cycle")
@@ -89,9 +89,7 @@ async def schedule(request: Request, session: National) -> Response:
         "timetable": timetable,
     }
     try:
-        await request.app.state.portal.apis.questionnaire.post(
-            "/cycles", token=session.token, json=body
-        )
+        await api.schedule_cycle(session.token, body)
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
@@ -100,18 +98,11 @@ async def schedule(request: Request, session: National) -> Response:
     return RedirectResponse(f"/national/cycles/{cycle}?done=scheduled", status_code=303)
 
 
-async def _cycle(request: Request, session: National, cycle: str) -> dict[str, Any]:
-    found: dict[str, Any] = await request.app.state.portal.apis.questionnaire.get(
-        f"/cycles/{cycle}", token=session.token
-    )
-    return found
-
-
 @router.get("/national/cycles/{cycle}")
 async def cycle_page(
-    request: Request, cycle: str, session: National, done: str | None = None
+    request: Request, cycle: str, session: National, api: Questionnaires, done: str | None = None
 ) -> Response:
-    found = await _cycle(request, session, cycle)
+    found = await api.cycle(session.token, cycle)
     return render(
         request,
         "cycles/cycle.html",
@@ -122,12 +113,12 @@ async def cycle_page(
     )
 
 
-def _timetable_form(request: Request, c: dict[str, Any], status: int = 200, **ctx: Any) -> Response:
+def _timetable_form(request: Request, c: Cycle, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "cycles/timetable.html",
         status,
-        title=f"Change the {c['cycle']} timetable",
+        title=f"Change the {c.cycle} timetable",
         c=c,
         timetable=TIMETABLE,
         **ctx,
@@ -135,16 +126,20 @@ def _timetable_form(request: Request, c: dict[str, Any], status: int = 200, **ct
 
 
 @router.get("/national/cycles/{cycle}/timetable")
-async def timetable_page(request: Request, cycle: str, session: National) -> Response:
-    c = await _cycle(request, session, cycle)
-    shown: dict[str, str] = {"version": str(c["version"])}
+async def timetable_page(
+    request: Request, cycle: str, session: National, api: Questionnaires
+) -> Response:
+    c = await api.cycle(session.token, cycle)
+    shown: dict[str, str] = {"version": str(c.version)}
     for field in TIMETABLE:
-        shown.update(parts_of(c["timetable"].get(field.name), field.name))
+        shown.update(parts_of(c.timetable.get(field.name), field.name))
     return _timetable_form(request, c, values=shown)
 
 
 @router.post("/national/cycles/{cycle}/timetable")
-async def change_timetable(request: Request, cycle: str, session: National) -> Response:
+async def change_timetable(
+    request: Request, cycle: str, session: National, api: Questionnaires
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     timetable = _timetable(form, errors)
@@ -154,14 +149,10 @@ async def change_timetable(request: Request, cycle: str, session: National) -> R
     version = text(form, "version")
     if not errors:
         try:
-            await request.app.state.portal.apis.questionnaire.put(
-                f"/cycles/{cycle}/timetable",
-                token=session.token,
-                json={
-                    "version": whole_number(version) or 0,
-                    "timetable": timetable,
-                    "reason": reason,
-                },
+            await api.change_timetable(
+                session.token,
+                cycle,
+                {"version": whole_number(version) or 0, "timetable": timetable, "reason": reason},
             )
         except ApiError as exc:
             if exc.status not in (409, 422):
@@ -172,19 +163,19 @@ async def change_timetable(request: Request, cycle: str, session: National) -> R
                 errors.add(None, "The timetable was changed by someone else: check it again")
         else:
             return RedirectResponse(f"/national/cycles/{cycle}?done=timetable", 303)
-    c = await _cycle(request, session, cycle)
+    c = await api.cycle(session.token, cycle)
     shown = values(form)
-    if errors and text(form, "version") != str(c["version"]):
-        shown["version"] = str(c["version"])
+    if errors and text(form, "version") != str(c.version):
+        shown["version"] = str(c.version)
     return _timetable_form(request, c, 422, errors=errors, values=shown)
 
 
-def _phase_form(request: Request, c: dict[str, Any], status: int = 200, **ctx: Any) -> Response:
+def _phase_form(request: Request, c: Cycle, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "cycles/phase.html",
         status,
-        title=f"Move the {c['cycle']} cycle on",
+        title=f"Move the {c.cycle} cycle on",
         c=c,
         phases=PHASES,
         **ctx,
@@ -192,12 +183,16 @@ def _phase_form(request: Request, c: dict[str, Any], status: int = 200, **ctx: A
 
 
 @router.get("/national/cycles/{cycle}/phase")
-async def phase_page(request: Request, cycle: str, session: National) -> Response:
-    return _phase_form(request, await _cycle(request, session, cycle), values={})
+async def phase_page(
+    request: Request, cycle: str, session: National, api: Questionnaires
+) -> Response:
+    return _phase_form(request, await api.cycle(session.token, cycle), values={})
 
 
 @router.post("/national/cycles/{cycle}/phase")
-async def move_phase(request: Request, cycle: str, session: National) -> Response:
+async def move_phase(
+    request: Request, cycle: str, session: National, api: Questionnaires
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     phase, reason = text(form, "phase"), text(form, "reason")
@@ -207,16 +202,12 @@ async def move_phase(request: Request, cycle: str, session: National) -> Respons
         errors.add("reason", "Enter why the cycle is moving ahead of its timetable")
     if not errors:
         try:
-            await request.app.state.portal.apis.questionnaire.post(
-                f"/cycles/{cycle}/phase",
-                token=session.token,
-                json={"phase": phase, "reason": reason},
-            )
+            await api.move_phase(session.token, cycle, phase, reason)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
             errors = FormErrors.from_api(exc, _CYCLE_FIELDS, fallback="phase")
         else:
             return RedirectResponse(f"/national/cycles/{cycle}?done=phase", 303)
-    c = await _cycle(request, session, cycle)
+    c = await api.cycle(session.token, cycle)
     return _phase_form(request, c, 422, errors=errors, values=values(form))

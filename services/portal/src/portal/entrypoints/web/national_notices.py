@@ -6,20 +6,20 @@ is no "send now", so the page shows the schedule, what has been sent, and who is
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
-from ...application.numbers import whole_number
+from ...application.errors import ApiError
+from ...application.models import Reminders
+from ...application.notices import audience, days_before, days_problem
+from ...application.ports import NotificationApi
+from .deps import Notifications
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
 from .rendering import FormErrors, render
 from .session import National, NationalReader, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 BULLETIN_FIELDS = {
     "subject": ("subject", "Subject"),
@@ -32,11 +32,9 @@ BULLETIN_FIELDS = {
 }
 
 
-async def _reminders(request: Request, session: Session, cycle: str) -> dict[str, Any] | None:
+async def _reminders(api: NotificationApi, session: Session, cycle: str) -> Reminders | None:
     try:
-        status: dict[str, Any] = await request.app.state.portal.apis.notification.get(
-            f"/reminders/{cycle}", token=session.token
-        )
+        status = await api.reminders(session.token, cycle)
     except ApiError as exc:
         # The notification service learns of a cycle from its events: until then it has none.
         if exc.status != 404:
@@ -46,12 +44,18 @@ async def _reminders(request: Request, session: Session, cycle: str) -> dict[str
 
 
 async def _reminders_page(
-    request: Request, session: Session, cycle: str, status: int = 200, **ctx: Any
+    request: Request,
+    api: NotificationApi,
+    session: Session,
+    cycle: str,
+    status: int = 200,
+    **ctx: object,
 ) -> Response:
-    found = await _reminders(request, session, cycle)
+    found = await _reminders(api, session, cycle)
     shown = ctx.pop("values", None)
     if shown is None:
-        shown = {"days_before": ", ".join(str(d) for d in (found or {}).get("days_before", []))}
+        days = found.days_before if found is not None else []
+        shown = {"days_before": ", ".join(str(d) for d in days)}
     return render(
         request,
         "national/reminders.html",
@@ -66,30 +70,28 @@ async def _reminders_page(
 
 @router.get("/national/cycles/{cycle}/reminders")
 async def reminders(
-    request: Request, cycle: str, session: NationalReader, done: str | None = None
+    request: Request,
+    cycle: str,
+    session: NationalReader,
+    api: Notifications,
+    done: str | None = None,
 ) -> Response:
-    return await _reminders_page(request, session, cycle, done=done)
+    return await _reminders_page(request, api, session, cycle, done=done)
 
 
 @router.post("/national/cycles/{cycle}/reminders")
-async def set_schedule(request: Request, cycle: str, session: National) -> Response:
+async def set_schedule(
+    request: Request, cycle: str, session: National, api: Notifications
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
-    typed = [p for p in re.split(r"[\s,;]+", text(form, "days_before")) if p]
-    days = [whole_number(p) for p in typed]
-    if not typed:
-        errors.add("days_before", "Enter how many days before the close to send reminders")
-    elif any(d is None or d < 0 for d in days):
-        errors.add(
-            "days_before", "Enter whole numbers of days separated by commas, like 28, 14, 7, 1"
-        )
+    typed = text(form, "days_before")
+    problem = days_problem(typed)
+    if problem is not None:
+        errors.add("days_before", problem)
     if not errors:
         try:
-            await request.app.state.portal.apis.notification.put(
-                f"/reminders/{cycle}/schedule",
-                token=session.token,
-                json={"days_before": days},
-            )
+            await api.set_reminder_schedule(session.token, cycle, days_before(typed))
         except ApiError as exc:
             if exc.status != 422:
                 raise
@@ -100,17 +102,20 @@ async def set_schedule(request: Request, cycle: str, session: National) -> Respo
             )
         else:
             return RedirectResponse(f"/national/cycles/{cycle}/reminders?done=saved", 303)
-    return await _reminders_page(request, session, cycle, 422, errors=errors, values=values(form))
+    return await _reminders_page(
+        request, api, session, cycle, 422, errors=errors, values=values(form)
+    )
 
 
 @router.get("/national/bulletins")
 async def bulletins(
     request: Request,
     session: NationalReader,
+    api: Notifications,
     done: str | None = None,
     recipients: int | None = None,
 ) -> Response:
-    sent = await request.app.state.portal.apis.notification.get("/bulletins", token=session.token)
+    sent = await api.bulletins(session.token)
     return render(
         request,
         "national/bulletins.html",
@@ -122,7 +127,7 @@ async def bulletins(
     )
 
 
-def _compose(request: Request, status: int = 200, **ctx: Any) -> Response:
+def _compose(request: Request, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "national/bulletin_new.html",
@@ -140,7 +145,7 @@ async def compose(request: Request, _: National) -> Response:
 
 
 @router.post("/national/bulletins/new")
-async def publish(request: Request, session: National) -> Response:
+async def publish(request: Request, session: National, api: Notifications) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     subject, body = text(form, "subject"), text(form, "body")
@@ -150,26 +155,14 @@ async def publish(request: Request, session: National) -> Response:
         errors.add("body", "Enter the bulletin's message")
     if errors:
         return _compose(request, 422, errors=errors, values=values(form))
-    listed = re.split(r"[\s,;]+", text(form, "organisations").upper())
-    audience = {
-        "regions": texts(form, "regions"),
-        "kinds": texts(form, "kinds"),
-        "organisation_ids": [code for code in listed if code],
-    }
+    chosen = audience(texts(form, "regions"), texts(form, "kinds"), text(form, "organisations"))
     try:
-        sent = await request.app.state.portal.apis.notification.post(
-            "/bulletins",
-            token=session.token,
-            json={
-                "subject": subject,
-                "body": body,
-                "filter": audience if any(audience.values()) else None,
-            },
+        count = await api.publish_bulletin(
+            session.token, {"subject": subject, "body": body, "filter": chosen}
         )
     except ApiError as exc:
         if exc.status != 422:
             raise
         errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
         return _compose(request, 422, errors=errors, values=values(form))
-    count = sent.get("recipients") if isinstance(sent, dict) else None
     return RedirectResponse(f"/national/bulletins?done=sent&recipients={count or 0}", 303)

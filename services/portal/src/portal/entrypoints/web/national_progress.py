@@ -3,16 +3,18 @@ reporting service's cycle-progress report), and the notification delivery log.""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from ...application.models import JsonObject
+from .deps import Notifications, Reporting
 from .national import REGIONS
 from .rendering import render
 from .session import NationalReader
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 #: The organisation table's columns worth a screen's width; the download has them all.
 ORG_COLUMNS = (
@@ -29,7 +31,7 @@ ORG_COLUMNS = (
 )
 
 
-def _table(report: dict[str, Any], name: str) -> dict[str, Any]:
+def _table(report: JsonObject, name: str) -> JsonObject:
     found = next((t for t in report.get("tables", []) if t.get("name") == name), None)
     return found or {"columns": [], "rows": []}
 
@@ -39,12 +41,14 @@ async def participation(
     request: Request,
     cycle: str,
     session: NationalReader,
+    reporting: Reporting,
     region: Annotated[str | None, Query()] = None,
     done: str | None = None,
     org: str | None = None,
 ) -> Response:
-    report = await request.app.state.portal.apis.reporting.get(
-        "/reports/cycle-progress", token=session.token, params={"cycle": cycle, "region": region}
+    given = {"cycle": cycle, "region": region}
+    report = await reporting.report(
+        session.token, "cycle-progress", {k: v for k, v in given.items() if v}
     )
     organisations = _table(report, "organisations")
     labels = {c["key"]: c["label"] for c in organisations["columns"]}
@@ -69,15 +73,11 @@ async def participation(
 async def notifications(
     request: Request,
     session: NationalReader,
+    notification: Notifications,
     status: Annotated[str | None, Query(pattern="^(pending|sent|failed)?$")] = None,
     before: Annotated[str | None, Query()] = None,
 ) -> Response:
-    api = request.app.state.portal.apis.notification
-    page = await api.get(
-        "/notifications",
-        token=session.token,
-        params={"status": status, "before": before, "limit": 50},
-    )
+    page = await notification.notifications(session.token, status=status, before=before, limit=50)
     return render(
         request,
         "national/notifications.html",

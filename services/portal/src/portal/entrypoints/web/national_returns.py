@@ -3,40 +3,35 @@ it (a signed-off return too), each with a reason the service keeps."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
 from ...application.dates import When, read_when
+from ...application.errors import ApiError
+from ...application.models import JsonObject
+from ...application.ports import QuestionnaireApi
+from .deps import Questionnaires
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 UNTIL = When("until", "Extended until", "17:00")
 FIELDS = {"until": ("until-day", "Extended until"), "reason": ("reason", "Reason")}
 
 
-async def _return(request: Request, session: Session, cycle: str, org: str) -> dict[str, Any]:
-    status: dict[str, Any] = await request.app.state.portal.apis.questionnaire.get(
-        f"/cycles/{cycle}/returns/{org}", token=session.token
-    )
-    return status
-
-
 async def _page(
     request: Request,
+    api: QuestionnaireApi,
     session: Session,
     cycle: str,
     org: str,
     act: str,
     status: int = 200,
-    **ctx: Any,
+    **ctx: object,
 ) -> Response:
-    ret = await _return(request, session, cycle, org)
+    ret = await api.return_status(session.token, cycle, org)
     title = f"Extend {org}'s data entry" if act == "extension" else f"Reopen {org}'s return"
     return render(
         request,
@@ -54,22 +49,22 @@ async def _page(
 
 @router.get("/national/cycles/{cycle}/returns/{org}/{act}")
 async def action_page(
-    request: Request, cycle: str, org: str, act: str, session: National
+    request: Request, cycle: str, org: str, act: str, session: National, api: Questionnaires
 ) -> Response:
     if act not in ("extension", "reopen"):
         return render(request, "errors/not_found.html", 404)
-    return await _page(request, session, cycle, org, act, values={})
+    return await _page(request, api, session, cycle, org, act, values={})
 
 
 @router.post("/national/cycles/{cycle}/returns/{org}/{act}")
 async def act_on_return(
-    request: Request, cycle: str, org: str, act: str, session: National
+    request: Request, cycle: str, org: str, act: str, session: National, api: Questionnaires
 ) -> Response:
     if act not in ("extension", "reopen"):
         return render(request, "errors/not_found.html", 404)
     form = await form_of(request)
     errors = FormErrors()
-    body: dict[str, Any] = {"reason": text(form, "reason")}
+    body: JsonObject = {"reason": text(form, "reason")}
     if act == "extension":
         typed = {k: v for k, v in form.items() if isinstance(v, str)}
         until, problem = read_when(typed, UNTIL)
@@ -85,9 +80,7 @@ async def act_on_return(
         )
     if not errors:
         try:
-            await request.app.state.portal.apis.questionnaire.post(
-                f"/cycles/{cycle}/returns/{org}/{act}", token=session.token, json=body
-            )
+            await api.act_on_return(session.token, cycle, org, act, body)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
@@ -97,4 +90,6 @@ async def act_on_return(
             return RedirectResponse(
                 f"/national/cycles/{cycle}/participation?done={done}&org={org}", 303
             )
-    return await _page(request, session, cycle, org, act, 422, errors=errors, values=values(form))
+    return await _page(
+        request, api, session, cycle, org, act, 422, errors=errors, values=values(form)
+    )

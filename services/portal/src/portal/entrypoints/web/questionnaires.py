@@ -6,13 +6,13 @@ change and swaps in the questions the answers now show (nothing is saved until a
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
 from ...application.answers import form_values
+from ...application.delegations import delegation_act
+from ...application.errors import ApiError
+from ...application.ports import Access, QuestionnaireApi
 from .answering import (
     Outcome,
     Target,
@@ -22,34 +22,40 @@ from .answering import (
     questionnaire_page,
     save_form,
 )
+from .deps import Questionnaires
 from .forms import text
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
-def _target(request: Request, session: Session, questionnaire_id: str) -> Target:
-    api = request.app.state.portal.apis.questionnaire
-    return Target(api, questionnaire_id, token=session.token)
+def _target(api: QuestionnaireApi, session: Session, questionnaire_id: str) -> Target:
+    return Target(api, questionnaire_id, Access(token=session.token))
 
 
-def _page(request: Request, outcome: Outcome, status: int = 200, **ctx: Any) -> Response:
+def _page(request: Request, outcome: Outcome, status: int = 200, **ctx: object) -> Response:
     action = f"/questionnaires/{outcome.view['id']}"
     return questionnaire_page(request, outcome, status, action=action, **ctx)
 
 
 @router.get("/questionnaires/{questionnaire_id}")
 async def page(
-    request: Request, questionnaire_id: str, session: Lead, done: str | None = None
+    request: Request,
+    questionnaire_id: str,
+    session: Lead,
+    api: Questionnaires,
+    done: str | None = None,
 ) -> Response:
-    view = await _target(request, session, questionnaire_id).view()
+    view = await _target(api, session, questionnaire_id).view()
     return _page(request, Outcome(view, form_values(view), FormErrors(), False), done=done)
 
 
 @router.post("/questionnaires/{questionnaire_id}/preview")
-async def what_if(request: Request, questionnaire_id: str, session: Lead) -> Response:
-    outcome = await preview(_target(request, session, questionnaire_id), await form_of(request))
+async def what_if(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
+    outcome = await preview(_target(api, session, questionnaire_id), await form_of(request))
     return render(
         request,
         "questionnaires/_questions.html",
@@ -61,16 +67,18 @@ async def what_if(request: Request, questionnaire_id: str, session: Lead) -> Res
 
 
 @router.post("/questionnaires/{questionnaire_id}")
-async def save(request: Request, questionnaire_id: str, session: Lead) -> Response:
+async def save(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
     form = await form_of(request)
-    target = _target(request, session, questionnaire_id)
+    target = _target(api, session, questionnaire_id)
     outcome = await save_form(target, form)
     if not outcome.saved:
         return _page(request, outcome, 422)
     action = text(form, "action")
     if action == "submit":
         try:
-            await target.api.post(f"{target.base}/submit", token=session.token)
+            await api.submit(session.token, questionnaire_id)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
@@ -90,45 +98,39 @@ async def save(request: Request, questionnaire_id: str, session: Lead) -> Respon
 # --- delegating ---------------------------------------------------------------------------
 
 
-async def _delegations(request: Request, session: Session, qid: str) -> list[dict[str, Any]]:
-    api = request.app.state.portal.apis.questionnaire
-    rows: list[dict[str, Any]] = await api.get(
-        f"/questionnaires/{qid}/delegations", token=session.token
-    )
-    return rows
-
-
 @router.get("/questionnaires/{questionnaire_id}/delegate")
 async def delegate_page(
-    request: Request, questionnaire_id: str, session: Lead, done: str | None = None
+    request: Request,
+    questionnaire_id: str,
+    session: Lead,
+    api: Questionnaires,
+    done: str | None = None,
 ) -> Response:
-    view = await _target(request, session, questionnaire_id).view()
+    view = await _target(api, session, questionnaire_id).view()
     return render(
         request,
         "questionnaires/delegate.html",
         title="Delegate this questionnaire",
         view=view,
-        delegations=await _delegations(request, session, questionnaire_id),
+        delegations=await api.delegations(session.token, questionnaire_id),
         values={},
         done=done,
     )
 
 
 @router.post("/questionnaires/{questionnaire_id}/delegate")
-async def delegate(request: Request, questionnaire_id: str, session: Lead) -> Response:
+async def delegate(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
     form = await form_of(request)
     email, message = text(form, "email"), text(form, "message")
-    target = _target(request, session, questionnaire_id)
+    target = _target(api, session, questionnaire_id)
     errors = FormErrors()
     if not email:
         errors.add("email", "Enter the email address of the person to complete it")
     else:
         try:
-            await target.api.post(
-                f"{target.base}/delegations",
-                token=session.token,
-                json={"email": email, "message": message or None},
-            )
+            await api.delegate(session.token, questionnaire_id, email, message or None)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
@@ -144,27 +146,24 @@ async def delegate(request: Request, questionnaire_id: str, session: Lead) -> Re
         title="Delegate this questionnaire",
         view=view,
         errors=errors,
-        delegations=await _delegations(request, session, questionnaire_id),
+        delegations=await api.delegations(session.token, questionnaire_id),
         values={"email": email, "message": message},
     )
 
 
 @router.post("/questionnaires/{questionnaire_id}/delegations/{delegation_id}/{act}")
 async def act_on_delegation(
-    request: Request, questionnaire_id: str, delegation_id: str, act: str, session: Lead
+    request: Request,
+    questionnaire_id: str,
+    delegation_id: str,
+    act: str,
+    session: Lead,
+    api: Questionnaires,
 ) -> Response:
     """Revoke the link, accept what came back, or send it back with a comment."""
     form = await form_of(request)
-    target = _target(request, session, questionnaire_id)
-    path = f"{target.base}/delegations/{delegation_id}/{act}"
-    if act == "revoke":
-        body: dict[str, Any] | None = {"reason": text(form, "reason") or None}
-    elif act == "send-back":
-        body = {"comment": text(form, "comment") or "Please look at this again"}
-    elif act == "accept":
-        body = None
-    else:
+    decided = delegation_act(act, reason=text(form, "reason"), comment=text(form, "comment"))
+    if decided is None:
         return render(request, "errors/not_found.html", 404)
-    await target.api.post(path, token=session.token, json=body)
-    done = {"revoke": "revoked", "accept": "accepted", "send-back": "sent-back"}[act]
-    return RedirectResponse(f"/questionnaires/{questionnaire_id}?done={done}", 303)
+    await api.act_on_delegation(session.token, questionnaire_id, delegation_id, act, decided.body)
+    return RedirectResponse(f"/questionnaires/{questionnaire_id}?done={decided.done}", 303)

@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -18,12 +17,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ...adapters.api import ApiError
 from ...application.dates import LONDON
+from ...application.errors import ApiError
+from ...application.models import QuestionnaireView
 from . import csrf
+from .deps import portal_of
 
 
-def controlling(view: dict[str, Any]) -> set[str]:
+def controlling(view: QuestionnaireView) -> set[str]:
     """The questions some other question's `show_if` reads: only a change to one of them needs
     the page re-rendered. Re-rendering on every change replaced the fields while people (or
     tests) were still typing in them, and what they had typed was lost."""
@@ -31,8 +32,9 @@ def controlling(view: dict[str, Any]) -> set[str]:
     words: set[str] = set()
     for s in view.get("sections", []):
         for q in s.get("questions", []):
-            if q.get("show_if"):
-                words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", q["show_if"]))
+            show_if = q.get("show_if")
+            if show_if:
+                words.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", show_if))
     return ids & words
 
 
@@ -67,7 +69,7 @@ def _environment() -> Environment:
     return env
 
 
-def pick(values: Mapping[str, Any], name: str) -> str:
+def pick(values: Mapping[str, object], name: str) -> str:
     """One input's value from a form's values (a repeated name: its first)."""
     value = values.get(name, "")
     if isinstance(value, list):
@@ -75,7 +77,7 @@ def pick(values: Mapping[str, Any], name: str) -> str:
     return str(value)
 
 
-def picks(values: Mapping[str, Any], name: str) -> list[str]:
+def picks(values: Mapping[str, object], name: str) -> list[str]:
     """Every value of a repeated input (checkboxes)."""
     value = values.get(name)
     if value is None or value == "":
@@ -83,7 +85,7 @@ def picks(values: Mapping[str, Any], name: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def format_when(value: Any) -> str:
+def format_when(value: object) -> str:
     """An ISO timestamp as people read it, on England's clock: 28 February 2010, 17:00."""
     if not value:
         return ""
@@ -185,10 +187,12 @@ def _sentence(label: str | None, reason: str) -> str:
 templates = Jinja2Templates(env=_environment())
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, template: str, status_code: int = 200, **context: object
+) -> HTMLResponse:
     """A page, with what the layout needs (who is signed in, which links to show, the form
     token and the inline script's nonce)."""
-    portal = request.app.state.portal
+    portal = portal_of(request)
     session = getattr(request.state, "session", None)
     ctx = {
         "request": request,

@@ -6,22 +6,25 @@ on, so two people checking the same service cannot overwrite each other unseen."
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from ...adapters.api import ApiError
+from ...application.directory import ShownChange, labelled
+from ...application.errors import ApiError
+from ...application.models import JsonObject, ServiceRecord
 from ...application.numbers import whole_number
+from ...application.ports import RegistrationApi
 from .dashboard import groups_of
+from .deps import Questionnaires, Registration
 from .directory import cycle_of
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .service_form import FIELDS, LABELS, SERVICE_TYPES, check, form_of_record, revision
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 STALE = "Someone else changed this service while you were looking at it: check it again"
 
@@ -34,27 +37,26 @@ def _id(service_id: str) -> str:
         raise HTTPException(404) from None
 
 
-async def _record(request: Request, session: Session, service_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = await request.app.state.portal.apis.registration.get(
-        f"/directory/services/{_id(service_id)}", token=session.token
-    )
-    return found
+async def _record(
+    registration: RegistrationApi, session: Session, service_id: str
+) -> ServiceRecord:
+    return await registration.service(session.token, _id(service_id))
 
 
-async def _changes(request: Request, session: Session, service_id: str) -> list[dict[str, Any]]:
-    found = await request.app.state.portal.apis.registration.get(
-        f"/directory/services/{_id(service_id)}/changes-since-last-year", token=session.token
-    )
-    return [{**c, "label": LABELS.get(c["field"], c["field"])} for c in found.get("changes", [])]
+async def _changes(
+    registration: RegistrationApi, session: Session, service_id: str
+) -> list[ShownChange]:
+    found = await registration.service_changes(session.token, _id(service_id))
+    return labelled(found.changes, LABELS)
 
 
 @router.get("/services/review")
-async def to_check(request: Request, session: Lead) -> Response:
-    cycle = await cycle_of(request, session)
-    page = await request.app.state.portal.apis.registration.get(
-        "/directory/services",
-        token=session.token,
-        params={"cycle": cycle, "status": "to-be-checked", "limit": 100},
+async def to_check(
+    request: Request, session: Lead, api: Questionnaires, registration: Registration
+) -> Response:
+    cycle = await cycle_of(api, session)
+    page = await registration.services(
+        session.token, cycle=cycle, status="to-be-checked", limit=100
     )
     return render(
         request,
@@ -68,32 +70,38 @@ async def to_check(request: Request, session: Lead) -> Response:
 
 @router.get("/services/{service_id}")
 async def service(
-    request: Request, service_id: str, session: Lead, done: str | None = None
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    done: str | None = None,
 ) -> Response:
-    record = await _record(request, session, service_id)
+    record = await _record(registration, session, service_id)
     return render(
         request,
         "directory/service.html",
-        title=record["name"],
+        title=record.name,
         s=record,
-        changes=await _changes(request, session, service_id),
-        groups=await groups_of(request, session),
+        changes=await _changes(registration, session, service_id),
+        groups=await groups_of(registration, session),
         done=done,
     )
 
 
-async def _act(request: Request, session: Session, service_id: str, act: str, body: Any) -> None:
-    await request.app.state.portal.apis.registration.post(
-        f"/directory/services/{_id(service_id)}/{act}", token=session.token, json=body
-    )
+async def _act(
+    registration: RegistrationApi, session: Session, service_id: str, act: str, body: JsonObject
+) -> None:
+    await registration.act_on_service(session.token, _id(service_id), act, body)
 
 
 @router.post("/services/{service_id}/confirm")
-async def confirm(request: Request, service_id: str, session: Lead) -> Response:
+async def confirm(
+    request: Request, service_id: str, session: Lead, registration: Registration
+) -> Response:
     form = await form_of(request)
     try:
         await _act(
-            request,
+            registration,
             session,
             service_id,
             "confirm",
@@ -102,52 +110,61 @@ async def confirm(request: Request, service_id: str, session: Lead) -> Response:
     except ApiError as exc:
         if exc.status not in (409, 422):
             raise
-        record = await _record(request, session, service_id)
+        record = await _record(registration, session, service_id)
         errors = FormErrors()
         errors.add(
             None,
-            STALE if exc.status == 409 and record["status"] == "to-be-checked" else exc.message,
+            STALE if exc.status == 409 and record.status == "to-be-checked" else exc.message,
         )
         return render(
             request,
             "directory/service.html",
             409,
-            title=record["name"],
+            title=record.name,
             s=record,
-            changes=await _changes(request, session, service_id),
-            groups=await groups_of(request, session),
+            changes=await _changes(registration, session, service_id),
+            groups=await groups_of(registration, session),
             errors=errors,
         )
     return RedirectResponse(f"/services/{service_id}?done=confirmed", 303)
 
 
 async def _revise_form(
-    request: Request, session: Session, record: dict[str, Any], status: int = 200, **ctx: Any
+    request: Request,
+    session: Session,
+    registration: RegistrationApi,
+    record: ServiceRecord,
+    status: int = 200,
+    **ctx: object,
 ) -> Response:
     return render(
         request,
         "directory/revise.html",
         status,
-        title=f"Revise {record['name']}",
+        title=f"Revise {record.name}",
         s=record,
         types=SERVICE_TYPES,
-        groups=await groups_of(request, session),
-        changes=await _changes(request, session, record["service_id"]),
+        groups=await groups_of(registration, session),
+        changes=await _changes(registration, session, record.service_id),
         **ctx,
     )
 
 
 @router.get("/services/{service_id}/revise")
-async def revise_page(request: Request, service_id: str, session: Lead) -> Response:
-    record = await _record(request, session, service_id)
-    shown = {**form_of_record(record), "version": str(record["version"])}
-    return await _revise_form(request, session, record, values=shown)
+async def revise_page(
+    request: Request, service_id: str, session: Lead, registration: Registration
+) -> Response:
+    record = await _record(registration, session, service_id)
+    shown = {**form_of_record(record), "version": str(record.version)}
+    return await _revise_form(request, session, registration, record, values=shown)
 
 
 @router.post("/services/{service_id}/revise")
-async def revise(request: Request, service_id: str, session: Lead) -> Response:
+async def revise(
+    request: Request, service_id: str, session: Lead, registration: Registration
+) -> Response:
     form = await form_of(request)
-    record = await _record(request, session, service_id)
+    record = await _record(registration, session, service_id)
     errors = check(form)
     changes = revision(record, form) if not errors else {}
     if not errors and not changes:
@@ -157,10 +174,10 @@ async def revise(request: Request, service_id: str, session: Lead) -> Response:
         )
     if not errors:
         try:
-            await request.app.state.portal.apis.registration.patch(
-                f"/directory/services/{_id(service_id)}",
-                token=session.token,
-                json={"expected_version": whole_number(text(form, "version")) or 0, **changes},
+            await registration.revise_service(
+                session.token,
+                _id(service_id),
+                {"expected_version": whole_number(text(form, "version")) or 0, **changes},
             )
         except ApiError as exc:
             if exc.status not in (409, 422):
@@ -173,24 +190,30 @@ async def revise(request: Request, service_id: str, session: Lead) -> Response:
             return RedirectResponse(f"/services/{service_id}?done=revised", 303)
     shown = values(form)
     # After a conflict the next attempt is decided on the record as it now is.
-    shown["version"] = str(record["version"])
-    return await _revise_form(request, session, record, 422, errors=errors, values=shown)
+    shown["version"] = str(record.version)
+    return await _revise_form(
+        request, session, registration, record, 422, errors=errors, values=shown
+    )
 
 
 @router.get("/services/{service_id}/withdraw")
-async def withdraw_page(request: Request, service_id: str, session: Lead) -> Response:
-    record = await _record(request, session, service_id)
+async def withdraw_page(
+    request: Request, service_id: str, session: Lead, registration: Registration
+) -> Response:
+    record = await _record(registration, session, service_id)
     return render(
         request,
         "directory/withdraw.html",
-        title=f"Withdraw {record['name']}",
+        title=f"Withdraw {record.name}",
         s=record,
-        values={"version": str(record["version"])},
+        values={"version": str(record.version)},
     )
 
 
 @router.post("/services/{service_id}/withdraw")
-async def withdraw(request: Request, service_id: str, session: Lead) -> Response:
+async def withdraw(
+    request: Request, service_id: str, session: Lead, registration: Registration
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     reason = text(form, "reason")
@@ -199,7 +222,7 @@ async def withdraw(request: Request, service_id: str, session: Lead) -> Response
     else:
         try:
             await _act(
-                request,
+                registration,
                 session,
                 service_id,
                 "withdraw",
@@ -211,13 +234,13 @@ async def withdraw(request: Request, service_id: str, session: Lead) -> Response
             errors = FormErrors.from_api(exc, {"reason": ("reason", "Reason")}, fallback="reason")
         else:
             return RedirectResponse("/services?done=withdrawn", 303)
-    record = await _record(request, session, service_id)
+    record = await _record(registration, session, service_id)
     return render(
         request,
         "directory/withdraw.html",
         422,
-        title=f"Withdraw {record['name']}",
+        title=f"Withdraw {record.name}",
         s=record,
         errors=errors,
-        values={**values(form), "version": str(record["version"])},
+        values={**values(form), "version": str(record.version)},
     )

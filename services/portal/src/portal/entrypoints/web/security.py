@@ -27,6 +27,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from . import csrf
+from .deps import portal_of
 from .forms import back_to, values
 from .rendering import render
 
@@ -85,7 +86,7 @@ def apply_headers(request: Request, response: Response) -> None:
     headers.setdefault("X-Frame-Options", "DENY")
     if not request.url.path.startswith(STATIC_PREFIXES):
         headers["Cache-Control"] = "no-store"
-    if request.url.scheme == "https" or request.app.state.portal.settings.hsts:
+    if request.url.scheme == "https" or portal_of(request).settings.hsts:
         headers.setdefault("Strict-Transport-Security", HSTS)
 
 

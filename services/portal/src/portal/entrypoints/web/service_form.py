@@ -3,10 +3,9 @@ portal's own checks, and the record the registration service wants."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.datastructures import FormData
 
+from ...application.models import JsonObject, ServiceRecord
 from ...application.numbers import whole_number
 from .forms import text
 from .rendering import FormErrors
@@ -83,7 +82,7 @@ def _int(value: str) -> int | str:
     return number if number is not None and number >= 0 else value
 
 
-def record_of(form: FormData) -> dict[str, Any]:
+def record_of(form: FormData) -> JsonObject:
     """The form as the fields of a service record (`POST /directory/services`'s shape)."""
     camhs = text(form, "camhs") == "yes"
     return {
@@ -105,30 +104,29 @@ def record_of(form: FormData) -> dict[str, Any]:
     }
 
 
-def form_of_record(record: dict[str, Any]) -> dict[str, str]:
+def form_of_record(record: ServiceRecord) -> dict[str, str]:
     """A record (`GET /directory/services/{id}`) as the form's values."""
-    client = record.get("client_group") or {}
-    contact = record.get("contact") or {}
+    client, contact = record.client_group, record.contact
     return {
-        "name": record.get("name") or "",
-        "description": record.get("description") or "",
-        "service_type": record.get("service_type") or "",
-        "age_min": str(client.get("age_min", "")),
-        "age_max": str(client.get("age_max", "")),
-        "camhs": "yes" if record.get("camhs") else "no",
-        "camhs_tier": str(record["camhs_tier"]) if record.get("camhs_tier") else "",
-        "group_id": record.get("group_id") or "",
-        "contact_name": contact.get("name") or "",
-        "contact_email": contact.get("email") or "",
-        "contact_phone": contact.get("phone") or "",
+        "name": record.name or "",
+        "description": record.description or "",
+        "service_type": record.service_type or "",
+        "age_min": "" if client.age_min is None else str(client.age_min),
+        "age_max": "" if client.age_max is None else str(client.age_max),
+        "camhs": "yes" if record.camhs else "no",
+        "camhs_tier": str(record.camhs_tier) if record.camhs_tier else "",
+        "group_id": record.group_id or "",
+        "contact_name": contact.name or "",
+        "contact_email": contact.email or "",
+        "contact_phone": contact.phone or "",
     }
 
 
-def revision(record: dict[str, Any], form: FormData) -> dict[str, Any]:
+def revision(record: ServiceRecord, form: FormData) -> JsonObject:
     """Only what the form changes in the record, as `PATCH /directory/services/{id}` wants
     it (a change to a nested field sends just that field)."""
     before, after = record_of_values(form_of_record(record)), record_of(form)
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for key, value in after.items():
         if isinstance(value, dict):
             inner = {k: v for k, v in value.items() if before[key].get(k) != v}
@@ -142,5 +140,5 @@ def revision(record: dict[str, Any], form: FormData) -> dict[str, Any]:
     return out
 
 
-def record_of_values(shown: dict[str, str]) -> dict[str, Any]:
+def record_of_values(shown: dict[str, str]) -> JsonObject:
     return record_of(FormData(list(shown.items())))

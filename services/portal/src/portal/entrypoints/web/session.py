@@ -9,16 +9,19 @@ the refresh token, once, before the page is built."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from fastapi.responses import Response
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, TokenVerifier
 from csm_kernel.errors import Unauthorised
 
-from ...adapters.api import ApiError
+from ...application.errors import ApiError
+from ...application.models import Tokens
+from ...application.permissions import answers_questionnaires, reads_nationally
+from .deps import portal_of
 
 ACCESS_COOKIE = "csm_session"
 REFRESH_COOKIE = "csm_refresh"
@@ -54,7 +57,7 @@ class Session:
     @property
     def is_reader(self) -> bool:
         """The national team, auditors and regulators read across organisations."""
-        return self.principal.has(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR)
+        return reads_nationally(self.principal)
 
     @property
     def is_lead(self) -> bool:
@@ -62,24 +65,24 @@ class Session:
 
     @property
     def answers(self) -> bool:
-        return self.principal.has(Role.MAPPING_LEAD, Role.GROUP_OWNER)
+        return answers_questionnaires(self.principal)
 
 
 async def _principal(request: Request, token: str) -> Principal:
-    portal = request.app.state.portal
+    portal = portal_of(request)
     verifier: TokenVerifier | None = portal.verifier
     if verifier is not None:
         return verifier.verify(token)
     try:
-        me = await portal.apis.registration.get("/auth/me", token=token)
+        me = await portal.apis.registration.me(token)
     except ApiError as exc:
         raise Unauthorised("sign in again") from exc
     return Principal(
-        user_id=me["account_id"],
+        user_id=me.account_id,
         session_id="",
-        roles=frozenset(Role(r) for r in me["roles"]),
-        organisation_id=me.get("organisation_id"),
-        group_id=me.get("group_id"),
+        roles=frozenset(Role(r) for r in me.roles),
+        organisation_id=me.organisation_id,
+        group_id=me.group_id,
     )
 
 
@@ -105,13 +108,10 @@ async def _refreshed(request: Request, email: str | None) -> Session | None:
     if not refresh:
         request.state.clear_session = True
         return None
-    portal = request.app.state.portal
     try:
-        tokens = await portal.apis.registration.post(
-            "/auth/refresh", json={"refresh_token": refresh}
-        )
+        tokens = await portal_of(request).apis.registration.refresh(refresh)
         session = Session(
-            tokens["access_token"], await _principal(request, tokens["access_token"]), email
+            tokens.access_token, await _principal(request, tokens.access_token), email
         )
     except (ApiError, Unauthorised):
         request.state.clear_session = True
@@ -131,14 +131,14 @@ async def required_session(request: Request) -> Session:
     return session
 
 
-def role_session(*roles: Role) -> Any:
+def role_session(*roles: Role) -> params.Depends:
     async def dependency(request: Request) -> Session:
         session = await required_session(request)
         if not session.principal.has(*roles):
             raise NotAllowed()
         return session
 
-    return Depends(dependency)
+    return params.Depends(dependency)
 
 
 OptionalSession = Annotated[Session | None, Depends(optional_session)]
@@ -150,14 +150,16 @@ NationalReader = Annotated[Session, role_session(Role.NATIONAL_ADMIN, Role.AUDIT
 
 
 def set_session_cookies(
-    request: Request, response: Response, tokens: dict[str, Any], email: str | None
+    request: Request, response: Response, tokens: Tokens, email: str | None
 ) -> None:
-    secure = request.app.state.portal.settings.cookie_secure
-    common: dict[str, Any] = {"httponly": True, "secure": secure, "samesite": "lax", "path": "/"}
-    response.set_cookie(ACCESS_COOKIE, tokens["access_token"], **common)
-    response.set_cookie(REFRESH_COOKIE, tokens["refresh_token"], **common)
-    if email is not None:
-        response.set_cookie(USER_COOKIE, email, **common)
+    secure = portal_of(request).settings.cookie_secure
+    for name, value in (
+        (ACCESS_COOKIE, tokens.access_token),
+        (REFRESH_COOKIE, tokens.refresh_token),
+        (USER_COOKIE, email),
+    ):
+        if value is not None:
+            response.set_cookie(name, value, httponly=True, secure=secure, samesite="lax", path="/")
 
 
 def clear_session_cookies(response: Response) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from csm_kernel.client_address import ClientProof
+
+from ...application.models import Tokens
+from .deps import portal_of
 
 DEVICE_COOKIE = "csm_device"
 #: As long as registration trusts a device after its last sign-in.
@@ -33,25 +35,23 @@ def _proof(key_file: Path) -> ClientProof:
 def client_headers(request: Request) -> dict[str, str]:
     """Headers naming the person's address to registration (none without a portal key, and
     registration then counts the portal's own address)."""
-    key_file: Path | None = request.app.state.portal.settings.portal_key_file
+    key_file: Path | None = portal_of(request).settings.portal_key_file
     if key_file is None or request.client is None:
         return {}
     return _proof(key_file).headers(request.client.host)
 
 
-def sign_in_body(request: Request, email: str, password: object) -> dict[str, Any]:
-    body: dict[str, Any] = {"email": email, "password": password}
+def device_token(request: Request) -> str | None:
+    """The token of a browser that has signed in before, if it sent a plausible one."""
     device = request.cookies.get(DEVICE_COOKIE)
-    if device and len(device) <= MAX_DEVICE_TOKEN:
-        body["device_token"] = device
-    return body
+    return device if device and len(device) <= MAX_DEVICE_TOKEN else None
 
 
-def remember_device(request: Request, response: Response, tokens: dict[str, Any]) -> None:
+def remember_device(request: Request, response: Response, tokens: Tokens) -> None:
     """Keep the device token registration gave this sign-in. It outlives signing out (that is
     its point), is sent only to /sign-in, and no script can read it."""
-    token = tokens.get("device_token")
-    if not isinstance(token, str) or not token:
+    token = tokens.device_token
+    if not token:
         return
     response.set_cookie(
         DEVICE_COOKIE,
@@ -59,6 +59,6 @@ def remember_device(request: Request, response: Response, tokens: dict[str, Any]
         max_age=int(DEVICE_COOKIE_AGE.total_seconds()),
         path="/sign-in",
         httponly=True,
-        secure=request.app.state.portal.settings.cookie_secure,
+        secure=portal_of(request).settings.cookie_secure,
         samesite="strict",
     )

@@ -2,44 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
+from ...application.models import QuestionnaireSummary, ReturnStatus
+from ...application.ports import QuestionnaireApi
+from ...application.returns import live
 from .answering import form_of
+from .deps import Questionnaires
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
+router = APIRouter(default_response_class=HTMLResponse)
 
 
-async def _what(request: Request, session: Session, cycle: str) -> dict[str, Any]:
-    api = request.app.state.portal.apis.questionnaire
-    status = await api.get(
-        f"/cycles/{cycle}/returns/{session.organisation_id}", token=session.token
-    )
-    owed = await api.get("/questionnaires", token=session.token, params={"cycle": cycle})
-    return {"status": status, "questionnaires": [q for q in owed if q["status"] != "cancelled"]}
+async def _what(
+    api: QuestionnaireApi, session: Session, cycle: str
+) -> tuple[ReturnStatus, list[QuestionnaireSummary]]:
+    status = await api.return_status(session.token, cycle, str(session.organisation_id))
+    return status, live(await api.questionnaires(session.token, cycle))
 
 
 @router.get("/returns/{cycle}/sign-off")
-async def confirm_page(request: Request, cycle: str, session: Lead) -> Response:
+async def confirm_page(
+    request: Request, cycle: str, session: Lead, api: Questionnaires
+) -> Response:
+    status, questionnaires = await _what(api, session, cycle)
     return render(
         request,
         "sign_off/confirm.html",
         title="Sign off your return",
         cycle=cycle,
-        **await _what(request, session, cycle),
+        status=status,
+        questionnaires=questionnaires,
     )
 
 
 @router.post("/returns/{cycle}/sign-off")
-async def sign_off(request: Request, cycle: str, session: Lead) -> Response:
+async def sign_off(request: Request, cycle: str, session: Lead, api: Questionnaires) -> Response:
     form = await form_of(request)
     if form.get("confirm") != "yes":
         errors = FormErrors()
         errors.add("confirm", "Confirm that you have checked the return and it is complete")
+        status, questionnaires = await _what(api, session, cycle)
         return render(
             request,
             "sign_off/confirm.html",
@@ -47,14 +52,10 @@ async def sign_off(request: Request, cycle: str, session: Lead) -> Response:
             title="Sign off your return",
             cycle=cycle,
             errors=errors,
-            **await _what(request, session, cycle),
+            status=status,
+            questionnaires=questionnaires,
         )
-    api = request.app.state.portal.apis.questionnaire
-    signed = await api.post(
-        f"/cycles/{cycle}/returns/{session.organisation_id}/sign-off",
-        token=session.token,
-        json={"confirm": True},
-    )
+    signed = await api.sign_off(session.token, cycle, session.organisation_id)
     return render(
         request, "sign_off/done.html", title="Return signed off", cycle=cycle, signed=signed
     )

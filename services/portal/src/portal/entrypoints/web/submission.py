@@ -3,51 +3,31 @@ return is signed off, with a reason), and every change made to it (who, when, ol
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ...adapters.api import ApiError
+from ...application.errors import ApiError
+from ...application.history import history_rows
+from ...application.models import QuestionnaireView
+from ...application.ports import Access, QuestionnaireApi
+from .deps import Questionnaires
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
-router = APIRouter()
-
-#: History entry fields shown as they are (the changes are shown question by question).
-_SHOWN = ("reason", "comment", "delegate_email", "submitted_by", "signed_off_by", "definition")
+router = APIRouter(default_response_class=HTMLResponse)
 
 
-async def _view(request: Request, session: Session, qid: str) -> dict[str, Any]:
-    view: dict[str, Any] = await request.app.state.portal.apis.questionnaire.get(
-        f"/questionnaires/{qid}", token=session.token
-    )
-    return view
-
-
-def _questions(view: dict[str, Any]) -> dict[str, str]:
-    return {q["id"]: q["text"] for s in view.get("sections", []) for q in s.get("questions", [])}
+async def _view(api: QuestionnaireApi, session: Session, qid: str) -> QuestionnaireView:
+    return await api.view(Access(token=session.token), qid)
 
 
 @router.get("/questionnaires/{questionnaire_id}/history")
-async def history(request: Request, questionnaire_id: str, session: Lead) -> Response:
-    view = await _view(request, session, questionnaire_id)
-    entries = await request.app.state.portal.apis.questionnaire.get(
-        f"/questionnaires/{questionnaire_id}/history", token=session.token
-    )
-    texts = _questions(view)
-    rows = [
-        {
-            **e,
-            "changes": [
-                {**c, "text": texts.get(c.get("question"), c.get("question"))}
-                for c in e.get("changes") or []
-            ],
-            "details": [(k.replace("_", " ").capitalize(), e[k]) for k in _SHOWN if e.get(k)],
-        }
-        for e in entries
-    ]
+async def history(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
+    view = await _view(api, session, questionnaire_id)
+    rows = history_rows(view, await api.history(session.token, questionnaire_id))
     return render(
         request,
         "questionnaires/history.html",
@@ -58,7 +38,7 @@ async def history(request: Request, questionnaire_id: str, session: Lead) -> Res
     )
 
 
-def _form(request: Request, view: dict[str, Any], status: int = 200, **ctx: Any) -> Response:
+def _form(request: Request, view: QuestionnaireView, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
         "questionnaires/withdraw.html",
@@ -70,12 +50,16 @@ def _form(request: Request, view: dict[str, Any], status: int = 200, **ctx: Any)
 
 
 @router.get("/questionnaires/{questionnaire_id}/withdraw-submission")
-async def withdraw_page(request: Request, questionnaire_id: str, session: Lead) -> Response:
-    return _form(request, await _view(request, session, questionnaire_id), values={})
+async def withdraw_page(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
+    return _form(request, await _view(api, session, questionnaire_id), values={})
 
 
 @router.post("/questionnaires/{questionnaire_id}/withdraw-submission")
-async def withdraw(request: Request, questionnaire_id: str, session: Lead) -> Response:
+async def withdraw(
+    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     reason = text(form, "reason")
@@ -83,16 +67,12 @@ async def withdraw(request: Request, questionnaire_id: str, session: Lead) -> Re
         errors.add("reason", "Enter why the submission is being taken back")
     else:
         try:
-            await request.app.state.portal.apis.questionnaire.post(
-                f"/questionnaires/{questionnaire_id}/withdraw-submission",
-                token=session.token,
-                json={"reason": reason},
-            )
+            await api.withdraw_submission(session.token, questionnaire_id, reason)
         except ApiError as exc:
             if exc.status not in (409, 422):
                 raise
             errors = FormErrors.from_api(exc, {"reason": ("reason", "Reason")}, fallback="reason")
         else:
             return RedirectResponse(f"/questionnaires/{questionnaire_id}?done=withdrawn", 303)
-    view = await _view(request, session, questionnaire_id)
+    view = await _view(api, session, questionnaire_id)
     return _form(request, view, 422, errors=errors, values=values(form))

@@ -1,0 +1,130 @@
+"""The registration service's API as the portal's `RegistrationApi` port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import TypeAdapter
+
+from ..application.models import (
+    Account,
+    ChangesSinceLastYear,
+    Group,
+    JsonObject,
+    LeadNomination,
+    Organisation,
+    OrganisationsPage,
+    ServiceRecord,
+    ServicesPage,
+    Tokens,
+)
+from .api import Api
+
+_ACCOUNT = TypeAdapter(Account)
+_TOKENS = TypeAdapter(Tokens)
+_GROUPS = TypeAdapter(list[Group])
+_ORGANISATIONS = TypeAdapter(OrganisationsPage)
+_ORGANISATION = TypeAdapter(Organisation)
+_LEADS = TypeAdapter(list[LeadNomination])
+_SERVICES = TypeAdapter(ServicesPage)
+_SERVICE = TypeAdapter(ServiceRecord)
+_CHANGES = TypeAdapter(ChangesSinceLastYear)
+
+
+class HttpRegistration:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    async def me(self, token: str) -> Account:
+        return await self.api.fetch(_ACCOUNT, "GET", "/auth/me", token=token)
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        return await self.api.fetch(
+            _TOKENS, "POST", "/auth/refresh", json={"refresh_token": refresh_token}
+        )
+
+    async def sign_in(
+        self, email: str, password: str, device_token: str | None, headers: Mapping[str, str]
+    ) -> Tokens:
+        body: JsonObject = {"email": email, "password": password}
+        if device_token is not None:
+            body["device_token"] = device_token
+        return await self.api.fetch(_TOKENS, "POST", "/auth/sign-in", json=body, headers=headers)
+
+    async def sign_out(self, token: str) -> None:
+        await self.api.send("POST", "/auth/sign-out", token=token)
+
+    async def set_up(self, setup_token: str, password: str) -> None:
+        await self.api.send(
+            "POST", "/auth/set-up", json={"token": setup_token, "password": password}
+        )
+
+    async def groups(self, token: str, organisation: str) -> list[Group]:
+        return await self.api.fetch(
+            _GROUPS, "GET", f"/organisations/{organisation}/groups", token=token
+        )
+
+    async def define_group(self, token: str, organisation: str, body: JsonObject) -> None:
+        await self.api.send("POST", f"/organisations/{organisation}/groups", token=token, json=body)
+
+    async def register_organisation(self, token: str, body: JsonObject) -> None:
+        await self.api.send("POST", "/organisations", token=token, json=body)
+
+    async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None:
+        await self.api.send(
+            "PUT", f"/organisations/{code}/lead", token=token, json={"email": email, "name": name}
+        )
+
+    async def organisations(
+        self, token: str, *, after: str | None, region: str | None, limit: int
+    ) -> OrganisationsPage:
+        return await self.api.fetch(
+            _ORGANISATIONS,
+            "GET",
+            "/organisations",
+            token=token,
+            params={"after": after, "region": region, "limit": limit},
+        )
+
+    async def organisation(self, token: str, code: str) -> Organisation:
+        return await self.api.fetch(_ORGANISATION, "GET", f"/organisations/{code}", token=token)
+
+    async def lead_history(self, token: str, code: str) -> list[LeadNomination]:
+        return await self.api.fetch(
+            _LEADS, "GET", f"/organisations/{code}/lead/history", token=token
+        )
+
+    async def services(
+        self, token: str, *, cycle: str | None, status: str | None = None, limit: int = 100
+    ) -> ServicesPage:
+        return await self.api.fetch(
+            _SERVICES,
+            "GET",
+            "/directory/services",
+            token=token,
+            params={"cycle": cycle, "status": status, "limit": limit},
+        )
+
+    async def add_service(self, token: str, body: JsonObject) -> None:
+        await self.api.send("POST", "/directory/services", token=token, json=body)
+
+    async def service(self, token: str, service_id: str) -> ServiceRecord:
+        return await self.api.fetch(
+            _SERVICE, "GET", f"/directory/services/{service_id}", token=token
+        )
+
+    async def service_changes(self, token: str, service_id: str) -> ChangesSinceLastYear:
+        return await self.api.fetch(
+            _CHANGES,
+            "GET",
+            f"/directory/services/{service_id}/changes-since-last-year",
+            token=token,
+        )
+
+    async def act_on_service(self, token: str, service_id: str, act: str, body: JsonObject) -> None:
+        await self.api.send(
+            "POST", f"/directory/services/{service_id}/{act}", token=token, json=body
+        )
+
+    async def revise_service(self, token: str, service_id: str, body: JsonObject) -> None:
+        await self.api.send("PATCH", f"/directory/services/{service_id}", token=token, json=body)

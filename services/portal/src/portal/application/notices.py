@@ -1,0 +1,42 @@
+"""The national team's messages: a reminder schedule as typed, and a bulletin's audience."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .models import JsonObject
+from .numbers import whole_number
+
+_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _parts(typed: str) -> list[str]:
+    return [p for p in _SEPARATORS.split(typed) if p]
+
+
+def days_problem(typed: str) -> str | None:
+    """What is wrong with a typed reminder schedule ("28, 14, 7, 1"), if anything."""
+    parts = _parts(typed)
+    if not parts:
+        return "Enter how many days before the close to send reminders"
+    days = [whole_number(p) for p in parts]
+    if any(d is None or d < 0 for d in days):
+        return "Enter whole numbers of days separated by commas, like 28, 14, 7, 1"
+    return None
+
+
+def days_before(typed: str) -> list[int]:
+    """A schedule `days_problem` passed, as numbers."""
+    return [d for d in (whole_number(p) for p in _parts(typed)) if d is not None]
+
+
+def audience(regions: Sequence[str], kinds: Sequence[str], organisations: str) -> JsonObject | None:
+    """Who a bulletin goes to: the chosen regions, kinds and typed organisation codes; None
+    (every mapping lead) when nothing is chosen."""
+    chosen: JsonObject = {
+        "regions": list(regions),
+        "kinds": list(kinds),
+        "organisation_ids": [code for code in _SEPARATORS.split(organisations.upper()) if code],
+    }
+    return chosen if any(chosen.values()) else None

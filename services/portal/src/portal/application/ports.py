@@ -1,0 +1,199 @@
+"""What the portal asks of each service, as the pages need it (typing.Protocol classes).
+
+The HTTP adapters (`portal.adapters`) implement them over the services' APIs; `bootstrap`
+alone builds those adapters; pages reach them through typed dependencies. Every method
+raises `application.errors.ServiceUnavailable` when the service cannot answer and
+`application.errors.ApiError` when it refuses (4xx)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from .models import (
+    Account,
+    Bulletin,
+    ChangesSinceLastYear,
+    Cycle,
+    Definition,
+    Delegation,
+    Group,
+    JsonObject,
+    LeadNomination,
+    NotificationsPage,
+    Organisation,
+    OrganisationsPage,
+    QuestionnaireSummary,
+    QuestionnaireView,
+    Reminders,
+    ReportFile,
+    ReportListing,
+    ReturnStatus,
+    ServiceRecord,
+    ServicesPage,
+    SignedOff,
+    Tokens,
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who opens a questionnaire: the lead or group owner (a bearer token) or a delegate
+    (the emailed link's token, sent as `X-Delegate-Token`)."""
+
+    token: str | None = None
+    delegate_token: str | None = None
+
+
+class RegistrationApi(Protocol):
+    """Accounts and sign-in, organisations and their leads, groups, the service directory."""
+
+    async def me(self, token: str) -> Account: ...
+
+    async def refresh(self, refresh_token: str) -> Tokens: ...
+
+    async def sign_in(
+        self, email: str, password: str, device_token: str | None, headers: Mapping[str, str]
+    ) -> Tokens: ...
+
+    async def sign_out(self, token: str) -> None: ...
+
+    async def set_up(self, setup_token: str, password: str) -> None: ...
+
+    async def groups(self, token: str, organisation: str) -> list[Group]: ...
+
+    async def define_group(self, token: str, organisation: str, body: JsonObject) -> None: ...
+
+    async def register_organisation(self, token: str, body: JsonObject) -> None: ...
+
+    async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None: ...
+
+    async def organisations(
+        self, token: str, *, after: str | None, region: str | None, limit: int
+    ) -> OrganisationsPage: ...
+
+    async def organisation(self, token: str, code: str) -> Organisation: ...
+
+    async def lead_history(self, token: str, code: str) -> list[LeadNomination]: ...
+
+    async def services(
+        self, token: str, *, cycle: str | None, status: str | None = None, limit: int = 100
+    ) -> ServicesPage: ...
+
+    async def add_service(self, token: str, body: JsonObject) -> None: ...
+
+    async def service(self, token: str, service_id: str) -> ServiceRecord: ...
+
+    async def service_changes(self, token: str, service_id: str) -> ChangesSinceLastYear: ...
+
+    async def act_on_service(
+        self, token: str, service_id: str, act: str, body: JsonObject
+    ) -> None: ...
+
+    async def revise_service(self, token: str, service_id: str, body: JsonObject) -> None: ...
+
+
+class QuestionnaireApi(Protocol):
+    """Cycles, returns, questionnaires and their answers, delegations, the sandbox."""
+
+    async def cycles(self, token: str) -> list[Cycle]: ...
+
+    async def cycle(self, token: str, cycle: str) -> Cycle: ...
+
+    async def schedule_cycle(self, token: str, body: JsonObject) -> None: ...
+
+    async def change_timetable(self, token: str, cycle: str, body: JsonObject) -> None: ...
+
+    async def move_phase(self, token: str, cycle: str, phase: str, reason: str) -> None: ...
+
+    async def return_status(self, token: str, cycle: str, organisation: str) -> ReturnStatus: ...
+
+    async def act_on_return(
+        self, token: str, cycle: str, organisation: str, act: str, body: JsonObject
+    ) -> None: ...
+
+    async def sign_off(self, token: str, cycle: str, organisation: str | None) -> SignedOff: ...
+
+    async def questionnaires(self, token: str, cycle: str) -> list[QuestionnaireSummary]: ...
+
+    async def view(self, access: Access, questionnaire_id: str) -> QuestionnaireView: ...
+
+    async def save_answers(
+        self, access: Access, questionnaire_id: str, version: int, answers: JsonObject
+    ) -> None: ...
+
+    async def try_answers(self, definition: str, body: JsonObject) -> QuestionnaireView:
+        """How the questionnaire service's sandbox renders `body`'s answers (nothing saved)."""
+        ...
+
+    async def submit(self, token: str, questionnaire_id: str) -> None: ...
+
+    async def history(self, token: str, questionnaire_id: str) -> list[JsonObject]: ...
+
+    async def withdraw_submission(self, token: str, questionnaire_id: str, reason: str) -> None: ...
+
+    async def delegations(self, token: str, questionnaire_id: str) -> list[Delegation]: ...
+
+    async def delegate(
+        self, token: str, questionnaire_id: str, email: str, message: str | None
+    ) -> None: ...
+
+    async def act_on_delegation(
+        self,
+        token: str,
+        questionnaire_id: str,
+        delegation_id: str,
+        act: str,
+        body: JsonObject | None,
+    ) -> None: ...
+
+    async def opened_by(self, delegate_token: str) -> str:
+        """The id of the questionnaire a delegate's link opens."""
+        ...
+
+    async def return_to_lead(
+        self, delegate_token: str, questionnaire_id: str, comment: str | None
+    ) -> QuestionnaireView: ...
+
+    async def definitions(self) -> list[Definition]: ...
+
+
+class ReportingApi(Protocol):
+    """The reports: their list, one as tables, one as a file."""
+
+    async def reports(self, token: str) -> list[ReportListing]: ...
+
+    async def report(self, token: str, name: str, params: Mapping[str, str]) -> JsonObject: ...
+
+    async def report_file(self, token: str, name: str, params: Mapping[str, str]) -> ReportFile: ...
+
+
+class NotificationApi(Protocol):
+    """Deadline reminders, bulletins and the delivery log."""
+
+    async def reminders(self, token: str, cycle: str) -> Reminders: ...
+
+    async def set_reminder_schedule(
+        self, token: str, cycle: str, days_before: list[int]
+    ) -> None: ...
+
+    async def bulletins(self, token: str) -> list[Bulletin]: ...
+
+    async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
+        """Send a bulletin; how many mapping leads it went to, if the service says."""
+        ...
+
+    async def notifications(
+        self, token: str, *, status: str | None, before: str | None, limit: int
+    ) -> NotificationsPage: ...
+
+
+@dataclass(frozen=True)
+class Apis:
+    """Every service the portal calls, as the pages need them."""
+
+    registration: RegistrationApi
+    questionnaire: QuestionnaireApi
+    reporting: ReportingApi
+    notification: NotificationApi
