@@ -112,7 +112,6 @@ class Services:
         if self._built is not None:
             return self._built
         store = runtime.require_store()
-        assert isinstance(store, PostgresEventStore)
         pool = runtime.require_pool()
         mailer = sender(pool, store, self.settings, self.clock, self.tokens)
         self._built = NotificationService(

@@ -74,7 +74,6 @@ class _Wiring:
         pool = runtime.require_pool()
         if self._built is None or self._built[0] is not pool:
             store = runtime.require_store()
-            assert isinstance(store, PostgresEventStore)
             self._built = (pool, bootstrap(store, pool, self.settings))
         return self._built[1]
 
