@@ -185,6 +185,8 @@ async def current_principal(request: Request) -> Principal:
     revoked: RevocationCheck | None = getattr(request.app.state, "revocation_check", None)
     if revoked is not None and await revoked(principal):
         raise Unauthorised("this session has been signed out")
+    # For the request log (`csm_kernel.request_tracing`): the caller's roles, never the token.
+    request.state.principal = principal
     return principal
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import CSMError, TooManyRequests, Unauthorised
+from .metrics import ServiceMetrics, metrics_of
 from .observability import current_traceparent, get_logger, tracing_exported
 from .request_tracing import RequestTracingMiddleware
 from .store.base import AppendContext
@@ -154,17 +155,63 @@ def add_health(
 
 
 def instrument(app: FastAPI) -> None:
-    """Trace every request (`RequestTracingMiddleware`), and every asyncpg query when spans
-    are exported.
+    """Trace, log and measure every request (`RequestTracingMiddleware`), serve `/metrics`
+    (`csm_kernel.metrics`), and trace asyncpg queries when spans are exported.
 
     Request spans are always made: they carry the caller's trace into the events a request
     appends. A span per query is only worth its cost (measured 0.4-0.8 ms a request) when
-    someone collects it."""
+    someone collects it, and only inside work that is traced already (a query with nothing
+    around it, such as a loop's idle poll, makes no trace: `observability.QuietSampler`)."""
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-    app.add_middleware(RequestTracingMiddleware)
+    metrics = metrics_of(app)
+    _serve_metrics(app, metrics)
+    app.add_middleware(RequestTracingMiddleware, observe=metrics.observe_request)
     if tracing_exported():
-        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+        instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+def _serve_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
+    """`GET /metrics`; a service that has one of its own (reporting's projection lag) keeps
+    it, with the kernel's metrics appended to what it answers."""
+    own = next((r for r in app.router.routes if getattr(r, "path", None) == "/metrics"), None)
+    if own is None:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def scrape() -> Response:
+            """Prometheus text (`csm_kernel.metrics`)."""
+            return Response(await metrics.exposition(), media_type=metrics.content_type)
+
+        return
+    route: Any = own
+    route.app = _appending(route.app, metrics)
+
+
+def _appending(endpoint: Any, metrics: ServiceMetrics) -> Any:
+    """An ASGI endpoint answering what `endpoint` answers followed by the kernel's metrics."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        start: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await endpoint(scope, receive, keep)
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            body += await metrics.exposition()
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def append_context(request: Request, actor: str) -> AppendContext:

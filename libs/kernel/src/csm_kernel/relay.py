@@ -107,6 +107,10 @@ class OutboxRelay:
         self.leading = False
         #: How many times the broker was found to have lost published events.
         self.history_losses = 0
+        #: Events published since this process started (republished ones included), and
+        #: passes that failed (`/metrics`).
+        self.published = 0
+        self.publish_errors = 0
         #: The next offset of each partition published to, as the broker last acknowledged.
         self._next_offsets: dict[Partition, int] = {}
         #: Every topic this relay has published to since it started.
@@ -272,6 +276,7 @@ class OutboxRelay:
                 return published, False
             offsets = await self._publish(batch, stored_before)
             published += len(batch)
+            self.published += len(batch)
             acked = {tp: high + 1 for tp, (_, high) in offsets.items()}
             if lost := self._lost_history(offsets):
                 await self._rewind(lost, acked, {topic for topic, _ in offsets})
@@ -435,6 +440,7 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 except Exception as exc:
                     self.monitor.failed(exc)
+                    self.publish_errors += 1
                     if is_transient(exc) or isinstance(exc, KafkaError):
                         log.warning("relay could not publish; will retry", error=str(exc))
                     else:

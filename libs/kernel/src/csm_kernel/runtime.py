@@ -33,6 +33,7 @@ from .edge import install_edge
 from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
+from .metrics import RuntimeCollector, ServiceMetrics
 from .observability import configure_logging, configure_tracing, get_logger
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
@@ -62,6 +63,9 @@ class Runtime:
     loops: LoopRegistry = field(default_factory=LoopRegistry)
     subscriptions: list[Subscription] = field(default_factory=list)
     started_at: datetime | None = None
+    #: The service's Prometheus metrics (`/metrics`): the kernel's, and any the service adds
+    #: (`Counter(..., registry=runtime.metrics.registry)`, `runtime.metrics.on_scrape`).
+    metrics: ServiceMetrics = field(default_factory=lambda: ServiceMetrics("service"))
 
     def require_store(self) -> EventStore:
         """The event store; the service must be started."""
@@ -155,7 +159,10 @@ def create_app(
     and the service's own `background` loops, by name) runs under `supervise`: it is restarted
     if it ever ends early, and its monitor feeds `/health/ready`, `/health/live` and `/status`.
     """
-    runtime = Runtime(name=name, settings=settings)
+    runtime = Runtime(name=name, settings=settings, metrics=ServiceMetrics(name))
+    collector = RuntimeCollector(runtime)
+    runtime.metrics.add(collector)
+    runtime.metrics.on_scrape(collector.refresh)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -237,6 +244,7 @@ def create_app(
 
     app = FastAPI(title=f"CSM {name}", description=description, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.metrics = runtime.metrics
     if settings.auth_public_key_file is not None:
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
