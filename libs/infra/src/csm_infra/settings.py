@@ -74,6 +74,11 @@ class InfraSettings:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{service}"
 
     @property
+    def traces_file(self) -> Path:
+        """Where `make run`'s services write their spans (OTLP JSON; `csm-traces` reads it)."""
+        return self.var_dir / "traces" / "spans.jsonl"
+
+    @property
     def keys_dir(self) -> Path:
         return self.var_dir / "keys"
 

@@ -369,9 +369,18 @@ class EventConsumer:
                     for i, envelope, _ in wanted:
                         # One span per event, continuing the trace of the request behind it.
                         with continued_span(
-                            f"{self.name} {envelope.type}",
+                            f"process {msgs[i].topic}",
                             traceparents[i],
-                            event_id=str(envelope.event_id),
+                            {
+                                "messaging.system": "kafka",
+                                "messaging.operation.type": "process",
+                                "messaging.destination.name": msgs[i].topic,
+                                "messaging.destination.partition.id": str(msgs[i].partition),
+                                "messaging.kafka.offset": msgs[i].offset,
+                                "messaging.message.id": str(envelope.event_id),
+                                "csm.consumer": self.name,
+                                "csm.event_type": envelope.type,
+                            },
                         ):
                             log.info(
                                 "event processed"
