@@ -179,19 +179,20 @@ def tree(spans: list[Span], trace_id: str) -> list[str]:
     return lines
 
 
-_SHOWN = (
-    "http.response.status_code",
-    "messaging.destination.name",
-    "messaging.destination.partition.id",
-    "messaging.kafka.offset",
-    "messaging.batch.message_count",
-    "db.operation.name",
-    "error.type",
-)
+#: The attributes a tree line shows, by the short name it shows them under.
+_SHOWN = {
+    "http.response.status_code": "status",
+    "messaging.destination.name": "topic",
+    "messaging.destination.partition.id": "partition",
+    "messaging.kafka.offset": "offset",
+    "messaging.batch.message_count": "messages",
+    "db.operation.name": "op",
+    "error.type": "error",
+}
 
 
 def _details(span: Span) -> str:
-    shown = [f"{k.rsplit('.', 1)[-1]}={span.attributes[k]}" for k in _SHOWN if k in span.attributes]
+    shown = [f"{short}={span.attributes[k]}" for k, short in _SHOWN.items() if k in span.attributes]
     return f"  [{' '.join(shown)}]" if shown else ""
 
 
