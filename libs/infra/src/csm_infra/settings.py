@@ -111,4 +111,6 @@ class InfraSettings:
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():
             env[f"CSM_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        # Links in emails: the portal as the browser on this machine reaches it.
+        env["CSM_PUBLIC_URL"] = env["CSM_PORTAL_URL"]
         return env

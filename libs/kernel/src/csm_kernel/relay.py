@@ -38,6 +38,7 @@ from csm_contracts.cloudevents import encode_fields
 from .database import is_transient
 from .health import LoopMonitor
 from .kafka_offsets import high_watermarks, probe_consumer
+from .kafka_security import client_options
 from .observability import get_logger
 from .store.postgres import PostgresEventStore
 from .topics_admin import listed_topics, recreate_topic
@@ -69,6 +70,7 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": 15000,
         "enable_idempotence": False,
     }
+    options.update(client_options())
     options.update(overrides)
     return AIOKafkaProducer(**options)
 

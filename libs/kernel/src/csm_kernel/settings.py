@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +42,12 @@ class ServiceSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "Children's Services Mapping <csm@localhost>"
-    #: Where people open links sent by email (the portal).
+    #: The portal's address as people's browsers reach it: every link written into an email
+    #: starts with it. One setting for every service that writes a link; never a name that
+    #: resolves only inside the cluster (`http://portal:8000`). When set it is `portal_url`.
+    public_url: str | None = None
+    #: Where people open links sent by email (the portal): `public_url` when that is set (this
+    #: older setting, `CSM_PORTAL_URL`, is still read when it is not).
     portal_url: str = "http://127.0.0.1:8000"
     #: Registration's Ed25519 public key (PEM file): every service verifies access tokens.
     auth_public_key_file: Path | None = None
@@ -52,3 +58,9 @@ class ServiceSettings(BaseSettings):
     #: The secret with which the portal vouches for the address of the person it calls for
     #: (portal and registration only; `csm_kernel.client_address`).
     portal_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _links_use_the_public_url(self) -> ServiceSettings:
+        if self.public_url:
+            self.portal_url = self.public_url.rstrip("/")
+        return self
