@@ -222,3 +222,24 @@ async def test_a_service_adds_its_own_metrics_through_the_runtime(infra) -> None
     async with _running(app) as client:
         samples = _samples((await client.get("/metrics")).text)
     assert _value(samples, "csm_things_queued") == 5
+
+
+async def test_a_service_with_its_own_metrics_route_gets_the_kernels_appended(infra) -> None:
+    from fastapi.responses import PlainTextResponse
+
+    router = APIRouter()
+
+    @router.get("/metrics")
+    async def own() -> PlainTextResponse:
+        return PlainTextResponse("# TYPE csm_own_thing gauge\ncsm_own_thing 7.0\n")
+
+    settings = ServiceSettings(database_url=await infra.create_database())
+    app = create_app("owner", settings, routers=[router])
+    async with _running(app) as client:
+        await client.get("/nowhere")
+        samples = _samples((await client.get("/metrics")).text)
+    assert _value(samples, "csm_own_thing") == 7
+    assert _value(samples, "csm_service_start_time_seconds", service="owner") > 0
+    count = "http_server_request_duration_seconds_count"
+    labels = {"http_request_method": "GET", "http_route": "unmatched"}
+    assert _value(samples, count, **labels, http_response_status_code="404") == 1

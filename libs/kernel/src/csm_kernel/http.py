@@ -16,9 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Match
 
 from .errors import CSMError, TooManyRequests, Unauthorised
-from .metrics import ServiceMetrics, metrics_of
+from .metrics import MetricsEndpoint, ServiceMetrics, metrics_of
 from .observability import current_traceparent, get_logger, tracing_exported
 from .request_tracing import RequestTracingMiddleware
 from .store.base import AppendContext
@@ -176,42 +177,9 @@ def instrument(app: FastAPI) -> None:
 def _serve_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
     """`GET /metrics`; a service that has one of its own (reporting's projection lag) keeps
     it, with the kernel's metrics appended to what it answers."""
-    own = next((r for r in app.router.routes if getattr(r, "path", None) == "/metrics"), None)
-    if own is None:
-
-        @app.get("/metrics", include_in_schema=False)
-        async def scrape() -> Response:
-            """Prometheus text (`csm_kernel.metrics`)."""
-            return Response(await metrics.exposition(), media_type=metrics.content_type)
-
-        return
-    route: Any = own
-    route.app = _appending(route.app, metrics)
-
-
-def _appending(endpoint: Any, metrics: ServiceMetrics) -> Any:
-    """An ASGI endpoint answering what `endpoint` answers followed by the kernel's metrics."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def keep(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await endpoint(scope, receive, keep)
-        body = b"".join(chunks)
-        if start.get("status") == 200:
-            body += await metrics.exposition()
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
+    probe = {"type": "http", "path": "/metrics", "root_path": "", "method": "GET", "headers": []}
+    own = any(route.matches(probe)[0] is Match.FULL for route in app.router.routes)
+    app.add_middleware(MetricsEndpoint, metrics=metrics, service_route=own)
 
 
 def append_context(request: Request, actor: str) -> AppendContext:

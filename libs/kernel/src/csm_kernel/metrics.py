@@ -308,6 +308,47 @@ def _counter(name: str, documentation: str, value: float) -> Metric:
     return CounterMetricFamily(name, documentation, value=float(value))
 
 
+class MetricsEndpoint:
+    """ASGI middleware answering `GET /metrics` with the kernel's metrics; when the service
+    has a `/metrics` route of its own (`service_route`), its answer comes first."""
+
+    def __init__(self, app: Any, *, metrics: ServiceMetrics, service_route: bool) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.service_route = service_route
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/metrics" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        status, body = 200, b""
+        if self.service_route:
+            chunks: list[bytes] = []
+
+            async def keep(message: Any) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                elif message["type"] == "http.response.body":
+                    chunks.append(message.get("body", b""))
+
+            await self.app(scope, receive, keep)
+            body = b"".join(chunks)
+        if status == 200:
+            body += await self.metrics.exposition()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", self.metrics.content_type.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def metrics_of(app: Any) -> ServiceMetrics:
     """The metrics of an app (made on first use, e.g. for the portal, which has no runtime)."""
     metrics: ServiceMetrics | None = getattr(app.state, "metrics", None)
