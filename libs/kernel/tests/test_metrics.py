@@ -116,6 +116,8 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
     assert not any(r.startswith(("/health", "/metrics")) for r in routes)
     assert _value(samples, "csm_relay_unpublished_events") == 2
     assert _value(samples, "csm_relay_oldest_unpublished_age_seconds") > 0
+    # No sign-off among them: the regulators' alert stays quiet.
+    assert _value(samples, "csm_relay_oldest_unpublished_public_age_seconds") == 0
     assert _value(samples, "csm_relay_published_events_total") == 0
     assert _value(samples, "csm_relay_publish_errors_total") >= 1
     assert _value(samples, "csm_loop_healthy", loop="relay") == 1

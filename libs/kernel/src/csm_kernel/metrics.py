@@ -31,6 +31,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from csm_contracts import Topics
+
 from .observability import get_logger
 
 if TYPE_CHECKING:
@@ -118,6 +120,7 @@ class RuntimeCollector(Collector):
         #: Values read from the database by `refresh` (the last scrape's).
         self.unpublished: int | None = None
         self.oldest_unpublished_age: float | None = None
+        self.oldest_unpublished_public_age: float | None = None
         self.dead_letters_pending: dict[str, int] = {}
 
     async def refresh(self) -> None:
@@ -127,19 +130,25 @@ class RuntimeCollector(Collector):
         if pool is None:
             return
         if runtime.relay is not None:
+            # Index scans from the checkpoint on: what is unpublished, which is little when
+            # all is well (and what a scrape should cost more for when it is not).
             row = await pool.fetchrow(
                 "SELECT c.position AS checkpoint, "
                 "(SELECT coalesce(max(position), 0) FROM events) AS head, "
                 "(SELECT extract(epoch FROM now() - e.occurred_at) FROM events e "
-                " WHERE e.position > c.position ORDER BY e.position LIMIT 1) AS oldest "
+                " WHERE e.position > c.position ORDER BY e.position LIMIT 1) AS oldest, "
+                "(SELECT extract(epoch FROM now() - e.occurred_at) FROM events e "
+                " WHERE e.position > c.position AND e.type = ANY($2::text[]) "
+                " ORDER BY e.position LIMIT 1) AS oldest_public "
                 "FROM (SELECT coalesce((SELECT position FROM relay_checkpoints "
                 "WHERE relay = $1), 0) AS position) c",
                 runtime.relay.name,
+                sorted(Topics.PUBLIC_EVENT_TYPES),
             )
             assert row is not None
             self.unpublished = max(int(row["head"]) - int(row["checkpoint"]), 0)
-            oldest = row["oldest"]
-            self.oldest_unpublished_age = max(float(oldest), 0.0) if oldest is not None else 0.0
+            self.oldest_unpublished_age = _age(row["oldest"])
+            self.oldest_unpublished_public_age = _age(row["oldest_public"])
         if runtime.subscriptions:
             from .dead_letters import pending_count
 
@@ -233,6 +242,12 @@ class RuntimeCollector(Collector):
                 "Age of the oldest stored event not published yet (0 when none)",
                 self.oldest_unpublished_age,
             )
+        if self.oldest_unpublished_public_age is not None:
+            yield _gauge(
+                "csm_relay_oldest_unpublished_public_age_seconds",
+                "Age of the oldest event for the public topic (a sign-off) not published yet",
+                self.oldest_unpublished_public_age,
+            )
 
     def _consumers(self) -> Iterator[Metric]:
         subscriptions = self.runtime.subscriptions
@@ -298,6 +313,10 @@ class RuntimeCollector(Collector):
             losses.add_metric(name, consumer.delivery.gaps_detected)
         yield from (lag, messages, retries, dead, pending, pruned, commit_failures)
         yield from (reread, restarts, losses)
+
+
+def _age(seconds: Any) -> float:
+    return max(float(seconds), 0.0) if seconds is not None else 0.0
 
 
 def _gauge(name: str, documentation: str, value: float) -> Metric:
