@@ -38,7 +38,7 @@ from .observability import configure_logging, configure_tracing, get_logger
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
 from .republish import RepublishRequestListener
-from .settings import ServiceSettings
+from .settings import ServiceSettings, command_settings
 from .status import kernel_status
 from .store.base import EventStore
 from .store.postgres import PostgresEventStore
@@ -314,18 +314,40 @@ async def _retry_forever(start: Callable[[], Any], what: str) -> None:
             delay = min(delay * 2, 5.0)
 
 
-def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -> None:
-    """Console entry point: `serve` (default), or one of the operator's commands
-    (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`)."""
+@dataclass(frozen=True)
+class ServiceCommand:
+    """A command of one service's own (e.g. registration's `create-account`), listed by
+    `--help` with the kernel's."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    #: Runs it with the parsed arguments and the command settings; its exit status.
+    run: Callable[[argparse.Namespace, ServiceSettings], int]
+
+
+def service_main(
+    name: str,
+    app_factory: Callable[[ServiceSettings], FastAPI],
+    commands: Mapping[str, ServiceCommand] | None = None,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Console entry point: `serve` (default), one of the operator's commands
+    (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`) or one of the service's own
+    `commands`. Commands read `command_settings`: next to `make run` they need no variables
+    beyond the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`)."""
     parser = argparse.ArgumentParser(prog=f"csm-{name}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the HTTP API, relay and consumers (default)")
     add_commands(sub)
-    args = parser.parse_args()
-    settings = ServiceSettings()
+    for command, spec in (commands or {}).items():
+        spec.add_arguments(sub.add_parser(command, help=spec.help))
+    args = parser.parse_args(argv)
     configure_logging(name)
+    if args.command in (commands or {}):
+        sys.exit((commands or {})[args.command].run(args, command_settings(name)))
     if args.command not in (None, "serve"):
-        sys.exit(run_command(args, settings))
+        sys.exit(run_command(args, command_settings(name)))
+    settings = ServiceSettings()
     if settings.workers > 1:
         serve_workers(name, app_factory, settings)
         return

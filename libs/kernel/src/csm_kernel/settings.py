@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import model_validator
@@ -64,3 +66,26 @@ class ServiceSettings(BaseSettings):
         if self.public_url:
             self.portal_url = self.public_url.rstrip("/")
         return self
+
+
+#: The embedded stack's ports when nothing says otherwise (as `csm_infra.settings`).
+EMBEDDED_PG_PORT = 55432
+EMBEDDED_BROKER_PORT = 19092
+
+
+def command_settings(service: str, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """The settings of an operator's command (`csm-<service> verify`, ...): the service's own
+    variables, and where the stack would have set one for the service (`CSM_DATABASE_URL`,
+    `CSM_KAFKA_BOOTSTRAP`), the embedded stack's: the service's database on `CSM_PG_PORT` and
+    the broker on `CSM_BROKER_PORT`. So a command works next to `make run` with the same
+    variables `make run` reads, and nothing else."""
+    env = os.environ if environ is None else environ
+    overrides: dict[str, str] = {}
+    if "CSM_DATABASE_URL" not in env:
+        port = env.get("CSM_PG_PORT", str(EMBEDDED_PG_PORT))
+        overrides["database_url"] = f"postgresql://postgres@127.0.0.1:{port}/{service}"
+    if "CSM_KAFKA_BOOTSTRAP" not in env:
+        overrides["kafka_bootstrap"] = (
+            f"127.0.0.1:{env.get('CSM_BROKER_PORT', EMBEDDED_BROKER_PORT)}"
+        )
+    return ServiceSettings(**overrides)  # type: ignore[arg-type]
