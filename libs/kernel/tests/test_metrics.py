@@ -102,6 +102,7 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
             assert scrape.headers["content-type"].startswith("text/plain")
             samples = _samples(scrape.text)
             again = _samples((await client.get("/metrics")).text)
+            status = (await client.get("/status")).json()
 
     count = "http_server_request_duration_seconds_count"
     route = {"http_request_method": "POST", "http_route": "/things/{code}"}
@@ -121,6 +122,12 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
     assert _value(samples, "csm_relay_published_events_total") == 0
     assert _value(samples, "csm_relay_publish_errors_total") >= 1
     assert _value(samples, "csm_loop_healthy", loop="relay") == 1
+    # The broker does not answer: /metrics and /status say so (the database does).
+    assert _value(samples, "csm_broker_reachable") == 0
+    assert status["broker_reachable"] is False and status["database_reachable"] is True
+    assert status["version"] == "0.1.0" and status["relay"]["unpublished"] == 2
+    (info,) = [labels for (name, labels) in samples if name == "csm_service_info"]
+    assert dict(info) == {"service": "things", "version": "0.1.0"}
     pool = {
         dict(labels)["db_client_connection_state"]: value
         for (metric, labels), value in samples.items()
@@ -137,6 +144,7 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
         ("POST", "/things/{code}", 401),
         ("GET", "/boom", 500),
         ("GET", "unmatched", 404),
+        ("GET", "/status", 200),
     ]
     assert requests[0]["role"] == "national-admin" and requests[2]["role"] is None
     assert all(e["duration_ms"] >= 0 for e in requests)
@@ -206,6 +214,7 @@ async def test_a_consuming_service_reports_messages_by_outcome_and_its_lag(infra
     }
     assert lag and set(lag.values()) == {0}
     assert _value(samples, "csm_loop_healthy", loop="consumer-watchdog") == 1
+    assert _value(samples, "csm_broker_reachable") == 1
 
 
 async def test_a_service_adds_its_own_metrics_through_the_runtime(infra) -> None:

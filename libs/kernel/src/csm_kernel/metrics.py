@@ -34,6 +34,7 @@ from prometheus_client.registry import Collector
 from csm_contracts import Topics
 
 from .observability import get_logger
+from .status import broker_reachable, service_version
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -167,6 +168,16 @@ class RuntimeCollector(Collector):
         if runtime.started_at is not None:
             up.add_metric([runtime.name], runtime.started_at.timestamp())
         yield up
+        info = GaugeMetricFamily(
+            "csm_service_info",
+            "The service and its version (always 1)",
+            labels=["service", "version"],
+        )
+        info.add_metric([runtime.name, service_version(runtime.name)], 1.0)
+        yield info
+        reachable = broker_reachable(runtime)
+        if reachable is not None:
+            yield _gauge("csm_broker_reachable", "1 if the broker answers this process", reachable)
         yield from self._loops()
         yield from self._pool()
         yield from self._relay()

@@ -126,6 +126,11 @@ class OutboxRelay:
         self._last_history_check = 0.0
         self._wake = asyncio.Event()
 
+    @property
+    def connected(self) -> bool:
+        """Is the producer connected to the broker?"""
+        return self._connected
+
     async def start(self) -> None:
         """Connect the producer (`run` does this itself, retrying until the broker answers)."""
         if self._connected:
