@@ -262,3 +262,21 @@ async def test_killing_reporting_mid_stream_loses_nothing(client, stack: Stack) 
     stack.reporting.start()
     rows = await wait_for(client, stack, set(first) | set(later), timeout=120)
     assert all(rows[code]["applied_events"] == 1 for code in first + later)
+
+
+async def test_every_service_process_answers_metrics_prometheus_can_read(
+    client, stack: Stack
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for service in (stack.registration, stack.reporting):
+        response = await client.get(f"{service.url}/metrics")
+        assert response.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(response.text)}
+        assert "http_server_request_duration_seconds" in families, service.name
+        assert families["csm_loop_healthy"].samples, service.name
+        pool = families["db_client_connection_count"].samples
+        assert {s.labels["db_client_connection_state"] for s in pool} == {"used", "idle"}
+    # Reporting's own projection lag comes with the kernel's metrics, in one answer.
+    assert "csm_projection_lag_seconds" in families
+    assert "csm_consumer_lag_messages" in families
