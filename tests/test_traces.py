@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from csm_infra.traces import main, read_spans
-from csm_kernel.observability import OtlpJsonFileExporter, QuietSampler
+from csm_kernel.observability import OtlpJsonFileExporter, QuietSampler, traced_work
 from csm_kernel.request_tracing import RequestTracingMiddleware
 
 
@@ -121,3 +121,22 @@ def test_show_prints_one_trace_as_a_tree(spans_file: Path, capsys) -> None:
     assert main(["--file", str(spans_file), "show", boom.trace_id]) == 0
     assert "ERROR" in capsys.readouterr().out
     assert main(["--file", str(spans_file), "show", "0" * 32]) == 1
+
+
+def test_a_loop_that_found_work_traces_its_queries_inside_its_pass(tmp_path: Path) -> None:
+    path = tmp_path / "loop.jsonl"
+    provider = _provider(path, "sender")
+    tracer = provider.get_tracer("test.db")
+    with tracer.start_as_current_span("SELECT", kind=trace.SpanKind.CLIENT):
+        pass  # the empty poll: nothing recorded
+    with (
+        traced_work("send emails", tracer_provider=provider, **{"csm.batch": 3}),
+        tracer.start_as_current_span("UPDATE", kind=trace.SpanKind.CLIENT),
+    ):
+        pass
+    provider.shutdown()
+    spans = read_spans(path)
+    assert [(s.kind, s.name) for s in spans] == [("CLIENT", "UPDATE"), ("INTERNAL", "send emails")]
+    query, work = spans
+    assert query.parent_span_id == work.span_id and work.parent_span_id is None
+    assert work.attributes["csm.batch"] == 3

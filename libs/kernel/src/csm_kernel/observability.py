@@ -310,10 +310,15 @@ def continued_span(
 
 
 @contextlib.contextmanager
-def traced_work(name: str, **attributes: AttributeValue) -> Iterator[trace.Span]:
+def traced_work(
+    name: str,
+    tracer_provider: trace.TracerProvider | None = None,
+    **attributes: AttributeValue,
+) -> Iterator[trace.Span]:
     """An INTERNAL span around one pass of a background loop that found work (never around an
     empty poll: the queries inside are traced only within it, see `QuietSampler`)."""
-    with trace.get_tracer("csm").start_as_current_span(
+    tracer = trace.get_tracer("csm", tracer_provider=tracer_provider)
+    with tracer.start_as_current_span(
         name, kind=trace.SpanKind.INTERNAL, attributes=attributes
     ) as span:
         yield span

@@ -88,4 +88,4 @@ def command_settings(service: str, environ: Mapping[str, str] | None = None) -> 
         overrides["kafka_bootstrap"] = (
             f"127.0.0.1:{env.get('CSM_BROKER_PORT', EMBEDDED_BROKER_PORT)}"
         )
-    return ServiceSettings(**overrides)  # type: ignore[arg-type]
+    return ServiceSettings().model_copy(update=overrides)
