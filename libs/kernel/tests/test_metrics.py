@@ -95,6 +95,7 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
             assert (await client.post("/things/AB3")).status_code == 401
             assert (await client.get("/boom")).status_code == 500
             assert (await client.get("/nowhere/7")).status_code == 404
+            await client.request("BREW", "/boom")
             assert (await client.get("/health/live")).status_code == 200
             await asyncio.sleep(1.2)  # the relay tries (and fails) at least once
             scrape = await client.get("/metrics")
@@ -113,6 +114,8 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
     # An unknown path is one series, whatever the path: no label per id.
     unmatched = {"http_request_method": "GET", "http_route": "unmatched"}
     assert _value(samples, count, **unmatched, http_response_status_code="404") == 1
+    odd = {"http_request_method": "_OTHER", "http_route": "/boom"}
+    assert _value(samples, count, **odd, http_response_status_code="405") == 1
     routes = {dict(labels).get("http_route", "") for _, labels in again}
     assert not any(r.startswith(("/health", "/metrics")) for r in routes)
     assert _value(samples, "csm_relay_unpublished_events") == 2
@@ -144,6 +147,7 @@ async def test_a_publishing_service_reports_requests_and_what_it_has_not_publish
         ("POST", "/things/{code}", 401),
         ("GET", "/boom", 500),
         ("GET", "unmatched", 404),
+        ("_OTHER", "/boom", 405),
         ("GET", "/status", 200),
     ]
     assert requests[0]["role"] == "national-admin" and requests[2]["role"] is None

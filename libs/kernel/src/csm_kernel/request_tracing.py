@@ -49,6 +49,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PROPAGATED = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
 
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
 #: Paths never traced, logged or measured: probes and scrapes, polled every few seconds.
 UNOBSERVED_PREFIXES = ("/health/", "/metrics")
 
@@ -92,7 +96,8 @@ class RequestTracingMiddleware:
             if name in _PROPAGATED
         }
         parent = propagate.extract(carrier) if carrier else context.get_current()
-        method: str = scope["method"]
+        # An unknown method is `_OTHER` (the conventions' rule): no series or name per whim.
+        method: str = scope["method"] if scope["method"] in KNOWN_METHODS else "_OTHER"
         started = time.perf_counter()
         if self.record:
             span: trace.Span = self._tracer.start_span(
