@@ -12,14 +12,15 @@ from typing import Annotated, Any
 import httpx
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client.parser import text_string_to_metric_families
 from test_consumer import _event
 
 from csm_contracts.auth import Role
 from csm_contracts.events import OrganisationRegistered
 from csm_infra.ports import free_port
-from csm_kernel.auth import Principal, require
+from csm_kernel.auth import Principal, TokenVerifier, require
+from csm_kernel.http import instrument
 from csm_kernel.runtime import Runtime, create_app, runtime_of
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext, NewEvent
@@ -258,3 +259,32 @@ async def test_a_service_with_its_own_metrics_route_gets_the_kernels_appended(in
     count = "http_server_request_duration_seconds_count"
     labels = {"http_request_method": "GET", "http_route": "unmatched"}
     assert _value(samples, count, **labels, http_response_status_code="404") == 1
+
+
+async def test_an_app_without_a_runtime_logs_the_callers_it_verifies_and_has_metrics(
+    auth_keys,
+) -> None:
+    # As the portal: its own app, `instrument`, and the access token checked by its own code
+    # (from the session cookie), not by the `require` dependency.
+    app = FastAPI(title="CSM portal")
+    verifier = TokenVerifier(auth_keys.public_file.read_bytes())
+
+    @app.get("/pages/{page}")
+    async def page(page: str, request: Request) -> dict[str, str]:
+        if token := request.cookies.get("session"):
+            verifier.verify(token)
+        return {"page": page}
+
+    instrument(app)
+    cookie = {"cookie": f"session={auth_keys.token('regulator')}"}
+    with structlog.testing.capture_logs() as logs:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            assert (await client.get("/pages/home", headers=cookie)).status_code == 200
+            assert (await client.get("/pages/home")).status_code == 200
+            samples = _samples((await client.get("/metrics")).text)
+    lines = [(e["route"], e["role"]) for e in logs if e["event"] == "request"]
+    assert lines == [("/pages/{page}", "regulator"), ("/pages/{page}", None)]
+    count = "http_server_request_duration_seconds_count"
+    labels = {"http_request_method": "GET", "http_route": "/pages/{page}"}
+    assert _value(samples, count, **labels, http_response_status_code="200") == 2

@@ -11,7 +11,7 @@ exception).
 The same pass writes the request log: one JSON line (`request`) with the method, the route
 template (never the path, which can carry ids), the status, the duration in milliseconds, the
 trace and span ids, and the caller's roles when a verified access token named them
-(`csm_kernel.auth` leaves its principal on the request's state). Never a header, a token, a
+(`csm_kernel.auth` tells `note_caller` of every token it verifies). Never a header, a token, a
 body or an answer. And it feeds `observe` (the service's
 `http_server_request_duration_seconds`, `csm_kernel.metrics`). Health probes and `/metrics`
 are left out of all three: they are polled, and would drown the rest.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import context, propagate, trace
@@ -60,6 +61,17 @@ Observer = Callable[[str, str, int, float], None]
 """Told of each request served: method, route template, status, duration in seconds."""
 
 request_log = get_logger("csm.requests")
+
+#: The callers verified while serving the current request (`note_caller`), for its log line.
+_CALLERS: ContextVar[list[Any] | None] = ContextVar("csm_request_callers", default=None)
+
+
+def note_caller(principal: Any) -> None:
+    """Tell the request being served who its verified caller is (`csm_kernel.auth` does, for
+    every token it verifies, the portal's included); its log line names the caller's roles."""
+    callers = _CALLERS.get()
+    if callers is not None:
+        callers.append(principal)
 
 
 class RequestTracingMiddleware:
@@ -113,6 +125,8 @@ class RequestTracingMiddleware:
         else:
             span = NonRecordingSpan(_child_context(parent))
         token = context.attach(trace.set_span_in_context(span, parent))
+        callers: list[Any] = []
+        callers_token = _CALLERS.set(callers)
         status_code = 500
         failure: Exception | None = None
 
@@ -140,8 +154,9 @@ class RequestTracingMiddleware:
                     route=route or "unmatched",
                     status=status_code,
                     duration_ms=round(seconds * 1000, 2),
-                    role=_caller_roles(scope),
+                    role=_caller_roles(callers),
                 )
+            _CALLERS.reset(callers_token)
             context.detach(token)
             if self.observe is not None:
                 self.observe(method, route or "unmatched", status_code, seconds)
@@ -164,11 +179,9 @@ def _end_span(
     span.end()
 
 
-def _caller_roles(scope: Scope) -> str | None:
+def _caller_roles(callers: list[Any]) -> str | None:
     """The verified caller's roles ("national-admin,auditor"), if a token was checked."""
-    state = scope.get("state")
-    principal = state.get("principal") if isinstance(state, dict) else None
-    roles = getattr(principal, "roles", None)
+    roles = getattr(callers[-1], "roles", None) if callers else None
     return ",".join(sorted(str(role) for role in roles)) if roles else None
 
 
