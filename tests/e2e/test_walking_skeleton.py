@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from csm_contracts import Topics
+from csm_infra.traces import read_spans
 from service_processes import ServiceProcess, service_process
 
 
@@ -128,11 +131,67 @@ async def test_registration_reaches_reporting_in_one_trace(client, stack: Stack)
     assert len(registered) == 1 and len(applied) == 1
     trace_id = registered[0]["trace_id"]
     assert applied[0]["trace_id"] == trace_id
-    # ...and in the exported spans: the HTTP server span and the consumer's span share it.
-    spans = [json.loads(line) for line in stack.traces.read_text().splitlines()]
-    in_trace = [s for s in spans if s["trace_id"] == trace_id]
-    assert any(s["service"] == "registration" and s["kind"] == "SERVER" for s in in_trace)
-    assert any(s["service"] == "reporting" and s["kind"] == "CONSUMER" for s in in_trace)
+    # ...on the request log line (route template, status, the caller's role, no token)...
+    (request,) = [
+        line
+        for line in stack.registration.log_lines()
+        if line.get("event") == "request" and line.get("trace_id") == trace_id
+    ]
+    assert (request["method"], request["route"], request["status"]) == (
+        "POST",
+        "/organisations",
+        201,
+    )
+    assert request["role"] == "national-admin" and request["duration_ms"] > 0
+    assert "authorization" not in json.dumps(request).lower()
+    # ...and in the exported spans (OTLP JSON): the HTTP server span, its queries, and the
+    # consumer's span share it, with the OpenTelemetry conventions' attributes.
+    spans = read_spans(stack.traces)
+    in_trace = [s for s in spans if s.trace_id == trace_id]
+    (server,) = [s for s in in_trace if s.service == "registration" and s.kind == "SERVER"]
+    assert server.name == "POST /organisations"
+    assert server.attributes["http.request.method"] == "POST"
+    assert server.attributes["http.route"] == "/organisations"
+    assert server.attributes["http.response.status_code"] == 201
+    queries = [s for s in in_trace if s.kind == "CLIENT" and s.parent_span_id == server.span_id]
+    assert queries and all(q.attributes["db.system.name"] == "postgresql" for q in queries)
+    assert {"BEGIN", "COMMIT"} <= {q.attributes["db.operation.name"] for q in queries}
+    consumed = [s for s in in_trace if s.service == "reporting" and s.kind == "CONSUMER"]
+    assert consumed and all(c.attributes["messaging.system"] == "kafka" for c in consumed)
+    assert consumed[0].attributes["messaging.destination.name"] == Topics.REGISTRATION
+    # The relay's batch is a trace of its own, linked to the request (not in it: one batch
+    # carries many requests' events).
+    assert any(
+        s.service == "registration"
+        and s.kind == "PRODUCER"
+        and s.name == f"send {Topics.REGISTRATION}"
+        for s in spans
+    )
+    # `csm-traces show` prints that trace as one tree across both services.
+    shown = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "csm-traces"),
+            "--file",
+            str(stack.traces),
+            "show",
+            trace_id,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "registration server POST /organisations" in shown
+    assert "reporting consumer" in shown
+
+
+async def test_an_idle_stack_makes_no_traces(stack: Stack) -> None:
+    # Every loop polls (the relay each second, the watchdog every 2 s): none of it is traced.
+    before = len(read_spans(stack.traces))
+    await asyncio.sleep(8)
+    window = read_spans(stack.traces)[before:]
+    started = {s.trace_id for s in window if s.parent_span_id is None}
+    assert not [s for s in window if s.kind == "CLIENT" and s.parent_span_id is None]
+    assert len(started) <= 1, [s.name for s in window]
 
 
 async def _find_record(bootstrap: str, code: str) -> Any:
@@ -203,3 +262,21 @@ async def test_killing_reporting_mid_stream_loses_nothing(client, stack: Stack) 
     stack.reporting.start()
     rows = await wait_for(client, stack, set(first) | set(later), timeout=120)
     assert all(rows[code]["applied_events"] == 1 for code in first + later)
+
+
+async def test_every_service_process_answers_metrics_prometheus_can_read(
+    client, stack: Stack
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for service in (stack.registration, stack.reporting):
+        response = await client.get(f"{service.url}/metrics")
+        assert response.status_code == 200
+        families = {f.name: f for f in text_string_to_metric_families(response.text)}
+        assert "http_server_request_duration_seconds" in families, service.name
+        assert families["csm_loop_healthy"].samples, service.name
+        pool = families["db_client_connection_count"].samples
+        assert {s.labels["db_client_connection_state"] for s in pool} == {"used", "idle"}
+    # Reporting's own projection lag comes with the kernel's metrics, in one answer.
+    assert "csm_projection_lag_seconds" in families
+    assert "csm_consumer_lag_messages" in families

@@ -74,6 +74,11 @@ class InfraSettings:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{service}"
 
     @property
+    def traces_file(self) -> Path:
+        """Where `make run`'s services write their spans (OTLP JSON; `csm-traces` reads it)."""
+        return self.var_dir / "traces" / "spans.jsonl"
+
+    @property
     def keys_dir(self) -> Path:
         return self.var_dir / "keys"
 
@@ -106,4 +111,6 @@ class InfraSettings:
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():
             env[f"CSM_{other.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        # Links in emails: the portal as the browser on this machine reaches it.
+        env["CSM_PUBLIC_URL"] = env["CSM_PORTAL_URL"]
         return env

@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .ports import PortInUse, ensure_free, is_listening, wait_listening
 from .settings import SERVICES, InfraSettings
@@ -148,6 +149,10 @@ def main() -> None:
     try:
         for service in SERVICES:
             ensure_free(settings.service_ports[service], f"CSM_{service.upper()}_PORT")
+        # Spans in OTLP JSON for `csm-traces` (CSM_TRACES_FILE= with nothing turns them off).
+        traces = os.environ.setdefault("CSM_TRACES_FILE", str(settings.traces_file))
+        if traces:
+            Path(traces).parent.mkdir(parents=True, exist_ok=True)
         print("starting PostgreSQL, the broker and the SMTP sink…", flush=True)
         stack.up()
         now = time.monotonic()
@@ -161,6 +166,8 @@ def main() -> None:
         print(f"  {'postgres':13} postgresql://postgres@127.0.0.1:{settings.pg_port}")
         print(f"  {'broker':13} 127.0.0.1:{settings.broker_port}")
         print(f"  {'smtp':13} 127.0.0.1:{settings.smtp_port}")
+        if traces:
+            print(f"  {'traces':13} {traces}  (csm-traces slowest | failed | show TRACE_ID)")
         print("Ctrl-C stops everything.", flush=True)
         next_server_check = 0.0
         while not stopping:

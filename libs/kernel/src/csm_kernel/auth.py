@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from csm_contracts.auth import ALGORITHM, AUDIENCE, ISSUER, AccessClaims, Role
 
 from .errors import Forbidden, NotFound, Unauthorised
+from .request_tracing import note_caller
 
 #: Roles that may read every organisation's data.
 SEE_ALL = frozenset({Role.NATIONAL_ADMIN, Role.AUDITOR})
@@ -124,18 +125,21 @@ class TokenVerifier:
         self._cache_size = cache_size
 
     def verify(self, token: str) -> Principal:
-        """The principal a valid token names; `Unauthorised` (never saying why) otherwise."""
+        """The principal a valid token names; `Unauthorised` (never saying why) otherwise.
+        The request being served learns who its caller is (its log line names the roles)."""
         cached = self._verified.get(token)
         if cached is not None:
             principal, expires = cached
             if time.time() < expires + self._leeway:
                 self._verified.move_to_end(token)
+                note_caller(principal)
                 return principal
             del self._verified[token]
         principal, expires = self._verify(token)
         self._verified[token] = (principal, expires)
         if len(self._verified) > self._cache_size:
             self._verified.popitem(last=False)
+        note_caller(principal)
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, int]:

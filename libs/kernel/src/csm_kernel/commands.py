@@ -1,7 +1,8 @@
 """The operator's commands every service has: `csm-<service> republish | verify | dead-letters`.
 
 - `republish --from N [--to M]`: publish the stored events with positions in (N, M] again.
-- `verify`: check every stream's hash chain.
+- `verify`: check every stream's hash chain; says how many events and streams it checked (with
+  a progress bar on a terminal when the store is large).
 - `dead-letters list [--all]`, `show ID…`, `replay ID…`, `discard ID… --reason TEXT`: the
   consumer's dead letters (`csm_kernel.dead_letters`). Replaying publishes each message to its
   source topic again for the consumer to handle afresh (the others skip it).
@@ -19,10 +20,11 @@ from aiokafka import AIOKafkaProducer
 
 from . import dead_letters
 from .database import connect_pool
+from .progress import Progress
 from .relay import OutboxRelay, make_producer
 from .settings import ServiceSettings
 from .store.postgres import PostgresEventStore
-from .verify import verify_all
+from .verify import verify_history
 
 
 def add_commands(sub: Any) -> None:
@@ -68,14 +70,20 @@ async def _republish(settings: ServiceSettings, start: int, end: int | None) -> 
 async def _verify(settings: ServiceSettings) -> int:
     pool = await connect_pool(settings.database_url, size=2)
     try:
-        broken = await verify_all(PostgresEventStore(pool).iterate_all())
+        head = int(await pool.fetchval("SELECT coalesce(max(position), 0) FROM events"))
+        progress = Progress("verifying", head)
+        result = await verify_history(PostgresEventStore(pool).iterate_all(), progress.update)
+        progress.close()
     finally:
         await pool.close()
-    for link in broken:
+    for link in result.broken:
         print(f"BROKEN {link.stream_id} at version {link.stream_version}: {link.reason}")
-    if not broken:
-        print("every stream's hash chain holds")
-    return 1 if broken else 0
+    checked = f"checked {result.events:,} events in {result.streams:,} streams"
+    if result.broken:
+        print(f"{checked}: {len(result.broken):,} broken")
+        return 1
+    print(f"{checked}: every stream's hash chain holds")
+    return 0
 
 
 async def _dead_letters(settings: ServiceSettings, args: argparse.Namespace) -> int:

@@ -133,6 +133,10 @@ class EventConsumer:
         self.tracked = tracked
         self.monitor = monitor or LoopMonitor(f"consumer:{name}")
         self.dead_lettered = 0
+        #: What became of the messages handled since this process started, and the handler
+        #: attempts that failed and were retried (`/metrics`).
+        self.outcomes: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        self.retries = 0
         #: Offset commits that failed in a row (see `csm_kernel.kafka`).
         self.commit_failures = 0
 
@@ -276,6 +280,11 @@ class EventConsumer:
 
     async def process(self, msg: IncomingMessage) -> Outcome:
         """Handle one message; never raises for a bad message."""
+        outcome = await self._process_one(msg)
+        self.outcomes[outcome] += 1
+        return outcome
+
+    async def _process_one(self, msg: IncomingMessage) -> Outcome:
         read = self._read(msg)
         if len(read) == 3:
             envelope, reason, error = read
@@ -304,6 +313,8 @@ class EventConsumer:
                     delay = await self._wait_for_database(exc, delay)
                     continue
                 attempt += 1
+                if attempt < self.max_attempts:
+                    self.retries += 1
                 last_error = f"{type(exc).__name__}: {exc}"
                 log.warning(
                     "handler failed",
@@ -358,9 +369,18 @@ class EventConsumer:
                     for i, envelope, _ in wanted:
                         # One span per event, continuing the trace of the request behind it.
                         with continued_span(
-                            f"{self.name} {envelope.type}",
+                            f"process {msgs[i].topic}",
                             traceparents[i],
-                            event_id=str(envelope.event_id),
+                            {
+                                "messaging.system": "kafka",
+                                "messaging.operation.type": "process",
+                                "messaging.destination.name": msgs[i].topic,
+                                "messaging.destination.partition.id": str(msgs[i].partition),
+                                "messaging.kafka.offset": msgs[i].offset,
+                                "messaging.message.id": str(envelope.event_id),
+                                "csm.consumer": self.name,
+                                "csm.event_type": envelope.type,
+                            },
                         ):
                             log.info(
                                 "event processed"
@@ -384,12 +404,15 @@ class EventConsumer:
                         error=f"{type(exc).__name__}: {exc}",
                     )
                     for i, _, _ in wanted:
-                        outcomes[i] = await self.process(msgs[i])
+                        outcomes[i] = await self._process_one(msgs[i])
                     break
         elif ignored:
             await self._flush_quietly()
         self.monitor.beat()
-        return [o if o is not None else Outcome.IGNORED for o in outcomes]
+        done = [o if o is not None else Outcome.IGNORED for o in outcomes]
+        for outcome in done:
+            self.outcomes[outcome] += 1
+        return done
 
     async def _flush_quietly(self) -> None:
         # Positions of ignored messages: worth writing now, but never worth holding the

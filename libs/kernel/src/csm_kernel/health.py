@@ -130,6 +130,10 @@ class LoopRegistry:
             found = self._monitors[name] = LoopMonitor(name, stall_after=stall_after)
         return found
 
+    def monitors(self) -> dict[str, LoopMonitor]:
+        """Every monitor, by name."""
+        return dict(self._monitors)
+
     def problems(self) -> list[str]:
         """Why each unhealthy loop is unhealthy (empty when all are fine)."""
         return [p for m in self._monitors.values() if (p := m.problem()) is not None]

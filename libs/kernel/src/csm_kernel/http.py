@@ -17,8 +17,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .errors import CSMError, TooManyRequests, Unauthorised
+from .metrics import MetricsEndpoint, ServiceMetrics, metrics_of
 from .observability import current_traceparent, get_logger, tracing_exported
 from .request_tracing import RequestTracingMiddleware
 from .store.base import AppendContext
@@ -165,17 +167,30 @@ def add_health(
 
 
 def instrument(app: FastAPI) -> None:
-    """Trace every request (`RequestTracingMiddleware`), and every asyncpg query when spans
-    are exported.
+    """Trace, log and measure every request (`RequestTracingMiddleware`), serve `/metrics`
+    (`csm_kernel.metrics`), and trace asyncpg queries when spans are exported.
 
     Request spans are always made: they carry the caller's trace into the events a request
     appends. A span per query is only worth its cost (measured 0.4-0.8 ms a request) when
-    someone collects it."""
+    someone collects it, and only inside work that is traced already (a query with nothing
+    around it, such as a loop's idle poll, makes no trace: `observability.QuietSampler`)."""
     from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 
-    app.add_middleware(RequestTracingMiddleware)
+    metrics = metrics_of(app)
+    _serve_metrics(app, metrics)
+    app.add_middleware(RequestTracingMiddleware, observe=metrics.observe_request)
     if tracing_exported():
-        AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
+        instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+def _serve_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
+    """`GET /metrics`; a service that has one of its own (reporting's projection lag) keeps
+    it, with the kernel's metrics appended to what it answers."""
+    probe = {"type": "http", "path": "/metrics", "root_path": "", "method": "GET", "headers": []}
+    own = any(route.matches(probe)[0] is Match.FULL for route in app.router.routes)
+    app.add_middleware(MetricsEndpoint, metrics=metrics, service_route=own)
 
 
 def append_context(request: Request, actor: str) -> AppendContext:

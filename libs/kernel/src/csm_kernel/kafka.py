@@ -16,6 +16,7 @@ from faststream.message import StreamMessage
 from csm_contracts import Topics
 
 from .consumer import EventConsumer, IncomingMessage
+from .kafka_security import broker_security
 from .observability import get_logger
 
 log = get_logger(__name__)
@@ -25,6 +26,7 @@ def make_broker(bootstrap: str, **options: Any) -> KafkaBroker:
     """A FastStream Kafka broker whose consumer spans continue the producer's trace."""
     return KafkaBroker(
         bootstrap,
+        security=broker_security(),
         middlewares=[KafkaTelemetryMiddleware()],
         enable_idempotence=False,  # the embedded broker cannot give a producer id
         logger=logging.getLogger("csm.faststream"),

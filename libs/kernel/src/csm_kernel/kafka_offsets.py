@@ -18,6 +18,8 @@ import contextlib
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import OffsetOutOfRangeError
 
+from .kafka_security import client_options
+
 
 def probe_consumer(bootstrap: str) -> AIOKafkaConsumer:
     """A consumer outside any group, for reading high watermarks (start it before use)."""
@@ -27,6 +29,7 @@ def probe_consumer(bootstrap: str) -> AIOKafkaConsumer:
         auto_offset_reset="none",  # past the end: an error to report, not a silent reset
         fetch_max_wait_ms=100,
         max_partition_fetch_bytes=1024,
+        **client_options(),
     )
 
 

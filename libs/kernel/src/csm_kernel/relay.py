@@ -30,7 +30,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, UnknownError
 from asyncpg.pool import PoolConnectionProxy
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 
 from csm_contracts import Topics
 from csm_contracts.cloudevents import encode_fields
@@ -38,6 +38,7 @@ from csm_contracts.cloudevents import encode_fields
 from .database import is_transient
 from .health import LoopMonitor
 from .kafka_offsets import high_watermarks, probe_consumer
+from .kafka_security import client_options
 from .observability import get_logger
 from .store.postgres import PostgresEventStore
 from .topics_admin import listed_topics, recreate_topic
@@ -50,6 +51,9 @@ TopicRouter = Callable[[str], list[str]]
 
 Partition = tuple[str, int]
 """(topic, partition)."""
+
+#: The requests a relay batch's span links to (those of its first events).
+_LINKED_REQUESTS = 16
 
 
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
@@ -66,6 +70,7 @@ def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": 15000,
         "enable_idempotence": False,
     }
+    options.update(client_options())
     options.update(overrides)
     return AIOKafkaProducer(**options)
 
@@ -107,6 +112,10 @@ class OutboxRelay:
         self.leading = False
         #: How many times the broker was found to have lost published events.
         self.history_losses = 0
+        #: Events published since this process started (republished ones included), and
+        #: passes that failed (`/metrics`).
+        self.published = 0
+        self.publish_errors = 0
         #: The next offset of each partition published to, as the broker last acknowledged.
         self._next_offsets: dict[Partition, int] = {}
         #: Every topic this relay has published to since it started.
@@ -116,6 +125,11 @@ class OutboxRelay:
         self._inspector: AIOKafkaConsumer | None = None
         self._last_history_check = 0.0
         self._wake = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        """Is the producer connected to the broker?"""
+        return self._connected
 
     async def start(self) -> None:
         """Connect the producer (`run` does this itself, retrying until the broker answers)."""
@@ -187,66 +201,88 @@ class OutboxRelay:
         for every acknowledgement; the lowest and highest offset the broker gave in each
         partition."""
         # Each message carries the traceparent stored with its event, so the consumer's span
-        # joins the trace of the request that caused it. The relay's own span covers the batch:
-        # one span per event would cost more than publishing it.
+        # joins the trace of the request that caused it. The relay's own span (`_batch_span`)
+        # covers the batch: one span per event would cost more than publishing it.
         futures = []
         topics_of: dict[str, list[str]] = {}
-        with tracer.start_as_current_span(
-            "csm.relay publish",
-            kind=trace.SpanKind.PRODUCER,
-            attributes={"messaging.system": "kafka", "messaging.batch.message_count": len(rows)},
-        ):
-            for row in rows:
-                (
-                    position,
-                    event_id,
-                    stream_id,
-                    stream_version,
-                    type_,
-                    version,
-                    occurred_at,
-                    key,
-                    correlation_id,
-                    causation_id,
-                    actor,
-                    data,
-                    prev_hash,
-                    hash_,
-                    traceparent,
-                ) = row
-                key_bytes, value, headers = encode_fields(
-                    event_id=event_id,
-                    event_type=type_,
-                    version=version,
-                    time=occurred_at.isoformat(timespec="microseconds"),
-                    stream_id=stream_id,
-                    stream_version=stream_version,
-                    key=key,
-                    correlation_id=correlation_id,
-                    causation_id=causation_id,
-                    actor=actor,
-                    prev_hash=prev_hash,
-                    hash_=hash_,
-                    position=position,
-                    data_json=data,
-                    traceparent=traceparent,
-                    previous_position=previous,
+        for row in rows:
+            (
+                position,
+                event_id,
+                stream_id,
+                stream_version,
+                type_,
+                version,
+                occurred_at,
+                key,
+                correlation_id,
+                causation_id,
+                actor,
+                data,
+                prev_hash,
+                hash_,
+                traceparent,
+            ) = row
+            key_bytes, value, headers = encode_fields(
+                event_id=event_id,
+                event_type=type_,
+                version=version,
+                time=occurred_at.isoformat(timespec="microseconds"),
+                stream_id=stream_id,
+                stream_version=stream_version,
+                key=key,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                actor=actor,
+                prev_hash=prev_hash,
+                hash_=hash_,
+                position=position,
+                data_json=data,
+                traceparent=traceparent,
+                previous_position=previous,
+            )
+            previous = position
+            if (topics := topics_of.get(type_)) is None:
+                topics = topics_of[type_] = self.route(type_)
+                self._topics.update(topics)
+            for topic in topics:
+                futures.append(
+                    await self.producer.send(topic, value=value, key=key_bytes, headers=headers)
                 )
-                previous = position
-                if (topics := topics_of.get(type_)) is None:
-                    topics = topics_of[type_] = self.route(type_)
-                    self._topics.update(topics)
-                for topic in topics:
-                    futures.append(
-                        await self.producer.send(topic, value=value, key=key_bytes, headers=headers)
-                    )
-            # Every send must be acknowledged before the checkpoint moves past it.
-            offsets: dict[Partition, tuple[int, int]] = {}
-            for metadata in await asyncio.gather(*futures):
-                tp = (metadata.topic, metadata.partition)
-                low, high = offsets.get(tp, (metadata.offset, metadata.offset))
-                offsets[tp] = (min(low, metadata.offset), max(high, metadata.offset))
-            return offsets
+        # Every send must be acknowledged before the checkpoint moves past it.
+        offsets: dict[Partition, tuple[int, int]] = {}
+        for metadata in await asyncio.gather(*futures):
+            tp = (metadata.topic, metadata.partition)
+            low, high = offsets.get(tp, (metadata.offset, metadata.offset))
+            offsets[tp] = (min(low, metadata.offset), max(high, metadata.offset))
+        return offsets
+
+    def _batch_span(self, rows: list[asyncpg.Record]) -> Any:
+        """The PRODUCER span of one batch (publishing and moving the checkpoint), linked to the
+        requests whose events it carries (the first few: a link each is cheap, a thousand not)."""
+        destination = self.route(rows[0]["type"])[0]
+        links = []
+        for row in rows[:_LINKED_REQUESTS]:
+            if not row["trace_context"]:
+                continue
+            parent = trace.get_current_span(
+                propagate.extract({"traceparent": row["trace_context"]})
+            ).get_span_context()
+            if parent.is_valid:
+                links.append(trace.Link(parent))
+        return tracer.start_as_current_span(
+            f"send {destination}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": destination,
+                "messaging.batch.message_count": len(rows),
+                "csm.relay.first_position": rows[0]["position"],
+                "csm.relay.last_position": rows[-1]["position"],
+            },
+            links=links,
+        )
 
     def _lost_history(self, offsets: dict[Partition, tuple[int, int]]) -> list[str]:
         """Partitions where the broker just gave an offset below one it gave before: the
@@ -269,16 +305,19 @@ class OutboxRelay:
         while True:
             batch = await self.store.read_for_publication(after, self.batch_size, to_position)
             if not batch:
-                return published, False
-            offsets = await self._publish(batch, stored_before)
-            published += len(batch)
-            acked = {tp: high + 1 for tp, (_, high) in offsets.items()}
-            if lost := self._lost_history(offsets):
-                await self._rewind(lost, acked, {topic for topic, _ in offsets})
-                return published, True
-            checkpoint_was, after = after, batch[-1]["position"]
-            stored_before = after
-            saved = await self._save(checkpoint_was, after if move_checkpoint else None, acked)
+                return published, False  # an empty poll: no span, no trace
+            with self._batch_span(batch) as span:
+                offsets = await self._publish(batch, stored_before)
+                published += len(batch)
+                self.published += len(batch)
+                acked = {tp: high + 1 for tp, (_, high) in offsets.items()}
+                if lost := self._lost_history(offsets):
+                    span.set_attribute("csm.relay.history_lost", True)
+                    await self._rewind(lost, acked, {topic for topic, _ in offsets})
+                    return published, True
+                checkpoint_was, after = after, batch[-1]["position"]
+                stored_before = after
+                saved = await self._save(checkpoint_was, after if move_checkpoint else None, acked)
             for tp, next_offset in acked.items():
                 self._next_offsets[tp] = max(self._next_offsets.get(tp, 0), next_offset)
             self.monitor.beat()
@@ -435,6 +474,7 @@ class OutboxRelay:
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 except Exception as exc:
                     self.monitor.failed(exc)
+                    self.publish_errors += 1
                     if is_transient(exc) or isinstance(exc, KafkaError):
                         log.warning("relay could not publish; will retry", error=str(exc))
                     else:

@@ -20,6 +20,7 @@ from csm_contracts.control import RepublishRequest
 
 from .health import LoopMonitor
 from .kafka_offsets import positions_past_the_end
+from .kafka_security import client_options
 from .observability import get_logger
 from .relay import OutboxRelay
 from .topics_admin import ensure_topic
@@ -122,7 +123,9 @@ class RepublishRequestListener:
 
     async def _connect(self) -> AIOKafkaConsumer:
         await ensure_topic(self.bootstrap, Topics.REPUBLISH_REQUESTS)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, **client_options()
+        )
         await consumer.start()
         try:
             partitions = consumer.partitions_for_topic(Topics.REPUBLISH_REQUESTS)

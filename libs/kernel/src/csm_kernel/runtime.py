@@ -33,12 +33,13 @@ from .edge import install_edge
 from .health import LoopMonitor, LoopRegistry, supervise
 from .http import add_health, install_error_handlers, instrument
 from .kafka import BrokerDeadLetters, dead_letter_topic, make_broker, subscribe
+from .metrics import RuntimeCollector, ServiceMetrics
 from .observability import configure_logging, configure_tracing, get_logger
 from .openapi import document_kernel_answers
 from .process import freeze_startup_heap
 from .relay import OutboxRelay
 from .republish import RepublishRequestListener
-from .settings import ServiceSettings
+from .settings import ServiceSettings, command_settings
 from .status import kernel_status
 from .store.postgres import PostgresEventStore
 from .watchdog import ConsumerWatchdog, Subscription
@@ -62,6 +63,9 @@ class Runtime:
     loops: LoopRegistry = field(default_factory=LoopRegistry)
     subscriptions: list[Subscription] = field(default_factory=list)
     started_at: datetime | None = None
+    #: The service's Prometheus metrics (`/metrics`): the kernel's, and any the service adds
+    #: (`Counter(..., registry=runtime.metrics.registry)`, `runtime.metrics.on_scrape`).
+    metrics: ServiceMetrics = field(default_factory=lambda: ServiceMetrics("service"))
 
     def require_store(self) -> PostgresEventStore:
         """The event store; the service must be started."""
@@ -155,7 +159,10 @@ def create_app(
     and the service's own `background` loops, by name) runs under `supervise`: it is restarted
     if it ever ends early, and its monitor feeds `/health/ready`, `/health/live` and `/status`.
     """
-    runtime = Runtime(name=name, settings=settings)
+    runtime = Runtime(name=name, settings=settings, metrics=ServiceMetrics(name))
+    collector = RuntimeCollector(runtime)
+    runtime.metrics.add(collector)
+    runtime.metrics.on_scrape(collector.refresh)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -237,6 +244,7 @@ def create_app(
 
     app = FastAPI(title=f"CSM {name}", description=description, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.metrics = runtime.metrics
     if settings.auth_public_key_file is not None:
         app.state.token_verifier = TokenVerifier(settings.auth_public_key_file.read_bytes())
     install_error_handlers(app)
@@ -307,18 +315,40 @@ async def _retry_forever(start: Callable[[], Any], what: str) -> None:
             delay = min(delay * 2, 5.0)
 
 
-def service_main(name: str, app_factory: Callable[[ServiceSettings], FastAPI]) -> None:
-    """Console entry point: `serve` (default), or one of the operator's commands
-    (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`)."""
+@dataclass(frozen=True)
+class ServiceCommand:
+    """A command of one service's own (e.g. registration's `create-account`), listed by
+    `--help` with the kernel's."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    #: Runs it with the parsed arguments and the command settings; its exit status.
+    run: Callable[[argparse.Namespace, ServiceSettings], int]
+
+
+def service_main(
+    name: str,
+    app_factory: Callable[[ServiceSettings], FastAPI],
+    commands: Mapping[str, ServiceCommand] | None = None,
+    argv: Sequence[str] | None = None,
+) -> None:
+    """Console entry point: `serve` (default), one of the operator's commands
+    (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`) or one of the service's own
+    `commands`. Commands read `command_settings`: next to `make run` they need no variables
+    beyond the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`)."""
     parser = argparse.ArgumentParser(prog=f"csm-{name}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the HTTP API, relay and consumers (default)")
     add_commands(sub)
-    args = parser.parse_args()
-    settings = ServiceSettings()
+    for command, spec in (commands or {}).items():
+        spec.add_arguments(sub.add_parser(command, help=spec.help))
+    args = parser.parse_args(argv)
     configure_logging(name)
+    if args.command in (commands or {}):
+        sys.exit((commands or {})[args.command].run(args, command_settings(name)))
     if args.command not in (None, "serve"):
-        sys.exit(run_command(args, settings))
+        sys.exit(run_command(args, command_settings(name)))
+    settings = ServiceSettings()
     if settings.workers > 1:
         serve_workers(name, app_factory, settings)
         return

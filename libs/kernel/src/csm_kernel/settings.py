@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,7 +44,12 @@ class ServiceSettings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = "Children's Services Mapping <csm@localhost>"
-    #: Where people open links sent by email (the portal).
+    #: The portal's address as people's browsers reach it: every link written into an email
+    #: starts with it. One setting for every service that writes a link; never a name that
+    #: resolves only inside the cluster (`http://portal:8000`). When set it is `portal_url`.
+    public_url: str | None = None
+    #: Where people open links sent by email (the portal): `public_url` when that is set (this
+    #: older setting, `CSM_PORTAL_URL`, is still read when it is not).
     portal_url: str = "http://127.0.0.1:8000"
     #: Registration's Ed25519 public key (PEM file): every service verifies access tokens.
     auth_public_key_file: Path | None = None
@@ -52,3 +60,32 @@ class ServiceSettings(BaseSettings):
     #: The secret with which the portal vouches for the address of the person it calls for
     #: (portal and registration only; `csm_kernel.client_address`).
     portal_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _links_use_the_public_url(self) -> ServiceSettings:
+        if self.public_url:
+            self.portal_url = self.public_url.rstrip("/")
+        return self
+
+
+#: The embedded stack's ports when nothing says otherwise (as `csm_infra.settings`).
+EMBEDDED_PG_PORT = 55432
+EMBEDDED_BROKER_PORT = 19092
+
+
+def command_settings(service: str, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    """The settings of an operator's command (`csm-<service> verify`, ...): the service's own
+    variables, and where the stack would have set one for the service (`CSM_DATABASE_URL`,
+    `CSM_KAFKA_BOOTSTRAP`), the embedded stack's: the service's database on `CSM_PG_PORT` and
+    the broker on `CSM_BROKER_PORT`. So a command works next to `make run` with the same
+    variables `make run` reads, and nothing else."""
+    env = os.environ if environ is None else environ
+    overrides: dict[str, str] = {}
+    if "CSM_DATABASE_URL" not in env:
+        port = env.get("CSM_PG_PORT", str(EMBEDDED_PG_PORT))
+        overrides["database_url"] = f"postgresql://postgres@127.0.0.1:{port}/{service}"
+    if "CSM_KAFKA_BOOTSTRAP" not in env:
+        overrides["kafka_bootstrap"] = (
+            f"127.0.0.1:{env.get('CSM_BROKER_PORT', EMBEDDED_BROKER_PORT)}"
+        )
+    return ServiceSettings().model_copy(update=overrides)

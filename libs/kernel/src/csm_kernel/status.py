@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from .dead_letters import pending_count
@@ -11,12 +13,15 @@ if TYPE_CHECKING:
 
 
 async def kernel_status(runtime: Runtime) -> dict[str, Any]:
-    """The service's name and start, every loop's health, the relay's checkpoint and what it
-    has not published yet, each consumer's lag, detected losses and pending dead letters.
-    Parts that need the database say so instead when it is away."""
+    """The service's name, version and start, whether its database and the broker answer,
+    every loop's health, the relay's checkpoint and what it has not published yet, each
+    consumer's lag, detected losses and pending dead letters. Parts that need the database
+    say so instead when it is away."""
     status: dict[str, Any] = {
         "service": runtime.name,
+        "version": service_version(runtime.name),
         "started_at": runtime.started_at.isoformat() if runtime.started_at else None,
+        "broker_reachable": broker_reachable(runtime),
         "healthy": not runtime.loops.problems(),
         "problems": runtime.loops.problems(),
         "loops": runtime.loops.status(),
@@ -25,6 +30,7 @@ async def kernel_status(runtime: Runtime) -> dict[str, Any]:
     if pool is None:
         return status
     try:
+        status["database_reachable"] = bool(await pool.fetchval("SELECT true"))
         if runtime.relay is not None:
             relay = runtime.relay
             checkpoint = await relay.checkpoint()
@@ -60,5 +66,29 @@ async def kernel_status(runtime: Runtime) -> dict[str, Any]:
                 }
             status["consumers"] = consumers
     except Exception as exc:  # the database is away: say so, keep the rest
+        status.setdefault("database_reachable", False)
         status["database_error"] = f"{type(exc).__name__}: {exc}"[:300]
     return status
+
+
+@functools.cache
+def service_version(service: str) -> str:
+    """The installed version of the service's package (`csm-<service>`), else the kernel's."""
+    for distribution in (f"csm-{service}", "csm-kernel"):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+def broker_reachable(runtime: Runtime) -> bool | None:
+    """Does the broker answer this process (None when it uses none)? The relay's producer is
+    connected and its last pass worked; or a consumer holds partitions of its group."""
+    relay = runtime.relay
+    if relay is not None:
+        return relay.connected and relay.monitor.failing_since is None
+    if runtime.subscriptions:
+        consumers = [s.kafka_consumer() for s in runtime.subscriptions]
+        return any(c is not None and bool(c.assignment()) for c in consumers)
+    return None

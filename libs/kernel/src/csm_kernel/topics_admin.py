@@ -15,6 +15,7 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from .kafka_security import client_options
 from .observability import get_logger
 
 log = get_logger(__name__)
@@ -25,7 +26,7 @@ DEFAULT_PARTITIONS = 1
 
 async def listed_topics(bootstrap: str) -> set[str]:
     """The topics the broker lists now (a fresh connection: no cached metadata)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         return set(await admin.list_topics())
@@ -35,7 +36,7 @@ async def listed_topics(bootstrap: str) -> set[str]:
 
 async def ensure_topic(bootstrap: str, topic: str, partitions: int = DEFAULT_PARTITIONS) -> None:
     """Create `topic` unless it exists (brokers may not create topics on first use)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         await _create(admin, topic, partitions)
@@ -47,7 +48,7 @@ async def recreate_topic(bootstrap: str, topic: str, partitions: int) -> None:
     """Create, delete and create `topic` again: an empty topic that works, whatever stray
     records the broker held under its name. Only for a topic whose history is being
     published again from the event store."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         await _create(admin, topic, partitions)

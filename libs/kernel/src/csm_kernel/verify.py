@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, Callable, Iterable
+from dataclasses import dataclass, field
 
 from csm_contracts.envelope import EventEnvelope
 
@@ -42,15 +42,35 @@ def verify_stream(events: Iterable[EventEnvelope]) -> BrokenLink | None:
     return None
 
 
-async def verify_all(events: AsyncIterable[EventEnvelope]) -> list[BrokenLink]:
-    """Check every stream in a global-order history; the first broken link of each stream.
+@dataclass
+class Verification:
+    """What a check of a whole history found: how many events and streams it read, and the
+    first broken link of each broken stream."""
+
+    events: int = 0
+    streams: int = 0
+    broken: list[BrokenLink] = field(default_factory=list)
+    #: The global position of the last event read (0 when none).
+    last_position: int = 0
+
+
+async def verify_history(
+    events: AsyncIterable[EventEnvelope], on_event: Callable[[int], None] | None = None
+) -> Verification:
+    """Check every stream in a global-order history; `on_event` is told the position of each
+    event read (for a progress bar).
 
     A deleted final event of a stream cannot be seen from the chain alone: compare the stream
     heads with a published record such as the `stream_heads` in a CycleSignedOff.
     """
     heads: dict[str, tuple[int, str]] = {}
     broken: dict[str, BrokenLink] = {}
+    result = Verification()
     async for ev in events:
+        result.events += 1
+        result.last_position = ev.position or result.last_position
+        if on_event is not None:
+            on_event(result.last_position)
         if ev.stream_id in broken:
             continue
         version, prev = heads.get(ev.stream_id, (0, GENESIS_HASH))
@@ -58,4 +78,11 @@ async def verify_all(events: AsyncIterable[EventEnvelope]) -> list[BrokenLink]:
             broken[ev.stream_id] = link
         else:
             heads[ev.stream_id] = (ev.stream_version, ev.hash)
-    return list(broken.values())
+    result.streams = len(heads.keys() | broken.keys())
+    result.broken = list(broken.values())
+    return result
+
+
+async def verify_all(events: AsyncIterable[EventEnvelope]) -> list[BrokenLink]:
+    """Check every stream in a global-order history; the first broken link of each stream."""
+    return (await verify_history(events)).broken
