@@ -28,10 +28,11 @@ from csm_kernel.settings import ServiceSettings
 
 from .adapters.api import Api
 from .adapters.notification import HttpNotification
+from .adapters.peers import HttpPeers
 from .adapters.questionnaire import HttpQuestionnaire
 from .adapters.registration import HttpRegistration
 from .adapters.reporting import HttpReporting
-from .application.ports import Apis
+from .application.ports import Apis, Peers
 from .entrypoints.web import (
     auth,
     dashboard,
@@ -49,6 +50,7 @@ from .entrypoints.web import (
     review,
     sandbox,
     sign_off,
+    status,
     submission,
 )
 from .entrypoints.web.deps import Portal
@@ -77,6 +79,7 @@ ROUTERS = (
     reports,
     sandbox,
     mailbox,
+    status,
 )
 
 
@@ -86,6 +89,7 @@ class Wired:
 
     apis: Apis
     clients: list[Api]
+    peers: Peers
 
     async def aclose(self) -> None:
         for api in self.clients:
@@ -104,7 +108,8 @@ def wire(clients: dict[str, httpx.AsyncClient]) -> Wired:
         reporting=HttpReporting(reporting),
         notification=HttpNotification(notification),
     )
-    return Wired(apis, [registration, questionnaire, reporting, notification])
+    clients_ = [registration, questionnaire, reporting, notification]
+    return Wired(apis, clients_, HttpPeers(clients_))
 
 
 def _clients(settings: PortalSettings) -> dict[str, httpx.AsyncClient]:
@@ -141,7 +146,7 @@ def build_app(
     if portal_settings.auth_public_key_file is not None:
         verifier = TokenVerifier(portal_settings.auth_public_key_file.read_bytes())
     wired = wire(clients or _clients(portal_settings))
-    portal = Portal(portal_settings, wired.apis, verifier)
+    portal = Portal(portal_settings, wired.apis, verifier, wired.peers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

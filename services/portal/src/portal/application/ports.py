@@ -197,3 +197,11 @@ class Apis:
     questionnaire: QuestionnaireApi
     reporting: ReportingApi
     notification: NotificationApi
+
+
+class Peers(Protocol):
+    """The services the portal calls, as an ops engineer asks after them."""
+
+    async def readiness(self) -> dict[str, str]:
+        """Each service's answer to its readiness probe: "ready", or what is wrong."""
+        ...

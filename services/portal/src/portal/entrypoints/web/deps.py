@@ -13,6 +13,7 @@ from csm_kernel.auth import TokenVerifier
 from ...application.ports import (
     Apis,
     NotificationApi,
+    Peers,
     QuestionnaireApi,
     RegistrationApi,
     ReportingApi,
@@ -27,6 +28,7 @@ class Portal:
     settings: PortalSettings
     apis: Apis
     verifier: TokenVerifier | None
+    peers: Peers
 
 
 def portal_of(request: Request) -> Portal:
