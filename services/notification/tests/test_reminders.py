@@ -18,6 +18,9 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from csm_contracts.events.cycles import (
     CycleScheduled,
@@ -323,6 +326,25 @@ async def test_running_twice_records_nothing_twice(
     assert list(await asyncio.gather(reminders.run_due(), reminders.run_due())) == [0, 0]
     assert len(await reminder_rows(pool)) == 3
     assert await pool.fetchval("SELECT count(*) FROM reminders_recorded") == 3
+
+
+async def test_a_run_that_records_reminders_is_one_span_an_empty_run_none(
+    pool: asyncpg.Pool, clock: FixedClock, reminders: Reminders
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traced = Reminders(reminders.store, reminders.intents, clock, tracer_provider=provider)
+    for code in ("5A4", "5NT"):
+        await organisation(pool, code)
+    await schedule_cycle(pool)
+    clock.set(before_close(14))
+    assert await traced.run_due() == 2
+    [span] = exporter.get_finished_spans()
+    assert span.name == "notification reminders"
+    assert span.attributes is not None and span.attributes["csm.reminders.due"] == 2
+    assert await traced.run_due() == 0
+    assert len(exporter.get_finished_spans()) == 1
 
 
 async def test_concurrent_runs_record_each_reminder_once(

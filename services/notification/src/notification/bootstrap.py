@@ -23,6 +23,7 @@ from .adapters.bulletins_pg import PostgresBulletins
 from .adapters.deliveries_pg import PostgresDeliveryLog
 from .adapters.directory_pg import PostgresDirectory
 from .adapters.intents_pg import PostgresIntents
+from .adapters.metrics_prom import PrometheusNotificationMetrics
 from .adapters.queue_pg import PostgresQueue
 from .adapters.reminders_pg import PostgresReminders, PostgresReminderState
 from .adapters.smtp import SmtpConnection
@@ -113,7 +114,12 @@ class Services:
             return self._built
         store = runtime.require_store()
         pool = runtime.require_pool()
-        mailer = sender(pool, store, self.settings, self.clock, self.tokens)
+        # The sender's outcomes, and the queue's backlog read at each scrape of /metrics.
+        metrics = PrometheusNotificationMetrics(
+            runtime.metrics.registry, PostgresQueue(pool, store), self.clock
+        )
+        runtime.metrics.on_scrape(metrics.refresh)
+        mailer = sender(pool, store, self.settings, self.clock, self.tokens, metrics=metrics)
         self._built = NotificationService(
             sender=mailer,
             reminders=reminders(pool, self.clock, portal_url=self.settings.portal_url),

@@ -15,7 +15,7 @@ from csm_kernel.database import Connection
 from csm_kernel.store.base import NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 
-from ..application.ports import Due, Failure, OutcomeEvent, QueueUnavailable
+from ..application.ports import Backlog, Due, Failure, OutcomeEvent, QueueUnavailable
 
 _CLAIM = """
 SELECT id, kind, organisation_id, recipient, recipient_name, context::text AS context,
@@ -59,6 +59,14 @@ WHERE n.id = u.id
 
 _NOTE_UNTRIED = """
 UPDATE notifications SET last_error = $2 WHERE id = ANY($1::text[])
+"""
+
+#: What is waiting, read at each metrics scrape: the pending rows are the `notifications_due`
+#: partial index, few when all is well.
+_BACKLOG = """
+SELECT count(*) AS queued, extract(epoch FROM $1::timestamptz - min(created_at)) AS oldest
+FROM notifications
+WHERE status = 'pending'
 """
 
 #: The database being away: the sender backs off and tries again.
@@ -118,6 +126,14 @@ class PostgresQueue:
             [f.code for f in deferred],
             [f.subject for f in deferred],
         )
+
+    async def backlog(self, now: datetime) -> Backlog:
+        """`application.ports.QueueBacklog`: one query; the age against `now` (the service's
+        clock), never below 0."""
+        row = await self._pool.fetchrow(_BACKLOG, now)
+        assert row is not None
+        oldest = row["oldest"]
+        return Backlog(int(row["queued"]), max(float(oldest), 0.0) if oldest is not None else 0.0)
 
     async def note_untried(self, conn: Connection, ids: Sequence[str], reason: str) -> None:
         await conn.execute(_NOTE_UNTRIED, list(ids), reason)

@@ -349,6 +349,33 @@ class Queue(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """The emails not yet sent nor failed for good (due now or waiting to be retried)."""
+
+    queued: int
+    #: Since the oldest of them was recorded (0 when none).
+    oldest_age_seconds: float
+
+
+class QueueBacklog(Protocol):
+    """How far behind the sender is, read at each metrics scrape (one cheap query)."""
+
+    async def backlog(self, now: datetime) -> Backlog: ...
+
+
+class SendingMetrics(Protocol):
+    """What the sender counts of the outcomes it recorded (after they were committed)."""
+
+    def sent(self, kind: str, count: int) -> None:
+        """Emails of `kind` the server accepted."""
+        ...
+
+    def failed(self, kind: str, count: int) -> None:
+        """Attempts at emails of `kind` that failed, to be retried or for good."""
+        ...
+
+
 class MailFailure(Exception):
     """An email the server did not accept: for good (`permanent`) or for now."""
 

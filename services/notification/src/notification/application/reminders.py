@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.cycles import (
@@ -32,7 +32,7 @@ from csm_kernel.database import Connection
 from csm_kernel.errors import NotFound
 from csm_kernel.handlers import HandlerTable
 from csm_kernel.health import LoopMonitor
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, traced_work
 
 from ..domain.reminders import (
     DEFAULT_DAYS_BEFORE,
@@ -56,6 +56,9 @@ __all__ = [
     "human_time",
     "validate_schedule",
 ]
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = get_logger(__name__)
 
@@ -132,22 +135,33 @@ class Reminders:
         intents: Intents,
         clock: Clock,
         portal_url: str = "http://127.0.0.1:8000",
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.store = store
         self.intents = intents
         self.clock = clock
         self.portal_url = portal_url.rstrip("/")
+        self._tracer_provider = tracer_provider
 
     async def run_due(self) -> int:
-        """Record every reminder due now, in one transaction; how many are new."""
+        """Record every reminder due now, in one transaction; how many are new. A run that
+        found reminders due is one trace, to its commit; an empty one makes none."""
         now = self.clock.now()
-        async with self.store.reminder_run() as conn:
-            due = await self.store.due(conn, now)
-            if not due:
-                return 0
-            intents = [reminder_intent(d, now, self.portal_url) for d in due]
-            await self.store.mark_recorded(conn, list(zip(due, intents, strict=True)), now)
-            new = await self.intents.record(conn, intents, now)
+        with contextlib.ExitStack() as tracing:
+            async with self.store.reminder_run() as conn:
+                due = await self.store.due(conn, now)
+                if not due:
+                    return 0
+                tracing.enter_context(
+                    traced_work(
+                        "notification reminders",
+                        self._tracer_provider,
+                        **{"csm.reminders.due": len(due)},
+                    )
+                )
+                intents = [reminder_intent(d, now, self.portal_url) for d in due]
+                await self.store.mark_recorded(conn, list(zip(due, intents, strict=True)), now)
+                new = await self.intents.record(conn, intents, now)
         log.info("deadline reminders recorded", count=new)
         return new
 

@@ -49,12 +49,13 @@ from __future__ import annotations
 import asyncio
 import binascii
 import contextlib
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
@@ -63,7 +64,7 @@ from csm_kernel.clock import Clock
 from csm_kernel.database import Connection
 from csm_kernel.health import LoopMonitor
 from csm_kernel.links import LinkTokens
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, traced_work
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store.base import AppendContext
 from csm_kernel.text import scrub_text
@@ -79,8 +80,12 @@ from .ports import (
     OutcomeEvent,
     Queue,
     QueueUnavailable,
+    SendingMetrics,
 )
 from .templates import Rendered, render
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = get_logger(__name__)
 
@@ -106,6 +111,19 @@ class Batch:
     deferred: int = 0
     #: Why the server could not be reached, when it could not (untried rows stay due).
     unavailable: str | None = None
+    #: Emails sent, and attempts failed (deferred or for good), by kind.
+    sent_by_kind: Counter[str] = field(default_factory=Counter)
+    failed_by_kind: Counter[str] = field(default_factory=Counter)
+
+
+class NoMetrics:
+    """`SendingMetrics` that counts nothing (a sender built without metrics)."""
+
+    def sent(self, kind: str, count: int) -> None:
+        pass
+
+    def failed(self, kind: str, count: int) -> None:
+        pass
 
 
 class Sender:
@@ -123,8 +141,12 @@ class Sender:
         max_attempts: int = 8,
         idle_seconds: float = 0.25,
         max_backoff_seconds: float = 30.0,
+        metrics: SendingMetrics | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._queue = queue
+        self._metrics: SendingMetrics = metrics or NoMetrics()
+        self._tracer_provider = tracer_provider
         self._settings = settings
         self._clock = clock
         self._tokens = tokens
@@ -151,20 +173,41 @@ class Sender:
         return (await self.send_batch()).sent
 
     async def send_batch(self) -> Batch:
-        """Claim, send and record one batch (see the module docstring)."""
+        """Claim, send and record one batch (see the module docstring). A batch that found
+        work is one trace, from its first email to its commit; an empty poll makes none."""
         outcome = Batch()
-        async with self._queue.claim(self._clock.now(), self._batch) as (conn, due):
-            if not due:
-                return outcome
-            outcome.claimed = len(due)
-            results, unavailable = await self._deliver(due, self.connections)
-            outcome.unavailable = unavailable
-            await self._record(conn, due, results, outcome)
-            if unavailable is not None:
-                untried = [d.id for d in due if d.id not in results]
-                await self._queue.note_untried(
-                    conn, untried, f"waiting: SMTP server unavailable: {unavailable}"
+        with contextlib.ExitStack() as tracing:
+            async with self._queue.claim(self._clock.now(), self._batch) as (conn, due):
+                if not due:
+                    return outcome
+                span = tracing.enter_context(
+                    traced_work(
+                        "notification send",
+                        self._tracer_provider,
+                        **{"csm.notifications.claimed": len(due)},
+                    )
                 )
+                outcome.claimed = len(due)
+                results, unavailable = await self._deliver(due, self.connections)
+                outcome.unavailable = unavailable
+                await self._record(conn, due, results, outcome)
+                if unavailable is not None:
+                    untried = [d.id for d in due if d.id not in results]
+                    await self._queue.note_untried(
+                        conn, untried, f"waiting: SMTP server unavailable: {unavailable}"
+                    )
+            span.set_attributes(
+                {
+                    "csm.notifications.sent": outcome.sent,
+                    "csm.notifications.failed": outcome.failed,
+                    "csm.notifications.deferred": outcome.deferred,
+                }
+            )
+        # Counted once committed: a batch rolled back is tried again and counted then.
+        for kind, count in outcome.sent_by_kind.items():
+            self._metrics.sent(kind, count)
+        for kind, count in outcome.failed_by_kind.items():
+            self._metrics.failed(kind, count)
         if outcome.failed or outcome.deferred or unavailable:
             log.info(
                 "notification batch",
@@ -300,6 +343,8 @@ class Sender:
         outcome.sent = len(sent)
         outcome.failed = len(failed)
         outcome.deferred = len(deferred)
+        outcome.sent_by_kind.update(r.kind for r in sent)
+        outcome.failed_by_kind.update(r.kind for r, _ in (*failed, *deferred))
 
     async def _append(
         self, conn: Connection, events: Sequence[tuple[Due, NotificationSent | NotificationFailed]]
