@@ -71,10 +71,10 @@ mail: install
 	$(BIN)/csm-infra mail
 
 # The first national admin: `make admin EMAIL=you@example.org NAME="Your Name"` while `make run`
-# runs; the set-up link arrives by mail (`make mail`).
+# runs; the set-up link arrives by mail (`make mail`). The command finds registration's database
+# as `make run` set it up (`CSM_PG_PORT`), as every `csm-<service>` command does.
 admin: install
-	CSM_DATABASE_URL=postgresql://postgres@127.0.0.1:$${CSM_PG_PORT:-55432}/registration \
-		$(BIN)/csm-registration create-account --email "$(EMAIL)" --name "$(NAME)"
+	$(BIN)/csm-registration create-account --email "$(EMAIL)" --name "$(NAME)"
 
 schemas: install
 	$(BIN)/python -m csm_contracts.schemas

@@ -1,14 +1,26 @@
-"""`csm-registration create-account`: how the first national admin gets in."""
+"""`csm-registration create-account`: how the first national admin gets in. It is one of the
+service's commands (`--help` lists it) and finds the database as `make run` set it up."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import pytest
+
+from csm_kernel.links import LinkTokens
+from csm_kernel.settings import ServiceSettings
+from registration.bootstrap import build_app
+
+CSM_REGISTRATION = str(Path(sys.executable).parent / "csm-registration")
 
 
 async def test_create_account_queues_a_set_up_link_and_prints_no_secret(infra: Any) -> None:
@@ -64,3 +76,79 @@ async def test_create_account_refuses_an_unknown_role(infra: Any) -> None:
     )
     assert run.returncode == 2
     assert "invalid choice" in run.stderr
+
+
+def test_help_lists_create_account_with_the_kernels_commands() -> None:
+    run = subprocess.run([CSM_REGISTRATION, "--help"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    for command in ("serve", "republish", "verify", "dead-letters", "create-account"):
+        assert command in run.stdout, command
+
+
+def _stack_environment(infra: Any) -> dict[str, str]:
+    """This process's environment with none of a service's `CSM_` settings: only what `make run`
+    reads (`CSM_PG_PORT`, `CSM_VAR_DIR`), as in a second terminal next to it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CSM_")}
+    return {**env, "CSM_PG_PORT": str(infra.pg_port), "CSM_VAR_DIR": str(infra.var_dir)}
+
+
+async def test_create_account_finds_registrations_database_as_make_run_set_it_up(
+    infra: Any, auth_keys: Any, registration_link_key: Path
+) -> None:
+    if infra.stack is None:
+        pytest.skip("the embedded stack's PostgreSQL (containers have a password)")
+    address = f"ada-{secrets.token_hex(4)}@dfe.example"
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [CSM_REGISTRATION, "create-account", "--email", address, "--name", "Ada Admin"],
+        env=_stack_environment(infra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"a set-up link is on its way to {address}" in run.stdout
+    # `make run` gives registration the database named after it: the account is there, and
+    # its holder sets a password from the link and signs in to the service running on it.
+    dsn = infra.dsn("registration")
+    conn = await asyncpg.connect(dsn)
+    try:
+        created = await conn.fetchval(
+            "SELECT data FROM events WHERE type = 'registration.AccountCreated' "
+            "AND data->>'email' = $1",
+            address,
+        )
+    finally:
+        await conn.close()
+    assert created is not None, "no account created in the registration database"
+    token = LinkTokens.from_file(registration_link_key).set_up_token(
+        json.loads(created)["setup_id"]
+    )
+    app = build_app(
+        ServiceSettings(
+            database_url=dsn,
+            kafka_bootstrap=infra.bootstrap,
+            smtp_port=infra.smtp_port,
+            auth_public_key_file=auth_keys.public_file,
+            auth_private_key_file=auth_keys.private_file,
+            link_key_file=registration_link_key,
+        )
+    )
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=60
+        ) as client:
+            password = "correct horse battery staple"
+            r = await client.post("/auth/set-up", json={"token": token, "password": password})
+            assert r.status_code == 204, r.text
+            r = await client.post("/auth/sign-in", json={"email": address, "password": password})
+            assert r.status_code == 200, r.text
+            bearer = {"authorization": f"Bearer {r.json()['access_token']}"}
+            me = (await client.get("/auth/me", headers=bearer)).json()
+            assert me["roles"] == ["national-admin"]
+            assert me["account_id"] in run.stdout
+    finally:
+        async with asyncio.timeout(30):
+            await lifespan.__aexit__(None, None, None)
