@@ -56,6 +56,23 @@ async def test_create_account_queues_a_set_up_link_and_prints_no_secret(infra: A
     assert '"setup_id"' in event["data"] and "token" not in event["data"]
     assert event["actor"].startswith("cli:")
 
+    # The same address again: refused in one line, not a traceback, and nothing written.
+    again = subprocess.run(
+        [CSM_REGISTRATION, "create-account", "--email", "admin@dfe.example", "--name", "Again"],
+        env={**os.environ, "CSM_DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 1
+    assert again.stderr.startswith("no account created: ") and "already" in again.stderr
+    assert "Traceback" not in again.stderr
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM accounts") == 1
+    finally:
+        await conn.close()
+
 
 async def test_create_account_refuses_an_unknown_role(infra: Any) -> None:
     run = subprocess.run(

@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import sys
 
 from csm_contracts.auth import Role
 from csm_kernel.database import connect_pool, migrate
+from csm_kernel.errors import CSMError
 from csm_kernel.runtime import ServiceCommand, service_main
 from csm_kernel.settings import ServiceSettings
 from csm_kernel.store import AppendContext
@@ -45,7 +47,11 @@ def _create_account_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_create_account(args: argparse.Namespace, settings: ServiceSettings) -> int:
-    account_id = asyncio.run(_create_account(settings, args.email, args.name, args.role))
+    try:
+        account_id = asyncio.run(_create_account(settings, args.email, args.name, args.role))
+    except CSMError as exc:  # e.g. the address has an account already: say so, no traceback
+        print(f"no account created: {exc.message}", file=sys.stderr)
+        return 1
     print(f"account {account_id} created; a set-up link is on its way to {args.email}")
     return 0
 
