@@ -1,0 +1,125 @@
+"""What the questionnaire tells an operator: its counters on `/metrics` (saves, submissions,
+sign-offs; only what committed), and a trace for each pass of its loops that found work, none
+for the idle passes (docs/observability.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import complete_answers
+
+COUNTERS = {
+    "saves": "csm_questionnaire_saves_total",
+    "submissions": "csm_questionnaire_submissions_total",
+    "signoffs": "csm_questionnaire_signoffs_total",
+}
+
+
+async def _counters(q: Any) -> dict[str, float]:
+    """The three counters as Prometheus reads them from a scrape of the running app."""
+    r = await q.client.get("/metrics")
+    assert r.status_code == 200, r.text
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            for key, name in COUNTERS.items():
+                if sample.name == name:
+                    assert family.type == "counter" and not sample.labels
+                    found[key] = sample.value
+    assert set(found) == set(COUNTERS), f"missing from /metrics: {set(COUNTERS) - set(found)}"
+    return found
+
+
+class Moves:
+    """Scrapes and says how far each counter moved since the last scrape."""
+
+    def __init__(self, q: Any) -> None:
+        self.q = q
+        self.last: dict[str, float] = {}
+
+    async def start(self) -> None:
+        self.last = await _counters(self.q)
+
+    async def since(self) -> dict[str, float]:
+        now = await _counters(self.q)
+        moved = {key: now[key] - self.last[key] for key in COUNTERS}
+        self.last = now
+        return moved
+
+
+NOTHING = {"saves": 0, "submissions": 0, "signoffs": 0}
+
+
+async def test_saves_submissions_and_sign_offs_are_counted_once_committed(
+    questionnaire_app,
+) -> None:
+    async with questionnaire_app("q_metrics_counters") as q:
+        await q.register("LA1", "local-authority")
+        await q.schedule()
+        await q.move_to(q.OPEN)
+        headers = q.lead("LA1")
+        first, second = [
+            (await q.client.get(f"/questionnaires/{item['id']}", headers=headers)).json()
+            for item in await q.owed("LA1")
+        ]
+        moves = Moves(q)
+        await moves.start()
+        assert moves.last == NOTHING  # a fresh process has counted nothing
+
+        answers = f"/questionnaires/{first['id']}/answers"
+        complete = complete_answers(first["definition"])
+        r = await q.client.patch(
+            answers, headers=headers, json={"version": first["version"], "answers": complete}
+        )
+        assert r.status_code == 200, r.text
+        assert await moves.since() == {**NOTHING, "saves": 1}
+
+        # Refused saves count nothing: a stale version, an answer out of range, no version.
+        r = await q.client.patch(
+            answers, headers=headers, json={"version": first["version"], "answers": complete}
+        )
+        assert r.status_code == 409, r.text
+        version = r.json()["details"][-1]["version"]  # where the stream stands
+        r = await q.client.patch(
+            answers, headers=headers, json={"version": version, "answers": {"no-such": 1}}
+        )
+        assert r.status_code == 422, r.text
+        r = await q.client.patch(answers, headers=headers, json={"answers": complete})
+        assert r.status_code == 422, r.text
+        # Nor does a save that changes nothing (nothing is appended).
+        r = await q.client.patch(
+            answers, headers=headers, json={"version": version, "answers": complete}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["changed"] == []
+        assert await moves.since() == NOTHING
+
+        r = await q.client.post(f"/questionnaires/{first['id']}/submit", headers=headers)
+        assert r.status_code == 200, r.text
+        assert await moves.since() == {**NOTHING, "submissions": 1}
+
+        # A refused submission (already submitted) and a refused sign-off (one outstanding).
+        r = await q.client.post(f"/questionnaires/{first['id']}/submit", headers=headers)
+        assert r.status_code in (409, 422), r.text
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/sign-off", headers=headers, json={"confirm": True}
+        )
+        assert r.status_code == 409, r.text
+        assert await moves.since() == NOTHING
+
+        await q.complete("LA1", second)  # one save, one submission
+        assert await moves.since() == {**NOTHING, "saves": 1, "submissions": 1}
+
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/sign-off", headers=headers, json={"confirm": True}
+        )
+        assert r.status_code == 200, r.text
+        assert await moves.since() == {**NOTHING, "signoffs": 1}
+
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/sign-off", headers=headers, json={"confirm": True}
+        )
+        assert r.status_code == 409, r.text  # signed off already
+        assert await moves.since() == NOTHING
