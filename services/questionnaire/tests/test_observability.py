@@ -4,9 +4,17 @@ for the idle passes (docs/observability.md)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
+
+from kafka_helpers import eventually
 
 from .conftest import complete_answers
 
@@ -123,3 +131,79 @@ async def test_saves_submissions_and_sign_offs_are_counted_once_committed(
         )
         assert r.status_code == 409, r.text  # signed off already
         assert await moves.since() == NOTHING
+
+
+@pytest.fixture
+def exported() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def _names(exporter: InMemorySpanExporter) -> list[str]:
+    return [span.name for span in exporter.get_finished_spans()]
+
+
+async def test_only_a_clock_tick_that_finds_work_makes_a_span(questionnaire_app, exported) -> None:
+    provider, exporter = exported
+    async with questionnaire_app("q_trace_clock") as q:
+        await q.register("LA1", "local-authority")
+        await q.schedule()
+        q.services.cycles.tracer_provider = provider
+        for _ in range(3):  # before the sandbox opens: nothing to do
+            assert await q.services.cycles.tick() == 0
+        assert _names(exporter) == []
+
+        q.clock.set(q.OPEN)
+        assert await q.services.cycles.tick() == 1  # into data entry, and issue what is owed
+        [span] = exporter.get_finished_spans()
+        assert span.name == "cycle-clock" and span.kind is SpanKind.INTERNAL
+        assert span.parent is None  # a trace of its own
+        assert dict(span.attributes or {}) == {"csm.cycle_clock.moves": 1}
+        assert len(await q.owed("LA1")) == 2
+
+        exporter.clear()
+        for _ in range(3):  # moved and issued: idle again
+            assert await q.services.cycles.tick() == 0
+        assert _names(exporter) == []
+
+
+async def test_only_a_snapshot_pass_that_writes_rows_makes_a_span(
+    questionnaire_app, exported
+) -> None:
+    provider, exporter = exported
+    async with questionnaire_app("q_trace_snapshots") as q:
+        await q.register("LA1", "local-authority")
+        await q.schedule()
+        await q.move_to(q.OPEN)
+        [item, _] = await q.owed("LA1")
+        view = (await q.client.get(f"/questionnaires/{item['id']}", headers=q.lead("LA1"))).json()
+        snapshots = q.services.snapshots  # the app's own writer, every 0.25 s
+
+        async def written() -> bool:
+            return snapshots.pending == 0
+
+        await eventually(written, 10, "the snapshots of the issue written")
+        snapshots.tracer_provider = provider
+        await asyncio.sleep(snapshots.interval * 4)  # idle passes
+        assert _names(exporter) == []
+
+        r = await q.client.patch(
+            f"/questionnaires/{view['id']}/answers",
+            headers=q.lead("LA1"),
+            json={"version": view["version"], "answers": complete_answers(view["definition"])},
+        )
+        assert r.status_code == 200, r.text
+
+        async def traced() -> bool:
+            return bool(exporter.get_finished_spans())
+
+        await eventually(traced, 10, "the pass that writes the saved row")
+        [span] = exporter.get_finished_spans()
+        assert span.name == "snapshot-writer" and span.kind is SpanKind.INTERNAL
+        assert dict(span.attributes or {}) == {"csm.snapshots.pending": 1}
+        assert snapshots.pending == 0
+
+        await asyncio.sleep(snapshots.interval * 4)  # written: idle again
+        assert _names(exporter) == ["snapshot-writer"]
