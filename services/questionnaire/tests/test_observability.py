@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -166,6 +167,21 @@ async def test_only_a_clock_tick_that_finds_work_makes_a_span(questionnaire_app,
         exporter.clear()
         for _ in range(3):  # moved and issued: idle again
             assert await q.services.cycles.tick() == 0
+        assert _names(exporter) == []
+
+        # Issuing alone (a whole-cycle issue that did not finish) is work too.
+        conn = await asyncpg.connect(q.dsn)
+        try:
+            await conn.execute("UPDATE cycles SET issued = false")
+        finally:
+            await conn.close()
+        assert await q.services.cycles.tick() == 0
+        [span] = exporter.get_finished_spans()
+        assert span.name == "cycle-clock" and span.parent is None
+        assert dict(span.attributes or {}) == {"csm.cycle_clock.issues": 1}
+        assert len(await q.owed("LA1")) == 2  # nothing issued twice
+        exporter.clear()
+        assert await q.services.cycles.tick() == 0
         assert _names(exporter) == []
 
 
