@@ -21,6 +21,7 @@ from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
 
 from .adapters.cycles_pg import PostgresCycles
+from .adapters.metrics_prom import PrometheusActivity
 from .adapters.questionnaires_pg import PostgresQuestionnaires
 from .adapters.registry_pg import PostgresRegistry
 from .adapters.snapshots_pg import Snapshots
@@ -60,6 +61,7 @@ class Services:
         pool = runtime.require_pool()
         transactions = PostgresTransactions(pool)
         registry = PostgresRegistry(pool)
+        activity = PrometheusActivity(runtime.metrics.registry)
         self.snapshots = Snapshots(pool)
         self.questionnaire_repo = PostgresQuestionnaires(pool, store, self.snapshots)
         self.cycle_repo = PostgresCycles(pool, store)
@@ -72,7 +74,7 @@ class Services:
             self.clock,
         )
         self.questionnaires = Questionnaires(
-            self.questionnaire_repo, self.catalogue, self.clock, self.links
+            self.questionnaire_repo, self.catalogue, self.clock, self.links, activity
         )
         self.returns = Returns(
             transactions,
@@ -81,6 +83,7 @@ class Services:
             registry,
             self.catalogue,
             self.clock,
+            activity,
         )
         following = Following(self.cycles, self.questionnaire_repo, registry, self.catalogue)
         self.application = QuestionnaireService(

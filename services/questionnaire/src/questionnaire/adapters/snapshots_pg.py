@@ -25,9 +25,10 @@ import asyncio
 import contextlib
 
 import asyncpg
+from opentelemetry.trace import TracerProvider
 
 from csm_kernel.health import LoopMonitor
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, traced_work
 from csm_kernel.poison import PoisonItems, is_transient
 from csm_kernel.text import scrub_text, storable_json
 
@@ -51,11 +52,18 @@ class Snapshots:
     """Remembers the newest committed state of each questionnaire and writes them in batches."""
 
     def __init__(
-        self, pool: asyncpg.Pool, interval: float = 0.25, max_batch: int = 1000, attempts: int = 3
+        self,
+        pool: asyncpg.Pool,
+        interval: float = 0.25,
+        max_batch: int = 1000,
+        attempts: int = 3,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.pool = pool
         self.interval = interval
         self.max_batch = max_batch
+        #: Where a pass that writes rows is traced (the global provider unless given).
+        self.tracer_provider = tracer_provider
         self.poison = PoisonItems("questionnaire snapshots", attempts)
         self._pending: dict[str, Questionnaire] = {}
         #: Rows set aside, with the version that could not be written: not tried again.
@@ -119,13 +127,20 @@ class Snapshots:
             self.remember(q)
 
     async def run(self, stop: asyncio.Event, monitor: LoopMonitor | None = None) -> None:
-        """Flush every `interval` until `stop`, then once more."""
+        """Flush every `interval` until `stop`, then once more. A pass with rows to write is
+        traced (`snapshot-writer`, its statements inside); an idle one makes no span."""
         monitor = monitor or LoopMonitor("snapshot-writer")
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)
             try:
-                await self.flush()
+                if self._pending:
+                    with traced_work(
+                        "snapshot-writer",
+                        self.tracer_provider,
+                        **{"csm.snapshots.pending": len(self._pending)},
+                    ):
+                        await self.flush()
                 monitor.beat()
             except Exception as exc:  # the database is away or a deadlock: next time
                 monitor.failed(exc)

@@ -23,7 +23,7 @@ from ..domain.answers import AnswerError, Evaluation, evaluate, grades
 from ..domain.cycle import ensure_open_for_entry, entry_ends
 from ..domain.questionnaire import DelegationStatus, Questionnaire, Status
 from .catalogue import DefinitionCatalogue
-from .ports import DelegationRecord, Loaded, QuestionnaireRepository
+from .ports import Activity, DelegationRecord, Loaded, QuestionnaireRepository, Uncounted
 from .views import RenderedCache, render, splice, summary
 
 
@@ -72,11 +72,13 @@ class Questionnaires:
         catalogue: DefinitionCatalogue,
         clock: Clock,
         links: LinkTokens | None,
+        activity: Activity | None = None,
     ) -> None:
         self.repo = repo
         self.catalogue = catalogue
         self.clock = clock
         self.links = links
+        self.activity: Activity = activity or Uncounted()
         self.rendered = RenderedCache()
 
     # --- reading -------------------------------------------------------------------------------
@@ -305,6 +307,8 @@ class Questionnaires:
                 details=[{"field": p.question, **p.as_dict()} for p in exc.problems],
             ) from None
         after = await self._commit(loaded, events, context)
+        if events:  # appended and committed (a save that changes nothing appends nothing)
+            self.activity.saved()
         changed = [c.question for e in events for c in getattr(e, "changes", [])]
         return Loaded(after, loaded.cycle, loaded.ret), changed
 
@@ -315,7 +319,10 @@ class Questionnaires:
         q = loaded.questionnaire
         ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
         events = decide.submit(q, self.catalogue.get(q.definition), principal.actor)
-        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+        after = await self._commit(loaded, events, context)
+        if events:
+            self.activity.submitted()
+        return Loaded(after, loaded.cycle, loaded.ret)
 
     async def withdraw_submission(
         self, principal: Principal, questionnaire_id: str, reason: str, context: AppendContext

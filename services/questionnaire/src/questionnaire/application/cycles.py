@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from opentelemetry.trace import TracerProvider
+
 from csm_contracts.events.cycles import (
     CyclePhaseChanged,
     CycleScheduled,
@@ -21,7 +23,7 @@ from csm_contracts.registry import EventPayload
 from csm_kernel.clock import Clock
 from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, traced_work
 from csm_kernel.poison import PoisonItems, is_transient
 from csm_kernel.store import AppendContext
 
@@ -52,6 +54,7 @@ class Cycles:
         registry: Registry,
         catalogue: DefinitionCatalogue,
         clock: Clock,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.transactions = transactions
         self.repo = repo
@@ -59,6 +62,8 @@ class Cycles:
         self.registry = registry
         self.catalogue = catalogue
         self.clock = clock
+        #: Where a tick that finds work traces it (the global provider unless given).
+        self.tracer_provider = tracer_provider
         #: A cycle the clock cannot move or issue for a reason of its own (not a lost
         #: connection) is tried on a few ticks, then set aside until a restart, logged and
         #: counted, so that it neither holds the other cycles up nor is retried for ever.
@@ -130,27 +135,55 @@ class Cycles:
 
     async def tick(self) -> int:
         """Move every cycle to the phase its timetable gives now, then issue what is owed.
-        Idempotent: the clock loop calls it every few seconds. Returns phase changes made."""
+        Idempotent: the clock loop calls it every few seconds. Returns phase changes made.
+
+        A tick that finds something to do is traced (`cycle-clock`, its queries inside); one
+        that finds nothing, nearly all of them, makes no span."""
         now = self.clock.now()
+        due = [
+            (state, target)
+            for state in await self.repo.all()
+            if later(target := phase_at(state.timetable, now), state.phase)
+            and ("move", state.cycle) not in self._set_aside
+        ]
+        if due:
+            with traced_work(
+                "cycle-clock", self.tracer_provider, **{"csm.cycle_clock.moves": len(due)}
+            ):
+                moved = await self._move_due(due)
+                await self._issue_owed_all(await self._to_issue())
+            return moved
+        to_issue = await self._to_issue()
+        if to_issue:
+            with traced_work(
+                "cycle-clock", self.tracer_provider, **{"csm.cycle_clock.issues": len(to_issue)}
+            ):
+                await self._issue_owed_all(to_issue)
+        return 0
+
+    async def _move_due(self, due: list[tuple[CycleState, Phase]]) -> int:
         moved = 0
-        for state in await self.repo.all():
-            target = phase_at(state.timetable, now)
-            if later(target, state.phase) and ("move", state.cycle) not in self._set_aside:
-                context = AppendContext(actor=CLOCK_ACTOR)
-                try:
-                    await self._move(state, target, by_clock=True, reason=None, context=context)
-                    moved += 1
-                except ConcurrencyConflict:
-                    pass  # someone else moved it: the next tick sees where it is
-                except Exception as exc:
-                    self._failed(("move", state.cycle), exc)
-        for cycle in await self.repo.not_issued():
-            if ("issue", cycle) not in self._set_aside:
-                try:
-                    await self.issue_owed(cycle)
-                except Exception as exc:
-                    self._failed(("issue", cycle), exc)
+        for state, target in due:
+            context = AppendContext(actor=CLOCK_ACTOR)
+            try:
+                await self._move(state, target, by_clock=True, reason=None, context=context)
+                moved += 1
+            except ConcurrencyConflict:
+                pass  # someone else moved it: the next tick sees where it is
+            except Exception as exc:
+                self._failed(("move", state.cycle), exc)
         return moved
+
+    async def _to_issue(self) -> list[str]:
+        """Cycles whose owed questionnaires are not all issued, but those set aside."""
+        return [c for c in await self.repo.not_issued() if ("issue", c) not in self._set_aside]
+
+    async def _issue_owed_all(self, cycles: list[str]) -> None:
+        for cycle in cycles:
+            try:
+                await self.issue_owed(cycle)
+            except Exception as exc:
+                self._failed(("issue", cycle), exc)
 
     def _failed(self, item: tuple[str, str], exc: Exception) -> None:
         """One cycle's step failed: a lost connection ends the tick (the loop retries it);

@@ -62,6 +62,37 @@ class ReturnRecord:
     updated_at: datetime
 
 
+class Activity(Protocol):
+    """Counts the domain actions done, for the service's `/metrics`: each is called once the
+    action's append has committed, never for one refused. A save is the hot path: an
+    implementation must do no more than bump a counter."""
+
+    def saved(self) -> None:
+        """Answers were saved (one save, however many answers it changed)."""
+        ...
+
+    def submitted(self) -> None:
+        """A questionnaire was submitted."""
+        ...
+
+    def signed_off(self) -> None:
+        """An organisation's return was signed off."""
+        ...
+
+
+class Uncounted:
+    """An `Activity` that counts nothing (use cases built without metrics, as in unit tests)."""
+
+    def saved(self) -> None:
+        pass
+
+    def submitted(self) -> None:
+        pass
+
+    def signed_off(self) -> None:
+        pass
+
+
 class Transactions(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction, committed when the block ends without an error."""

@@ -25,7 +25,14 @@ from ..domain.cycle import entry_ends
 from ..domain.questionnaire import Status
 from ..domain.sign_off import decide_sign_off, live, ni51_scores
 from .catalogue import DefinitionCatalogue
-from .ports import CycleRepository, QuestionnaireRepository, Registry, Transactions
+from .ports import (
+    Activity,
+    CycleRepository,
+    QuestionnaireRepository,
+    Registry,
+    Transactions,
+    Uncounted,
+)
 
 
 class Returns:
@@ -37,6 +44,7 @@ class Returns:
         registry: Registry,
         catalogue: DefinitionCatalogue,
         clock: Clock,
+        activity: Activity | None = None,
     ) -> None:
         self.transactions = transactions
         self.cycles = cycles
@@ -44,6 +52,7 @@ class Returns:
         self.registry = registry
         self.catalogue = catalogue
         self.clock = clock
+        self.activity: Activity = activity or Uncounted()
 
     async def status(
         self, principal: Principal, cycle: str, organisation_id: str
@@ -113,5 +122,6 @@ class Returns:
             raise Conflict(
                 f"{organisation_id}'s {cycle} return changed meanwhile; try again"
             ) from None
+        self.activity.signed_off()  # the transaction committed
         self.questionnaires.remember(decided.locked())
         return event
