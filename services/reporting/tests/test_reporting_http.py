@@ -8,9 +8,11 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
+from prometheus_client.parser import text_string_to_metric_families
 
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.cycles import CycleScheduled
+from reporting.adapters.projections import PROJECTIONS
 from reporting_history import TIMETABLE
 
 
@@ -128,6 +130,49 @@ async def test_status_and_metrics_show_each_projections_lag(reporting_app) -> No
     text = (await reporting_app.client.get("/metrics")).text
     assert 'csm_projection_lag_events{projection="organisations"} 0.0' in text
     assert 'csm_projection_position{projection="organisations"} 3.0' in text
+
+
+async def test_the_projection_gauges_are_in_the_kernels_one_metrics_answer(reporting_app) -> None:
+    organisations(reporting_app, 2)
+    await reporting_app.record()
+    r = await reporting_app.client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    families = list(text_string_to_metric_families(r.text))
+    names = [f.name for f in families]
+    assert len(names) == len(set(names)), "a family served twice"
+    by_name = {f.name: f for f in families}
+    assert "csm_service_info" in by_name and "csm_loop_healthy" in by_name  # the kernel's
+    helps = {
+        "csm_projection_lag_events": "Journal events not yet applied",
+        "csm_projection_lag_seconds": "Age of the oldest event not yet applied",
+        "csm_projection_position": "Last journal position applied",
+    }
+    for name, documentation in helps.items():
+        family = by_name[name]
+        assert (family.type, family.documentation) == ("gauge", documentation)
+        projections = {s.labels["projection"] for s in family.samples}
+        assert projections == {p.name for p in PROJECTIONS}
+    values = {
+        (s.name, s.labels["projection"]): s.value for name in helps for s in by_name[name].samples
+    }
+    assert values[("csm_projection_position", "organisations")] == 3.0
+    assert values[("csm_projection_lag_events", "organisations")] == 0.0
+    # Set afresh at each scrape: the position follows the journal as it is applied.
+    reporting_app.history.add(
+        OrganisationRegistered(
+            organisation_id="5B0", code="5B0", name="Later PCT", kind="pct", region="london"
+        )
+    )
+    await reporting_app.record()
+    text = (await reporting_app.client.get("/metrics")).text
+    positions = {
+        s.labels["projection"]: s.value
+        for f in text_string_to_metric_families(text)
+        if f.name == "csm_projection_position"
+        for s in f.samples
+    }
+    assert positions["organisations"] == 4.0
 
 
 async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:

@@ -24,6 +24,7 @@ from csm_kernel.settings import ServiceSettings
 from .adapters.exports import SpreadsheetFiles
 from .adapters.history import HistoryReaders
 from .adapters.journal import PostgresJournal
+from .adapters.metrics import ProjectionLagGauges
 from .adapters.organisations import PostgresOrganisations
 from .adapters.projections import PROJECTIONS
 from .adapters.projector import REBUILD_PARALLEL, Projector
@@ -98,13 +99,15 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 
     def services_for(runtime: Runtime) -> ReportingServices:
         if not built:
-            built.append(
-                bootstrap(
-                    runtime.require_pool(),
-                    batch=settings.projector_batch,
-                    idle_seconds=settings.projector_idle_seconds,
-                )
+            services = bootstrap(
+                runtime.require_pool(),
+                batch=settings.projector_batch,
+                idle_seconds=settings.projector_idle_seconds,
             )
+            # The projections' lag, in the one /metrics the kernel serves (set at each scrape).
+            gauges = ProjectionLagGauges(runtime.metrics.registry, services.admin.lags)
+            runtime.metrics.on_scrape(gauges.refresh)
+            built.append(services)
         return built[0]
 
     def subscriptions(runtime: Runtime, broker: KafkaBroker) -> None:

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from csm_contracts.cloudevents import UndecodableMessage, decode
 from csm_contracts.envelope import EventEnvelope
+from csm_kernel.kafka_security import client_options
 
 from ..application.ports import HistoryBatch
 
@@ -30,8 +31,11 @@ class HistoryReaders:
         self.chunk = chunk
 
     async def broker(self, bootstrap: str, topics: Sequence[str]) -> AsyncIterator[HistoryBatch]:
-        """Every message of `topics`, from offset 0 to their ends when reading began."""
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        """Every message of `topics`, from offset 0 to their ends when reading began (logged in
+        as every Kafka client of the service is: `csm_kernel.kafka_security.client_options`)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options()
+        )
         await consumer.start()
         try:
             partitions = [

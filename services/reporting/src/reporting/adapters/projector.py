@@ -16,17 +16,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from csm_kernel.database import Connection
 from csm_kernel.health import LoopMonitor
-from csm_kernel.observability import get_logger
+from csm_kernel.observability import get_logger, traced_work
 from csm_kernel.poison import PoisonItems, is_transient
 
 from ..application.projection import AlreadyRebuilding, Lag, Progress, Projection
 from .journal import CHANNEL
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = get_logger(__name__)
 
@@ -117,8 +121,11 @@ class Projector:
         batch: int = 5_000,
         idle_seconds: float = 0.5,
         attempts: int = 5,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.pool = pool
+        #: Where a live pass that found work is traced (the process's provider when None).
+        self.tracer_provider = tracer_provider
         #: (projection, journal position) pairs that failed; those given up are skipped.
         self.poison = PoisonItems("reporting projector", attempts)
         self.projections = {p.name: p for p in projections}
@@ -198,6 +205,36 @@ class Projector:
                 hi,
             )
             return int(hi - lo)
+
+    async def behind(self) -> list[str]:
+        """The live projections whose checkpoint is short of the journal's head: one cheap
+        query, run with no span around it (an idle poll leaves no trace)."""
+        rows = await self.pool.fetch(
+            "SELECT c.projection, c.fingerprint FROM projection_checkpoints c"
+            " WHERE c.projection = ANY($1::text[])"
+            " AND c.position < (SELECT coalesce(max(seq), 0) FROM journal)",
+            list(self.projections),
+        )
+        return [
+            r["projection"]
+            for r in rows
+            if r["fingerprint"] == self.projections[r["projection"]].fingerprint
+        ]
+
+    async def live_pass(self) -> int:
+        """One pass of the live loop: when some projection is behind, catch them all up as
+        one trace (`traced_work`, its queries inside); an idle pass makes no span."""
+        behind = await self.behind()
+        if not behind:
+            return 0
+        with traced_work(
+            "reporting project",
+            tracer_provider=self.tracer_provider,
+            **{"csm.projections.behind": len(behind)},
+        ) as span:
+            moved = await self.catch_up_all()
+            span.set_attribute("csm.journal.positions_applied", moved)
+            return moved
 
     async def catch_up_all(self) -> int:
         """Catch every projection up to the journal's head; positions moved in all. A
@@ -288,7 +325,7 @@ class Projector:
                     if listener is None:
                         listener = await self.pool.acquire()
                         await listener.add_listener(CHANNEL, self._notified)
-                    await self.catch_up_all()
+                    await self.live_pass()
                     monitor.beat()
                     pause = self.idle_seconds
                 except Exception as exc:

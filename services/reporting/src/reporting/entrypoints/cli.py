@@ -1,75 +1,137 @@
-"""`csm-reporting-rebuild`: rebuild projections from the full history, beside the live ones.
+"""`csm-reporting rebuild` (also `csm-reporting-rebuild`): rebuild projections from the full
+history, beside the live ones.
 
-    csm-reporting-rebuild                       # every projection, from the journal
-    csm-reporting-rebuild -p progress -p responses
-    csm-reporting-rebuild --from broker         # refill the journal from every topic's offset 0
-    csm-reporting-rebuild --from stores --store-url postgresql://.../registration ...
-                                                # ... or from the services' event stores when
+    csm-reporting rebuild                       # every projection, from the journal
+    csm-reporting rebuild -p progress -p responses
+    csm-reporting rebuild --from broker         # refill the journal from every topic's offset 0
+    csm-reporting rebuild --from stores         # ... or from the services' event stores when
                                                 # the broker is empty (Tansu keeps topics in memory)
 
-The live service keeps serving the old tables until each new one is swapped in. Progress,
-events/s and ETA are printed as it goes.
+It reads the settings a service command reads (`csm_kernel.settings.command_settings`): next
+to `make run` it finds reporting's database (and, for `--from stores`, the registration,
+questionnaire and notification databases beside it) and the broker with no variables beyond
+the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`); `CSM_DATABASE_URL`,
+`CSM_KAFKA_BOOTSTRAP` and the options below say otherwise. Its Kafka client logs in as every
+client of the service does (`csm_kernel.kafka_security`).
+
+The live service keeps serving the old tables until each new one is swapped in. A progress bar
+(count, share and events/s) is drawn on a terminal; log lines clear it before they are written.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TextIO
 
-from csm_kernel.settings import ServiceSettings
+from csm_kernel.observability import configure_logging, get_logger
+from csm_kernel.progress import Progress
+from csm_kernel.runtime import ServiceCommand
+from csm_kernel.settings import ServiceSettings, command_settings
 
 from ..application.ports import HistoryBatch
-from ..application.projection import Progress
+from ..application.projection import Progress as RebuildProgress
 from ..application.rebuilding import Rebuilding, UnknownProjections
 from ..bootstrap import REBUILD_PARALLEL, rebuilding
 
+log = get_logger(__name__)
 
-def _bar(label: str, done: int, total: int, rate: float, eta: float | None) -> None:
-    width = 30
-    filled = int(width * done / total) if total else width
-    eta_text = f"{eta:6.1f}s" if eta is not None else "   -  "
-    sys.stderr.write(
-        f"\r{label:<16} [{'#' * filled}{'.' * (width - filled)}] {done:>10,}/{total:<10,}"
-        f" {rate:>9,.0f} ev/s  ETA {eta_text}"
-    )
-    sys.stderr.flush()
+#: The services whose event stores hold reporting's history (`--from stores`), each in the
+#: database named after it on reporting's server when the stack runs them (`make run`).
+STORES = ("registration", "questionnaire", "notification")
 
 
-def _refill_bar(label: str) -> Callable[[HistoryBatch], None]:
-    """Shows a refill's progress under `label`, noting each message it had to skip."""
-    started = time.monotonic()
+class Bar:
+    """A `csm_kernel.progress.Progress` made on the first update (when the total is known),
+    cleared before any log line is written while it is shown, so no line overwrites it."""
 
-    def show(batch: HistoryBatch) -> None:
-        for reason in batch.skipped:
-            sys.stderr.write(f"\nskipped an undecodable message: {reason}\n")
-        rate = batch.seen / max(time.monotonic() - started, 1e-6)
-        eta = (batch.total - batch.seen) / rate if rate else None
-        _bar(label, batch.seen, batch.total, rate, eta)
+    def __init__(self, what: str, *, stream: TextIO | None = None, force: bool = False) -> None:
+        self.what = what
+        self.stream = stream
+        self.force = force
+        self.progress: Progress | None = None
+        self._filter = _ClearFirst(self)
 
-    return show
+    def update(self, done: int, total: int) -> None:
+        """`done` of `total` (which may grow as it is better known) are done now."""
+        if self.progress is None:
+            self.progress = Progress(self.what, total, stream=self.stream, force=self.force)
+        self.progress.total = max(total, 0)
+        self.progress.update(done)
+
+    def clear(self) -> None:
+        """Wipe the bar (the next update draws it again)."""
+        if self.progress is not None:
+            self.progress.clear()
+
+    def __enter__(self) -> Bar:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self._filter)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._filter)
+        if self.progress is not None:
+            if error is None:
+                self.progress.close()
+            else:
+                self.progress.clear()
+
+
+class _ClearFirst(logging.Filter):
+    """Clears a bar before its handler writes a record (and lets every record through)."""
+
+    def __init__(self, bar: Bar) -> None:
+        super().__init__()
+        self.bar = bar
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.bar.clear()
+        return True
+
+
+def _refill_shown(bar: Bar, batch: HistoryBatch) -> None:
+    for reason in batch.skipped:
+        log.warning("skipped an undecodable message", source=bar.what, reason=reason)
+    bar.update(batch.seen, batch.total)
+
+
+def store_urls(database_url: str) -> list[str]:
+    """The event stores of `STORES` on the server of reporting's database (`database_url`)."""
+    server = database_url.split("?", 1)[0].rsplit("/", 1)[0]
+    return [f"{server}/{store}" for store in STORES]
 
 
 async def _refill(app: Rebuilding, args: argparse.Namespace, settings: ServiceSettings) -> None:
     if args.source == "broker":
-        show = _refill_bar("broker")
-        added = await app.refill_from_broker(args.bootstrap or settings.kafka_bootstrap, show)
-        sys.stderr.write("\n")
+        with Bar("broker") as bar:
+            added = await app.refill_from_broker(
+                args.bootstrap or settings.kafka_bootstrap,
+                lambda batch: _refill_shown(bar, batch),
+            )
         print(f"journal: {added:,} new events from the broker")
     elif args.source == "stores":
-        if not args.store_url:
-            raise SystemExit("--from stores needs at least one --store-url")
         added = 0
-        for url in args.store_url:
-            added += await app.refill_from_store(url, _refill_bar(url.rsplit("/", 1)[-1]))
-            sys.stderr.write("\n")
+        for url in args.store_url or store_urls(args.database_url or settings.database_url):
+            with Bar(url.rsplit("/", 1)[-1]) as bar:
+                added += await app.refill_from_store(url, lambda batch: _refill_shown(bar, batch))
         print(f"journal: {added:,} new events from the stores")
 
 
-async def run(args: argparse.Namespace) -> None:
-    settings = ServiceSettings()
+async def run(args: argparse.Namespace, settings: ServiceSettings | None = None) -> None:
+    """Refill the journal if asked, then rebuild the projections asked for (default all)."""
+    settings = settings or command_settings("reporting")
     async with rebuilding(args.database_url or settings.database_url) as app:
         await _refill(app, args, settings)
         try:
@@ -77,18 +139,18 @@ async def run(args: argparse.Namespace) -> None:
         except UnknownProjections as exc:
             raise SystemExit(str(exc)) from None
         started = time.monotonic()
-        shown: dict[str, Progress] = {}
+        shown: dict[str, RebuildProgress] = {}
+        label = "rebuilding all" if len(wanted) > 1 else f"rebuilding {wanted[0]}"
 
-        def show(progress: Progress) -> None:
-            shown[progress.projection] = progress
-            done = sum(p.position for p in shown.values())
-            total = sum(p.head for p in shown.values()) * len(wanted) // max(len(shown), 1)
-            rate = done / max(time.monotonic() - started, 1e-6)
-            label = "all" if len(wanted) > 1 else progress.projection
-            _bar(label, done, total, rate, (total - done) / rate if rate else None)
+        with Bar(label) as bar:
 
-        results = await app.rebuild(wanted, show, parallel=args.parallel)
-        sys.stderr.write("\n")
+            def show(progress: RebuildProgress) -> None:
+                shown[progress.projection] = progress
+                done = sum(p.position for p in shown.values())
+                total = sum(p.head for p in shown.values()) * len(wanted) // max(len(shown), 1)
+                bar.update(done, total)
+
+            results = await app.rebuild(wanted, show, parallel=args.parallel)
         elapsed = time.monotonic() - started
         for done in results:
             print(
@@ -102,32 +164,64 @@ async def run(args: argparse.Namespace) -> None:
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of `csm-reporting-rebuild`."""
-    parser = argparse.ArgumentParser(
-        prog="csm-reporting-rebuild",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the rebuild command."""
     parser.add_argument("-p", "--projection", action="append", help="only this projection")
     parser.add_argument(
         "--from",
         dest="source",
         choices=["journal", "broker", "stores"],
         default="journal",
-        help="where the history comes from",
+        help="where the history comes from (default: the journal)",
     )
-    parser.add_argument("--store-url", action="append", help="a service's event-store database")
-    parser.add_argument("--database-url", help="reporting's database (default: CSM_DATABASE_URL)")
-    parser.add_argument("--bootstrap", help="Kafka bootstrap (default: CSM_KAFKA_BOOTSTRAP)")
+    parser.add_argument(
+        "--store-url",
+        action="append",
+        help="a service's event-store database (default, with --from stores: the "
+        f"{', '.join(STORES)} databases beside reporting's)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="reporting's database (default: CSM_DATABASE_URL, else the stack's, on CSM_PG_PORT)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        help="Kafka bootstrap (default: CSM_KAFKA_BOOTSTRAP, else the stack's, on CSM_BROKER_PORT)",
+    )
     parser.add_argument(
         "--parallel",
         type=int,
         default=REBUILD_PARALLEL,
         help=f"projections rebuilt at once (default {REBUILD_PARALLEL})",
     )
+
+
+def run_command(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    """Run the rebuild with the command settings; its exit status."""
+    asyncio.run(run(args, settings))
+    return 0
+
+
+#: `csm-reporting rebuild`, listed by `csm-reporting --help` with the kernel's commands.
+REBUILD = ServiceCommand(
+    "rebuild projections from the full history (journal, broker or event stores)",
+    add_arguments,
+    run_command,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `csm-reporting-rebuild` (the same as `csm-reporting rebuild`)."""
+    parser = argparse.ArgumentParser(
+        prog="csm-reporting-rebuild",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    asyncio.run(run(build_parser().parse_args(argv)))
+    args = build_parser().parse_args(argv)
+    configure_logging("reporting")
+    sys.exit(run_command(args, command_settings("reporting")))

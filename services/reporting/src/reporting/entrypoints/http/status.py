@@ -1,14 +1,13 @@
-"""How far behind each projection is (JSON and Prometheus), and rebuilding one on request."""
+"""How far behind each projection is (JSON; the same reaches Prometheus through the kernel's
+/metrics, `adapters.metrics`), and rebuilding one on request."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ConfigDict
 
 from csm_contracts.auth import Role
@@ -104,38 +103,6 @@ def _progress(p: Progress | None) -> dict[str, dict[str, float | None]]:
             "eta_seconds": round(p.eta, 1) if p.eta is not None else None,
         }
     }
-
-
-_PROMETHEUS: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Prometheus text exposition.",
-        "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-    }
-}
-
-
-@router.get("/metrics", response_class=Response, responses=_PROMETHEUS)
-async def metrics(reporting: ReportingDep) -> Response:
-    """Prometheus text: `csm_projection_lag_events` and `csm_projection_lag_seconds`."""
-    registry = CollectorRegistry()
-    labels = ["projection"]
-    events = Gauge(
-        "csm_projection_lag_events", "Journal events not yet applied", labels, registry=registry
-    )
-    seconds = Gauge(
-        "csm_projection_lag_seconds",
-        "Age of the oldest event not yet applied",
-        labels,
-        registry=registry,
-    )
-    position = Gauge(
-        "csm_projection_position", "Last journal position applied", labels, registry=registry
-    )
-    for lag in await reporting.admin.lags():
-        events.labels(lag.projection).set(lag.events_behind)
-        seconds.labels(lag.projection).set(lag.seconds_behind)
-        position.labels(lag.projection).set(lag.position)
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post(
