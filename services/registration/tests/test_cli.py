@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 
 from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
@@ -106,14 +105,14 @@ def _stack_environment(infra: Any) -> dict[str, str]:
     """This process's environment with none of a service's `CSM_` settings: only what `make run`
     reads (`CSM_PG_PORT`, `CSM_VAR_DIR`), as in a second terminal next to it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSM_")}
+    if infra.pg_password:  # a container's PostgreSQL: asyncpg reads the password from here
+        env["PGPASSWORD"] = infra.pg_password
     return {**env, "CSM_PG_PORT": str(infra.pg_port), "CSM_VAR_DIR": str(infra.var_dir)}
 
 
 async def test_create_account_finds_registrations_database_as_make_run_set_it_up(
     infra: Any, auth_keys: Any, registration_link_key: Path
 ) -> None:
-    if infra.stack is None:
-        pytest.skip("the embedded stack's PostgreSQL (containers have a password)")
     address = f"ada-{secrets.token_hex(4)}@dfe.example"
     run = await asyncio.to_thread(
         subprocess.run,
