@@ -91,16 +91,29 @@ class ReportRunner(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class JournalMoment:
+    """A named moment as the event that defines it: its journal position and when it occurred."""
+
+    position: int
+    occurred_at: datetime
+
+
 class Timetables(Protocol):
-    """The cycles' dates and sign-offs, as the journal last told them."""
+    """The cycles' dates, and the events that define their named moments, as the journal last
+    told them."""
 
     async def timetabled(self, cycle: str, field: str) -> datetime | None:
         """One date of a cycle's latest timetable (a `Timetable` field), None if the cycle
         is unknown."""
         ...
 
-    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
-        """The organisation's latest sign-off in the cycle, None if it never signed off."""
+    async def phase_reached(self, cycle: str, phase: str) -> JournalMoment | None:
+        """The latest `CyclePhaseChanged` of the cycle into `phase`, None if it never got there."""
+        ...
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> JournalMoment | None:
+        """The organisation's latest `CycleSignedOff` in the cycle, None if it never signed off."""
         ...
 
 
