@@ -32,6 +32,29 @@ class Journal(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class JournalledEvent:
+    """One journal event as received: its envelope, hash and prev_hash as its service sent
+    them, `position` its journal position."""
+
+    envelope: EventEnvelope
+    #: False for events journalled before reporting kept causation ids (which the hash
+    #: covers): the hash of such an event that had one cannot be recomputed.
+    causation_kept: bool = True
+
+
+class ReceivedEvents(Protocol):
+    """The journal read back as received, for checking its hash chains."""
+
+    async def head(self) -> int:
+        """The last journal position (0 when empty)."""
+        ...
+
+    def received(self) -> AsyncIterator[JournalledEvent]:
+        """Every journal event, in journal order."""
+        ...
+
+
 class Projections(Protocol):
     """The projections' live tables, their lag, and their rebuilds (the projector)."""
 
