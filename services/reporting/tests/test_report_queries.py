@@ -15,6 +15,7 @@ from csm_kernel.auth import Principal
 from csm_kernel.clock import FixedClock
 from csm_kernel.database import Connection
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
+from reporting.application.ports import JournalMoment
 from reporting.application.report_queries import (
     ReportAnswer,
     ReportFile,
@@ -26,6 +27,8 @@ from reporting.application.reports import Report, ReportRequest, ReportResult, R
 NOW = datetime(2010, 3, 15, 12, 0, tzinfo=UTC)
 BEGAN = datetime(2009, 10, 1, tzinfo=UTC)
 SUMMARY = datetime(2010, 1, 11, tzinfo=UTC)
+#: When the cycle clock recorded the move into summary reports (after the timetabled date).
+SUMMARY_REACHED = datetime(2010, 1, 11, 0, 0, 2, tzinfo=UTC)
 SIGNED = datetime(2010, 2, 20, 9, 30, tzinfo=UTC)
 DATA_TIME = datetime(2010, 3, 15, 11, 59, tzinfo=UTC)
 
@@ -86,14 +89,19 @@ class FakeTimetables:
             ("2010-11", "sandbox_opens"): datetime(2010, 10, 1, tzinfo=UTC),
             ("2010-11", "summary_reports"): datetime(2011, 1, 10, tzinfo=UTC),
         }
-        self.sign_offs = {("2009-10", "5A4"): SIGNED}
+        # The events that define the named moments: their journal positions and times.
+        self.phases = {("2009-10", "summary-reports"): JournalMoment(40, SUMMARY_REACHED)}
+        self.sign_offs = {("2009-10", "5A4"): JournalMoment(90, SIGNED)}
         self.looked_up: list[tuple[str, str]] = []
 
     async def timetabled(self, cycle: str, field: str) -> datetime | None:
         self.looked_up.append((cycle, field))
         return self.dates.get((cycle, field))
 
-    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
+    async def phase_reached(self, cycle: str, phase: str) -> JournalMoment | None:
+        return self.phases.get((cycle, phase))
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> JournalMoment | None:
         return self.sign_offs.get((cycle, organisation or ""))
 
 
@@ -207,13 +215,17 @@ async def test_a_report_names_what_it_needs(world: World) -> None:
     assert isinstance(answer, ReportAnswer)
 
 
-async def test_a_named_moment_is_replayed(world: World) -> None:
+async def test_a_named_moment_is_replayed_up_to_the_event_that_defines_it(world: World) -> None:
     answer = await world.ask("national", cycle="2009-10", moment="summary-reports")
     assert isinstance(answer, ReportAnswer)
-    assert [r.as_at for r in world.runner.as_at_asked] == [SUMMARY]
-    assert answer.about["as_at"] == answer.about["data_as_at"] == SUMMARY.isoformat()
+    asked = world.runner.as_at_asked
+    assert [(r.as_at, r.as_at_position) for r in asked] == [(SUMMARY_REACHED, 40)]
+    assert answer.about["as_at"] == answer.about["data_as_at"] == SUMMARY_REACHED.isoformat()
     await world.ask("own", cycle="2009-10", organisation="5A4", moment="sign-off")
-    assert world.runner.as_at_asked[-1].as_at == SIGNED
+    assert (asked[-1].as_at, asked[-1].as_at_position) == (SIGNED, 90)
+    # A time asked for is a time: no position.
+    await world.ask("national", cycle="2009-10", as_at=SIGNED)
+    assert (asked[-1].as_at, asked[-1].as_at_position) == (SIGNED, None)
 
 
 async def test_a_moment_needs_its_cycle_and_organisation_and_must_have_happened(
@@ -231,7 +243,7 @@ async def test_a_moment_needs_its_cycle_and_organisation_and_must_have_happened(
     with pytest.raises(NotFound) as missing:
         await world.ask("own", cycle="2009-10", organisation="5B1", moment="sign-off")
     assert str(missing.value) == "sign-off has not happened in cycle 2009-10 for 5B1"
-    # Timetabled, but still to come.
+    # Timetabled, but still to come (the cycle has not moved into that phase).
     with pytest.raises(NotFound) as missing:
         await world.ask("national", cycle="2010-11", moment="summary-reports")
     assert str(missing.value) == "summary-reports has not happened in cycle 2010-11"

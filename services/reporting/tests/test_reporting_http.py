@@ -11,7 +11,7 @@ import openpyxl
 from prometheus_client.parser import text_string_to_metric_families
 
 from csm_contracts.events import OrganisationRegistered
-from csm_contracts.events.cycles import CycleScheduled
+from csm_contracts.events.cycles import CyclePhaseChanged, CycleScheduled, Phase
 from reporting.adapters.projections import PROJECTIONS
 from reporting_history import TIMETABLE
 
@@ -193,6 +193,17 @@ async def test_a_rebuild_swaps_in_the_same_rows(reporting_app) -> None:
 
 async def test_a_report_as_at_a_named_moment(reporting_app) -> None:
     organisations(reporting_app, 2)
+    # The cycle clock moves the cycle into summary reports: the moment's defining event.
+    reporting_app.history.add(
+        CyclePhaseChanged(
+            cycle="2009-10",
+            old_phase=Phase.DATA_ENTRY,
+            phase=Phase.SUMMARY_REPORTS,
+            changed_at=TIMETABLE.summary_reports,
+            by_clock=True,
+        ),
+        at=TIMETABLE.summary_reports + timedelta(seconds=1),
+    )
     await reporting_app.record()
     # Registered after the summary reports came out: not in the report as it stood then.
     reporting_app.history.add(

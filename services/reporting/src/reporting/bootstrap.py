@@ -32,6 +32,7 @@ from .adapters.reports import REPORTS
 from .adapters.runner import ReportRunner
 from .adapters.timetables import JournalTimetables
 from .application.journalling import Journalling
+from .application.ports import ReceivedEvents
 from .application.projection import Projection
 from .application.projection_admin import ProjectionAdmin
 from .application.rebuilding import Rebuilding
@@ -131,6 +132,18 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         on_start=on_start,
         description="Read models for every CSM output, rebuilt from events at will.",
     )
+
+
+@asynccontextmanager
+async def journal_received(database_url: str) -> AsyncIterator[ReceivedEvents]:
+    """The journal as received, for `csm-reporting verify`, over the reporting database at
+    `database_url` (migrated first, as the service would: the check reads causation ids)."""
+    pool = await connect_pool(database_url, size=2)
+    try:
+        await migrate(pool, "reporting", MIGRATIONS)
+        yield PostgresJournal(pool)
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager

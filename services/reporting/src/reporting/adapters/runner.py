@@ -64,7 +64,9 @@ class ReportRunner:
         return result, data_time
 
     async def as_at(self, report: Report, request: ReportRequest) -> ReportResult:
-        """The report as it stood at `request.as_at`, replayed from the journal."""
+        """The report as it stood at `request.as_at`, replayed from the journal: the events
+        that occurred by then, or, for a named moment (`request.as_at_position`), every event
+        journalled up to the one that defines it, inclusive."""
         assert request.as_at is not None
         projections = self._read(report)
         tag = secrets.token_hex(6)
@@ -78,7 +80,7 @@ class ReportRunner:
                         await set_path(conn, *(p.schema for p in projections))
                         keys = await report.as_at_keys(conn, request)
                 await bulk_mode(conn)
-                await self._journal_until(conn, f"asat_{tag}", request.as_at, keys, projections)
+                await self._journal_until(conn, f"asat_{tag}", request, keys, projections)
                 schemas = []
                 for p in projections:
                     schema = f"asat_{tag}_{p.name}"
@@ -98,15 +100,22 @@ class ReportRunner:
     async def _journal_until(
         conn: Connection,
         schema: str,
-        at: datetime,
+        request: ReportRequest,
         keys: Sequence[str] | None,
         projections: Sequence[Projection],
     ) -> None:
         types = sorted(set().union(*(p.reads for p in projections)))
         # A view cannot take parameters: the values are quoted by PostgreSQL itself.
-        at_literal = await conn.fetchval("SELECT quote_literal($1::timestamptz::text)", at)
+        if request.as_at_position is not None:
+            # A named moment: up to the event that defines it, inclusive, and nothing after.
+            where = f"seq <= {int(request.as_at_position)}"
+        else:
+            at_literal = await conn.fetchval(
+                "SELECT quote_literal($1::timestamptz::text)", request.as_at
+            )
+            where = f"occurred_at <= {at_literal}::timestamptz"
         types_literal = await conn.fetchval("SELECT quote_literal($1::text[]::text)", types)
-        where = f"occurred_at <= {at_literal}::timestamptz AND type = ANY({types_literal}::text[])"
+        where += f" AND type = ANY({types_literal}::text[])"
         if keys is not None:
             keys_literal = await conn.fetchval("SELECT quote_literal($1::text[]::text)", list(keys))
             where += f" AND key = ANY({keys_literal}::text[])"

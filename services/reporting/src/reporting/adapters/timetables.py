@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from ..application.ports import JournalMoment
+
 _TIMETABLED = """
 SELECT coalesce(data->'new_timetable', data->'timetable')->>$2
   FROM journal
@@ -14,16 +16,25 @@ SELECT coalesce(data->'new_timetable', data->'timetable')->>$2
  ORDER BY seq DESC LIMIT 1
 """
 
-_SIGNED_OFF = (
-    "SELECT max((data->>'signed_off_at')::timestamptz) FROM journal"
-    " WHERE type = 'questionnaire.CycleSignedOff' AND key = $1"
-    " AND data->>'cycle' = $2"
-)
+_PHASE_REACHED = """
+SELECT seq, occurred_at
+  FROM journal
+ WHERE type = 'questionnaire.CyclePhaseChanged' AND data->>'cycle' = $1 AND data->>'phase' = $2
+ ORDER BY seq DESC LIMIT 1
+"""
+
+_SIGNED_OFF = """
+SELECT seq, occurred_at
+  FROM journal
+ WHERE type = 'questionnaire.CycleSignedOff' AND key = $1 AND data->>'cycle' = $2
+ ORDER BY seq DESC LIMIT 1
+"""
 
 
 class JournalTimetables:
-    """Cycle dates as the latest `CycleScheduled` or `CycleTimetableChanged` says them, and
-    sign-offs as `CycleSignedOff` records them."""
+    """Cycle dates as the latest `CycleScheduled` or `CycleTimetableChanged` says them; phase
+    changes and sign-offs as the journal positions of their `CyclePhaseChanged` and
+    `CycleSignedOff` events (the `journal_type` index finds them)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -33,7 +44,14 @@ class JournalTimetables:
         text = await self.pool.fetchval(_TIMETABLED, cycle, field)
         return datetime.fromisoformat(text) if text else None
 
-    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
+    async def phase_reached(self, cycle: str, phase: str) -> JournalMoment | None:
+        """The latest phase change of the cycle into `phase`, None if there is none."""
+        return _moment(await self.pool.fetchrow(_PHASE_REACHED, cycle, phase))
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> JournalMoment | None:
         """The organisation's latest sign-off in the cycle, None if there is none."""
-        value = await self.pool.fetchval(_SIGNED_OFF, organisation, cycle)
-        return value if isinstance(value, datetime) else None
+        return _moment(await self.pool.fetchrow(_SIGNED_OFF, organisation, cycle))
+
+
+def _moment(row: asyncpg.Record | None) -> JournalMoment | None:
+    return JournalMoment(int(row["seq"]), row["occurred_at"]) if row is not None else None

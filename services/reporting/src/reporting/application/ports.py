@@ -32,6 +32,29 @@ class Journal(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class JournalledEvent:
+    """One journal event as received: its envelope, hash and prev_hash as its service sent
+    them, `position` its journal position."""
+
+    envelope: EventEnvelope
+    #: False for events journalled before reporting kept causation ids (which the hash
+    #: covers): the hash of such an event that had one cannot be recomputed.
+    causation_kept: bool = True
+
+
+class ReceivedEvents(Protocol):
+    """The journal read back as received, for checking its hash chains."""
+
+    async def head(self) -> int:
+        """The last journal position (0 when empty)."""
+        ...
+
+    def received(self) -> AsyncIterator[JournalledEvent]:
+        """Every journal event, in journal order."""
+        ...
+
+
 class Projections(Protocol):
     """The projections' live tables, their lag, and their rebuilds (the projector)."""
 
@@ -91,16 +114,29 @@ class ReportRunner(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class JournalMoment:
+    """A named moment as the event that defines it: its journal position and when it occurred."""
+
+    position: int
+    occurred_at: datetime
+
+
 class Timetables(Protocol):
-    """The cycles' dates and sign-offs, as the journal last told them."""
+    """The cycles' dates, and the events that define their named moments, as the journal last
+    told them."""
 
     async def timetabled(self, cycle: str, field: str) -> datetime | None:
         """One date of a cycle's latest timetable (a `Timetable` field), None if the cycle
         is unknown."""
         ...
 
-    async def signed_off(self, cycle: str, organisation: str | None) -> datetime | None:
-        """The organisation's latest sign-off in the cycle, None if it never signed off."""
+    async def phase_reached(self, cycle: str, phase: str) -> JournalMoment | None:
+        """The latest `CyclePhaseChanged` of the cycle into `phase`, None if it never got there."""
+        ...
+
+    async def signed_off(self, cycle: str, organisation: str | None) -> JournalMoment | None:
+        """The organisation's latest `CycleSignedOff` in the cycle, None if it never signed off."""
         ...
 
 

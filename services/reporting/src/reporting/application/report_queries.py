@@ -20,7 +20,7 @@ from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
 
-from .ports import ReportFiles, ReportRunner, Timetables
+from .ports import JournalMoment, ReportFiles, ReportRunner, Timetables
 from .reports import Report, ReportRequest, ReportResult, Reports, Scope
 
 _CYCLE = re.compile(r"\d{4}-\d{2}")
@@ -31,8 +31,8 @@ _LOCAL_ROLES = (Role.MAPPING_LEAD, Role.GROUP_OWNER)
 Moment = Literal["summary-reports", "close", "sign-off"]
 Format = Literal["json", "csv", "xlsx"]
 
-#: The timetable field each named moment of a cycle is (sign-off is the organisation's own).
-_TIMETABLED_MOMENTS = {"summary-reports": "summary_reports", "close": "data_entry_closes"}
+#: The phase a cycle enters at each of its named moments (sign-off is the organisation's own).
+_PHASE_MOMENTS = {"summary-reports": "summary-reports", "close": "closed"}
 
 #: The media type of each file format.
 MEDIA_TYPES: Mapping[str, str] = {
@@ -112,6 +112,7 @@ class ReportQueries:
         if found is None:
             raise NotFound(f"no report called {name!r}; GET /reports lists them")
         _check_codes(asked)
+        position: int | None = None
         if moment is not None:
             if as_at is not None:
                 raise InvalidInput.field("moment", "give as_at or moment, not both")
@@ -121,10 +122,11 @@ class ReportQueries:
                 )
             if moment == "sign-off" and organisation is None:
                 raise InvalidInput.field("organisation", "whose sign-off? name the organisation")
-            as_at = await self._moment(cycle, moment, organisation)
-            if as_at is None or as_at > self.clock.now():
+            happened = await self._moment(cycle, moment, organisation)
+            if happened is None or happened.occurred_at > self.clock.now():
                 whose = f" for {organisation}" if organisation else ""
                 raise NotFound(f"{moment} has not happened in cycle {cycle}{whose}")
+            as_at, position = happened.occurred_at, happened.position
         request = ReportRequest(
             cycle=cycle,
             area=asked.area,
@@ -132,6 +134,7 @@ class ReportQueries:
             region=asked.region,
             search=asked.q,
             as_at=as_at,
+            as_at_position=position,
         )
         _check_parameters(found, request)
         _check_access(found, request, caller)
@@ -181,13 +184,18 @@ class ReportQueries:
         """When a cycle began (its sandbox opening, as last timetabled), None if unknown."""
         return await self.timetables.timetabled(cycle, "sandbox_opens")
 
-    async def _moment(self, cycle: str, name: Moment, organisation: str | None) -> datetime | None:
-        """A named moment of a cycle: `summary-reports` or `close` (from its latest
-        timetable), or `sign-off` (the organisation's latest sign-off in it). None if it has
-        not happened."""
+    async def _moment(
+        self, cycle: str, name: Moment, organisation: str | None
+    ) -> JournalMoment | None:
+        """A named moment of a cycle as the journal event that defines it: `summary-reports`
+        and `close` are the cycle's phase changes into those phases, `sign-off` the
+        organisation's latest sign-off in it. The replay stops at that event, inclusive: not
+        at a date read from a payload or a timetable, which the event itself is recorded
+        after (so a report as at the sign-off showed the return not signed off). None if it
+        has not happened."""
         if name == "sign-off":
             return await self.timetables.signed_off(cycle, organisation)
-        return await self.timetables.timetabled(cycle, _TIMETABLED_MOMENTS[name])
+        return await self.timetables.phase_reached(cycle, _PHASE_MOMENTS[name])
 
 
 def _about(

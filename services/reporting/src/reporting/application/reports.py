@@ -53,7 +53,11 @@ class ReportResult:
 @dataclass(frozen=True)
 class ReportRequest:
     """What was asked: the cycle (None for reports over every cycle), the scope's subject,
-    an optional free-text search, and the as-at moment (None: now)."""
+    an optional free-text search, and the as-at moment (None: now).
+
+    `as_at_position`, when given, is the journal position of the event that defines a named
+    moment (a sign-off, a phase change): the replay stops at that event, inclusive, and
+    `as_at` is the time that event occurred (what the report says it is as at)."""
 
     cycle: str | None = None
     area: str | None = None
@@ -61,6 +65,7 @@ class ReportRequest:
     region: str | None = None
     search: str | None = None
     as_at: datetime | None = None
+    as_at_position: int | None = None
 
 
 #: Runs on a connection whose search_path points at the projections' tables (live or as-at).

@@ -1,4 +1,6 @@
-"""`csm-reporting rebuild` (also `csm-reporting-rebuild`): rebuild projections from the full
+"""Reporting's own commands: `csm-reporting rebuild` and `csm-reporting verify`.
+
+`csm-reporting rebuild` (also `csm-reporting-rebuild`) rebuilds projections from the full
 history, beside the live ones.
 
     csm-reporting rebuild                       # every projection, from the journal
@@ -16,6 +18,11 @@ client of the service does (`csm_kernel.kafka_security`).
 
 The live service keeps serving the old tables until each new one is swapped in. A progress bar
 (count, share and events/s) is drawn on a terminal; log lines clear it before they are written.
+
+`csm-reporting verify [--database-url URL]` checks what reporting holds: each journal event's
+hash against its stream's chain as received from the services (`application.verifying`). It
+prints the first broken link of each broken stream and how many events and streams it checked
+(exit status 1 if any is broken), or that the journal holds nothing to verify.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ from csm_kernel.settings import ServiceSettings, command_settings
 from ..application.ports import HistoryBatch
 from ..application.projection import Progress as RebuildProgress
 from ..application.rebuilding import Rebuilding, UnknownProjections
-from ..bootstrap import REBUILD_PARALLEL, rebuilding
+from ..application.verifying import verify_journal
+from ..bootstrap import REBUILD_PARALLEL, journal_received, rebuilding
 
 log = get_logger(__name__)
 
@@ -207,6 +215,53 @@ REBUILD = ServiceCommand(
     "rebuild projections from the full history (journal, broker or event stores)",
     add_arguments,
     run_command,
+)
+
+
+#: What it says of an empty journal (rather than that every chain holds).
+NOTHING = "the journal holds no events: nothing to verify"
+
+
+async def verify(database_url: str, out: TextIO | None = None) -> int:
+    """Check the journal at `database_url`, print what was found; the exit status."""
+    async with journal_received(database_url) as journal:
+        head = await journal.head()
+        if head == 0:
+            print(NOTHING, file=out)
+            return 0
+        progress = Progress("verifying", head)
+        try:
+            result = await verify_journal(journal, progress.update)
+        finally:
+            progress.close()
+    for link in result.broken:
+        print(f"BROKEN {link.stream_id} at version {link.stream_version}: {link.reason}", file=out)
+    checked = f"checked {result.events:,} journal events in {result.streams:,} streams"
+    if result.broken:
+        print(f"{checked}: {len(result.broken):,} broken", file=out)
+        return 1
+    print(f"{checked}: every stream's hash chain holds as received", file=out)
+    return 0
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of the verify command."""
+    parser.add_argument(
+        "--database-url",
+        help="reporting's database (default: CSM_DATABASE_URL, else the stack's, on CSM_PG_PORT)",
+    )
+
+
+def run_verify(args: argparse.Namespace, settings: ServiceSettings) -> int:
+    """Verify with the command settings; the exit status."""
+    return asyncio.run(verify(args.database_url or settings.database_url))
+
+
+#: `csm-reporting verify`, in place of the kernel's (which reads the empty `events` table).
+VERIFY = ServiceCommand(
+    "check every journal event's hash against its stream's chain as received",
+    add_verify_arguments,
+    run_verify,
 )
 
 
