@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import getpass
 import json
+from collections.abc import Collection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -27,12 +28,17 @@ from .store.postgres import PostgresEventStore
 from .verify import verify_history
 
 
-def add_commands(sub: Any) -> None:
-    """Add the commands to an `argparse` sub-parser collection."""
-    rep = sub.add_parser("republish", help="publish a range of stored events to Kafka again")
-    rep.add_argument("--from", dest="start", type=int, default=0, help="after this position")
-    rep.add_argument("--to", dest="end", type=int, default=None, help="up to this position")
-    sub.add_parser("verify", help="check every stream's hash chain")
+def add_commands(sub: Any, skip: Collection[str] = ()) -> None:
+    """Add the commands to an `argparse` sub-parser collection, but those in `skip` (a
+    service's own command of that name replaces the kernel's)."""
+    if "republish" not in skip:
+        rep = sub.add_parser("republish", help="publish a range of stored events to Kafka again")
+        rep.add_argument("--from", dest="start", type=int, default=0, help="after this position")
+        rep.add_argument("--to", dest="end", type=int, default=None, help="up to this position")
+    if "verify" not in skip:
+        sub.add_parser("verify", help="check every stream's hash chain")
+    if "dead-letters" in skip:
+        return
     dl = sub.add_parser("dead-letters", help="inspect, replay or discard dead letters")
     actions = dl.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="the pending dead letters")

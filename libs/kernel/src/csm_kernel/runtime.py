@@ -334,12 +334,13 @@ def service_main(
 ) -> None:
     """Console entry point: `serve` (default), one of the operator's commands
     (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`) or one of the service's own
-    `commands`. Commands read `command_settings`: next to `make run` they need no variables
+    `commands` (one of which may replace an operator's command of the same name). Commands read
+    `command_settings`: next to `make run` they need no variables
     beyond the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`)."""
     parser = argparse.ArgumentParser(prog=f"csm-{name}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the HTTP API, relay and consumers (default)")
-    add_commands(sub)
+    add_commands(sub, skip=(commands or {}).keys())
     for command, spec in (commands or {}).items():
         spec.add_arguments(sub.add_parser(command, help=spec.help))
     args = parser.parse_args(argv)
