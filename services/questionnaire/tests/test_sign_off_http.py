@@ -253,3 +253,49 @@ async def test_reopening_a_return_never_signed_off_withdraws_nothing(questionnai
         finally:
             await conn.close()
         assert [t["type"] for t in types] == ["questionnaire.ReturnReopened"]
+
+
+async def test_who_reads_a_questionnaires_history(questionnaire_app) -> None:
+    """Auditors read every history; regulators what was signed off; others as before."""
+    async with questionnaire_app("q_history_roles") as q:
+        done = await la_with_everything_submitted(q)
+        await q.register("LA2", "local-authority")
+        url = f"/questionnaires/{done[0]['id']}/history"
+
+        async def status(headers: dict[str, str]) -> int:
+            return (await q.client.get(url, headers=headers)).status_code
+
+        # Before the sign-off: the auditor reads it all, answers, who, when, old → new.
+        r = await q.client.get(url, headers=q.as_("auditor"))
+        assert r.status_code == 200, r.text
+        history = r.json()
+        saves = [h for h in history if h["event"] == "AnswersSaved"]
+        assert saves and all(h["actor"].startswith("user:") and h["occurred_at"] for h in saves)
+        assert all({"question", "old", "new"} <= set(c) for h in saves for c in h["changes"])
+        assert history[-1]["event"] == "ResponseSubmitted"
+        # ... as the national team and the organisation's own lead do.
+        for headers in (q.admin, q.lead("LA1")):
+            assert (await q.client.get(url, headers=headers)).json() == history
+        # A regulator is refused what is not signed off; another organisation sees nothing.
+        r = await q.client.get(url, headers=q.as_("regulator"))
+        assert r.status_code == 403 and "not signed off" in r.json()["error"], r.text
+        assert await status(q.lead("LA2")) == 404
+        assert await status(q.as_("group-owner", org="LA2", group="G1")) == 404
+
+        # Signed off: the regulator reads it, the same history the auditor reads.
+        assert (await sign_off(q)).status_code == 200
+        auditor = (await q.client.get(url, headers=q.as_("auditor"))).json()
+        r = await q.client.get(url, headers=q.as_("regulator"))
+        assert r.status_code == 200 and r.json() == auditor
+        assert await status(q.lead("LA2")) == 404
+
+        # Reopened: no longer signed off, so refused to the regulator again; not the auditor.
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/reopen", headers=q.admin, json={"reason": "queried"}
+        )
+        assert r.status_code == 200, r.text
+        assert await status(q.as_("regulator")) == 403
+        assert await status(q.as_("auditor")) == 200
+        # A regulator asking for a questionnaire that does not exist is told so.
+        r = await q.client.get("/questionnaires/nope/history", headers=q.as_("regulator"))
+        assert r.status_code == 404
