@@ -80,14 +80,52 @@ def test_each_topic_is_a_channel_with_the_events_published_there(doc: dict[str, 
         assert channel["bindings"]["kafka"]["topic"] == topic
 
 
-def test_cycle_signed_off_is_on_the_questionnaire_and_the_public_topic(
+def test_sign_offs_and_their_withdrawals_are_on_the_questionnaire_and_the_public_topic(
     doc: dict[str, Any],
 ) -> None:
     by_address = {c["address"]: c for c in doc["channels"].values()}
-    assert set(by_address[Topics.PUBLIC_SIGNOFFS]["messages"]) == {
-        "questionnaire.CycleSignedOff.v1"
+    public = {"questionnaire.CycleSignedOff.v1", "questionnaire.SignOffWithdrawn.v1"}
+    assert set(by_address[Topics.PUBLIC_SIGNOFFS]["messages"]) == public
+    assert public <= set(by_address[Topics.QUESTIONNAIRE]["messages"])
+    description = by_address[Topics.PUBLIC_SIGNOFFS]["description"]
+    assert "SignOffWithdrawn" in description and "supersedes" in description
+    withdrawn = doc["components"]["messages"]["questionnaire.SignOffWithdrawn.v1"]
+    payload = resolve(doc, withdrawn["payload"]["$ref"])
+    assert {"reason", "withdrawn_by", "withdrawn_at", "signed_off_at"} <= set(payload["required"])
+    assert "sign_off_event_id" in payload["properties"]
+
+
+def test_each_channel_describes_what_it_carries(doc: dict[str, Any]) -> None:
+    by_address = {c["address"]: c for c in doc["channels"].values()}
+    notification = by_address[Topics.NOTIFICATION]
+    assert "none is published" not in notification["description"]
+    for message in notification["messages"]:
+        assert message.split(".")[1] in notification["description"], message
+    assert set(notification["messages"]) >= {"notification.NotificationSent.v1"}
+
+
+def test_the_servers_are_every_broker_a_client_meets(doc: dict[str, Any]) -> None:
+    servers = doc["servers"]
+    assert {name: (s["host"], s["protocol"]) for name, s in servers.items()} == {
+        "compose": ("kafka:9092", "kafka"),
+        "embedded": ("127.0.0.1:19092", "kafka"),
+        "kubernetes": ("csm-kafka-kafka-bootstrap:9093", "kafka-secure"),
     }
-    assert "questionnaire.CycleSignedOff.v1" in by_address[Topics.QUESTIONNAIRE]["messages"]
+    assert all(s["description"] for s in servers.values())
+    # The embedded broker is where a default `CSM_KAFKA_BOOTSTRAP` points (the kernel's
+    # settings; contracts do not import the kernel).
+    root = Path(__file__).resolve().parents[2]
+    settings = (root / "libs/kernel/src/csm_kernel/settings.py").read_text()
+    assert f'kafka_bootstrap: str = "{servers["embedded"]["host"]}"' in settings
+    # Kubernetes: SASL_SSL with SCRAM-SHA-512, the listener deploy/k8s/kafka.yaml declares.
+    [scheme] = [resolve(doc, r["$ref"]) for r in servers["kubernetes"]["security"]]
+    assert scheme["type"] == "scramSha512"
+    k8s = (root / "deploy/k8s/kafka.yaml").read_text()
+    assert re.search(r"port: 9093\n\s+type: internal\n\s+tls: true", k8s)
+    assert re.search(r"authentication:\n\s+type: scram-sha-512", k8s)
+    assert "security" not in servers["compose"] and "security" not in servers["embedded"]
+    for channel in doc["channels"].values():
+        assert {s["$ref"] for s in channel["servers"]} == {f"#/servers/{n}" for n in servers}
 
 
 def test_each_operation_sends_the_messages_of_its_channel(doc: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ from csm_contracts.events.cycles import (
     CycleTimetableChanged,
     ExtensionGranted,
     ReturnReopened,
+    SignOffWithdrawn,
 )
 from csm_contracts.events.directory import (
     ServiceCarriedForward,
@@ -96,6 +97,8 @@ ALL_PAYLOADS |= {DelegationRevoked, QuestionnaireReturned, DelegationAccepted}
 ALL_PAYLOADS |= {QuestionnaireSentBack, SubmissionWithdrawn, QuestionnaireCancelled}
 ALL_PAYLOADS |= {NotificationSent, NotificationFailed}
 ALL_PAYLOADS |= {QuestionnaireLocked, QuestionnaireUnlocked}
+# A reopened return's sign-off withdrawn, for regulators (issue 21).
+ALL_PAYLOADS |= {SignOffWithdrawn}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

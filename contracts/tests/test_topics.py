@@ -20,13 +20,25 @@ def test_sign_offs_also_go_to_the_public_topic() -> None:
     ]
 
 
-def test_only_sign_offs_are_public() -> None:
-    public = [
+def test_a_withdrawn_sign_off_goes_to_the_public_topic_too() -> None:
+    # A regulator who has the sign-off must learn that it no longer stands (a reopening).
+    assert Topics.for_event("questionnaire.SignOffWithdrawn") == [
+        Topics.QUESTIONNAIRE,
+        Topics.PUBLIC_SIGNOFFS,
+    ]
+
+
+def test_only_sign_offs_and_their_withdrawals_are_public() -> None:
+    public = sorted(
         cls.EVENT_TYPE
         for cls in REGISTRY
         if Topics.PUBLIC_SIGNOFFS in Topics.for_event(cls.EVENT_TYPE)
-    ]
-    assert public == ["questionnaire.CycleSignedOff"]
+    )
+    assert public == ["questionnaire.CycleSignedOff", "questionnaire.SignOffWithdrawn"]
+    assert not any(
+        Topics.PUBLIC_SIGNOFFS in Topics.for_event(t)
+        for t in ("questionnaire.ReturnReopened", "questionnaire.ResponseSubmitted")
+    )
 
 
 def test_every_registered_event_has_a_topic() -> None:

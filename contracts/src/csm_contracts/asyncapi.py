@@ -41,6 +41,57 @@ SCHEMA_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.4.0"
 HEADERS_SCHEMA = "CloudEventHeaders"
 SERVER = "kafka:9092"
+SCRAM_SCHEME = "scramSha512"
+
+
+@dataclass(frozen=True)
+class Server:
+    """One place the topics are served from, as an AsyncAPI server."""
+
+    id: str
+    host: str
+    protocol: str
+    description: str
+    security: tuple[str, ...] = ()
+
+
+SERVERS: tuple[Server, ...] = (
+    Server(
+        "compose",
+        SERVER,
+        "kafka",
+        "Apache Kafka under docker-compose: `kafka:9092` inside the compose network (what "
+        "the services' `CSM_KAFKA_BOOTSTRAP` says there), `localhost:29092` from the host. "
+        "PLAINTEXT, no authentication.",
+    ),
+    Server(
+        "embedded",
+        "127.0.0.1:19092",
+        "kafka",
+        "The embedded broker `make run` starts on this machine (the default "
+        "`CSM_KAFKA_BOOTSTRAP`). PLAINTEXT, no authentication. Recent Kafka clients read it; "
+        "some old librdkafka releases cannot.",
+    ),
+    Server(
+        "kubernetes",
+        "csm-kafka-kafka-bootstrap:9093",
+        "kafka-secure",
+        "Apache Kafka on Kubernetes (Strimzi, `deploy/k8s/kafka.yaml`): the bootstrap "
+        "service's TLS listener. Clients use SASL_SSL and log in with SCRAM-SHA-512 as their "
+        "own KafkaUser (`deploy/k8s/kafka-users.yaml`), whose ACLs say what they may read: a "
+        "regulator, `csm.public.signoffs` only, in consumer groups named `regulator*`.",
+        (SCRAM_SCHEME,),
+    ),
+)
+"""Every server, in the document's order: the compose, embedded and Kubernetes brokers."""
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    SCRAM_SCHEME: {
+        "type": "scramSha512",
+        "description": "SASL/SCRAM-SHA-512 over TLS (`security.protocol=SASL_SSL`, "
+        "`sasl.mechanism=SCRAM-SHA-512`) with a KafkaUser's name and password.",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -64,21 +115,30 @@ CHANNELS: tuple[Channel, ...] = (
         "questionnaire",
         Topics.QUESTIONNAIRE,
         "questionnaire",
-        "Questionnaires delegated and submitted, and cycles signed off. Published by the "
-        "questionnaire service.",
+        "Cycles and their timetables, questionnaires delegated, answered and submitted, and "
+        "returns extended, reopened, signed off and their sign-offs withdrawn. Published by "
+        "the questionnaire service.",
     ),
     Channel(
         "notification",
         Topics.NOTIFICATION,
         "notification",
-        "Reserved for the notification service's events; none is published yet.",
+        "What became of the emails the notification service sends: each one sent "
+        "(`NotificationSent`) or given up on (`NotificationFailed`). Published by the "
+        "notification service.",
     ),
     Channel(
         "publicSignoffs",
         Topics.PUBLIC_SIGNOFFS,
         "questionnaire",
-        "The public topic regulators subscribe to: every cycle sign-off, and nothing else. "
-        "Each sign-off is also on the questionnaire topic, with the same event id.",
+        "The public topic regulators subscribe to: every return's sign-off "
+        "(`CycleSignedOff`) and every withdrawal of one (`SignOffWithdrawn`), and nothing "
+        "else. When the national team reopens a signed-off return, `SignOffWithdrawn` says "
+        "which sign-off (its `signed_off_at`, and its event id) no longer stands, why and who "
+        "reopened it; the organisation's next sign-off names the one it supersedes "
+        "(`supersedes`: that same `signed_off_at`). A return's events keep their order (the "
+        "key is the organisation id). Each event is also on the questionnaire topic, with "
+        "the same event id.",
     ),
 )
 """Every event topic, in the document's order; `Topics.event_topics()` lists the same topics."""
@@ -311,7 +371,32 @@ def generate() -> dict[str, Any]:
     ]
     components["schemas"] = schemas
     components["messages"] = messages
+    _servers(doc)
     return doc
+
+
+def _servers(doc: dict[str, Any]) -> None:
+    """Every server in `SERVERS`, each channel on all of them (FastStream knows one broker)."""
+    doc["servers"] = {
+        server.id: {
+            "host": server.host,
+            "protocol": server.protocol,
+            "description": server.description,
+            **(
+                {
+                    "security": [
+                        {"$ref": f"#/components/securitySchemes/{s}"} for s in server.security
+                    ]
+                }
+                if server.security
+                else {}
+            ),
+        }
+        for server in SERVERS
+    }
+    for channel in doc["channels"].values():
+        channel["servers"] = [{"$ref": f"#/servers/{server.id}"} for server in SERVERS]
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
 
 
 def _faststream_schema(cls: type[EventPayload]) -> dict[str, Any]:

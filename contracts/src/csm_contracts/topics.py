@@ -16,7 +16,7 @@ class Topics:
     REGISTRATION = "csm.registration.events"
     QUESTIONNAIRE = "csm.questionnaire.events"
     NOTIFICATION = "csm.notification.events"
-    #: The public topic regulators subscribe to: sign-offs only.
+    #: The public topic regulators subscribe to: sign-offs and their withdrawals only.
     PUBLIC_SIGNOFFS = "csm.public.signoffs"
 
     #: Consumers that find events missing ask the producing service to publish a range again
@@ -24,7 +24,9 @@ class Topics:
     REPUBLISH_REQUESTS = "csm.control.republish-requests"
 
     #: Event types published to PUBLIC_SIGNOFFS as well as to their source's topic.
-    PUBLIC_EVENT_TYPES: ClassVar[frozenset[str]] = frozenset({"questionnaire.CycleSignedOff"})
+    PUBLIC_EVENT_TYPES: ClassVar[frozenset[str]] = frozenset(
+        {"questionnaire.CycleSignedOff", "questionnaire.SignOffWithdrawn"}
+    )
 
     @staticmethod
     def dead_letter(consumer_group: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from csm_contracts.auth import Role
-from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.cycles import ReturnReopened, SignOffWithdrawn
 from csm_contracts.events.questionnaire import CycleSignedOff
 from csm_contracts.events.responses import (
     QuestionnaireCancelled,
@@ -83,6 +83,10 @@ class FakeCycles:
 
     async def last_sign_off(self, conn: Any, cycle: str, organisation_id: str) -> datetime | None:
         return self.last
+
+    async def last_sign_off_id(self, conn: Any, cycle: str, organisation_id: str) -> str | None:
+        assert conn is CONN
+        return "id-of-the-sign-off" if self.ret.signed_off_at else None
 
     async def stream_heads(self, conn: Any, stream_ids: Sequence[str]) -> dict[str, str]:
         return {s: f"head of {s}" for s in stream_ids}
@@ -241,7 +245,12 @@ async def test_reopening_a_signed_off_return_unlocks_its_questionnaires() -> Non
         "2009-10", "LA1", "a CQC query", CTX
     )
     assert ret.reopened and ret.signed_off_at is None
-    assert isinstance(cycles.appended[0], ReturnReopened)
+    reopened, withdrawn = cycles.appended
+    assert isinstance(reopened, ReturnReopened) and reopened.was_signed_off_at == NOW
+    # The sign-off is withdrawn with it, for the regulator: which, why, who, when.
+    assert isinstance(withdrawn, SignOffWithdrawn)
+    assert withdrawn.signed_off_at == NOW and withdrawn.sign_off_event_id == "id-of-the-sign-off"
+    assert withdrawn.reason == "a CQC query" and withdrawn.withdrawn_by == CTX.actor
     unlocked = [e for _, events in questionnaires.appended for e in events]
     assert [type(e) for e in unlocked] == [QuestionnaireUnlocked, QuestionnaireUnlocked]
     assert {e.reason for e in unlocked if isinstance(e, QuestionnaireUnlocked)} == {"a CQC query"}

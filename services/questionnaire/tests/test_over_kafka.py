@@ -1,5 +1,6 @@
 """The questionnaire service on the real broker: registration's events (redelivered too) make
-organisations owe their questionnaires once; a sign-off reaches the regulators' public topic."""
+organisations owe their questionnaires once; a sign-off, and its withdrawal when the return is
+reopened, reach the regulators' public topic."""
 
 import random
 import string
@@ -100,3 +101,20 @@ async def test_registration_events_over_kafka_issue_once_and_sign_off_goes_publi
         ours = [r for r in records if r.key == code.encode()]
         assert ours, "the sign-off did not reach the public topic"
         assert headers_of(ours[-1])["ce_type"] == "questionnaire.CycleSignedOff"
+
+        # Reopening the return withdraws the sign-off, on the public topic too, after it.
+        r = await q.client.post(
+            f"/cycles/2009-10/returns/{code}/reopen", headers=q.admin, json={"reason": "queried"}
+        )
+        assert r.status_code == 200, r.text
+        public: list[str] = []
+
+        async def withdrawn() -> bool:
+            records = await read_topic(infra.bootstrap, Topics.PUBLIC_SIGNOFFS, 1, timeout=5)
+            public[:] = [headers_of(r)["ce_type"] for r in records if r.key == code.encode()]
+            return "questionnaire.SignOffWithdrawn" in public
+
+        await eventually(withdrawn, timeout=60, what="the withdrawal on the public topic")
+        assert public.index("questionnaire.CycleSignedOff") < public.index(
+            "questionnaire.SignOffWithdrawn"
+        )

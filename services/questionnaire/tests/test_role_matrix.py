@@ -29,7 +29,7 @@ MATRIX: dict[tuple[str, str], set[str] | str] = {
     ("PATCH", "/questionnaires/{questionnaire_id}/answers"): ANSWERERS,
     ("POST", "/questionnaires/{questionnaire_id}/submit"): ANSWERERS,
     ("POST", "/questionnaires/{questionnaire_id}/withdraw-submission"): ANSWERERS,
-    ("GET", "/questionnaires/{questionnaire_id}/history"): READERS,
+    ("GET", "/questionnaires/{questionnaire_id}/history"): READERS | {"regulator"},
     ("POST", "/questionnaires/{questionnaire_id}/delegations"): ANSWERERS,
     ("GET", "/questionnaires/{questionnaire_id}/delegations"): READERS,
     ("POST", "/questionnaires/{questionnaire_id}/delegations/{delegation_id}/revoke"): ANSWERERS,

@@ -2,7 +2,7 @@
 regulator gets; the lock; reopening and a superseding sign-off."""
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -170,3 +170,132 @@ async def test_a_save_racing_a_sign_off_cannot_slip_in(questionnaire_app) -> Non
             pass
         else:
             raise AssertionError("a save after sign-off went through")
+
+
+async def test_reopening_a_signed_off_return_withdraws_its_sign_off_on_the_public_topic(
+    questionnaire_app,
+) -> None:
+    from csm_contracts import Topics
+
+    async with questionnaire_app("q_sign_withdrawn") as q:
+        done = await la_with_everything_submitted(q)
+        first = (await sign_off(q)).json()
+        q.clock.set(q.clock.now() + timedelta(minutes=5))
+        reason = "NI 51 evidence queried by CQC"
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/reopen", headers=q.admin, json={"reason": reason}
+        )
+        assert r.status_code == 200, r.text
+        conn = await asyncpg.connect(q.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT event_id, type, stream_version, correlation_id, actor, data FROM events "
+                "WHERE stream_id = 'return-2009-10-LA1' ORDER BY stream_version"
+            )
+        finally:
+            await conn.close()
+        assert [row["type"] for row in rows] == [
+            "questionnaire.CycleSignedOff",
+            "questionnaire.ReturnReopened",
+            "questionnaire.SignOffWithdrawn",
+        ]
+        signed, reopened, withdrawn = rows
+        # Recorded with the reopening that caused it: one append, one request.
+        assert withdrawn["correlation_id"] == reopened["correlation_id"]
+        data = json.loads(withdrawn["data"])
+        assert data["organisation_id"] == "LA1" and data["cycle"] == "2009-10"
+        assert data["reason"] == reason
+        assert data["withdrawn_by"] == reopened["actor"] and data["withdrawn_by"].startswith(
+            "user:"
+        )
+        assert datetime.fromisoformat(data["withdrawn_at"]) == q.clock.now()
+        assert data["sign_off_event_id"] == str(signed["event_id"])
+        assert datetime.fromisoformat(data["signed_off_at"]) == datetime.fromisoformat(
+            first["signed_off_at"]
+        )
+        # The relay routes it where the sign-off went: the regulator's public topic.
+        assert Topics.PUBLIC_SIGNOFFS in Topics.for_event(withdrawn["type"])
+        assert Topics.for_event(withdrawn["type"]) == Topics.for_event(signed["type"])
+        assert Topics.PUBLIC_SIGNOFFS not in Topics.for_event(reopened["type"])
+
+        # The next sign-off names the withdrawn one as the one it supersedes.
+        qid = done[0]["id"]
+        await q.client.post(
+            f"/questionnaires/{qid}/withdraw-submission",
+            headers=q.lead("LA1"),
+            json={"reason": "fix"},
+        )
+        await q.client.post(f"/questionnaires/{qid}/submit", headers=q.lead("LA1"))
+        second = (await sign_off(q)).json()
+        assert datetime.fromisoformat(second["supersedes"]) == datetime.fromisoformat(
+            data["signed_off_at"]
+        )
+
+
+async def test_reopening_a_return_never_signed_off_withdraws_nothing(questionnaire_app) -> None:
+    async with questionnaire_app("q_reopen_unsigned") as q:
+        await la_with_everything_submitted(q)
+        await q.move_to(q.AFTER_CLOSE)
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/reopen", headers=q.admin, json={"reason": "late data"}
+        )
+        assert r.status_code == 200, r.text
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/reopen", headers=q.admin, json={"reason": "again"}
+        )
+        assert r.status_code == 409
+        conn = await asyncpg.connect(q.dsn)
+        try:
+            types = await conn.fetch(
+                "SELECT type FROM events WHERE stream_id = 'return-2009-10-LA1' "
+                "ORDER BY stream_version"
+            )
+        finally:
+            await conn.close()
+        assert [t["type"] for t in types] == ["questionnaire.ReturnReopened"]
+
+
+async def test_who_reads_a_questionnaires_history(questionnaire_app) -> None:
+    """Auditors read every history; regulators what was signed off; others as before."""
+    async with questionnaire_app("q_history_roles") as q:
+        done = await la_with_everything_submitted(q)
+        await q.register("LA2", "local-authority")
+        url = f"/questionnaires/{done[0]['id']}/history"
+
+        async def status(headers: dict[str, str]) -> int:
+            return (await q.client.get(url, headers=headers)).status_code
+
+        # Before the sign-off: the auditor reads it all, answers, who, when, old → new.
+        r = await q.client.get(url, headers=q.as_("auditor"))
+        assert r.status_code == 200, r.text
+        history = r.json()
+        saves = [h for h in history if h["event"] == "AnswersSaved"]
+        assert saves and all(h["actor"].startswith("user:") and h["occurred_at"] for h in saves)
+        assert all({"question", "old", "new"} <= set(c) for h in saves for c in h["changes"])
+        assert history[-1]["event"] == "ResponseSubmitted"
+        # ... as the national team and the organisation's own lead do.
+        for headers in (q.admin, q.lead("LA1")):
+            assert (await q.client.get(url, headers=headers)).json() == history
+        # A regulator is refused what is not signed off; another organisation sees nothing.
+        r = await q.client.get(url, headers=q.as_("regulator"))
+        assert r.status_code == 403 and "not signed off" in r.json()["error"], r.text
+        assert await status(q.lead("LA2")) == 404
+        assert await status(q.as_("group-owner", org="LA2", group="G1")) == 404
+
+        # Signed off: the regulator reads it, the same history the auditor reads.
+        assert (await sign_off(q)).status_code == 200
+        auditor = (await q.client.get(url, headers=q.as_("auditor"))).json()
+        r = await q.client.get(url, headers=q.as_("regulator"))
+        assert r.status_code == 200 and r.json() == auditor
+        assert await status(q.lead("LA2")) == 404
+
+        # Reopened: no longer signed off, so refused to the regulator again; not the auditor.
+        r = await q.client.post(
+            "/cycles/2009-10/returns/LA1/reopen", headers=q.admin, json={"reason": "queried"}
+        )
+        assert r.status_code == 200, r.text
+        assert await status(q.as_("regulator")) == 403
+        assert await status(q.as_("auditor")) == 200
+        # A regulator asking for a questionnaire that does not exist is told so.
+        r = await q.client.get("/questionnaires/nope/history", headers=q.as_("regulator"))
+        assert r.status_code == 404

@@ -3,7 +3,8 @@
 A cycle's stream is `cycle-<cycle>` and its events are national (key `NATIONAL`):
 `CycleScheduled`, `CycleTimetableChanged`, `CyclePhaseChanged` and `CycleOpened` (in
 `csm_contracts.events.questionnaire`). An organisation's return for a cycle is the stream
-`return-<cycle>-<organisation>`: `ExtensionGranted`, `ReturnReopened` and `CycleSignedOff`.
+`return-<cycle>-<organisation>`: `ExtensionGranted`, `ReturnReopened`, `CycleSignedOff` and
+`SignOffWithdrawn`.
 """
 
 from __future__ import annotations
@@ -110,3 +111,26 @@ class ReturnReopened(_ReturnEvent):
     was_signed_off_at: AwareDatetime | None = Field(
         default=None, description="the sign-off this reopening undid, if any"
     )
+
+
+@REGISTRY.register
+class SignOffWithdrawn(_ReturnEvent):
+    """A sign-off no longer stands: the national team reopened the signed-off return.
+
+    Published on the public sign-off topic beside the sign-off it withdraws, so a regulator
+    learns of the reopening. It is recorded with the `ReturnReopened` that caused it (same
+    transaction, same stream). The organisation's next sign-off, if any, names the one it
+    supersedes by its `signed_off_at` (`CycleSignedOff.supersedes`), which is this event's
+    `signed_off_at`.
+    """
+
+    signed_off_at: AwareDatetime = Field(
+        description="signed_off_at of the withdrawn sign-off (what the next one supersedes)"
+    )
+    sign_off_event_id: str | None = Field(
+        default=None,
+        description="the event id (`ce_id`) of the withdrawn sign-off, when it is known",
+    )
+    reason: str = Field(min_length=1, max_length=1000, description="why the return was reopened")
+    withdrawn_by: str = Field(description="who reopened the return (an actor, e.g. user:<id>)")
+    withdrawn_at: AwareDatetime

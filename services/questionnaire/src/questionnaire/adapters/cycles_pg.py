@@ -213,6 +213,17 @@ class PostgresCycles:
             return None
         return datetime.fromisoformat(orjson.loads(data)["signed_off_at"])
 
+    async def last_sign_off_id(
+        self, conn: Connection, cycle: str, organisation_id: str
+    ) -> str | None:
+        event_id = await conn.fetchval(
+            "SELECT event_id FROM events WHERE stream_id = $1 AND type = $2 "
+            "ORDER BY stream_version DESC LIMIT 1",
+            return_stream(cycle, organisation_id),
+            CycleSignedOff.EVENT_TYPE,
+        )
+        return None if event_id is None else str(event_id)
+
     async def stream_heads(self, conn: Connection, stream_ids: Sequence[str]) -> dict[str, str]:
         rows = await conn.fetch(
             "SELECT DISTINCT ON (stream_id) stream_id, hash FROM events "

@@ -63,6 +63,25 @@ def ensure_access(caller: Caller, q: Questionnaire, *, write: bool) -> None:
     raise NotFound(f"no questionnaire {q.id}")
 
 
+def ensure_history_access(caller: Caller, loaded: Loaded) -> None:
+    """Who reads a questionnaire's history (answers, who, when, old → new): whoever may read
+    the questionnaire (`ensure_access`: the national team and auditors every one, the
+    organisation its own), and regulators what was signed off: the history of a questionnaire
+    whose return is signed off (403 otherwise)."""
+    if isinstance(caller, Principal) and caller.has(Role.REGULATOR):
+        if loaded.ret.signed_off_at is not None:
+            return
+        try:
+            ensure_access(caller, loaded.questionnaire, write=False)
+        except NotFound:
+            raise Forbidden(
+                f"regulators read what was signed off: {loaded.questionnaire.organisation_id}'s "
+                f"{loaded.questionnaire.cycle} return is not signed off"
+            ) from None
+        return
+    ensure_access(caller, loaded.questionnaire, write=False)
+
+
 class Questionnaires:
     """The answering use cases."""
 
@@ -202,7 +221,8 @@ class Questionnaires:
         return out
 
     async def history(self, caller: Caller, questionnaire_id: str) -> list[dict[str, Any]]:
-        await self.load(caller, questionnaire_id)
+        """Every change to the questionnaire, oldest first (`ensure_history_access`)."""
+        ensure_history_access(caller, await self.repo.load(questionnaire_id))
         return [
             {
                 "version": e.stream_version,

@@ -5,6 +5,7 @@ and reopenings to single organisations."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from opentelemetry.trace import TracerProvider
@@ -16,6 +17,7 @@ from csm_contracts.events.cycles import (
     ExtensionGranted,
     Phase,
     ReturnReopened,
+    SignOffWithdrawn,
     Timetable,
 )
 from csm_contracts.events.questionnaire import CycleOpened
@@ -315,34 +317,62 @@ class Cycles:
         event = ExtensionGranted(
             organisation_id=organisation_id, cycle=cycle, until=until, reason=reason
         )
-        return await self._append_return(cycle, organisation_id, [event], context)
+
+        async def extend(conn: Connection, ret: ReturnState) -> list[EventPayload]:
+            return [event]
+
+        return await self._append_return(cycle, organisation_id, extend, context)
 
     async def reopen(
         self, cycle: str, organisation_id: str, reason: str, context: AppendContext
     ) -> ReturnState:
+        """Reopen the organisation's return. A signed-off return's sign-off is withdrawn in
+        the same transaction (`SignOffWithdrawn`, published on the public sign-off topic too),
+        so a regulator holding the sign-off learns that it no longer stands."""
         await self.repo.get(cycle)
         await self._known(organisation_id)
-        ret = await self.repo.load_return(cycle, organisation_id)
-        if ret.reopened and ret.signed_off_at is None:
-            raise Conflict(f"{organisation_id}'s {cycle} return is already reopened")
-        event = ReturnReopened(
-            organisation_id=organisation_id,
-            cycle=cycle,
-            reason=reason,
-            was_signed_off_at=ret.signed_off_at,
-        )
-        return await self._append_return(cycle, organisation_id, [event], context)
+
+        async def reopen(conn: Connection, ret: ReturnState) -> list[EventPayload]:
+            if ret.reopened and ret.signed_off_at is None:
+                raise Conflict(f"{organisation_id}'s {cycle} return is already reopened")
+            events: list[EventPayload] = [
+                ReturnReopened(
+                    organisation_id=organisation_id,
+                    cycle=cycle,
+                    reason=reason,
+                    was_signed_off_at=ret.signed_off_at,
+                )
+            ]
+            if ret.signed_off_at is not None:
+                events.append(
+                    SignOffWithdrawn(
+                        organisation_id=organisation_id,
+                        cycle=cycle,
+                        signed_off_at=ret.signed_off_at,
+                        sign_off_event_id=await self.repo.last_sign_off_id(
+                            conn, cycle, organisation_id
+                        ),
+                        reason=reason,
+                        withdrawn_by=context.actor,
+                        withdrawn_at=self.clock.now(),
+                    )
+                )
+            return events
+
+        return await self._append_return(cycle, organisation_id, reopen, context)
 
     async def _append_return(
         self,
         cycle: str,
         organisation_id: str,
-        events: list[EventPayload],
+        decide_events: Callable[[Connection, ReturnState], Awaitable[list[EventPayload]]],
         context: AppendContext,
     ) -> ReturnState:
+        """Append what `decide_events` decides from the return as this transaction reads it."""
         try:
             async with self.transactions.transaction() as conn:
                 ret = await self.repo.load_return(cycle, organisation_id, conn)
+                events = await decide_events(conn, ret)
                 after = await self.repo.append_return(conn, ret, events, context, self.clock.now())
                 reopened = [e for e in events if isinstance(e, ReturnReopened)]
                 if reopened and after.signed_off_at is None:

@@ -214,6 +214,12 @@ class CycleRepository(Protocol):
         """When the return was last signed off (before any reopening), if ever."""
         ...
 
+    async def last_sign_off_id(
+        self, conn: Connection, cycle: str, organisation_id: str
+    ) -> str | None:
+        """The event id of the return's last sign-off, if ever signed off."""
+        ...
+
     async def stream_heads(self, conn: Connection, stream_ids: Sequence[str]) -> dict[str, str]:
         """The hash at the head of each stream that has events."""
         ...

@@ -50,6 +50,19 @@ Reader = Annotated[
     Principal,
     Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)),
 ]
+#: Who may read a questionnaire's history: the readers, and regulators (what was signed off).
+HistoryReader = Annotated[
+    Principal,
+    Depends(
+        require(
+            Role.NATIONAL_ADMIN,
+            Role.AUDITOR,
+            Role.REGULATOR,
+            Role.MAPPING_LEAD,
+            Role.GROUP_OWNER,
+        )
+    ),
+]
 #: Who may answer, delegate and submit (their organisation's, or their group's).
 Answerer = Annotated[Principal, Depends(require(Role.MAPPING_LEAD, Role.GROUP_OWNER))]
 Lead = Annotated[Principal, Depends(require(Role.MAPPING_LEAD))]

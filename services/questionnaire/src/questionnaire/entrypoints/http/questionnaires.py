@@ -13,7 +13,8 @@
 - `POST /questionnaires/{id}/delegations/{d}/send-back`   send it back with a comment
 
 Leads act on their organisation's questionnaires, group owners on their group's; the national
-team and auditors read all and change none; anyone else's questionnaire is 404.
+team and auditors read all and change none; anyone else's questionnaire is 404. Regulators read
+the history of what was signed off (a questionnaire whose return is signed off; 403 otherwise).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from csm_kernel.bounds import Identifier, StreamVersion
 from csm_kernel.http import OrjsonResponse, append_context, error_responses
 
-from .dependencies import Answerer, QuestionnairesDep, Reader
+from .dependencies import Answerer, HistoryReader, QuestionnairesDep, Reader
 from .models import (
     Delegated,
     DelegationRow,
@@ -176,8 +177,10 @@ async def withdraw_submission(
     responses=_READ,
 )
 async def history(
-    questionnaire_id: str, principal: Reader, use: QuestionnairesDep
+    questionnaire_id: str, principal: HistoryReader, use: QuestionnairesDep
 ) -> list[dict[str, Any]]:
+    """Every change: answers, who, when, old → new. The national team and auditors read every
+    questionnaire's, the organisation its own, regulators those whose return is signed off."""
     return await use.history(principal, questionnaire_id)
 
 
