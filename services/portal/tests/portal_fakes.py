@@ -16,6 +16,7 @@ LEAD_TOKEN = "lead-token"
 ADMIN_TOKEN = "admin-token"
 OWNER_TOKEN = "owner-token"
 REGULATOR_TOKEN = "regulator-token"
+AUDITOR_TOKEN = "auditor-token"
 
 ACCOUNTS = {
     LEAD_TOKEN: {
@@ -39,6 +40,12 @@ ACCOUNTS = {
     REGULATOR_TOKEN: {
         "account_id": "a3",
         "roles": ["regulator"],
+        "organisation_id": None,
+        "group_id": None,
+    },
+    AUDITOR_TOKEN: {
+        "account_id": "a4",
+        "roles": ["auditor"],
         "organisation_id": None,
         "group_id": None,
     },

@@ -4,8 +4,17 @@ over faked services and without JavaScript."""
 from __future__ import annotations
 
 import more_fakes
+import pytest
 from more_fakes import SERVICE_ID
-from portal_fakes import ADMIN_TOKEN, LEAD_TOKEN, OWNER_TOKEN, browser, portal
+from portal_fakes import (
+    ADMIN_TOKEN,
+    AUDITOR_TOKEN,
+    LEAD_TOKEN,
+    OWNER_TOKEN,
+    REGULATOR_TOKEN,
+    browser,
+    portal,
+)
 from test_pages import summary_links
 
 GROUP = {"name": "South", "kind": "locality", "owner_name": "Olu Owner"}
@@ -147,13 +156,22 @@ async def test_withdrawing_needs_a_reason() -> None:
     assert unknown.status_code == 404
 
 
-async def test_a_questionnaires_history_names_its_questions() -> None:
+@pytest.mark.parametrize("token", [LEAD_TOKEN, ADMIN_TOKEN, AUDITOR_TOKEN])
+async def test_a_questionnaires_history_names_its_questions(token: str) -> None:
+    # Auditors read every history (issue #21): they were shown "You cannot see this page".
     app, _ = portal(**more_fakes.every())
-    async with browser(app, LEAD_TOKEN) as client:
+    async with browser(app, token) as client:
         r = await client.get("/questionnaires/q1/history")
     assert r.status_code == 200
     assert "Answers saved" in r.text and "Is it a CAMHS service?: no answer" in r.text
     assert "3 November 2009, 10:30" in r.text
+
+
+async def test_a_regulator_is_not_shown_a_questionnaires_history() -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, REGULATOR_TOKEN) as client:
+        r = await client.get("/questionnaires/q1/history")
+    assert r.status_code == 403
 
 
 async def test_taking_a_submission_back_needs_a_reason() -> None:

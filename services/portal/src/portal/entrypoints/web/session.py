@@ -147,6 +147,12 @@ Lead = Annotated[Session, role_session(Role.MAPPING_LEAD, Role.GROUP_OWNER)]
 MappingLead = Annotated[Session, role_session(Role.MAPPING_LEAD)]
 National = Annotated[Session, role_session(Role.NATIONAL_ADMIN)]
 NationalReader = Annotated[Session, role_session(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR)]
+#: Who reads a questionnaire's history: its lead or group owner, the national team and the
+#: auditors (every history; the questionnaire service checks which questionnaire).
+HistoryReader = Annotated[
+    Session,
+    role_session(Role.MAPPING_LEAD, Role.GROUP_OWNER, Role.NATIONAL_ADMIN, Role.AUDITOR),
+]
 
 
 def set_session_cookies(

@@ -13,7 +13,7 @@ from ...application.ports import Access, QuestionnaireApi
 from .deps import Questionnaires
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
-from .session import Lead, Session
+from .session import HistoryReader, Lead, Session
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -24,7 +24,7 @@ async def _view(api: QuestionnaireApi, session: Session, qid: str) -> Questionna
 
 @router.get("/questionnaires/{questionnaire_id}/history")
 async def history(
-    request: Request, questionnaire_id: str, session: Lead, api: Questionnaires
+    request: Request, questionnaire_id: str, session: HistoryReader, api: Questionnaires
 ) -> Response:
     view = await _view(api, session, questionnaire_id)
     rows = history_rows(view, await api.history(session.token, questionnaire_id))
