@@ -23,7 +23,7 @@ from csm_kernel.auth import Principal, require
 from csm_kernel.bounds import IDENTIFIER_LENGTH
 from csm_kernel.http import error_responses
 
-from ...application.ports import DeliveryFilter
+from ...application.ports import Delivery, DeliveryFilter
 from .deps import DeliveriesDep
 
 router = APIRouter(tags=["deliveries"])
@@ -34,28 +34,8 @@ Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
 Status = Literal["pending", "sent", "failed"]
 
 
-class DeliveryOut(BaseModel):
-    """One email as the log shows it (`next_attempt_at` only while it waits)."""
-
-    id: str
-    kind: str
-    organisation_id: str
-    recipient: str
-    recipient_name: str | None
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    smtp_code: int | None
-    subject: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    caused_by: str | None
-    caused_by_type: str | None
-
-
 class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
+    items: list[Delivery]
     #: The cursor of the following page (`before`); null at the end.
     next: str | None
 
@@ -71,7 +51,7 @@ class DeliverySummary(BaseModel):
     by_kind: dict[str, StatusCounts]
     #: Pending emails that have already failed an attempt (the server refusing for now).
     pending_with_errors: int
-    failed: list[DeliveryOut]
+    failed: list[Delivery]
 
 
 @router.get("/notifications", response_model=DeliveryPage, responses=error_responses(401, 403, 422))
@@ -113,7 +93,7 @@ async def summary(
 
 @router.get(
     "/notifications/{notification_id}",
-    response_model=DeliveryOut,
+    response_model=Delivery,
     responses=error_responses(401, 403, 404, 422),
 )
 async def get_notification(
@@ -124,7 +104,7 @@ async def get_notification(
 
 @router.post(
     "/notifications/{notification_id}/retry",
-    response_model=DeliveryOut,
+    response_model=Delivery,
     responses=error_responses(401, 403, 404, 409, 422),
 )
 async def retry_notification(
