@@ -163,3 +163,15 @@ def test_last_years_changes_under_their_labels() -> None:
     changes = [FieldChange(field="name", old="A", new="B"), FieldChange(field="x", old=1)]
     shown = labelled(changes, {"name": "Name"})
     assert [(c.label, c.old, c.new) for c in shown] == [("Name", "A", "B"), ("x", 1, None)]
+
+
+def test_history_shows_answers_as_people_write_them() -> None:
+    from portal.application.history import shown_answer
+
+    assert [shown_answer(v) for v in (True, False, None, ["0-4", "5-10"], 140)] == [
+        "Yes",
+        "No",
+        None,
+        "0-4, 5-10",
+        140,
+    ]

@@ -16,13 +16,27 @@ def question_texts(view: QuestionnaireView) -> dict[str, str]:
     return {q["id"]: q["text"] for s in view.get("sections", []) for q in s.get("questions", [])}
 
 
+def shown_answer(value: object) -> object:
+    """An answer as people write it: yes or no, not True or False; a list as a list of words."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
 def history_rows(view: QuestionnaireView, entries: Sequence[JsonObject]) -> list[JsonObject]:
     texts = question_texts(view)
     return [
         {
             **e,
             "changes": [
-                {**c, "text": texts.get(c.get("question"), c.get("question"))}
+                {
+                    **c,
+                    "text": texts.get(c.get("question"), c.get("question")),
+                    "old": shown_answer(c.get("old")),
+                    "new": shown_answer(c.get("new")),
+                }
                 for c in e.get("changes") or []
             ],
             "details": [(k.replace("_", " ").capitalize(), e[k]) for k in SHOWN if e.get(k)],
