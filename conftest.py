@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from csm_infra.broker import create_topics
 from csm_infra.ports import free_port, is_listening, wait_listening
 from csm_infra.settings import SERVICES, InfraSettings
 from csm_infra.smtp_sink import read_mailbox
@@ -139,6 +140,7 @@ class TestInfra:
             # Called from async tests: run the admin client on its own loop, in a thread.
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 pool.submit(asyncio.run, self._delete_topics()).result()
+            create_topics(self.bootstrap)  # as a restarted embedded broker gets them
 
     def _container(self, kind: str) -> Any:
         return next(c for c in self.containers if type(c).__name__ == kind)
@@ -209,6 +211,7 @@ def _containers(tmp: Path) -> TestInfra:
     pg.start()
     kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft()
     kafka.start()
+    create_topics(kafka.get_bootstrap_server())
     smtp_port = free_port()
     mail_dir = tmp / "mail"
     proc = subprocess.Popen(_smtp_command(smtp_port, mail_dir))

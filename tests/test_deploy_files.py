@@ -463,3 +463,27 @@ def test_grafana_shows_the_dashboard_from_deploy() -> None:
     grafana = COMPOSE["services"]["grafana"]
     assert "./deploy/grafana:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
     assert "prometheus" in COMPOSE["services"]
+
+
+def test_every_environment_creates_the_topics_one_definition_gives() -> None:
+    # Kubernetes: one KafkaTopic per definition, as defined; the broker creates none itself.
+    k8s = {t["spec"]["topicName"]: t["spec"] for t in _k8s("KafkaTopic").values()}
+    assert set(k8s) == {spec.name for spec in Topics.definitions()}
+    for spec in Topics.definitions():
+        made = k8s[spec.name]
+        assert made["partitions"] == spec.partitions, spec.name
+        assert str(made["config"]["retention.ms"]) == str(spec.retention_ms), spec.name
+    assert _k8s("Kafka")["csm-kafka"]["spec"]["kafka"]["config"]["auto.create.topics.enable"] in (
+        False,
+        "false",
+    )
+    # Compose: a job creates them before any service starts; the broker creates none itself.
+    job = COMPOSE["services"]["kafka-topics"]
+    assert job["command"][:2] == ["csm-infra", "topics"]
+    assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for service in WITH_DATABASE:
+        depends = COMPOSE["services"][service]["depends_on"]
+        assert depends["kafka-topics"]["condition"] == "service_completed_successfully", service
+    # Every consumer group the services declare has its dead-letter topic defined.
+    groups = {group for service in CONSUMES.values() for group in service}
+    assert groups == set(Topics.CONSUMER_GROUPS)

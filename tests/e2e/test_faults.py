@@ -381,4 +381,12 @@ async def _projections_equal_a_rebuild(
             assert time.monotonic() < deadline, "rebuild never finished"
     rebuilt = {p.name: await snapshot(pool, p.schema, p.tables) for p in PROJECTIONS}
     for name in live:
-        assert rebuilt[name] == live[name], f"projection {name} differs from its rebuild"
+        differences = {
+            table: {
+                "live only": [r for r in rows if r not in rebuilt[name][table]],
+                "rebuild only": [r for r in rebuilt[name][table] if r not in rows],
+            }
+            for table, rows in live[name].items()
+            if rows != rebuilt[name][table]
+        }
+        assert not differences, f"projection {name} differs from its rebuild: {differences}"

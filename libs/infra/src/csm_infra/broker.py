@@ -6,8 +6,12 @@ relays republish from them, so losing the broker loses nothing.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import threading
 from pathlib import Path
+
+from csm_kernel.topics_admin import ensure_topics
 
 from .ports import ensure_free, wait_listening
 
@@ -43,3 +47,24 @@ def start_broker(
     )
     wait_listening(port, 30, "the Tansu broker")
     return proc
+
+
+def create_topics(bootstrap: str) -> dict[str, int]:
+    """Create every topic of `Topics.definitions()` the broker lacks; returns each topic's
+    partition count. Callable from synchronous code whether or not an event loop runs."""
+    result: dict[str, int] = {}
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.update(asyncio.run(ensure_topics(bootstrap)))
+        except BaseException as error:  # handed to the caller's thread
+            failure.append(error)
+
+    # A thread of its own: the caller may be inside a running event loop (pytest fixtures).
+    worker = threading.Thread(target=run, name="create-topics")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+    return result

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from csm_kernel.auth import ensure_keypair
 from csm_kernel.links import ensure_link_key
 
-from .broker import start_broker
+from .broker import create_topics, start_broker
 from .ports import ensure_free, is_listening, wait_listening
 from .postgres import EmbeddedPostgres
 from .settings import SERVICES, InfraSettings
@@ -111,11 +111,13 @@ class EmbeddedStack:
         self.stop_process("broker")
 
     def start_broker(self) -> None:
-        """Start the broker (empty: memory storage) on its port."""
+        """Start the broker (empty: memory storage) on its port, with every topic created as
+        production has it (`csm_contracts.topics.Topics.definitions`)."""
         proc = start_broker(self.settings.broker_port, self.settings.log_dir / "broker.log")
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self._pidfile("broker"), "w") as f:
             f.write(str(proc.pid))
+        create_topics(f"127.0.0.1:{self.settings.broker_port}")
 
     def restart_broker(self) -> None:
         """Stop and start the broker: with memory storage it comes back empty."""

@@ -397,7 +397,7 @@ class OutboxRelay:
         broken = sorted(t for t in topics if t not in listed)
         for topic in broken:
             partitions = self.producer.client.cluster.partitions_for_topic(topic)
-            await recreate_topic(self.bootstrap, topic, len(partitions or ()) or 1)
+            await recreate_topic(self.bootstrap, topic, len(partitions or ()) or None)
         if broken:
             await self._fresh_producer()
         return bool(broken)
