@@ -49,15 +49,16 @@ def start_broker(
     return proc
 
 
-def create_topics(bootstrap: str) -> dict[str, int]:
-    """Create every topic of `Topics.definitions()` the broker lacks; returns each topic's
-    partition count. Callable from synchronous code whether or not an event loop runs."""
+def create_topics(bootstrap: str, *, fresh_broker: bool = False) -> dict[str, int]:
+    """Create every topic of `Topics.definitions()` the broker lacks (`fresh_broker`: and
+    make again as defined any a client made in passing; see `ensure_topics`); returns each
+    topic's partition count. Callable from synchronous code whether or not a loop runs."""
     result: dict[str, int] = {}
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            result.update(asyncio.run(ensure_topics(bootstrap)))
+            result.update(asyncio.run(ensure_topics(bootstrap, fresh_broker=fresh_broker)))
         except BaseException as error:  # handed to the caller's thread
             failure.append(error)
 

@@ -117,7 +117,7 @@ class EmbeddedStack:
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self._pidfile("broker"), "w") as f:
             f.write(str(proc.pid))
-        create_topics(f"127.0.0.1:{self.settings.broker_port}")
+        create_topics(f"127.0.0.1:{self.settings.broker_port}", fresh_broker=True)
 
     def restart_broker(self) -> None:
         """Stop and start the broker: with memory storage it comes back empty."""

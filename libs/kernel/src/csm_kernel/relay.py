@@ -396,8 +396,14 @@ class OutboxRelay:
         listed = await listed_topics(self.bootstrap) if unlisted_only else set()
         broken = sorted(t for t in topics if t not in listed)
         for topic in broken:
+            # A defined topic comes back as defined, whatever a client's first request made of
+            # it meanwhile (the embedded broker creates a topic of 4 partitions on first use).
             partitions = self.producer.client.cluster.partitions_for_topic(topic)
-            await recreate_topic(self.bootstrap, topic, len(partitions or ()) or None)
+            await recreate_topic(
+                self.bootstrap,
+                topic,
+                None if Topics.definition(topic) else (len(partitions or ()) or None),
+            )
         if broken:
             await self._fresh_producer()
         return bool(broken)

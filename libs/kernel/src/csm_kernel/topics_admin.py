@@ -65,10 +65,15 @@ async def ensure_topic(bootstrap: str, topic: str, partitions: int | None = None
         await admin.close()
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None) -> dict[str, int]:
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec] | None = None, *, fresh_broker: bool = False
+) -> dict[str, int]:
     """Create every defined topic that does not exist yet; returns each topic's partition
-    count as the broker then lists it (a topic made earlier with another count keeps it:
-    partitions are never removed, and adding some would move keys between partitions)."""
+    count as the broker then lists it. A topic made earlier with another count keeps it
+    (partitions are never removed, and adding some would move keys between partitions),
+    unless `fresh_broker`: a broker that has just started empty holds only topics a client's
+    first request made in passing (the embedded one makes 4 partitions, and cannot add
+    partitions), and those are made again as defined."""
     wanted = list(specs if specs is not None else Topics.definitions())
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
@@ -81,6 +86,11 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec] | None = None
     finally:
         await admin.close()
     counts = {str(t["topic"]): len(t.get("partitions") or ()) for t in described}
+    if fresh_broker:
+        for spec in wanted:
+            if counts.get(spec.name, spec.partitions) != spec.partitions:
+                await recreate_topic(bootstrap, spec.name, spec.partitions)
+                counts[spec.name] = spec.partitions
     for spec in wanted:
         if counts.get(spec.name, spec.partitions) != spec.partitions:
             log.warning(
