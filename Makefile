@@ -14,7 +14,7 @@ PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyprojec
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install run test lint typecheck pytest bench infra-up infra-down infra-status mail admin schemas asyncapi clean
+.PHONY: install run test lint typecheck pytest bench rehearsal infra-up infra-down infra-status mail admin schemas asyncapi clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,6 +49,12 @@ typecheck: install
 pytest: install
 	sh scripts/ensure-chromium.sh
 	$(BIN)/pytest
+
+# The national deployment rehearsed here: three replicas of every service, faults, checks.
+# SCALE=small (a few minutes; also in `make test`) or SCALE=national (a benchmark).
+SCALE ?= small
+rehearsal: install
+	PYTHONPATH=tests/rehearsal:services/reporting/tests $(BIN)/python tests/rehearsal/rehearsal.py --scale $(SCALE)
 
 bench: install
 	$(BIN)/python bench/event_store.py
