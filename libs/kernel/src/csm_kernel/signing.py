@@ -168,6 +168,39 @@ def verify_detached(signature: str, payload: bytes, jwks: Mapping[str, Any]) -> 
     return kid
 
 
+class KeyDirectory:
+    """The `KeyRing` kept in a directory, read again whenever the directory changes.
+
+    A running service holds one: when an operator's command (another process) rotates or
+    retires a key, the next `ring()` sees it, so signing moves to the new key and the JWK Set
+    shows the change without a restart. The first `ring()` on a fresh directory makes its
+    first key (`KeyRing.ensure`).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._ring: KeyRing | None = None
+        self._seen: tuple[int, ...] | None = None
+
+    def _stamp(self) -> tuple[int, ...]:
+        # The directory changes (mtime) when a key file comes or goes; `active` is replaced by
+        # a rename, so it gets a new inode. Either says: read the ring again.
+        try:
+            active = (self.directory / _ACTIVE).stat()
+        except FileNotFoundError:
+            return ()
+        return (self.directory.stat().st_mtime_ns, active.st_ino, active.st_mtime_ns)
+
+    def ring(self) -> KeyRing:
+        """The ring as the directory holds it now."""
+        stamp = self._stamp()
+        if self._ring is None or stamp != self._seen:
+            self._ring = KeyRing.ensure(self.directory)
+            # The stamp from before reading: a change made while reading shows next time.
+            self._seen = stamp or self._stamp()
+        return self._ring
+
+
 def rotate(directory: Path) -> str:
     """Make a new active key in `directory`; the old one stays published. Returns the new kid.
 
