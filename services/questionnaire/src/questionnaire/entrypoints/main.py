@@ -5,7 +5,7 @@ from csm_kernel.runtime import service_main
 from csm_kernel.signing import KeyDirectory
 
 from ..bootstrap import QuestionnaireSettings, build_app, public_topic_signer
-from .signing_keys import SIGNING_KEYS
+from .signing_keys import signing_keys_command
 
 
 def _republish_signer() -> MessageSigner:
@@ -17,6 +17,8 @@ def main() -> None:
     service_main(
         "questionnaire",
         build_app,
-        commands={"signing-keys": SIGNING_KEYS},
+        commands={
+            "signing-keys": signing_keys_command(lambda: QuestionnaireSettings().signing_key_dir)
+        },
         signer=_republish_signer,
     )

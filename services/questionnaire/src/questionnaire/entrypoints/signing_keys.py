@@ -10,12 +10,12 @@ it to verify what they read. Nothing retires a key by itself.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 
 from csm_kernel import signing
 from csm_kernel.runtime import ServiceCommand
 from csm_kernel.settings import ServiceSettings
-
-from ..bootstrap import QuestionnaireSettings
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     retire.add_argument("kid", help="the key's id, as `list` shows it")
 
 
-def _run(args: argparse.Namespace, _: ServiceSettings) -> int:
-    directory = QuestionnaireSettings().signing_key_dir
+def _run(directory: Path, args: argparse.Namespace) -> int:
     if args.action == "rotate":
         kid = signing.rotate(directory)
         print(f"signing with {kid} from now on; the keys before it stay published")
@@ -51,8 +50,14 @@ def _run(args: argparse.Namespace, _: ServiceSettings) -> int:
     return 0
 
 
-SIGNING_KEYS = ServiceCommand(
-    "list, rotate or retire the keys that sign the public topic (CSM_SIGNING_KEY_DIR)",
-    _arguments,
-    _run,
-)
+def signing_keys_command(key_dir: Callable[[], Path]) -> ServiceCommand:
+    """The command, acting on the directory `key_dir()` names (the service's setting)."""
+
+    def run(args: argparse.Namespace, _: ServiceSettings) -> int:
+        return _run(key_dir(), args)
+
+    return ServiceCommand(
+        "list, rotate or retire the keys that sign the public topic (CSM_SIGNING_KEY_DIR)",
+        _arguments,
+        run,
+    )
