@@ -305,3 +305,21 @@ async def test_a_regulator_verifies_the_feed_with_its_own_tools(
     refused_ours = [h["ce_id"] for h, _ in refused if h.get("ce_partitionkey") == org]
     assert refused_ours == [first_id]
     assert ours[0][1]["answers_count"] == event["answers_count"] - 1
+
+
+def test_make_run_and_the_commands_agree_where_the_keys_are(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from csm_infra.settings import InfraSettings
+    from questionnaire.bootstrap import QuestionnaireSettings
+
+    # `make run` hands questionnaire <var dir>/signing-keys; a command run beside it, with only
+    # CSM_VAR_DIR (or nothing: ./var) set, finds the same directory.
+    env = InfraSettings(var_dir=tmp_path).service_env("questionnaire")
+    assert env["CSM_SIGNING_KEY_DIR"] == str(tmp_path / "signing-keys")
+    assert "CSM_SIGNING_KEY_DIR" not in InfraSettings(var_dir=tmp_path).service_env("reporting")
+    monkeypatch.delenv("CSM_SIGNING_KEY_DIR", raising=False)
+    monkeypatch.setenv("CSM_VAR_DIR", str(tmp_path))
+    assert QuestionnaireSettings().signing_key_dir == tmp_path / "signing-keys"
+    monkeypatch.delenv("CSM_VAR_DIR")
+    assert QuestionnaireSettings().signing_key_dir == Path("var/signing-keys")
