@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from csm_contracts import Topics
 from service_processes import ServiceProcess, running_services, service_process
@@ -148,6 +148,16 @@ async def a_signed_off_return_reopened(
     return org, lead, sa["id"]
 
 
+def public_partitions(consumer: Consumer, deadline: float) -> list[int]:
+    """The public topic's partitions, once the broker has the topic."""
+    while time.monotonic() < deadline:
+        topic = consumer.list_topics(Topics.PUBLIC_SIGNOFFS, 10).topics.get(Topics.PUBLIC_SIGNOFFS)
+        if topic is not None and not topic.error and topic.partitions:
+            return sorted(topic.partitions)
+        time.sleep(0.5)
+    raise AssertionError("the public topic never appeared")
+
+
 def read_raw(
     bootstrap: str, org: str, until: Callable[[list[Any]], bool], timeout: float = 90
 ) -> list[Any]:
@@ -156,14 +166,19 @@ def read_raw(
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"regulator-raw-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
+            "group.id": f"regulator-raw-{uuid.uuid4().hex[:8]}",  # never joined: assigned
             "enable.auto.commit": False,
         }
     )
-    consumer.subscribe([Topics.PUBLIC_SIGNOFFS])
-    ours: list[Any] = []
+    # Every partition from its start, without a group's join (the recipe below joins one).
     deadline = time.monotonic() + timeout
+    consumer.assign(
+        [
+            TopicPartition(Topics.PUBLIC_SIGNOFFS, p, OFFSET_BEGINNING)
+            for p in public_partitions(consumer, deadline)
+        ]
+    )
+    ours: list[Any] = []
     quiet_since: float | None = None
     try:
         while time.monotonic() < deadline:
