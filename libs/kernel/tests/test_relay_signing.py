@@ -75,3 +75,12 @@ async def test_the_relay_signs_what_its_signer_asks_for_with_the_key_active_when
     unsigned = await read_topic(infra.bootstrap, private, 8)
     assert len(unsigned) == 8
     assert not [r for r in unsigned if SIGNATURE_HEADER in headers_of(r)]
+
+
+def test_processes_starting_together_on_a_fresh_directory_make_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        rings = list(pool.map(lambda _: KeyRing.ensure(tmp_path / "keys"), range(16)))
+    assert len({ring.active_kid for ring in rings}) == 1
+    assert len(list((tmp_path / "keys").glob("*.pem"))) == 2  # one private, one public

@@ -22,6 +22,7 @@ it is kept anywhere (the topic's retention has passed).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -106,9 +107,17 @@ class KeyRing:
 
     @classmethod
     def ensure(cls, directory: Path) -> KeyRing:
-        """The ring kept in `directory`, made with one new key the first time."""
+        """The ring kept in `directory`, made with one new key the first time (once, however
+        many processes start together on a fresh directory)."""
         if not (directory / _ACTIVE).exists():
-            rotate(directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(directory, os.O_RDONLY)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when closed
+                if not (directory / _ACTIVE).exists():
+                    rotate(directory)
+            finally:
+                os.close(descriptor)
         return cls.load(directory)
 
     def sign(self, payload: bytes) -> str:
@@ -226,7 +235,7 @@ def rotate(directory: Path) -> str:
         )
     )
     # The switch is one rename, so a reader sees the old key or the new one, never neither.
-    pending = directory / f"{_ACTIVE}.tmp"
+    pending = directory / f"{_ACTIVE}.{kid}.tmp"  # its own: two rotations never share one
     pending.write_text(kid + "\n")
     os.replace(pending, directory / _ACTIVE)
     if previous and previous != kid:
