@@ -204,7 +204,11 @@ class KeyDirectory:
         """The ring as the directory holds it now."""
         stamp = self._stamp()
         if self._ring is None or stamp != self._seen:
-            self._ring = KeyRing.ensure(self.directory)
+            try:
+                self._ring = KeyRing.ensure(self.directory)
+            except FileNotFoundError:  # a rotation deleted the old private key mid-read
+                stamp = self._stamp()
+                self._ring = KeyRing.ensure(self.directory)
             # The stamp from before reading: a change made while reading shows next time.
             self._seen = stamp or self._stamp()
         return self._ring
