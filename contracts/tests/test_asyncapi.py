@@ -229,3 +229,23 @@ def test_component_names_are_valid_asyncapi_keys(doc: dict[str, Any]) -> None:
 
 def test_the_document_is_json(committed: str) -> None:
     assert json.loads(committed)["asyncapi"] == "3.0.0"
+
+
+def test_the_public_topic_s_messages_are_signed_and_say_where_the_keys_are(
+    doc: dict[str, Any],
+) -> None:
+    by_address = {c["address"]: c for c in doc["channels"].values()}
+    public = by_address[Topics.PUBLIC_SIGNOFFS]
+    signature = doc["components"]["schemas"]["SignatureHeaders"]
+    assert signature["required"] == ["ce_signature", "ce_id"]
+    assert "detached" in signature["properties"]["ce_signature"]["description"]
+    assert "de-duplicate" in signature["properties"]["ce_id"]["description"]
+    for ref in public["messages"].values():
+        message = resolve(doc, ref["$ref"])
+        assert message["headers"]["allOf"][-1] == {"$ref": "#/components/schemas/SignatureHeaders"}
+    # Only the public topic is signed.
+    for channel in by_address[Topics.QUESTIONNAIRE]["messages"].values():
+        assert "SignatureHeaders" not in json.dumps(resolve(doc, channel["$ref"]))
+    for name, server in doc["servers"].items():
+        url = re.search(r"https?://\S+/\.well-known/jwks\.json", server["description"])
+        assert url and url.group(0) in public["description"], name

@@ -105,6 +105,7 @@ def service_process(
         "CSM_AUTH_PUBLIC_KEY_FILE": str(auth_keys.public_file),
         "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "CSM_SIGNING_KEY_DIR": str(directory / "signing-keys"),  # questionnaire's, not var/
         **extra,
     }
     return ServiceProcess(name, port, env, directory / f"{name}.log")

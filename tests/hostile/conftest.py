@@ -69,7 +69,14 @@ async def questionnaire_target(
     settings = _settings(infra, auth_keys, hostile_link_key, await infra.create_database("hq"))
     clock = FixedClock(datetime(2009, 9, 1, tzinfo=UTC))
     # The test moves the clock and ticks itself.
-    app = build_app(QuestionnaireSettings(**settings, cycle_tick_seconds=3600), clock=clock)
+    app = build_app(
+        QuestionnaireSettings(
+            **settings,
+            cycle_tick_seconds=3600,
+            signing_key_dir=hostile_link_key.parent / "signing-keys",  # not ./var's
+        ),
+        clock=clock,
+    )
     async with _target(
         "questionnaire", app, hostile_seeds.questionnaire, auth_keys, clock=clock
     ) as t:

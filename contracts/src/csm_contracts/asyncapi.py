@@ -40,6 +40,10 @@ SCHEMA_VERSION = "3.0.0"
 
 KAFKA_BINDING_VERSION = "0.4.0"
 HEADERS_SCHEMA = "CloudEventHeaders"
+SIGNATURE_SCHEMA = "SignatureHeaders"
+#: The channel whose messages are signed (`ce_signature`) and its messages' component suffix.
+SIGNED_CHANNEL = "publicSignoffs"
+SIGNED_SUFFIX = ".signed"
 SERVER = "kafka:9092"
 SCRAM_SCHEME = "scramSha512"
 
@@ -53,6 +57,8 @@ class Server:
     protocol: str
     description: str
     security: tuple[str, ...] = ()
+    #: Where the keys that sign the public topic are published there (a JWK Set).
+    jwks_url: str = ""
 
 
 SERVERS: tuple[Server, ...] = (
@@ -63,14 +69,17 @@ SERVERS: tuple[Server, ...] = (
         "Apache Kafka under docker-compose: `kafka:9092` inside the compose network (what "
         "the services' `CSM_KAFKA_BOOTSTRAP` says there), `localhost:29092` from the host. "
         "PLAINTEXT, no authentication.",
+        jwks_url="http://localhost:8002/.well-known/jwks.json",
     ),
     Server(
         "embedded",
         "127.0.0.1:19092",
         "kafka",
         "The embedded broker `make run` starts on this machine (the default "
-        "`CSM_KAFKA_BOOTSTRAP`). PLAINTEXT, no authentication. Recent Kafka clients read it; "
-        "some old librdkafka releases cannot.",
+        "`CSM_KAFKA_BOOTSTRAP`). PLAINTEXT, no authentication. Recent Kafka clients read it "
+        "(the confluent-kafka wheel's librdkafka does); librdkafka 2.0 (Debian's kcat 1.7) "
+        "cannot: see docs/regulators.md.",
+        jwks_url="http://127.0.0.1:8002/.well-known/jwks.json",
     ),
     Server(
         "kubernetes",
@@ -81,6 +90,7 @@ SERVERS: tuple[Server, ...] = (
         "own KafkaUser (`deploy/k8s/kafka-users.yaml`), whose ACLs say what they may read: a "
         "regulator, `csm.public.signoffs` only, in consumer groups named `regulator*`.",
         (SCRAM_SCHEME,),
+        jwks_url="https://csm.example.org/.well-known/jwks.json",
     ),
 )
 """Every server, in the document's order: the compose, embedded and Kubernetes brokers."""
@@ -138,7 +148,11 @@ CHANNELS: tuple[Channel, ...] = (
         "reopened it; the organisation's next sign-off names the one it supersedes "
         "(`supersedes`: that same `signed_off_at`). A return's events keep their order (the "
         "key is the organisation id). Each event is also on the questionnaire topic, with "
-        "the same event id.",
+        "the same event id. Delivery is at least once: de-duplicate by `ce_id`. Every "
+        "message is signed (`ce_signature`, the `SignatureHeaders` schema): verify it "
+        "against the JWK Set published for the server you read from: "
+        + "; ".join(f"{server.id}: {server.jwks_url}" for server in SERVERS)
+        + ". docs/regulators.md has a verification recipe.",
     ),
 )
 """Every event topic, in the document's order; `Topics.event_topics()` lists the same topics."""
@@ -179,6 +193,12 @@ Messages follow the CloudEvents {SPEC_VERSION} Kafka protocol binding in **binar
 Delivery is at least once, in each stream's order: consumers deduplicate by `ce_id`.
 `ce_hash` and `ce_prevhash` hash-chain each stream (`ce_subject`); a reader can verify it.
 
+## Signatures
+
+Every message on `{Topics.PUBLIC_SIGNOFFS}` carries `ce_signature`, a detached compact JWS
+(EdDSA) over the exact message value; each server's description names the JWK Set that holds
+its keys (docs/regulators.md). Messages on the other topics are not signed.
+
 ## Dead letters
 
 A consumer group that cannot decode a message, does not know its type or version, finds its
@@ -215,6 +235,44 @@ def _headers_schema() -> dict[str, Any]:
             for h in HEADERS
         },
         "required": [h.name for h in HEADERS if h.required],
+    }
+
+
+def _signature_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "The headers every message on the public topic has besides the "
+        "CloudEvents ones: its signature, and `ce_id`, the key to de-duplicate by.",
+        "properties": {
+            "ce_signature": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$",
+                "description": "A CloudEvents extension attribute: a compact JWS with a "
+                "detached payload (RFC 7515 appendix F), `<protected header>..<signature>`, "
+                "EdDSA (Ed25519) over the exact bytes of the message value. The header names "
+                "the key (`kid`, its RFC 7638 thumbprint) in the JWK Set the server's "
+                "description gives (`/.well-known/jwks.json` on the questionnaire service). "
+                "Verify by putting base64url(value), unpadded, between the dots. Keys rotate; "
+                "earlier keys stay published while messages they signed are kept.",
+            },
+            "ce_id": {
+                "type": "string",
+                "format": "uuid",
+                "description": "The event's id, the same on every copy (delivery is at least "
+                "once, and a republished copy is signed afresh): de-duplicate by it.",
+            },
+        },
+        "required": ["ce_signature", "ce_id"],
+    }
+
+
+def _signed(message: dict[str, Any]) -> dict[str, Any]:
+    """The message as the public topic carries it: signed."""
+    headers = message["headers"]["allOf"]
+    return {
+        **message,
+        "description": f"{message['description']}\n\nSigned: `ce_signature` (`SignatureHeaders`).",
+        "headers": {"allOf": [*headers, {"$ref": f"#/components/schemas/{SIGNATURE_SCHEMA}"}]},
     }
 
 
@@ -326,6 +384,7 @@ def generate() -> dict[str, Any]:
         name: schema for name, schema in components.get("schemas", {}).items() if ":" not in name
     }
     schemas[HEADERS_SCHEMA] = _headers_schema()
+    schemas[SIGNATURE_SCHEMA] = _signature_schema()
     messages: dict[str, Any] = {}
 
     by_topic = events_by_topic()
@@ -340,8 +399,13 @@ def generate() -> dict[str, Any]:
                 )
             if schemas[title] != _faststream_schema(cls):
                 raise ValueError(f"two payload models share the schema name {title}")
-            messages[message_id(cls)] = _message(cls, f"#/components/schemas/{title}")
-            channel_messages[message_id(cls)] = {"$ref": f"#/components/messages/{message_id(cls)}"}
+            message = _message(cls, f"#/components/schemas/{title}")
+            messages[message_id(cls)] = message
+            component = message_id(cls)
+            if channel.id == SIGNED_CHANNEL:
+                component += SIGNED_SUFFIX
+                messages[component] = _signed(message)
+            channel_messages[message_id(cls)] = {"$ref": f"#/components/messages/{component}"}
         doc["channels"][channel.id]["messages"] = channel_messages
         operation = doc["operations"][channel.id]
         operation["title"] = f"The {channel.publisher} service publishes to {channel.topic}"
@@ -381,7 +445,12 @@ def _servers(doc: dict[str, Any]) -> None:
         server.id: {
             "host": server.host,
             "protocol": server.protocol,
-            "description": server.description,
+            "description": server.description
+            + (
+                f" The keys that sign the public topic: {server.jwks_url}"
+                if server.jwks_url
+                else ""
+            ),
             **(
                 {
                     "security": [

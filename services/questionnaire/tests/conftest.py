@@ -201,7 +201,9 @@ def link_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def questionnaire_app(infra: Any, auth_keys: Any, link_key: Path) -> QuestionnaireApp:
+def questionnaire_app(
+    infra: Any, auth_keys: Any, link_key: Path, tmp_path_factory: pytest.TempPathFactory
+) -> QuestionnaireApp:
     """`async with questionnaire_app("prefix") as q:` a fresh database, the app started on a
     clock set before the cycle (`q.clock`), and a client."""
 
@@ -218,6 +220,8 @@ def questionnaire_app(infra: Any, auth_keys: Any, link_key: Path) -> Questionnai
                     "kafka_bootstrap": infra.bootstrap,
                     "auth_public_key_file": auth_keys.public_file,
                     "link_key_file": link_key,
+                    # Each app its own key ring (the public topic's signatures).
+                    "signing_key_dir": tmp_path_factory.mktemp("signing-keys"),
                     "kafka_session_timeout_ms": 6000,
                     "kafka_heartbeat_interval_ms": 500,
                     # Tests move the clock and tick themselves.

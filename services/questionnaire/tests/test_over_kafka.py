@@ -13,6 +13,7 @@ from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.registration import OrganisationRenamed
+from csm_kernel.signing import verify_detached
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from kafka_helpers import eventually, headers_of, read_topic
 
@@ -101,6 +102,9 @@ async def test_registration_events_over_kafka_issue_once_and_sign_off_goes_publi
         ours = [r for r in records if r.key == code.encode()]
         assert ours, "the sign-off did not reach the public topic"
         assert headers_of(ours[-1])["ce_type"] == "questionnaire.CycleSignedOff"
+        # Signed over the exact value, by a key the service publishes.
+        jwks = (await q.client.get("/.well-known/jwks.json")).json()
+        assert verify_detached(headers_of(ours[-1])["ce_signature"], ours[-1].value, jwks)
 
         # Reopening the return withdraws the sign-off, on the public topic too, after it.
         r = await q.client.post(

@@ -42,6 +42,7 @@ MATRIX: dict[tuple[str, str], set[str] | str] = {
     ("GET", "/definitions"): PUBLIC,
     ("GET", "/definitions/{ref}"): PUBLIC,
     ("POST", "/sandbox/{ref}"): PUBLIC,
+    ("GET", "/.well-known/jwks.json"): PUBLIC,  # the keys regulators verify the feed with
 }
 
 

@@ -83,6 +83,11 @@ class InfraSettings:
         return self.var_dir / "keys"
 
     @property
+    def signing_keys_dir(self) -> Path:
+        """Questionnaire's key ring for the public topic (`CSM_SIGNING_KEY_DIR`)."""
+        return self.var_dir / "signing-keys"
+
+    @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.broker_port}"
 
@@ -107,6 +112,9 @@ class InfraSettings:
             # turned on (for local use only), and shown only to a signed-in national admin.
             env["CSM_MAILBOX_DIR"] = str(self.mail_dir)
             env["CSM_MAILBOX_ENABLED"] = "true"
+        if service == "questionnaire":
+            # Signs the regulators' feed; the first start makes the first key.
+            env["CSM_SIGNING_KEY_DIR"] = str(self.signing_keys_dir)
         if service == "registration":
             env["CSM_AUTH_PRIVATE_KEY_FILE"] = str(self.keys_dir / "auth-private.pem")
         for other, port in self.service_ports.items():

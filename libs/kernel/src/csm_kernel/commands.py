@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import getpass
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from . import dead_letters
 from .database import connect_pool
 from .progress import Progress
-from .relay import OutboxRelay, make_producer
+from .relay import MessageSigner, OutboxRelay, make_producer
 from .settings import ServiceSettings
 from .store.postgres import PostgresEventStore
 from .verify import verify_history
@@ -51,10 +51,18 @@ def add_commands(sub: Any, skip: Collection[str] = ()) -> None:
     discard.add_argument("--reason", required=True)
 
 
-def run_command(args: argparse.Namespace, settings: ServiceSettings) -> int:
-    """Run the command `args` names; its exit status."""
+def run_command(
+    args: argparse.Namespace,
+    settings: ServiceSettings,
+    *,
+    signer: Callable[[], MessageSigner] | None = None,
+) -> int:
+    """Run the command `args` names; its exit status. `republish` signs what it publishes
+    with `signer()`, when given, as the service's relay does."""
     if args.command == "republish":
-        count = asyncio.run(_republish(settings, args.start, args.end))
+        count = asyncio.run(
+            _republish(settings, args.start, args.end, signer() if signer else None)
+        )
         print(f"republished {count} events")
         return 0
     if args.command == "verify":
@@ -62,9 +70,11 @@ def run_command(args: argparse.Namespace, settings: ServiceSettings) -> int:
     return asyncio.run(_dead_letters(settings, args))
 
 
-async def _republish(settings: ServiceSettings, start: int, end: int | None) -> int:
+async def _republish(
+    settings: ServiceSettings, start: int, end: int | None, signer: MessageSigner | None
+) -> int:
     pool = await connect_pool(settings.database_url, size=2)
-    relay = OutboxRelay(PostgresEventStore(pool), settings.kafka_bootstrap)
+    relay = OutboxRelay(PostgresEventStore(pool), settings.kafka_bootstrap, signer=signer)
     await relay.start()
     try:
         return await relay.republish(start, end)

@@ -15,6 +15,12 @@ end offset falls below it, history was lost: the relay rewinds its checkpoint to
 everything again (consumers skip what they have). Consumers guard the same promise from their
 side by checking store positions for gaps (`csm_kernel.delivery`).
 
+A service may sign what it publishes (`signer`): the relay asks it, for each message and topic,
+for a signature over the exact value bytes, and sends it as the `ce_signature` header (a
+CloudEvents extension attribute). The signature is made when the message is sent, so a
+republished event carries one from the key active then. Questionnaire signs the public topic
+(`csm_kernel.signing`, docs/regulators.md).
+
 The relay loop survives anything: a lost database or broker connection, an error of its own.
 It reports each pass to its `LoopMonitor`, so a relay that hangs makes the service unhealthy.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import asyncpg
@@ -51,6 +57,25 @@ TopicRouter = Callable[[str], list[str]]
 
 Partition = tuple[str, int]
 """(topic, partition)."""
+
+MessageSigner = Callable[[str, bytes], str | None]
+"""`(topic, value) -> signature`: what the relay puts in a message's `ce_signature` header, or
+None to send it unsigned (e.g. a topic no outsider reads). `value` is the exact message value."""
+
+SIGNATURE_HEADER = "ce_signature"
+"""The header that carries a message's signature (`MessageSigner`)."""
+
+
+def sign_topics(topics: Collection[str], sign: Callable[[bytes], str]) -> MessageSigner:
+    """A signer that signs the messages sent to `topics` with `sign` (e.g. the current
+    `KeyRing.sign` of a `csm_kernel.signing.KeyDirectory`) and leaves the others unsigned."""
+    wanted = frozenset(topics)
+
+    def signer(topic: str, value: bytes) -> str | None:
+        return sign(value) if topic in wanted else None
+
+    return signer
+
 
 #: The requests a relay batch's span links to (those of its first events).
 _LINKED_REQUESTS = 16
@@ -96,8 +121,11 @@ class OutboxRelay:
         standby_interval: float = 2.0,
         history_check_interval: float = 5.0,
         monitor: LoopMonitor | None = None,
+        signer: MessageSigner | None = None,
     ) -> None:
         self.store = store
+        #: Signs messages as they are sent (`MessageSigner`); None: nothing is signed.
+        self.signer = signer
         self.bootstrap = bootstrap
         self.producer = make_producer(bootstrap)
         self._connected = False
@@ -246,8 +274,11 @@ class OutboxRelay:
                 topics = topics_of[type_] = self.route(type_)
                 self._topics.update(topics)
             for topic in topics:
+                sent = headers
+                if self.signer is not None and (signature := self.signer(topic, value)):
+                    sent = [*headers, (SIGNATURE_HEADER, signature.encode())]
                 futures.append(
-                    await self.producer.send(topic, value=value, key=key_bytes, headers=headers)
+                    await self.producer.send(topic, value=value, key=key_bytes, headers=sent)
                 )
         # Every send must be acknowledged before the checkpoint moves past it.
         offsets: dict[Partition, tuple[int, int]] = {}

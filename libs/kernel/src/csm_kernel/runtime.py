@@ -37,7 +37,7 @@ from .metrics import RuntimeCollector, ServiceMetrics
 from .observability import configure_logging, configure_tracing, get_logger
 from .openapi import document_kernel_answers
 from .process import freeze_startup_heap
-from .relay import OutboxRelay
+from .relay import MessageSigner, OutboxRelay
 from .republish import RepublishRequestListener
 from .settings import ServiceSettings, command_settings
 from .status import kernel_status
@@ -152,12 +152,14 @@ def create_app(
     background: Mapping[str, BackgroundTask] | None = None,
     on_start: Callable[[Runtime, FastAPI], Awaitable[None] | None] | None = None,
     description: str = "",
+    signer: MessageSigner | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with its lifespan wired.
 
     Every loop it starts (the relay, the republish-request listener, the consumers' watchdog
     and the service's own `background` loops, by name) runs under `supervise`: it is restarted
     if it ever ends early, and its monitor feeds `/health/ready`, `/health/live` and `/status`.
+    `signer` signs what the relay publishes (`csm_kernel.relay.MessageSigner`).
     """
     runtime = Runtime(name=name, settings=settings, metrics=ServiceMetrics(name))
     collector = RuntimeCollector(runtime)
@@ -178,7 +180,7 @@ def create_app(
             # The relay connects to the broker itself, retrying: a service whose broker is
             # down still starts, takes requests and keeps their events for later.
             relay = runtime.relay = OutboxRelay(
-                store, settings.kafka_bootstrap, monitor=runtime.monitor("relay")
+                store, settings.kafka_bootstrap, monitor=runtime.monitor("relay"), signer=signer
             )
             listener = runtime.republish_requests = RepublishRequestListener(
                 relay, name, settings.kafka_bootstrap, monitor=runtime.monitor("republish-requests")
@@ -331,12 +333,14 @@ def service_main(
     app_factory: Callable[[ServiceSettings], FastAPI],
     commands: Mapping[str, ServiceCommand] | None = None,
     argv: Sequence[str] | None = None,
+    signer: Callable[[], MessageSigner] | None = None,
 ) -> None:
     """Console entry point: `serve` (default), one of the operator's commands
     (`csm_kernel.commands`: `republish`, `verify`, `dead-letters`) or one of the service's own
     `commands` (one of which may replace an operator's command of the same name). Commands read
     `command_settings`: next to `make run` they need no variables
-    beyond the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`)."""
+    beyond the ones `make run` reads (`CSM_PG_PORT`, `CSM_BROKER_PORT`). `signer` makes the
+    signer `republish` signs with (the one the service's app gives its relay)."""
     parser = argparse.ArgumentParser(prog=f"csm-{name}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("serve", help="run the HTTP API, relay and consumers (default)")
@@ -348,7 +352,7 @@ def service_main(
     if args.command in (commands or {}):
         sys.exit((commands or {})[args.command].run(args, command_settings(name)))
     if args.command not in (None, "serve"):
-        sys.exit(run_command(args, command_settings(name)))
+        sys.exit(run_command(args, command_settings(name), signer=signer))
     settings = ServiceSettings()
     if settings.workers > 1:
         serve_workers(name, app_factory, settings)

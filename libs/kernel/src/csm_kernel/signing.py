@@ -22,6 +22,7 @@ it is kept anywhere (the topic's retention has passed).
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -106,9 +107,17 @@ class KeyRing:
 
     @classmethod
     def ensure(cls, directory: Path) -> KeyRing:
-        """The ring kept in `directory`, made with one new key the first time."""
+        """The ring kept in `directory`, made with one new key the first time (once, however
+        many processes start together on a fresh directory)."""
         if not (directory / _ACTIVE).exists():
-            rotate(directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(directory, os.O_RDONLY)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)  # released when closed
+                if not (directory / _ACTIVE).exists():
+                    rotate(directory)
+            finally:
+                os.close(descriptor)
         return cls.load(directory)
 
     def sign(self, payload: bytes) -> str:
@@ -168,6 +177,43 @@ def verify_detached(signature: str, payload: bytes, jwks: Mapping[str, Any]) -> 
     return kid
 
 
+class KeyDirectory:
+    """The `KeyRing` kept in a directory, read again whenever the directory changes.
+
+    A running service holds one: when an operator's command (another process) rotates or
+    retires a key, the next `ring()` sees it, so signing moves to the new key and the JWK Set
+    shows the change without a restart. The first `ring()` on a fresh directory makes its
+    first key (`KeyRing.ensure`).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._ring: KeyRing | None = None
+        self._seen: tuple[int, ...] | None = None
+
+    def _stamp(self) -> tuple[int, ...]:
+        # The directory changes (mtime) when a key file comes or goes; `active` is replaced by
+        # a rename, so it gets a new inode. Either says: read the ring again.
+        try:
+            active = (self.directory / _ACTIVE).stat()
+        except FileNotFoundError:
+            return ()
+        return (self.directory.stat().st_mtime_ns, active.st_ino, active.st_mtime_ns)
+
+    def ring(self) -> KeyRing:
+        """The ring as the directory holds it now."""
+        stamp = self._stamp()
+        if self._ring is None or stamp != self._seen:
+            try:
+                self._ring = KeyRing.ensure(self.directory)
+            except FileNotFoundError:  # a rotation deleted the old private key mid-read
+                stamp = self._stamp()
+                self._ring = KeyRing.ensure(self.directory)
+            # The stamp from before reading: a change made while reading shows next time.
+            self._seen = stamp or self._stamp()
+        return self._ring
+
+
 def rotate(directory: Path) -> str:
     """Make a new active key in `directory`; the old one stays published. Returns the new kid.
 
@@ -193,7 +239,7 @@ def rotate(directory: Path) -> str:
         )
     )
     # The switch is one rename, so a reader sees the old key or the new one, never neither.
-    pending = directory / f"{_ACTIVE}.tmp"
+    pending = directory / f"{_ACTIVE}.{kid}.tmp"  # its own: two rotations never share one
     pending.write_text(kid + "\n")
     os.replace(pending, directory / _ACTIVE)
     if previous and previous != kid:

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
+from csm_contracts import Topics
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
+from csm_kernel.relay import MessageSigner, sign_topics
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
+from csm_kernel.signing import KeyDirectory
 
 from .adapters.cycles_pg import PostgresCycles
 from .adapters.metrics_prom import PrometheusActivity
@@ -39,9 +45,23 @@ from .entrypoints.http import ROUTERS
 log = get_logger(__name__)
 
 
+def _default_signing_key_dir() -> Path:
+    return Path(os.environ.get("CSM_VAR_DIR", "var")) / "signing-keys"
+
+
 class QuestionnaireSettings(ServiceSettings):
     #: How often the clock loop moves cycles through their timetable.
     cycle_tick_seconds: float = 5.0
+    #: The key ring that signs the public topic (`CSM_SIGNING_KEY_DIR`; `csm_kernel.signing`):
+    #: made with its first key on the first start, rotated and retired by the operator
+    #: (`csm-questionnaire signing-keys`). By default `<CSM_VAR_DIR>/signing-keys`.
+    signing_key_dir: Path = Field(default_factory=_default_signing_key_dir)
+
+
+def public_topic_signer(keys: KeyDirectory) -> MessageSigner:
+    """What the relay signs with: every message to the public topic, with the key active when
+    it is sent (the directory is read again after a rotation)."""
+    return sign_topics([Topics.PUBLIC_SIGNOFFS], lambda value: keys.ring().sign(value))
 
 
 class Services:
@@ -111,6 +131,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         LinkTokens.from_file(settings.link_key_file) if settings.link_key_file is not None else None
     )
     services = Services(shipped_catalogue(), clock or SystemClock(), links)
+    signing_keys = KeyDirectory(settings.signing_key_dir)
     tick_seconds = settings.cycle_tick_seconds
 
     async def cycle_clock(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -129,6 +150,12 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         await services.build(runtime).snapshots.run(stop, runtime.monitor("snapshot-writer"))
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
+        # The first start makes the first key; a directory it cannot read stops the start.
+        log.info(
+            "signing the public topic",
+            key_dir=str(settings.signing_key_dir),
+            kid=signing_keys.ring().active_kid,
+        )
         app.state.services = services.build(runtime)
         app.state.application = app.state.services.application
 
@@ -142,6 +169,8 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         background={"cycle-clock": cycle_clock, "snapshot-writer": snapshot_writer},
         on_start=on_start,
         description="Cycles, questionnaires, delegation, submission and sign-off.",
+        signer=public_topic_signer(signing_keys),
     )
     app.state.services = services
+    app.state.signing_keys = signing_keys
     return app

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import cycles, delegates, questionnaires, returns, sandbox
+from . import cycles, delegates, jwks, questionnaires, returns, sandbox
 
 #: Answering first: routing (and the tracing middleware naming the span) tries routes in
 #: order, and saves and loads are nearly every request (issue #4). No two routers' paths overlap.
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     cycles.router,
     returns.router,
     sandbox.router,
+    jwks.router,
 ]
