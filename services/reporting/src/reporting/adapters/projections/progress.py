@@ -14,6 +14,7 @@ so a questionnaire whose every answer was cleared again reads `in-progress`, not
 from __future__ import annotations
 
 from ...application.projection import Projection
+from .. import rule_warnings
 
 SCHEDULED = "questionnaire.CycleScheduled"
 RETIMED = "questionnaire.CycleTimetableChanged"
@@ -579,7 +580,21 @@ PROJECTION = Projection(
             *_INSTANCE_EVENTS,
         }
     ),
-    ddl=DDL,
-    statements=(*_CYCLES, *_QUESTIONNAIRES, *_DELEGATIONS, *_RETURNS, *_NI51),
-    tables=("prog_cycles", "prog_questionnaires", "prog_delegations", "prog_returns", "prog_ni51"),
+    ddl=DDL + rule_warnings.DDL,
+    statements=(
+        *_CYCLES,
+        *_QUESTIONNAIRES,
+        *_DELEGATIONS,
+        *_RETURNS,
+        *_NI51,
+        rule_warnings.STATEMENT,
+    ),
+    tables=(
+        "prog_cycles",
+        "prog_questionnaires",
+        "prog_delegations",
+        "prog_returns",
+        "prog_ni51",
+        "prog_rule_warnings",
+    ),
 )
