@@ -48,7 +48,7 @@ async def live(infra, auth_keys) -> AsyncIterator[Live]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # uvicorn offers a flag, not an event
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
         await asyncio.sleep(0.05)
     try:
         yield Live(
