@@ -107,10 +107,17 @@ def _loads(line: bytes) -> Any:
 
 
 def _envelope(row: Any, file: StoreFile, number: int) -> EventEnvelope:
+    """The line as an envelope, every field checked; the payload only for being a JSON object
+    (the replay checks it against its contract as the consumer does), so pydantic need not copy
+    it: that copy was half the cost of reading a national bundle."""
+    where = f"{file.path.name} line {number}"
+    if not isinstance(row, dict) or not isinstance(row.get("data"), dict):
+        raise BundleInvalid(f"{where}: not an event: its data must be a JSON object")
     try:
-        return EventEnvelope.model_validate(row)
+        checked = EventEnvelope.model_validate({**row, "data": {}})
     except ValueError as exc:
-        raise BundleInvalid(f"{file.path.name} line {number}: not an event: {exc}") from exc
+        raise BundleInvalid(f"{where}: not an event: {exc}") from exc
+    return EventEnvelope.trusted(**{**checked.__dict__, "data": row["data"]})
 
 
 def _sha256(path: Path) -> str:
