@@ -5,7 +5,7 @@ a difference between them is listed."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from progress_history import CYCLE, TIMETABLE, directory_history, progress_histo
 from reporting.adapters import journal
 from reporting.application.replaying import arrival_order, differences
 from reporting.bootstrap import replaying
-from reporting_history import as_stores, in_history_order
+from reporting_history import History, as_stores, in_history_order
 from responses_history import build
 
 
@@ -144,3 +144,43 @@ def test_differences_are_listed_by_path() -> None:
         ("tables[0].rows[1]", None, {"x": "r"}),
     ]
     assert differences({"v": True}, {"v": 1}) == [("v", True, 1)]
+
+
+def test_arrival_order_merges_the_stores_without_reordering_one() -> None:
+    h = History()
+    first = h.add(OrganisationRegistered(**_org("00A1")), at=datetime(2009, 1, 1, 9, tzinfo=UTC))
+    late = h.add(OrganisationRegistered(**_org("00A2")), at=datetime(2009, 1, 1, 12, tzinfo=UTC))
+    # Recorded after `late` in its store, though it occurred earlier: it stays after it.
+    early = h.add(OrganisationRegistered(**_org("00A3")), at=datetime(2009, 1, 1, 10, tzinfo=UTC))
+    tie = h.add(
+        CyclePhaseChanged(
+            cycle=CYCLE,
+            old_phase=Phase.DATA_ENTRY,
+            phase=Phase.SUMMARY_REPORTS,
+            changed_at=datetime(2009, 1, 1, 9, tzinfo=UTC),
+            by_clock=True,
+        ),
+        at=datetime(2009, 1, 1, 9, tzinfo=UTC),
+    )
+    stores = as_stores(h.take())
+    merged = [
+        e.event_id
+        for e in arrival_order(
+            {"questionnaire": stores["questionnaire"], "registration": stores["registration"]}
+        )
+    ]
+    # A tie on occurred_at goes to registration; then each store's next event by its time.
+    assert merged == [first.event_id, tie.event_id, late.event_id, early.event_id]
+    again = [e.event_id for e in arrival_order(stores)]
+    assert again == merged
+
+
+def _org(code: str) -> dict[str, Any]:
+    return {
+        "organisation_id": code,
+        "code": code,
+        "name": f"Council {code}",
+        "kind": "local-authority",
+        "region": "london",
+        "partnership_areas": [code],
+    }
