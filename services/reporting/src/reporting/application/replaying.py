@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -226,6 +227,7 @@ class Replaying:
         done = Journalled()
         loop = asyncio.get_running_loop()
         batches: asyncio.Queue[tuple[int, list[EventEnvelope]] | None] = asyncio.Queue(2)
+        stop = threading.Event()
 
         def put(item: tuple[int, list[EventEnvelope]] | None) -> None:
             asyncio.run_coroutine_threadsafe(batches.put(item), loop).result()
@@ -233,7 +235,7 @@ class Replaying:
         def check() -> None:
             iterator = iter(events)
             try:
-                while chunk := list(itertools.islice(iterator, self.batch)):
+                while not stop.is_set() and (chunk := list(itertools.islice(iterator, self.batch))):
                     admitted: list[EventEnvelope] = []
                     for envelope in chunk:
                         outcome = admit(envelope)
@@ -253,6 +255,11 @@ class Replaying:
                 done.read += read
                 if progress is not None:
                     progress(done)
+        except BaseException:
+            stop.set()  # let the thread finish: it may be waiting to hand over a batch
+            while await batches.get() is not None:
+                pass
+            raise
         finally:
             await checking  # the thread's own error, if it failed, is raised here
         return done
