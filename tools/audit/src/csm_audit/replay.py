@@ -154,6 +154,8 @@ async def _replay_into(
 
         done = await app.journal_events(arrival_order(bundle.all_events()), journalled)
         timings["journal_s"] = round(time.monotonic() - started, 2)
+        timings["journal_reading_s"] = round(done.reading_seconds, 2)
+        timings["journal_inserting_s"] = round(done.inserting_seconds, 2)
         _say(f"journalled {done.journalled:,} events ({len(done.refused)} refused)")
         started = time.monotonic()
         await app.rebuild()

@@ -26,6 +26,7 @@ import asyncio
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -102,6 +103,10 @@ class Journalled:
     read: int = 0
     journalled: int = 0
     refused: list[Refused] = field(default_factory=list)
+    #: Where the time went: reading and checking events (in its thread), and waiting for
+    #: the journal's inserts (they overlap).
+    reading_seconds: float = 0.0
+    inserting_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,9 @@ class Replaying:
         def check() -> None:
             iterator = iter(events)
             try:
-                while not stop.is_set() and (chunk := list(itertools.islice(iterator, self.batch))):
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    chunk = list(itertools.islice(iterator, self.batch))
                     admitted: list[EventEnvelope] = []
                     for envelope in chunk:
                         outcome = admit(envelope)
@@ -243,6 +250,9 @@ class Replaying:
                             done.refused.append(outcome)
                         else:
                             admitted.append(outcome)
+                    done.reading_seconds += time.perf_counter() - started
+                    if not chunk:
+                        break
                     put((len(chunk), admitted))
             finally:
                 put(None)
@@ -251,7 +261,9 @@ class Replaying:
         try:
             while (batch := await batches.get()) is not None:
                 read, admitted = batch
+                started = time.perf_counter()
                 done.journalled += await self.journal.load(admitted)
+                done.inserting_seconds += time.perf_counter() - started
                 done.read += read
                 if progress is not None:
                     progress(done)
