@@ -2,7 +2,7 @@
 
 Tables (prefix `prog_`): cycles (timetable and phase), questionnaires (one per instance: status,
 saves, delegation, submission), delegations, returns (one per cycle and organisation:
-extension, reopenings, sign-offs) and NI 51 as signed off per LA area.
+extension, reopenings, sign-offs), NI 51 per LA area, and rule warnings (`rule_warnings.py`).
 
 Questionnaire status follows the questionnaire service's own state machine: `not-started` →
 `in-progress` ⇄ `delegated` → `returned` → … → `submitted` (or `cancelled`); a withdrawn

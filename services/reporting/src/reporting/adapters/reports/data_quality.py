@@ -5,6 +5,11 @@ The score (0-100) is the organisation's completeness (submitted / issued, in per
 returned and reopening after sign-off, 10 if the return was not signed off by its deadline
 (once the deadline has passed) or was signed off late, and 1 per answer changed after the
 summary reports (at most 10); never below 0.
+
+Also per organisation: the submitted questionnaires whose answers break a cross-field rule
+(`domain.rules`; not in the score); and, in the national report, every rate nationally and per
+region for each cycle up to the one asked for, with its change from the previous cycle
+(`domain.quality`).
 """
 
 from __future__ import annotations
