@@ -10,14 +10,15 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from csm_contracts.events import OrganisationRegistered
 from csm_contracts.events.cycles import CyclePhaseChanged, Phase
 from csm_kernel.http import json_bytes
 from progress_history import CYCLE, TIMETABLE, directory_history, progress_history
 from reporting.adapters import journal
-from reporting.application.replaying import arrival_order, differences
-from reporting.bootstrap import replaying
+from reporting.application.replaying import Refused, admit, arrival_order, differences
+from reporting.bootstrap import NotFresh, replaying
 from reporting_history import History, as_stores, in_history_order
 from responses_history import build
 
@@ -184,3 +185,26 @@ def _org(code: str) -> dict[str, Any]:
         "region": "london",
         "partnership_areas": [code],
     }
+
+
+def test_only_events_the_consumer_would_take_are_journalled() -> None:
+    h = History()
+    good = h.add(OrganisationRegistered(**_org("00A1")))
+    assert admit(good) == good
+    unknown = good.model_copy(update={"type": "registration.SomethingNew"})
+    refused = admit(unknown)
+    assert isinstance(refused, Refused) and "no schema" in refused.reason
+    invalid = good.model_copy(update={"data": {**good.data, "kind": "castle"}})
+    refused = admit(invalid)
+    assert isinstance(refused, Refused) and refused.reason.startswith("invalid-payload")
+
+
+async def test_a_replay_needs_an_empty_database(infra) -> None:
+    dsn = await infra.create_database("replay")
+    h = History()
+    h.add(OrganisationRegistered(**_org("00A1")))
+    async with replaying(dsn) as app:
+        await app.journal_events(arrival_order(as_stores(h.take())))
+    with pytest.raises(NotFresh, match="already holds a journal"):
+        async with replaying(dsn):
+            pass

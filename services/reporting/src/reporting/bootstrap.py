@@ -49,6 +49,7 @@ MIGRATIONS = resources.files("reporting.adapters").joinpath("sql")
 
 __all__ = [
     "REBUILD_PARALLEL",
+    "NotFresh",
     "ReportingServices",
     "ReportingSettings",
     "bootstrap",
@@ -162,6 +163,15 @@ async def rebuilding(database_url: str) -> AsyncIterator[Rebuilding]:
         await pool.close()
 
 
+class NotFresh(Exception):
+    """The database a replay was given already holds events."""
+
+
+def pool_database(url: str) -> str:
+    """The database a URL names, without its credentials, for messages."""
+    return "the database " + url.rsplit("/", 1)[-1].split("?")[0]
+
+
 @asynccontextmanager
 async def replaying(database_url: str, *, clock: Clock | None = None) -> AsyncIterator[Replaying]:
     """The offline replay's application over a fresh reporting database at `database_url`
@@ -170,6 +180,12 @@ async def replaying(database_url: str, *, clock: Clock | None = None) -> AsyncIt
     pool = await connect_pool(database_url, size=4)
     try:
         await migrate(pool, "reporting", MIGRATIONS)
+        journal = PostgresJournal(pool)
+        if await journal.head():
+            raise NotFresh(
+                f"{pool_database(database_url)} already holds a journal:"
+                " a replay needs an empty database"
+            )
         projector = Projector(pool, PROJECTIONS)
         queries = ReportQueries(
             REPORTS,
@@ -178,6 +194,6 @@ async def replaying(database_url: str, *, clock: Clock | None = None) -> AsyncIt
             SpreadsheetFiles(),
             clock,
         )
-        yield Replaying(PostgresJournal(pool), projector, queries, ProjectionSubjects(pool))
+        yield Replaying(journal, projector, queries, ProjectionSubjects(pool))
     finally:
         await pool.close()

@@ -40,7 +40,7 @@ from reporting.application.replaying import (
     Rendered,
     arrival_order,
 )
-from reporting.bootstrap import replaying
+from reporting.bootstrap import NotFresh, replaying
 
 from .replay_bundle import BundleInvalid, open_bundle
 
@@ -242,7 +242,7 @@ def run_replay(args: argparse.Namespace) -> int:
                 token=args.token,
             )
         )
-    except BundleInvalid as exc:
+    except (BundleInvalid, NotFresh) as exc:
         _say(f"not replayed: {exc}")
         return 2
     print(
