@@ -37,6 +37,7 @@ sys.path.insert(0, str(_ROOT / "tools" / "audit" / "src"))
 import argparse
 import asyncio
 import json
+import os
 import random
 import tempfile
 import time
@@ -123,11 +124,36 @@ def build_bundle(root: Path, scale: float) -> dict[str, Any]:
     }
 
 
+def postgres_cpu(port: int) -> float:
+    """CPU seconds used so far by the PostgreSQL server on `port` and its backends, live or
+    ended (what a loaded machine's wall-clock time cannot say: how much work it did)."""
+    stats = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        stats[int(proc.name)] = (cmdline, int(fields[1]), own, reaped)
+    roots = {p for p, (cmd, *_) in stats.items() if "postgres" in cmd and f"-p {port}" in cmd}
+    # The server's own time, its ended backends' (added to it when it reaps them), and the
+    # live backends'.
+    ticks = sum(own + reaped for p, (_, _, own, reaped) in stats.items() if p in roots)
+    ticks += sum(own for p, (_, ppid, own, _) in stats.items() if ppid in roots)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def timed_replay(bundle: Path, out: Path, all_reports: bool) -> dict[str, Any]:
     started = time.monotonic()
     async with embedded_database() as url:
         up = time.monotonic() - started
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        pg_before, py_before = postgres_cpu(port), time.process_time()
         summary = await replay(bundle, out, database_url=url, national_only=not all_reports)
+        pg_cpu, py_cpu = postgres_cpu(port) - pg_before, time.process_time() - py_before
     total = time.monotonic() - started
     t = summary["timings"]
     return {
@@ -142,6 +168,8 @@ async def timed_replay(bundle: Path, out: Path, all_reports: bool) -> dict[str, 
         "reports_rendered": sum(1 for r in summary["reports"] if r["status"] == 200),
         "events_journalled": summary["events_journalled"],
         "refused": len(summary["refused"]),
+        "python_cpu_s": round(py_cpu, 1),
+        "postgres_cpu_s": round(pg_cpu, 1),
         "total_s": round(total, 1),
         "target_s": TARGET_SECONDS,
         "met": total < TARGET_SECONDS,

@@ -117,7 +117,9 @@ def _envelope(row: Any, file: StoreFile, number: int) -> EventEnvelope:
         checked = EventEnvelope.model_validate({**row, "data": {}})
     except ValueError as exc:
         raise BundleInvalid(f"{where}: not an event: {exc}") from exc
-    return EventEnvelope.trusted(**{**checked.__dict__, "data": row["data"]})
+    # The checked envelope takes the payload as read (it is frozen, so not through setattr).
+    checked.__dict__["data"] = row["data"]
+    return checked
 
 
 def _sha256(path: Path) -> str:
