@@ -42,7 +42,7 @@ from reporting.application.replaying import (
 )
 from reporting.bootstrap import NotFresh, replaying
 
-from .replay_bundle import BundleInvalid, open_bundle
+from .replay_bundle import Bundle, BundleInvalid, open_bundle
 
 
 class HttpReports:
@@ -136,7 +136,7 @@ async def replay(
 
 async def _replay_into(
     url: str,
-    bundle: Any,
+    bundle: Bundle,
     out: Path,
     moment: str,
     reports: Sequence[str] | None,
