@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.cycles import Timetable
 from csm_contracts.registry import EventPayload
+from csm_kernel.hashing import GENESIS_HASH, chain_hash
 
 START = datetime(2009, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -69,3 +71,35 @@ class History:
         """The events added since the last `take`."""
         out, self.envelopes = self.envelopes, []
         return out
+
+
+# --- as the event stores hold it: each event in its service's store (by its type's prefix),
+# numbered in that store's position order, its stream's hash chain computed as the stores do.
+
+
+def as_stores(envelopes: Iterable[EventEnvelope]) -> dict[str, list[EventEnvelope]]:
+    """The events split into their stores, positioned and hash-chained, in the given order."""
+    stores: dict[str, list[EventEnvelope]] = defaultdict(list)
+    heads: dict[str, str] = {}
+    for e in envelopes:
+        store = e.type.split(".")[0]
+        prev = heads.get(e.stream_id, GENESIS_HASH)
+        unchained = e.model_copy(update={"prev_hash": prev})
+        chained = unchained.model_copy(
+            update={
+                "hash": chain_hash(prev, unchained.hashed_content()),
+                "position": len(stores[store]) + 1,
+            }
+        )
+        heads[e.stream_id] = chained.hash
+        stores[store].append(chained)
+    return dict(stores)
+
+
+def in_history_order(
+    stores: dict[str, list[EventEnvelope]], order: Sequence[EventEnvelope]
+) -> list[EventEnvelope]:
+    """The stored events in the order they were recorded (`order`, the history's own), as a
+    live consumer receives them: every store in its position order."""
+    by_id = {e.event_id: e for events in stores.values() for e in events}
+    return [by_id[e.event_id] for e in order]

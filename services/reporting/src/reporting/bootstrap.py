@@ -17,6 +17,7 @@ import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
+from csm_kernel.clock import Clock
 from csm_kernel.database import connect_pool, migrate
 from csm_kernel.runtime import Runtime, create_app
 from csm_kernel.settings import ServiceSettings
@@ -28,6 +29,7 @@ from .adapters.metrics import ProjectionLagGauges
 from .adapters.organisations import PostgresOrganisations
 from .adapters.projections import PROJECTIONS
 from .adapters.projector import REBUILD_PARALLEL, Projector
+from .adapters.replay_subjects import ProjectionSubjects
 from .adapters.reports import REPORTS
 from .adapters.runner import ReportRunner
 from .adapters.timetables import JournalTimetables
@@ -36,6 +38,7 @@ from .application.ports import ReceivedEvents
 from .application.projection import Projection
 from .application.projection_admin import ProjectionAdmin
 from .application.rebuilding import Rebuilding
+from .application.replaying import Replaying
 from .application.report_queries import ReportQueries
 from .application.reports import Reports
 from .application.service import Reporting
@@ -46,11 +49,13 @@ MIGRATIONS = resources.files("reporting.adapters").joinpath("sql")
 
 __all__ = [
     "REBUILD_PARALLEL",
+    "NotFresh",
     "ReportingServices",
     "ReportingSettings",
     "bootstrap",
     "build_app",
     "rebuilding",
+    "replaying",
 ]
 
 
@@ -154,5 +159,41 @@ async def rebuilding(database_url: str) -> AsyncIterator[Rebuilding]:
     try:
         await migrate(pool, "reporting", MIGRATIONS)
         yield Rebuilding(PostgresJournal(pool), Projector(pool, PROJECTIONS), HistoryReaders())
+    finally:
+        await pool.close()
+
+
+class NotFresh(Exception):
+    """The database a replay was given already holds events."""
+
+
+def pool_database(url: str) -> str:
+    """The database a URL names, without its credentials, for messages."""
+    return "the database " + url.rsplit("/", 1)[-1].split("?")[0]
+
+
+@asynccontextmanager
+async def replaying(database_url: str, *, clock: Clock | None = None) -> AsyncIterator[Replaying]:
+    """The offline replay's application over a fresh reporting database at `database_url`
+    (migrated first, as the service would be): the journal, projector, reports and files the
+    service itself uses. `clock` is the reports' "now" (the wall clock by default)."""
+    pool = await connect_pool(database_url, size=4)
+    try:
+        await migrate(pool, "reporting", MIGRATIONS)
+        journal = PostgresJournal(pool)
+        if await journal.head():
+            raise NotFresh(
+                f"{pool_database(database_url)} already holds a journal:"
+                " a replay needs an empty database"
+            )
+        projector = Projector(pool, PROJECTIONS)
+        queries = ReportQueries(
+            REPORTS,
+            ReportRunner(pool, PROJECTIONS),
+            JournalTimetables(pool),
+            SpreadsheetFiles(),
+            clock,
+        )
+        yield Replaying(journal, projector, queries, ProjectionSubjects(pool))
     finally:
         await pool.close()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -61,6 +61,26 @@ class ReportAnswer:
     report: Report
     result: ReportResult
     about: dict[str, object]
+
+
+def report_body(answer: ReportAnswer) -> dict[str, Any]:
+    """A report's JSON body (the HTTP route's `ReportBody`), as plain data; the route and the
+    offline replay both write this, so they say the same thing."""
+    return {
+        "report": answer.report.name,
+        "title": answer.report.title,
+        "about": answer.about,
+        "summary": answer.result.summary,
+        "tables": [
+            {
+                "name": t.name,
+                "title": t.title,
+                "columns": [{"key": c.key, "label": c.label} for c in t.columns],
+                "rows": t.rows,
+            }
+            for t in answer.result.tables
+        ],
+    }
 
 
 @dataclass(frozen=True)

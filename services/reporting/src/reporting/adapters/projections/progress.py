@@ -2,7 +2,7 @@
 
 Tables (prefix `prog_`): cycles (timetable and phase), questionnaires (one per instance: status,
 saves, delegation, submission), delegations, returns (one per cycle and organisation:
-extension, reopenings, sign-offs) and NI 51 as signed off per LA area.
+extension, reopenings, sign-offs), NI 51 per LA area, and rule warnings (`rule_warnings.py`).
 
 Questionnaire status follows the questionnaire service's own state machine: `not-started` →
 `in-progress` ⇄ `delegated` → `returned` → … → `submitted` (or `cancelled`); a withdrawn
@@ -14,6 +14,7 @@ so a questionnaire whose every answer was cleared again reads `in-progress`, not
 from __future__ import annotations
 
 from ...application.projection import Projection
+from .. import rule_warnings
 
 SCHEDULED = "questionnaire.CycleScheduled"
 RETIMED = "questionnaire.CycleTimetableChanged"
@@ -579,7 +580,21 @@ PROJECTION = Projection(
             *_INSTANCE_EVENTS,
         }
     ),
-    ddl=DDL,
-    statements=(*_CYCLES, *_QUESTIONNAIRES, *_DELEGATIONS, *_RETURNS, *_NI51),
-    tables=("prog_cycles", "prog_questionnaires", "prog_delegations", "prog_returns", "prog_ni51"),
+    ddl=DDL + rule_warnings.DDL,
+    statements=(
+        *_CYCLES,
+        *_QUESTIONNAIRES,
+        *_DELEGATIONS,
+        *_RETURNS,
+        *_NI51,
+        rule_warnings.STATEMENT,
+    ),
+    tables=(
+        "prog_cycles",
+        "prog_questionnaires",
+        "prog_delegations",
+        "prog_returns",
+        "prog_ni51",
+        "prog_rule_warnings",
+    ),
 )

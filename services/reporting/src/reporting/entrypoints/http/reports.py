@@ -15,7 +15,12 @@ from pydantic import BaseModel, JsonValue, ValidationError
 from csm_kernel.auth import Principal, current_principal
 from csm_kernel.http import OrjsonResponse, error_responses
 
-from ...application.report_queries import MEDIA_TYPES, ReportAnswer, ReportParameters
+from ...application.report_queries import (
+    MEDIA_TYPES,
+    ReportAnswer,
+    ReportParameters,
+    report_body,
+)
 from ...application.reports import Scope
 from .dependencies import ReportingDep
 from .downloads import download
@@ -136,18 +141,4 @@ async def report(
 
 def _json(answer: ReportAnswer) -> dict[str, object]:
     """The JSON body of a report (`ReportBody`), built as plain data: orjson writes it."""
-    return {
-        "report": answer.report.name,
-        "title": answer.report.title,
-        "about": answer.about,
-        "summary": answer.result.summary,
-        "tables": [
-            {
-                "name": t.name,
-                "title": t.title,
-                "columns": [{"key": c.key, "label": c.label} for c in t.columns],
-                "rows": t.rows,
-            }
-            for t in answer.result.tables
-        ],
-    }
+    return report_body(answer)
