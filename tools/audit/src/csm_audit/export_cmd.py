@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
@@ -97,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
     if bundle.exists() or (args.tar and bundle.with_name(bundle.name + ".tar").exists()):
         print(f"csm-audit: {bundle} already exists", file=sys.stderr)
         return 1
-    scope = Scope(args.cycle)
+    scope, dsns = Scope(args.cycle), _dsns(args.database)
     started = time.perf_counter()
     bundle.mkdir(parents=True)
     try:
-        stores = asyncio.run(_export(bundle, _dsns(args.database), scope, args.quiet))
+        stores = asyncio.run(_export(bundle, dsns, scope, args.quiet))
     except (OSError, ValueError, asyncpg.PostgresError) as error:
+        shutil.rmtree(bundle)  # half a bundle is no bundle
         print(f"csm-audit: export failed: {error}", file=sys.stderr)
         return 1
     seal(bundle, build_manifest(scope, stores, datetime.now(UTC)), keys)

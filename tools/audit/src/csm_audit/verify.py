@@ -41,6 +41,7 @@ from .bundle import (
     SIGNATURE,
     STORES,
     StreamTypeCount,
+    events_file,
     read_json,
     stream_type,
 )
@@ -109,6 +110,11 @@ def check_manifest(manifest: Any) -> Check:
         for store in STORES:
             if store not in stores:
                 check.fail(f"the manifest has no entry for the {store} store")
+        for store, entry in stores.items():
+            if store not in STORES:
+                check.fail(f"the manifest lists an unknown store {store!r}")
+            elif not isinstance(entry, dict) or entry.get("file") != events_file(store):
+                check.fail(f"the {store} store's file is not {events_file(store)}")
     check.detail = f"scope {manifest.get('scope')}, created {manifest.get('created_at')}"
     return check
 
@@ -327,9 +333,9 @@ def verify_bundle(
     if on_total is not None:
         on_total(sum(int(e.get("events", 0)) for e in stores.values() if isinstance(e, dict)))
     for store, entry in stores.items():
-        if not isinstance(entry, dict):
-            checks[-1].fail(f"the {store} store's entry is not an object")
-            continue
+        if store not in STORES or not isinstance(entry, dict):
+            continue  # reported by the manifest's check
+        entry = {**entry, "file": events_file(store)}  # never a path the manifest chose
         checks.append(check_file(bundle, store, entry))
         if (bundle / str(entry.get("file"))).is_file():
             checks.extend(scan_store(bundle, store, entry, on_rows))
