@@ -177,7 +177,7 @@ def questionnaire(scale: float, clock: Clock) -> Iterator[Row]:
                 "system",
                 clock.tick(),
             )  # fmt: skip
-            for s in range(random.randint(14, 22)):
+            for s in range(random.randint(16, 24)):
                 yield from chains.append(
                     stream,
                     [NewEvent("questionnaire.AnswersSaved", 1, {
@@ -215,7 +215,7 @@ def questionnaire(scale: float, clock: Clock) -> Iterator[Row]:
 def notification(scale: float, clock: Clock) -> Iterator[Row]:
     chains = Chains()
     orgs = organisations(scale)
-    for i in range(int(50_000 * scale)):
+    for i in range(int(55_000 * scale)):
         org = orgs[i % len(orgs)]
         nid = uuid.uuid4().hex
         yield from chains.append(

@@ -82,7 +82,7 @@ def check_signature(bundle: Path, published: Mapping[str, Any] | None) -> list[C
         return checks
     _check_jws(own, jws, body, jwks)
     if published is None:
-        own.detail += "; not checked against published keys (give --jwks)"
+        own.detail += " (not checked against published keys: give --jwks)"
     else:
         checks.append(_check_jws(Check("manifest signature (--jwks)"), jws, body, published))
     return checks
@@ -332,8 +332,9 @@ def verify_bundle(
         checks[-1].fail(f"files not in the manifest: {', '.join(stray)}")
     if on_total is not None:
         on_total(sum(int(e.get("events", 0)) for e in stores.values() if isinstance(e, dict)))
-    for store, entry in stores.items():
-        if store not in STORES or not isinstance(entry, dict):
+    for store in STORES:
+        entry = stores.get(store)
+        if not isinstance(entry, dict):
             continue  # reported by the manifest's check
         entry = {**entry, "file": events_file(store)}  # never a path the manifest chose
         checks.append(check_file(bundle, store, entry))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -55,9 +56,12 @@ def report(checks: list[Check], console: Console) -> None:
     console.print(table)
     for check in checks:
         for reason in check.failures[:_SHOWN]:
-            console.print(f"FAILED {check.name}: {reason}", markup=False, highlight=False)
+            console.print(
+                f"FAILED {check.name}: {reason}", markup=False, highlight=False, soft_wrap=True
+            )
         if len(check.failures) > _SHOWN:
-            console.print(f"FAILED {check.name}: … and {len(check.failures) - _SHOWN} more")
+            more = len(check.failures) - _SHOWN
+            console.print(f"FAILED {check.name}: … and {more} more", soft_wrap=True)
     failed = sum(not c.ok for c in checks)
     if failed:
         console.print(f"[red]{failed} of {len(checks)} checks failed.[/]")
@@ -88,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
             total, advance = progress.task("verifying")
             checks = verify_bundle(bundle, published, total, advance)
     # Wide enough that a table row and a failure stay on one line each when piped to a file.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
     report(checks, console)
     return 0 if all(c.ok for c in checks) else 1
