@@ -17,14 +17,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from csm_audit.bundle import MANIFEST, SIGNATURE, events_file, manifest_bytes
+from csm_audit.bundle import MANIFEST, SIGNATURE, events_file, manifest_bytes, read_events
 from csm_audit.cli import main
 from csm_audit.verify import Check, verify_bundle
 from csm_contracts.events import CycleSignedOff
 from csm_kernel.database import migrate
-from csm_kernel.hashing import canonical_json
+from csm_kernel.hashing import GENESIS_HASH, canonical_json, chain_hash_of_canonical
 from csm_kernel.signing import KeyRing, rotate
 from csm_kernel.store import AppendContext, NewEvent
+from csm_kernel.store.base import prepare_events
 from csm_kernel.store.postgres import PostgresEventStore
 
 pytestmark = pytest.mark.infra
@@ -133,8 +134,7 @@ def failures(checks: list[Check]) -> list[str]:
 
 
 def lines(bundle: Path, store: str) -> list[dict[str, Any]]:
-    with gzip.open(bundle / events_file(store), "rt", encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+    return list(read_events(bundle, store))
 
 
 def rewrite(bundle: Path, store: str, events: list[dict[str, Any]]) -> None:
@@ -336,3 +336,40 @@ def test_export_without_a_signing_key_says_so(
         main(["export", str(tmp_path / "b"), "--signing-key-dir", str(tmp_path / "none")])
     assert exit_.value.code == 1
     assert "no signing key in" in capsys.readouterr().err
+
+
+async def test_json_text_with_line_breaks_stays_one_line_and_verifies(
+    infra: Any, keys: Path, tmp_path: Path
+) -> None:
+    """The json column keeps whatever text was written; insignificant line breaks in it (the
+    kernel never writes any, another writer might) must not split an event across lines."""
+    dsns = {s: await infra.create_database(s[:4]) for s in ("registration", "questionnaire")}
+    dsns["notification"] = await infra.create_database("noti")
+    for dsn in dsns.values():
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+        await migrate(pool, "test", None)
+        await pool.close()
+    at = datetime(2010, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    [p] = prepare_events(
+        "organisation-X", 0, [ev("registration.OrganisationRegistered", a=1)], CTX, at
+    )
+    conn = await asyncpg.connect(dsns["registration"])
+    try:
+        await conn.execute(
+            "INSERT INTO events (event_id, stream_id, stream_version, type, version, occurred_at, "
+            "key, correlation_id, causation_id, actor, data, prev_hash, hash) "
+            "VALUES ($1, 'organisation-X', 1, $2, 1, $3, '5A4', $4, NULL, $5, $6, $7, $8)",
+            p.event_id,
+            p.event.type,
+            at,
+            CTX.correlation_id,
+            CTX.actor,
+            '{\n  "a":\n 1\n}',
+            GENESIS_HASH,
+            chain_hash_of_canonical(GENESIS_HASH, p.canonical),
+        )
+    finally:
+        await conn.close()
+    out = await asyncio.to_thread(export, dsns, keys, tmp_path / "b")
+    assert lines(out, "registration")[0]["data"] == {"a": 1}
+    assert failures(verify_bundle(out)) == []

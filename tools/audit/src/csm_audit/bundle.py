@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -78,6 +80,14 @@ def stream_type(stream_id: str) -> str:
         if stream_id.startswith(kind):
             return kind[:-1]
     return stream_id.split("-", 1)[0]
+
+
+def read_events(bundle: Path, store: str) -> Iterator[dict[str, Any]]:
+    """A store's events from a bundle directory, in position order, as the lines hold them
+    (check the bundle with `csm_audit.verify` first: this reads, it does not check)."""
+    with gzip.open(bundle / events_file(store), "rb") as lines:
+        for line in lines:
+            yield json.loads(line)
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:

@@ -165,7 +165,9 @@ async def export_store(
                                 int.from_bytes(stream_version, "big"),
                                 hash_.decode(),
                             )
-                            lines.append(line)
+                            # A raw line break in json text can only be insignificant
+                            # whitespace (strings escape theirs): one line per event.
+                            lines.append(line.replace(b"\n", b" ") if b"\n" in line else line)
                         if lines:
                             lines.append(b"")
                             gz.write(b"\n".join(lines))

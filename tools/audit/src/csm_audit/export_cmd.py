@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import shutil
 import sys
 import time
@@ -36,6 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--cycle",
         metavar="CYCLE",
+        type=_cycle,
         help="only this cycle's questionnaire streams (whole), with all of registration and "
         "notification (e.g. 2009-10)",
     )
@@ -55,6 +57,12 @@ def register(sub: Any) -> None:
     p.add_argument("--tar", action="store_true", help="write BUNDLE.tar instead of a directory")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
+
+
+def _cycle(text: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a cycle like 2009-10")
+    return text
 
 
 def _dsns(overrides: list[str]) -> dict[str, str]:
