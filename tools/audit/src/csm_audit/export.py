@@ -8,6 +8,7 @@ COPY; Python only splits the stream, counts, and compresses. One snapshot per st
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import shutil
@@ -38,6 +39,10 @@ from .bundle import (
     write_json,
 )
 from .copy_binary import CopyRows
+
+_LEVEL = 1
+#: Events handed to the compressing thread at a time.
+_BATCH = 2_000
 
 # One JSON line per event, built by the server. `occurred_at` is written the way the hash
 # covers it (`datetime.isoformat(timespec="microseconds")` of the UTC instant).
@@ -152,12 +157,22 @@ async def export_store(
                 on_count(await conn.fetchval(f"SELECT count(*) FROM events WHERE {where}", *args))
             with path.open("wb") as raw:
                 writer = _StoreWriter(store, raw)
-                # mtime 0: the same history always gives the same bytes.
-                with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=0) as gz:
+                # mtime 0: the same history always gives the same bytes. Level 1: a third
+                # of level 6's time for 5.3x instead of 6x on event JSON (2026-12-06).
+                with gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=_LEVEL, mtime=0) as gz:
                     rows = CopyRows(5)
+                    pending: list[bytes] = []
+
+                    async def compress() -> None:
+                        # zlib lets go of the GIL: other stores' rows are split meanwhile.
+                        pending.append(b"")
+                        await asyncio.to_thread(gz.write, b"\n".join(pending))
+                        if on_rows is not None:
+                            on_rows(len(pending) - 1)
+                        pending.clear()
 
                     async def sink(chunk: bytes) -> None:
-                        lines = []
+                        lines = pending
                         for position, stream_id, stream_version, hash_, line in rows.feed(chunk):
                             writer.row(
                                 int.from_bytes(position, "big"),
@@ -168,11 +183,8 @@ async def export_store(
                             # A raw line break in json text can only be insignificant
                             # whitespace (strings escape theirs): one line per event.
                             lines.append(line.replace(b"\n", b" ") if b"\n" in line else line)
-                        if lines:
-                            lines.append(b"")
-                            gz.write(b"\n".join(lines))
-                            if on_rows is not None:
-                                on_rows(len(lines) - 1)
+                        if len(lines) >= _BATCH:
+                            await compress()
 
                     await conn.copy_from_query(
                         f"SELECT position, stream_id, stream_version, hash, {_LINE} "
@@ -182,6 +194,7 @@ async def export_store(
                         format="binary",
                     )
                     rows.finish()
+                    await compress()
     finally:
         await conn.close()
     return writer.entry()
