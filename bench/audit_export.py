@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -260,13 +261,18 @@ async def generate(port: int, scale: float) -> dict[str, int]:
     return counts
 
 
-def timed(command: list[str]) -> tuple[float, str]:
+def timed(command: list[str]) -> tuple[float, float, str]:
+    """Wall time, the command's own CPU time (user + system, all its processes) and output.
+    CPU time is the steadier figure when the machine is shared."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"{command[1:3]} failed:\n{done.stdout}\n{done.stderr}")
-    return elapsed, done.stdout
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu, done.stdout
 
 
 def main() -> None:
@@ -303,10 +309,10 @@ def main() -> None:
             for x in ("--database", f"{s}=postgresql://postgres@127.0.0.1:{pg.port}/{s}")
         ]
         load_before = os.getloadavg()
-        export_s, _ = timed(
+        export_s, export_cpu, _ = timed(
             [*cli, "export", str(bundle), "--quiet", "--signing-key-dir", str(keys), *databases]
         )
-        verify_s, out = timed([*cli, "verify", str(bundle), "--quiet"])
+        verify_s, verify_cpu, out = timed([*cli, "verify", str(bundle), "--quiet"])
         events = sum(generated["counts"].values())
         size = sum(p.stat().st_size for p in (bundle / "events").iterdir())
         report(
@@ -317,8 +323,10 @@ def main() -> None:
             generate_s=generated["seconds"],
             export_s=round(export_s, 1),
             export_events_per_s=round(events / export_s),
+            export_client_cpu_s=round(export_cpu, 1),
             verify_s=round(verify_s, 1),
             verify_events_per_s=round(events / verify_s),
+            verify_cpu_s=round(verify_cpu, 1),
             bundle_mb=round(size / 1e6, 1),
             manifest_mb=round((bundle / "manifest.json").stat().st_size / 1e6, 1),
             verify_result=out.strip().splitlines()[-1],
