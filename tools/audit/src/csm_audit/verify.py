@@ -19,8 +19,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import multiprocessing
+import queue
 import zlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +50,8 @@ from .bundle import (
 )
 
 _CHUNK = 1 << 20
+#: Below this many events starting processes costs more than it saves.
+_PARALLEL_FROM = 200_000
 
 
 @dataclass
@@ -308,36 +313,101 @@ def _compare_heads(scan: _StoreScan, entry: Mapping[str, Any]) -> None:
     scan.heads.detail = f"{len(recorded):,} streams' heads"
 
 
+def verify_store(
+    bundle: Path, store: str, entry: Mapping[str, Any], on_rows: Callable[[int], None] | None
+) -> list[Check]:
+    """A store's checks: its file, then what reading its events finds."""
+    checks = [check_file(bundle, store, entry)]
+    if (bundle / str(entry.get("file"))).is_file():
+        checks.extend(scan_store(bundle, store, entry, on_rows))
+    return checks
+
+
+_worker_progress: Any = None
+
+
+def _init_worker(progress: Any) -> None:
+    global _worker_progress
+    _worker_progress = progress
+
+
+def _verify_in_worker(bundle: Path, store: str, entry: Mapping[str, Any]) -> list[Check]:
+    return verify_store(bundle, store, entry, _worker_progress.put)
+
+
+def _verify_stores(
+    bundle: Path,
+    jobs: list[tuple[str, dict[str, Any]]],
+    workers: int,
+    meanwhile: Callable[[], list[Check]],
+    on_rows: Callable[[int], None] | None,
+) -> tuple[list[Check], list[Check]]:
+    """(what `meanwhile` returned, every store's checks in `jobs` order): the stores checked
+    by `workers` processes, each store in one (a chain is checked in order, by one reader)."""
+    if workers <= 1 or len(jobs) <= 1 or sum(_events(e) for _, e in jobs) < _PARALLEL_FROM:
+        first = meanwhile()
+        return first, [
+            c for store, entry in jobs for c in verify_store(bundle, store, entry, on_rows)
+        ]
+    context = multiprocessing.get_context("spawn")
+    progress = context.Queue()
+    with ProcessPoolExecutor(
+        min(workers, len(jobs)), mp_context=context, initializer=_init_worker, initargs=(progress,)
+    ) as pool:
+        # The biggest store first, so the others share the remaining workers.
+        by_size = sorted(jobs, key=lambda job: -_events(job[1]))
+        futures = {
+            store: pool.submit(_verify_in_worker, bundle, store, entry) for store, entry in by_size
+        }
+        first = meanwhile()
+        while not all(f.done() for f in futures.values()) or not progress.empty():
+            try:
+                rows = progress.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if on_rows is not None:
+                on_rows(rows)
+        return first, [c for store, _ in jobs for c in futures[store].result()]
+
+
+def _events(entry: Mapping[str, Any]) -> int:
+    count = entry.get("events")
+    return count if isinstance(count, int) else 0
+
+
 def verify_bundle(
     bundle: Path,
     published: Mapping[str, Any] | None = None,
     on_total: Callable[[int], None] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> list[Check]:
-    """Every check of the bundle directory, in report order."""
-    checks = check_signature(bundle, published)
+    """Every check of the bundle directory, in report order. With `workers` > 1 the stores are
+    read by that many processes at once (the signature is checked meanwhile)."""
     try:
         manifest = read_json(bundle / MANIFEST)
     except (OSError, ValueError) as error:
         bad = Check("manifest format")
         bad.fail(f"cannot read manifest.json: {error}")
-        return [*checks, bad]
-    checks.append(check_manifest(manifest))
+        return [*check_signature(bundle, published), bad]
+    format_check = check_manifest(manifest)
     stores = manifest.get("stores") if isinstance(manifest, dict) else None
     if not isinstance(stores, dict):
-        return checks
+        return [*check_signature(bundle, published), format_check]
     listed = {str(e.get("file")) for e in stores.values() if isinstance(e, dict)}
     present = {p.relative_to(bundle).as_posix() for p in (bundle / EVENTS_DIR).glob("*")}
     if stray := sorted(present - listed):
-        checks[-1].fail(f"files not in the manifest: {', '.join(stray)}")
+        format_check.fail(f"files not in the manifest: {', '.join(stray)}")
+    # Only the stores the format knows, each at its own path, never one the manifest chose
+    # (a wrong or unknown one is reported by the format check).
+    jobs = [
+        (store, {**entry, "file": events_file(store)})
+        for store in STORES
+        if isinstance(entry := stores.get(store), dict)
+    ]
     if on_total is not None:
-        on_total(sum(int(e.get("events", 0)) for e in stores.values() if isinstance(e, dict)))
-    for store in STORES:
-        entry = stores.get(store)
-        if not isinstance(entry, dict):
-            continue  # reported by the manifest's check
-        entry = {**entry, "file": events_file(store)}  # never a path the manifest chose
-        checks.append(check_file(bundle, store, entry))
-        if (bundle / str(entry.get("file"))).is_file():
-            checks.extend(scan_store(bundle, store, entry, on_rows))
-    return checks
+        on_total(sum(_events(entry) for _, entry in jobs))
+    signature, store_checks = _verify_stores(
+        bundle, jobs, workers, lambda: check_signature(bundle, published), on_rows
+    )
+    return [*signature, format_check, *store_checks]

@@ -41,6 +41,13 @@ def register(sub: Any) -> None:
         help="public keys obtained from the platform (questionnaire's /.well-known/jwks.json) "
         "to check the signature against, as well as the bundle's own",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="stores read at once, each by its own process (default: the number of CPUs)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -90,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         with bars(args.quiet) as progress:
             total, advance = progress.task("verifying")
-            checks = verify_bundle(bundle, published, total, advance)
+            checks = verify_bundle(bundle, published, total, advance, args.jobs)
     # Wide enough that a table row and a failure stay on one line each when piped to a file.
     console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
     report(checks, console)
