@@ -373,3 +373,18 @@ async def test_json_text_with_line_breaks_stays_one_line_and_verifies(
     out = await asyncio.to_thread(export, dsns, keys, tmp_path / "b")
     assert lines(out, "registration")[0]["data"] == {"a": 1}
     assert failures(verify_bundle(out)) == []
+
+
+async def test_parallel_verification_finds_what_one_process_finds(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = lines(bundle, "questionnaire")
+    events[3]["actor"] = "someone-else"
+    rewrite(bundle, "questionnaire", events)
+    monkeypatch.setattr("csm_audit.verify._PARALLEL_FROM", 0)
+    read: list[int] = []
+    together = await asyncio.to_thread(verify_bundle, bundle, None, None, read.append, 3)
+    assert sum(read) == 3 + 11 + 5  # every event reported by the workers' progress
+    alone = verify_bundle(bundle)
+    assert [(c.name, c.failures) for c in together] == [(c.name, c.failures) for c in alone]
+    assert any("content does not match its hash" in f for f in failures(together))
