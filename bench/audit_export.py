@@ -318,7 +318,7 @@ def main() -> None:
         ]
         load_before = os.getloadavg()
         pg_before = server_cpu(pg)
-        export_s, export_cpu, _ = timed(
+        export_s, export_cpu, exported = timed(
             [*cli, "export", str(bundle), "--quiet", "--signing-key-dir", str(keys), *databases]
         )
         export_server_cpu = server_cpu(pg) - pg_before
@@ -340,6 +340,7 @@ def main() -> None:
             verify_cpu_s=round(verify_cpu, 1),
             bundle_mb=round(size / 1e6, 1),
             manifest_mb=round((bundle / "manifest.json").stat().st_size / 1e6, 1),
+            export_output=exported.strip().splitlines()[-1],
             verify_result=out.strip().splitlines()[-1],
             load_average_before=[round(x, 1) for x in load_before],
             load_average_after=[round(x, 1) for x in os.getloadavg()],
