@@ -388,3 +388,10 @@ async def test_parallel_verification_finds_what_one_process_finds(
     alone = verify_bundle(bundle)
     assert [(c.name, c.failures) for c in together] == [(c.name, c.failures) for c in alone]
     assert any("content does not match its hash" in f for f in failures(together))
+
+
+async def test_keys_that_are_not_a_jwk_set_fail_the_check(bundle: Path) -> None:
+    (bundle / "jwks.json").write_text('[{"kty": "OKP"}]')
+    found = failures(verify_bundle(bundle, {"keys": [{"kid": "x", "kty": "OKP", "x": 5}]}))
+    assert "manifest signature (bundle's jwks.json): the keys are not a JWK Set " in found[0]
+    assert found[1].startswith("manifest signature (--jwks): manifest.json is not what was signed")

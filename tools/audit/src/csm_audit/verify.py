@@ -93,11 +93,16 @@ def check_signature(bundle: Path, published: Mapping[str, Any] | None) -> list[C
     return checks
 
 
-def _check_jws(check: Check, jws: str, body: bytes, keys: Mapping[str, Any]) -> Check:
+def _check_jws(check: Check, jws: str, body: bytes, keys: Any) -> Check:
+    if not isinstance(keys, Mapping):
+        check.fail('the keys are not a JWK Set (a JSON object with "keys")')
+        return check
     try:
         check.detail = f"signed by key {verify_detached(jws, body, keys)}"
     except SignatureInvalid as error:
         check.fail(f"manifest.json is not what was signed: {error}")
+    except (ValueError, TypeError, AttributeError) as error:  # a malformed JWK
+        check.fail(f"the signature cannot be checked: {type(error).__name__}: {error}")
     return check
 
 
