@@ -33,7 +33,9 @@ def register(sub: Any) -> None:
             "databases of `make run` unless --database says otherwise."
         ),
     )
-    p.add_argument("bundle", type=Path, help="the directory to write (must not exist)")
+    p.add_argument(
+        "bundle", type=Path, metavar="BUNDLE", help="the directory to write (must not exist)"
+    )
     p.add_argument(
         "--cycle",
         metavar="CYCLE",
@@ -51,6 +53,7 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--signing-key-dir",
         type=Path,
+        metavar="DIR",
         help="the key ring that signs the manifest (default: $CSM_SIGNING_KEY_DIR, else "
         "<var dir>/signing-keys)",
     )

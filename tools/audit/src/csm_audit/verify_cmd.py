@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
             "everything holds, 1 otherwise."
         ),
     )
-    p.add_argument("bundle", type=Path, help="a bundle directory or .tar")
+    p.add_argument("bundle", type=Path, metavar="BUNDLE", help="a bundle directory or .tar")
     p.add_argument(
         "--jwks",
         type=Path,
