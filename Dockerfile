@@ -42,6 +42,7 @@ COPY services/questionnaire/pyproject.toml services/questionnaire/pyproject.toml
 COPY services/reporting/pyproject.toml services/reporting/pyproject.toml
 COPY services/notification/pyproject.toml services/notification/pyproject.toml
 COPY services/portal/pyproject.toml services/portal/pyproject.toml
+COPY tools/audit/pyproject.toml tools/audit/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace
 
@@ -50,10 +51,11 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY libs/ libs/
 COPY contracts/ contracts/
 COPY services/ services/
+COPY tools/ tools/
 COPY --from=portal-assets /assets/node_modules services/portal/node_modules
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
- && python -m compileall -q libs contracts services
+ && python -m compileall -q libs contracts services tools
 
 # Every console script (csm-registration, ..., csm-portal) is on PATH.
 ENV PATH="/app/.venv/bin:${PATH}" \

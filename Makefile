@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Use a uv already on PATH; otherwise install the pinned one from PyPI into .tools/.
 UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
-PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyproject.toml services/*/pyproject.toml)
+PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
@@ -44,7 +44,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy -p csm_kernel -p csm_contracts -p csm_infra \
-		-p registration -p reporting -p questionnaire -p notification -p portal
+		-p registration -p reporting -p questionnaire -p notification -p portal -p csm_audit
 
 pytest: install
 	sh scripts/ensure-chromium.sh

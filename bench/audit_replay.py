@@ -49,7 +49,6 @@ from typing import Any
 
 from csm_audit.replay import embedded_database, replay
 from csm_audit.replay_bundle import write_bundle
-
 from csm_contracts.envelope import EventEnvelope
 from csm_kernel.hashing import GENESIS_HASH, canonical_json, chain_hash_of_canonical
 from harness import report

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+
 from csm_audit.replay import replay, replay_command
 from csm_audit.replay_bundle import BundleInvalid, open_bundle, write_bundle
-
 from csm_contracts.events import OrganisationRegistered
 from csm_infra.ports import free_port
 from reporting.adapters import journal

@@ -255,6 +255,21 @@ def run_replay(args: argparse.Namespace) -> int:
     return 1 if summary.get("differences") else 0
 
 
+def register(sub: Any) -> None:
+    """Add `csm-audit replay` to the command line (see `csm_audit.cli`)."""
+    parser = sub.add_parser(
+        "replay",
+        help="replay a bundle through reporting's projections; compare with a live service",
+        description=(
+            "Replay an audit bundle into a fresh database through reporting's own projections "
+            "and write every report and the data-quality evaluation as at a moment; with "
+            "--compare-with, list every difference from what a live reporting service answers."
+        ),
+    )
+    add_replay_arguments(parser)
+    parser.set_defaults(run=run_replay)
+
+
 def replay_command(argv: Sequence[str]) -> int:
     """`csm-audit replay ...` (the arguments after `replay`); the exit status."""
     parser = argparse.ArgumentParser(
