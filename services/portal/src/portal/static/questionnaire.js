@@ -1,6 +1,8 @@
 // A questionnaire's pages, progressively enhanced (everything works without it):
 // - each running total beside a sum rule's total question follows the parts as people type,
 //   and the rule's message shows while they do not add up (the server says the same on save);
+// - leaving a questionnaire's page by a link with answers typed but not saved asks first (every
+//   button of the page saves them);
 // - the print page's "Print this page" button.
 (function () {
   "use strict";
@@ -52,6 +54,20 @@
     if (event.target.name && event.target.name.indexOf("q.") === 0) updateAll();
   });
   document.addEventListener("htmx:afterSwap", updateAll);
+
+  var unsaved = false;
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("#questions")) unsaved = true;
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#questions")) unsaved = true;
+  });
+  document.addEventListener("submit", function () { unsaved = false; });
+  window.addEventListener("beforeunload", function (event) {
+    if (!unsaved) return;
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need it set to ask
+  });
   document.addEventListener("DOMContentLoaded", function () {
     updateAll();
     document.querySelectorAll("[data-print]").forEach(function (button) {

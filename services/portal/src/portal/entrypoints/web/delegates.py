@@ -129,6 +129,9 @@ async def _save_then(
         return questionnaire_page(request, place, outcome, 422, section=section)
     view = outcome.view
     action = "return" if returning else text(form, "action")
+    if action == "return" and "comment" not in form:
+        # From a section's page: saved; the return itself is confirmed on "check answers".
+        return RedirectResponse(f"{place.base}/check", 303)
     if action == "return":
         comment = text(form, "comment")
         # Rules not met: the delegate sees their messages before the lead does.
