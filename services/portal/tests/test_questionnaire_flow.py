@@ -61,16 +61,16 @@ def test_a_long_questionnaire_is_answered_a_section_at_a_time() -> None:
 
 
 def test_answers_are_shown_as_people_read_them() -> None:
-    options = [{"value": "age_0_4", "label": "0–4 years"}, {"value": "age_5_10", "label": "5–10"}]
+    options = [{"value": "age_0_4", "label": "0 to 4 years"}, {"value": "age_5_10", "label": "5 to 10"}]
     assert shown_answer(_q("m", "money", "760000")) == "£760,000"  # type: ignore[arg-type]
     assert shown_answer(_q("w", "decimal", "2.50")) == "2.5"  # type: ignore[arg-type]
     assert shown_answer(_q("p", "percentage", 12)) == "12%"  # type: ignore[arg-type]
     assert shown_answer(_q("y", "yes_no", False)) == "No"  # type: ignore[arg-type]
     assert shown_answer(_q("d", "date", "2010-02-06")) == "6 February 2010"  # type: ignore[arg-type]
     ages = _q("a", "multiple_choice", ["age_0_4", "age_5_10"], options=options)
-    assert shown_answer(ages) == "0–4 years, 5–10"  # type: ignore[arg-type]
+    assert shown_answer(ages) == "0 to 4 years, 5 to 10"  # type: ignore[arg-type]
     scale = _q("s", "scored_scale", {"score": 2, "evidence": "Audit"}, levels={"2": "Developing"})
-    assert shown_answer(scale) == "2 – Developing. Evidence: Audit"  # type: ignore[arg-type]
+    assert shown_answer(scale) == "2 \N{EN DASH} Developing. Evidence: Audit"  # type: ignore[arg-type]
     assert shown_answer(_q("n", "integer")) == "Not answered"  # type: ignore[arg-type]
     rows = summary(_long_view())
     assert [s.title for s in rows] == ["One", "Three"]
