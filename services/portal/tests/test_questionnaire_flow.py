@@ -61,7 +61,10 @@ def test_a_long_questionnaire_is_answered_a_section_at_a_time() -> None:
 
 
 def test_answers_are_shown_as_people_read_them() -> None:
-    options = [{"value": "age_0_4", "label": "0 to 4 years"}, {"value": "age_5_10", "label": "5 to 10"}]
+    options = [
+        {"value": "age_0_4", "label": "0 to 4 years"},
+        {"value": "age_5_10", "label": "5 to 10"},
+    ]
     assert shown_answer(_q("m", "money", "760000")) == "£760,000"  # type: ignore[arg-type]
     assert shown_answer(_q("w", "decimal", "2.50")) == "2.5"  # type: ignore[arg-type]
     assert shown_answer(_q("p", "percentage", 12)) == "12%"  # type: ignore[arg-type]
