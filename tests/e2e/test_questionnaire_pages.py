@@ -22,7 +22,7 @@ from playwright.sync_api import sync_playwright
 stack = journey.stack  # the same real services, one set for this module
 CYCLE = journey.CYCLE
 SHOTS = Path(os.environ.get("CSM_SHOTS_DIR", "/tmp/shots-quest"))
-GREEN = "rgb(0, 112, 60)"  # GOV.UK's primary button
+GREEN = "rgb(15, 122, 82)"  # GOV.UK Frontend 6: the primary button (#0f7a52)
 
 
 def shots(page: Any, name: str) -> None:

@@ -240,6 +240,13 @@ def questionnaire_page(
             request, "questionnaires/overview.html", status, progress=progress(view), **common
         )
     shown = only(view, section) if section else view
+    on_page = set(visible_ids(shown))
+    # The answers filled in from the service record that this page shows, by their wording.
+    texts = {q["id"]: q["text"] for q in questions_of(view).values()}
+    filled = ctx.pop("prefilled", None)
+    common["prefilled"] = [
+        texts[q] for q in (filled if isinstance(filled, list) else []) if q in on_page
+    ]
     sections = shown_sections(view)
     number = next((i for i, s in enumerate(sections, 1) if s["id"] == section), 0)
     current = section_of(view, section) if section else None
@@ -252,7 +259,7 @@ def questionnaire_page(
         section_number=number,
         section_count=len(sections),
         action=place.section(section),
-        totals=running_totals(view, outcome.values, set(visible_ids(shown))),
+        totals=running_totals(view, outcome.values, on_page),
         one_section=current is not None,
         **common,
     )
