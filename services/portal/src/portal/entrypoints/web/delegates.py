@@ -144,6 +144,7 @@ async def _save_then(
             title="Questionnaire returned",
             view=returned,
             hide_account=True,
+            delegate_token=token,
         )
     if action == "draft":
         return RedirectResponse(f"{place.base}?done=saved", 303)
