@@ -19,6 +19,7 @@ from portal.application.sections import (
     next_section,
     only,
     progress,
+    readable_numbers,
     running_totals,
     shown_answer,
     summary,
@@ -78,6 +79,13 @@ def test_answers_are_shown_as_people_read_them() -> None:
     rows = summary(_long_view())
     assert [s.title for s in rows] == ["One", "Three"]
     assert (rows[0].rows[1].answer, rows[0].rows[5].answered) == ("1", False)
+
+
+def test_a_rule_message_shows_its_numbers_as_people_write_them() -> None:
+    message = "Must add up (the parts add up to 760000.00, the total is 700000.5) in 2009-10"
+    assert readable_numbers(message) == (
+        "Must add up (the parts add up to 760,000, the total is 700,000.5) in 2009-10"
+    )
 
 
 def test_a_sum_rule_has_a_running_total_from_the_form_and_other_pages() -> None:

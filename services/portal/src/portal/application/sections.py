@@ -4,6 +4,7 @@ and where a page's buttons lead."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -144,6 +145,14 @@ def shown_answer(q: Question) -> str:
         evidence = answer.get("evidence")
         return f"{text}. Evidence: {evidence}" if evidence else text
     return str(answer)
+
+
+_NUMBER = re.compile(r"(?<![\w.-])\d+(?:\.\d+)?(?![\w.-])")
+
+
+def readable_numbers(text: str) -> str:
+    """A service's message with its numbers as people write them: "760000.00" -> "760,000"."""
+    return _NUMBER.sub(lambda m: _grouped(Decimal(m.group(0))), text)
 
 
 @dataclass

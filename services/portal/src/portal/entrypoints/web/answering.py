@@ -31,6 +31,7 @@ from ...application.sections import (
     next_section,
     only,
     progress,
+    readable_numbers,
     running_totals,
     section_for_question,
     section_of,
@@ -277,6 +278,10 @@ def check_page(
         title=f"Check your answers: {view['title']}",
         view=view,
         parts=summary(view),
+        warnings=[
+            {**w, "reason": readable_numbers(str(w.get("reason", "")))}
+            for w in view.get("warnings", [])
+        ],
         place=place,
         delegate_token=place.delegate_token,
         hide_account=place.delegate_token is not None,
