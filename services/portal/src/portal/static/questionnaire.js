@@ -70,6 +70,7 @@
   });
   document.addEventListener("DOMContentLoaded", function () {
     updateAll();
+    if (document.querySelector("form[data-unsaved]")) unsaved = true;
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });
