@@ -2,11 +2,12 @@
 every service its own process on the real broker, database and SMTP sink: the national admin
 sets a password from the emailed link, registers an organisation with its lead and schedules
 the cycle on its page; the lead sets a password from the email, signs in, adds a service,
-answers its questionnaire (a follow-up appears as the answers change, with and without
-JavaScript), delegates it; the delegate completes it from the emailed link; the lead accepts
-and submits, answers the self-assessment, signs off, the confirmation email arrives and a
-report shows the data; the national team sees participation, grants the organisation an
-extension and reads the local mailbox (which the lead cannot).
+answers its questionnaire a section at a time (a follow-up appears as the answers change, with
+and without JavaScript), delegates it; the delegate completes it from the emailed link; the
+lead accepts and submits from "check your answers", answers the self-assessment, signs off,
+the confirmation email arrives and a report shows the data; the national team sees
+participation, grants the organisation an extension and reads the local mailbox (which the lead
+cannot).
 Every page runs under the portal's strict Content-Security-Policy: the journey fails on any
 violation the browser reports, and a form post without its CSRF token is refused.
 Screenshots of the key pages go to var/test-artefacts/portal/ (the sign-in page and a form at
@@ -290,15 +291,25 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             assert "Riverside CAMHS" in page.content()
             shot(page, "05-services")
 
-            # Its questionnaire is issued; the lead answers, and the follow-up appears (htmx).
+            # Its questionnaire is issued: a long one, answered a section at a time from an
+            # overview; the lead answers, and the follow-up appears (htmx).
             reload_until(page, f"{portal}/returns/{CYCLE}", "Service: Riverside CAMHS")
             page.click("a:has-text('Service: Riverside CAMHS')")
             questionnaire_url = page.url
+            assert "0 of 5 answered" in page.locator(".govuk-task-list").inner_text()
+            page.click("a:has-text('Service characteristics')")
             page.check("#q-service_area-4")
             page.check("#q-provider_sector")
             page.check("#q-setting")
             page.check("#q-delivery_model")
+            page.click("button:has-text('Save and continue')")
+            page.wait_for_url(re.compile(r"/sections/client_group$"))
+            page.goto(f"{questionnaire_url}/sections/need")
             page.check("#q-level_of_need-3")
+            page.click("button:has-text('Save and continue')")
+            page.wait_for_url(re.compile(r"/sections/mental_health$"))
+            # The service record says it is not CAMHS: that answer is filled in already.
+            assert page.locator("#q-camhs-2").is_checked()
             assert page.locator("#q-camhs_tier").count() == 0
             page.check("#q-camhs")  # yes
             page.wait_for_selector("#q-camhs_tier")
@@ -306,14 +317,15 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.check("#q-camhs_team_type")
             shot(page, "06-follow-up-appeared")
             page.click("button:has-text('Save and continue')")
-            page.wait_for_url(re.compile(r"\?done=saved"))
+            page.wait_for_url(re.compile(r"/sections/workforce$"))
+            page.goto(f"{questionnaire_url}/sections/mental_health")
             assert page.locator("#q-camhs_tier-3").is_checked()
 
             # Without JavaScript, "save and continue" is what brings the follow-ups.
             nojs = watch(browser.new_context(java_script_enabled=False), violations)
             nojs.add_cookies(page.context.cookies())
             plain = nojs.new_page()
-            plain.goto(questionnaire_url)
+            plain.goto(f"{questionnaire_url}/sections/integration")
             assert plain.locator("#q-partner_agencies").count() == 0
             plain.check("#q-multi_agency")  # yes
             plain.click("button:has-text('Save and continue')")
@@ -321,18 +333,22 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             shot(plain, "07-follow-up-without-javascript")
             plain.check("#q-multi_agency-2")  # no, after all
             plain.click("button:has-text('Save and continue')")
+            assert "/sections/access" in plain.url
             assert plain.locator("#q-partner_agencies").count() == 0
             nojs.close()
 
-            # Submitting too soon lists what is missing.
-            page.goto(questionnaire_url)
+            # Submitting too soon (from "check your answers") lists what is missing, each
+            # linked to its section's page.
+            page.goto(f"{questionnaire_url}/check")
             page.click("button:has-text('Submit questionnaire')")
             assert "There is a problem" in page.locator(".govuk-error-summary").inner_text()
-            assert page.locator("#q-wte_total-error").is_visible()
+            to_workforce = ".govuk-error-summary a[href$='/sections/workforce#q-wte_total']"
+            assert page.locator(to_workforce).count() == 1
             shot(page, "08-submit-missing")
 
             # Delegate it.
-            page.click("a:has-text('Ask someone else')")
+            page.goto(questionnaire_url)
+            page.click("button:has-text('ask someone else')")
             page.fill("#email", delegate_email)
             page.fill("#message", "Please add the workforce and money")
             page.click("button:has-text('Send link')")
@@ -350,26 +366,37 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             d.set_default_timeout(20_000)
             d.goto(delegate_link)
             assert "Riverside CAMHS" in d.content()
+            assert "Please add the workforce and money" in d.locator("#lead-note").inner_text()
+            d.goto(f"{delegate_link}/sections/mental_health")
             assert d.locator("#q-camhs_tier-3").is_checked()
+            d.goto(f"{delegate_link}/sections/client_group")
             d.check("#q-age_bands-2")
-            d.fill("#q-wte_nursing", "2.5")
-            d.fill("#q-wte_total", "3")  # does not add up: the service's rule says so on submit
-            d.fill("#q-investment_nhs", "120000")
-            d.fill("#q-investment_total", "120000")
-            d.check("#q-multi_agency-2")
-            d.check("#q-referral_routes")
+            d.check("#q-client_groups-13")  # other: its follow-up re-renders the questions
             d.fill("#q-caseload_total", "many")  # typed while the re-render is on its way
             d.wait_for_function("() => !document.querySelector('.htmx-request')")
             d.wait_for_timeout(300)  # the swap has landed: what was typed is still there
             assert d.input_value("#q-caseload_total") == "many"
+            d.fill("#q-client_groups_other", "Home-schooled children")
             d.click("button:has-text('Save and continue')")
             assert "Must be a whole number" in d.locator(".govuk-error-summary").inner_text()
             assert d.locator("#q-caseload_total-error").is_visible()
             shot(d, "10-delegate-field-error")
             d.fill("#q-caseload_total", "140")
+            d.click("button:has-text('Save and continue')")
+            d.wait_for_url(re.compile(r"/sections/need$"))
+            d.goto(f"{delegate_link}/sections/workforce")
+            d.fill("#q-wte_nursing", "2.5")
             d.fill("#q-wte_total", "2.5")
             d.click("button:has-text('Save and continue')")
-            d.wait_for_url(re.compile(r"\?done=saved"))
+            d.wait_for_url(re.compile(r"/sections/investment$"))
+            d.fill("#q-investment_nhs", "120000")
+            d.fill("#q-investment_total", "120000")
+            d.click("button:has-text('Save and continue')")
+            d.wait_for_url(re.compile(r"/sections/integration$"))
+            d.goto(f"{delegate_link}/sections/access")
+            d.check("#q-referral_routes")
+            d.click("button:has-text('Save and continue')")
+            d.wait_for_url(re.compile(r"/check$"))
             shot(d, "11-delegate-view")
             d.fill("#return-comment", "All done")
             d.click("button:has-text('Return to the mapping lead')")
@@ -381,13 +408,20 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(questionnaire_url)
             page.click("button:has-text('Accept their answers')")
             page.wait_for_url(re.compile(r"done=accepted"))
+            page.goto(f"{questionnaire_url}/check")
             page.click("button:has-text('Submit questionnaire')")
             page.wait_for_url(re.compile(rf"/returns/{CYCLE}\?done=submitted"))
 
-            # The self-assessment: every question scored 2.
+            # The self-assessment, a section at a time: every question scored 2.
             page.click("a:has-text('Commissioning self-assessment')")
-            for radio in page.locator("input[type=radio][value='2']").all():
-                radio.check()
+            page.locator(".govuk-task-list a").first.click()
+            while "/sections/" in page.url:
+                for radio in page.locator("input[type=radio][value='2']").all():
+                    radio.check()
+                before = page.url
+                page.click("button:has-text('Save and continue')")
+                page.wait_for_url(lambda url, before=before: url != before)
+            assert page.url.endswith("/check")
             page.click("button:has-text('Submit questionnaire')")
             page.wait_for_url(re.compile(rf"/returns/{CYCLE}\?done=submitted"))
             shot(page, "12-all-submitted")

@@ -37,6 +37,11 @@ async def test_the_delegate_answers_and_returns_and_the_lead_accepts(questionnai
         view = r.json()
         assert view["id"] == sq["id"] and view["status"] == "delegated" and view["can_edit"]
         assert "delegation" not in view  # the delegate does not see the lead's bookkeeping
+        assert view["comment_from_lead"] == "Over to you"  # the note sent with the link
+        # The rules come with the rendering, so a page can keep a running total.
+        rules = {r["id"]: r for r in view["rules"]}
+        assert rules["workforce_adds_up"]["total"] == "wte_total"
+        assert "wte_nursing" in rules["workforce_adds_up"]["parts"]
         r = await q.client.patch(
             f"/delegate/questionnaires/{sq['id']}/answers",
             headers=as_delegate(token),

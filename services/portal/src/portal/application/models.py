@@ -254,6 +254,18 @@ class Problem(TypedDict, total=False):
     rule: str
 
 
+class Rule(TypedDict, total=False):
+    """A cross-field rule (sum_equals: parts and total; less_or_equal: left and right)."""
+
+    id: Required[str]
+    kind: Required[str]
+    message: str
+    parts: list[str]
+    total: str
+    left: str
+    right: str
+
+
 class Subject(TypedDict, total=False):
     kind: str
     id: str | None
@@ -297,6 +309,7 @@ class QuestionnaireView(TypedDict, total=False):
     warnings: list[Problem]
     errors: list[Problem]
     grades: Grades | None
+    rules: list[Rule]
 
 
 class Delegation(ReadModel):

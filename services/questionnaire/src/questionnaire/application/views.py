@@ -11,7 +11,7 @@ from typing import Any
 from csm_kernel.http import json_bytes
 
 from ..domain.answers import Evaluation, evaluate
-from ..domain.definition import Definition, Question
+from ..domain.definition import Definition, Question, Rule
 
 
 def _question(q: Question, answer: Any, shown: bool) -> dict[str, Any]:
@@ -95,6 +95,20 @@ def render(
     }
     if definition.description:
         out["description"] = definition.description
+    if definition.rules:
+        out["rules"] = [_rule(r) for r in definition.rules]
+    return out
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    """A cross-field rule as pages show it while people type (a running total)."""
+    out: dict[str, Any] = {"id": rule.id, "kind": rule.kind.value, "message": rule.message}
+    if rule.parts:
+        out["parts"] = list(rule.parts)
+    for key in ("total", "left", "right"):
+        value = getattr(rule, key)
+        if value is not None:
+            out[key] = value
     return out
 
 

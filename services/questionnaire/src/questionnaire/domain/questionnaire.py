@@ -160,6 +160,8 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
             str(event.delegate_email),
             DelegationStatus.ACTIVE,
             event.expires_at,
+            # The lead's note goes to the delegate's page, not only into the email.
+            comment=event.message,
         )
         return replace(q, version=v, status=Status.DELEGATED, delegation=delegation)
     if isinstance(event, DelegationRevoked):

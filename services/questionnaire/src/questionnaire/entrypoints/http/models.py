@@ -93,6 +93,18 @@ class Evaluated(BaseModel):
     grades: Grades | None = None
 
 
+class RuleView(BaseModel):
+    """A cross-field rule, so a page can show a running total as people type."""
+
+    id: str
+    kind: str = Field(description="sum_equals or less_or_equal")
+    message: str
+    parts: list[str] | None = None
+    total: str | None = None
+    left: str | None = None
+    right: str | None = None
+
+
 class Rendered(BaseModel):
     """A definition filled in with answers, and what they come to (fields in the body's order)."""
 
@@ -106,6 +118,7 @@ class Rendered(BaseModel):
     questions_shown: int
     grades: Grades | None = None
     description: str | None = None
+    rules: list[RuleView] | None = None
 
 
 class QuestionnaireState(BaseModel):
