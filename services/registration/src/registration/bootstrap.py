@@ -7,6 +7,7 @@ app at start (`app.state.registration`, reached by routes through the typed depe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -30,6 +31,7 @@ from .application.sign_in import SignIn
 from .domain.sign_in_keys import SignInKeys
 from .entrypoints import consumers
 from .entrypoints.http import ROUTERS
+from .settings import RegistrationSettings
 
 
 def bootstrap(
@@ -38,6 +40,7 @@ def bootstrap(
     """The application over the service's database, its adapters built once."""
     organisations = PostgresOrganisations(pool, store)
     accounts = PostgresAccounts(pool, store)
+    own = RegistrationSettings.of(settings)
     sign_in: SignIn | None = None
     if settings.auth_private_key_file is not None:
         links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
@@ -48,6 +51,7 @@ def bootstrap(
             links=links,
             # Every replica holds the signing key, so every replica counts alike.
             keys=SignInKeys.derived_from(private_key),
+            refresh_grace=timedelta(seconds=own.refresh_grace_seconds),
         )
     return Registration(
         organisations=organisations,

@@ -18,13 +18,24 @@ from csm_kernel.errors import Conflict
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 
-from ..application.ports import Account, CurrentLead, ServiceGroup, Session, SetUpLink
+from ..application.ports import (
+    Account,
+    CurrentLead,
+    ServiceGroup,
+    Session,
+    SetUpLink,
+    SpentRefresh,
+)
 from ..domain.credentials import AddressFailures, ClientFailures
 
 #: Stale rows dropped by each sign-in attempt: more than an attempt can add, so the counters
 #: never outgrow the attempts of their last day however many addresses are tried.
 PURGE_BATCH = 20
 
+_SESSION = (
+    "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, s.refresh_hash, a.status "
+    "FROM sessions s JOIN accounts a USING (account_id)"
+)
 _GROUP = (
     "SELECT g.group_id, g.organisation_id, g.name, g.kind, g.owner_account_id FROM service_groups g"
 )
@@ -251,26 +262,30 @@ class PostgresAccounts:
 
     async def session_for_update(self, conn: Connection, refresh_hash: str) -> Session | None:
         row = await conn.fetchrow(
-            "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, a.status "
-            "FROM sessions s JOIN accounts a USING (account_id) "
-            "WHERE s.refresh_hash = $1 FOR UPDATE OF s",
-            refresh_hash,
+            f"{_SESSION} WHERE s.refresh_hash = $1 FOR UPDATE OF s", refresh_hash
         )
         return _session(row)
 
-    async def spent_session(self, conn: Connection, refresh_hash: str) -> str | None:
-        spent: str | None = await conn.fetchval(
-            "SELECT session_id FROM spent_refresh_tokens WHERE refresh_hash = $1", refresh_hash
+    async def session_by_id_for_update(self, conn: Connection, session_id: str) -> Session | None:
+        row = await conn.fetchrow(f"{_SESSION} WHERE s.session_id = $1 FOR UPDATE OF s", session_id)
+        return _session(row)
+
+    async def spent_session(self, conn: Connection, refresh_hash: str) -> SpentRefresh | None:
+        row = await conn.fetchrow(
+            "SELECT session_id, spent_at FROM spent_refresh_tokens WHERE refresh_hash = $1",
+            refresh_hash,
         )
-        return spent
+        return None if row is None else SpentRefresh(row["session_id"], row["spent_at"])
 
     async def rotate_refresh(
-        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str
+        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str, now: datetime
     ) -> None:
         await conn.execute(
-            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id) VALUES ($1, $2)",
+            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id, spent_at) "
+            "VALUES ($1, $2, $3)",
             spent_hash,
             session_id,
+            now,
         )
         await conn.execute(
             "UPDATE sessions SET refresh_hash = $2 WHERE session_id = $1", session_id, new_hash
@@ -283,12 +298,15 @@ class PostgresAccounts:
         else:
             await conn.execute(sql, session_id, now)
 
-    async def session_state(self, session_id: str) -> Session | None:
-        row = await self.pool.fetchrow(
-            "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, a.status "
-            "FROM sessions s JOIN accounts a USING (account_id) WHERE s.session_id = $1",
-            session_id,
+    async def revoke_sessions_of(self, conn: Connection, account_id: str, now: datetime) -> None:
+        await conn.execute(
+            "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
+            account_id,
+            now,
         )
+
+    async def session_state(self, session_id: str) -> Session | None:
+        row = await self.pool.fetchrow(f"{_SESSION} WHERE s.session_id = $1", session_id)
         return _session(row)
 
     # --- sign-in counters and trusted devices ----------------------------------------------
@@ -432,4 +450,5 @@ def _session(row: asyncpg.Record | None) -> Session | None:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         account_status=row["status"],
+        refresh_hash=row["refresh_hash"],
     )

@@ -291,6 +291,16 @@ class Session:
     expires_at: datetime
     revoked_at: datetime | None
     account_status: str
+    #: The SHA-256 of the session's current refresh token.
+    refresh_hash: str = ""
+
+
+@dataclass(frozen=True)
+class SpentRefresh:
+    """A refresh token already exchanged: its session, and when (None before times were kept)."""
+
+    session_id: str
+    spent_at: datetime | None
 
 
 class AccountEvents(Protocol):
@@ -431,14 +441,22 @@ class Credentials(AccountEvents, Protocol):
         """The session whose current refresh token has this digest, locked."""
         ...
 
-    async def spent_session(self, conn: Connection, refresh_hash: str) -> str | None:
-        """The session a used-up refresh token belonged to."""
+    async def spent_session(self, conn: Connection, refresh_hash: str) -> SpentRefresh | None:
+        """The session a used-up refresh token belonged to, and when it was used up."""
+        ...
+
+    async def session_by_id_for_update(self, conn: Connection, session_id: str) -> Session | None:
+        """A session by id with its current refresh token's digest, locked."""
         ...
 
     async def rotate_refresh(
-        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str
+        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str, now: datetime
     ) -> None:
-        """Record `spent_hash` as used up and give the session `new_hash`."""
+        """Record `spent_hash` as used up now and give the session `new_hash`."""
+        ...
+
+    async def revoke_sessions_of(self, conn: Connection, account_id: str, now: datetime) -> None:
+        """End every session of an account."""
         ...
 
     async def revoke_session(self, conn: Connection | None, session_id: str, now: datetime) -> None:
