@@ -18,7 +18,7 @@ from ..registry import REGISTRY, RegistrationEvent
 NATIONAL = "NATIONAL"
 #: The purpose a forgotten password's link token is made for (`csm_kernel.links`): a set-up
 #: link's token never passes for a reset link's, nor the other way round.
-PASSWORD_RESET_LINK = "password-reset"
+PASSWORD_RESET_LINK = "password-reset"  # noqa: S105 - a purpose label, not a secret
 
 
 @REGISTRY.register

@@ -28,6 +28,7 @@ from .adapters.organisations_postgres import PostgresOrganisations
 from .application.accounts import Accounts
 from .application.services import Registration
 from .application.sign_in import SignIn
+from .application.way_back_in import WayBackIn
 from .domain.sign_in_keys import SignInKeys
 from .entrypoints import consumers
 from .entrypoints.http import ROUTERS
@@ -41,16 +42,18 @@ def bootstrap(
     organisations = PostgresOrganisations(pool, store)
     accounts = PostgresAccounts(pool, store)
     own = RegistrationSettings.of(settings)
+    links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
     sign_in: SignIn | None = None
+    # Every replica holds the signing key, so every replica counts (and derives) alike.
+    keys = SignInKeys()
     if settings.auth_private_key_file is not None:
-        links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
         private_key = settings.auth_private_key_file.read_bytes()
+        keys = SignInKeys.derived_from(private_key)
         sign_in = SignIn(
             accounts,
             TokenSigner(private_key),
             links=links,
-            # Every replica holds the signing key, so every replica counts alike.
-            keys=SignInKeys.derived_from(private_key),
+            keys=keys,
             refresh_grace=timedelta(seconds=own.refresh_grace_seconds),
         )
     return Registration(
@@ -58,6 +61,12 @@ def bootstrap(
         directory=PostgresDirectory(store, pool),
         accounts=Accounts(accounts, organisations),
         sign_in=sign_in,
+        way_back_in=WayBackIn(
+            accounts,
+            links,
+            keys,
+            reset_lifetime=timedelta(minutes=own.password_reset_minutes),
+        ),
     )
 
 
@@ -87,6 +96,7 @@ class _Wiring:
     def on_start(self, runtime: Runtime, app: FastAPI) -> None:
         registration = self.of(runtime)
         app.state.registration = registration
+        app.state.way_back_in = registration.way_back_in
         if self.settings.portal_key_file is not None:
             # Only the portal, holding this key, may say whose address a request is for.
             app.state.client_proof = ClientProof.from_file(self.settings.portal_key_file)

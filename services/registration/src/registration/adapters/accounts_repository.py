@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -126,13 +126,63 @@ class PostgresAccounts:
             raise Conflict(f"an account for {email} already exists") from None
 
     async def insert_setup_link(
-        self, conn: Connection, setup_id: str, account_id: str, expires_at: datetime
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
     ) -> None:
         await conn.execute(
-            "INSERT INTO setup_links (setup_id, account_id, expires_at) VALUES ($1, $2, $3)",
+            "INSERT INTO setup_links (setup_id, account_id, expires_at, purpose) "
+            "VALUES ($1, $2, $3, $4)",
             setup_id,
             account_id,
             expires_at,
+            purpose,
+        )
+
+    async def supersede_links(
+        self, conn: Connection, account_id: str, purpose: str, now: datetime
+    ) -> None:
+        await conn.execute(
+            "UPDATE setup_links SET superseded_at = $3 WHERE account_id = $1 AND purpose = $2 "
+            "AND used_at IS NULL AND superseded_at IS NULL",
+            account_id,
+            purpose,
+            now,
+        )
+
+    async def group_name(self, conn: Connection, group_id: str) -> str | None:
+        name: str | None = await conn.fetchval(
+            "SELECT name FROM service_groups WHERE group_id = $1", group_id
+        )
+        return name
+
+    async def count_link_request(
+        self, conn: Connection, scope: str, key: str, now: datetime, window: timedelta
+    ) -> tuple[int, datetime]:
+        row = await conn.fetchrow(
+            "INSERT INTO link_request_counts AS c (scope, key, requests, window_ends_at) "
+            "VALUES ($1, $2, 1, $4) ON CONFLICT (scope, key) DO UPDATE SET "
+            "requests = CASE WHEN c.window_ends_at <= $3 THEN 1 ELSE c.requests + 1 END, "
+            "window_ends_at = CASE WHEN c.window_ends_at <= $3 THEN EXCLUDED.window_ends_at "
+            "ELSE c.window_ends_at END RETURNING requests, window_ends_at",
+            scope,
+            key,
+            now,
+            now + window,
+        )
+        assert row is not None
+        return row["requests"], row["window_ends_at"]
+
+    async def purge_link_requests(self, conn: Connection, now: datetime) -> None:
+        await conn.execute(
+            "DELETE FROM link_request_counts WHERE (scope, key) IN ("
+            "SELECT scope, key FROM link_request_counts WHERE window_ends_at <= $1 "
+            "LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            now,
+            PURGE_BATCH,
         )
 
     async def account(self, conn: Connection, account_id: str) -> Account | None:
@@ -208,9 +258,9 @@ class PostgresAccounts:
 
     async def setup_link_for_update(self, conn: Connection, setup_id: str) -> SetUpLink | None:
         row = await conn.fetchrow(
-            "SELECT t.account_id, t.expires_at, t.used_at, a.email, a.status, "
-            "a.organisation_id FROM setup_links t JOIN accounts a USING (account_id) "
-            "WHERE t.setup_id = $1 FOR UPDATE OF t",
+            "SELECT t.account_id, t.expires_at, t.used_at, t.purpose, t.superseded_at, a.email, "
+            "a.status, a.organisation_id, a.roles FROM setup_links t "
+            "JOIN accounts a USING (account_id) WHERE t.setup_id = $1 FOR UPDATE OF t",
             setup_id,
         )
         if row is None:
@@ -222,6 +272,9 @@ class PostgresAccounts:
             email=row["email"],
             status=row["status"],
             organisation_id=row["organisation_id"],
+            purpose=row["purpose"],
+            superseded_at=row["superseded_at"],
+            roles=tuple(Role(r) for r in row["roles"]),
         )
 
     async def use_setup_link(self, conn: Connection, setup_id: str, now: datetime) -> None:

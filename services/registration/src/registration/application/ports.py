@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from csm_contracts.auth import Role
@@ -272,7 +272,7 @@ class ServiceGroup:
 
 @dataclass(frozen=True)
 class SetUpLink:
-    """A set-up link and the account it is for."""
+    """An emailed link that sets a password (a set-up or a reset link) and its account."""
 
     account_id: str
     expires_at: datetime
@@ -280,6 +280,10 @@ class SetUpLink:
     email: str
     status: str
     organisation_id: str | None
+    #: `set-up` or `reset`.
+    purpose: str = "set-up"
+    superseded_at: datetime | None = None
+    roles: tuple[Role, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -342,8 +346,15 @@ class AccountRepository(AccountEvents, Protocol):
         ...
 
     async def insert_setup_link(
-        self, conn: Connection, setup_id: str, account_id: str, expires_at: datetime
-    ) -> None: ...
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
+    ) -> None:
+        """A new emailed link (`set-up` or `reset`) for the account."""
+        ...
 
     async def account(self, conn: Connection, account_id: str) -> Account | None: ...
 
@@ -374,6 +385,34 @@ class AccountRepository(AccountEvents, Protocol):
 
 class Credentials(AccountEvents, Protocol):
     """What signing in keeps: passwords, set-up links, sessions, counters, trusted devices."""
+
+    async def insert_setup_link(
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
+    ) -> None: ...
+
+    async def supersede_links(
+        self, conn: Connection, account_id: str, purpose: str, now: datetime
+    ) -> None:
+        """Every unused link of this purpose for the account stops working."""
+        ...
+
+    async def group_name(self, conn: Connection, group_id: str) -> str | None: ...
+
+    async def count_link_request(
+        self, conn: Connection, scope: str, key: str, now: datetime, window: timedelta
+    ) -> tuple[int, datetime]:
+        """Count one request for an emailed link under `key` (scope `address` or `client`):
+        the requests in the current window, this one included, and when the window ends."""
+        ...
+
+    async def purge_link_requests(self, conn: Connection, now: datetime) -> None:
+        """Drop a few counts whose window has ended."""
+        ...
 
     async def account(self, conn: Connection, account_id: str) -> Account | None: ...
 

@@ -30,7 +30,7 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
 
-from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password
+from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password, link_state
 from ..domain.sign_in_keys import SignInKeys
 from .accounts import account_stream
 from .ports import Account, Credentials, Session, SpentRefresh
@@ -90,11 +90,12 @@ class SignIn:
         setup_id = self.links.read_set_up(token) if self.links is not None else None
         async with self.repo.transaction() as conn:
             link = await self.repo.setup_link_for_update(conn, setup_id or "")
-            if link is None or link.used_at is not None or link.expires_at <= now:
+            state = link_state(link, now) if link is not None else None
+            if link is None or link.purpose != "set-up" or state not in ("usable", "closed"):
                 raise InvalidInput.field(
                     "token", "this set-up link is not valid any more: ask for a new one"
                 )
-            if link.status == "disabled":
+            if state == "closed":
                 raise InvalidInput.field("token", "this account has been closed")
             check_password(password, link.email)
             assert setup_id is not None
