@@ -140,6 +140,8 @@ class PasswordResetRequested(RegistrationEvent):
 @REGISTRY.register
 class PasswordReset(RegistrationEvent):
     """The account holder chose a new password from a reset link; every session of the
-    account has ended."""
+    account has ended. The holder is told, in case it was not them."""
 
     account_id: str
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)

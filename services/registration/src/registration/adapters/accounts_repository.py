@@ -259,7 +259,7 @@ class PostgresAccounts:
     async def setup_link_for_update(self, conn: Connection, setup_id: str) -> SetUpLink | None:
         row = await conn.fetchrow(
             "SELECT t.account_id, t.expires_at, t.used_at, t.purpose, t.superseded_at, a.email, "
-            "a.status, a.organisation_id, a.roles FROM setup_links t "
+            "a.name, a.status, a.organisation_id, a.roles FROM setup_links t "
             "JOIN accounts a USING (account_id) WHERE t.setup_id = $1 FOR UPDATE OF t",
             setup_id,
         )
@@ -274,6 +274,7 @@ class PostgresAccounts:
             organisation_id=row["organisation_id"],
             purpose=row["purpose"],
             superseded_at=row["superseded_at"],
+            name=row["name"],
             roles=tuple(Role(r) for r in row["roles"]),
         )
 

@@ -283,6 +283,7 @@ class SetUpLink:
     #: `set-up` or `reset`.
     purpose: str = "set-up"
     superseded_at: datetime | None = None
+    name: str = ""
     roles: tuple[Role, ...] = ()
 
 

@@ -256,7 +256,10 @@ class WayBackIn:
                 conn,
                 link.account_id,
                 PasswordReset(
-                    organisation_id=link.organisation_id or NATIONAL, account_id=link.account_id
+                    organisation_id=link.organisation_id or NATIONAL,
+                    account_id=link.account_id,
+                    email=link.email,
+                    name=link.name,
                 ),
                 AppendContext(actor=f"user:{link.account_id}"),
             )
