@@ -24,6 +24,7 @@ from csm_contracts.events.accounts import PASSWORD_RESET_LINK
 from csm_kernel.clock import FixedClock
 from csm_kernel.links import LinkTokens
 from registration.application.way_back_in import SENT, LinkRequestPolicy, WayBackIn
+from registration.domain.credentials import SignInPolicy
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a different long passphrase"
@@ -50,6 +51,10 @@ async def service(
 ) -> AsyncIterator[Service]:
     async with registration_app("way") as running:
         running.app.state.way_back_in.policy = ROOMY
+        # Fast enough for a test, same shape as production: slow down, then lock.
+        running.app.state.sign_in.policy = SignInPolicy(
+            slow_after=2, lock_after=4, max_delay_seconds=0.05
+        )
         yield Service(
             running.app,
             running.client,
@@ -204,6 +209,25 @@ async def test_a_reset_link_sets_a_new_password_once_and_ends_every_session(
         await conn.close()
     assert reset == 1
     assert token not in stored
+
+
+async def test_a_reset_lifts_a_lockout_on_its_address(service: Service) -> None:
+    s = service
+    to = address()
+    await active_lead(s, to)
+    policy = s.app.state.sign_in.policy
+    for _ in range(policy.lock_after):
+        await s.client.post("/auth/sign-in", json={"email": to, "password": "wrong guess 123"})
+    locked = await s.client.post("/auth/sign-in", json={"email": to, "password": PASSWORD})
+    assert locked.status_code == 429
+    await forgot(s, to)
+    [requested] = await events(s, "PasswordResetRequested", to)
+    r = await s.client.post(
+        "/auth/reset-password", json={"token": reset_token(s, requested), "password": NEW_PASSWORD}
+    )
+    assert r.status_code == 204
+    new = await s.client.post("/auth/sign-in", json={"email": to, "password": NEW_PASSWORD})
+    assert new.status_code == 200
 
 
 async def test_a_newer_reset_link_supersedes_the_older_and_links_expire(

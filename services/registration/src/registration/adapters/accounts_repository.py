@@ -176,6 +176,14 @@ class PostgresAccounts:
         assert row is not None
         return row["requests"], row["window_ends_at"]
 
+    async def forget_failures(self, conn: Connection, address_key: str) -> None:
+        await conn.execute(
+            "DELETE FROM sign_in_client_failures WHERE address_key = $1", address_key
+        )
+        await conn.execute(
+            "UPDATE sign_in_address_failures SET failures = 0 WHERE address_key = $1", address_key
+        )
+
     async def purge_link_requests(self, conn: Connection, now: datetime) -> None:
         await conn.execute(
             "DELETE FROM link_request_counts WHERE (scope, key) IN ("

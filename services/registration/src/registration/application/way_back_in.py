@@ -252,6 +252,9 @@ class WayBackIn:
                 activate=False,
             )
             await self.repo.revoke_sessions_of(conn, link.account_id, now)
+            # Whoever holds the inbox chose this password: earlier failures (theirs, or a
+            # guesser's) no longer lock them out of signing in with it.
+            await self.repo.forget_failures(conn, self.keys.address(link.email))
             await self._append(
                 conn,
                 link.account_id,
