@@ -6,6 +6,8 @@ services.)"""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
 from portal_fakes import browser, portal
@@ -118,3 +120,52 @@ def test_a_kept_form_expires(monkeypatch) -> None:
     assert sealed is not None
     monkeypatch.setattr(kept_forms, "KEEP_FOR", kept_forms.timedelta(seconds=-1))
     assert kept_forms.unseal(request, sealed) is None
+
+
+def _ended_token(sub: str) -> str:
+    """An access token of a session that has ended (no service accepts it)."""
+
+    def part(data: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'EdDSA'})}.{part({'sub': sub, 'sid': 'ended'})}.c2ln"
+
+
+async def test_a_form_sent_after_the_session_ended_is_kept_for_its_account_only() -> None:
+    app, _ = portal()
+    token = _ended_token("someone-else")
+    async with browser(app, token) as client:
+        client.cookies.set("csm_refresh", "spent", domain="portal.test")
+        sent = await client.post("/questionnaires/q1", data={"camhs": "yes", "note": "150"})
+        assert sent.status_code == 200
+        assert "not been saved yet" in sent.text
+        kept = re.search(r'name="kept" value="([^"]+)"', sent.text)
+        assert kept and "150" not in kept.group(1)
+        # The sign-in form's own token (for no session: the ended one's cookies are gone).
+        page_token = re.search(r'name="csrf_token" value="([^"]+)"', sent.text)
+        assert page_token
+        # The fake registration signs everyone in as another account: what was kept is
+        # dropped unread, and the person goes on to the page as after any sign-in.
+        signed_in = await client.post(
+            "/sign-in",
+            data={
+                "email": "ann@pct.nhs.uk",
+                "password": "correct horse battery staple",
+                "next": "/questionnaires/q1",
+                "kept": kept.group(1),
+            },
+            headers={"x-csrf-token": page_token.group(1)},
+        )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/questionnaires/q1"
+
+
+async def test_htmx_re_renders_and_unknown_sessions_are_sent_to_sign_in() -> None:
+    app, _ = portal()
+    async with browser(app, _ended_token("a1")) as client:
+        client.cookies.set("csm_refresh", "spent", domain="portal.test")
+        htmx = await client.post(
+            "/questionnaires/q1/preview", data={"camhs": "yes"}, headers={"hx-request": "true"}
+        )
+    assert htmx.status_code == 303
+    assert "reason=session-ended" in htmx.headers["location"]

@@ -76,7 +76,8 @@ async def sign_in_again(request: Request) -> Response:
     its place, saying why; any other request goes to the sign-in page and back."""
     ended = bool(request.cookies.get(ACCESS_COOKIE) or request.cookies.get(REFRESH_COOKIE))
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if ended and request.method == "POST":
+    # A form the person sent, not htmx's background re-render of the page (which is no Save).
+    if ended and request.method == "POST" and not request.headers.get("hx-request"):
         back = back_to(request)
         sealed = await _kept(request, back)
         if sealed is not None:
