@@ -7,7 +7,8 @@ service as its own process on the real broker, database and SMTP sink (issue #18
 - a forgotten password: the sign-in page's link, the same answer for an address with no
   account, the emailed reset link, a new password, the "password changed" email;
 - a session that ends while the lead is answering: Save sends them to sign in, the page says
-  why, and after signing in again their answer is saved with one button.
+  why, and after signing in again their answer is saved with one button;
+- an extension granted: the lead is emailed.
 
 Screenshots at 1280 and 375 px go to var/test-artefacts/way-back-in/."""
 
@@ -281,5 +282,18 @@ def test_a_way_back_in_and_no_lost_answers(stack, infra, auth_keys) -> None:
             page.goto(questionnaire_url)
             assert page.locator(f"#{radio_id}").is_checked(), "the answer was lost"
             shot(page, "11-answer-saved")
+
+            # The national team grants an extension: the lead is told by email.
+            until = now + timedelta(days=120)
+            r = httpx.post(
+                f"{stack['questionnaire'].url}/cycles/2009-10/returns/{org}/extension",
+                headers=admin,
+                json={"until": until.isoformat(), "reason": "Flooded offices"},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+            [extended] = mails_to(infra, lead_email, "Extension granted")
+            assert "Flooded offices" in extended["body"]
+            assert f"until {until.day} " in extended["body"]
         finally:
             browser.close()
