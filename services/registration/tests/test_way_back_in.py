@@ -360,3 +360,12 @@ async def test_bad_addresses_are_refused_by_field(service: Service) -> None:
     r = await forgot(service, "not an address")
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] == "email"
+
+
+def test_the_limits_429_and_its_retry_after_are_documented(service: Service) -> None:
+    paths = service.app.openapi()["paths"]
+    for path in ("/auth/password-reset-requests", "/auth/set-up-link-requests"):
+        responses = paths[path]["post"]["responses"]
+        assert set(responses) >= {"202", "422", "429"}
+        assert "Retry-After" in responses["429"]["headers"]
+        assert "whether it has an account or not" in responses["429"]["description"]
