@@ -24,8 +24,11 @@ from csm_contracts.events.accounts import (
     AccountDisabled,
     AccountLocked,
     MappingLeadNominated,
+    PasswordReset,
+    PasswordResetRequested,
     ServiceGroupDefined,
     ServiceGroupOwnerNamed,
+    SetUpLinkReissued,
 )
 from csm_contracts.events.cycles import (
     CyclePhaseChanged,
@@ -99,6 +102,8 @@ ALL_PAYLOADS |= {NotificationSent, NotificationFailed}
 ALL_PAYLOADS |= {QuestionnaireLocked, QuestionnaireUnlocked}
 # A reopened return's sign-off withdrawn, for regulators (issue 21).
 ALL_PAYLOADS |= {SignOffWithdrawn}
+# A way back in: set-up links sent again, forgotten passwords (issue 18).
+ALL_PAYLOADS |= {SetUpLinkReissued, PasswordResetRequested, PasswordReset}
 
 
 def organisation(**overrides: Any) -> dict[str, Any]:

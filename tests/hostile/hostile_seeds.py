@@ -83,8 +83,11 @@ async def registration(t: Target, auth_keys: Any) -> None:
     # Public, the same for anyone, and slow on purpose (a password hash per attempt): sent once,
     # with fewer drawn examples.
     public = ("POST /auth/sign-in", "POST /auth/set-up", "POST /auth/refresh")
+    # A way back in: public too; asking for a link answers no sooner than 0.4 s on purpose.
+    asks = ("POST /auth/password-reset-requests", "POST /auth/set-up-link-requests")
+    public += (*asks, "POST /auth/links/check", "POST /auth/reset-password")
     t.extra["anonymous_only"] = public
-    t.extra["examples"] = {"POST /auth/sign-in": 3}
+    t.extra["examples"] = {"POST /auth/sign-in": 3, **dict.fromkeys(asks, 3)}
     t.known = {
         **COMMON,
         "code": CODES,

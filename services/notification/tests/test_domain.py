@@ -103,10 +103,17 @@ def test_a_set_up_email_says_how_long_its_link_lasts_and_never_holds_it() -> Non
         "setup_id": "s1",
         "valid_hours": 72,
         "organisation_name": "Anytown PCT",
+        "role": "mapping-lead",
+        "group_name": None,
+        "again": False,
     }
     assert not emails.set_up_link_needed(account(setup_id=None))
     assert not emails.names_organisation(account(organisation_id="NATIONAL"))
-    assert not emails.names_organisation(account(roles=["group-owner"]))
+    # A group owner's email names its group and the organisation it belongs to (#18).
+    owner = account(roles=["group-owner"], group_id="g1", group_name="North Locality")
+    assert emails.names_organisation(owner)
+    owned = emails.account_set_up(envelope(), owner, "Anytown PCT").context
+    assert owned["role"] == "group-owner" and owned["group_name"] == "North Locality"
 
 
 def test_only_the_lead_a_nomination_replaces_is_told() -> None:

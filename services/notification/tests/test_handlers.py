@@ -11,8 +11,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from csm_contracts.events.accounts import AccountCreated, MappingLeadNominated
-from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.accounts import (
+    PASSWORD_RESET_LINK,
+    AccountCreated,
+    MappingLeadNominated,
+    PasswordReset,
+    PasswordResetRequested,
+    SetUpLinkReissued,
+)
+from csm_contracts.events.cycles import ExtensionGranted, ReturnReopened
 from csm_contracts.events.questionnaire import CycleSignedOff, QuestionnaireDelegated
 from csm_contracts.events.registration import OrganisationRegistered
 from csm_contracts.events.responses import (
@@ -109,7 +116,8 @@ async def test_a_new_account_gets_its_set_up_link_once(pool) -> None:
     assert "token" not in json.dumps(row["context"])  # no link in the stored intent
     mail = rendered(row)
     assert f"https://csm.example/account/set-up?token={TOKENS.set_up_token('s123')}" in mail.text
-    assert "mapping lead for Anytown PCT" in mail.text and "72 hours" in mail.html
+    assert "The account is for Anytown PCT: you are its mapping lead" in mail.text
+    assert "72 hours" in mail.html
 
 
 async def test_a_replaced_lead_is_told(pool) -> None:
@@ -239,3 +247,106 @@ async def test_no_known_lead_is_a_refusal_and_records_nothing(pool) -> None:
     with pytest.raises(RejectedMessage, match="no mapping lead is known for ZZ9"):
         await deliver(pool, handlers.QUESTIONNAIRE, event)
     assert await intents(pool) == []
+
+
+async def test_a_group_owners_set_up_email_names_the_group_and_the_organisation(pool) -> None:
+    await a_lead(pool)
+    await deliver(
+        pool,
+        handlers.REGISTRATION,
+        AccountCreated(
+            organisation_id="5A4",
+            account_id="o1",
+            email="owen@pct.nhs.uk",
+            name="Owen Owner",
+            roles=["group-owner"],
+            group_id="g1",
+            group_name="North Locality",
+            created_by="user:a1",
+            setup_id="s-owner",
+            setup_expires_at=AT + timedelta(hours=72),
+        ),
+    )
+    [row] = await intents(pool)
+    mail = rendered(row)
+    assert "the service group North Locality at Anytown PCT" in mail.text
+    assert "<strong>North Locality</strong> at Anytown PCT" in mail.html
+
+
+async def test_a_new_set_up_link_says_the_old_one_no_longer_works(pool) -> None:
+    await a_lead(pool)
+    await deliver(
+        pool,
+        handlers.REGISTRATION,
+        SetUpLinkReissued(
+            organisation_id="5A4",
+            account_id="a1",
+            email="ann@pct.nhs.uk",
+            name="Ann Lead",
+            roles=["mapping-lead"],
+            setup_id="s-again",
+            setup_expires_at=AT + timedelta(hours=72),
+            requested_by="self",
+        ),
+    )
+    [row] = await intents(pool)
+    mail = rendered(row)
+    assert mail.subject == "A new link to set up your Children's Services Mapping account"
+    assert "Any earlier link you were sent no longer works" in mail.text
+    assert "The account is for Anytown PCT" in mail.text
+    assert TOKENS.set_up_token("s-again") in mail.text
+
+
+async def test_a_forgotten_password_gets_a_reset_link_and_a_reset_is_told(pool) -> None:
+    event = PasswordResetRequested(
+        organisation_id="NATIONAL",
+        account_id="n1",
+        email="nia@dfe.example",
+        name="Nia National",
+        reset_id="r123",
+        reset_expires_at=AT + timedelta(hours=1),
+    )
+    env = await deliver(pool, handlers.REGISTRATION, event)
+    await deliver(pool, handlers.REGISTRATION, event, env)  # the same event again
+    [row] = await intents(pool)
+    assert row["kind"] == "password-reset" and row["recipient"] == "nia@dfe.example"
+    assert "token" not in json.dumps(row["context"])
+    mail = rendered(row)
+    token = TOKENS.token(PASSWORD_RESET_LINK, "r123")
+    link = f"https://csm.example/account/reset-password?token={token}"
+    assert link in mail.text and "60 minutes" in mail.text
+    # The reset token is not a set-up token.
+    assert TOKENS.set_up_token("r123") not in mail.text
+
+    await deliver(
+        pool,
+        handlers.REGISTRATION,
+        PasswordReset(
+            organisation_id="NATIONAL", account_id="n1", email="nia@dfe.example", name="Nia"
+        ),
+    )
+    changed = next(r for r in await intents(pool) if r["kind"] == "password-changed")
+    text = rendered(changed).text
+    assert "changed on 10 November 2009 at 9:30am" in text
+    assert "https://csm.example/forgotten-password" in text
+
+
+async def test_a_lead_is_emailed_when_granted_an_extension(pool) -> None:
+    await a_lead(pool)
+    await deliver(
+        pool,
+        handlers.QUESTIONNAIRE,
+        ExtensionGranted(
+            organisation_id="5A4",
+            cycle="2009-10",
+            until=datetime(2010, 3, 14, 23, 59, tzinfo=UTC),
+            reason="the data manager was away",
+        ),
+    )
+    [row] = await intents(pool)
+    assert row["kind"] == "extension-granted" and row["recipient"] == "ann@pct.nhs.uk"
+    mail = rendered(row)
+    assert mail.subject == "Extension granted: Anytown PCT, 2009-10"
+    assert "until 14 March 2010 at 11:59pm" in mail.text
+    assert "the data manager was away" in mail.text
+    assert "https://csm.example/returns/2009-10" in mail.text

@@ -80,6 +80,27 @@ def registration() -> FastAPI:
             return refusal(401, "wrong email or password")
         return {"access_token": LEAD_TOKEN, "refresh_token": "r", "expires_in": 900}
 
+    @app.post("/auth/links/check")
+    async def check_link(request: Request) -> Any:
+        # "t" is a usable link; "used", "expired" and "superseded" are links in that state.
+        body = await request.json()
+        state = body["token"] if body["token"] in ("used", "expired", "superseded") else "usable"
+        if body["token"] == "owner-used":
+            return {"purpose": body["purpose"], "state": "used", "ask": "mapping-lead"}
+        return {"purpose": body["purpose"], "state": state, "ask": "national-team"}
+
+    @app.post("/auth/password-reset-requests", status_code=202)
+    @app.post("/auth/set-up-link-requests", status_code=202)
+    async def request_link(request: Request) -> Any:
+        body = await request.json()
+        if body["email"] == "busy@pct.nhs.uk":
+            return refusal(429, "too many requests for links: wait a while and try again")
+        return {"message": "If that email address has an account, we have sent it a link."}
+
+    @app.post("/auth/reset-password", status_code=204)
+    async def reset_password(request: Request) -> None:
+        return None
+
     @app.post("/organisations")
     async def register(request: Request) -> Any:
         body = await request.json()

@@ -23,6 +23,9 @@ TEMPLATES = Path(__file__).parents[1] / "src" / "portal" / "templates"
 FORM_PAGES: list[tuple[str | None, str]] = [
     (None, "/sign-in"),
     (None, "/account/set-up?token=t"),
+    (None, "/account/reset-password?token=t"),
+    (None, "/forgotten-password"),
+    (None, "/set-up-link"),
     (None, "/sandbox/service@1"),
     (LEAD_TOKEN, "/questionnaires/q1"),
     (LEAD_TOKEN, "/questionnaires/q1/withdraw-submission"),

@@ -8,6 +8,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from csm_kernel.clock import FixedClock
 from csm_kernel.links import LinkTokens
 from registration.domain.credentials import SignInPolicy
 
@@ -184,7 +186,16 @@ async def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(
     ).json()
     assert second["refresh_token"] != first["refresh_token"]
     assert (await s.client.get("/auth/me", headers=bearer(second))).status_code == 200
-    replay = await s.client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    # Past the grace window for racing requests (tests/test_refresh_grace.py).
+    sign_in = s.app.state.sign_in
+    before = sign_in.clock
+    sign_in.clock = FixedClock(before.now() + sign_in.refresh_grace + timedelta(seconds=1))
+    try:
+        replay = await s.client.post(
+            "/auth/refresh", json={"refresh_token": first["refresh_token"]}
+        )
+    finally:
+        sign_in.clock = before
     assert replay.status_code == 401
     # The leak ends the whole session: the latest tokens stop working too.
     assert (

@@ -33,6 +33,13 @@ CALLERS = (
 )
 #: Endpoints anyone may call (they check their own credentials), tested in test_accounts_http.
 PUBLIC = {("POST", "/auth/set-up"), ("POST", "/auth/sign-in"), ("POST", "/auth/refresh")}
+#: A way back in: public too, tested in test_way_back_in.
+PUBLIC |= {
+    ("POST", "/auth/password-reset-requests"),
+    ("POST", "/auth/set-up-link-requests"),
+    ("POST", "/auth/links/check"),
+    ("POST", "/auth/reset-password"),
+}
 
 
 @dataclass
@@ -165,6 +172,20 @@ ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
     ),
     (
         "GET",
+        "/organisations/{org_a}/lead",
+        None,
+        # No lead nominated for org A: past the role check, there is none to show.
+        expect(national_admin=404, auditor=404, lead=404, other_lead=404),
+    ),
+    (
+        "POST",
+        "/accounts/{account_id}/set-up-link",
+        None,
+        # No such account: the national team is let through to be told so.
+        expect(national_admin=404),
+    ),
+    (
+        "GET",
         "/organisations/{org_a}/lead/history",
         None,
         expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404),
@@ -256,6 +277,7 @@ async def _call(w: World, method: str, path: str, body: Body | None, caller: str
         group_2=w.group_2,
         service_1=w.service_1,
         cycle="2030-31",
+        account_id="0" * 32,
     )
     kwargs: dict[str, Any] = {"headers": w.headers[caller]}
     if path.endswith("/import"):
@@ -287,7 +309,7 @@ def test_every_endpoint_is_in_the_matrix() -> None:
     for path, operations in app.openapi()["paths"].items():
         for method in operations:
             pattern = path
-            for name in ("code", "group_id", "service_id", "cycle"):
+            for name in ("code", "group_id", "service_id", "cycle", "account_id"):
                 pattern = pattern.replace("{" + name + "}", "{*}")
             normalised = {
                 (
@@ -296,7 +318,8 @@ def test_every_endpoint_is_in_the_matrix() -> None:
                     .replace("{org_b}", "{*}")
                     .replace("{group_1}", "{*}")
                     .replace("{service_1}", "{*}")
-                    .replace("{cycle}", "{*}"),
+                    .replace("{cycle}", "{*}")
+                    .replace("{account_id}", "{*}"),
                 )
                 for m, p in listed
             }

@@ -7,6 +7,7 @@ app at start (`app.state.registration`, reached by routes through the typed depe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -27,9 +28,11 @@ from .adapters.organisations_postgres import PostgresOrganisations
 from .application.accounts import Accounts
 from .application.services import Registration
 from .application.sign_in import SignIn
+from .application.way_back_in import WayBackIn
 from .domain.sign_in_keys import SignInKeys
 from .entrypoints import consumers
 from .entrypoints.http import ROUTERS
+from .settings import RegistrationSettings
 
 
 def bootstrap(
@@ -38,22 +41,32 @@ def bootstrap(
     """The application over the service's database, its adapters built once."""
     organisations = PostgresOrganisations(pool, store)
     accounts = PostgresAccounts(pool, store)
+    own = RegistrationSettings.of(settings)
+    links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
     sign_in: SignIn | None = None
+    # Every replica holds the signing key, so every replica counts (and derives) alike.
+    keys = SignInKeys()
     if settings.auth_private_key_file is not None:
-        links = LinkTokens.from_file(settings.link_key_file) if settings.link_key_file else None
         private_key = settings.auth_private_key_file.read_bytes()
+        keys = SignInKeys.derived_from(private_key)
         sign_in = SignIn(
             accounts,
             TokenSigner(private_key),
             links=links,
-            # Every replica holds the signing key, so every replica counts alike.
-            keys=SignInKeys.derived_from(private_key),
+            keys=keys,
+            refresh_grace=timedelta(seconds=own.refresh_grace_seconds),
         )
     return Registration(
         organisations=organisations,
         directory=PostgresDirectory(store, pool),
         accounts=Accounts(accounts, organisations),
         sign_in=sign_in,
+        way_back_in=WayBackIn(
+            accounts,
+            links,
+            keys,
+            reset_lifetime=timedelta(minutes=own.password_reset_minutes),
+        ),
     )
 
 
@@ -83,6 +96,7 @@ class _Wiring:
     def on_start(self, runtime: Runtime, app: FastAPI) -> None:
         registration = self.of(runtime)
         app.state.registration = registration
+        app.state.way_back_in = registration.way_back_in
         if self.settings.portal_key_file is not None:
             # Only the portal, holding this key, may say whose address a request is for.
             app.state.client_proof = ClientProof.from_file(self.settings.portal_key_file)

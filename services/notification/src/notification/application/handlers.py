@@ -14,8 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.accounts import AccountCreated, MappingLeadNominated
-from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.accounts import (
+    AccountCreated,
+    MappingLeadNominated,
+    PasswordReset,
+    PasswordResetRequested,
+    SetUpLinkReissued,
+)
+from csm_contracts.events.cycles import ExtensionGranted, ReturnReopened
 from csm_contracts.events.questionnaire import CycleSignedOff, QuestionnaireDelegated
 from csm_contracts.events.registration import OrganisationRegistered, OrganisationRenamed
 from csm_contracts.events.responses import (
@@ -50,6 +56,9 @@ class EmailHandlers:
         table.add(OrganisationRenamed, self.organisation_renamed)
         table.add(AccountCreated, self.account_created)
         table.add(MappingLeadNominated, self.lead_nominated)
+        table.add(SetUpLinkReissued, self.set_up_link_reissued)
+        table.add(PasswordResetRequested, self.password_reset_requested)
+        table.add(PasswordReset, self.password_reset)
         return table
 
     def questionnaire(self) -> HandlerTable:
@@ -62,6 +71,7 @@ class EmailHandlers:
         table.add(QuestionnaireSentBack, self.sent_back)
         table.add(CycleSignedOff, self.signed_off)
         table.add(ReturnReopened, self.reopened)
+        table.add(ExtensionGranted, self.extension_granted)
         return table
 
     # --- lookups -------------------------------------------------------------------------
@@ -108,6 +118,27 @@ class EmailHandlers:
         if emails.names_organisation(event):
             organisation = await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.account_set_up(envelope, event, organisation))
+
+    async def set_up_link_reissued(
+        self, conn: Connection, envelope: EventEnvelope, event: SetUpLinkReissued
+    ) -> None:
+        """A new set-up link for an account not set up yet (the old one no longer works)."""
+        organisation = None
+        if emails.names_organisation(event):
+            organisation = await self._organisation_name(conn, event.organisation_id)
+        await self._send(conn, envelope, emails.account_set_up(envelope, event, organisation))
+
+    async def password_reset_requested(
+        self, conn: Connection, envelope: EventEnvelope, event: PasswordResetRequested
+    ) -> None:
+        """A forgotten password's link (its token is made when the email is written)."""
+        await self._send(conn, envelope, emails.password_reset_link(envelope, event))
+
+    async def password_reset(
+        self, conn: Connection, envelope: EventEnvelope, event: PasswordReset
+    ) -> None:
+        """Tell the holder their password changed, in case it was not them."""
+        await self._send(conn, envelope, emails.password_changed(envelope, event))
 
     async def lead_nominated(
         self, conn: Connection, envelope: EventEnvelope, event: MappingLeadNominated
@@ -166,6 +197,13 @@ class EmailHandlers:
         lead = await self._lead(conn, event.organisation_id, "that its return was signed off")
         name = event.organisation_name or await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.sign_off_confirmation(envelope, event, lead, name))
+
+    async def extension_granted(
+        self, conn: Connection, envelope: EventEnvelope, event: ExtensionGranted
+    ) -> None:
+        lead = await self._lead(conn, event.organisation_id, "that its return was extended")
+        name = await self._organisation_name(conn, event.organisation_id)
+        await self._send(conn, envelope, emails.extension_granted(envelope, event, lead, name))
 
     async def reopened(
         self, conn: Connection, envelope: EventEnvelope, event: ReturnReopened

@@ -34,7 +34,22 @@ _QUESTIONNAIRE = {
 
 #: What each kind's template is previewed with: what its intents carry.
 SAMPLES: dict[str, dict[str, Any]] = {
-    Kind.ACCOUNT_SET_UP: {**_LEAD, "setup_id": "setup-sample", "valid_hours": 72},
+    Kind.ACCOUNT_SET_UP: {
+        **_LEAD,
+        "setup_id": "setup-sample",
+        "valid_hours": 72,
+        "role": "mapping-lead",
+        "group_name": None,
+        "again": False,
+    },
+    Kind.PASSWORD_RESET: {"name": "Ann Example", "reset_id": "reset-sample", "valid_minutes": 60},
+    Kind.PASSWORD_CHANGED: {"name": "Ann Example", "changed_at": "6 December 2026 at 8:14am"},
+    Kind.EXTENSION_GRANTED: {
+        **_LEAD,
+        "cycle": "2009-10",
+        "until": "14 March 2010 at 11:59pm",
+        "reason": "the trust's data manager was away at the close",
+    },
     Kind.LEAD_REPLACED: {**_LEAD, "new_lead_name": "Bob Example"},
     Kind.DELEGATION_INVITATION: {
         **_QUESTIONNAIRE,

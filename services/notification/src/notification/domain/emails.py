@@ -8,8 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.accounts import AccountCreated, MappingLeadNominated
-from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.accounts import (
+    AccountCreated,
+    MappingLeadNominated,
+    PasswordReset,
+    PasswordResetRequested,
+    SetUpLinkReissued,
+)
+from csm_contracts.events.cycles import ExtensionGranted, ReturnReopened
 from csm_contracts.events.questionnaire import CycleSignedOff, QuestionnaireDelegated
 from csm_contracts.events.responses import (
     DelegationRevoked,
@@ -18,6 +24,8 @@ from csm_contracts.events.responses import (
 )
 
 from .notification import Intent, Kind
+from .reminders import _MONTHS
+from .reminders import UK as _UK
 
 #: A questionnaire's title when this service has not seen it issued.
 UNKNOWN_TITLE = "a Children's Services Mapping questionnaire"
@@ -31,6 +39,18 @@ class Lead:
     account_id: str
     email: str
     name: str
+
+
+def when(at: datetime) -> str:
+    """A time as GOV.UK writes it, in UK time: `6 December 2026 at 8:14am`."""
+    local = at.astimezone(_UK)
+    hour = local.hour % 12 or 12
+    clock = f"{hour}:{local:%M}{'am' if local.hour < 12 else 'pm'}"
+    if (local.hour, local.minute) == (12, 0):
+        clock = "midday"
+    elif (local.hour, local.minute) == (0, 0):
+        clock = "midnight"
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year} at {clock}"
 
 
 def human(at: datetime) -> str:
@@ -47,15 +67,31 @@ def set_up_link_needed(event: AccountCreated) -> bool:
     return event.setup_id is not None and event.setup_expires_at is not None
 
 
-def names_organisation(event: AccountCreated) -> bool:
-    """Whether the set-up email names the organisation the account leads."""
-    return "mapping-lead" in event.roles and event.organisation_id != "NATIONAL"
+def names_organisation(event: AccountCreated | SetUpLinkReissued) -> bool:
+    """Whether the set-up email names an organisation: a mapping lead's, or a group owner's
+    (whose group it names too); a national account's belongs to none."""
+    return event.organisation_id != "NATIONAL" and (
+        "mapping-lead" in event.roles or "group-owner" in event.roles
+    )
+
+
+def _role(event: AccountCreated | SetUpLinkReissued) -> str:
+    if "mapping-lead" in event.roles:
+        return "mapping-lead"
+    if "group-owner" in event.roles:
+        return "group-owner"
+    return "national"
 
 
 def account_set_up(
-    envelope: EventEnvelope, event: AccountCreated, organisation_name: str | None
+    envelope: EventEnvelope,
+    event: AccountCreated | SetUpLinkReissued,
+    organisation_name: str | None,
 ) -> Intent:
-    """A new account's set-up link (its token is made when the email is written)."""
+    """A new account's set-up link, or a new one for an account not set up yet (its token is
+    made when the email is written). It says what the account is for: the organisation a
+    mapping lead leads, the group (and organisation) a group owner owns, or the national
+    team's work."""
     assert event.setup_expires_at is not None
     hours = max(1, round((event.setup_expires_at - envelope.occurred_at).total_seconds() / 3600))
     return Intent(
@@ -69,6 +105,56 @@ def account_set_up(
             "name": event.name,
             "setup_id": event.setup_id,
             "valid_hours": hours,
+            "organisation_name": organisation_name,
+            "role": _role(event),
+            "group_name": event.group_name,
+            "again": isinstance(event, SetUpLinkReissued),
+        },
+    )
+
+
+def password_reset_link(envelope: EventEnvelope, event: PasswordResetRequested) -> Intent:
+    """A forgotten password's link (its token is made when the email is written)."""
+    minutes = max(1, round((event.reset_expires_at - envelope.occurred_at).total_seconds() / 60))
+    return Intent(
+        kind=Kind.PASSWORD_RESET,
+        organisation_id=event.organisation_id,
+        recipient=str(event.email),
+        recipient_name=event.name,
+        cause=_cause(envelope),
+        caused_by_type=envelope.type,
+        context={"name": event.name, "reset_id": event.reset_id, "valid_minutes": minutes},
+    )
+
+
+def password_changed(envelope: EventEnvelope, event: PasswordReset) -> Intent:
+    """Tells the account holder their password was changed, in case it was not them."""
+    return Intent(
+        kind=Kind.PASSWORD_CHANGED,
+        organisation_id=event.organisation_id,
+        recipient=str(event.email),
+        recipient_name=event.name,
+        cause=_cause(envelope),
+        caused_by_type=envelope.type,
+        context={"name": event.name, "changed_at": when(envelope.occurred_at)},
+    )
+
+
+def extension_granted(
+    envelope: EventEnvelope, event: ExtensionGranted, lead: Lead, organisation_name: str
+) -> Intent:
+    return Intent(
+        kind=Kind.EXTENSION_GRANTED,
+        organisation_id=event.organisation_id,
+        recipient=lead.email,
+        recipient_name=lead.name,
+        cause=_cause(envelope),
+        caused_by_type=envelope.type,
+        context={
+            "name": lead.name,
+            "cycle": event.cycle,
+            "until": when(event.until),
+            "reason": event.reason,
             "organisation_name": organisation_name,
         },
     )

@@ -28,6 +28,9 @@ class Kind:
     QUESTIONNAIRE_SENT_BACK = "questionnaire-sent-back"
     SIGN_OFF_CONFIRMATION = "sign-off-confirmation"
     RETURN_REOPENED = "return-reopened"
+    EXTENSION_GRANTED = "extension-granted"
+    PASSWORD_RESET = "password-reset"  # noqa: S105 - a template's name, not a secret
+    PASSWORD_CHANGED = "password-changed"  # noqa: S105 - a template's name, not a secret
     DEADLINE_REMINDER = "deadline-reminder"
     BULLETIN = "bulletin"
 

@@ -55,6 +55,8 @@ def _uk_zone() -> tzinfo:
 
 
 _UK = _uk_zone()
+#: UK time (UTC where the host has no time zone database).
+UK = _UK
 
 
 def human_time(at: datetime) -> str:

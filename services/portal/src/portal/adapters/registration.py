@@ -18,6 +18,7 @@ from ..application.models import (
     ServicesPage,
     Tokens,
 )
+from ..application.way_back_in import CurrentLead, LinkStatus
 from .api import Api
 
 _ACCOUNT = TypeAdapter(Account)
@@ -29,6 +30,10 @@ _LEADS = TypeAdapter(list[LeadNomination])
 _SERVICES = TypeAdapter(ServicesPage)
 _SERVICE = TypeAdapter(ServiceRecord)
 _CHANGES = TypeAdapter(ChangesSinceLastYear)
+_LINK_STATUS = TypeAdapter(LinkStatus)
+_LEAD = TypeAdapter(CurrentLead)
+#: Registration's route for each kind of link a person may ask for by email address.
+_LINK_REQUESTS = {"password-reset": "password-reset-requests", "set-up": "set-up-link-requests"}
 
 
 class HttpRegistration:
@@ -58,6 +63,27 @@ class HttpRegistration:
         await self.api.send(
             "POST", "/auth/set-up", json={"token": setup_token, "password": password}
         )
+
+    async def request_link(self, kind: str, email: str, headers: Mapping[str, str]) -> None:
+        await self.api.send(
+            "POST", f"/auth/{_LINK_REQUESTS[kind]}", json={"email": email}, headers=headers
+        )
+
+    async def check_link(self, token: str, purpose: str) -> LinkStatus:
+        return await self.api.fetch(
+            _LINK_STATUS, "POST", "/auth/links/check", json={"token": token, "purpose": purpose}
+        )
+
+    async def reset_password(self, reset_token: str, password: str) -> None:
+        await self.api.send(
+            "POST", "/auth/reset-password", json={"token": reset_token, "password": password}
+        )
+
+    async def current_lead(self, token: str, code: str) -> CurrentLead:
+        return await self.api.fetch(_LEAD, "GET", f"/organisations/{code}/lead", token=token)
+
+    async def send_set_up_link(self, token: str, account_id: str) -> None:
+        await self.api.send("POST", f"/accounts/{account_id}/set-up-link", token=token)
 
     async def groups(self, token: str, organisation: str) -> list[Group]:
         return await self.api.fetch(

@@ -35,6 +35,7 @@ from .models import (
     SignedOff,
     Tokens,
 )
+from .way_back_in import CurrentLead, LinkStatus
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,18 @@ class RegistrationApi(Protocol):
     async def sign_out(self, token: str) -> None: ...
 
     async def set_up(self, setup_token: str, password: str) -> None: ...
+
+    async def request_link(self, kind: str, email: str, headers: Mapping[str, str]) -> None:
+        """Ask for a `password-reset` or `set-up` link for whoever holds `email`."""
+        ...
+
+    async def check_link(self, token: str, purpose: str) -> LinkStatus: ...
+
+    async def reset_password(self, reset_token: str, password: str) -> None: ...
+
+    async def current_lead(self, token: str, code: str) -> CurrentLead: ...
+
+    async def send_set_up_link(self, token: str, account_id: str) -> None: ...
 
     async def groups(self, token: str, organisation: str) -> list[Group]: ...
 

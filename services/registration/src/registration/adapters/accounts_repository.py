@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -18,13 +18,24 @@ from csm_kernel.errors import Conflict
 from csm_kernel.store import AppendContext, NewEvent
 from csm_kernel.store.postgres import PostgresEventStore
 
-from ..application.ports import Account, CurrentLead, ServiceGroup, Session, SetUpLink
+from ..application.ports import (
+    Account,
+    CurrentLead,
+    ServiceGroup,
+    Session,
+    SetUpLink,
+    SpentRefresh,
+)
 from ..domain.credentials import AddressFailures, ClientFailures
 
 #: Stale rows dropped by each sign-in attempt: more than an attempt can add, so the counters
 #: never outgrow the attempts of their last day however many addresses are tried.
 PURGE_BATCH = 20
 
+_SESSION = (
+    "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, s.refresh_hash, a.status "
+    "FROM sessions s JOIN accounts a USING (account_id)"
+)
 _GROUP = (
     "SELECT g.group_id, g.organisation_id, g.name, g.kind, g.owner_account_id FROM service_groups g"
 )
@@ -115,13 +126,71 @@ class PostgresAccounts:
             raise Conflict(f"an account for {email} already exists") from None
 
     async def insert_setup_link(
-        self, conn: Connection, setup_id: str, account_id: str, expires_at: datetime
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
     ) -> None:
         await conn.execute(
-            "INSERT INTO setup_links (setup_id, account_id, expires_at) VALUES ($1, $2, $3)",
+            "INSERT INTO setup_links (setup_id, account_id, expires_at, purpose) "
+            "VALUES ($1, $2, $3, $4)",
             setup_id,
             account_id,
             expires_at,
+            purpose,
+        )
+
+    async def supersede_links(
+        self, conn: Connection, account_id: str, purpose: str, now: datetime
+    ) -> None:
+        await conn.execute(
+            "UPDATE setup_links SET superseded_at = $3 WHERE account_id = $1 AND purpose = $2 "
+            "AND used_at IS NULL AND superseded_at IS NULL",
+            account_id,
+            purpose,
+            now,
+        )
+
+    async def group_name(self, conn: Connection, group_id: str) -> str | None:
+        name: str | None = await conn.fetchval(
+            "SELECT name FROM service_groups WHERE group_id = $1", group_id
+        )
+        return name
+
+    async def count_link_request(
+        self, conn: Connection, scope: str, key: str, now: datetime, window: timedelta
+    ) -> tuple[int, datetime]:
+        row = await conn.fetchrow(
+            "INSERT INTO link_request_counts AS c (scope, key, requests, window_ends_at) "
+            "VALUES ($1, $2, 1, $4) ON CONFLICT (scope, key) DO UPDATE SET "
+            "requests = CASE WHEN c.window_ends_at <= $3 THEN 1 ELSE c.requests + 1 END, "
+            "window_ends_at = CASE WHEN c.window_ends_at <= $3 THEN EXCLUDED.window_ends_at "
+            "ELSE c.window_ends_at END RETURNING requests, window_ends_at",
+            scope,
+            key,
+            now,
+            now + window,
+        )
+        assert row is not None
+        return row["requests"], row["window_ends_at"]
+
+    async def forget_failures(self, conn: Connection, address_key: str) -> None:
+        await conn.execute(
+            "DELETE FROM sign_in_client_failures WHERE address_key = $1", address_key
+        )
+        await conn.execute(
+            "UPDATE sign_in_address_failures SET failures = 0 WHERE address_key = $1", address_key
+        )
+
+    async def purge_link_requests(self, conn: Connection, now: datetime) -> None:
+        await conn.execute(
+            "DELETE FROM link_request_counts WHERE (scope, key) IN ("
+            "SELECT scope, key FROM link_request_counts WHERE window_ends_at <= $1 "
+            "LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            now,
+            PURGE_BATCH,
         )
 
     async def account(self, conn: Connection, account_id: str) -> Account | None:
@@ -197,9 +266,9 @@ class PostgresAccounts:
 
     async def setup_link_for_update(self, conn: Connection, setup_id: str) -> SetUpLink | None:
         row = await conn.fetchrow(
-            "SELECT t.account_id, t.expires_at, t.used_at, a.email, a.status, "
-            "a.organisation_id FROM setup_links t JOIN accounts a USING (account_id) "
-            "WHERE t.setup_id = $1 FOR UPDATE OF t",
+            "SELECT t.account_id, t.expires_at, t.used_at, t.purpose, t.superseded_at, a.email, "
+            "a.name, a.status, a.organisation_id, a.roles FROM setup_links t "
+            "JOIN accounts a USING (account_id) WHERE t.setup_id = $1 FOR UPDATE OF t",
             setup_id,
         )
         if row is None:
@@ -211,6 +280,10 @@ class PostgresAccounts:
             email=row["email"],
             status=row["status"],
             organisation_id=row["organisation_id"],
+            purpose=row["purpose"],
+            superseded_at=row["superseded_at"],
+            name=row["name"],
+            roles=tuple(Role(r) for r in row["roles"]),
         )
 
     async def use_setup_link(self, conn: Connection, setup_id: str, now: datetime) -> None:
@@ -251,26 +324,30 @@ class PostgresAccounts:
 
     async def session_for_update(self, conn: Connection, refresh_hash: str) -> Session | None:
         row = await conn.fetchrow(
-            "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, a.status "
-            "FROM sessions s JOIN accounts a USING (account_id) "
-            "WHERE s.refresh_hash = $1 FOR UPDATE OF s",
-            refresh_hash,
+            f"{_SESSION} WHERE s.refresh_hash = $1 FOR UPDATE OF s", refresh_hash
         )
         return _session(row)
 
-    async def spent_session(self, conn: Connection, refresh_hash: str) -> str | None:
-        spent: str | None = await conn.fetchval(
-            "SELECT session_id FROM spent_refresh_tokens WHERE refresh_hash = $1", refresh_hash
+    async def session_by_id_for_update(self, conn: Connection, session_id: str) -> Session | None:
+        row = await conn.fetchrow(f"{_SESSION} WHERE s.session_id = $1 FOR UPDATE OF s", session_id)
+        return _session(row)
+
+    async def spent_session(self, conn: Connection, refresh_hash: str) -> SpentRefresh | None:
+        row = await conn.fetchrow(
+            "SELECT session_id, spent_at FROM spent_refresh_tokens WHERE refresh_hash = $1",
+            refresh_hash,
         )
-        return spent
+        return None if row is None else SpentRefresh(row["session_id"], row["spent_at"])
 
     async def rotate_refresh(
-        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str
+        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str, now: datetime
     ) -> None:
         await conn.execute(
-            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id) VALUES ($1, $2)",
+            "INSERT INTO spent_refresh_tokens (refresh_hash, session_id, spent_at) "
+            "VALUES ($1, $2, $3)",
             spent_hash,
             session_id,
+            now,
         )
         await conn.execute(
             "UPDATE sessions SET refresh_hash = $2 WHERE session_id = $1", session_id, new_hash
@@ -283,12 +360,15 @@ class PostgresAccounts:
         else:
             await conn.execute(sql, session_id, now)
 
-    async def session_state(self, session_id: str) -> Session | None:
-        row = await self.pool.fetchrow(
-            "SELECT s.session_id, s.account_id, s.expires_at, s.revoked_at, a.status "
-            "FROM sessions s JOIN accounts a USING (account_id) WHERE s.session_id = $1",
-            session_id,
+    async def revoke_sessions_of(self, conn: Connection, account_id: str, now: datetime) -> None:
+        await conn.execute(
+            "UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL",
+            account_id,
+            now,
         )
+
+    async def session_state(self, session_id: str) -> Session | None:
+        row = await self.pool.fetchrow(f"{_SESSION} WHERE s.session_id = $1", session_id)
         return _session(row)
 
     # --- sign-in counters and trusted devices ----------------------------------------------
@@ -432,4 +512,5 @@ def _session(row: asyncpg.Record | None) -> Session | None:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         account_status=row["status"],
+        refresh_hash=row["refresh_hash"],
     )

@@ -27,7 +27,7 @@ from csm_kernel.errors import InvalidInput, NotFound
 from csm_kernel.event_sourcing import decode_event
 from csm_kernel.store import AppendContext
 
-from .ports import AccountRepository, OrganisationRepository, ServiceGroup
+from .ports import Account, AccountRepository, OrganisationRepository, ServiceGroup
 
 NATIONAL_ROLES = frozenset({Role.NATIONAL_ADMIN, Role.REGULATOR, Role.AUDITOR})
 #: How long a set-up link works.
@@ -73,6 +73,7 @@ class Accounts:
         organisation_id: str | None,
         group_id: str | None,
         context: AppendContext,
+        group_name: str | None = None,
     ) -> NewAccount:
         account_id = uuid.uuid4().hex
         await self.repo.insert_account(
@@ -97,6 +98,7 @@ class Accounts:
             created_by=context.actor,
             setup_id=setup_id,
             setup_expires_at=expires,
+            group_name=group_name,
         )
         await self.repo.append(conn, account_stream(account_id), 0, [event], context)
         return NewAccount(account_id, email, name)
@@ -175,6 +177,16 @@ class Accounts:
         await self.repo.append(conn, account_stream(account_id), version, [event], context)
         await self.repo.disable_account(conn, account_id, self.clock.now())
 
+    async def current_lead(self, organisation_id: str) -> Account:
+        """The organisation's mapping lead's account (404 if it has none)."""
+        await self._ensure_registered(organisation_id)
+        async with self.repo.transaction() as conn:
+            current = await self.repo.current_lead(conn, organisation_id)
+            account = await self.repo.account(conn, current.account_id) if current else None
+        if account is None:
+            raise NotFound(f"{organisation_id} has no mapping lead")
+        return account
+
     async def lead_history(self, organisation_id: str) -> list[MappingLeadNominated]:
         events = await self.repo.read_stream(leadership_stream(organisation_id))
         decoded = (decode_event(e).payload for e in events)
@@ -203,6 +215,7 @@ class Accounts:
                 organisation_id=organisation_id,
                 group_id=group_id,
                 context=context,
+                group_name=name,
             )
             await self.repo.set_group_owner(conn, group_id, owner.account_id)
             events = [

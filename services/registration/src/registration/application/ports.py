@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from csm_contracts.auth import Role
@@ -272,7 +272,7 @@ class ServiceGroup:
 
 @dataclass(frozen=True)
 class SetUpLink:
-    """A set-up link and the account it is for."""
+    """An emailed link that sets a password (a set-up or a reset link) and its account."""
 
     account_id: str
     expires_at: datetime
@@ -280,6 +280,11 @@ class SetUpLink:
     email: str
     status: str
     organisation_id: str | None
+    #: `set-up` or `reset`.
+    purpose: str = "set-up"
+    superseded_at: datetime | None = None
+    name: str = ""
+    roles: tuple[Role, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,6 +296,16 @@ class Session:
     expires_at: datetime
     revoked_at: datetime | None
     account_status: str
+    #: The SHA-256 of the session's current refresh token.
+    refresh_hash: str = ""
+
+
+@dataclass(frozen=True)
+class SpentRefresh:
+    """A refresh token already exchanged: its session, and when (None before times were kept)."""
+
+    session_id: str
+    spent_at: datetime | None
 
 
 class AccountEvents(Protocol):
@@ -332,8 +347,15 @@ class AccountRepository(AccountEvents, Protocol):
         ...
 
     async def insert_setup_link(
-        self, conn: Connection, setup_id: str, account_id: str, expires_at: datetime
-    ) -> None: ...
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
+    ) -> None:
+        """A new emailed link (`set-up` or `reset`) for the account."""
+        ...
 
     async def account(self, conn: Connection, account_id: str) -> Account | None: ...
 
@@ -364,6 +386,38 @@ class AccountRepository(AccountEvents, Protocol):
 
 class Credentials(AccountEvents, Protocol):
     """What signing in keeps: passwords, set-up links, sessions, counters, trusted devices."""
+
+    async def insert_setup_link(
+        self,
+        conn: Connection,
+        setup_id: str,
+        account_id: str,
+        expires_at: datetime,
+        purpose: str = "set-up",
+    ) -> None: ...
+
+    async def supersede_links(
+        self, conn: Connection, account_id: str, purpose: str, now: datetime
+    ) -> None:
+        """Every unused link of this purpose for the account stops working."""
+        ...
+
+    async def group_name(self, conn: Connection, group_id: str) -> str | None: ...
+
+    async def count_link_request(
+        self, conn: Connection, scope: str, key: str, now: datetime, window: timedelta
+    ) -> tuple[int, datetime]:
+        """Count one request for an emailed link under `key` (scope `address` or `client`):
+        the requests in the current window, this one included, and when the window ends."""
+        ...
+
+    async def purge_link_requests(self, conn: Connection, now: datetime) -> None:
+        """Drop a few counts whose window has ended."""
+        ...
+
+    async def forget_failures(self, conn: Connection, address_key: str) -> None:
+        """Forget an address's failed sign-ins from every client (its password was reset)."""
+        ...
 
     async def account(self, conn: Connection, account_id: str) -> Account | None: ...
 
@@ -431,14 +485,22 @@ class Credentials(AccountEvents, Protocol):
         """The session whose current refresh token has this digest, locked."""
         ...
 
-    async def spent_session(self, conn: Connection, refresh_hash: str) -> str | None:
-        """The session a used-up refresh token belonged to."""
+    async def spent_session(self, conn: Connection, refresh_hash: str) -> SpentRefresh | None:
+        """The session a used-up refresh token belonged to, and when it was used up."""
+        ...
+
+    async def session_by_id_for_update(self, conn: Connection, session_id: str) -> Session | None:
+        """A session by id with its current refresh token's digest, locked."""
         ...
 
     async def rotate_refresh(
-        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str
+        self, conn: Connection, session_id: str, spent_hash: str, new_hash: str, now: datetime
     ) -> None:
-        """Record `spent_hash` as used up and give the session `new_hash`."""
+        """Record `spent_hash` as used up now and give the session `new_hash`."""
+        ...
+
+    async def revoke_sessions_of(self, conn: Connection, account_id: str, now: datetime) -> None:
+        """End every session of an account."""
         ...
 
     async def revoke_session(self, conn: Connection | None, session_id: str, now: datetime) -> None:

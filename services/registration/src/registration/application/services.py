@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .accounts import Accounts
 from .ports import Directory, OrganisationRepository
 from .sign_in import SignIn
+from .way_back_in import WayBackIn
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,5 @@ class Registration:
     accounts: Accounts
     #: None when no signing key is configured (sign-in is then refused).
     sign_in: SignIn | None
+    #: Reset links, set-up links sent again, and what a link is before it is used.
+    way_back_in: WayBackIn

@@ -15,7 +15,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -30,14 +30,19 @@ from csm_kernel.links import LinkTokens
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
 
-from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password
+from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password, link_state
 from ..domain.sign_in_keys import SignInKeys
 from .accounts import account_stream
-from .ports import Account, Credentials, Session
+from .ports import Account, Credentials, Session, SpentRefresh
 
 log = get_logger(__name__)
 
 WRONG_CREDENTIALS = "the email address or password is wrong"
+#: `CSM_REFRESH_GRACE_SECONDS`' default.
+DEFAULT_REFRESH_GRACE = timedelta(seconds=10)
+#: How many exchanges a race can have made since the token presented (two tabs each
+#: refreshing once within the grace window make two).
+MAX_RACE_ROTATIONS = 4
 
 
 def digest(token: str) -> str:
@@ -68,8 +73,11 @@ class SignIn:
     refresh_ttl: timedelta = timedelta(hours=12)
     #: Checks set-up links' tokens (None: no link key configured, so none is accepted).
     links: LinkTokens | None = None
-    #: Keyed hashes the sign-in counters are kept under (shared by every replica).
+    #: Keyed hashes the sign-in counters are kept under, and refresh tokens' successors
+    #: derived with (shared by every replica).
     keys: SignInKeys = field(default_factory=SignInKeys)
+    #: A refresh token presented again this soon after its exchange is a race, not a leak.
+    refresh_grace: timedelta = DEFAULT_REFRESH_GRACE
 
     def __post_init__(self) -> None:
         # Verified against whenever there is no usable hash (no account, not set up yet,
@@ -82,11 +90,12 @@ class SignIn:
         setup_id = self.links.read_set_up(token) if self.links is not None else None
         async with self.repo.transaction() as conn:
             link = await self.repo.setup_link_for_update(conn, setup_id or "")
-            if link is None or link.used_at is not None or link.expires_at <= now:
+            state = link_state(link, now) if link is not None else None
+            if link is None or link.purpose != "set-up" or state not in ("usable", "closed"):
                 raise InvalidInput.field(
                     "token", "this set-up link is not valid any more: ask for a new one"
                 )
-            if link.status == "disabled":
+            if state == "closed":
                 raise InvalidInput.field("token", "this account has been closed")
             check_password(password, link.email)
             assert setup_id is not None
@@ -217,30 +226,63 @@ class SignIn:
 
     async def refresh(self, refresh_token: str) -> Tokens:
         """New tokens for a live session; the refresh token is used up. Presenting a used one
-        again means it leaked, and ends the session."""
+        again means it leaked, and ends the session, except within `refresh_grace` of its
+        exchange: that is the same browser racing itself (two tabs, or a re-render and a Save
+        after the access token expired), and it is given the session's current tokens."""
         now = self.clock.now()
         hashed = digest(refresh_token)
         async with self.repo.transaction() as conn:
             session = await self.repo.session_for_update(conn, hashed)
-            live = (
-                session is not None
-                and session.revoked_at is None
-                and session.expires_at > now
-                and session.account_status == "active"
-            )
-            if session is not None and live:
-                return await self._rotate(conn, session, hashed)
+            if session is not None and self._live(session, now):
+                return await self._rotate(conn, session, refresh_token, now)
             if session is None:
                 spent = await self.repo.spent_session(conn, hashed)
-                if spent is not None:
-                    await self.repo.revoke_session(conn, spent, now)
-                    log.warning("refresh token reused; session ended", session_id=spent)
+                if spent is not None and self._in_grace(spent, now):
+                    again = await self._again(conn, spent.session_id, refresh_token, now)
+                    if again is not None:
+                        return again
+                elif spent is not None:
+                    await self.repo.revoke_session(conn, spent.session_id, now)
+                    log.warning("refresh token reused; session ended", session_id=spent.session_id)
         # Refused after the commit, so that ending a leaked session stands.
         raise Unauthorised("sign in again")
 
-    async def _rotate(self, conn: Connection, session: Session, hashed: str) -> Tokens:
-        new_refresh = secrets.token_urlsafe(32)
-        await self.repo.rotate_refresh(conn, session.session_id, hashed, digest(new_refresh))
+    @staticmethod
+    def _live(session: Session, now: datetime) -> bool:
+        return (
+            session.revoked_at is None
+            and session.expires_at > now
+            and session.account_status == "active"
+        )
+
+    def _in_grace(self, spent: SpentRefresh, now: datetime) -> bool:
+        return spent.spent_at is not None and now - spent.spent_at <= self.refresh_grace
+
+    async def _again(
+        self, conn: Connection, session_id: str, refresh_token: str, now: datetime
+    ) -> Tokens | None:
+        """The session's current tokens for a token exchanged moments ago: its successor (or
+        that one's, if the race went on), which only the holder of the spent token can
+        derive. None if the session has ended or moved on further than a race could."""
+        session = await self.repo.session_by_id_for_update(conn, session_id)
+        if session is None or not self._live(session, now):
+            return None
+        token = refresh_token
+        for _ in range(MAX_RACE_ROTATIONS):
+            token = self.keys.successor(token)
+            if digest(token) == session.refresh_hash:
+                account = await self.repo.account(conn, session.account_id)
+                assert account is not None
+                return self._tokens(account, session.session_id, token)
+        return None
+
+    async def _rotate(
+        self, conn: Connection, session: Session, refresh_token: str, now: datetime
+    ) -> Tokens:
+        new_refresh = self.keys.successor(refresh_token)
+        await self.repo.rotate_refresh(
+            conn, session.session_id, digest(refresh_token), digest(new_refresh), now
+        )
         account = await self.repo.account(conn, session.account_id)
         assert account is not None
         return self._tokens(account, session.session_id, new_refresh)

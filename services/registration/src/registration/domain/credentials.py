@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from csm_kernel.errors import InvalidInput
 
@@ -58,6 +59,34 @@ def check_password(password: str, email: str) -> None:
     local = email.split("@", 1)[0].lower()
     if len(local) >= 4 and local in lowered:
         raise refuse("do not use your email address in your password")
+
+
+LinkState = Literal["usable", "used", "superseded", "expired", "closed"]
+
+
+class _EmailedLink(Protocol):
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def used_at(self) -> datetime | None: ...
+    @property
+    def superseded_at(self) -> datetime | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+def link_state(link: _EmailedLink, now: datetime) -> LinkState:
+    """What an emailed password link (set-up or reset) is now: used once, a newer one sent,
+    past its time, its account closed, or usable."""
+    if link.used_at is not None:
+        return "used"
+    if link.superseded_at is not None:
+        return "superseded"
+    if link.expires_at <= now:
+        return "expired"
+    if link.status == "disabled":
+        return "closed"
+    return "usable"
 
 
 @dataclass(frozen=True)

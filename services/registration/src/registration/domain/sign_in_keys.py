@@ -11,6 +11,7 @@ hide them, since likely addresses are easy to list and hash. Pure: no I/O.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import ipaddress
@@ -67,3 +68,15 @@ class SignInKeys:
     def device(self, device_hash: str) -> str:
         """The key of a client known as a trusted device (by its token's hash)."""
         return self._mac("device", device_hash)
+
+    def link_client(self, network_address: str) -> str:
+        """The key a client's requests for emailed links are counted under."""
+        return self._mac("link-client", client_network(network_address))
+
+    def successor(self, refresh_token: str) -> str:
+        """The refresh token that replaces this one. Derived, not random, so that requests
+        racing each other with one token (two tabs, a re-render and a Save) are all given the
+        same successor without any refresh token ever being stored in clear; only a holder of
+        the key can derive it, and it is as unguessable as the token it replaces."""
+        mac = hmac.new(self.key, f"refresh-successor\n{refresh_token}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")

@@ -3,7 +3,7 @@
 | what | page |
 |---|---|
 | a service is down or fails (`ServiceUnavailable`) | 503 naming the service |
-| not signed in, or the session ended (`SignInRequired`, API 401) | redirect to sign in |
+| not signed in, or the session ended (`SignInRequired`, API 401) | sign in (`auth.sign_in_again`) |
 | another role's page (`NotAllowed`, API 403) | 403 |
 | nothing there (API 404, an unknown path) | 404 |
 | a link that closed (API 410: revoked, accepted, expired) | 410 with the reason |
@@ -15,10 +15,9 @@
 from __future__ import annotations
 
 import contextlib
-from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from csm_kernel.edge import Refusal
@@ -26,10 +25,11 @@ from csm_kernel.observability import get_logger
 from csm_kernel.request_tracing import Scope
 
 from ...application.errors import ApiError, ServiceUnavailable
+from .auth import sign_in_again
 from .forms import back_to
 from .rendering import render
 from .security import apply_headers
-from .session import NotAllowed, SignInRequired, clear_session_cookies, load_session
+from .session import NotAllowed, SignInRequired, load_session
 
 log = get_logger(__name__)
 
@@ -38,13 +38,6 @@ PLAIN_PROBLEM = (
     "</title></head><body><h1>Sorry, there is a problem with the service</h1>"
     "<p>Try again later.</p></body></html>"
 )
-
-
-def _sign_in(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response = RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
-    clear_session_cookies(response)
-    return response
 
 
 async def _with_session(request: Request) -> None:
@@ -80,7 +73,7 @@ def install_page_errors(app: FastAPI) -> None:
 
     @app.exception_handler(SignInRequired)
     async def _signed_out(request: Request, _: SignInRequired) -> Response:
-        return _sign_in(request)
+        return await sign_in_again(request)
 
     @app.exception_handler(NotAllowed)
     async def _not_allowed(request: Request, _: NotAllowed) -> Response:
@@ -90,7 +83,7 @@ def install_page_errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _refused(request: Request, exc: ApiError) -> Response:
         if exc.status == 401:
-            return _sign_in(request)
+            return await sign_in_again(request)
         if exc.status == 403:
             return render(request, "errors/forbidden.html", 403, message=exc.message)
         if exc.status == 404:

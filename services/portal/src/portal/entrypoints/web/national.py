@@ -191,11 +191,16 @@ async def organisation(
 ) -> Response:
     org = await registration.organisation(session.token, code)
     leads = await registration.lead_history(session.token, code)
+    current = None
+    if session.is_national and leads:
+        # Whether the lead has set up their account (if not, a new set-up link can be sent).
+        current = await registration.current_lead(session.token, code)
     return render(
         request,
         "national/organisation.html",
         title=org.name or code,
         org=org,
         leads=leads,
+        current_lead=current,
         done=done,
     )

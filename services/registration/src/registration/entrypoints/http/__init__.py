@@ -2,6 +2,11 @@
 
 from fastapi import APIRouter
 
-from . import accounts, directory, organisations
+from . import accounts, directory, organisations, way_back_in
 
-ROUTERS: list[APIRouter] = [organisations.router, directory.router, accounts.router]
+ROUTERS: list[APIRouter] = [
+    organisations.router,
+    directory.router,
+    accounts.router,
+    way_back_in.router,
+]

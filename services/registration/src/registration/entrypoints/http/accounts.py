@@ -141,6 +141,37 @@ async def nominate_lead(
     return AccountResponse(account_id=new.account_id, email=new.email, name=new.name)
 
 
+class CurrentLeadResponse(BaseModel):
+    account_id: str
+    email: str
+    name: str
+    #: `pending` (not set up yet: the set-up link may be sent again), `active` or `disabled`.
+    status: Literal["pending", "active", "disabled"]
+
+
+@router.get(
+    "/organisations/{code}/lead",
+    response_model=CurrentLeadResponse,
+    responses=error_responses(401, 403, 404),
+)
+async def current_lead(
+    code: str,
+    accounts: AccountsDep,
+    principal: Annotated[
+        Principal, Depends(require(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD))
+    ],
+) -> CurrentLeadResponse:
+    """The organisation's mapping lead now, and whether their account is set up."""
+    ensure_can_see(principal, code)
+    lead = await accounts.current_lead(code)
+    return CurrentLeadResponse(
+        account_id=lead.account_id,
+        email=lead.email,
+        name=lead.name,
+        status=lead.status,  # type: ignore[arg-type]
+    )
+
+
 @router.get(
     "/organisations/{code}/lead/history",
     response_model=list[LeadNomination],

@@ -13,6 +13,7 @@ from ...application.accounts import Accounts
 from ...application.ports import Directory, OrganisationRepository
 from ...application.services import Registration
 from ...application.sign_in import SignIn
+from ...application.way_back_in import WayBackIn
 
 
 async def registration_of(request: Request) -> Registration:
@@ -40,7 +41,14 @@ async def sign_in_of(request: Request) -> SignIn:
     return sign_in
 
 
+async def way_back_in_of(request: Request) -> WayBackIn:
+    # `app.state.way_back_in` is the one `bootstrap` built (tests may swap its policy).
+    found: WayBackIn = request.app.state.way_back_in
+    return found
+
+
 OrganisationsDep = Annotated[OrganisationRepository, Depends(organisations_of)]
 DirectoryDep = Annotated[Directory, Depends(directory_of)]
 AccountsDep = Annotated[Accounts, Depends(accounts_of)]
 SignInDep = Annotated[SignIn, Depends(sign_in_of)]
+WayBackInDep = Annotated[WayBackIn, Depends(way_back_in_of)]
