@@ -64,3 +64,53 @@ def read_when(form: Mapping[str, str], field: When) -> tuple[datetime | None, st
         return None, f"{field.label}: enter the time on the 24-hour clock, like 17:00"
     at = datetime.combine(on, time(int(m.group(1)), int(m.group(2))), tzinfo=LONDON)
     return at.astimezone(UTC), None
+
+
+def _moment(value: object) -> datetime | date | None:
+    if isinstance(value, datetime | date):
+        return value
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            return None
+
+
+def gov_date(value: object) -> str:
+    """A date as GOV.UK writes it, on England's calendar: "6 December 2026" (a timestamp's
+    London date). Anything that is not a date is shown as it is."""
+    at = _moment(value)
+    if at is None:
+        return str(value) if value else ""
+    if isinstance(at, datetime) and at.tzinfo is not None:
+        at = at.astimezone(LONDON)
+    return f"{at.day} {at:%B %Y}"
+
+
+def gov_time(at: datetime) -> str:
+    """A time as GOV.UK writes it: 8:14am, 5pm, midday, midnight."""
+    if at.hour == 0 and at.minute == 0:
+        return "midnight"
+    if at.hour == 12 and at.minute == 0:
+        return "midday"
+    hour = at.hour % 12 or 12
+    suffix = "am" if at.hour < 12 else "pm"
+    return f"{hour}{suffix}" if at.minute == 0 else f"{hour}:{at.minute:02d}{suffix}"
+
+
+def gov_datetime(value: object) -> str:
+    """A timestamp as GOV.UK writes it, on England's clock: "6 December 2026 at 8:14am";
+    a moment at midnight (a date typed without a time) is shown as its date alone."""
+    at = _moment(value)
+    if not isinstance(at, datetime):
+        return gov_date(value)
+    if at.tzinfo is not None:
+        # The services speak UTC; the forms read typed times as UK time, so show them so too.
+        at = at.astimezone(LONDON)
+    if at.hour == 0 and at.minute == 0:
+        return gov_date(at)
+    return f"{gov_date(at)} at {gov_time(at)}"

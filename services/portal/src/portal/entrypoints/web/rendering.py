@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,10 +16,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ...application.dates import LONDON
 from ...application.errors import ApiError
 from ...application.models import QuestionnaireView
-from . import csrf
+from . import csrf, filters
 from .deps import portal_of
 
 
@@ -53,7 +51,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = format_when
+    filters.install(env)
     env.filters["linkify"] = linkify
     env.filters["tier_item"] = lambda v, chosen: {
         "value": v,
@@ -63,9 +61,6 @@ def _environment() -> Environment:
     env.globals["pick"] = pick
     env.globals["picks"] = picks
     env.globals["controlling"] = controlling
-    # An event's name as words: "AnswersSaved" -> "Answers saved".
-    env.filters["words"] = lambda v: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(v)).capitalize()
-    env.filters["label"] = lambda v: str(v).replace("-", " ").replace("_", " ").capitalize()
     return env
 
 
@@ -83,22 +78,6 @@ def picks(values: Mapping[str, object], name: str) -> list[str]:
     if value is None or value == "":
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def format_when(value: object) -> str:
-    """An ISO timestamp as people read it, on England's clock: 28 February 2010, 17:00."""
-    if not value:
-        return ""
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if at.tzinfo is not None:
-        # The services speak UTC; the forms read typed times as UK time, so show them so too.
-        at = at.astimezone(LONDON)
-    if at.hour == 0 and at.minute == 0:
-        return f"{at.day} {at:%B %Y}"
-    return f"{at.day} {at:%B %Y}, {at:%H:%M}"
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
