@@ -35,6 +35,15 @@ class PortalSettings(ServiceSettings):
     mailbox_dir: Path | None = None
     #: With mailbox_dir unset, use the embedded stack's var/mail when it exists.
     mailbox_auto: bool = True
+    #: Who runs the service, as the contact, accessibility and privacy pages name them. The
+    #: defaults are placeholders (a reserved drama telephone number, an example.gov.uk
+    #: address): a deployment sets its own.
+    contact_team: str = "National mapping team"
+    contact_email: str = "mapping-team@example.gov.uk"
+    contact_phone: str = "020 7946 0000"
+    contact_hours: str = "Monday to Friday, 9am to 5pm (except bank holidays)"
+    #: Where the beta banner's feedback link goes: a survey's address, or the contact page.
+    feedback_url: str = "/contact"
 
     def mailbox(self) -> Path | None:
         """The mailbox directory to show, if the page is turned on and there is one."""

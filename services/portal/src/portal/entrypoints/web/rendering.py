@@ -20,6 +20,7 @@ from ...application.errors import ApiError
 from ...application.models import QuestionnaireView
 from . import csrf, filters
 from .deps import portal_of
+from .navigation import back_link, navigation
 
 
 def controlling(view: QuestionnaireView) -> set[str]:
@@ -173,13 +174,24 @@ def render(
     token and the inline script's nonce)."""
     portal = portal_of(request)
     session = getattr(request.state, "session", None)
+    mailbox = session is not None and session.is_national and portal.settings.mailbox() is not None
+    settings = portal.settings
     ctx = {
         "request": request,
         "session": session,
         "service_name": SERVICE_NAME,
-        "mailbox_enabled": session is not None
-        and session.is_national
-        and portal.settings.mailbox() is not None,
+        "mailbox_enabled": mailbox,
+        "navigation": navigation(session, request.url.path, mailbox),
+        # An error page says where to go in its own words; other pages below the top get a
+        # back link unless they name their own.
+        "back_href": back_link(request) if status_code < 400 else None,
+        "contact": {
+            "team": settings.contact_team,
+            "email": settings.contact_email,
+            "phone": settings.contact_phone,
+            "hours": settings.contact_hours,
+            "feedback_url": settings.feedback_url,
+        },
         "csrf_token": csrf.page_token(request),
         # GOV.UK's template puts it on its inline script (see security.py's policy).
         "cspNonce": getattr(request.state, "csp_nonce", None),
