@@ -9,8 +9,10 @@ report shows the data; the national team sees participation, grants the organisa
 extension and reads the local mailbox (which the lead cannot).
 Every page runs under the portal's strict Content-Security-Policy: the journey fails on any
 violation the browser reports, and a form post without its CSRF token is refused.
-Screenshots of the key pages go to var/test-artefacts/portal/ (the sign-in page and a form at
-1280 and 375 px wide too)."""
+Every kind of page is checked as it is met (page_audit.py): screenshots at 1280 and 375 px
+wide (to var/test-artefacts/portal/, or CSM_SHOTS_DIR), no page wider than the window at
+either width, and axe-core finds no critical or serious violation and nothing outside a
+landmark."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from page_audit import PageAudit, shots_dir
 from playwright.sync_api import sync_playwright
 
 from csm_kernel.links import ensure_link_key
@@ -39,7 +42,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "portal"
+ARTEFACTS = shots_dir(Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "portal")
+#: Every page the journey shows: screenshots at both widths, widths measured, axe run.
+AUDIT = PageAudit(ARTEFACTS)
 CYCLE = "2009-10"
 #: Holds back every follow-up preview request for 0.8 s before it is sent (htmx posts them
 #: with XMLHttpRequest), so typing lands while a re-render is on its way.
@@ -118,10 +123,7 @@ def watch(context: Any, violations: list[str]) -> Any:
 
 def widths(page: Any, name: str) -> None:
     """The page at a desktop's and a phone's width (it must look styled at both)."""
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        shot(page, f"{name}-{width}")
-    page.set_viewport_size({"width": 1280, "height": 720})
+    shot(page, name)
 
 
 def mail_to(infra: Any, to: str, subject_part: str, timeout: float = 60) -> dict[str, Any]:
@@ -141,10 +143,16 @@ def link_in(message: dict[str, Any], pattern: str) -> str:
 
 
 def shot(page: Any, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    # caret="initial": hiding the caret puts a style attribute on every input, which an htmx
-    # swap landing meanwhile copies onto the new inputs, and the CSP rightly refuses that.
-    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True, caret="initial")
+    """Screenshots at 1280 and 375 px, the page's width at each and axe's findings."""
+    AUDIT.check(page, name)
+
+
+def tour(page: Any, base: str, pages: dict[str, str]) -> None:
+    """Open and check each page (name -> path): the kinds the journey's steps pass by."""
+    for name, path in pages.items():
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status < 500, f"{path}: {response}"
+        shot(page, name)
 
 
 def reload_until(page: Any, url: str, text: str, timeout: float = 60) -> None:
@@ -276,6 +284,8 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
 
             # Adds a service: a missing field first, then the whole form.
             page.goto(f"{portal}/services/new")
+            page.check("#camhs")  # the CAMHS tier is revealed (aria-expanded, checked by axe)
+            shot(page, "04b-service-form")
             page.click("button:has-text('Add service')")
             assert "Enter the service's name" in page.locator(".govuk-error-summary").inner_text()
             page.fill("#name", "Riverside CAMHS")
@@ -374,6 +384,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             d.fill("#return-comment", "All done")
             d.click("button:has-text('Return to the mapping lead')")
             assert "Questionnaire returned" in d.content()
+            shot(d, "11b-delegate-returned")
+            d.goto(delegate_link)  # a returned link says so
+            shot(d, "11c-delegate-link-closed")
             other.close()
             mail_to(infra, lead_email, "Returned to you")
 
@@ -402,6 +415,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.check("#confirm")
             page.click("button:has-text('Sign off the return')")
             assert "Return signed off" in page.content()
+            # The panel says which organisation in bold, not with its tags as text (#18).
+            panel = page.locator(".govuk-panel")
+            assert "<strong>" not in panel.inner_text() and panel.locator("strong").count() == 1
             shot(page, "14-signed-off")
             confirmation = mail_to(infra, lead_email, "Signed off")
             assert "questionnaires submitted: 2" in confirmation["body"]
@@ -414,6 +430,49 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             with page.expect_download() as download:
                 page.click("a:has-text('CSV')")
             assert download.value.suggested_filename.endswith(".csv")
+
+            # Once signed off, no service can be added: no button, and the page refuses.
+            page.goto(f"{portal}/services")
+            assert page.locator("a:has-text('Add a service')").count() == 0
+            service_path = page.get_attribute("a:has-text('Riverside CAMHS')", "href")
+            refused = page.goto(f"{portal}/services/new")
+            assert refused is not None and refused.status == 409
+            assert "has been signed off" in page.content()
+            shot(page, "19-add-service-refused")
+            # The history names people, not account or link ids, and shows Yes, not True.
+            questionnaire_path = questionnaire_url.removeprefix(portal).split("?")[0]
+            page.goto(f"{portal}{questionnaire_path}/history")
+            history = page.locator("#history").inner_text()
+            assert f"You ({lead_email})" in history and delegate_email in history, history
+            assert "user:" not in history and "delegate:" not in history
+            assert "True" not in history and "False" not in history
+            assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}(:\d\d)?[ap]m", history)
+            shot(page, "20-history")
+            # Every other kind of page a lead meets.
+            tour(
+                page,
+                portal,
+                {
+                    "21-service": service_path,
+                    "22-service-revise": f"{service_path}/revise",
+                    "23-service-withdraw": f"{service_path}/withdraw",
+                    "24-services-review": "/services/review",
+                    "25-groups": "/groups",
+                    "26-group-new": "/groups/new",
+                    "27-questionnaire-signed-off": questionnaire_path,
+                    "28-delegate-manage": f"{questionnaire_path}/delegate",
+                    "29-withdraw-submission": f"{questionnaire_path}/withdraw-submission",
+                    "30-reports": "/reports",
+                    "31-contact": "/contact",
+                    "32-accessibility": "/accessibility",
+                    "33-privacy": "/privacy",
+                    "34-cookies": "/cookies",
+                    "35-not-found": "/no-such-page",
+                    "36-forbidden": "/national",
+                    "37-return": f"/returns/{CYCLE}",
+                },
+            )
+            assert "Privacy notice" in page.locator("footer").inner_text()
 
             # A form post without its token (no Origin either: the probe that got through)
             # is refused with a page saying what to do, and the lead stays signed in.
@@ -444,6 +503,32 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/national/notifications")
             assert lead_email in page.content()
             shot(page, "17-delivery-log")
+            # Every other kind of page the national team meets.
+            tour(
+                page,
+                portal,
+                {
+                    "40-national": "/national",
+                    "41-organisations": "/national/organisations",
+                    "42-organisation": f"/national/organisations/{org}",
+                    "43-lead": f"/national/organisations/{org}/lead",
+                    "44-organisation-groups": f"/national/organisations/{org}/groups",
+                    "45-cycle": f"/national/cycles/{CYCLE}",
+                    "46-timetable": f"/national/cycles/{CYCLE}/timetable",
+                    "47-phase": f"/national/cycles/{CYCLE}/phase",
+                    "48-reminders": f"/national/cycles/{CYCLE}/reminders",
+                    "49-bulletins": "/national/bulletins",
+                    "50-bulletin-new": "/national/bulletins/new",
+                    "51-cycle-new": "/national/cycles/new",
+                    "52-reopen": f"/national/cycles/{CYCLE}/returns/{org}/reopen",
+                    "53-history-national": f"{questionnaire_path}/history",
+                    "54-report-scorecard": report.removeprefix(portal),
+                    "55-sandbox": "/sandbox",
+                },
+            )
+            # The navigation marks where you are.
+            page.goto(f"{portal}/national/bulletins")
+            assert page.locator("a[aria-current='true']:has-text('National team')").count() == 1
 
             # The mailbox page lists what the SMTP sink received, with working links.
             page.goto(f"{portal}/mailbox")
@@ -456,6 +541,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             sandbox.goto(f"{portal}/sandbox/service")
             sandbox.check("#q-camhs")
             sandbox.wait_for_selector("#q-camhs_tier")
+            shot(sandbox, "56-sandbox-questionnaire")
+            sandbox.goto(f"{portal}/")
+            shot(sandbox, "57-start-signed-out")
             sandbox.close()
 
             # A service that is down: a page naming it, not a stack trace.
@@ -463,6 +551,11 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/reports")
             assert "Sorry, the reporting service is unavailable" in page.content()
             shot(page, "18-service-unavailable")
+            # Every page checked on the way: none wider than its window at 1280 or 375 px, no
+            # critical or serious accessibility violation, nothing outside a landmark.
+            record = AUDIT.write()
+            problems = AUDIT.problems()
+            assert problems == [], f"{len(problems)} problems (see {record}): {problems[:5]}"
             if violations:  # the whole list, for whoever has to find where they come from
                 ARTEFACTS.mkdir(parents=True, exist_ok=True)
                 (ARTEFACTS / "csp-violations.txt").write_text("\n".join(violations))
