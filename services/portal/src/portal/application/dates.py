@@ -7,8 +7,9 @@ timestamp shown back in a form is turned into London time first."""
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -20,11 +21,19 @@ _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 @dataclass(frozen=True)
 class When:
-    """One date-and-time field: its name (the inputs are `{name}-day` ...) and label."""
+    """One date-and-time field: its name (the inputs are `{name}-day` ...), its label, and the
+    words its messages use: `event` completes "Enter the date ..." ("data entry closes"), and
+    `after` is what to say when it is not after the field before it in a timetable."""
 
     name: str
     label: str
     default_time: str = "00:00"
+    event: str = ""
+    after: str = ""
+
+    @property
+    def what(self) -> str:
+        return self.event or self.label.lower()
 
 
 def parts_of(value: str | None, name: str) -> dict[str, str]:
@@ -46,24 +55,39 @@ def parts_of(value: str | None, name: str) -> dict[str, str]:
 
 
 def read_when(form: Mapping[str, str], field: When) -> tuple[datetime | None, str | None]:
-    """The typed moment as an aware UTC datetime, or the message to show beside the field."""
+    """The typed moment as an aware UTC datetime, or the message to show beside the field
+    (worded as the GOV.UK date input pattern words them)."""
     day, month, year, typed_time = (form.get(f"{field.name}-{p}", "").strip() for p in PARTS)
     if not (day or month or year):
-        return None, f"Enter {field.label.lower()}"
+        return None, f"Enter the date {field.what}, for example 28 2 2010"
     missing = [p for p, v in (("day", day), ("month", month), ("year", year)) if not v]
     if missing:
-        return None, f"{field.label} must include a {' and '.join(missing)}"
+        return None, f"The date {field.what} must include a {' and a '.join(missing)}"
+    real = f"The date {field.what} must be a real date, for example 28 2 2010"
     if not (day.isdigit() and month.isdigit() and year.isdigit()) or len(year) != 4:
-        return None, f"{field.label} must be a real date, like 28 2 2010"
+        return None, real
     try:
         on = date(int(year), int(month), int(day))
     except ValueError:
-        return None, f"{field.label} must be a real date, like 28 2 2010"
+        return None, real
     m = _TIME.match(typed_time or field.default_time)
     if m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        return None, f"{field.label}: enter the time on the 24-hour clock, like 17:00"
+        return None, f"The time {field.what} must be on the 24-hour clock, for example 17:00"
     at = datetime.combine(on, time(int(m.group(1)), int(m.group(2))), tzinfo=LONDON)
     return at.astimezone(UTC), None
+
+
+def out_of_order(fields: Sequence[When], moments: Mapping[str, datetime]) -> list[tuple[str, str]]:
+    """Each field of a timetable that is not after the one before it, as (its date input's
+    id, its `after` message); fields not read are left out of the comparison."""
+    problems = []
+    for earlier, later in itertools.pairwise(fields):
+        a, b = moments.get(earlier.name), moments.get(later.name)
+        if a is not None and b is not None and not a < b:
+            problems.append(
+                (f"{later.name}-day", later.after or f"{later.label} must be after {earlier.what}")
+            )
+    return problems
 
 
 def _moment(value: object) -> datetime | date | None:
