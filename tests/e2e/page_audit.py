@@ -59,9 +59,10 @@ class PageAudit:
         found: list[dict[str, Any]] = page.evaluate(RUN_AXE)
         return found
 
-    def check(self, page: Any, name: str) -> None:
+    def check(self, page: Any, name: str, *, axe: bool = True) -> None:
         """Screenshot, measure and run axe on the page at each width; the viewport is put back
-        as it was."""
+        as it was. `axe=False` for a page in a browser with JavaScript turned off, where axe
+        cannot run (the same page with JavaScript is checked)."""
         self.out.mkdir(parents=True, exist_ok=True)
         before = page.viewport_size or {"width": 1280, "height": 720}
         record: dict[str, Any] = {"url": page.url, "widths": {}, "violations": []}
@@ -77,7 +78,7 @@ class PageAudit:
                     path=str(self.out / f"{name}-{width}.png"), full_page=True, caret="initial"
                 )
                 record["widths"][width] = size
-                for v in self._axe(page):
+                for v in self._axe(page) if axe else []:
                     if (v["id"], str(v["nodes"])) not in seen:
                         seen.add((v["id"], str(v["nodes"])))
                         record["violations"].append({**v, "width": width})

@@ -92,3 +92,17 @@ def test_history_names_people_not_ids() -> None:
     assert row["who"] == "manager@pct.nhs.uk"
     assert row["changes"][0]["new"] == "0 to 4"
     assert ("Submitted by", "Old Lead") in row["details"]
+
+
+def test_a_reports_values_by_their_column() -> None:
+    from portal.application.words import shown_value
+
+    assert shown_value(760000, "investment_total") == "£760,000"
+    assert shown_value(12345, "caseload") == "12,345"
+    assert shown_value(2009, "year") == "2009" and shown_value("2009-10", "cycle") == "2009-10"
+    assert shown_value("north-west", "region") == "North West"
+    assert shown_value("pct", "kind") == "Primary care trust"
+    assert shown_value("mental_health") == "Mental health"
+    assert shown_value("Anytown PCT") == "Anytown PCT" and shown_value("5A4") == "5A4"
+    assert shown_value(False) == "No" and shown_value(None) == "\u2013"
+    assert shown_value("2026-12-06T08:14:00+00:00", "as_at") == "6 December 2026 at 8:14am"

@@ -4,9 +4,13 @@ sentence-case phrase. One vocabulary, so a kind or region reads the same on ever
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from csm_contracts.events import OrganisationKind, Region
+
+from .dates import gov_datetime
+from .numbers import money, thousands
 
 KIND_NAMES: dict[str, str] = {
     OrganisationKind.PCT: "Primary care trust",
@@ -87,3 +91,34 @@ def option_label(options: Mapping[str, str], value: object) -> str:
     if value is None:
         return ""
     return options.get(str(value), str(value))
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+_CODE = re.compile(r"^(?=[a-z0-9_-]*[a-z])[a-z0-9]+(?:[_-][a-z0-9]+)+$")
+#: Columns of money, by a word in their key.
+_MONEY_KEYS = ("investment", "spend", "cost", "budget", "funding")
+#: Columns whose numbers are not quantities (a year is not "2,009").
+_PLAIN_KEYS = ("year", "cycle", "code", "version")
+
+
+def shown_value(value: object, key: str = "") -> str:
+    """A value in a report's table as people read it, its column's key telling money from
+    counts: kinds and regions by name, codes as words, numbers with separators, Yes and No."""
+    if value is None:
+        return "\u2013"  # an en dash: nothing to show
+    if isinstance(value, bool):
+        return yes_no(value)
+    if isinstance(value, int | float):
+        if any(w in key for w in _PLAIN_KEYS):
+            return str(value)
+        return money(value) if any(w in key for w in _MONEY_KEYS) else thousands(value)
+    text = str(value)
+    if _TIMESTAMP.match(text):
+        return gov_datetime(text)
+    if key == "kind" or text in KIND_NAMES:
+        return kind_name(text)
+    if key == "region" or text in REGION_NAMES:
+        return region_name(text)
+    if _CODE.match(text):
+        return label(text)
+    return text
