@@ -202,6 +202,8 @@ def schedule_cycle(page: Any, portal: str) -> None:
     page.wait_for_url(re.compile(rf"/national/cycles/{CYCLE}\?done=scheduled"))
 
 
+# Each of some sixty pages is photographed and run through axe at two widths.
+@pytest.mark.timeout(1200)
 def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
     portal = stack["portal"].url
     org = "P" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
@@ -561,4 +563,5 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
                 (ARTEFACTS / "csp-violations.txt").write_text("\n".join(violations))
             assert violations == [], f"{len(violations)} CSP violations, first: {violations[:3]}"
         finally:
+            AUDIT.write()  # what was found so far, for whoever looks into a failure
             browser.close()

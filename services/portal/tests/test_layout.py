@@ -74,3 +74,11 @@ async def test_pages_below_the_top_go_back_to_their_parent() -> None:
         services = (await client.get("/services")).text
     assert re.search(r'<nav class="csm-back" aria-label="Back">\s*<a href="/services"', groups)
     assert "govuk-back-link" not in services
+
+
+async def test_a_return_is_the_top_of_your_return() -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, LEAD_TOKEN) as client:
+        page = (await client.get("/returns/2009-10")).text
+    assert re.search(r'href="/dashboard"\s+aria-current="page"', page)
+    assert "govuk-back-link" not in page

@@ -3,6 +3,7 @@ with `aria-current`) and a back link for every page below the top level."""
 
 from __future__ import annotations
 
+import re
 from typing import TypedDict
 
 from fastapi import Request
@@ -45,6 +46,8 @@ TOP_LEVEL = (
     "/contact",
 )
 _TOP_PREFIXES = ("/delegate/", "/account/")
+#: A return's own page is where "Your return" (/dashboard) leads: the top level too.
+_RETURN_PAGE = re.compile(r"^/returns/[^/]+$")
 #: Where "back" goes when a page's parent path is no page (or the start page).
 _PARENTS = {"/groups": "/services"}
 
@@ -62,7 +65,8 @@ def navigation(session: Session | None, path: str, mailbox: bool) -> list[NavIte
     chosen.append(_SANDBOX)
     if mailbox:
         chosen.append(_MAILBOX)
-    current = next((href for href, _, _ in chosen if href == path), None)
+    here = "/dashboard" if _RETURN_PAGE.match(path) else path
+    current = next((href for href, _, _ in chosen if href == here), None)
     items: list[NavItem] = []
     for href, text, below in chosen:
         item: NavItem = {"href": href, "text": text}
@@ -86,7 +90,7 @@ def back_link(request: Request) -> str | None:
     """Where a page below the top level goes back to: its nearest parent path that is a page
     (None at the top, where there is nothing to go back to)."""
     path = request.url.path.rstrip("/") or "/"
-    if path in TOP_LEVEL or path.startswith(_TOP_PREFIXES):
+    if path in TOP_LEVEL or path.startswith(_TOP_PREFIXES) or _RETURN_PAGE.match(path):
         return None
     if path in _PARENTS:
         return _PARENTS[path]
