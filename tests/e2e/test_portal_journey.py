@@ -286,7 +286,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
 
             # Adds a service: a missing field first, then the whole form.
             page.goto(f"{portal}/services/new")
-            page.check("#camhs")  # the CAMHS tier is revealed (aria-expanded, checked by axe)
+            page.check("#camhs")  # a CAMHS: its tier is asked next
             shot(page, "04b-service-form")
             page.click("button:has-text('Add service')")
             assert "Enter the service's name" in page.locator(".govuk-error-summary").inner_text()
