@@ -76,7 +76,8 @@ def test_history_names_people_not_ids() -> None:
                         "id": "ages",
                         "text": "Ages?",
                         "options": [{"value": "age_0_4", "label": "0 to 4"}],
-                    }
+                    },
+                    {"id": "spend", "type": "money", "text": "Investment"},
                 ]
             }
         ]
@@ -85,12 +86,18 @@ def test_history_names_people_not_ids() -> None:
         {
             "actor": "delegate:d-1",
             "submitted_by": "user:old-9",
-            "changes": [{"question": "ages", "old": None, "new": ["age_0_4"]}],
+            "changes": [
+                {"question": "ages", "old": None, "new": ["age_0_4"]},
+                {"question": "spend", "old": "120000.00", "new": "760000"},
+            ],
+            "definition": "service@1",
         }
     ]
     row = history_rows(view, entries, names)[0]  # type: ignore[arg-type]
     assert row["who"] == "manager@pct.nhs.uk"
     assert row["changes"][0]["new"] == "0 to 4"
+    assert (row["changes"][1]["old"], row["changes"][1]["new"]) == ("£120,000", "£760,000")
+    assert ("Questionnaire version", "1") in row["details"]
     assert ("Submitted by", "Old Lead") in row["details"]
 
 

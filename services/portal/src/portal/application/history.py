@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from .dates import gov_date
 from .models import Delegation, JsonObject, LeadNomination, QuestionnaireView
-from .numbers import thousands
+from .numbers import money, thousands
 from .words import option_label
 
 #: History entry fields shown as they are (the changes are shown question by question).
 SHOWN = ("reason", "comment", "delegate_email", "submitted_by", "signed_off_by", "definition")
 #: Of those, the ones that name an actor (`user:…`), shown as that person.
 PEOPLE_FIELDS = ("submitted_by", "signed_off_by")
+#: The details' labels where the field's name is not the words.
+LABELS = {"definition": "Questionnaire version", "delegate_email": "Sent to"}
 #: Actors that are not people.
 SERVICES = {"service:questionnaire": "The service (automatically)"}
 
@@ -32,12 +35,26 @@ def question_options(view: QuestionnaireView) -> dict[str, dict[str, str]]:
     }
 
 
-def shown_answer(value: object, options: Mapping[str, str] | None = None) -> object:
+def question_types(view: QuestionnaireView) -> dict[str, str]:
+    """Each question's type ("money", "integer", "date" ...) by its id."""
+    return {
+        q["id"]: q.get("type", "") for s in view.get("sections", []) for q in s.get("questions", [])
+    }
+
+
+def shown_answer(value: object, options: Mapping[str, str] | None = None, kind: str = "") -> object:
     """An answer as people write it: yes or no, not True or False; options by their labels;
-    a list as a list of words; numbers with thousands separators."""
+    a list as a list of words; money as £760,000, numbers with thousands separators and a
+    date as GOV.UK writes it."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if kind == "money":
+        return money(value)
+    if kind == "date":
+        return gov_date(value)
+    if kind in ("integer", "decimal") or (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    ):
         return thousands(value)
     return option_label(options or {}, value)
 
@@ -75,6 +92,14 @@ def actor_name(actor: object, names: Mapping[str, str]) -> str:
     return text or "Unknown"
 
 
+def _detail(key: str, value: object, names: Mapping[str, str]) -> object:
+    if key in PEOPLE_FIELDS:
+        return actor_name(value, names)
+    if key == "definition":  # "service@1": the definition's version
+        return str(value).rpartition("@")[2] or value
+    return value
+
+
 def history_rows(
     view: QuestionnaireView,
     entries: Sequence[JsonObject],
@@ -82,7 +107,13 @@ def history_rows(
 ) -> list[JsonObject]:
     texts = question_texts(view)
     options = question_options(view)
+    types = question_types(view)
     names = names or {}
+
+    def answer(change: JsonObject, which: str) -> object:
+        question = str(change.get("question"))
+        return shown_answer(change.get(which), options.get(question), types.get(question, ""))
+
     return [
         {
             **e,
@@ -91,16 +122,13 @@ def history_rows(
                 {
                     **c,
                     "text": texts.get(c.get("question"), c.get("question")),
-                    "old": shown_answer(c.get("old"), options.get(str(c.get("question")))),
-                    "new": shown_answer(c.get("new"), options.get(str(c.get("question")))),
+                    "old": answer(c, "old"),
+                    "new": answer(c, "new"),
                 }
                 for c in e.get("changes") or []
             ],
             "details": [
-                (
-                    k.replace("_", " ").capitalize(),
-                    actor_name(e[k], names) if k in PEOPLE_FIELDS else e[k],
-                )
+                (LABELS.get(k, k.replace("_", " ").capitalize()), _detail(k, e[k], names))
                 for k in SHOWN
                 if e.get(k)
             ],
