@@ -82,3 +82,10 @@ async def test_a_return_is_the_top_of_your_return() -> None:
         page = (await client.get("/returns/2009-10")).text
     assert re.search(r'href="/dashboard"\s+aria-current="page"', page)
     assert "govuk-back-link" not in page
+
+
+async def test_a_footer_page_knows_who_is_signed_in() -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, LEAD_TOKEN) as client:
+        page = (await client.get("/contact")).text
+    assert "Sign out" in page and 'href="/services"' in page

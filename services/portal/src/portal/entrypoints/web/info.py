@@ -7,10 +7,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from .rendering import render
-from .session import ACCESS_COOKIE, REFRESH_COOKIE, USER_COOKIE
+from .session import ACCESS_COOKIE, REFRESH_COOKIE, USER_COOKIE, OptionalSession
 from .sign_in_client import DEVICE_COOKIE
 
 router = APIRouter(default_response_class=HTMLResponse)
+# Each page loads who is signed in (if anyone) only so the layout's navigation shows it.
 
 #: Every cookie the portal sets: (name, what it is for, how long it lasts). All are essential:
 #: the service cannot work without them, so it asks no consent and sets no others.
@@ -33,20 +34,20 @@ COOKIES = (
 
 
 @router.get("/accessibility")
-async def accessibility(request: Request) -> Response:
+async def accessibility(request: Request, _: OptionalSession) -> Response:
     return render(request, "info/accessibility.html", title="Accessibility statement")
 
 
 @router.get("/privacy")
-async def privacy(request: Request) -> Response:
+async def privacy(request: Request, _: OptionalSession) -> Response:
     return render(request, "info/privacy.html", title="Privacy notice")
 
 
 @router.get("/cookies")
-async def cookies(request: Request) -> Response:
+async def cookies(request: Request, _: OptionalSession) -> Response:
     return render(request, "info/cookies.html", title="Cookies", cookies=COOKIES, width="full")
 
 
 @router.get("/contact")
-async def contact(request: Request) -> Response:
+async def contact(request: Request, _: OptionalSession) -> Response:
     return render(request, "info/contact.html", title="Contact the national mapping team")
