@@ -476,6 +476,28 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             )
             assert "Privacy notice" in page.locator("footer").inner_text()
 
+            # A group owner counts the questionnaires they are shown (their group has none
+            # yet), not the whole organisation's (#18: "3 issued" beside a list of 1).
+            owner_email = f"owner-{secrets.token_hex(3)}@pct.nhs.uk"
+            page.goto(f"{portal}/groups/new")
+            page.fill("#name", "North locality")
+            page.check("#kind")
+            page.fill("#owner_name", "Olu Owner")
+            page.fill("#owner_email", owner_email)
+            page.click("button:has-text('Define group')")
+            page.wait_for_url(re.compile(r"/groups\?done=defined"))
+            owner = watch(browser.new_context(), violations).new_page()
+            owner.set_default_timeout(20_000)
+            owner_setup = mail_to(infra, owner_email, "Set up your")
+            set_password(owner, link_in(owner_setup, re.escape(portal) + "/account/set-up"))
+            sign_in(owner, portal, owner_email)
+            owner.wait_for_url(re.compile(rf"/returns/{CYCLE}"))
+            assert "0 issued, 0 submitted, 0 still to do" in owner.content()
+            shot(owner, "38-group-owner-return")
+            owner.context.close()
+            page.goto(f"{portal}/returns/{CYCLE}")
+            assert "2 issued, 2 submitted, 0 still to do" in page.content()
+
             # A form post without its token (no Origin either: the probe that got through)
             # is refused with a page saying what to do, and the lead stays signed in.
             forged = page.request.post(f"{portal}/sign-out", form={})
@@ -528,6 +550,14 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
                     "55-sandbox": "/sandbox",
                 },
             )
+            # A timetable out of order is said on the date that is too early, in words.
+            page.goto(f"{portal}/national/cycles/{CYCLE}/timetable")
+            page.fill("#data_entry_closes-year", str(datetime.now(UTC).year - 1))
+            page.fill("#reason", "Testing the order")
+            page.click("button:has-text('Change timetable')")
+            closes = page.locator("#data_entry_closes-error").inner_text()
+            assert "Data entry must close after summary reports are sent" in closes
+            shot(page, "46b-timetable-out-of-order")
             # The navigation marks where you are.
             page.goto(f"{portal}/national/bulletins")
             assert page.locator("a[aria-current='true']:has-text('National team')").count() == 1
