@@ -21,6 +21,8 @@ def test_dates_and_times_as_govuk_writes_them_in_london() -> None:
     assert gov_date("2026-12-06T08:14:00+00:00") == "6 December 2026"
     assert gov_date("2026-02-28") == "28 February 2026"
     assert gov_datetime(None) == "" and gov_datetime("soon") == "soon"
+    # An email's Date header (the mailbox page).
+    assert gov_datetime("Sun, 06 Dec 2026 16:39:12 +0000") == "6 December 2026 at 4:39pm"
 
 
 def test_times_on_the_twelve_hour_clock() -> None:

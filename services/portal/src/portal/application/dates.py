@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -98,10 +99,15 @@ def _moment(value: object) -> datetime | date | None:
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            return None
+        pass
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        pass
+    try:  # an email's Date header: "Sun, 06 Dec 2026 16:39:12 +0000"
+        return parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def gov_date(value: object) -> str:
