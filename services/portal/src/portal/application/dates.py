@@ -1,5 +1,6 @@
 """Dates people type (day, month, year and a time, as the GOV.UK date pattern asks) and the
-aware timestamps the services want.
+aware timestamps the services want; and dates and times shown as GOV.UK writes them
+("6 December 2026 at 8:14am").
 
 People in England mean England's clock: 17:00 on 28 February is 17:00 GMT, and 17:00 on
 1 June is 17:00 BST. So a typed time is read in Europe/London and sent as UTC, and a

@@ -1,4 +1,5 @@
-"""Whole numbers as people type them into forms."""
+"""Whole numbers as people type them into forms, and numbers and money as pages show them
+(12,345; £760,000)."""
 
 from __future__ import annotations
 
