@@ -115,3 +115,27 @@ def test_a_reports_values_by_their_column() -> None:
     assert shown_value("Anytown PCT") == "Anytown PCT" and shown_value("5A4") == "5A4"
     assert shown_value(False) == "No" and shown_value(None) == "\u2013"
     assert shown_value("2026-12-06T08:14:00+00:00", "as_at") == "6 December 2026 at 8:14am"
+
+
+def test_a_services_refusal_in_govuk_words() -> None:
+    from portal.application.messages import field_message
+
+    assert field_message("Organisation code", "String should match pattern '^[A-Z]+$'") == (
+        "Enter organisation code in the correct format"
+    )
+    assert field_message("Name", "String should have at most 200 characters") == (
+        "Name must be 200 characters or fewer"
+    )
+    assert field_message("Email", "value is not a valid email address: no @") == (
+        "Enter an email address in the correct format, like name@example.com"
+    )
+    assert field_message("Age", "Input should be greater than or equal to 0") == (
+        "Age must be 0 or more"
+    )
+    assert field_message("Region", "Input should be 'london' or 'north-west'") == "Select region"
+    assert field_message("Name", "Field required") == "Enter name"
+    assert field_message(None, "Field required") == "Enter the missing information"
+    # A reason the service already words for people is kept, after the field's label.
+    assert field_message("Cycle", "cycle 2009-10 is already scheduled") == (
+        "Cycle: Cycle 2009-10 is already scheduled"
+    )

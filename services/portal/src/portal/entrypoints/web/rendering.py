@@ -17,6 +17,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, selec
 from markupsafe import Markup, escape
 
 from ...application.errors import ApiError
+from ...application.messages import field_message
 from ...application.models import QuestionnaireView
 from . import csrf, filters
 from .deps import portal_of
@@ -137,9 +138,9 @@ class FormErrors:
             api_field = str(d.get("field") or "")
             reason = str(d.get("reason") or d.get("message") or exc.message)
             fid, label = _lookup(fields, api_field)
-            errors.add(fid or fallback, _sentence(label, reason))
+            errors.add(fid or fallback, field_message(label, reason))
         if not errors:
-            errors.add(fallback, _sentence(None, exc.message))
+            errors.add(fallback, field_message(None, exc.message))
         return errors
 
 
@@ -152,16 +153,6 @@ def _lookup(fields: Mapping[str, tuple[str, str]], api_field: str) -> tuple[str 
             return fields[key]
         parts.pop()
     return None, api_field or None
-
-
-def _sentence(label: str | None, reason: str) -> str:
-    reason = reason.strip().rstrip(".")
-    if reason.lower() in ("field required", "required", "missing"):
-        return f"Enter {label.lower()}" if label else "Enter the missing information"
-    if reason.lower().startswith("value error, "):
-        reason = reason[len("value error, ") :]
-    reason = reason[:1].upper() + reason[1:] if reason else reason
-    return f"{label}: {reason}" if label else reason
 
 
 templates = Jinja2Templates(env=_environment())
