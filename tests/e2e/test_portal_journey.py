@@ -558,6 +558,10 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             closes = page.locator("#data_entry_closes-error").inner_text()
             assert "Data entry must close after summary reports are sent" in closes
             shot(page, "46b-timetable-out-of-order")
+            # A page below the top goes back to its parent page.
+            page.goto(f"{portal}/national/organisations/{org}/lead")
+            back = page.get_attribute("nav[aria-label='Back'] a.govuk-back-link", "href")
+            assert back == f"/national/organisations/{org}", back
             # The navigation marks where you are.
             page.goto(f"{portal}/national/bulletins")
             assert page.locator("a[aria-current='true']:has-text('National team')").count() == 1

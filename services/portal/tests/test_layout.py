@@ -89,3 +89,27 @@ async def test_a_footer_page_knows_who_is_signed_in() -> None:
     async with browser(app, LEAD_TOKEN) as client:
         page = (await client.get("/contact")).text
     assert "Sign out" in page and 'href="/services"' in page
+
+
+@pytest.mark.parametrize(
+    ("path", "back"),
+    [
+        ("/national/organisations/5A4/lead", "/national/organisations/5A4"),
+        ("/national/organisations/5A4", "/national/organisations"),
+        ("/national/cycles/2009-10", "/national"),  # /national/cycles is no page
+        ("/services/abc/revise", "/services/abc"),
+        ("/groups", "/services"),
+        ("/returns/2009-10/sign-off", "/returns/2009-10"),
+        ("/returns/2009-10", None),
+        ("/delegate/some-token", None),
+        ("/contact", None),
+    ],
+)
+def test_where_back_goes(path: str, back: str | None) -> None:
+    from starlette.requests import Request
+
+    from portal.entrypoints.web.navigation import back_link
+
+    app, _ = portal()
+    request = Request({"type": "http", "method": "GET", "path": path, "app": app, "headers": []})
+    assert back_link(request) == back

@@ -7,7 +7,7 @@ import re
 from typing import TypedDict
 
 from fastapi import Request
-from starlette.routing import Match, Route
+from starlette.routing import Match, Mount
 
 from .session import Session
 
@@ -79,9 +79,11 @@ def navigation(session: Session | None, path: str, mailbox: bool) -> list[NavIte
 
 
 def _is_page(request: Request, path: str) -> bool:
-    scope = {"type": "http", "path": path, "method": "GET"}
+    """Does a GET of `path` reach a page? (Every route is asked, included routers too; the
+    static mounts are not pages.)"""
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": ""}
     return any(
-        isinstance(route, Route) and route.matches(scope)[0] is Match.FULL
+        not isinstance(route, Mount) and route.matches(scope)[0] is Match.FULL
         for route in request.app.routes
     )
 
