@@ -10,8 +10,10 @@ participation, grants the organisation an extension and reads the local mailbox 
 cannot).
 Every page runs under the portal's strict Content-Security-Policy: the journey fails on any
 violation the browser reports, and a form post without its CSRF token is refused.
-Screenshots of the key pages go to var/test-artefacts/portal/ (the sign-in page and a form at
-1280 and 375 px wide too)."""
+Every kind of page is checked as it is met (page_audit.py): screenshots at 1280 and 375 px
+wide (to var/test-artefacts/portal/, or CSM_SHOTS_DIR), no page wider than the window at
+either width, and axe-core finds no critical or serious violation and nothing outside a
+landmark."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+from page_audit import PageAudit, shots_dir
 from playwright.sync_api import sync_playwright
 
 from csm_kernel.links import ensure_link_key
@@ -40,7 +43,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
-ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "portal"
+ARTEFACTS = shots_dir(Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "portal")
+#: Every page the journey shows: screenshots at both widths, widths measured, axe run.
+AUDIT = PageAudit(ARTEFACTS)
 CYCLE = "2009-10"
 #: Holds back every follow-up preview request for 0.8 s before it is sent (htmx posts them
 #: with XMLHttpRequest), so typing lands while a re-render is on its way.
@@ -119,10 +124,7 @@ def watch(context: Any, violations: list[str]) -> Any:
 
 def widths(page: Any, name: str) -> None:
     """The page at a desktop's and a phone's width (it must look styled at both)."""
-    for width in (1280, 375):
-        page.set_viewport_size({"width": width, "height": 900})
-        shot(page, f"{name}-{width}")
-    page.set_viewport_size({"width": 1280, "height": 720})
+    shot(page, name)
 
 
 def mail_to(infra: Any, to: str, subject_part: str, timeout: float = 60) -> dict[str, Any]:
@@ -141,11 +143,17 @@ def link_in(message: dict[str, Any], pattern: str) -> str:
     return found.group(0)
 
 
-def shot(page: Any, name: str) -> None:
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    # caret="initial": hiding the caret puts a style attribute on every input, which an htmx
-    # swap landing meanwhile copies onto the new inputs, and the CSP rightly refuses that.
-    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True, caret="initial")
+def shot(page: Any, name: str, *, axe: bool = True) -> None:
+    """Screenshots at 1280 and 375 px, the page's width at each and axe's findings."""
+    AUDIT.check(page, name, axe=axe)
+
+
+def tour(page: Any, base: str, pages: dict[str, str]) -> None:
+    """Open and check each page (name -> path): the kinds the journey's steps pass by."""
+    for name, path in pages.items():
+        response = page.goto(f"{base}{path}")
+        assert response is not None and response.status < 500, f"{path}: {response}"
+        shot(page, name)
 
 
 def reload_until(page: Any, url: str, text: str, timeout: float = 60) -> None:
@@ -195,6 +203,8 @@ def schedule_cycle(page: Any, portal: str) -> None:
     page.wait_for_url(re.compile(rf"/national/cycles/{CYCLE}\?done=scheduled"))
 
 
+# Each of some sixty pages is photographed and run through axe at two widths.
+@pytest.mark.timeout(1200)
 def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
     portal = stack["portal"].url
     org = "P" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(3))
@@ -277,6 +287,8 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
 
             # Adds a service: a missing field first, then the whole form.
             page.goto(f"{portal}/services/new")
+            page.check("#camhs")  # a CAMHS: its tier is asked next
+            shot(page, "04b-service-form")
             page.click("button:has-text('Add service')")
             assert "Enter the service's name" in page.locator(".govuk-error-summary").inner_text()
             page.fill("#name", "Riverside CAMHS")
@@ -330,7 +342,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             plain.check("#q-multi_agency")  # yes
             plain.click("button:has-text('Save and continue')")
             assert plain.locator("#q-partner_agencies").count() == 1
-            shot(plain, "07-follow-up-without-javascript")
+            shot(plain, "07-follow-up-without-javascript", axe=False)
             plain.check("#q-multi_agency-2")  # no, after all
             plain.click("button:has-text('Save and continue')")
             assert "/sections/access" in plain.url
@@ -401,6 +413,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             d.fill("#return-comment", "All done")
             d.click("button:has-text('Return to the mapping lead')")
             assert "Questionnaire returned" in d.content()
+            shot(d, "11b-delegate-returned")
+            d.goto(delegate_link)  # a returned link says so
+            shot(d, "11c-delegate-link-closed")
             other.close()
             mail_to(infra, lead_email, "Returned to you")
 
@@ -436,6 +451,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.check("#confirm")
             page.click("button:has-text('Sign off the return')")
             assert "Return signed off" in page.content()
+            # The panel says which organisation in bold, not with its tags as text (#18).
+            panel = page.locator(".govuk-panel")
+            assert "<strong>" not in panel.inner_text() and panel.locator("strong").count() == 1
             shot(page, "14-signed-off")
             confirmation = mail_to(infra, lead_email, "Signed off")
             assert "questionnaires submitted: 2" in confirmation["body"]
@@ -448,6 +466,71 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             with page.expect_download() as download:
                 page.click("a:has-text('CSV')")
             assert download.value.suggested_filename.endswith(".csv")
+
+            # Once signed off, no service can be added: no button, and the page refuses.
+            page.goto(f"{portal}/services")
+            assert page.locator("a:has-text('Add a service')").count() == 0
+            service_path = page.get_attribute("a:has-text('Riverside CAMHS')", "href")
+            refused = page.goto(f"{portal}/services/new")
+            assert refused is not None and refused.status == 409
+            assert "has been signed off" in page.content()
+            shot(page, "19-add-service-refused")
+            # The history names people, not account or link ids, and shows Yes, not True.
+            questionnaire_path = questionnaire_url.removeprefix(portal).split("?")[0]
+            page.goto(f"{portal}{questionnaire_path}/history")
+            history = page.locator("#history").inner_text()
+            assert f"You ({lead_email})" in history and delegate_email in history, history
+            assert "user:" not in history and "delegate:" not in history
+            assert "True" not in history and "False" not in history
+            assert re.search(r"\d{1,2} [A-Z][a-z]+ \d{4} at \d{1,2}(:\d\d)?[ap]m", history)
+            shot(page, "20-history")
+            # Every other kind of page a lead meets.
+            tour(
+                page,
+                portal,
+                {
+                    "21-service": service_path,
+                    "22-service-revise": f"{service_path}/revise",
+                    "23-service-withdraw": f"{service_path}/withdraw",
+                    "24-services-review": "/services/review",
+                    "25-groups": "/groups",
+                    "26-group-new": "/groups/new",
+                    "27-questionnaire-signed-off": questionnaire_path,
+                    "28-delegate-manage": f"{questionnaire_path}/delegate",
+                    "29-withdraw-submission": f"{questionnaire_path}/withdraw-submission",
+                    "30-reports": "/reports",
+                    "31-contact": "/contact",
+                    "32-accessibility": "/accessibility",
+                    "33-privacy": "/privacy",
+                    "34-cookies": "/cookies",
+                    "35-not-found": "/no-such-page",
+                    "36-forbidden": "/national",
+                    "37-return": f"/returns/{CYCLE}",
+                },
+            )
+            assert "Privacy notice" in page.locator("footer").inner_text()
+
+            # A group owner counts the questionnaires they are shown (their group has none
+            # yet), not the whole organisation's (#18: "3 issued" beside a list of 1).
+            owner_email = f"owner-{secrets.token_hex(3)}@pct.nhs.uk"
+            page.goto(f"{portal}/groups/new")
+            page.fill("#name", "North locality")
+            page.check("#kind")
+            page.fill("#owner_name", "Olu Owner")
+            page.fill("#owner_email", owner_email)
+            page.click("button:has-text('Define group')")
+            page.wait_for_url(re.compile(r"/groups\?done=defined"))
+            owner = watch(browser.new_context(), violations).new_page()
+            owner.set_default_timeout(20_000)
+            owner_setup = mail_to(infra, owner_email, "Set up your")
+            set_password(owner, link_in(owner_setup, re.escape(portal) + "/account/set-up"))
+            sign_in(owner, portal, owner_email)
+            owner.wait_for_url(re.compile(rf"/returns/{CYCLE}"))
+            assert "0 issued, 0 submitted, 0 still to do" in owner.content()
+            shot(owner, "38-group-owner-return")
+            owner.context.close()
+            page.goto(f"{portal}/returns/{CYCLE}")
+            assert "2 issued, 2 submitted, 0 still to do" in page.content()
 
             # A form post without its token (no Origin either: the probe that got through)
             # is refused with a page saying what to do, and the lead stays signed in.
@@ -478,6 +561,44 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/national/notifications")
             assert lead_email in page.content()
             shot(page, "17-delivery-log")
+            # Every other kind of page the national team meets.
+            tour(
+                page,
+                portal,
+                {
+                    "40-national": "/national",
+                    "41-organisations": "/national/organisations",
+                    "42-organisation": f"/national/organisations/{org}",
+                    "43-lead": f"/national/organisations/{org}/lead",
+                    "44-organisation-groups": f"/national/organisations/{org}/groups",
+                    "45-cycle": f"/national/cycles/{CYCLE}",
+                    "46-timetable": f"/national/cycles/{CYCLE}/timetable",
+                    "47-phase": f"/national/cycles/{CYCLE}/phase",
+                    "48-reminders": f"/national/cycles/{CYCLE}/reminders",
+                    "49-bulletins": "/national/bulletins",
+                    "50-bulletin-new": "/national/bulletins/new",
+                    "51-cycle-new": "/national/cycles/new",
+                    "52-reopen": f"/national/cycles/{CYCLE}/returns/{org}/reopen",
+                    "53-history-national": f"{questionnaire_path}/history",
+                    "54-report-scorecard": report.removeprefix(portal),
+                    "55-sandbox": "/sandbox",
+                },
+            )
+            # A timetable out of order is said on the date that is too early, in words.
+            page.goto(f"{portal}/national/cycles/{CYCLE}/timetable")
+            page.fill("#data_entry_closes-year", str(datetime.now(UTC).year - 1))
+            page.fill("#reason", "Testing the order")
+            page.click("button:has-text('Change timetable')")
+            closes = page.locator("#data_entry_closes-error").inner_text()
+            assert "Data entry must close after summary reports are sent" in closes
+            shot(page, "46b-timetable-out-of-order")
+            # A page below the top goes back to its parent page.
+            page.goto(f"{portal}/national/organisations/{org}/lead")
+            back = page.get_attribute("nav[aria-label='Back'] a.govuk-back-link", "href")
+            assert back == f"/national/organisations/{org}", back
+            # The navigation marks where you are.
+            page.goto(f"{portal}/national/bulletins")
+            assert page.locator("a[aria-current='true']:has-text('National team')").count() == 1
 
             # The mailbox page lists what the SMTP sink received, with working links.
             page.goto(f"{portal}/mailbox")
@@ -490,6 +611,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             sandbox.goto(f"{portal}/sandbox/service")
             sandbox.check("#q-camhs")
             sandbox.wait_for_selector("#q-camhs_tier")
+            shot(sandbox, "56-sandbox-questionnaire")
+            sandbox.goto(f"{portal}/")
+            shot(sandbox, "57-start-signed-out")
             sandbox.close()
 
             # A service that is down: a page naming it, not a stack trace.
@@ -497,9 +621,15 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/reports")
             assert "Sorry, the reporting service is unavailable" in page.content()
             shot(page, "18-service-unavailable")
+            # Every page checked on the way: none wider than its window at 1280 or 375 px, no
+            # critical or serious accessibility violation, nothing outside a landmark.
+            record = AUDIT.write()
+            problems = AUDIT.problems()
+            assert problems == [], f"{len(problems)} problems (see {record}): {problems[:5]}"
             if violations:  # the whole list, for whoever has to find where they come from
                 ARTEFACTS.mkdir(parents=True, exist_ok=True)
                 (ARTEFACTS / "csp-violations.txt").write_text("\n".join(violations))
             assert violations == [], f"{len(violations)} CSP violations, first: {violations[:3]}"
         finally:
+            AUDIT.write()  # what was found so far, for whoever looks into a failure
             browser.close()

@@ -79,6 +79,18 @@ def registration() -> FastAPI:
     async def groups(code: str) -> Any:
         return app.state.groups
 
+    @app.get("/organisations/{code}/lead/history")
+    async def leads(code: str) -> Any:
+        return [
+            {
+                "account_id": "acct-ann",
+                "email": "ann@pct.nhs.uk",
+                "name": "Ann Lead",
+                "replaces_account_id": None,
+                "nominated_by": "user:admin",
+            }
+        ]
+
     @app.post("/organisations/{code}/groups")
     async def define(code: str, request: Request) -> Any:
         if not {"mapping-lead", "national-admin"} & set(roles_of(request)):
@@ -184,6 +196,14 @@ def questionnaire() -> FastAPI:
     async def phase(cycle: str, request: Request) -> Any:
         return await _record(app, request)
 
+    app.state.signed_off_at = None
+    #: The whole organisation's questionnaires; a group owner is shown their group's alone.
+    app.state.owed = [
+        {"id": "q1", "title": "Service: Riverside", "status": "submitted", "group_id": "g1"},
+        {"id": "q2", "title": "Service: Hillside", "status": "in-progress", "group_id": "g2"},
+        {"id": "q3", "title": "Self-assessment", "status": "not-started", "group_id": None},
+    ]
+
     @app.get("/cycles/{cycle}/returns/{org}")
     async def return_status(cycle: str, org: str) -> Any:
         return {
@@ -192,8 +212,21 @@ def questionnaire() -> FastAPI:
             "phase": "closed",
             "entry_ends": "2010-02-28T17:00:00+00:00",
             "extension_until": None,
-            "signed_off_at": None,
+            "signed_off_at": app.state.signed_off_at,
+            "questionnaires_issued": len(app.state.owed),
+            "by_status": {"submitted": 1},
         }
+
+    @app.post("/cycles/{cycle}/returns/{org}/sign-off")
+    async def sign_off(cycle: str, org: str) -> Any:
+        app.state.signed_off_at = "2010-02-20T10:00:00+00:00"
+        return {"signed_off_at": app.state.signed_off_at, "questionnaires_submitted": 3}
+
+    @app.get("/questionnaires")
+    async def owed(request: Request) -> Any:
+        if "group-owner" in roles_of(request):
+            return [q for q in app.state.owed if q["group_id"] == "g1"]
+        return app.state.owed
 
     @app.post("/cycles/{cycle}/returns/{org}/extension")
     async def extend(cycle: str, org: str, request: Request) -> Any:
@@ -222,11 +255,23 @@ def questionnaire() -> FastAPI:
                 "version": 2,
                 "event": "AnswersSaved",
                 "occurred_at": "2009-11-03T10:30:00+00:00",
-                "actor": "ann@pct.nhs.uk",
+                "actor": "user:acct-ann",
                 "via": "account",
                 "changes": [{"question": "camhs", "old": None, "new": True}],
             },
+            {
+                "version": 3,
+                "event": "AnswersSaved",
+                "occurred_at": "2009-11-04T15:00:00+00:00",
+                "actor": "delegate:d9",
+                "via": "delegate",
+                "changes": [{"question": "camhs", "old": True, "new": False}],
+            },
         ]
+
+    @app.get("/questionnaires/q1/delegations")
+    async def delegations() -> Any:
+        return [{"id": "d9", "email": "sam@pct.nhs.uk", "status": "returned"}]
 
     @app.post("/questionnaires/q1/withdraw-submission")
     async def withdraw(request: Request) -> Any:

@@ -168,10 +168,12 @@ def test_last_years_changes_under_their_labels() -> None:
 def test_history_shows_answers_as_people_write_them() -> None:
     from portal.application.history import shown_answer
 
-    assert [shown_answer(v) for v in (True, False, None, ["0-4", "5-10"], 140)] == [
+    assert [shown_answer(v) for v in (True, False, None, ["0-4", "5-10"], 1400)] == [
         "Yes",
         "No",
         None,
         "0-4, 5-10",
-        140,
+        "1,400",
     ]
+    labels = {"age_0_4": "0 to 4", "mental_health": "Mental health"}
+    assert shown_answer(["age_0_4", "mental_health"], labels) == "0 to 4, Mental health"

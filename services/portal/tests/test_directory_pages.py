@@ -164,7 +164,11 @@ async def test_a_questionnaires_history_names_its_questions(token: str) -> None:
         r = await client.get("/questionnaires/q1/history")
     assert r.status_code == 200
     assert "Answers saved" in r.text and "Is it a CAMHS service?: no answer" in r.text
-    assert "3 November 2009, 10:30" in r.text
+    assert "3 November 2009 at 10:30am" in r.text
+    # People by name or email, never an account or link id (issue #18).
+    assert "Ann Lead" in r.text and "sam@pct.nhs.uk" in r.text
+    assert "user:" not in r.text and "delegate:" not in r.text
+    assert "True" not in r.text and "Yes → <strong>No</strong>" in r.text
 
 
 async def test_a_regulator_is_not_shown_a_questionnaires_history() -> None:

@@ -64,14 +64,18 @@ async def test_the_cycle_form_checks_dates_and_shows_the_services_refusals() -> 
         )
     assert summary_links(bad.text) == [
         ("#cycle", "Enter the cycle, like 2009-10"),
-        ("#summary_reports-day", "Summary reports available must be a real date, like 28 2 2010"),
-        ("#publication-day", "Enter publication"),
+        (
+            "#summary_reports-day",
+            "The date summary reports are sent must be a real date, for example 28 2 2010",
+        ),
+        ("#publication-day", "Enter the date results are published, for example 28 2 2010"),
     ]
     assert 'id="summary_reports-day-error"' not in bad.text  # one message per date input
     assert 'id="summary_reports-error"' in bad.text
     assert summary_links(taken.text) == [("#cycle", "Cycle 2009-10 is already scheduled")]
+    # Out of order: said on the date that is too early, in words, before the service is asked.
     assert summary_links(order.text) == [
-        ("#sandbox_opens-day", "Timetable: Publication must come after data_entry_closes")
+        ("#publication-day", "Results must be published after data entry closes")
     ]
 
 
@@ -225,3 +229,17 @@ async def test_the_notification_service_decides_who_reads_bulletins() -> None:
     async with browser(app, REGULATOR_TOKEN) as client:
         r = await client.get("/national/bulletins")
     assert r.status_code == 403 and "your role does not allow this" in r.text
+
+
+async def test_a_close_before_the_summary_reports_is_said_on_the_close() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        r = await client.post(
+            "/national/cycles/2009-10/timetable",
+            data={"version": "3", "reason": "Snow", **_dates(**{"data_entry_closes-year": "2010"})},
+        )
+    assert summary_links(r.text) == [
+        ("#data_entry_closes-day", "Data entry must close after summary reports are sent")
+    ]
+    assert 'id="data_entry_closes-error"' in r.text
+    assert fakes["questionnaire"].state.calls == []  # nothing sent that would be refused

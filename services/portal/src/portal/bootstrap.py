@@ -39,6 +39,7 @@ from .entrypoints.web import (
     delegates,
     directory,
     groups,
+    info,
     mailbox,
     national,
     national_cycles,
@@ -80,6 +81,7 @@ ROUTERS = (
     sandbox,
     mailbox,
     status,
+    info,
 )
 
 

@@ -1,14 +1,24 @@
-"""A questionnaire's history as its page lists it: each change named by its question's text,
-and the entry's own details (reason, comment, who) as labelled pairs."""
+"""A questionnaire's history as its page lists it: each change named by its question's text
+and its answers by their options' labels, each entry's own details (reason, comment, who) as
+labelled pairs, and who did it by name or email rather than an account or link id."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from .models import JsonObject, QuestionnaireView
+from .dates import gov_date
+from .models import Delegation, JsonObject, LeadNomination, QuestionnaireView
+from .numbers import money, thousands
+from .words import option_label
 
 #: History entry fields shown as they are (the changes are shown question by question).
 SHOWN = ("reason", "comment", "delegate_email", "submitted_by", "signed_off_by", "definition")
+#: Of those, the ones that name an actor (`user:…`), shown as that person.
+PEOPLE_FIELDS = ("submitted_by", "signed_off_by")
+#: The details' labels where the field's name is not the words.
+LABELS = {"definition": "Questionnaire version", "delegate_email": "Sent to"}
+#: Actors that are not people.
+SERVICES = {"service:questionnaire": "The service (automatically)"}
 
 
 def question_texts(view: QuestionnaireView) -> dict[str, str]:
@@ -16,30 +26,112 @@ def question_texts(view: QuestionnaireView) -> dict[str, str]:
     return {q["id"]: q["text"] for s in view.get("sections", []) for q in s.get("questions", [])}
 
 
-def shown_answer(value: object) -> object:
-    """An answer as people write it: yes or no, not True or False; a list as a list of words."""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+def question_options(view: QuestionnaireView) -> dict[str, dict[str, str]]:
+    """Each choice question's option labels by value, by the question's id."""
+    return {
+        q["id"]: {str(o["value"]): o["label"] for o in q.get("options") or []}
+        for s in view.get("sections", [])
+        for q in s.get("questions", [])
+    }
+
+
+def question_types(view: QuestionnaireView) -> dict[str, str]:
+    """Each question's type ("money", "integer", "date" ...) by its id."""
+    return {
+        q["id"]: q.get("type", "") for s in view.get("sections", []) for q in s.get("questions", [])
+    }
+
+
+def shown_answer(value: object, options: Mapping[str, str] | None = None, kind: str = "") -> object:
+    """An answer as people write it: yes or no, not True or False; options by their labels;
+    a list as a list of words; money as £760,000, numbers with thousands separators and a
+    date as GOV.UK writes it."""
+    if value is None:
+        return None
+    if kind == "money":
+        return money(value)
+    if kind == "date":
+        return gov_date(value)
+    if kind in ("integer", "decimal") or (
+        isinstance(value, int | float) and not isinstance(value, bool)
+    ):
+        return thousands(value)
+    return option_label(options or {}, value)
+
+
+def people(
+    me: tuple[str, str | None],
+    leads: Iterable[LeadNomination] = (),
+    delegations: Iterable[Delegation] = (),
+) -> dict[str, str]:
+    """Who each actor is, as far as the caller may know: the organisation's leads and the
+    questionnaire's delegates by name or email, and the caller themself."""
+    names: dict[str, str] = {}
+    for lead in leads:
+        if lead.account_id:
+            names[f"user:{lead.account_id}"] = lead.name or lead.email or "The mapping lead"
+    for d in delegations:
+        names[f"delegate:{d.id}"] = d.email
+    user_id, email = me
+    names[f"user:{user_id}"] = f"You ({email})" if email else "You"
+    return names
+
+
+def actor_name(actor: object, names: Mapping[str, str]) -> str:
+    """An actor as people know them; one nobody here can name says what kind it is."""
+    text = str(actor or "")
+    if text in names:
+        return names[text]
+    if text in SERVICES:
+        return SERVICES[text]
+    kind, _, ident = text.partition(":")
+    if kind == "delegate":
+        return "Someone they asked (by an emailed link)"
+    if kind == "user":
+        return f"Another account ({ident[:8]})" if ident else "Another account"
+    return text or "Unknown"
+
+
+def _detail(key: str, value: object, names: Mapping[str, str]) -> object:
+    if key in PEOPLE_FIELDS:
+        return actor_name(value, names)
+    if key == "definition":  # "service@1": the definition's version
+        return str(value).rpartition("@")[2] or value
     return value
 
 
-def history_rows(view: QuestionnaireView, entries: Sequence[JsonObject]) -> list[JsonObject]:
+def history_rows(
+    view: QuestionnaireView,
+    entries: Sequence[JsonObject],
+    names: Mapping[str, str] | None = None,
+) -> list[JsonObject]:
     texts = question_texts(view)
+    options = question_options(view)
+    types = question_types(view)
+    names = names or {}
+
+    def answer(change: JsonObject, which: str) -> object:
+        question = str(change.get("question"))
+        return shown_answer(change.get(which), options.get(question), types.get(question, ""))
+
     return [
         {
             **e,
+            "who": actor_name(e.get("actor"), names),
             "changes": [
                 {
                     **c,
                     "text": texts.get(c.get("question"), c.get("question")),
-                    "old": shown_answer(c.get("old")),
-                    "new": shown_answer(c.get("new")),
+                    "old": answer(c, "old"),
+                    "new": answer(c, "new"),
                 }
                 for c in e.get("changes") or []
             ],
-            "details": [(k.replace("_", " ").capitalize(), e[k]) for k in SHOWN if e.get(k)],
+            "details": [
+                (LABELS.get(k, k.replace("_", " ").capitalize()), _detail(k, e[k], names))
+                for k in SHOWN
+                if e.get(k)
+            ],
         }
         for e in entries
     ]

@@ -84,6 +84,7 @@ class Organisation(ReadModel):
 class LeadNomination(ReadModel):
     """`GET /organisations/{code}/lead/history`: one nomination."""
 
+    account_id: str | None = None
     name: str | None = None
     email: str | None = None
 

@@ -46,3 +46,11 @@ def by_group(
         label = group_names.get(q.group_id, q.group_id) if q.group_id else WHOLE_ORGANISATION
         grouped.setdefault(label, []).append(q)
     return grouped
+
+
+def tally(owed: Sequence[QuestionnaireSummary]) -> dict[str, int]:
+    """How many of the questionnaires someone sees are issued, submitted and still to do: from
+    the list they are shown, so a group owner's counts are of their group's alone."""
+    shown = live(owed)
+    submitted = sum(1 for q in shown if q.status == "submitted")
+    return {"issued": len(shown), "submitted": submitted, "to_do": len(shown) - submitted}

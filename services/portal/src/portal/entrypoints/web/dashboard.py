@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.permissions import may_sign_off
 from ...application.ports import RegistrationApi
-from ...application.returns import by_group, current_cycle
+from ...application.returns import by_group, current_cycle, tally
 from .deps import Questionnaires, Registration
 from .rendering import render
 from .session import Lead, Session
@@ -53,6 +53,7 @@ async def return_page(
         status=status,
         can_sign_off=may_sign_off(session.principal, status),
         grouped=grouped,
+        counts=tally(owed),
         cycles=cycles,
         done=done,
         width="full",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from ...application.errors import ApiError
 from ...application.ports import QuestionnaireApi, RegistrationApi
@@ -23,6 +24,25 @@ async def cycle_of(api: QuestionnaireApi, session: Session) -> str | None:
     return current_cycle(await api.cycles(session.token))
 
 
+async def signed_off(api: QuestionnaireApi, session: Session, cycle: str | None) -> bool:
+    """Is the organisation's return for the cycle signed off (its services then settled)?"""
+    if cycle is None or not session.organisation_id:
+        return False
+    status = await api.return_status(session.token, cycle, session.organisation_id)
+    return status.signed_off_at is not None
+
+
+async def _refuse_when_signed_off(api: QuestionnaireApi, session: Session) -> str | None:
+    cycle = await cycle_of(api, session)
+    if await signed_off(api, session, cycle):
+        raise HTTPException(
+            409,
+            f"Your {cycle} return has been signed off, so no services can be added to it. "
+            "If a service is missing, ask the national team to reopen the return.",
+        )
+    return cycle
+
+
 @router.get("/services")
 async def services(
     request: Request,
@@ -39,6 +59,7 @@ async def services(
         title="Your services",
         page=page,
         cycle=cycle,
+        can_add=not await signed_off(api, session, cycle),
         done=done,
         width="full",
     )
@@ -63,7 +84,10 @@ async def _form(
 
 
 @router.get("/services/new")
-async def new_page(request: Request, session: Lead, registration: Registration) -> Response:
+async def new_page(
+    request: Request, session: Lead, api: Questionnaires, registration: Registration
+) -> Response:
+    await _refuse_when_signed_off(api, session)
     return await _form(request, session, registration, values={})
 
 
@@ -73,7 +97,7 @@ async def add(
 ) -> Response:
     form = await form_of(request)
     errors = check(form)
-    cycle = await cycle_of(api, session)
+    cycle = await _refuse_when_signed_off(api, session)
     if cycle is None:
         errors.add(None, "No mapping cycle has been scheduled yet: services are added to a cycle")
     if errors:

@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from csm_contracts.events import OrganisationKind, Region
-
 from ...application.errors import ApiError
 from ...application.organisations import partnership_areas
+from ...application.words import KIND_NAMES, REGION_NAMES
 from .deps import Questionnaires, Registration
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
@@ -19,13 +18,9 @@ from .session import National, NationalReader
 router = APIRouter(default_response_class=HTMLResponse)
 
 
-def _kind_label(kind: str) -> str:
-    words = kind.replace("-", " ").capitalize()
-    return words.replace("Pct", "PCT").replace("pct", "PCT").replace("Nhs", "NHS")
-
-
-KINDS = [(k.value, _kind_label(k.value)) for k in OrganisationKind]
-REGIONS = [(r.value, r.value.replace("-", " ").title().replace(" And ", " and ")) for r in Region]
+#: The forms' choices, in the words every page uses for them (application/words.py).
+KINDS = [(str(k), name) for k, name in KIND_NAMES.items()]
+REGIONS = [(str(r), name) for r, name in REGION_NAMES.items()]
 
 ORG_FIELDS = {
     "code": ("code", "Organisation code"),

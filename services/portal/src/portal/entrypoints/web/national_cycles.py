@@ -3,11 +3,13 @@ move a cycle to another phase ahead of its dates (questionnaire service)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from ...application.dates import When, parts_of, read_when
+from ...application.dates import When, out_of_order, parts_of, read_when
 from ...application.errors import ApiError
 from ...application.models import Cycle
 from ...application.numbers import whole_number
@@ -19,11 +21,26 @@ from .session import National
 router = APIRouter(default_response_class=HTMLResponse)
 
 TIMETABLE = (
-    When("sandbox_opens", "Sandbox opens"),
-    When("data_entry_opens", "Data entry opens"),
-    When("summary_reports", "Summary reports available"),
-    When("data_entry_closes", "Data entry closes", "17:00"),
-    When("publication", "Publication"),
+    When("sandbox_opens", "Sandbox opens", event="the sandbox opens"),
+    When(
+        "data_entry_opens", "Data entry opens", after="Data entry must open after the sandbox opens"
+    ),
+    When(
+        "summary_reports",
+        "Summary reports are sent",
+        after="Summary reports must be sent after data entry opens",
+    ),
+    When(
+        "data_entry_closes",
+        "Data entry closes",
+        "17:00",
+        after="Data entry must close after summary reports are sent",
+    ),
+    When(
+        "publication",
+        "Results are published",
+        after="Results must be published after data entry closes",
+    ),
 )
 PHASES = [
     ("scheduled", "Scheduled", "Nothing is open yet"),
@@ -47,14 +64,17 @@ _CYCLE_FIELDS: dict[str, tuple[str, str]] = {
 
 def _timetable(form: FormData, errors: FormErrors) -> dict[str, str]:
     typed = {k: v for k, v in form.items() if isinstance(v, str)}
-    out: dict[str, str] = {}
+    read: dict[str, datetime] = {}
     for field in TIMETABLE:
         at, problem = read_when(typed, field)
         if problem:
             errors.add(f"{field.name}-day", problem)
         elif at is not None:
-            out[field.name] = at.isoformat()
-    return out
+            read[field.name] = at
+    # Out of order: said on the date that is too early, as the service would refuse it whole.
+    for field_id, problem in out_of_order(TIMETABLE, read):
+        errors.add(field_id, problem)
+    return {name: at.isoformat() for name, at in read.items()}
 
 
 def _schedule_form(request: Request, status: int = 200, **ctx: object) -> Response:

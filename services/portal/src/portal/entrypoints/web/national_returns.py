@@ -17,7 +17,7 @@ from .session import National, Session
 
 router = APIRouter(default_response_class=HTMLResponse)
 
-UNTIL = When("until", "Extended until", "17:00")
+UNTIL = When("until", "Extended until", "17:00", event="data entry is extended until")
 FIELDS = {"until": ("until-day", "Extended until"), "reason": ("reason", "Reason")}
 
 

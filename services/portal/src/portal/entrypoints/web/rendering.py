@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -17,11 +16,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from ...application.dates import LONDON
 from ...application.errors import ApiError
+from ...application.messages import field_message
 from ...application.models import QuestionnaireView
-from . import csrf
+from . import csrf, filters
 from .deps import portal_of
+from .navigation import back_link, navigation
 
 
 def controlling(view: QuestionnaireView) -> set[str]:
@@ -53,7 +53,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = format_when
+    filters.install(env)
     env.filters["linkify"] = linkify
     env.filters["tier_item"] = lambda v, chosen: {
         "value": v,
@@ -63,9 +63,6 @@ def _environment() -> Environment:
     env.globals["pick"] = pick
     env.globals["picks"] = picks
     env.globals["controlling"] = controlling
-    # An event's name as words: "AnswersSaved" -> "Answers saved".
-    env.filters["words"] = lambda v: re.sub(r"(?<=[a-z])(?=[A-Z])", " ", str(v)).capitalize()
-    env.filters["label"] = lambda v: str(v).replace("-", " ").replace("_", " ").capitalize()
     return env
 
 
@@ -83,22 +80,6 @@ def picks(values: Mapping[str, object], name: str) -> list[str]:
     if value is None or value == "":
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def format_when(value: object) -> str:
-    """An ISO timestamp as people read it, on England's clock: 28 February 2010, 17:00."""
-    if not value:
-        return ""
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if at.tzinfo is not None:
-        # The services speak UTC; the forms read typed times as UK time, so show them so too.
-        at = at.astimezone(LONDON)
-    if at.hour == 0 and at.minute == 0:
-        return f"{at.day} {at:%B %Y}"
-    return f"{at.day} {at:%B %Y}, {at:%H:%M}"
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -157,9 +138,9 @@ class FormErrors:
             api_field = str(d.get("field") or "")
             reason = str(d.get("reason") or d.get("message") or exc.message)
             fid, label = _lookup(fields, api_field)
-            errors.add(fid or fallback, _sentence(label, reason))
+            errors.add(fid or fallback, field_message(label, reason))
         if not errors:
-            errors.add(fallback, _sentence(None, exc.message))
+            errors.add(fallback, field_message(None, exc.message))
         return errors
 
 
@@ -174,16 +155,6 @@ def _lookup(fields: Mapping[str, tuple[str, str]], api_field: str) -> tuple[str 
     return None, api_field or None
 
 
-def _sentence(label: str | None, reason: str) -> str:
-    reason = reason.strip().rstrip(".")
-    if reason.lower() in ("field required", "required", "missing"):
-        return f"Enter {label.lower()}" if label else "Enter the missing information"
-    if reason.lower().startswith("value error, "):
-        reason = reason[len("value error, ") :]
-    reason = reason[:1].upper() + reason[1:] if reason else reason
-    return f"{label}: {reason}" if label else reason
-
-
 templates = Jinja2Templates(env=_environment())
 
 
@@ -194,13 +165,24 @@ def render(
     token and the inline script's nonce)."""
     portal = portal_of(request)
     session = getattr(request.state, "session", None)
+    mailbox = session is not None and session.is_national and portal.settings.mailbox() is not None
+    settings = portal.settings
     ctx = {
         "request": request,
         "session": session,
         "service_name": SERVICE_NAME,
-        "mailbox_enabled": session is not None
-        and session.is_national
-        and portal.settings.mailbox() is not None,
+        "mailbox_enabled": mailbox,
+        "navigation": navigation(session, request.url.path, mailbox),
+        # An error page says where to go in its own words; other pages below the top get a
+        # back link unless they name their own.
+        "back_href": back_link(request) if status_code < 400 else None,
+        "contact": {
+            "team": settings.contact_team,
+            "email": settings.contact_email,
+            "phone": settings.contact_phone,
+            "hours": settings.contact_hours,
+            "feedback_url": settings.feedback_url,
+        },
         "csrf_token": csrf.page_token(request),
         # GOV.UK's template puts it on its inline script (see security.py's policy).
         "cspNonce": getattr(request.state, "csp_nonce", None),

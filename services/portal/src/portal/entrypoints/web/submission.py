@@ -7,10 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
-from ...application.history import history_rows
-from ...application.models import QuestionnaireView
-from ...application.ports import Access, QuestionnaireApi
-from .deps import Questionnaires
+from ...application.history import history_rows, people
+from ...application.models import Delegation, LeadNomination, QuestionnaireView
+from ...application.ports import Access, QuestionnaireApi, RegistrationApi
+from .deps import Questionnaires, Registration
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import HistoryReader, Lead, Session
@@ -22,12 +22,37 @@ async def _view(api: QuestionnaireApi, session: Session, qid: str) -> Questionna
     return await api.view(Access(token=session.token), qid)
 
 
+async def _names(
+    api: QuestionnaireApi, registration: RegistrationApi, session: Session, view: QuestionnaireView
+) -> dict[str, str]:
+    """Who the history's actors are, looked up once for the page; what the caller may not
+    read (a regulator: the leads; anyone: a delegation) is simply left unnamed."""
+    leads: list[LeadNomination] = []
+    delegations: list[Delegation] = []
+    try:
+        leads = await registration.lead_history(session.token, str(view["organisation_id"]))
+    except ApiError as exc:
+        if exc.status not in (403, 404):
+            raise
+    try:
+        delegations = await api.delegations(session.token, view["id"])
+    except ApiError as exc:
+        if exc.status not in (403, 404):
+            raise
+    return people((session.principal.user_id, session.email), leads, delegations)
+
+
 @router.get("/questionnaires/{questionnaire_id}/history")
 async def history(
-    request: Request, questionnaire_id: str, session: HistoryReader, api: Questionnaires
+    request: Request,
+    questionnaire_id: str,
+    session: HistoryReader,
+    api: Questionnaires,
+    registration: Registration,
 ) -> Response:
     view = await _view(api, session, questionnaire_id)
-    rows = history_rows(view, await api.history(session.token, questionnaire_id))
+    names = await _names(api, registration, session, view)
+    rows = history_rows(view, await api.history(session.token, questionnaire_id), names)
     return render(
         request,
         "questionnaires/history.html",
