@@ -30,6 +30,7 @@ from .adapters.projections import PROJECTIONS
 from .adapters.projector import REBUILD_PARALLEL, Projector
 from .adapters.reports import REPORTS
 from .adapters.runner import ReportRunner
+from .adapters.subjects import PostgresSubjects
 from .adapters.timetables import JournalTimetables
 from .application.journalling import Journalling
 from .application.ports import ReceivedEvents
@@ -84,6 +85,7 @@ def bootstrap(
             ReportRunner(pool, projections),
             JournalTimetables(pool),
             SpreadsheetFiles(),
+            PostgresSubjects(pool),
         ),
         admin=ProjectionAdmin(projector),
         organisations=PostgresOrganisations(pool),
