@@ -194,6 +194,8 @@ CHARTS: dict[str, tuple[ChartSpec, ...]] = {
             measured="Share of the region's organisations",
             labels=REGION_NAMES,
         ),
+    ),
+    "cycle-progress-over-time": (
         ChartSpec(
             table="over_time",
             title="Organisations signed off through the cycle, by region",
@@ -239,7 +241,7 @@ CHARTS: dict[str, tuple[ChartSpec, ...]] = {
             measures=(Measure("pcts", "PCTs"),),
             unit=count("PCTs"),
             measured="",
-            labels={g: g.replace("-", " ").capitalize() for g in (*GRADES, "not-graded")},
+            labels={g: g.replace("-", " ").capitalize() for g in (*GRADES, "not graded")},
         ),
     ),
 }

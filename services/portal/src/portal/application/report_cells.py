@@ -18,7 +18,8 @@ def when(at: datetime) -> str:
     if at.tzinfo is not None:
         at = at.astimezone(LONDON)
     hour = at.hour % 12 or 12
-    clock = f"{hour}{':%02d' % at.minute if at.minute else ''}{'am' if at.hour < 12 else 'pm'}"
+    minutes = f":{at.minute:02d}" if at.minute else ""
+    clock = f"{hour}{minutes}{'am' if at.hour < 12 else 'pm'}"
     if at.hour == 0 and at.minute == 0:
         clock = "midnight"
     elif at.hour == 12 and at.minute == 0:
@@ -40,7 +41,7 @@ def shown(value: object, label: str = "") -> str:
     """One value of a report as text for the page; `label` (the column's) says whether a
     number is money (it has "£")."""
     if value is None or value == "":
-        return "–"
+        return "\N{EN DASH}"
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, int | float):

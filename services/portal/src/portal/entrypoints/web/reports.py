@@ -8,7 +8,7 @@ declared per report in `application.chart_specs`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -33,6 +33,12 @@ FIELDS = {p: (p, p.capitalize()) for p in PARAMETERS}
 #: How many matches the picker lists at once (search narrows the rest).
 PICKER_LIMIT = 50
 SUBJECT_NAMES = {"area": "partnership area", "organisation": "organisation", "region": "region"}
+#: A report page links to its companions (the same cycle), when the person may open them.
+RELATED = {
+    "cycle-progress": ("cycle-progress-over-time",),
+    "cycle-progress-over-time": ("cycle-progress",),
+    "self-assessment-scorecards": ("self-assessment-scorecard",),
+}
 
 
 @router.get("/reports")
@@ -57,8 +63,14 @@ def _params(
     return {k: v.strip() for k, v in given.items() if v and v.strip()}
 
 
-async def _listed(reporting: Reporting, session: Session, name: str) -> ReportListing | None:
-    return next((r for r in await reporting.reports(session.token) if r.name == name), None)
+async def _listed(
+    reporting: Reporting, session: Session, name: str
+) -> tuple[ReportListing | None, list[ReportListing]]:
+    """The report called `name` if the person may open it, and its companions they may."""
+    listed = await reporting.reports(session.token)
+    found = next((r for r in listed if r.name == name), None)
+    related = [r for r in listed if r.name in RELATED.get(name, ())]
+    return found, related
 
 
 def _subject_of(about: ReportListing) -> str | None:
@@ -84,7 +96,7 @@ async def report(
     find: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     params = _params(cycle, area, organisation, region, q)
-    about = await _listed(reporting, session, name)
+    about, related = await _listed(reporting, session, name)
     if about is None:
         return render(
             request,
@@ -103,7 +115,7 @@ async def report(
     subject = _subject_of(about)
     if subject is not None and subject not in params:
         return await _picker(request, session, reporting, about, params, cycles, find)
-    page = {
+    page: dict[str, Any] = {
         "title": about.title,
         "about": about,
         "params": params,
@@ -111,6 +123,7 @@ async def report(
         "cycles": cycles,
         "regions": REGIONS,
         "width": "full",
+        "related": related,
         "shown": shown,
         "region_names": REGION_NAMES,
     }
@@ -207,7 +220,7 @@ async def choices(
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     """The picker's search as you type: the subjects matching `q` that the person may pick."""
-    about = await _listed(reporting, session, name)
+    about, _ = await _listed(reporting, session, name)
     if about is None or _subject_of(about) not in ("area", "organisation"):
         return JSONResponse({"error": f"no report {name} to pick a subject for"}, 404)
     found = await reporting.subjects(session.token, name, q, 20)

@@ -7,9 +7,8 @@ the deadline, "now" for as-at)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -20,7 +19,6 @@ from csm_kernel.errors import InvalidInput, NotFound
 
 from ...application.reports import Column, Report, ReportRequest, ReportResult, Scope, Table
 
-LONDON = ZoneInfo("Europe/London")
 #: Questionnaire statuses, in the order people read them.
 STATUSES = ("not-started", "in-progress", "delegated", "returned", "submitted", "cancelled")
 
@@ -134,104 +132,6 @@ SELECT w.organisation_id, coalesce(o.code, w.organisation_id) AS code,
 
 _COUNTS = ("issued", "delegated", "returned", "submitted")
 
-#: The journal events that move an organisation's progress through a cycle.
-_ISSUED, _SUBMITTED = "questionnaire.QuestionnaireIssued", "questionnaire.ResponseSubmitted"
-_WITHDRAWN, _CANCELLED = "questionnaire.SubmissionWithdrawn", "questionnaire.QuestionnaireCancelled"
-_SIGNED_OFF, _REOPENED = "questionnaire.CycleSignedOff", "questionnaire.ReturnReopened"
-#: A questionnaire's state as the over-time count needs it.
-_QUESTIONNAIRE_STATE = {
-    _ISSUED: "open",
-    _SUBMITTED: "submitted",
-    _WITHDRAWN: "open",
-    _CANCELLED: "cancelled",
-}
-
-# The cycle's progress events in journal order, up to the report's moment (an as-at report's
-# event position, when it has one); each organisation's region from the organisations table.
-_PROGRESS_EVENTS = """
-SELECT j.type, j.occurred_at, j.key AS organisation_id,
-       j.data->>'questionnaire_id' AS questionnaire_id
-  FROM public.journal j
- WHERE j.type = ANY($1::text[]) AND j.data->>'cycle' = $2 AND j.occurred_at <= $3
-   AND ($4::bigint IS NULL OR j.seq <= $4)
- ORDER BY j.seq
-"""
-
-
-def _days(first: date, last: date) -> list[date]:
-    """The days the over-time table samples: each week's end from `first`, and `last`."""
-    days = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
-    return days if days[-1] == last else [*days, last]
-
-
-async def progress_over_time(
-    conn: Connection, request: ReportRequest, regions: dict[str, str | None]
-) -> list[dict[str, Any]]:
-    """Per region and sampled day (weekly, London dates, and the report's own day): the share
-    of the region's organisations in the cycle that had submitted everything they owed then
-    (every questionnaire not cancelled), and that had signed off (and not been reopened).
-    Replayed from the journal, so it needs no projection of its own; `regions` maps each
-    organisation in the report to its region (the shares' denominators)."""
-    now = moment(request)
-    events = await conn.fetch(
-        _PROGRESS_EVENTS,
-        [*_QUESTIONNAIRE_STATE, _SIGNED_OFF, _REOPENED],
-        request.cycle,
-        now,
-        request.as_at_position,
-    )
-    if not events:
-        return []
-    members: dict[str | None, int] = {}
-    for region in regions.values():
-        members[region] = members.get(region, 0) + 1
-    states: dict[str, dict[str, str]] = {}
-    signed: dict[str, bool] = {}
-    out: list[dict[str, Any]] = []
-
-    def sampled(day: date) -> None:
-        done: dict[str | None, int] = dict.fromkeys(members, 0)
-        signing: dict[str | None, int] = dict.fromkeys(members, 0)
-        for org, region in regions.items():
-            done[region] += _submitted_everything(states.get(org, {}))
-            signing[region] += bool(signed.get(org))
-        for region, whole in members.items():
-            out.append(
-                {
-                    "date": day.isoformat(),
-                    "region": region,
-                    "organisations": whole,
-                    "submitted": done[region],
-                    "percent_submitted": percent(done[region], whole),
-                    "signed_off": signing[region],
-                    "percent_signed_off": percent(signing[region], whole),
-                }
-            )
-
-    first = events[0]["occurred_at"].astimezone(LONDON).date()
-    samples = iter(_days(first, now.astimezone(LONDON).date()))
-    sample = next(samples)
-    for event in events:
-        day = event["occurred_at"].astimezone(LONDON).date()
-        while day > sample:
-            sampled(sample)
-            sample = next(samples)
-        org, kind = event["organisation_id"], event["type"]
-        if kind in _QUESTIONNAIRE_STATE and event["questionnaire_id"]:
-            states.setdefault(org, {})[event["questionnaire_id"]] = _QUESTIONNAIRE_STATE[kind]
-        elif kind == _SIGNED_OFF:
-            signed[org] = True
-        elif kind == _REOPENED:
-            signed[org] = False
-    for rest in (sample, *samples):
-        sampled(rest)
-    return out
-
-
-def _submitted_everything(questionnaires: dict[str, str]) -> bool:
-    owed = [s for s in questionnaires.values() if s != "cancelled"]
-    return bool(owed) and all(s == "submitted" for s in owed)
-
 
 async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResult:
     """Per region and organisation: questionnaires by status, sign-off and deadline."""
@@ -275,9 +175,6 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
             total["organisations_submitted"], total["organisations"]
         )
         total["percent_signed_off"] = percent(total["signed_off"], total["organisations"])
-    over_time = await progress_over_time(
-        conn, request, {r["organisation_id"]: r["region"] for r in rows}
-    )
     national = {
         key: sum(t[key] for t in regions.values())
         for key in ("organisations", "signed_off", "extended", "reopenings", *_COUNTS)
@@ -330,20 +227,6 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
                     Column("last_reopened_at", "Last reopened"),
                 ],
                 rows,
-            ),
-            Table(
-                "over_time",
-                "Through the cycle, by region (weekly)",
-                [
-                    Column("date", "Date"),
-                    Column("region", "Region"),
-                    Column("organisations", "Organisations"),
-                    Column("submitted", "Submitted everything"),
-                    Column("percent_submitted", "% submitted everything"),
-                    Column("signed_off", "Signed off"),
-                    Column("percent_signed_off", "% signed off"),
-                ],
-                over_time,
             ),
         ],
         summary={
@@ -454,7 +337,7 @@ REPORTS = [
         name="cycle-progress",
         title="Cycle progress",
         description="Per region: the share of organisations that submitted everything they "
-        "owe and that signed off, now and week by week through the cycle. Per region and "
+        "owe and that signed off (week by week: cycle-progress-over-time). Per region and "
         "organisation: questionnaires issued (not counting "
         "cancelled ones), by status, % complete (submitted / issued), sign-off, the deadline "
         "(the organisation's extension if later than the close) and days to it from the as-at "
