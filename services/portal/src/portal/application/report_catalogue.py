@@ -9,6 +9,7 @@ one that needs a cycle gets the current one, and is not offered before there is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -36,6 +37,13 @@ class Offer:
     href: str
     #: Shown beside the link: what opening it will ask for.
     asks: str | None = None
+
+    @property
+    def summary(self) -> str:
+        """The description's first sentence (the rest is on the report's page)."""
+        text = self.description.replace("`", "")
+        first = re.split(r"(?<=[a-z0-9)])\.\s", text, maxsplit=1)[0].rstrip(".")
+        return first + "." if first else ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from csm_contracts.auth import Role
 from ...application.permissions import may_sign_off
 from ...application.ports import RegistrationApi
 from ...application.report_catalogue import offers
+from ...application.report_cells import shown
 from ...application.returns import by_group, current_cycle
 from .deps import Questionnaires, Registration, Reporting
 from .rendering import render
@@ -90,6 +91,7 @@ async def _reader_home(
         cycle=cycle,
         first=first,
         more=len(found) - len(first),
+        shown=shown,
     )
 
 
