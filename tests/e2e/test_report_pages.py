@@ -303,7 +303,6 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                 ("cycle-progress", f"cycle={CYCLE}"),
                 ("cycle-progress-over-time", f"cycle={CYCLE}"),
                 ("annual-report", ""),
-                ("locality-profile", f"cycle={CYCLE}&area={data['las'][1]}"),
             ):
                 opens(page, f"{portal}/reports/{name}?{query}")
                 charts = page.locator(".csm-chart")
@@ -319,6 +318,15 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                 svg_text = page.locator(".csm-chart__canvas svg").first.inner_html()
                 assert "Total" not in svg_text
                 shot(page, f"chart-{name}")
+                # The charts alone, close up, at both widths.
+                for width in (1280, 375):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    page.wait_for_timeout(300)  # vega-embed redraws to the new width
+                    for i in range(charts.count()):
+                        charts.nth(i).screenshot(
+                            path=str(ARTEFACTS / f"chart-{name}-{i + 1}-{width}.png")
+                        )
+                page.set_viewport_size({"width": 1280, "height": 900})
             # Without JavaScript the table is all there is, and it is there.
             nojs = watch(browser.new_context(java_script_enabled=False), violations).new_page()
             sign_in(nojs, portal, data["people"]["national-admin"])

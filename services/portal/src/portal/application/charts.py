@@ -46,6 +46,8 @@ class Unit:
     format: str
     #: Values arrive as percentages (0-100) and are drawn as shares of 1.
     percent: bool = False
+    #: Counted in whole numbers: no ticks between them.
+    whole: bool = False
 
 
 MONEY = Unit("£", "$,.0f")
@@ -55,7 +57,7 @@ PERCENT = Unit("%", ".0%", percent=True)
 
 def count(what: str) -> Unit:
     """A count of `what` (services, organisations, PCTs)."""
-    return Unit(f"number of {what}", ",d")
+    return Unit(f"number of {what}", ",d", whole=True)
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,8 @@ def build(spec: ChartSpec, table: JsonObject) -> Chart | None:
     if not wanted <= keys:
         return None
     points = _points(spec, table.get("rows") or [])
-    if not points:
-        return None
+    if not any(p["value"] for p in points):
+        return None  # nothing but zeros: the table says so better than an empty axis
     categories, more = _kept(spec, points)
     points = [p for p in points if p["category"] in categories]
     subtitle = None
@@ -226,7 +228,12 @@ def _value_axis(spec: ChartSpec) -> dict[str, Any]:
         "field": "value",
         "type": "quantitative",
         "title": _axis_title(spec),
-        "axis": {"format": spec.unit.format, "tickCount": 5, "labelFlush": True},
+        "axis": {
+            "format": spec.unit.format,
+            "tickCount": 5,
+            "labelFlush": True,
+            **({"tickMinStep": 1} if spec.unit.whole else {}),
+        },
         **({"scale": scale} if scale else {}),
         **({"stack": "zero"} if spec.kind == "stacked" else {"stack": None}),
     }
