@@ -173,7 +173,8 @@ def _colour(spec: ChartSpec, field_name: str, domain: list[str]) -> dict[str, An
         "title": None,
         "sort": domain,
         "scale": {"domain": domain, "range": colours[: len(domain)] or colours[:1]},
-        "legend": {"orient": "bottom", "direction": "horizontal", "labelLimit": 260},
+        # Two columns fit a phone's width; one row of many entries did not.
+        "legend": {"orient": "bottom", "direction": "vertical", "columns": 2, "labelLimit": 160},
     }
 
 
@@ -230,7 +231,9 @@ def _value_axis(spec: ChartSpec) -> dict[str, Any]:
         "title": _axis_title(spec),
         "axis": {
             "format": spec.unit.format,
-            "tickCount": 5,
+            # About one tick per 90 pixels, so a phone's narrow axis keeps its labels apart.
+            "tickCount": {"signal": "ceil(width / 90)"},
+            "labelOverlap": True,
             "labelFlush": True,
             **({"tickMinStep": 1} if spec.unit.whole else {}),
         },
@@ -254,7 +257,7 @@ def _bars(spec: ChartSpec, points: list[dict[str, Any]], categories: list[str]) 
             "type": "nominal",
             "title": spec.category_title,
             "sort": categories,
-            "axis": {"labelLimit": 220},
+            "axis": {"labelLimit": 260},
         },
         "x": _value_axis(spec),
         "tooltip": [
@@ -295,7 +298,12 @@ def _line(spec: ChartSpec, points: list[dict[str, Any]]) -> dict[str, Any]:
             "field": "category",
             "type": "temporal",
             "title": spec.category_title,
-            "axis": {"format": "%-d %b", "labelAngle": 0, "tickCount": 6},
+            "axis": {
+                "format": "%-d %b",
+                "labelAngle": 0,
+                "tickCount": {"signal": "ceil(width / 110)"},
+                "labelOverlap": True,
+            },
         },
         "y": _value_axis(spec),
         "color": _colour(spec, groups, group_values),
@@ -304,7 +312,7 @@ def _line(spec: ChartSpec, points: list[dict[str, Any]]) -> dict[str, Any]:
         encoding["strokeDash"] = {"field": "measure", "type": "nominal", "title": None}
     return {
         "height": 260,
-        "mark": {"type": "line", "interpolate": "step-after", "point": False},
+        "mark": {"type": "line", "interpolate": "step-after", "point": True},
         "encoding": encoding,
     }
 

@@ -16,6 +16,9 @@
       return;
     }
     var spec = JSON.parse(source.textContent);
+    // The figure's caption says what the chart shows (and wraps on a phone, which an SVG
+    // title does not): the spec keeps its title for anyone using it on its own.
+    delete spec.title;
     var figure = container.closest("figure");
     window
       .vegaEmbed(container, spec, {
