@@ -36,6 +36,8 @@ GRADE_COLOURS = ("#d4351c", "#f47738", "#ffdd00", "#cce2d8", "#00703c", "#005a30
 #: British number formats for d3-format (Vega-Lite's `config.locale`): £ and thousands commas.
 LOCALE = {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["£", ""]}
 FONT = "GDS Transport, arial, sans-serif"
+#: Below this width (px) a chart lays itself out for a phone.
+NARROW = 600
 
 
 @dataclass(frozen=True)
@@ -173,8 +175,13 @@ def _colour(spec: ChartSpec, field_name: str, domain: list[str]) -> dict[str, An
         "title": None,
         "sort": domain,
         "scale": {"domain": domain, "range": colours[: len(domain)] or colours[:1]},
-        # Two columns fit a phone's width; one row of many entries did not.
-        "legend": {"orient": "bottom", "direction": "vertical", "columns": 2, "labelLimit": 160},
+        # One row of many entries ran off a phone's screen: one column there, three wider.
+        "legend": {
+            "orient": "bottom",
+            "direction": "vertical",
+            "columns": {"expr": f"containerSize()[0] < {NARROW} ? 1 : 3"},
+            "labelLimit": 200,
+        },
     }
 
 
@@ -210,7 +217,7 @@ def build(spec: ChartSpec, table: JsonObject) -> Chart | None:
         "config": {
             "locale": {"number": LOCALE},
             "font": FONT,
-            "axis": {"labelFontSize": 13, "titleFontSize": 14, "labelLimit": 220},
+            "axis": {"labelFontSize": 13, "titleFontSize": 14},
             "legend": {"labelFontSize": 13},
             "title": {"fontSize": 16, "anchor": "start", "subtitleFontSize": 13},
             "view": {"stroke": None},
@@ -257,7 +264,8 @@ def _bars(spec: ChartSpec, points: list[dict[str, Any]], categories: list[str]) 
             "type": "nominal",
             "title": spec.category_title,
             "sort": categories,
-            "axis": {"labelLimit": 260},
+            # Long category names take at most 40% of a phone's width (the table has them whole).
+            "axis": {"labelLimit": {"expr": "max(100, min(260, containerSize()[0] * 0.4))"}},
         },
         "x": _value_axis(spec),
         "tooltip": [
