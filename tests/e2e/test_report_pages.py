@@ -225,15 +225,19 @@ def main_links(page: Any) -> list[str]:
     return sorted({h for h in hrefs if "/download" not in h and not h.startswith("/#")})
 
 
-def every_report_opens(page: Any, portal: str) -> list[str]:
+def every_report_opens(page: Any, portal: str, role: str) -> list[str]:
     """Every report the reports page offers opens; one about an area or organisation asks
     which, and the first choice opens."""
     opens(page, f"{portal}/reports")
     offered = [h for h in main_links(page) if h.startswith("/reports/")]
     assert offered
+    pictured = False
     for href in offered:
         opens(page, portal + href)
         if page.locator("form.csm-picker-choose").count():
+            if not pictured:
+                shot(page, f"picker-{role}")
+                pictured = True
             page.click("form.csm-picker-choose button")
             page.wait_for_load_state()
             assert "/reports/" in page.url and page.locator("h1").count() == 1
@@ -265,9 +269,21 @@ def test_every_role_sees_only_reports_that_open(stack, data) -> None:
                     shot(page, f"{role}-home")
                     for link in main_links(page):
                         opens(page, portal + link)
-                offered = every_report_opens(page, portal)
+                offered = every_report_opens(page, portal, role)
                 page.goto(f"{portal}/reports")
                 shot(page, f"reports-{role}")
+                if role == "national-admin":
+                    # Search as you type: the organisations matching what is typed, and the
+                    # chosen one's report.
+                    pct = data["pcts"][1][0]
+                    opens(page, f"{portal}/reports/return-progress?cycle={CYCLE}")
+                    page.locator("#find").press_sequentially(pct[:3].lower(), delay=80)
+                    option = page.locator(".autocomplete__option", has_text=pct)
+                    option.wait_for()
+                    page.screenshot(path=str(ARTEFACTS / "picker-typing-1280.png"))
+                    option.click()
+                    page.wait_for_url(re.compile(rf"organisation={pct}"))
+                    assert pct in page.locator("main").inner_text()
                 if role == "mapping-lead":
                     assert not any("annual-report" in h for h in offered)
                     assert any("self-assessment-scorecard?organisation=" in h for h in offered)

@@ -20,10 +20,7 @@ def when(at: datetime) -> str:
     hour = at.hour % 12 or 12
     minutes = f":{at.minute:02d}" if at.minute else ""
     clock = f"{hour}{minutes}{'am' if at.hour < 12 else 'pm'}"
-    if at.hour == 0 and at.minute == 0:
-        clock = "midnight"
-    elif at.hour == 12 and at.minute == 0:
-        clock = "midday"
+    clock = {"12am": "midnight", "12pm": "midday"}.get(clock, clock)
     return f"{at.day} {at:%B %Y} at {clock}"
 
 

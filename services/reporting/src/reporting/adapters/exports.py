@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -22,6 +23,8 @@ from openpyxl.utils import get_column_letter
 
 from ..application.reports import ReportResult, Table
 from .cells import csv_field, xlsx_row
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def cell(value: Any) -> Any:
@@ -96,7 +99,9 @@ def readme(result: ReportResult, about: Mapping[str, object], files: Sequence[st
     """The ZIP's README: what the report covers and when, its headline figures, and what
     each CSV holds."""
     lines = [str(about.get("report", "Report")), ""]
-    lines += [f"{key}: {value}" for key, value in about_rows(about) if key != "Report"]
+    for key, value in about.items():
+        if key != "report":
+            lines.append(f"{_label(key)}: {_in_words(value)}")
     if result.summary:
         lines += ["", "Summary (also in summary.csv):"]
         lines += [f"  {_label(k)}: {cell(v)}" for k, v in result.summary.items()]
@@ -126,6 +131,24 @@ def to_csv(result: ReportResult, about: Mapping[str, object]) -> bytes:
             figures = [["Figure", "Value"]] + [[_label(k), v] for k, v in result.summary.items()]
             archive.writestr("summary.csv", ("\ufeff" + _csv_text(figures)).encode("utf-8"))
     return buffer.getvalue()
+
+
+def _in_words(value: object) -> str:
+    """A time as people read it, on England's clock, with the exact ISO time after it:
+    "6 December 2026 at 4:46pm (2026-12-06T16:46:00+00:00)"; anything else as it is."""
+    at = value
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        return str(cell(value))
+    local = at.astimezone(LONDON)
+    minutes = f":{local.minute:02d}" if local.minute else ""
+    clock = f"{local.hour % 12 or 12}{minutes}{'am' if local.hour < 12 else 'pm'}"
+    clock = {"12am": "midnight", "12pm": "midday"}.get(clock, clock)
+    return f"{local.day} {local:%B %Y} at {clock} ({at.isoformat()})"
 
 
 def _label(key: str) -> str:
