@@ -245,3 +245,4 @@ def test_values_read_as_people_write_them() -> None:
     assert shown("2026-12-06T08:14:00+00:00") == "6 December 2026 at 8:14am"
     assert shown("2026-07-01T12:00:00+00:00") == "1 July 2026 at 1pm"  # BST
     assert shown(None) == "\N{EN DASH}" and shown("2010-04-01") == "1 April 2010"
+    assert shown(66.7, "% complete") == "66.7%" and shown(50.0, "% signed off") == "50%"

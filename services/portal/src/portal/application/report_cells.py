@@ -24,7 +24,9 @@ def when(at: datetime) -> str:
     return f"{at.day} {at:%B %Y} at {clock}"
 
 
-def _number(value: float, money: bool) -> str:
+def _number(value: float, money: bool, share: bool = False) -> str:
+    if share:
+        return f"{value:,.1f}".removesuffix(".0") + "%"
     if money:
         whole = round(value) == value or abs(value) >= 1000
         text = f"{abs(value):,.0f}" if whole else f"{abs(value):,.2f}"
@@ -36,13 +38,13 @@ def _number(value: float, money: bool) -> str:
 
 def shown(value: object, label: str = "") -> str:
     """One value of a report as text for the page; `label` (the column's) says whether a
-    number is money (it has "£")."""
+    number is money (it has "£") or a percentage (it has "%")."""
     if value is None or value == "":
         return "\N{EN DASH}"
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, int | float):
-        return _number(value, "£" in label)
+        return _number(value, "£" in label, "%" in label)
     if isinstance(value, list):
         return ", ".join(shown(v) for v in value)
     if isinstance(value, dict):
