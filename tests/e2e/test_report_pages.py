@@ -334,10 +334,15 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                 svg_text = page.locator(".csm-chart__canvas svg").first.inner_html()
                 assert "Total" not in svg_text
                 shot(page, f"chart-{name}")
-                # The charts alone, close up, at both widths.
+                # The charts alone, close up, at both widths (loaded at that width, as a phone
+                # would: a chart lays itself out for the width it is first drawn at).
                 for width in (1280, 375):
                     page.set_viewport_size({"width": width, "height": 900})
-                    page.wait_for_timeout(300)  # vega-embed redraws to the new width
+                    page.reload()
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll('.csm-chart__canvas')]"
+                        ".every(c => c.querySelector('svg .mark-rect, svg .mark-line'))"
+                    )
                     for i in range(charts.count()):
                         charts.nth(i).screenshot(
                             path=str(ARTEFACTS / f"chart-{name}-{i + 1}-{width}.png")

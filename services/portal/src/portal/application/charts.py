@@ -226,7 +226,7 @@ def build(spec: ChartSpec, table: JsonObject) -> Chart | None:
     return Chart(spec.title, subtitle, spec.table, vl)
 
 
-def _value_axis(spec: ChartSpec) -> dict[str, Any]:
+def _value_axis(spec: ChartSpec, vertical: bool = False) -> dict[str, Any]:
     scale: dict[str, Any] = {}
     if spec.domain is not None:
         scale["domain"] = list(spec.domain)
@@ -238,8 +238,9 @@ def _value_axis(spec: ChartSpec) -> dict[str, Any]:
         "title": _axis_title(spec),
         "axis": {
             "format": spec.unit.format,
-            # About one tick per 90 pixels, so a phone's narrow axis keeps its labels apart.
-            "tickCount": {"signal": "ceil(width / 90)"},
+            # About one tick per 90 pixels across, so a phone's narrow axis keeps its labels
+            # apart; five up a vertical one.
+            "tickCount": 5 if vertical else {"signal": "ceil(width / 90)"},
             "labelOverlap": True,
             "labelFlush": True,
             **({"tickMinStep": 1} if spec.unit.whole else {}),
@@ -313,7 +314,7 @@ def _line(spec: ChartSpec, points: list[dict[str, Any]]) -> dict[str, Any]:
                 "labelOverlap": True,
             },
         },
-        "y": _value_axis(spec),
+        "y": _value_axis(spec, vertical=True),
         "color": _colour(spec, groups, group_values),
     }
     if spec.series and len(spec.measures) > 1:
