@@ -265,6 +265,15 @@ def test_every_role_sees_only_reports_that_open(stack, data) -> None:
                 page.set_default_timeout(30_000)
                 sign_in(page, portal, people[role])
                 page.wait_for_url(re.compile(re.escape(home)))
+                # No navigation link leads to an error page.
+                nav = page.eval_on_selector_all(
+                    ".govuk-service-navigation a[href^='/']",
+                    "links => links.map(a => a.getAttribute('href'))",
+                )
+                assert "/reports" in nav
+                for link in sorted(set(nav)):
+                    opens(page, portal + link)
+                page.goto(portal + home)
                 if role in ("regulator", "auditor"):
                     shot(page, f"{role}-home")
                     for link in main_links(page):
