@@ -464,7 +464,7 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             reload_until(page, report, "csm-grade--yellow")
             shot(page, "15-report")
             with page.expect_download() as download:
-                page.click("a:has-text('CSV')")
+                page.click("a:has-text('Download this table (CSV)')")
             assert download.value.suggested_filename.endswith(".csv")
 
             # Once signed off, no service can be added: no button, and the page refuses.

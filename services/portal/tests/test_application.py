@@ -102,7 +102,10 @@ def test_only_the_lead_signs_off_a_return_ready_for_it() -> None:
 def test_where_the_start_page_sends_each_role() -> None:
     assert home_of(_principal(Role.MAPPING_LEAD)) == "/dashboard"
     assert home_of(_principal(Role.GROUP_OWNER)) == "/dashboard"
-    assert home_of(_principal(Role.AUDITOR)) == "/national"
+    assert home_of(_principal(Role.NATIONAL_ADMIN)) == "/national"
+    # Regulators and auditors land on pages made for them.
+    assert home_of(_principal(Role.REGULATOR)) == "/regulator"
+    assert home_of(_principal(Role.AUDITOR)) == "/auditor"
     assert home_of(_principal()) is None
 
 

@@ -86,3 +86,53 @@ async def test_unknown_cycle_organisation_and_region(reporting_db) -> None:
         await reporting_db.report("return-progress", cycle=CYCLE, organisation="9ZZ")
     with pytest.raises(InvalidInput, match="region"):
         await reporting_db.report("cycle-progress", cycle=CYCLE, region="mars")
+
+
+async def test_cycle_progress_shares_per_region_now_and_week_by_week(reporting_db) -> None:
+    progress_history(reporting_db.history)
+    await reporting_db.record()
+    result = await reporting_db.report("cycle-progress", cycle=CYCLE, as_at=at(3, 20))
+    regions, _ = result.tables
+    london = {r["region"]: r for r in regions.rows}["london"]
+    # 00AA submitted everything it owes and signed off; 5A4 did neither.
+    assert london["organisations"] == 2 and london["organisations_submitted"] == 1
+    assert london["percent_organisations_submitted"] == 50.0
+    assert london["percent_signed_off"] == 50.0
+    weekly = await reporting_db.report("cycle-progress-over-time", cycle=CYCLE, as_at=at(3, 20))
+    [over_time] = weekly.tables
+    assert over_time.name == "over_time"
+    week = {(r["date"], r["region"]): r for r in over_time.rows}
+    # Weekly from the first questionnaire issued (2 November) to the last event (5 March).
+    dates = sorted({r["date"] for r in over_time.rows})
+    assert dates[0] == "2009-11-02" and dates[-1] == "2010-03-05"
+    assert dates[1] == "2009-11-09" and len(dates) == 19
+    shares = [
+        (week[(d, "london")]["percent_submitted"], week[(d, "london")]["percent_signed_off"])
+        for d in ("2009-11-09", "2009-11-16", "2009-11-23", "2010-01-25", "2010-02-15")
+    ]
+    # 00AA: both submitted on 16 November, one withdrawn the next day and resubmitted on
+    # 21 January; signed off on 10 February.
+    assert shares == [(0.0, 0.0), (50.0, 0.0), (0.0, 0.0), (50.0, 0.0), (50.0, 50.0)]
+    assert week[("2010-03-05", "north-east")] == {
+        "date": "2010-03-05",
+        "region": "north-east",
+        "organisations": 1,
+        "submitted": 0,
+        "percent_submitted": 0.0,
+        "signed_off": 0,
+        "percent_signed_off": 0.0,
+    }
+    # As at before the sign-off, the replay stops there too.
+    assert weekly.summary == {
+        "organisations": 3,
+        "submitted_everything": 1,
+        "signed_off": 1,
+        "weeks": 19,
+    }
+    then = await reporting_db.report("cycle-progress-over-time", cycle=CYCLE, as_at=at(2, 9))
+    assert max(r["date"] for r in then.tables[0].rows) == "2010-02-09"
+    assert all(r["signed_off"] == 0 for r in then.tables[0].rows)
+    # Live, long after the cycle, it ends at the last event (the late sign-off, 5 March).
+    live = await reporting_db.report("cycle-progress-over-time", cycle=CYCLE)
+    assert live.tables[0].rows[-1]["date"] == "2010-03-05"
+    assert sum(r["signed_off"] for r in live.tables[0].rows[-2:]) == 1

@@ -45,5 +45,7 @@ async def test_control_characters_in_names_and_filters_do_not_break_an_xlsx_down
         list(row) for row in about.iter_rows(values_only=True)
     ]
     # The CSV keeps the text as it is: only the spreadsheet cannot hold it.
-    r = await c.get("/reports/organisations", headers=admin, params={"format": "csv"})
+    r = await c.get(
+        "/reports/organisations", headers=admin, params={"format": "csv", "table": "organisations"}
+    )
     assert r.status_code == 200 and "Bell\x07 and escape\x1b PCT" in r.content.decode("utf-8-sig")

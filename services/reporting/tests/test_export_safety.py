@@ -11,6 +11,7 @@ import io
 import re
 import socket
 import uuid
+import zipfile
 from collections.abc import AsyncIterator
 
 import httpx
@@ -50,23 +51,33 @@ def csv_lines(content: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
 
 
+def unzipped(content: bytes) -> dict[str, str]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return {n: archive.read(n).decode("utf-8-sig") for n in archive.namelist()}
+
+
 async def test_formula_names_come_out_of_csv_as_quoted_text(reporting_app) -> None:
     hostile_history(reporting_app)
     await reporting_app.record()
     c, admin = reporting_app.client, reporting_app.admin
     r = await c.get("/reports/organisations", headers=admin, params={"format": "csv"})
     assert r.status_code == 200, r.text
-    text = r.content.decode("utf-8-sig")
+    files = unzipped(r.content)
+    text = files["organisations.csv"]
     # Quoted, with the single quote in front: a spreadsheet shows it and runs nothing.
     assert '"5H1","\'=HYPERLINK(""http://x"",""y"")"' in text
     assert '"5H2","\'=cmd|\' /C calc\'!A0"' in text
-    lines = csv_lines(r.content)
+    lines = csv_lines(text.encode())
     names = {line[0]: line[1] for line in lines if line and line[0] in ("5H1", "5H2", "5A4")}
     assert names == {"5H1": "'" + HYPERLINK, "5H2": "'" + CALC, "5A4": "Anytown PCT"}
     # A true number stays a bare number.
-    assert '"Organisations",5\r\n' in text
+    assert '"Organisations",5\r\n' in files["summary.csv"]
 
-    r = await c.get("/reports/directory", headers=admin, params={"cycle": CYCLE, "format": "csv"})
+    r = await c.get(
+        "/reports/directory",
+        headers=admin,
+        params={"cycle": CYCLE, "format": "csv", "table": "services"},
+    )
     assert r.status_code == 200, r.text
     lines = csv_lines(r.content)
     header = next(line for line in lines if line[:1] == ["Service"])
@@ -117,7 +128,7 @@ async def test_a_download_names_its_file_per_rfc_6266(reporting_app) -> None:
         for fmt in ("csv", "xlsx"):
             r = await c.get(f"/reports/{report}", headers=admin, params={**params, "format": fmt})
             assert r.status_code == 200, r.text
-            name = rf"{stem}-{_STAMP}\.{fmt}"
+            name = rf"{stem}-{_STAMP}\.{'zip' if fmt == 'csv' else fmt}"
             assert re.fullmatch(
                 rf"attachment; filename=\"({name})\"; filename\*=UTF-8''\1",
                 r.headers["content-disposition"],

@@ -15,14 +15,22 @@ from csm_kernel.auth import Principal
 from csm_kernel.clock import FixedClock
 from csm_kernel.database import Connection
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
-from reporting.application.ports import JournalMoment
+from reporting.application.ports import JournalMoment, Subject, SubjectPage
 from reporting.application.report_queries import (
     ReportAnswer,
     ReportFile,
     ReportParameters,
     ReportQueries,
 )
-from reporting.application.reports import Report, ReportRequest, ReportResult, Reports, Scope
+from reporting.application.reports import (
+    Column,
+    Report,
+    ReportRequest,
+    ReportResult,
+    Reports,
+    Scope,
+    Table,
+)
 
 NOW = datetime(2010, 3, 15, 12, 0, tzinfo=UTC)
 BEGAN = datetime(2009, 10, 1, tzinfo=UTC)
@@ -67,7 +75,8 @@ class FakeRunner:
         self.as_at_asked: list[ReportRequest] = []
 
     def result(self) -> ReportResult:
-        return ReportResult(tables=[], summary={"services": 3}, about={"area_name": "Anytown"})
+        table = Table("services", "Services", [Column("name", "Name")], [{"name": "A"}])
+        return ReportResult(tables=[table], summary={"services": 3}, about={"area_name": "Anytown"})
 
     async def live(
         self, report: Report, request: ReportRequest
@@ -111,11 +120,29 @@ class FakeFiles:
 
     def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
         self.abouts.append(about)
-        return b"csv"
+        return b"zip"
+
+    def csv_table(self, table: Table) -> bytes:
+        return f"csv of {table.name}".encode()
 
     def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
         self.abouts.append(about)
         return b"xlsx"
+
+
+class FakeSubjects:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None, str | None]] = []
+
+    async def areas(self, search: str | None, limit: int) -> SubjectPage:
+        self.asked.append(("areas", search, None))
+        return SubjectPage([Subject("00AA", "Anytown")], 1)
+
+    async def organisations(
+        self, search: str | None, limit: int, only: str | None = None
+    ) -> SubjectPage:
+        self.asked.append(("organisations", search, only))
+        return SubjectPage([Subject(only or "5B1", "Somewhere")], 1)
 
 
 class World:
@@ -123,9 +150,10 @@ class World:
         self.runner = FakeRunner()
         self.timetables = FakeTimetables()
         self.files = FakeFiles()
+        self.subjects = FakeSubjects()
         self.clock = FixedClock(NOW)
         self.queries = ReportQueries(
-            CATALOGUE, self.runner, self.timetables, self.files, self.clock
+            CATALOGUE, self.runner, self.timetables, self.files, self.subjects, self.clock
         )
 
     async def ask(
@@ -284,8 +312,12 @@ async def test_leads_read_area_reports_and_their_own_organisation(world: World) 
 
 async def test_files_are_named_after_what_they_cover(world: World) -> None:
     file = await world.ask("area", cycle="2009-10", area="00AA", format="csv")
+    assert file == ReportFile(b"zip", "application/zip", "area-2009-10-00AA-20100315T120000Z.zip")
+    file = await world.ask("area", cycle="2009-10", area="00AA", format="csv", table="services")
     assert file == ReportFile(
-        b"csv", "text/csv; charset=utf-8", "area-2009-10-00AA-20100315T120000Z.csv"
+        b"csv of services",
+        "text/csv; charset=utf-8",
+        "area-2009-10-00AA-20100315T120000Z-services.csv",
     )
     assert world.files.abouts[-1]["area_name"] == "Anytown"
     file = await world.ask(
@@ -295,4 +327,54 @@ async def test_files_are_named_after_what_they_cover(world: World) -> None:
     assert file.filename == "own-2009-10-5A4-20100220T093000Z.xlsx"
     assert file.media_type.startswith("application/vnd.openxmlformats")
     file = await world.ask("everyone", format="csv")
-    assert isinstance(file, ReportFile) and file.filename == "everyone-20100315T120000Z.csv"
+    assert isinstance(file, ReportFile) and file.filename == "everyone-20100315T120000Z.zip"
+
+
+async def test_a_table_that_is_not_there_is_refused_naming_the_tables(world: World) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        await world.ask("everyone", format="csv", table="grades")
+    assert refused(exc) == ("table", "this report has no table 'grades' (its tables: services)")
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        ADMIN,
+        LEAD,
+        principal(Role.REGULATOR),
+        principal(Role.AUDITOR),
+        principal(Role.GROUP_OWNER, org="5A4"),
+    ],
+)
+async def test_what_is_listed_as_readable_is_what_opens(world: World, caller: Principal) -> None:
+    """The list the portal offers and the check a report applies are one rule: every listed
+    report opens for its subject, and every report left out is refused."""
+    listed = {r.name: a for r, a in world.queries.readable(caller)}
+    for report in CATALOGUE:
+        subject = {
+            Scope.AREA: {"area": "00AA"},
+            Scope.ORGANISATION: {"organisation": caller.organisation_id or "5B1"},
+            Scope.REGION: {"region": "north-east"},
+            Scope.NATIONAL: {},
+        }[report.scope]
+        if report.name in listed:
+            assert await world.ask(report.name, caller, cycle="2009-10", **subject)
+        else:
+            with pytest.raises(Forbidden):
+                await world.ask(report.name, caller, cycle="2009-10", **subject)
+    local = caller.has(Role.MAPPING_LEAD, Role.GROUP_OWNER)
+    assert listed.get("own") == ("own" if local else "any")
+
+
+async def test_a_lead_picks_only_their_own_organisation(world: World) -> None:
+    page = await world.queries.subject_choices("own", LEAD, "any", 10)
+    assert [s.code for s in page.subjects] == ["5A4"]
+    assert world.subjects.asked[-1] == ("organisations", "any", "5A4")
+    await world.queries.subject_choices("own", ADMIN, None, 10)
+    assert world.subjects.asked[-1] == ("organisations", None, None)
+    await world.queries.subject_choices("area", LEAD, "any", 10)
+    assert world.subjects.asked[-1] == ("areas", "any", None)
+    with pytest.raises(Forbidden):
+        await world.queries.subject_choices("national-only", LEAD, None, 10)
+    with pytest.raises(InvalidInput):
+        await world.queries.subject_choices("national", ADMIN, None, 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -41,11 +42,16 @@ async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) 
     # The time of the newest event the report's projections hold.
     assert body["about"]["data_as_at"].startswith("2009-09-01T00:03")
     r = await c.get("/reports/organisations", headers=admin, params={"format": "csv"})
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     assert 'filename="organisations-' in r.headers["content-disposition"]
-    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert lines[0] == ["Report", "Organisations"]
-    assert [
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        files = {n: archive.read(n).decode("utf-8-sig") for n in archive.namelist()}
+    assert sorted(files) == ["README.txt", "organisations.csv", "summary.csv"]
+    assert files["README.txt"].startswith("Organisations\r\n")
+    assert "Generated at: " in files["README.txt"]
+    # Each CSV is one table: a header, then one row per organisation, nothing else.
+    lines = list(csv.reader(io.StringIO(files["organisations.csv"])))
+    assert lines[0] == [
         "Code",
         "Name",
         "Kind",
@@ -53,8 +59,26 @@ async def test_a_report_as_json_csv_and_xlsx_says_what_it_covers(reporting_app) 
         "Partnership areas",
         "Mapping lead",
         "Registered",
-    ] in lines
-    assert any(line[:2] == ["5A1", "Town 1 PCT"] for line in lines)
+    ]
+    assert [line[:2] for line in lines[1:]] == [
+        ["5A0", "Town 0 PCT"],
+        ["5A1", "Town 1 PCT"],
+        ["5A2", "Town 2 PCT"],
+    ]
+    # Times in ISO 8601.
+    assert datetime.fromisoformat(lines[1][6]).tzinfo is not None
+    assert list(csv.reader(io.StringIO(files["summary.csv"]))) == [
+        ["Figure", "Value"],
+        ["Organisations", "3"],
+    ]
+    r = await c.get(
+        "/reports/organisations",
+        headers=admin,
+        params={"format": "csv", "table": "organisations"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"].endswith("-organisations.csv")
+    assert list(csv.reader(io.StringIO(r.content.decode("utf-8-sig")))) == lines
     r = await c.get("/reports/organisations", headers=admin, params={"format": "xlsx"})
     assert r.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(r.content))

@@ -45,6 +45,20 @@ async def test_the_national_scorecards_count_each_grade(reporting_db) -> None:
         "not graded": 0,
     }
     assert result.summary["pcts"] == 2 and result.summary["submitted"] == 2
+    # The national distribution per topic: how many PCTs got each grade in it.
+    by_topic = {
+        r["topic"]: {k: v for k, v in r.items() if k != "topic" and v}
+        for r in result.tables[2].rows
+    }
+    assert result.tables[2].name == "grades_by_topic"
+    assert by_topic == {
+        "Assessing need and reviewing service provision": {"green": 1, "red": 1},
+        "Shaping the structure of supply": {"green": 1, "red": 1},
+        "Managing demand": {"green": 1, "red": 1},
+        "Clinical decision making": {"dark-green": 1, "red": 1},
+        "Managing performance": {"yellow": 1, "amber": 1},
+        "Patient and public feedback": {"pale-green": 1, "yellow": 1},
+    }
     london = await reporting_db.report(
         "self-assessment-scorecards", cycle="2009-10", region="london"
     )

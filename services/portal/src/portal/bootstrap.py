@@ -201,6 +201,15 @@ def _mount_assets(app: FastAPI, node_modules: Path) -> None:
     app.mount("/static/govuk", StaticFiles(directory=govuk), name="govuk")
     if htmx.is_dir():
         app.mount("/static/htmx", StaticFiles(directory=htmx), name="htmx")
+    # Report charts (Vega-Lite drawn by vega-embed) and the subject picker's autocomplete.
+    for mount, built in (
+        ("vega", node_modules / "vega" / "build"),
+        ("vega-lite", node_modules / "vega-lite" / "build"),
+        ("vega-embed", node_modules / "vega-embed" / "build"),
+        ("autocomplete", node_modules / "accessible-autocomplete" / "dist"),
+    ):
+        if built.is_dir():
+            app.mount(f"/static/{mount}", StaticFiles(directory=built), name=mount)
     own = Path(__file__).parent / "static"
     app.mount("/static/portal", StaticFiles(directory=own), name="portal")
 

@@ -32,6 +32,7 @@ from .adapters.projector import REBUILD_PARALLEL, Projector
 from .adapters.replay_subjects import ProjectionSubjects
 from .adapters.reports import REPORTS
 from .adapters.runner import ReportRunner
+from .adapters.subjects import PostgresSubjects
 from .adapters.timetables import JournalTimetables
 from .application.journalling import Journalling
 from .application.ports import ReceivedEvents
@@ -89,6 +90,7 @@ def bootstrap(
             ReportRunner(pool, projections),
             JournalTimetables(pool),
             SpreadsheetFiles(),
+            PostgresSubjects(pool),
         ),
         admin=ProjectionAdmin(projector),
         organisations=PostgresOrganisations(pool),

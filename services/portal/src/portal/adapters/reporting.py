@@ -6,11 +6,12 @@ from collections.abc import Mapping
 
 from pydantic import TypeAdapter
 
-from ..application.models import JsonObject, ReportFile, ReportListing
+from ..application.models import JsonObject, ReportFile, ReportListing, SubjectChoices
 from .api import Api
 
 _LISTED = TypeAdapter(list[ReportListing])
 _OBJECT = TypeAdapter(JsonObject)
+_SUBJECTS = TypeAdapter(SubjectChoices)
 
 
 class HttpReporting:
@@ -29,4 +30,12 @@ class HttpReporting:
             content=reply.content,
             content_type=reply.headers.get("content-type"),
             content_disposition=reply.headers.get("content-disposition"),
+        )
+
+    async def subjects(
+        self, token: str, name: str, search: str | None, limit: int
+    ) -> SubjectChoices:
+        params = {"limit": str(limit), **({"q": search} if search else {})}
+        return await self.api.fetch(
+            _SUBJECTS, "GET", f"/reports/{name}/subjects", token=token, params=params
         )

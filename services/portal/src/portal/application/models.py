@@ -341,6 +341,24 @@ class ReportListing(ReadModel):
     description: str | None = ""
     scope: str | None = None
     needs_cycle: bool = True
+    #: Area and organisation reports: "any" subject may be picked, or only the person's
+    #: "own" organisation; None for national reports.
+    subject: str | None = None
+
+
+class SubjectChoice(ReadModel):
+    """An area or organisation a report can be about, as a picker offers it."""
+
+    code: str
+    name: str
+    region: str | None = None
+
+
+class SubjectChoices(ReadModel):
+    """`GET /reports/{name}/subjects`: the first matches, and how many match in all."""
+
+    subjects: list[SubjectChoice]
+    total: int
 
 
 class ReportFile(ReadModel):

@@ -32,9 +32,14 @@ def may_sign_off(principal: Principal, status: ReturnStatus) -> bool:
 
 def home_of(principal: Principal) -> str | None:
     """Where the start page sends a signed-in person: those who answer to their dashboard,
-    readers to the national pages; anyone else stays on the start page."""
+    the national team to its pages, regulators and auditors to the pages made for them;
+    anyone else stays on the start page."""
     if answers_questionnaires(principal):
         return "/dashboard"
-    if reads_nationally(principal):
+    if principal.has(Role.NATIONAL_ADMIN):
         return "/national"
+    if principal.has(Role.REGULATOR):
+        return "/regulator"
+    if principal.has(Role.AUDITOR):
+        return "/auditor"
     return None

@@ -33,6 +33,7 @@ from .models import (
     ServiceRecord,
     ServicesPage,
     SignedOff,
+    SubjectChoices,
     Tokens,
 )
 from .way_back_in import CurrentLead, LinkStatus
@@ -180,6 +181,10 @@ class ReportingApi(Protocol):
     async def report(self, token: str, name: str, params: Mapping[str, str]) -> JsonObject: ...
 
     async def report_file(self, token: str, name: str, params: Mapping[str, str]) -> ReportFile: ...
+
+    async def subjects(
+        self, token: str, name: str, search: str | None, limit: int
+    ) -> SubjectChoices: ...
 
 
 class NotificationApi(Protocol):

@@ -1,4 +1,5 @@
-"""Reports as files: CSV and XLSX, each saying what it covers and when its data is from.
+"""Reports as files: CSV (one table per file; a ZIP of them with a README for the whole
+report) and XLSX, each saying what it covers and when its data is from.
 
 Every value goes through `cells` on its way into a file (`csv_field`, `xlsx_row`), labels and
 titles included, so no name or answer can reach the reader's spreadsheet as a formula."""
@@ -7,16 +8,23 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+import math
+import re
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from ..application.reports import ReportResult
+from ..application.reports import ReportResult, Table
 from .cells import csv_field, xlsx_row
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def cell(value: Any) -> Any:
@@ -35,29 +43,116 @@ def about_rows(about: Mapping[str, object]) -> list[tuple[str, Any]]:
     return [(key.replace("_", " ").capitalize(), cell(value)) for key, value in about.items()]
 
 
-def to_csv(result: ReportResult, about: Mapping[str, object]) -> bytes:
-    """One CSV: the scope lines, then each table under its title, separated by a blank line.
-    Numbers are written bare, every text quoted and neutralised (see `cells`)."""
+class _PlainDecimal(Decimal):
+    """A Decimal that prints without an exponent (`760000`, never `7.6E+5`), still a number
+    to the CSV writer (written bare, not quoted)."""
+
+    def __str__(self) -> str:
+        return format(self, "f")
+
+
+def plain(value: Any) -> Any:
+    """A value as one CSV field: numbers in plain notation, times and dates in ISO 8601,
+    lists and mappings joined, text neutralised (see `cells`)."""
+    if isinstance(value, Decimal) or (isinstance(value, float) and math.isfinite(value)):
+        exact = Decimal(repr(value)) if isinstance(value, float) else value
+        if exact == exact.to_integral_value() and isinstance(value, float):
+            return int(exact)  # 760000.0 is 760000
+        return _PlainDecimal(exact)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return csv_field(cell(value))
+
+
+def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
+    # Numbers bare, every text quoted (a delimiter or line break in it cannot start a cell).
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
+    for values in rows:
+        writer.writerow([plain(v) for v in values])
+    return out.getvalue()
 
-    def row(values: Sequence[Any]) -> None:
-        writer.writerow([csv_field(cell(v)) for v in values])
 
-    for key, value in about_rows(about):
-        row([key, value])
+def table_csv(table: Table) -> bytes:
+    """One table as one CSV: its column labels, then its rows; nothing else, so any tool
+    loads it as one table. A byte-order mark makes Excel read it as UTF-8 (the £ sign)."""
+    rows: list[list[Any]] = [[c.label for c in table.columns]]
+    rows += [[values.get(c.key) for c in table.columns] for values in table.rows]
+    return ("\ufeff" + _csv_text(rows)).encode("utf-8")
+
+
+def _file_names(tables: Sequence[Table]) -> list[str]:
+    # Table names are the report's own (letters, digits, dashes); unique within the ZIP.
+    used: set[str] = set()
+    names = []
+    for table in tables:
+        base = re.sub(r"[^A-Za-z0-9_-]+", "-", table.name).strip("-") or "table"
+        name, n = f"{base}.csv", 2
+        while name in used:
+            name, n = f"{base}-{n}.csv", n + 1
+        used.add(name)
+        names.append(name)
+    return names
+
+
+def readme(result: ReportResult, about: Mapping[str, object], files: Sequence[str]) -> str:
+    """The ZIP's README: what the report covers and when, its headline figures, and what
+    each CSV holds."""
+    lines = [str(about.get("report", "Report")), ""]
+    for key, value in about.items():
+        if key != "report":
+            lines.append(f"{_label(key)}: {_in_words(value)}")
     if result.summary:
-        writer.writerow([])
-        for key, value in result.summary.items():
-            row([key.replace("_", " ").capitalize(), value])
-    for table in result.tables:
-        writer.writerow([])
-        row([table.title])
-        row([c.label for c in table.columns])
-        for values in table.rows:
-            row([values.get(c.key) for c in table.columns])
-    # A byte-order mark so Excel opens it as UTF-8 (names with accents, the £ sign).
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+        lines += ["", "Summary (also in summary.csv):"]
+        lines += [f"  {_label(k)}: {cell(v)}" for k, v in result.summary.items()]
+    lines += ["", "Files (each one table: a header row, then one row per line):"]
+    for name, table in zip(files, result.tables, strict=True):
+        lines.append(f"  {name}: {table.title} ({len(table.rows)} rows)")
+    if result.summary:
+        lines.append("  summary.csv: the headline figures above (Figure, Value)")
+    lines += [
+        "",
+        "Numbers are plain (no thousands separators or exponents); dates and times are",
+        "ISO 8601 (times in UTC, with their offset). Files are UTF-8 with a byte-order mark.",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def to_csv(result: ReportResult, about: Mapping[str, object]) -> bytes:
+    """The report as a ZIP of CSV files: one per table, `summary.csv` for the headline
+    figures, and `README.txt` with what the report covers and when its data is from."""
+    files = _file_names(result.tables)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("README.txt", readme(result, about, files))
+        for name, table in zip(files, result.tables, strict=True):
+            archive.writestr(name, table_csv(table))
+        if result.summary:
+            figures = [["Figure", "Value"]] + [[_label(k), v] for k, v in result.summary.items()]
+            archive.writestr("summary.csv", ("\ufeff" + _csv_text(figures)).encode("utf-8"))
+    return buffer.getvalue()
+
+
+def _in_words(value: object) -> str:
+    """A time as people read it, on England's clock, with the exact ISO time after it:
+    "6 December 2026 at 4:46pm (2026-12-06T16:46:00+00:00)"; anything else as it is."""
+    at = value
+    if isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(at, datetime) or at.tzinfo is None:
+        return str(cell(value))
+    local = at.astimezone(LONDON)
+    minutes = f":{local.minute:02d}" if local.minute else ""
+    clock = f"{local.hour % 12 or 12}{minutes}{'am' if local.hour < 12 else 'pm'}"
+    clock = {"12am": "midnight", "12pm": "midday"}.get(clock, clock)
+    return f"{local.day} {local:%B %Y} at {clock} ({at.isoformat()})"
+
+
+def _label(key: str) -> str:
+    return key.replace("_", " ").capitalize()
 
 
 def to_xlsx(result: ReportResult, about: Mapping[str, object]) -> bytes:
@@ -110,8 +205,12 @@ class SpreadsheetFiles:
     """CSV and XLSX files (`application.ports.ReportFiles`)."""
 
     def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
-        """One CSV file (`to_csv`)."""
+        """A ZIP of CSV files (`to_csv`)."""
         return to_csv(result, about)
+
+    def csv_table(self, table: Table) -> bytes:
+        """One table as one CSV (`table_csv`)."""
+        return table_csv(table)
 
     def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
         """One XLSX workbook (`to_xlsx`)."""

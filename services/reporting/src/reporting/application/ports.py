@@ -16,7 +16,7 @@ from csm_kernel.database import Connection
 from csm_kernel.health import LoopMonitor
 
 from .projection import Lag, Progress, Projection
-from .reports import Report, ReportRequest, ReportResult
+from .reports import Report, ReportRequest, ReportResult, Table
 
 
 class Journal(Protocol):
@@ -144,7 +144,11 @@ class ReportFiles(Protocol):
     """Reports as files, each saying what it covers and when its data is from."""
 
     def csv(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
-        """One CSV file."""
+        """A ZIP of CSV files: one per table, with what the report covers in its README."""
+        ...
+
+    def csv_table(self, table: Table) -> bytes:
+        """One table as one CSV file: a header row, then its rows."""
         ...
 
     def xlsx(self, result: ReportResult, about: Mapping[str, object]) -> bytes:
@@ -171,6 +175,39 @@ class Organisations(Protocol):
 
     async def list(self, kind: str | None, region: str | None) -> list[OrganisationRecord]:
         """Every organisation (of that kind, in that region), by code."""
+        ...
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Something a report can be about (an LA partnership area or an organisation): its code
+    as the report's parameter takes it, and the name people pick it by."""
+
+    code: str
+    name: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    """The subjects matching a search, the first `limit` of them, and how many match."""
+
+    subjects: list[Subject]
+    total: int
+
+
+class Subjects(Protocol):
+    """What area and organisation reports can be about, for pickers."""
+
+    async def areas(self, search: str | None, limit: int) -> SubjectPage:
+        """LA partnership areas some organisation covers, by code; `search` matches code or
+        name (the area's LA's), any case."""
+        ...
+
+    async def organisations(
+        self, search: str | None, limit: int, only: str | None = None
+    ) -> SubjectPage:
+        """Registered organisations by name (`only`: just that one, by code)."""
         ...
 
 

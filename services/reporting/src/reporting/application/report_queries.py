@@ -20,8 +20,8 @@ from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.errors import Forbidden, InvalidInput, NotFound
 
-from .ports import JournalMoment, ReportFiles, ReportRunner, Timetables
-from .reports import Report, ReportRequest, ReportResult, Reports, Scope
+from .ports import JournalMoment, ReportFiles, ReportRunner, SubjectPage, Subjects, Timetables
+from .reports import Report, ReportRequest, ReportResult, Reports, Scope, Table
 
 _CYCLE = re.compile(r"\d{4}-\d{2}")
 _CODE = re.compile(ORGANISATION_CODE_PATTERN)
@@ -29,6 +29,8 @@ _REGIONS = frozenset(r.value for r in Region)
 _LOCAL_ROLES = (Role.MAPPING_LEAD, Role.GROUP_OWNER)
 
 Moment = Literal["summary-reports", "close", "sign-off"]
+#: Which subjects a caller may read a report about: any, or only their own organisation.
+Access = Literal["any", "own"]
 Format = Literal["json", "csv", "xlsx"]
 
 #: The phase a cycle enters at each of its named moments (sign-off is the organisation's own).
@@ -38,6 +40,7 @@ _PHASE_MOMENTS = {"summary-reports": "summary-reports", "close": "closed"}
 MEDIA_TYPES: Mapping[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "zip": "application/zip",
 }
 
 
@@ -52,6 +55,8 @@ class ReportParameters(BaseModel):
     as_at: datetime | None = None
     moment: Moment | None = None
     format: Format = "json"
+    #: With `format=csv`: just this table (by its name) as one CSV, not the ZIP of them all.
+    table: str | None = Field(default=None, max_length=100)
 
 
 @dataclass(frozen=True)
@@ -101,18 +106,49 @@ class ReportQueries:
         runner: ReportRunner,
         timetables: Timetables,
         files: ReportFiles,
+        subjects: Subjects,
         clock: Clock | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.runner = runner
         self.timetables = timetables
         self.files = files
+        self.subjects = subjects
         self.clock: Clock = clock or SystemClock()
         self._known_cycles: set[str] = set()
 
     def reports(self) -> list[Report]:
         """Every report there is."""
         return list(self.catalogue)
+
+    def readable(self, caller: Principal) -> list[tuple[Report, Access]]:
+        """The reports `caller` may open, each with which subjects (the same rule `report`
+        applies, so a list built from this never offers a report that answers 403)."""
+        found = ((r, access(r, caller)) for r in self.catalogue)
+        return [(r, a) for r, a in found if a is not None]
+
+    async def subject_choices(
+        self, name: str, caller: Principal, search: str | None, limit: int
+    ) -> SubjectPage:
+        """What `caller` may pick as the subject of report `name` (an area or organisation
+        report), matching `search`: any area; any organisation, or only their own.
+
+        NotFound for no such report; Forbidden when the caller may not read it; InvalidInput
+        when the report is about no one subject (a national or regional report)."""
+        found = self.catalogue.get(name)
+        if found is None:
+            raise NotFound(f"no report called {name!r}; GET /reports lists them")
+        allowed = access(found, caller)
+        if allowed is None:
+            raise Forbidden("your role does not allow this report")
+        if found.scope is Scope.AREA:
+            return await self.subjects.areas(search, limit)
+        if found.scope is Scope.ORGANISATION:
+            only = caller.organisation_id if allowed == "own" else None
+            if allowed == "own" and only is None:
+                return SubjectPage([], 0)
+            return await self.subjects.organisations(search, limit, only)
+        raise InvalidInput.field("name", f"{name} is not about one area or organisation")
 
     async def report(
         self, name: str, asked: ReportParameters, caller: Principal
@@ -181,14 +217,15 @@ class ReportQueries:
         about = _about(found, request, result, as_at, data_as_at, generated_at)
         if asked.format == "json":
             return ReportAnswer(found, result, about)
-        body = (
-            self.files.csv(result, about)
-            if asked.format == "csv"
-            else self.files.xlsx(result, about)
-        )
         stamp = (as_at or generated_at).strftime("%Y%m%dT%H%M%SZ")
-        filename = f"{_file_stem(found, request)}-{stamp}.{asked.format}"
-        return ReportFile(body, MEDIA_TYPES[asked.format], filename)
+        stem = f"{_file_stem(found, request)}-{stamp}"
+        if asked.format == "xlsx":
+            return ReportFile(self.files.xlsx(result, about), MEDIA_TYPES["xlsx"], f"{stem}.xlsx")
+        if asked.table is None:
+            return ReportFile(self.files.csv(result, about), MEDIA_TYPES["zip"], f"{stem}.zip")
+        table = _table(result, asked.table)
+        body = self.files.csv_table(table)
+        return ReportFile(body, MEDIA_TYPES["csv"], f"{stem}-{table.name}.csv")
 
     async def _cycle_known(self, cycle: str) -> bool:
         """Has `cycle` been scheduled? Remembered once it has (the journal only grows), so a
@@ -216,6 +253,29 @@ class ReportQueries:
         if name == "sign-off":
             return await self.timetables.signed_off(cycle, organisation)
         return await self.timetables.phase_reached(cycle, _PHASE_MOMENTS[name])
+
+
+def _table(result: ReportResult, name: str) -> Table:
+    """The table called `name` (names are the report's own: letters, digits and dashes)."""
+    for table in result.tables:
+        if table.name == name:
+            return table
+    names = ", ".join(t.name for t in result.tables) or "none"
+    raise InvalidInput.field("table", f"this report has no table {name!r} (its tables: {names})")
+
+
+def access(report: Report, caller: Principal) -> Access | None:
+    """Which subjects `caller` may read `report` about, None if they may not read it: any,
+    for its roles; leads and group owners read area reports about any area and organisation
+    reports about their own organisation only."""
+    if caller.has(*report.roles):
+        return "any"
+    if report.leads_may_read and caller.has(*_LOCAL_ROLES):
+        if report.scope is Scope.AREA:
+            return "any"
+        if report.scope is Scope.ORGANISATION and caller.organisation_id is not None:
+            return "own"
+    return None
 
 
 def _about(
@@ -291,11 +351,7 @@ def _check_parameters(report: Report, request: ReportRequest) -> None:
 
 
 def _check_access(report: Report, request: ReportRequest, caller: Principal) -> None:
-    if caller.has(*report.roles):
+    allowed = access(report, caller)
+    if allowed == "any" or (allowed == "own" and request.organisation == caller.organisation_id):
         return
-    if report.leads_may_read and caller.has(*_LOCAL_ROLES):
-        if report.scope is Scope.AREA:
-            return
-        if report.scope is Scope.ORGANISATION and request.organisation == caller.organisation_id:
-            return
     raise Forbidden("your role does not allow this report")

@@ -1,17 +1,24 @@
 """The lead's dashboard: the cycle's phase and deadline, and what is owed and done, per
-questionnaire and service group."""
+questionnaire and service group. And the landing pages made for regulators and auditors:
+what each can do here, with links only to what opens for them."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from csm_contracts.auth import Role
+
 from ...application.permissions import may_sign_off
 from ...application.ports import RegistrationApi
+from ...application.report_catalogue import offers
+from ...application.report_cells import shown
 from ...application.returns import by_group, current_cycle, tally
-from .deps import Questionnaires, Registration
+from .deps import Questionnaires, Registration, Reporting
 from .rendering import render
-from .session import Lead, Session
+from .session import Lead, Session, role_session
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -58,3 +65,50 @@ async def return_page(
         done=done,
         width="full",
     )
+
+
+#: The reports each reader's page puts first (when the reporting service lets them open it).
+FIRST_FOR = {
+    "regulator": ("cqc-performance", "self-assessment-scorecards", "annual-report"),
+    "auditor": ("data-quality", "cycle-progress", "return-progress", "organisations"),
+}
+Regulator = Annotated[Session, role_session(Role.REGULATOR)]
+Auditor = Annotated[Session, role_session(Role.AUDITOR)]
+
+
+async def _reader_home(
+    request: Request, session: Session, api: Questionnaires, reporting: Reporting, who: str
+) -> Response:
+    cycles = await api.cycles(session.token)
+    cycle = current_cycle(cycles)
+    catalogue = offers(await reporting.reports(session.token), cycle, session.organisation_id)
+    found = {o.name: o for _, group in catalogue.groups for o in group}
+    first = [found[name] for name in FIRST_FOR[who] if name in found]
+    return render(
+        request,
+        f"dashboard/{who}.html",
+        title="Regulator" if who == "regulator" else "Auditor",
+        cycles=cycles,
+        cycle=cycle,
+        first=first,
+        more=len(found) - len(first),
+        shown=shown,
+    )
+
+
+@router.get("/regulator")
+async def regulator_home(
+    request: Request, session: Regulator, api: Questionnaires, reporting: Reporting
+) -> Response:
+    """What a regulator (the Care Quality Commission) does here: the NI 51 performance data
+    signed off by the deadline, the scorecards and the national figures."""
+    return await _reader_home(request, session, api, reporting, "regulator")
+
+
+@router.get("/auditor")
+async def auditor_home(
+    request: Request, session: Auditor, api: Questionnaires, reporting: Reporting
+) -> Response:
+    """What an auditor does here: the data-quality checks, participation, and how to replay
+    and verify the event history."""
+    return await _reader_home(request, session, api, reporting, "auditor")

@@ -147,6 +147,7 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
     for row in rows:
         row["percent_complete"] = percent(row["submitted"], row["issued"])
         row["days_to_deadline"] = days_until(row["deadline"], now)
+        row["submitted_everything"] = row["issued"] > 0 and row["submitted"] == row["issued"]
     regions: dict[str | None, dict[str, Any]] = {}
     for row in rows:
         total = regions.setdefault(
@@ -154,6 +155,7 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
             {
                 "region": row["region"],
                 "organisations": 0,
+                "organisations_submitted": 0,
                 "signed_off": 0,
                 "extended": 0,
                 "reopenings": 0,
@@ -161,6 +163,7 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
             },
         )
         total["organisations"] += 1
+        total["organisations_submitted"] += int(row["submitted_everything"])
         total["signed_off"] += int(row["signed_off"])
         total["extended"] += int(row["extension_until"] is not None)
         total["reopenings"] += row["reopenings"]
@@ -168,6 +171,10 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
             total[key] += row[key]
     for total in regions.values():
         total["percent_complete"] = percent(total["submitted"], total["issued"])
+        total["percent_organisations_submitted"] = percent(
+            total["organisations_submitted"], total["organisations"]
+        )
+        total["percent_signed_off"] = percent(total["signed_off"], total["organisations"])
     national = {
         key: sum(t[key] for t in regions.values())
         for key in ("organisations", "signed_off", "extended", "reopenings", *_COUNTS)
@@ -187,8 +194,11 @@ async def cycle_progress(conn: Connection, request: ReportRequest) -> ReportResu
                 [
                     Column("region", "Region"),
                     Column("organisations", "Organisations"),
-                    *counts,
+                    Column("organisations_submitted", "Organisations that submitted everything"),
+                    Column("percent_organisations_submitted", "% of organisations submitted"),
                     Column("signed_off", "Signed off"),
+                    Column("percent_signed_off", "% of organisations signed off"),
+                    *counts,
                     Column("extended", "Extended"),
                     Column("reopenings", "Reopenings"),
                 ],
@@ -326,7 +336,9 @@ REPORTS = [
     Report(
         name="cycle-progress",
         title="Cycle progress",
-        description="Per region and organisation: questionnaires issued (not counting "
+        description="Per region: the share of organisations that submitted everything they "
+        "owe and that signed off (week by week: cycle-progress-over-time). Per region and "
+        "organisation: questionnaires issued (not counting "
         "cancelled ones), by status, % complete (submitted / issued), sign-off, the deadline "
         "(the organisation's extension if later than the close) and days to it from the as-at "
         "moment, extensions and reopenings. `region` narrows it to one region.",

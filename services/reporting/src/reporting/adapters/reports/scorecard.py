@@ -130,6 +130,13 @@ async def national_scorecards(conn: Connection, request: ReportRequest) -> Repor
             ungraded += 1
     count_rows = [{"grade": g, "pcts": n} for g, n in counts.items()]
     count_rows.append({"grade": "not graded", "pcts": ungraded})
+    # The national distribution per topic: how many PCTs got each grade in it.
+    by_topic = []
+    for topic, label in TOPICS:
+        row: dict[str, Any] = {"topic": label, **dict.fromkeys(GRADES, 0), "not_graded": 0}
+        for p in pcts:
+            row[p[topic] if p[topic] in counts else "not_graded"] += 1
+        by_topic.append(row)
     return ReportResult(
         tables=[
             Table(
@@ -149,6 +156,16 @@ async def national_scorecards(conn: Connection, request: ReportRequest) -> Repor
                 "PCTs by overall grade",
                 [Column("grade", "Overall grade"), Column("pcts", "PCTs")],
                 count_rows,
+            ),
+            Table(
+                "grades_by_topic",
+                "PCTs by grade in each topic",
+                [
+                    Column("topic", "Topic"),
+                    *(Column(g, g.replace("-", " ").capitalize()) for g in GRADES),
+                    Column("not_graded", "Not graded"),
+                ],
+                by_topic,
             ),
         ],
         summary={
@@ -180,7 +197,8 @@ REPORTS = [
         title="Commissioning self-assessment scorecards",
         description=(
             "Every commissioning PCT's balanced scorecard in a cycle (`region` narrows it to"
-            " one region), and how many PCTs got each overall grade."
+            " one region), how many PCTs got each overall grade, and how many got each grade"
+            " in each topic."
         ),
         projections=("organisations", "responses"),
         scope=Scope.NATIONAL,

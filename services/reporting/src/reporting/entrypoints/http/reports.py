@@ -5,9 +5,9 @@ which moment, who may read it and what the file is called are the use case's."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, JsonValue, ValidationError
@@ -37,6 +37,24 @@ class ReportEntry(BaseModel):
     scope: Scope
     needs_cycle: bool
     projections: list[str]
+    #: For an area or organisation report: whether the caller may pick any subject, or only
+    #: their own organisation (`own`, a lead's); null for national reports.
+    subject: Literal["any", "own"] | None = None
+
+
+class SubjectBody(BaseModel):
+    """An area or organisation a report can be about."""
+
+    code: str
+    name: str
+    region: str | None
+
+
+class SubjectsBody(BaseModel):
+    """The subjects matching a search, the first `limit`, and how many match in all."""
+
+    subjects: list[SubjectBody]
+    total: int
 
 
 class ColumnBody(BaseModel):
@@ -68,10 +86,12 @@ class ReportBody(BaseModel):
 #: The files a report also comes as (`format=csv` or `format=xlsx`).
 _FILES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "The report as JSON, or as a CSV or XLSX download (`format`).",
+        "description": "The report as JSON, or as a download (`format`): XLSX; CSV as a ZIP of"
+        " one CSV per table with a README, or one table's CSV with `table`.",
         "content": {
             MEDIA_TYPES["csv"]: {"schema": {"type": "string"}},
             MEDIA_TYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+            MEDIA_TYPES["zip"]: {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -80,9 +100,11 @@ _FILES: dict[int | str, dict[str, Any]] = {
 @router.get("/reports", response_model=list[ReportEntry], responses=error_responses(401))
 async def list_reports(
     reporting: ReportingDep,
-    _: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(current_principal)],
 ) -> list[ReportEntry]:
-    """Every report: its name, title, what it is about and which parameters it needs."""
+    """The reports the caller may open (by the same rule `GET /reports/{name}` applies): name,
+    title, what each is about, which parameters it needs, and whose subjects the caller may
+    ask about."""
     return [
         ReportEntry(
             name=r.name,
@@ -91,9 +113,31 @@ async def list_reports(
             scope=r.scope,
             needs_cycle=r.needs_cycle,
             projections=list(r.projections),
+            subject=access if r.scope in (Scope.AREA, Scope.ORGANISATION) else None,
         )
-        for r in reporting.reports.reports()
+        for r, access in reporting.reports.readable(principal)
     ]
+
+
+@router.get(
+    "/reports/{name}/subjects",
+    response_model=SubjectsBody,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def subjects(
+    name: str,
+    reporting: ReportingDep,
+    principal: Annotated[Principal, Depends(current_principal)],
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SubjectsBody:
+    """What the caller may pick as an area or organisation report's subject, matching `q`
+    (code or name, anywhere, any case): every area; every organisation, or a lead's own."""
+    page = await reporting.reports.subject_choices(name, principal, q, limit)
+    return SubjectsBody(
+        subjects=[SubjectBody(code=s.code, name=s.name, region=s.region) for s in page.subjects],
+        total=page.total,
+    )
 
 
 def _documented(model: type[BaseModel]) -> list[dict[str, Any]]:
