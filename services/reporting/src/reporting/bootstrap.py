@@ -194,6 +194,7 @@ async def replaying(database_url: str, *, clock: Clock | None = None) -> AsyncIt
             ReportRunner(pool, PROJECTIONS),
             JournalTimetables(pool),
             SpreadsheetFiles(),
+            PostgresSubjects(pool),
             clock,
         )
         yield Replaying(journal, projector, queries, ProjectionSubjects(pool))
