@@ -26,12 +26,14 @@ from .adapters.history import HistoryReaders
 from .adapters.journal import PostgresJournal
 from .adapters.metrics import ProjectionLagGauges
 from .adapters.organisations import PostgresOrganisations
+from .adapters.participation import PostgresParticipation, participation_csv
 from .adapters.projections import PROJECTIONS
 from .adapters.projector import REBUILD_PARALLEL, Projector
 from .adapters.reports import REPORTS
 from .adapters.runner import ReportRunner
 from .adapters.timetables import JournalTimetables
 from .application.journalling import Journalling
+from .application.participation import Participation
 from .application.ports import ReceivedEvents
 from .application.projection import Projection
 from .application.projection_admin import ProjectionAdmin
@@ -86,6 +88,7 @@ def bootstrap(
             SpreadsheetFiles(),
         ),
         admin=ProjectionAdmin(projector),
+        participation=Participation(PostgresParticipation(pool), participation_csv),
         organisations=PostgresOrganisations(pool),
         journalling=Journalling(PostgresJournal(pool)),
         projector=projector,
