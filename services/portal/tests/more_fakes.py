@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import participation_fakes
 import portal_fakes
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -239,6 +240,7 @@ def questionnaire() -> FastAPI:
 def reporting() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
+    participation_fakes.add_to(app)
 
     @app.get("/reports/cycle-progress")
     async def progress(request: Request) -> Any:

@@ -156,14 +156,68 @@ async def test_reopening_a_return_needs_a_reason() -> None:
     ]
 
 
-async def test_participation_by_region_and_organisation() -> None:
+async def test_participation_a_page_at_a_time_with_counts_per_filter() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
-        r = await client.get("/national/cycles/2009-10/participation?region=london")
+        r = await client.get("/national/cycles/2009-10/participation")
+        london = await client.get(
+            "/national/cycles/2009-10/participation?region=london&status=overdue&sort=deadline"
+            "&order=desc&page=1&q=+organisation+"
+        )
+        odd = await client.get("/national/cycles/2009-10/participation?region=mars&page=x")
     assert r.status_code == 200
-    assert "0 of 1 organisations signed off" in r.text and "Anytown PCT" in r.text
-    assert 'href="/national/cycles/2009-10/returns/5A4/extension"' in r.text
-    assert "region=london" in fakes["reporting"].state.calls[0][1]
+    assert "15 of 60 organisations signed off" in r.text
+    assert "Showing <strong>1</strong> to <strong>25</strong> of <strong>60</strong>" in r.text
+    assert r.text.count('class="govuk-table__row"') == 26  # the header and 25 organisations
+    # GOV.UK pagination: page 1 current, 2 and 3 linked, filters kept in each link.
+    assert (
+        'aria-current="page"' in r.text
+        and 'href="/national/cycles/2009-10/participation?sort=name&amp;order=asc&amp;page=3"'
+        in r.text
+    )
+    assert 'rel="next"' in r.text and 'rel="prev"' not in r.text
+    # Sortable headers say how the table is sorted; the current one reverses.
+    assert 'aria-sort="ascending"' in r.text and r.text.count('aria-sort="none"') == 4
+    assert "sort=name&amp;order=desc" in r.text
+    assert "<caption" in r.text and "sorted by organisation (ascending), page 1 of 3" in r.text
+    # Counts beside each filter value and each status.
+    assert "London (20)" in r.text and "Overdue (30)" in r.text and "Signed off: 15" in r.text
+    assert 'href="/national/cycles/2009-10/participation/../../../' not in r.text
+    assert 'href="/national/cycles/2009-10/participation.csv?sort=name&amp;order=asc"' in r.text
+    assert 'href="/national/cycles/2009-10/returns/9Z00/extension"' in r.text
+
+    sent = fakes["reporting"].state.calls[1][1]
+    for part in (
+        "region=london",
+        "status=overdue",
+        "sort=deadline",
+        "order=desc",
+        "q=organisation",
+    ):
+        assert part in sent, sent
+    assert "Clear filters" in london.text and 'aria-sort="descending"' in london.text
+    assert "London (9)" in london.text  # the region counts take the status and search
+    # What no filter offers is dropped, not sent on; a bad page number is page one.
+    assert odd.status_code == 200 and "region=" not in fakes["reporting"].state.calls[2][1]
+    assert "page=1" in fakes["reporting"].state.calls[2][1]
+
+
+async def test_participation_pages_and_the_download_keep_the_filters() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        last = await client.get("/national/cycles/2009-10/participation?kind=pct&page=1")
+        beyond = await client.get("/national/cycles/2009-10/participation?page=9")
+        csv = await client.get("/national/cycles/2009-10/participation.csv?kind=pct&page=2")
+        none = await client.get("/national/cycles/2009-10/participation?q=nothing-like-it")
+        auditor = await client.get("/national/cycles/2009-10/participation")
+    assert "Showing <strong>1</strong> to <strong>20</strong> of <strong>20</strong>" in last.text
+    assert "There is no page 9" in beyond.text and "Go to the last page" in beyond.text
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    assert csv.text.count("\n") == 21  # the heading and every PCT, not one page
+    assert "kind=pct" in fakes["reporting"].state.calls[2][1]
+    assert "No organisations match." in none.text and "Download" not in none.text
+    assert auditor.status_code == 200
 
 
 async def test_the_reminder_schedule() -> None:

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from pydantic import TypeAdapter
 
 from ..application.models import JsonObject, ReportFile, ReportListing
+from ..application.participation import ParticipationPage
 from .api import Api
 
 _LISTED = TypeAdapter(list[ReportListing])
 _OBJECT = TypeAdapter(JsonObject)
+_PARTICIPATION = TypeAdapter(ParticipationPage)
 
 
 class HttpReporting:
@@ -25,6 +27,29 @@ class HttpReporting:
 
     async def report_file(self, token: str, name: str, params: Mapping[str, str]) -> ReportFile:
         reply = await self.api.call("GET", f"/reports/{name}", token=token, params=params, raw=True)
+        return ReportFile(
+            content=reply.content,
+            content_type=reply.headers.get("content-type"),
+            content_disposition=reply.headers.get("content-disposition"),
+        )
+
+    async def participation(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ParticipationPage:
+        return await self.api.fetch(
+            _PARTICIPATION, "GET", f"/cycles/{cycle}/participation", token=token, params=params
+        )
+
+    async def participation_file(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ReportFile:
+        reply = await self.api.call(
+            "GET",
+            f"/cycles/{cycle}/participation",
+            token=token,
+            params={**params, "format": "csv"},
+            raw=True,
+        )
         return ReportFile(
             content=reply.content,
             content_type=reply.headers.get("content-type"),

@@ -35,6 +35,7 @@ from .models import (
     SignedOff,
     Tokens,
 )
+from .participation import ParticipationPage
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,18 @@ class ReportingApi(Protocol):
     async def report(self, token: str, name: str, params: Mapping[str, str]) -> JsonObject: ...
 
     async def report_file(self, token: str, name: str, params: Mapping[str, str]) -> ReportFile: ...
+
+    async def participation(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ParticipationPage:
+        """One page of a cycle's organisations, filtered and sorted by `params`."""
+        ...
+
+    async def participation_file(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ReportFile:
+        """Every organisation the filters in `params` leave, as CSV."""
+        ...
 
 
 class NotificationApi(Protocol):
