@@ -79,7 +79,10 @@ COMBINATIONS = (
     ("London, latest activity first, page 3", "region=london&sort=last-activity&order=desc&page=3"),
     ("search 'trust', by status", "q=trust&sort=status"),
     ("PCTs in progress, page 2", "kind=pct&status=in-progress&page=2"),
-    ("not signed off in the north west, by region", "region=north-west&status=in-progress&sort=region"),
+    (
+        "in progress in the north west, by region",
+        "region=north-west&status=in-progress&sort=region",
+    ),
     ("page 150 by name, descending", "order=desc&page=150"),
 )
 

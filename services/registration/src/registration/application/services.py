@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .accounts import Accounts
+from .national_accounts import NationalAccounts
 from .ports import Directory, OrganisationRepository
 from .sign_in import SignIn
 
@@ -17,5 +18,7 @@ class Registration:
     organisations: OrganisationRepository
     directory: Directory
     accounts: Accounts
+    #: The national team's own accounts, listed and disabled.
+    national_accounts: NationalAccounts
     #: None when no signing key is configured (sign-in is then refused).
     sign_in: SignIn | None

@@ -2,6 +2,11 @@
 
 from fastapi import APIRouter
 
-from . import accounts, directory, organisations
+from . import accounts, directory, national_accounts, organisations
 
-ROUTERS: list[APIRouter] = [organisations.router, directory.router, accounts.router]
+ROUTERS: list[APIRouter] = [
+    organisations.router,
+    directory.router,
+    accounts.router,
+    national_accounts.router,
+]
