@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import accounts_fakes
 import participation_fakes
 import portal_fakes
 from fastapi import FastAPI, Request
@@ -65,6 +66,7 @@ async def _record(app: FastAPI, request: Request) -> Any:
 def registration() -> FastAPI:
     app = portal_fakes.registration()
     app.state.calls = []
+    accounts_fakes.add_to(app)
     app.state.groups = [
         {
             "group_id": "g1",

@@ -279,3 +279,54 @@ async def test_the_notification_service_decides_who_reads_bulletins() -> None:
     async with browser(app, REGULATOR_TOKEN) as client:
         r = await client.get("/national/bulletins")
     assert r.status_code == 403 and "your role does not allow this" in r.text
+
+
+async def test_adding_and_disabling_national_accounts() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        listed = await client.get("/national/accounts")
+        empty = await client.post("/national/accounts/new", data={"email": "x"})
+        taken = await client.post(
+            "/national/accounts/new",
+            data={"name": "Ann", "email": "aud@audit.example", "role": "regulator"},
+        )
+        added = await client.post(
+            "/national/accounts/new",
+            data={"name": "Rita Regulator", "email": "rita@cqc.example", "role": "regulator"},
+        )
+        after = await client.get(added.headers["location"])
+        confirm = await client.get("/national/accounts/a4/disable")
+        no_reason = await client.post("/national/accounts/a4/disable", data={})
+        disabled = await client.post("/national/accounts/a4/disable", data={"reason": "Left"})
+        own = await client.get("/national/accounts/a0/disable")
+        unknown = await client.get("/national/accounts/zz/disable")
+    assert "Alan Auditor" in listed.text and "Ada Admin (you)" in listed.text
+    assert 'href="/national/accounts/a4/disable"' in listed.text
+    assert 'href="/national/accounts/a0/disable"' not in listed.text  # not one's own
+    assert [h for h, _ in summary_links(empty.text)] == ["#name", "#email", "#role"]
+    assert summary_links(taken.text) == [
+        ("#email", "Email address: An account with this email address already exists")
+    ]
+    assert added.status_code == 303
+    assert "A link to set their password is on its way" in after.text
+    assert "Rita Regulator" in after.text and "Set-up link sent" in after.text
+    assert "will not be able to sign in again" in confirm.text and "Alan Auditor" in confirm.text
+    assert summary_links(no_reason.text) == [("#reason", "Enter why the account is being disabled")]
+    assert disabled.headers["location"] == "/national/accounts?done=disabled&who=aud@audit.example"
+    assert fakes["registration"].state.calls[-1] == (
+        "POST",
+        "/accounts/a4/disable",
+        {"reason": "Left"},
+    )
+    assert (
+        "You cannot disable your own account" in own.text
+        and "<form" not in own.text.split("<main")[1]
+    )
+    assert unknown.status_code == 404
+
+
+async def test_only_national_admins_manage_accounts() -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, REGULATOR_TOKEN) as client:
+        r = await client.get("/national/accounts")
+    assert r.status_code == 403

@@ -18,6 +18,7 @@ from ..application.models import (
     ServicesPage,
     Tokens,
 )
+from ..application.national_accounts import NationalAccount
 from .api import Api
 
 _ACCOUNT = TypeAdapter(Account)
@@ -29,6 +30,7 @@ _LEADS = TypeAdapter(list[LeadNomination])
 _SERVICES = TypeAdapter(ServicesPage)
 _SERVICE = TypeAdapter(ServiceRecord)
 _CHANGES = TypeAdapter(ChangesSinceLastYear)
+_NATIONAL = TypeAdapter(list[NationalAccount])
 
 
 class HttpRegistration:
@@ -88,6 +90,19 @@ class HttpRegistration:
 
     async def organisation(self, token: str, code: str) -> Organisation:
         return await self.api.fetch(_ORGANISATION, "GET", f"/organisations/{code}", token=token)
+
+    async def national_accounts(self, token: str) -> list[NationalAccount]:
+        return await self.api.fetch(_NATIONAL, "GET", "/accounts", token=token)
+
+    async def create_national_account(self, token: str, email: str, name: str, role: str) -> None:
+        await self.api.send(
+            "POST", "/accounts", token=token, json={"email": email, "name": name, "role": role}
+        )
+
+    async def disable_account(self, token: str, account_id: str, reason: str) -> None:
+        await self.api.send(
+            "POST", f"/accounts/{account_id}/disable", token=token, json={"reason": reason}
+        )
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]:
         return await self.api.fetch(

@@ -35,6 +35,7 @@ from .models import (
     SignedOff,
     Tokens,
 )
+from .national_accounts import NationalAccount
 from .participation import ParticipationPage
 
 
@@ -75,6 +76,18 @@ class RegistrationApi(Protocol):
     ) -> OrganisationsPage: ...
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
+
+    async def national_accounts(self, token: str) -> list[NationalAccount]:
+        """Every national admin, regulator and auditor account."""
+        ...
+
+    async def create_national_account(self, token: str, email: str, name: str, role: str) -> None:
+        """A national account; its set-up link is emailed."""
+        ...
+
+    async def disable_account(self, token: str, account_id: str, reason: str) -> None:
+        """A national account that cannot sign in again; its sessions end."""
+        ...
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]: ...
 

@@ -1,0 +1,70 @@
+"""A fake of registration's national accounts endpoints (`GET /accounts`, `POST /accounts`,
+`POST /accounts/{id}/disable`), refusing what the real one refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from portal_fakes import refusal, roles_of
+
+
+def add_to(app: FastAPI) -> None:
+    app.state.accounts = [
+        {
+            "account_id": "a0",
+            "email": "ada@dfe.example",
+            "name": "Ada Admin",
+            "roles": ["national-admin"],
+            "status": "active",
+        },
+        {
+            "account_id": "a4",
+            "email": "aud@audit.example",
+            "name": "Alan Auditor",
+            "roles": ["auditor"],
+            "status": "active",
+        },
+    ]
+
+    def admin(request: Request) -> bool:
+        return "national-admin" in roles_of(request)
+
+    @app.get("/accounts")
+    async def listed(request: Request) -> Any:
+        if not admin(request):
+            return refusal(403, "national admins only")
+        return app.state.accounts
+
+    @app.post("/accounts")
+    async def create(request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("POST", "/accounts", body))
+        if any(a["email"] == body["email"] for a in app.state.accounts):
+            return refusal(
+                409,
+                "an account with this email exists",
+                {"field": "email", "reason": "an account with this email address already exists"},
+            )
+        new = {
+            **body,
+            "account_id": f"n{len(app.state.accounts)}",
+            "roles": [body["role"]],
+            "status": "pending",
+        }
+        app.state.accounts.append(new)
+        return {"account_id": new["account_id"], "email": new["email"], "name": new["name"]}
+
+    @app.post("/accounts/{account_id}/disable")
+    async def disable(account_id: str, request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("POST", f"/accounts/{account_id}/disable", body))
+        if account_id == "a0":
+            return refusal(
+                422, "own", {"field": "account_id", "reason": "you cannot disable your own account"}
+            )
+        for a in app.state.accounts:
+            if a["account_id"] == account_id:
+                a["status"] = "disabled"
+                return None
+        return refusal(404, "no such account")
