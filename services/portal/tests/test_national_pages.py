@@ -93,14 +93,32 @@ async def test_changing_the_timetable_starts_from_the_cycles_dates() -> None:
     assert sent["version"] == 3 and sent["reason"] == "Snow"
 
 
-async def test_moving_the_phase_needs_a_phase_and_a_reason() -> None:
+async def test_moving_the_phase_forward_after_a_confirmation() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
+        page = await client.get("/national/cycles/2009-10/phase")
         empty = await client.post("/national/cycles/2009-10/phase", data={})
-        r = await client.post(
+        back = await client.post(
+            "/national/cycles/2009-10/phase", data={"phase": "sandbox", "reason": "Oops"}
+        )
+        confirm = await client.post(
             "/national/cycles/2009-10/phase", data={"phase": "closed", "reason": "Early"}
         )
+        asked = list(fakes["questionnaire"].state.calls)
+        r = await client.post(
+            "/national/cycles/2009-10/phase",
+            data={"phase": "closed", "reason": "Early", "confirm": "yes"},
+        )
+    # The cycle is in data entry: only the phases after it are offered.
+    assert 'value="summary-reports"' in page.text and 'value="closed"' in page.text
+    assert 'value="sandbox"' not in page.text and 'value="data-entry"' not in page.text
     assert [h for h, _ in summary_links(empty.text)] == ["#phase", "#reason"]
+    assert summary_links(back.text) == [("#phase", "Select a phase after the one the cycle is in")]
+    # The confirmation says what happens and to whom, and nothing is sent before it.
+    assert "Move the cycle from data entry to closed?" in confirm.text
+    assert "Data entry closes for every organisation at once" in confirm.text
+    assert "All 60 (15 signed off, 45 not yet)" in confirm.text
+    assert 'name="confirm" value="yes"' in confirm.text and asked == []
     assert r.headers["location"] == "/national/cycles/2009-10?done=phase"
     assert fakes["questionnaire"].state.calls[0][2] == {"phase": "closed", "reason": "Early"}
 
@@ -146,10 +164,18 @@ async def test_reopening_a_return_needs_a_reason() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
         empty = await client.post("/national/cycles/2009-10/returns/5A4/reopen", data={})
-        r = await client.post(
+        confirm = await client.post(
             "/national/cycles/2009-10/returns/5A4/reopen", data={"reason": "Error"}
         )
+        asked = list(fakes["questionnaire"].state.calls)
+        r = await client.post(
+            "/national/cycles/2009-10/returns/5A4/reopen",
+            data={"reason": "Error", "confirm": "yes"},
+        )
     assert summary_links(empty.text) == [("#reason", "Enter the reason for reopening the return")]
+    assert "Reopen 5A4's return?" in confirm.text and asked == []
+    assert "mapping lead can change its answers again, and is sent an email" in confirm.text
+    assert 'name="reason" value="Error"' in confirm.text
     assert r.status_code == 303
     assert fakes["questionnaire"].state.calls == [
         ("POST", "/cycles/2009-10/returns/5A4/reopen", {"reason": "Error"})
