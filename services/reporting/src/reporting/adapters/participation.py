@@ -88,6 +88,8 @@ _STATUS_COUNTS = ", ".join(
 )
 assert len(STAGES) + len(FLAGS) == len(ReturnStatus)
 
+# The counts, the whole cycle's figures, the total and the page's rows, from one pass over
+# `base`: one statement, so the grouping of every questionnaire in the cycle is done once.
 _COUNTS = f"""
 SELECT json_build_object(
     'status', (SELECT json_build_object({_STATUS_COUNTS})
@@ -105,7 +107,8 @@ SELECT json_build_object(
                     'signed_off', count(*) FILTER (WHERE status = 'signed-off'),
                     'issued', coalesce(sum(issued), 0),
                     'submitted', coalesce(sum(submitted), 0)) FROM base),
-    'total', (SELECT count(*) FROM base WHERE region_ok AND kind_ok AND status_ok AND search_ok)
+    'total', (SELECT count(*) FROM base WHERE region_ok AND kind_ok AND status_ok AND search_ok),
+    'rows', (SELECT coalesce(json_agg(p), '[]') FROM page p)
 ) AS counts
 """
 
@@ -132,12 +135,14 @@ _COLUMNS = (
 )
 
 
-def _rows_query(sort: SortKey, descending: bool) -> str:
+def _statement(sort: SortKey, descending: bool) -> str:
     order = _ORDER[sort][1 if descending else 0]
-    return (
-        f"SELECT {_COLUMNS} FROM base WHERE region_ok AND kind_ok AND status_ok AND search_ok"
-        f" ORDER BY {order}, code LIMIT $8 OFFSET $9"
+    page = (
+        f", page AS (SELECT {_COLUMNS} FROM base"
+        " WHERE region_ok AND kind_ok AND status_ok AND search_ok"
+        f" ORDER BY {order}, code LIMIT $8 OFFSET $9)"
     )
+    return _BASE.rstrip() + page + "\n" + _COUNTS
 
 
 def search_pattern(search: str | None) -> str | None:
@@ -149,7 +154,11 @@ def search_pattern(search: str | None) -> str | None:
     return f"%{escaped}%"
 
 
-def _row(r: asyncpg.Record) -> ParticipationRow:
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _row(r: dict[str, Any]) -> ParticipationRow:
     issued, submitted = r["issued"], r["submitted"]
     return ParticipationRow(
         organisation_id=r["organisation_id"],
@@ -161,11 +170,11 @@ def _row(r: asyncpg.Record) -> ParticipationRow:
         issued=issued,
         submitted=submitted,
         percent_complete=round(100.0 * submitted / issued, 1) if issued else None,
-        signed_off_at=r["signed_off_at"],
-        deadline=r["deadline"],
-        extension_until=r["extension_until"],
+        signed_off_at=_time(r["signed_off_at"]),
+        deadline=_time(r["deadline"]),
+        extension_until=_time(r["extension_until"]),
         reopenings=r["reopenings"],
-        last_activity=r["last_activity"],
+        last_activity=_time(r["last_activity"]),
         overdue=r["overdue"],
     )
 
@@ -206,19 +215,18 @@ class PostgresParticipation:
                 query.status.value if query.status else None,
                 search_pattern(query.search),
             ]
-            counts = orjson.loads(await conn.fetchval(_BASE + _COUNTS, *args))
-            rows = await conn.fetch(
-                _BASE + _rows_query(query.sort, query.descending), *args, limit, offset
+            found = orjson.loads(
+                await conn.fetchval(_statement(query.sort, query.descending), *args, limit, offset)
             )
         return ParticipationPage(
             cycle=query.cycle,
             phase=cycle["phase"],
             data_entry_closes=cycle["data_entry_closes"],
             as_at=now,
-            total=counts["total"],
-            rows=[_row(r) for r in rows],
-            counts={k: counts[k] for k in ("status", "region", "kind")},
-            summary=counts["summary"],
+            total=found["total"],
+            rows=[_row(r) for r in found["rows"]],
+            counts={k: found[k] for k in ("status", "region", "kind")},
+            summary=found["summary"],
         )
 
 
