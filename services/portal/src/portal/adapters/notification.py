@@ -33,12 +33,25 @@ class HttpNotification:
         return count if isinstance(count, int) else None
 
     async def notifications(
-        self, token: str, *, status: str | None, before: str | None, limit: int
+        self,
+        token: str,
+        *,
+        status: str | None,
+        before: str | None,
+        limit: int,
+        recipient: str | None = None,
+        kind: str | None = None,
     ) -> NotificationsPage:
         return await self.api.fetch(
             _NOTIFICATIONS,
             "GET",
             "/notifications",
             token=token,
-            params={"status": status, "before": before, "limit": limit},
+            params={
+                "status": status,
+                "before": before,
+                "limit": limit,
+                "recipient": recipient,
+                "kind": kind,
+            },
         )

@@ -78,14 +78,20 @@ class HttpRegistration:
         )
 
     async def organisations(
-        self, token: str, *, after: str | None, region: str | None, limit: int
+        self,
+        token: str,
+        *,
+        after: str | None,
+        region: str | None,
+        limit: int,
+        kind: str | None = None,
     ) -> OrganisationsPage:
         return await self.api.fetch(
             _ORGANISATIONS,
             "GET",
             "/organisations",
             token=token,
-            params={"after": after, "region": region, "limit": limit},
+            params={"after": after, "region": region, "kind": kind, "limit": limit},
         )
 
     async def organisation(self, token: str, code: str) -> Organisation:

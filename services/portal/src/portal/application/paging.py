@@ -36,6 +36,8 @@ class Pager:
     items: Sequence[Mapping[str, object]]
     page: int = 1
     pages: int = 1
+    #: The previous link's words when it is not simply the page before.
+    previous_text: str | None = None
 
     @property
     def component(self) -> dict[str, object]:
@@ -43,7 +45,10 @@ class Pager:
         # Without items the component draws its block-level previous and next links.
         out: dict[str, object] = {"items": list(self.items)} if self.items else {}
         if self.previous:
-            out["previous"] = {"href": self.previous}
+            previous = {"href": self.previous}
+            if self.previous_text:
+                previous["text"] = self.previous_text
+            out["previous"] = previous
         if self.next:
             out["next"] = {"href": self.next}
         return out
@@ -80,12 +85,14 @@ def numbered(path: str, params: Params, page: int, pages: int) -> Pager:
 
 
 def cursor(path: str, params: Params, *, name: str, next_value: str | None, first: bool) -> Pager:
-    """Previous (back to the first page) and next links of a list the service pages by a
-    cursor (`name`: the parameter it reads, `next_value`: where the next page starts)."""
+    """ "First page" and next links of a list the service pages by a cursor (`name`: the
+    parameter it reads, `next_value`: where the next page starts); a cursor only goes
+    forward, so the way back is to the start."""
     return Pager(
         previous=link(path, params, **{name: None}) if not first else None,
         next=link(path, params, **{name: next_value}) if next_value else None,
         items=[],
+        previous_text="First page",
     )
 
 
@@ -139,4 +146,13 @@ def counted_options(
                 "selected": value == chosen,
             }
         )
+    return items
+
+
+def plain_options(
+    options: Sequence[tuple[str, str]], chosen: str | None, all_text: str
+) -> list[dict[str, object]]:
+    """A filter select's items without counts, the first "all" (no filter)."""
+    items: list[dict[str, object]] = [{"value": "", "text": all_text}]
+    items += [{"value": v, "text": text, "selected": v == chosen} for v, text in options]
     return items

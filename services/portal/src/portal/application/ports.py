@@ -72,7 +72,13 @@ class RegistrationApi(Protocol):
     async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None: ...
 
     async def organisations(
-        self, token: str, *, after: str | None, region: str | None, limit: int
+        self,
+        token: str,
+        *,
+        after: str | None,
+        region: str | None,
+        limit: int,
+        kind: str | None = None,
     ) -> OrganisationsPage: ...
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
@@ -211,7 +217,14 @@ class NotificationApi(Protocol):
         ...
 
     async def notifications(
-        self, token: str, *, status: str | None, before: str | None, limit: int
+        self,
+        token: str,
+        *,
+        status: str | None,
+        before: str | None,
+        limit: int,
+        recipient: str | None = None,
+        kind: str | None = None,
     ) -> NotificationsPage: ...
 
 

@@ -10,7 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ...application.paging import counted_options, link, numbered, sort_headers
+from ...application.paging import (
+    counted_options,
+    cursor,
+    link,
+    numbered,
+    plain_options,
+    sort_headers,
+)
 from ...application.participation import PER_PAGE, SORTS, STATUS_LABELS, STATUSES
 from .deps import Notifications, Reporting
 from .national import KINDS, REGIONS
@@ -116,20 +123,57 @@ async def participation_download(
     return Response(file.content, media_type=file.content_type, headers=headers)
 
 
+#: The delivery log's statuses, and its kinds of email (the notification service's templates).
+NOTIFICATION_STATUSES = (("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed"))
+NOTIFICATION_KINDS = tuple(
+    (k, k.replace("-", " ").capitalize())
+    for k in (
+        "account-set-up",
+        "delegation-invitation",
+        "delegation-revoked",
+        "questionnaire-returned",
+        "questionnaire-sent-back",
+        "sign-off-confirmation",
+        "return-reopened",
+        "lead-replaced",
+        "deadline-reminder",
+        "bulletin",
+    )
+)
+
+
 @router.get("/national/notifications")
 async def notifications(
     request: Request,
     session: NationalReader,
     notification: Notifications,
-    status: Annotated[str | None, Query(pattern="^(pending|sent|failed)?$")] = None,
-    before: Annotated[str | None, Query()] = None,
+    before: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    page = await notification.notifications(session.token, status=status, before=before, limit=50)
+    got = request.query_params
+    recipient = (got.get("recipient") or "").strip()[:254] or None
+    params: dict[str, str | None] = {
+        "status": _choice(got.get("status"), (v for v, _ in NOTIFICATION_STATUSES)),
+        "kind": _choice(got.get("kind"), (v for v, _ in NOTIFICATION_KINDS)),
+        "recipient": recipient,
+    }
+    page = await notification.notifications(
+        session.token,
+        status=params["status"],
+        before=before or None,
+        limit=50,
+        recipient=recipient,
+        kind=params["kind"],
+    )
     return render(
         request,
         "national/notifications.html",
         title="Notification delivery log",
         page=page,
-        status=status,
+        params=params,
+        status_items=plain_options(NOTIFICATION_STATUSES, params["status"], "Any status"),
+        kind_items=plain_options(NOTIFICATION_KINDS, params["kind"], "Every kind"),
+        pager=cursor(
+            "/national/notifications", params, name="before", next_value=page.next, first=not before
+        ),
         width="full",
     )
