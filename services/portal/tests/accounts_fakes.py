@@ -10,6 +10,7 @@ from portal_fakes import refusal, roles_of
 
 
 def add_to(app: FastAPI) -> None:
+    add_register(app)
     app.state.accounts = [
         {
             "account_id": "a0",
@@ -68,3 +69,35 @@ def add_to(app: FastAPI) -> None:
                 a["status"] = "disabled"
                 return None
         return refusal(404, "no such account")
+
+
+def add_register(app: FastAPI) -> None:
+    """`GET /organisations`: 120 organisations by code, `limit` a page after `after`."""
+    register = [
+        {
+            "code": f"R{i:03d}",
+            "name": f"Register {i}",
+            "kind": "pct" if i % 2 else "local-authority",
+            "region": "london" if i % 3 == 0 else "north-west",
+        }
+        for i in range(120)
+    ]
+
+    @app.get("/organisations")
+    async def listed(request: Request) -> Any:
+        app.state.calls.append(("GET", str(request.url), None))
+        got = request.query_params
+        chosen = [
+            o
+            for o in register
+            if all(not got.get(k) or o[k] == got.get(k) for k in ("region", "kind"))
+        ]
+        if got.get("after"):
+            chosen = [o for o in chosen if o["code"] > got["after"]]
+        limit = int(got.get("limit", 100))
+        page = chosen[:limit]
+        return {
+            "items": page,
+            "total": len(chosen),
+            "next_after": page[-1]["code"] if len(chosen) > limit else None,
+        }

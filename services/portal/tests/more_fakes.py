@@ -296,6 +296,7 @@ def reporting() -> FastAPI:
 def notification() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
+    participation_fakes.add_delivery_log(app)
 
     def _reader(request: Request) -> bool:
         return bool({"national-admin", "auditor"} & set(roles_of(request)))

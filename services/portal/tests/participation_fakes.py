@@ -118,3 +118,35 @@ def add_to(app: FastAPI) -> None:
             "counts": counts,
             "summary": {"organisations": 60, "signed_off": 15, "issued": 240, "submitted": 135},
         }
+
+
+def add_delivery_log(app: FastAPI) -> None:
+    """`GET /notifications`: 120 emails, newest first, 50 a page after the `before` cursor."""
+    emails = [
+        {
+            "id": f"n{i:03d}",
+            "kind": "bulletin" if i % 2 else "deadline-reminder",
+            "recipient": f"lead{i % 7}@example.org",
+            "organisation_id": f"9Z{i % 60:02d}",
+            "subject": f"Email {i}",
+            "status": "failed" if i % 10 == 0 else "sent",
+            "attempts": 1,
+            "created_at": f"2010-01-{1 + i % 28:02d}T09:30:00+00:00",
+        }
+        for i in range(120, 0, -1)
+    ]
+
+    @app.get("/notifications")
+    async def log(request: Request) -> Any:
+        app.state.calls.append(("GET", str(request.url), None))
+        got = request.query_params
+        chosen = [
+            e
+            for e in emails
+            if all(not got.get(k) or e[k] == got.get(k) for k in ("status", "kind", "recipient"))
+        ]
+        if got.get("before"):
+            chosen = [e for e in chosen if e["id"] < got["before"]]
+        limit = int(got.get("limit", 100))
+        page = chosen[:limit]
+        return {"items": page, "next": page[-1]["id"] if len(chosen) > limit else None}

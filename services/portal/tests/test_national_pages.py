@@ -356,3 +356,31 @@ async def test_only_national_admins_manage_accounts() -> None:
     async with browser(app, REGULATOR_TOKEN) as client:
         r = await client.get("/national/accounts")
     assert r.status_code == 403
+
+
+async def test_the_organisations_list_filters_and_pages() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        first = await client.get("/national/organisations?kind=pct&region=mars")
+        second = await client.get("/national/organisations?kind=pct&after=R099")
+    assert "60 organisations (PCT)." in first.text
+    assert first.text.count("/national/organisations/R") == 50
+    # The next page keeps the filter; an unknown region is dropped, not sent on.
+    assert 'href="/national/organisations?kind=pct&amp;after=R099"' in first.text
+    assert "region=mars" not in fakes["registration"].state.calls[0][1]
+    assert 'rel="prev"' not in first.text
+    assert "First page" in second.text and 'href="/national/organisations?kind=pct"' in second.text
+    assert second.text.count("/national/organisations/R") == 10
+
+
+async def test_the_delivery_log_filters_and_pages() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        first = await client.get("/national/notifications")
+        failed = await client.get("/national/notifications?status=failed&kind=deadline-reminder")
+        nobody = await client.get("/national/notifications?recipient=nobody@example.org")
+    assert first.text.count("Email ") == 50 and 'rel="next"' in first.text
+    assert "before=n071" in first.text
+    assert "status=failed" in fakes["notification"].state.calls[1][1]
+    assert failed.text.count("Email ") == 12 and 'rel="next"' not in failed.text
+    assert "No emails match the filters." in nobody.text

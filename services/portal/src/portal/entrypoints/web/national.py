@@ -187,6 +187,8 @@ async def organisations(
         params=params,
         region_items=plain_options(REGIONS, params["region"], "All regions"),
         kind_items=plain_options(KINDS, params["kind"], "All kinds"),
+        kind_labels=dict(KINDS),
+        region_labels=dict(REGIONS),
         pager=cursor(
             "/national/organisations",
             params,

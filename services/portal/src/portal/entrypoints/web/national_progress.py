@@ -104,6 +104,8 @@ async def participation(
             for value, text in STATUSES
         ],
         status_labels=STATUS_LABELS,
+        kind_labels=dict(KINDS),
+        region_labels=dict(REGIONS),
         download=link(f"{path}.csv", params),
         done=done,
         org=org,
