@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from portal_fakes import refusal, roles_of
 
 
 def add_to(app: FastAPI) -> None:
     add_register(app)
+    add_import(app)
     app.state.accounts = [
         {
             "account_id": "a0",
@@ -101,3 +103,46 @@ def add_register(app: FastAPI) -> None:
             "total": len(chosen),
             "next_after": page[-1]["code"] if len(chosen) > limit else None,
         }
+
+
+def add_import(app: FastAPI) -> None:
+    """`POST /organisations/import`: refuses a row whose kind is not one, naming its line."""
+    import csv
+    import io
+
+    app.state.imported = []
+
+    @app.post("/organisations/import")
+    async def imported(request: Request) -> Any:
+        body = (await request.body()).decode()
+        dry_run = request.query_params.get("dry_run") == "true"
+        app.state.calls.append(("POST", f"/organisations/import?dry_run={dry_run}", body))
+        rows = list(csv.DictReader(io.StringIO(body)))
+        bad = [
+            {"line": n, "field": "kind", "reason": f"{r['kind']!r} is not a kind of organisation"}
+            for n, r in enumerate(rows, start=2)
+            if r["kind"] not in ("pct", "local-authority")
+        ]
+        if bad:
+            return refusal(422, f"{len(bad)} rows have problems", *bad)
+        if not dry_run:
+            app.state.imported += [r["code"] for r in rows]
+        codes = [r["code"] for r in rows]
+        return {
+            "rows": len(rows),
+            "registered": codes,
+            "changed": [],
+            "unchanged": [],
+            "events": len(rows),
+            "dry_run": dry_run,
+        }
+
+    @app.put("/organisations/{code}/lead")
+    async def lead(code: str, request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("PUT", f"/organisations/{code}/lead", body))
+        if body["email"].endswith("@refused.example"):
+            return refusal(
+                422, "refused", {"field": "email", "reason": "not an address we send to"}
+            )
+        return JSONResponse({"account_id": "x", "email": body["email"], "name": body["name"]}, 201)

@@ -3,6 +3,8 @@ and reopenings, participation, reminders and bulletins."""
 
 from __future__ import annotations
 
+import re
+
 import more_fakes
 from portal_fakes import ADMIN_TOKEN, LEAD_TOKEN, REGULATOR_TOKEN, browser, portal
 from test_pages import summary_links
@@ -384,3 +386,74 @@ async def test_the_delivery_log_filters_and_pages() -> None:
     assert "status=failed" in fakes["notification"].state.calls[1][1]
     assert failed.text.count("Email ") == 12 and 'rel="next"' not in failed.text
     assert "No emails match the filters." in nobody.text
+
+
+GOOD_FILE = (
+    "\ufeffCode,Name,Kind,Region,Lead name,Lead email\r\n"
+    "9A1,Anytown PCT,pct,london,Ann Lead,ann@pct.example\r\n"
+    "\r\n"
+    '9A2,"Northby, Council",local-authority,north-east,Bob Lead,bob@refused.example\r\n'
+)
+
+
+async def test_registering_organisations_from_a_file() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        page = await client.get("/national/organisations/import")
+        template = await client.get("/national/organisations/import/template.csv")
+        none = await client.post("/national/organisations/import", data={})
+        preview = await client.post(
+            "/national/organisations/import",
+            files={"file": ("orgs.csv", GOOD_FILE.encode(), "text/csv")},
+        )
+        nothing_yet = list(fakes["registration"].state.imported)
+        done = await client.post(
+            "/national/organisations/import/confirm",
+            data={"content": GOOD_FILE, "filename": "orgs.csv"},
+        )
+    assert "lead_email" in page.text and 'enctype="multipart/form-data"' in page.text
+    assert template.headers["content-type"].startswith("text/csv")
+    assert template.text.startswith("code,name,kind,region,") and "lead_email" in template.text
+    assert none.status_code == 422 and "Select a CSV file" in none.text
+    assert preview.status_code == 200 and "Register 2 organisations?" in preview.text
+    assert "Northby, Council" in preview.text and nothing_yet == []
+    assert fakes["registration"].state.imported == ["9A1", "9A2"]
+    assert "1 mapping lead emailed a set-up link" in done.text
+    assert "9A2</a>: refused" in done.text  # the lead the service refused is listed
+    sent = [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
+    assert [c[2]["email"] for c in sent] == ["ann@pct.example", "bob@refused.example"]
+
+
+async def test_a_file_with_problems_lists_every_line_and_saves_nothing() -> None:
+    bad = (
+        "code,name,kind,region,lead_name,lead_email\n"
+        "9B1,One,pct,london,Ann,not-an-email\n"
+        "\n"
+        "9B2,Two,castle,london,,b@x.example\n"
+    )
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        r = await client.post(
+            "/national/organisations/import",
+            files={"file": ("bad.csv", bad.encode(), "text/csv")},
+        )
+        header = await client.post(
+            "/national/organisations/import",
+            files={"file": ("x.csv", b"code,name,colour\n1,2,3\n", "text/csv")},
+        )
+        latin = await client.post(
+            "/national/organisations/import",
+            files={"file": ("x.csv", "code,name\nCaf\xe9".encode("latin-1"), "text/csv")},
+        )
+    assert r.status_code == 422 and "nothing has been saved" in r.text
+    cell = '</td><td class="govuk-table__cell">'
+    rows = re.findall(r'numeric">(\d+)' + cell + r"(\w+)" + cell + "([^<]+)<", r.text)
+    assert [(line, field) for line, field, _ in rows] == [
+        ("2", "lead_email"),
+        ("4", "kind"),  # registration's line 3 is the file's line 4 (after a blank line)
+        ("4", "lead_name"),
+    ]
+    assert fakes["registration"].state.imported == []
+    assert "colour" in header.text and "Not a column of the template" in header.text
+    assert "This column is missing" in header.text
+    assert "CSV UTF-8" in latin.text and latin.status_code == 422

@@ -43,6 +43,7 @@ from .entrypoints.web import (
     national,
     national_accounts,
     national_cycles,
+    national_import,
     national_notices,
     national_progress,
     national_returns,
@@ -65,6 +66,8 @@ log = get_logger(__name__)
 ROUTERS = (
     auth,
     dashboard,
+    # Before `national`: its /national/organisations/{code} would take "import" for a code.
+    national_import,
     national,
     national_progress,
     national_cycles,

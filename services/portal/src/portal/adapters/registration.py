@@ -97,6 +97,17 @@ class HttpRegistration:
     async def organisation(self, token: str, code: str) -> Organisation:
         return await self.api.fetch(_ORGANISATION, "GET", f"/organisations/{code}", token=token)
 
+    async def import_organisations(self, token: str, csv: bytes, *, dry_run: bool) -> JsonObject:
+        reply = await self.api.call(
+            "POST",
+            "/organisations/import",
+            token=token,
+            headers={"content-type": "text/csv; charset=utf-8"},
+            params={"dry_run": "true" if dry_run else "false"},
+            content=csv,
+        )
+        return reply.body if isinstance(reply.body, dict) else {}
+
     async def national_accounts(self, token: str) -> list[NationalAccount]:
         return await self.api.fetch(_NATIONAL, "GET", "/accounts", token=token)
 

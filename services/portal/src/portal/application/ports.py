@@ -83,6 +83,11 @@ class RegistrationApi(Protocol):
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
 
+    async def import_organisations(self, token: str, csv: bytes, *, dry_run: bool) -> JsonObject:
+        """Registration's all-or-nothing import of an organisations CSV (422: every bad line
+        in `details`, each with its `line`, `field` and `reason`)."""
+        ...
+
     async def national_accounts(self, token: str) -> list[NationalAccount]:
         """Every national admin, regulator and auditor account."""
         ...
