@@ -280,6 +280,35 @@ def test_the_national_pages_at_scale(stack, infra, auth_keys) -> None:
             page.wait_for_url(re.compile(r"done=disabled"))
             row = page.locator("#accounts tr", has_text="Alan Auditor").inner_text()
             assert "Disabled" in row
+
+            # Bulk registration: a bad file lists its lines and saves nothing; a good one,
+            # confirmed, registers its organisations and emails each lead a set-up link.
+            page.goto(f"{portal}/national/organisations/import")
+            bad = ARTEFACTS / "bad.csv"
+            bad.write_text(
+                "code,name,kind,region,lead_name,lead_email\n"
+                "B01X,Bulk One,castle,london,Ann,ann@bulk.example\n"
+                "B02X,Bulk Two,pct,london,,not-an-email\n"
+            )
+            page.set_input_files("#file", str(bad))
+            page.click("button:has-text('Check the file')")
+            problems = page.locator("#problems").inner_text()
+            assert "kind" in problems and "lead_email" in problems and "lead_name" in problems
+            widths(page, "07-import-problems")
+            lead = f"bulk-{secrets.token_hex(3)}@bulk.example"
+            good = ARTEFACTS / "good.csv"
+            good.write_text(
+                "code,name,kind,region,lead_name,lead_email\n"
+                f"B03X,Bulk Three PCT,pct,london,Bea Lead,{lead}\n"
+            )
+            page.goto(f"{portal}/national/organisations/import")
+            page.set_input_files("#file", str(good))
+            page.click("button:has-text('Check the file')")
+            assert "Register 1 organisation?" in page.content()
+            widths(page, "08-import-preview")
+            page.click("button:has-text('Register 1 organisation and email their leads')")
+            assert "1 mapping lead emailed a set-up link" in page.content()
+            mail_to(infra, lead, "Set up your")
             assert violations == [], violations[:3]
         finally:
             browser.close()
