@@ -121,7 +121,34 @@ def add_to(app: FastAPI) -> None:
 
 
 def add_delivery_log(app: FastAPI) -> None:
-    """`GET /notifications`: 120 emails, newest first, 50 a page after the `before` cursor."""
+    """`GET /notifications`: 120 emails, newest first, 50 a page after the `before` cursor;
+    and `POST /bulletins/preview`, refusing the organisation ZZZ as publishing does."""
+
+    @app.post("/bulletins/preview")
+    async def preview(request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("POST", "/bulletins/preview", body))
+        wanted = (body.get("filter") or {}).get("organisation_ids", [])
+        if "ZZZ" in wanted:
+            return refusal(
+                422,
+                "invalid",
+                {"field": "filter.organisation_ids", "reason": "unknown organisation(s) ZZZ"},
+            )
+        return {
+            "recipients": 3,
+            "filter": {
+                "regions": [],
+                "kinds": [],
+                "organisation_ids": [],
+                **(body.get("filter") or {}),
+            },
+            "to": "lead-5a4@example.org",
+            "subject": body["subject"],
+            "text": f"Dear Lead 5A4,\n\n{body['body']}\n\nThe national mapping team",
+            "html": "<p>unused</p>",
+        }
+
     emails = [
         {
             "id": f"n{i:03d}",

@@ -273,6 +273,7 @@ async def test_the_reminder_schedule() -> None:
 
 async def test_a_bulletin_with_filters() -> None:
     app, fakes = portal(**more_fakes.every())
+    chosen = {"subject": "Hi", "body": "Text", "regions": ["london", "north-west"], "kinds": "pct"}
     async with browser(app, ADMIN_TOKEN) as client:
         listed = await client.get("/national/bulletins")
         assert "The 2009-10 mapping opens" in listed.text and "10 sent" in listed.text
@@ -281,25 +282,38 @@ async def test_a_bulletin_with_filters() -> None:
             "/national/bulletins/new",
             data={"subject": "Hi", "body": "Text", "organisations": "5a4, zzz"},
         )
-        r = await client.post(
-            "/national/bulletins/new",
-            data={
-                "subject": "Hi",
-                "body": "Text",
-                "regions": ["london", "north-west"],
-                "kinds": "pct",
-            },
+        check = await client.post("/national/bulletins/new", data=chosen)
+        previewed = list(fakes["notification"].state.calls)
+        change = await client.post(
+            "/national/bulletins/new", data={**chosen, "confirm": "yes", "change": "yes"}
         )
+        r = await client.post("/national/bulletins/new", data={**chosen, "confirm": "yes"})
     assert [h for h, _ in summary_links(empty.text)] == ["#subject", "#body"]
     assert summary_links(unknown.text) == [
         ("#organisations", "Organisations: Unknown organisation(s) ZZZ")
     ]
+    # The check page: the count, who, the email as it arrives; nothing sent yet.
+    assert "It will be emailed to <strong>3 mapping leads</strong>" in check.text
+    assert "in London, North West and of the kind PCT" in check.text
+    assert "Dear Lead 5A4," in check.text and "Send it to 3 mapping leads" in check.text
+    assert all(c[1] == "/bulletins/preview" for c in previewed)
+    assert 'name="regions" value="north-west"' in check.text
+    # Changing it goes back to the form, filled in.
+    assert 'value="Hi"' in change.text and "Continue" in change.text
     assert r.headers["location"] == "/national/bulletins?done=sent&recipients=3"
-    assert fakes["notification"].state.calls[-1][2] == {
-        "subject": "Hi",
-        "body": "Text",
-        "filter": {"regions": ["london", "north-west"], "kinds": ["pct"], "organisation_ids": []},
-    }
+    assert fakes["notification"].state.calls[-1] == (
+        "POST",
+        "/bulletins",
+        {
+            "subject": "Hi",
+            "body": "Text",
+            "filter": {
+                "regions": ["london", "north-west"],
+                "kinds": ["pct"],
+                "organisation_ids": [],
+            },
+        },
+    )
 
 
 async def test_the_notification_service_decides_who_reads_bulletins() -> None:

@@ -27,6 +27,10 @@ class HttpNotification:
     async def bulletins(self, token: str) -> list[Bulletin]:
         return await self.api.fetch(_BULLETINS, "GET", "/bulletins", token=token)
 
+    async def preview_bulletin(self, token: str, body: JsonObject) -> JsonObject:
+        answer = (await self.api.call("POST", "/bulletins/preview", token=token, json=body)).body
+        return answer if isinstance(answer, dict) else {}
+
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         sent = (await self.api.call("POST", "/bulletins", token=token, json=body)).body
         count = sent.get("recipients") if isinstance(sent, dict) else None

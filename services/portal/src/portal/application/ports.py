@@ -217,6 +217,11 @@ class NotificationApi(Protocol):
 
     async def bulletins(self, token: str) -> list[Bulletin]: ...
 
+    async def preview_bulletin(self, token: str, body: JsonObject) -> JsonObject:
+        """What publishing `body` would send, without sending it: `recipients`, `to`,
+        `subject`, `text`, `html`."""
+        ...
+
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         """Send a bulletin; how many mapping leads it went to, if the service says."""
         ...
