@@ -309,6 +309,20 @@ def test_the_national_pages_at_scale(stack, infra, auth_keys) -> None:
             page.click("button:has-text('Register 1 organisation and email their leads')")
             assert "1 mapping lead emailed a set-up link" in page.content()
             mail_to(infra, lead, "Set up your")
+
+            # A bulletin is checked before it goes: whom it reaches and the email itself.
+            page.goto(f"{portal}/national/bulletins/new")
+            page.fill("#subject", "The mapping opens")
+            page.fill("#body", "Please check your services.\n\nThank you.")
+            page.check("input[name='regions'][value='london']")
+            page.click("button:has-text('Continue')")
+            count = " ".join(page.locator("#recipient-count").inner_text().split())
+            assert "1 mapping lead: the leads of organisations in London" in count, count
+            assert "Dear Bea Lead" in page.locator("#email-preview").inner_text()
+            widths(page, "09-bulletin-check")
+            page.click("button:has-text('Send it to 1 mapping lead')")
+            page.wait_for_url(re.compile(r"/national/bulletins\?done=sent"))
+            mail_to(infra, lead, "The mapping opens")
             assert violations == [], violations[:3]
         finally:
             browser.close()
