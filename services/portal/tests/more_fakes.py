@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import accounts_fakes
+import participation_fakes
 import portal_fakes
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -64,6 +66,7 @@ async def _record(app: FastAPI, request: Request) -> Any:
 def registration() -> FastAPI:
     app = portal_fakes.registration()
     app.state.calls = []
+    accounts_fakes.add_to(app)
     app.state.groups = [
         {
             "group_id": "g1",
@@ -284,6 +287,7 @@ def questionnaire() -> FastAPI:
 def reporting() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
+    participation_fakes.add_to(app)
 
     @app.get("/reports/cycle-progress")
     async def progress(request: Request) -> Any:
@@ -337,6 +341,7 @@ def reporting() -> FastAPI:
 def notification() -> FastAPI:
     app = FastAPI()
     app.state.calls = []
+    participation_fakes.add_delivery_log(app)
 
     def _reader(request: Request) -> bool:
         return bool({"national-admin", "auditor"} & set(roles_of(request)))

@@ -3,6 +3,8 @@ and reopenings, participation, reminders and bulletins."""
 
 from __future__ import annotations
 
+import re
+
 import more_fakes
 from portal_fakes import ADMIN_TOKEN, LEAD_TOKEN, REGULATOR_TOKEN, browser, portal
 from test_pages import summary_links
@@ -97,14 +99,32 @@ async def test_changing_the_timetable_starts_from_the_cycles_dates() -> None:
     assert sent["version"] == 3 and sent["reason"] == "Snow"
 
 
-async def test_moving_the_phase_needs_a_phase_and_a_reason() -> None:
+async def test_moving_the_phase_forward_after_a_confirmation() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
+        page = await client.get("/national/cycles/2009-10/phase")
         empty = await client.post("/national/cycles/2009-10/phase", data={})
-        r = await client.post(
+        back = await client.post(
+            "/national/cycles/2009-10/phase", data={"phase": "sandbox", "reason": "Oops"}
+        )
+        confirm = await client.post(
             "/national/cycles/2009-10/phase", data={"phase": "closed", "reason": "Early"}
         )
+        asked = list(fakes["questionnaire"].state.calls)
+        r = await client.post(
+            "/national/cycles/2009-10/phase",
+            data={"phase": "closed", "reason": "Early", "confirm": "yes"},
+        )
+    # The cycle is in data entry: only the phases after it are offered.
+    assert 'value="summary-reports"' in page.text and 'value="closed"' in page.text
+    assert 'value="sandbox"' not in page.text and 'value="data-entry"' not in page.text
     assert [h for h, _ in summary_links(empty.text)] == ["#phase", "#reason"]
+    assert summary_links(back.text) == [("#phase", "Select a phase after the one the cycle is in")]
+    # The confirmation says what happens and to whom, and nothing is sent before it.
+    assert "Move the cycle from data entry to closed?" in confirm.text
+    assert "Data entry closes for every organisation at once" in confirm.text
+    assert "All 60 (15 signed off, 45 not yet)" in confirm.text
+    assert 'name="confirm" value="yes"' in confirm.text and asked == []
     assert r.headers["location"] == "/national/cycles/2009-10?done=phase"
     assert fakes["questionnaire"].state.calls[0][2] == {"phase": "closed", "reason": "Early"}
 
@@ -150,24 +170,86 @@ async def test_reopening_a_return_needs_a_reason() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
         empty = await client.post("/national/cycles/2009-10/returns/5A4/reopen", data={})
-        r = await client.post(
+        confirm = await client.post(
             "/national/cycles/2009-10/returns/5A4/reopen", data={"reason": "Error"}
         )
+        asked = list(fakes["questionnaire"].state.calls)
+        r = await client.post(
+            "/national/cycles/2009-10/returns/5A4/reopen",
+            data={"reason": "Error", "confirm": "yes"},
+        )
     assert summary_links(empty.text) == [("#reason", "Enter the reason for reopening the return")]
+    assert "Reopen 5A4's return?" in confirm.text and asked == []
+    assert "mapping lead can change its answers again, and is sent an email" in confirm.text
+    assert 'name="reason" value="Error"' in confirm.text
     assert r.status_code == 303
     assert fakes["questionnaire"].state.calls == [
         ("POST", "/cycles/2009-10/returns/5A4/reopen", {"reason": "Error"})
     ]
 
 
-async def test_participation_by_region_and_organisation() -> None:
+async def test_participation_a_page_at_a_time_with_counts_per_filter() -> None:
     app, fakes = portal(**more_fakes.every())
     async with browser(app, ADMIN_TOKEN) as client:
-        r = await client.get("/national/cycles/2009-10/participation?region=london")
+        r = await client.get("/national/cycles/2009-10/participation")
+        london = await client.get(
+            "/national/cycles/2009-10/participation?region=london&status=overdue&sort=deadline"
+            "&order=desc&page=1&q=+organisation+"
+        )
+        odd = await client.get("/national/cycles/2009-10/participation?region=mars&page=x")
     assert r.status_code == 200
-    assert "0 of 1 organisations signed off" in r.text and "Anytown PCT" in r.text
-    assert 'href="/national/cycles/2009-10/returns/5A4/extension"' in r.text
-    assert "region=london" in fakes["reporting"].state.calls[0][1]
+    assert "15 of 60 organisations signed off" in r.text
+    assert "Showing <strong>1</strong> to <strong>25</strong> of <strong>60</strong>" in r.text
+    assert r.text.count('class="govuk-table__row"') == 26  # the header and 25 organisations
+    # GOV.UK pagination: page 1 current, 2 and 3 linked, filters kept in each link.
+    assert (
+        'aria-current="page"' in r.text
+        and 'href="/national/cycles/2009-10/participation?sort=name&amp;order=asc&amp;page=3"'
+        in r.text
+    )
+    assert 'rel="next"' in r.text and 'rel="prev"' not in r.text
+    # Sortable headers say how the table is sorted; the current one reverses.
+    assert 'aria-sort="ascending"' in r.text and r.text.count('aria-sort="none"') == 4
+    assert "sort=name&amp;order=desc" in r.text
+    assert "<caption" in r.text and "sorted by organisation (ascending), page 1 of 3" in r.text
+    # Counts beside each filter value and each status.
+    assert "London (20)" in r.text and "Overdue (30)" in r.text and "Signed off: 15" in r.text
+    assert 'href="/national/cycles/2009-10/participation/../../../' not in r.text
+    assert 'href="/national/cycles/2009-10/participation.csv?sort=name&amp;order=asc"' in r.text
+    assert 'href="/national/cycles/2009-10/returns/9Z00/extension"' in r.text
+
+    sent = fakes["reporting"].state.calls[1][1]
+    for part in (
+        "region=london",
+        "status=overdue",
+        "sort=deadline",
+        "order=desc",
+        "q=organisation",
+    ):
+        assert part in sent, sent
+    assert "Clear filters" in london.text and 'aria-sort="descending"' in london.text
+    assert "London (9)" in london.text  # the region counts take the status and search
+    # What no filter offers is dropped, not sent on; a bad page number is page one.
+    assert odd.status_code == 200 and "region=" not in fakes["reporting"].state.calls[2][1]
+    assert "page=1" in fakes["reporting"].state.calls[2][1]
+
+
+async def test_participation_pages_and_the_download_keep_the_filters() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        last = await client.get("/national/cycles/2009-10/participation?kind=pct&page=1")
+        beyond = await client.get("/national/cycles/2009-10/participation?page=9")
+        csv = await client.get("/national/cycles/2009-10/participation.csv?kind=pct&page=2")
+        none = await client.get("/national/cycles/2009-10/participation?q=nothing-like-it")
+        auditor = await client.get("/national/cycles/2009-10/participation")
+    assert "Showing <strong>1</strong> to <strong>20</strong> of <strong>20</strong>" in last.text
+    assert "There is no page 9" in beyond.text and "Go to the last page" in beyond.text
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    assert csv.text.count("\n") == 21  # the heading and every PCT, not one page
+    assert "kind=pct" in fakes["reporting"].state.calls[2][1]
+    assert "No organisations match." in none.text and "Download" not in none.text
+    assert auditor.status_code == 200
 
 
 async def test_the_reminder_schedule() -> None:
@@ -195,6 +277,7 @@ async def test_the_reminder_schedule() -> None:
 
 async def test_a_bulletin_with_filters() -> None:
     app, fakes = portal(**more_fakes.every())
+    chosen = {"subject": "Hi", "body": "Text", "regions": ["london", "north-west"], "kinds": "pct"}
     async with browser(app, ADMIN_TOKEN) as client:
         listed = await client.get("/national/bulletins")
         assert "The 2009-10 mapping opens" in listed.text and "10 sent" in listed.text
@@ -203,25 +286,38 @@ async def test_a_bulletin_with_filters() -> None:
             "/national/bulletins/new",
             data={"subject": "Hi", "body": "Text", "organisations": "5a4, zzz"},
         )
-        r = await client.post(
-            "/national/bulletins/new",
-            data={
-                "subject": "Hi",
-                "body": "Text",
-                "regions": ["london", "north-west"],
-                "kinds": "pct",
-            },
+        check = await client.post("/national/bulletins/new", data=chosen)
+        previewed = list(fakes["notification"].state.calls)
+        change = await client.post(
+            "/national/bulletins/new", data={**chosen, "confirm": "yes", "change": "yes"}
         )
+        r = await client.post("/national/bulletins/new", data={**chosen, "confirm": "yes"})
     assert [h for h, _ in summary_links(empty.text)] == ["#subject", "#body"]
     assert summary_links(unknown.text) == [
         ("#organisations", "Organisations: Unknown organisation(s) ZZZ")
     ]
+    # The check page: the count, who, the email as it arrives; nothing sent yet.
+    assert "It will be emailed to <strong>3 mapping leads</strong>" in check.text
+    assert "in London, North West and of the kind PCT" in check.text
+    assert "Dear Lead 5A4," in check.text and "Send it to 3 mapping leads" in check.text
+    assert all(c[1] == "/bulletins/preview" for c in previewed)
+    assert 'name="regions" value="north-west"' in check.text
+    # Changing it goes back to the form, filled in.
+    assert 'value="Hi"' in change.text and "Continue" in change.text
     assert r.headers["location"] == "/national/bulletins?done=sent&recipients=3"
-    assert fakes["notification"].state.calls[-1][2] == {
-        "subject": "Hi",
-        "body": "Text",
-        "filter": {"regions": ["london", "north-west"], "kinds": ["pct"], "organisation_ids": []},
-    }
+    assert fakes["notification"].state.calls[-1] == (
+        "POST",
+        "/bulletins",
+        {
+            "subject": "Hi",
+            "body": "Text",
+            "filter": {
+                "regions": ["london", "north-west"],
+                "kinds": ["pct"],
+                "organisation_ids": [],
+            },
+        },
+    )
 
 
 async def test_the_notification_service_decides_who_reads_bulletins() -> None:
@@ -243,3 +339,153 @@ async def test_a_close_before_the_summary_reports_is_said_on_the_close() -> None
     ]
     assert 'id="data_entry_closes-error"' in r.text
     assert fakes["questionnaire"].state.calls == []  # nothing sent that would be refused
+
+
+async def test_adding_and_disabling_national_accounts() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        listed = await client.get("/national/accounts")
+        empty = await client.post("/national/accounts/new", data={"email": "x"})
+        taken = await client.post(
+            "/national/accounts/new",
+            data={"name": "Ann", "email": "aud@audit.example", "role": "regulator"},
+        )
+        added = await client.post(
+            "/national/accounts/new",
+            data={"name": "Rita Regulator", "email": "rita@cqc.example", "role": "regulator"},
+        )
+        after = await client.get(added.headers["location"])
+        confirm = await client.get("/national/accounts/a4/disable")
+        no_reason = await client.post("/national/accounts/a4/disable", data={})
+        disabled = await client.post("/national/accounts/a4/disable", data={"reason": "Left"})
+        own = await client.get("/national/accounts/a0/disable")
+        unknown = await client.get("/national/accounts/zz/disable")
+    assert "Alan Auditor" in listed.text and "Ada Admin (you)" in listed.text
+    assert 'href="/national/accounts/a4/disable"' in listed.text
+    assert 'href="/national/accounts/a0/disable"' not in listed.text  # not one's own
+    assert [h for h, _ in summary_links(empty.text)] == ["#name", "#email", "#role"]
+    assert summary_links(taken.text) == [
+        ("#email", "Email address: An account with this email address already exists")
+    ]
+    assert added.status_code == 303
+    assert "A link to set their password is on its way" in after.text
+    assert "Rita Regulator" in after.text and "Set-up link sent" in after.text
+    assert "will not be able to sign in again" in confirm.text and "Alan Auditor" in confirm.text
+    assert summary_links(no_reason.text) == [("#reason", "Enter why the account is being disabled")]
+    assert disabled.headers["location"] == "/national/accounts?done=disabled&who=aud@audit.example"
+    assert fakes["registration"].state.calls[-1] == (
+        "POST",
+        "/accounts/a4/disable",
+        {"reason": "Left"},
+    )
+    assert (
+        "You cannot disable your own account" in own.text
+        and "<form" not in own.text.split("<main")[1]
+    )
+    assert unknown.status_code == 404
+
+
+async def test_only_national_admins_manage_accounts() -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, REGULATOR_TOKEN) as client:
+        r = await client.get("/national/accounts")
+    assert r.status_code == 403
+
+
+async def test_the_organisations_list_filters_and_pages() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        first = await client.get("/national/organisations?kind=pct&region=mars")
+        second = await client.get("/national/organisations?kind=pct&after=R099")
+    assert "60 organisations (PCT)." in first.text
+    assert first.text.count("/national/organisations/R") == 50
+    # The next page keeps the filter; an unknown region is dropped, not sent on.
+    assert 'href="/national/organisations?kind=pct&amp;after=R099"' in first.text
+    assert "region=mars" not in fakes["registration"].state.calls[0][1]
+    assert 'rel="prev"' not in first.text
+    assert "First page" in second.text and 'href="/national/organisations?kind=pct"' in second.text
+    assert second.text.count("/national/organisations/R") == 10
+
+
+async def test_the_delivery_log_filters_and_pages() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        first = await client.get("/national/notifications")
+        failed = await client.get("/national/notifications?status=failed&kind=deadline-reminder")
+        nobody = await client.get("/national/notifications?recipient=nobody@example.org")
+    assert first.text.count("Email ") == 50 and 'rel="next"' in first.text
+    assert "before=n071" in first.text
+    assert "status=failed" in fakes["notification"].state.calls[1][1]
+    assert failed.text.count("Email ") == 12 and 'rel="next"' not in failed.text
+    assert "No emails match the filters." in nobody.text
+
+
+GOOD_FILE = (
+    "\ufeffCode,Name,Kind,Region,Lead name,Lead email\r\n"
+    "9A1,Anytown PCT,pct,london,Ann Lead,ann@pct.example\r\n"
+    "\r\n"
+    '9A2,"Northby, Council",local-authority,north-east,Bob Lead,bob@refused.example\r\n'
+)
+
+
+async def test_registering_organisations_from_a_file() -> None:
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        page = await client.get("/national/organisations/import")
+        template = await client.get("/national/organisations/import/template.csv")
+        none = await client.post("/national/organisations/import", data={})
+        preview = await client.post(
+            "/national/organisations/import",
+            files={"file": ("orgs.csv", GOOD_FILE.encode(), "text/csv")},
+        )
+        nothing_yet = list(fakes["registration"].state.imported)
+        done = await client.post(
+            "/national/organisations/import/confirm",
+            data={"content": GOOD_FILE, "filename": "orgs.csv"},
+        )
+    assert "lead_email" in page.text and 'enctype="multipart/form-data"' in page.text
+    assert template.headers["content-type"].startswith("text/csv")
+    assert template.text.startswith("code,name,kind,region,") and "lead_email" in template.text
+    assert none.status_code == 422 and "Select a CSV file" in none.text
+    assert preview.status_code == 200 and "Register 2 organisations?" in preview.text
+    assert "Northby, Council" in preview.text and nothing_yet == []
+    assert fakes["registration"].state.imported == ["9A1", "9A2"]
+    assert "1 mapping lead emailed a set-up link" in done.text
+    assert "9A2</a>: refused" in done.text  # the lead the service refused is listed
+    sent = [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
+    assert [c[2]["email"] for c in sent] == ["ann@pct.example", "bob@refused.example"]
+
+
+async def test_a_file_with_problems_lists_every_line_and_saves_nothing() -> None:
+    bad = (
+        "code,name,kind,region,lead_name,lead_email\n"
+        "9B1,One,pct,london,Ann,not-an-email\n"
+        "\n"
+        "9B2,Two,castle,london,,b@x.example\n"
+    )
+    app, fakes = portal(**more_fakes.every())
+    async with browser(app, ADMIN_TOKEN) as client:
+        r = await client.post(
+            "/national/organisations/import",
+            files={"file": ("bad.csv", bad.encode(), "text/csv")},
+        )
+        header = await client.post(
+            "/national/organisations/import",
+            files={"file": ("x.csv", b"code,name,colour\n1,2,3\n", "text/csv")},
+        )
+        latin = await client.post(
+            "/national/organisations/import",
+            files={"file": ("x.csv", "code,name\nCaf\xe9".encode("latin-1"), "text/csv")},
+        )
+    assert r.status_code == 422 and "nothing has been saved" in r.text
+    cell = '</td><td class="govuk-table__cell">'
+    rows = re.findall(r'numeric">(\d+)' + cell + r"(\w+)" + cell + "([^<]+)<", r.text)
+    assert [(line, field) for line, field, _ in rows] == [
+        ("2", "lead_email"),
+        ("4", "kind"),  # registration's line 3 is the file's line 4 (after a blank line)
+        ("4", "lead_name"),
+    ]
+    assert fakes["registration"].state.imported == []
+    assert "colour" in header.text and "Not a column of the template" in header.text
+    assert "This column is missing" in header.text
+    assert "CSV UTF-8" in latin.text and latin.status_code == 422

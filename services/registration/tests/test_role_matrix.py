@@ -212,6 +212,14 @@ ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
         None,
         expect(national_admin=OK, auditor=OK, lead=OK, other_lead=404, owner=OK, other_owner=404),
     ),
+    ("GET", "/accounts", None, expect(national_admin=OK)),
+    (
+        "POST",
+        "/accounts/{account_id}/disable",
+        lambda w: {"reason": "left the team"},
+        # No such account: a national admin is answered 404, everyone else refused first.
+        expect(national_admin=404),
+    ),
     ("POST", "/auth/sign-out", None, expect(default=OK)),
     ("GET", "/auth/me", None, expect(default=OK)),
 ]

@@ -24,8 +24,10 @@ from csm_kernel.store.postgres import PostgresEventStore
 
 from .adapters.accounts_repository import PostgresAccounts
 from .adapters.directory_pg import PostgresDirectory
+from .adapters.national_accounts_pg import PostgresNationalAccounts
 from .adapters.organisations_postgres import PostgresOrganisations
 from .application.accounts import Accounts
+from .application.national_accounts import NationalAccounts
 from .application.services import Registration
 from .application.sign_in import SignIn
 from .application.way_back_in import WayBackIn
@@ -60,6 +62,7 @@ def bootstrap(
         organisations=organisations,
         directory=PostgresDirectory(store, pool),
         accounts=Accounts(accounts, organisations),
+        national_accounts=NationalAccounts(accounts, PostgresNationalAccounts(pool)),
         sign_in=sign_in,
         way_back_in=WayBackIn(
             accounts,

@@ -27,6 +27,7 @@ from .adapters.history import HistoryReaders
 from .adapters.journal import PostgresJournal
 from .adapters.metrics import ProjectionLagGauges
 from .adapters.organisations import PostgresOrganisations
+from .adapters.participation import PostgresParticipation, participation_csv
 from .adapters.projections import PROJECTIONS
 from .adapters.projector import REBUILD_PARALLEL, Projector
 from .adapters.replay_subjects import ProjectionSubjects
@@ -35,6 +36,7 @@ from .adapters.runner import ReportRunner
 from .adapters.subjects import PostgresSubjects
 from .adapters.timetables import JournalTimetables
 from .application.journalling import Journalling
+from .application.participation import Participation
 from .application.ports import ReceivedEvents
 from .application.projection import Projection
 from .application.projection_admin import ProjectionAdmin
@@ -93,6 +95,7 @@ def bootstrap(
             PostgresSubjects(pool),
         ),
         admin=ProjectionAdmin(projector),
+        participation=Participation(PostgresParticipation(pool), participation_csv),
         organisations=PostgresOrganisations(pool),
         journalling=Journalling(PostgresJournal(pool)),
         projector=projector,

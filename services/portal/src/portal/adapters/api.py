@@ -45,6 +45,7 @@ class Api:
         json: Any = None,
         params: Mapping[str, str | int | None] | None = None,
         raw: bool = False,
+        content: bytes | None = None,
     ) -> Reply:
         sent = dict(headers or {})
         if token:
@@ -52,7 +53,7 @@ class Api:
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             r = await self.client.request(
-                method, _encoded(path), headers=sent, json=json, params=query
+                method, _encoded(path), headers=sent, json=json, params=query, content=content
             )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(self.service, type(exc).__name__) from exc

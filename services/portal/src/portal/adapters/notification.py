@@ -27,18 +27,35 @@ class HttpNotification:
     async def bulletins(self, token: str) -> list[Bulletin]:
         return await self.api.fetch(_BULLETINS, "GET", "/bulletins", token=token)
 
+    async def preview_bulletin(self, token: str, body: JsonObject) -> JsonObject:
+        answer = (await self.api.call("POST", "/bulletins/preview", token=token, json=body)).body
+        return answer if isinstance(answer, dict) else {}
+
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         sent = (await self.api.call("POST", "/bulletins", token=token, json=body)).body
         count = sent.get("recipients") if isinstance(sent, dict) else None
         return count if isinstance(count, int) else None
 
     async def notifications(
-        self, token: str, *, status: str | None, before: str | None, limit: int
+        self,
+        token: str,
+        *,
+        status: str | None,
+        before: str | None,
+        limit: int,
+        recipient: str | None = None,
+        kind: str | None = None,
     ) -> NotificationsPage:
         return await self.api.fetch(
             _NOTIFICATIONS,
             "GET",
             "/notifications",
             token=token,
-            params={"status": status, "before": before, "limit": limit},
+            params={
+                "status": status,
+                "before": before,
+                "limit": limit,
+                "recipient": recipient,
+                "kind": kind,
+            },
         )

@@ -18,6 +18,7 @@ from ..application.models import (
     ServicesPage,
     Tokens,
 )
+from ..application.national_accounts import NationalAccount
 from ..application.way_back_in import CurrentLead, LinkStatus
 from .api import Api
 
@@ -34,6 +35,7 @@ _LINK_STATUS = TypeAdapter(LinkStatus)
 _LEAD = TypeAdapter(CurrentLead)
 #: Registration's route for each kind of link a person may ask for by email address.
 _LINK_REQUESTS = {"password-reset": "password-reset-requests", "set-up": "set-up-link-requests"}
+_NATIONAL = TypeAdapter(list[NationalAccount])
 
 
 class HttpRegistration:
@@ -102,18 +104,48 @@ class HttpRegistration:
         )
 
     async def organisations(
-        self, token: str, *, after: str | None, region: str | None, limit: int
+        self,
+        token: str,
+        *,
+        after: str | None,
+        region: str | None,
+        limit: int,
+        kind: str | None = None,
     ) -> OrganisationsPage:
         return await self.api.fetch(
             _ORGANISATIONS,
             "GET",
             "/organisations",
             token=token,
-            params={"after": after, "region": region, "limit": limit},
+            params={"after": after, "region": region, "kind": kind, "limit": limit},
         )
 
     async def organisation(self, token: str, code: str) -> Organisation:
         return await self.api.fetch(_ORGANISATION, "GET", f"/organisations/{code}", token=token)
+
+    async def import_organisations(self, token: str, csv: bytes, *, dry_run: bool) -> JsonObject:
+        reply = await self.api.call(
+            "POST",
+            "/organisations/import",
+            token=token,
+            headers={"content-type": "text/csv; charset=utf-8"},
+            params={"dry_run": "true" if dry_run else "false"},
+            content=csv,
+        )
+        return reply.body if isinstance(reply.body, dict) else {}
+
+    async def national_accounts(self, token: str) -> list[NationalAccount]:
+        return await self.api.fetch(_NATIONAL, "GET", "/accounts", token=token)
+
+    async def create_national_account(self, token: str, email: str, name: str, role: str) -> None:
+        await self.api.send(
+            "POST", "/accounts", token=token, json={"email": email, "name": name, "role": role}
+        )
+
+    async def disable_account(self, token: str, account_id: str, reason: str) -> None:
+        await self.api.send(
+            "POST", f"/accounts/{account_id}/disable", token=token, json={"reason": reason}
+        )
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]:
         return await self.api.fetch(

@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from pydantic import TypeAdapter
 
 from ..application.models import JsonObject, ReportFile, ReportListing, SubjectChoices
+from ..application.participation import ParticipationPage
 from .api import Api
 
 _LISTED = TypeAdapter(list[ReportListing])
 _OBJECT = TypeAdapter(JsonObject)
 _SUBJECTS = TypeAdapter(SubjectChoices)
+_PARTICIPATION = TypeAdapter(ParticipationPage)
 
 
 class HttpReporting:
@@ -38,4 +40,27 @@ class HttpReporting:
         params = {"limit": str(limit), **({"q": search} if search else {})}
         return await self.api.fetch(
             _SUBJECTS, "GET", f"/reports/{name}/subjects", token=token, params=params
+        )
+
+    async def participation(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ParticipationPage:
+        return await self.api.fetch(
+            _PARTICIPATION, "GET", f"/cycles/{cycle}/participation", token=token, params=params
+        )
+
+    async def participation_file(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ReportFile:
+        reply = await self.api.call(
+            "GET",
+            f"/cycles/{cycle}/participation",
+            token=token,
+            params={**params, "format": "csv"},
+            raw=True,
+        )
+        return ReportFile(
+            content=reply.content,
+            content_type=reply.headers.get("content-type"),
+            content_disposition=reply.headers.get("content-disposition"),
         )

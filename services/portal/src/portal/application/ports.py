@@ -36,6 +36,8 @@ from .models import (
     SubjectChoices,
     Tokens,
 )
+from .national_accounts import NationalAccount
+from .participation import ParticipationPage
 from .way_back_in import CurrentLead, LinkStatus
 
 
@@ -84,10 +86,33 @@ class RegistrationApi(Protocol):
     async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None: ...
 
     async def organisations(
-        self, token: str, *, after: str | None, region: str | None, limit: int
+        self,
+        token: str,
+        *,
+        after: str | None,
+        region: str | None,
+        limit: int,
+        kind: str | None = None,
     ) -> OrganisationsPage: ...
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
+
+    async def import_organisations(self, token: str, csv: bytes, *, dry_run: bool) -> JsonObject:
+        """Registration's all-or-nothing import of an organisations CSV (422: every bad line
+        in `details`, each with its `line`, `field` and `reason`)."""
+        ...
+
+    async def national_accounts(self, token: str) -> list[NationalAccount]:
+        """Every national admin, regulator and auditor account."""
+        ...
+
+    async def create_national_account(self, token: str, email: str, name: str, role: str) -> None:
+        """A national account; its set-up link is emailed."""
+        ...
+
+    async def disable_account(self, token: str, account_id: str, reason: str) -> None:
+        """A national account that cannot sign in again; its sessions end."""
+        ...
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]: ...
 
@@ -185,6 +210,17 @@ class ReportingApi(Protocol):
     async def subjects(
         self, token: str, name: str, search: str | None, limit: int
     ) -> SubjectChoices: ...
+    async def participation(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ParticipationPage:
+        """One page of a cycle's organisations, filtered and sorted by `params`."""
+        ...
+
+    async def participation_file(
+        self, token: str, cycle: str, params: Mapping[str, str | int | None]
+    ) -> ReportFile:
+        """Every organisation the filters in `params` leave, as CSV."""
+        ...
 
 
 class NotificationApi(Protocol):
@@ -198,12 +234,24 @@ class NotificationApi(Protocol):
 
     async def bulletins(self, token: str) -> list[Bulletin]: ...
 
+    async def preview_bulletin(self, token: str, body: JsonObject) -> JsonObject:
+        """What publishing `body` would send, without sending it: `recipients`, `to`,
+        `subject`, `text`, `html`."""
+        ...
+
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
         """Send a bulletin; how many mapping leads it went to, if the service says."""
         ...
 
     async def notifications(
-        self, token: str, *, status: str | None, before: str | None, limit: int
+        self,
+        token: str,
+        *,
+        status: str | None,
+        before: str | None,
+        limit: int,
+        recipient: str | None = None,
+        kind: str | None = None,
     ) -> NotificationsPage: ...
 
 

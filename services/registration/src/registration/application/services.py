@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .accounts import Accounts
+from .national_accounts import NationalAccounts
 from .ports import Directory, OrganisationRepository
 from .sign_in import SignIn
 from .way_back_in import WayBackIn
@@ -18,6 +19,8 @@ class Registration:
     organisations: OrganisationRepository
     directory: Directory
     accounts: Accounts
+    #: The national team's own accounts, listed and disabled.
+    national_accounts: NationalAccounts
     #: None when no signing key is configured (sign-in is then refused).
     sign_in: SignIn | None
     #: Reset links, set-up links sent again, and what a link is before it is used.

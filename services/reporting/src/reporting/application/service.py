@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .journalling import Journalling
+from .participation import Participation
 from .ports import Organisations, Projections
 from .projection_admin import ProjectionAdmin
 from .report_queries import ReportQueries
@@ -19,6 +20,8 @@ class Reporting:
     reports: ReportQueries
     #: The projections' lag, and rebuilds asked for over HTTP.
     admin: ProjectionAdmin
+    #: Participation in a cycle, filtered, sorted and paged (the national team's page).
+    participation: Participation
     #: The organisations read model as a plain list.
     organisations: Organisations
     #: Consumed events into the journal.

@@ -3,11 +3,12 @@ deadline reminders' schedule and the e-bulletin."""
 
 from fastapi import APIRouter
 
-from . import bulletins, deliveries, reminders, templates
+from . import bulletin_preview, bulletins, deliveries, reminders, templates
 
 ROUTERS: list[APIRouter] = [
     deliveries.router,
     templates.router,
     reminders.router,
+    bulletin_preview.router,
     bulletins.router,
 ]

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.organisations import partnership_areas
+from ...application.paging import cursor, plain_options
 from ...application.words import KIND_NAMES, REGION_NAMES
 from .deps import Questionnaires, Registration
 from .forms import form_of, text, values
@@ -159,11 +160,17 @@ async def organisations(
     request: Request,
     session: NationalReader,
     registration: Registration,
-    after: Annotated[str | None, Query()] = None,
+    after: Annotated[str | None, Query(max_length=20)] = None,
     region: Annotated[str | None, Query()] = None,
+    kind: Annotated[str | None, Query()] = None,
 ) -> Response:
+    # What no filter offers (a hand-edited address) shows the unfiltered list.
+    params = {
+        "region": region if region in dict(REGIONS) else None,
+        "kind": kind if kind in dict(KINDS) else None,
+    }
     page = await registration.organisations(
-        session.token, after=after, region=region or None, limit=50
+        session.token, after=after or None, region=params["region"], kind=params["kind"], limit=50
     )
     return render(
         request,
@@ -171,7 +178,19 @@ async def organisations(
         title="Organisations",
         page=page,
         regions=REGIONS,
-        region=region,
+        kinds=KINDS,
+        params=params,
+        region_items=plain_options(REGIONS, params["region"], "All regions"),
+        kind_items=plain_options(KINDS, params["kind"], "All kinds"),
+        kind_labels=dict(KINDS),
+        region_labels=dict(REGIONS),
+        pager=cursor(
+            "/national/organisations",
+            params,
+            name="after",
+            next_value=page.next_after,
+            first=not after,
+        ),
         width="full",
     )
 

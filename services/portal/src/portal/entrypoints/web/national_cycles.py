@@ -10,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ...application.dates import When, out_of_order, parts_of, read_when
-from ...application.errors import ApiError
+from ...application.errors import ApiError, ServiceUnavailable
 from ...application.models import Cycle
 from ...application.numbers import whole_number
-from .deps import Questionnaires
+from ...application.ports import ReportingApi
+from .deps import Questionnaires, Reporting
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National
@@ -190,6 +191,27 @@ async def change_timetable(
     return _timetable_form(request, c, 422, errors=errors, values=shown)
 
 
+#: What moving a cycle into each phase does, and to whom (the confirmation page says it).
+CONSEQUENCES = {
+    "sandbox": "The sandbox questionnaire opens to everyone. Nothing anyone types is saved.",
+    "data-entry": "Every registered organisation is issued its questionnaires and its mapping"
+    " lead can answer, delegate and submit them.",
+    "summary-reports": "Per-area summary reports become available to check. Data entry stays open.",
+    "closed": "Data entry closes for every organisation at once: their saves, submissions and"
+    " sign-offs are refused from now on, except where a return has an extension (until it"
+    " ends) or is reopened. Mapping leads are no longer sent deadline reminders.",
+    "published": "Every return becomes read-only and the published tables are final. Nothing"
+    " can be extended or reopened.",
+}
+
+
+def forward_phases(current: str) -> list[tuple[str, str, str]]:
+    """The phases after `current`: a cycle only moves forward."""
+    order = [value for value, _, _ in PHASES]
+    after = order.index(current) + 1 if current in order else 0
+    return PHASES[after:]
+
+
 def _phase_form(request: Request, c: Cycle, status: int = 200, **ctx: object) -> Response:
     return render(
         request,
@@ -197,9 +219,18 @@ def _phase_form(request: Request, c: Cycle, status: int = 200, **ctx: object) ->
         status,
         title=f"Move the {c.cycle} cycle on",
         c=c,
-        phases=PHASES,
+        phases=forward_phases(c.phase),
         **ctx,
     )
+
+
+async def _organisations(reporting: ReportingApi, token: str, cycle: str) -> dict[str, int] | None:
+    """The cycle's organisations and how many have signed off (reporting), if it answers."""
+    try:
+        page = await reporting.participation(token, cycle, {"per_page": 1})
+    except (ApiError, ServiceUnavailable):
+        return None
+    return dict(page.summary)
 
 
 @router.get("/national/cycles/{cycle}/phase")
@@ -211,15 +242,35 @@ async def phase_page(
 
 @router.post("/national/cycles/{cycle}/phase")
 async def move_phase(
-    request: Request, cycle: str, session: National, api: Questionnaires
+    request: Request,
+    cycle: str,
+    session: National,
+    api: Questionnaires,
+    reporting: Reporting,
 ) -> Response:
     form = await form_of(request)
     errors = FormErrors()
     phase, reason = text(form, "phase"), text(form, "reason")
+    c = await api.cycle(session.token, cycle)
+    offered = {value: label for value, label, _ in forward_phases(c.phase)}
     if not phase:
         errors.add("phase", "Select the phase to move the cycle to")
+    elif phase not in offered:
+        errors.add("phase", "Select a phase after the one the cycle is in")
     if not reason:
         errors.add("reason", "Enter why the cycle is moving ahead of its timetable")
+    if not errors and text(form, "confirm") != "yes":
+        return render(
+            request,
+            "cycles/phase_confirm.html",
+            title=f"Move {cycle} to {offered[phase]}?",
+            c=c,
+            phase=phase,
+            phase_label=offered[phase],
+            reason=reason,
+            consequence=CONSEQUENCES.get(phase, ""),
+            organisations=await _organisations(reporting, session.token, cycle),
+        )
     if not errors:
         try:
             await api.move_phase(session.token, cycle, phase, reason)
@@ -229,5 +280,4 @@ async def move_phase(
             errors = FormErrors.from_api(exc, _CYCLE_FIELDS, fallback="phase")
         else:
             return RedirectResponse(f"/national/cycles/{cycle}?done=phase", 303)
-    c = await api.cycle(session.token, cycle)
     return _phase_form(request, c, 422, errors=errors, values=values(form))

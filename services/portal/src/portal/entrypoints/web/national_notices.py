@@ -156,6 +156,28 @@ async def publish(request: Request, session: National, api: Notifications) -> Re
     if errors:
         return _compose(request, 422, errors=errors, values=values(form))
     chosen = audience(texts(form, "regions"), texts(form, "kinds"), text(form, "organisations"))
+    if text(form, "confirm") != "yes" or text(form, "change"):
+        if text(form, "change"):
+            return _compose(request, values=values(form))
+        # Nothing goes out before the person has seen the email and how many it reaches.
+        try:
+            preview = await api.preview_bulletin(
+                session.token, {"subject": subject, "body": body, "filter": chosen}
+            )
+        except ApiError as exc:
+            if exc.status != 422:
+                raise
+            errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
+            return _compose(request, 422, errors=errors, values=values(form))
+        return render(
+            request,
+            "national/bulletin_check.html",
+            title="Check the bulletin before sending it",
+            preview=preview,
+            values=values(form),
+            regions=dict(REGIONS),
+            kinds=dict(KINDS),
+        )
     try:
         count = await api.publish_bulletin(
             session.token, {"subject": subject, "body": body, "filter": chosen}

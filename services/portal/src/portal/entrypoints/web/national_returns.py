@@ -78,6 +78,18 @@ async def act_on_return(
             "Enter the reason"
             + (" for the extension" if act == "extension" else " for reopening the return"),
         )
+    if not errors and act == "reopen" and text(form, "confirm") != "yes":
+        # Reopening undoes a sign-off and tells people: say what happens, and ask again.
+        return await _page(
+            request,
+            api,
+            session,
+            cycle,
+            org,
+            act,
+            confirming=True,
+            values=values(form),
+        )
     if not errors:
         try:
             await api.act_on_return(session.token, cycle, org, act, body)

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from . import accounts, directory, organisations, way_back_in
+from . import accounts, directory, national_accounts, organisations, way_back_in
 
 ROUTERS: list[APIRouter] = [
     organisations.router,
     directory.router,
     accounts.router,
     way_back_in.router,
+    national_accounts.router,
 ]

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from csm_kernel.errors import Unauthorised
 
 from ...application.accounts import Accounts
+from ...application.national_accounts import NationalAccounts
 from ...application.ports import Directory, OrganisationRepository
 from ...application.services import Registration
 from ...application.sign_in import SignIn
@@ -33,6 +34,10 @@ async def accounts_of(request: Request) -> Accounts:
     return (await registration_of(request)).accounts
 
 
+async def national_accounts_of(request: Request) -> NationalAccounts:
+    return (await registration_of(request)).national_accounts
+
+
 async def sign_in_of(request: Request) -> SignIn:
     # `app.state.sign_in` is the one `bootstrap` built (tests may swap it for another policy).
     sign_in: SignIn | None = getattr(request.app.state, "sign_in", None)
@@ -50,5 +55,6 @@ async def way_back_in_of(request: Request) -> WayBackIn:
 OrganisationsDep = Annotated[OrganisationRepository, Depends(organisations_of)]
 DirectoryDep = Annotated[Directory, Depends(directory_of)]
 AccountsDep = Annotated[Accounts, Depends(accounts_of)]
+NationalAccountsDep = Annotated[NationalAccounts, Depends(national_accounts_of)]
 SignInDep = Annotated[SignIn, Depends(sign_in_of)]
 WayBackInDep = Annotated[WayBackIn, Depends(way_back_in_of)]

@@ -1,0 +1,159 @@
+"""Registering many organisations with their mapping leads from a CSV file: the format and a
+template, a preview listing every bad line (line, field, reason) before anything is saved,
+then a confirmation that registers them and nominates each lead (who is emailed a set-up
+link)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
+
+from ...application.bulk_registration import (
+    LEAD_COLUMNS,
+    ORGANISATION_COLUMNS,
+    TEMPLATE,
+    Problem,
+    Upload,
+    organisations_file,
+    read_upload,
+)
+from ...application.errors import ApiError
+from ...application.ports import RegistrationApi
+from .deps import Registration
+from .forms import form_of, text
+from .national import KINDS, REGIONS
+from .rendering import render
+from .session import National
+
+router = APIRouter(default_response_class=HTMLResponse)
+
+#: What the page accepts (registration's import takes up to 5 MiB and 20,000 rows).
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@router.get("/national/organisations/import")
+async def import_page(request: Request, _: National) -> Response:
+    return render(
+        request,
+        "national/import.html",
+        title="Register organisations from a file",
+        columns=ORGANISATION_COLUMNS + LEAD_COLUMNS,
+    )
+
+
+@router.get("/national/organisations/import/template.csv")
+async def template(_: National) -> Response:
+    return Response(
+        TEMPLATE,
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="organisations-template.csv"'},
+    )
+
+
+async def _checked(
+    registration: RegistrationApi, token: str, text_: str
+) -> tuple[Upload, list[Problem]]:
+    """The file read, and every problem with it: the leads' columns here, the organisations'
+    by registration's import run without writing (its lines mapped back to the file's)."""
+    upload = read_upload(text_)
+    problems = list(upload.problems)
+    if upload.rows and not any(p.field == "file" or p.line == 1 for p in problems):
+        body, lines = organisations_file(upload)
+        try:
+            await registration.import_organisations(token, body, dry_run=True)
+        except ApiError as exc:
+            if exc.status not in (413, 415, 422):
+                raise
+            for d in exc.details or [{"field": "file", "reason": exc.message}]:
+                line = d.get("line")
+                problems.append(
+                    Problem(
+                        lines.get(line, 0) if isinstance(line, int) else 0,
+                        str(d.get("field") or "file"),
+                        str(d.get("reason") or exc.message),
+                    )
+                )
+    return upload, sorted(problems, key=lambda p: (p.line, p.field))
+
+
+def _refused(request: Request, reason: str) -> Response:
+    return render(
+        request,
+        "national/import.html",
+        422,
+        title="Register organisations from a file",
+        columns=ORGANISATION_COLUMNS + LEAD_COLUMNS,
+        file_error=reason,
+    )
+
+
+@router.post("/national/organisations/import")
+async def preview(request: Request, session: National, registration: Registration) -> Response:
+    form = await form_of(request)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _refused(request, "Select a CSV file")
+    raw = await upload.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        return _refused(request, "The file must be smaller than 5 MB: split it")
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _refused(request, "The file must be saved as CSV UTF-8")
+    rows, problems = await _checked(registration, session.token, content)
+    return render(
+        request,
+        "national/import_preview.html",
+        422 if problems else 200,
+        title="Check the organisations" if not problems else "The file has problems",
+        filename=upload.filename,
+        rows=rows.rows,
+        problems=problems,
+        content=content,
+        kind_labels=dict(KINDS),
+        region_labels=dict(REGIONS),
+        width="full",
+    )
+
+
+@router.post("/national/organisations/import/confirm")
+async def confirm(request: Request, session: National, registration: Registration) -> Response:
+    form = await form_of(request)
+    content = text(form, "content")
+    rows, problems = await _checked(registration, session.token, content)
+    if problems or not rows.rows:
+        return render(
+            request,
+            "national/import_preview.html",
+            422,
+            title="The file has problems",
+            filename=text(form, "filename"),
+            rows=rows.rows,
+            problems=problems,
+            content=content,
+            kind_labels=dict(KINDS),
+            region_labels=dict(REGIONS),
+            width="full",
+        )
+    body, _ = organisations_file(rows)
+    result = await registration.import_organisations(session.token, body, dry_run=False)
+    failed: list[tuple[str, str]] = []
+    for row in rows.rows:
+        code = row.values["code"]
+        try:
+            await registration.nominate_lead(
+                session.token, code, row.values["lead_email"], row.values["lead_name"]
+            )
+        except ApiError as exc:
+            if exc.status not in (404, 409, 422):
+                raise
+            failed.append((code, exc.message))
+    return render(
+        request,
+        "national/import_done.html",
+        title="Organisations registered",
+        result=result,
+        rows=rows.rows,
+        failed=failed,
+    )
