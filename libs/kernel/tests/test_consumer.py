@@ -14,7 +14,13 @@ from aiokafka import AIOKafkaProducer
 
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
-from csm_kernel.consumer import EventConsumer, IncomingMessage, Outcome, RejectedMessage
+from csm_kernel.consumer import (
+    EventConsumer,
+    IncomingMessage,
+    NotYetKnown,
+    Outcome,
+    RejectedMessage,
+)
 from csm_kernel.kafka import BrokerDeadLetters, make_broker, subscribe
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from kafka_helpers import eventually, headers_of, read_topic, unique_topic
@@ -38,12 +44,17 @@ async def running(
     # Every test runs twice: one transaction per message, and many messages per transaction
     # (where one poison message must still be isolated and the rest land).
     await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+    await pg_pool.execute("CREATE TABLE known (code text)")
 
     async def handler(conn, envelope, event: OrganisationRegistered) -> None:
         if event.name == "explode":
             raise ValueError("cannot project this organisation")
         if event.name == "nobody":
             raise RejectedMessage("no recipient for this organisation")
+        if event.name == "waits" and not await conn.fetchval(
+            "SELECT count(*) FROM known WHERE code = $1", event.code
+        ):
+            raise NotYetKnown(f"nothing known of {event.code} yet")
         await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
 
     topic, group = unique_topic("consume"), f"g-{uuid.uuid4().hex[:8]}"
@@ -57,6 +68,7 @@ async def running(
         dlq,
         max_attempts=3,
         backoff=0.01,
+        dependency_wait=3.0,
     )
     subscribe(
         broker,
@@ -148,6 +160,28 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
     assert await _effects(running) == [("CD4", "Anytown PCT")]
 
 
+async def test_a_message_waits_for_what_it_depends_on_and_only_then_is_dead_lettered(
+    running: dict[str, Any],
+) -> None:
+    # What it depends on arrives while it waits (another consumer group's work): it lands.
+    key, value, headers = await _event("WA1", name="waits")
+    await _send(running, key, value, headers)
+    await asyncio.sleep(1)
+    assert await _effects(running) == []
+    await running["pool"].execute("INSERT INTO known VALUES ('WA1')")
+
+    async def landed() -> bool:
+        return ("WA1", "waits") in await _effects(running)
+
+    await eventually(landed, what="the waiting message once what it needs is known")
+    # What never arrives: dead-lettered after the wait, saying so.
+    key, value, headers = await _event("WA2", name="waits")
+    await _send(running, key, value, headers)
+    [dead] = await read_topic(running["bootstrap"], running["dlq"], 1, timeout=30)
+    assert headers_of(dead)["dlq_reason"] == "not-yet-known"
+    assert "nothing known of WA2" in headers_of(dead)["dlq_error"]
+
+
 async def test_a_database_outage_delays_a_message_but_never_dead_letters_it(
     running: dict[str, Any], infra
 ) -> None:
@@ -181,6 +215,7 @@ async def test_one_poison_message_in_a_batch_is_isolated_and_the_rest_land(
     pg_pool: asyncpg.Pool,
 ) -> None:
     await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+    await pg_pool.execute("CREATE TABLE known (code text)")
 
     async def handler(conn, envelope, event: OrganisationRegistered) -> None:
         if event.name == "explode":

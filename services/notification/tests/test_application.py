@@ -19,7 +19,7 @@ from csm_contracts.events.notifications import NotificationFailed, NotificationS
 from csm_contracts.events.questionnaire import QuestionnaireDelegated
 from csm_contracts.events.registration import OrganisationRegistered
 from csm_kernel.clock import FixedClock
-from csm_kernel.consumer import RejectedMessage
+from csm_kernel.consumer import NotYetKnown
 from csm_kernel.errors import Conflict, InvalidInput, NotFound
 from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
@@ -163,7 +163,7 @@ async def test_no_lead_known_is_a_refusal_recording_nothing() -> None:
     intents = FakeIntents()
     questionnaire = EmailHandlers(FakeDirectory(), intents).questionnaire()
     event = ReturnReopened(organisation_id="5A4", cycle="2009-10", reason="r", reopened_by="u")
-    with pytest.raises(RejectedMessage, match="no mapping lead is known for 5A4"):
+    with pytest.raises(NotYetKnown, match="no mapping lead is known for 5A4"):
         await deliver(questionnaire, event)
     assert not intents.rows
 

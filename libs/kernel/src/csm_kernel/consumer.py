@@ -63,6 +63,14 @@ class RejectedMessage(Exception):
     recipient): dead-lettered at once with this reason, not retried."""
 
 
+class NotYetKnown(Exception):
+    """Raised by a handler whose message depends on a fact another stream brings that has not
+    arrived yet (a sign-off whose lead registration has not announced to this consumer: the two
+    come on different topics, partitions and consumer groups, so either may come first). The
+    message is tried again, with a growing pause and its partition held, for up to the
+    consumer's `dependency_wait` seconds; then it is dead-lettered (`not-yet-known`)."""
+
+
 class Outcome(enum.Enum):
     """What became of one message."""
 
@@ -110,6 +118,7 @@ class EventConsumer:
         backoff: float = 0.1,
         batch_handler: BatchHandler | None = None,
         delivery_delay: float = 30.0,
+        dependency_wait: float = 120.0,
         tracked: Callable[[str], bool] = tracks_every_position,
         monitor: LoopMonitor | None = None,
         dedup_window: float = 7 * 24 * 3600.0,
@@ -129,6 +138,9 @@ class EventConsumer:
         self.upcasters = upcasters
         self.max_attempts = max_attempts
         self.backoff = backoff
+        self.dependency_wait = dependency_wait
+        #: times a handler said what its message depends on had not arrived yet (`/metrics`).
+        self.waits = 0
         self.delivery = DeliveryTracker(name, pool, delivery_delay=delivery_delay)
         self.tracked = tracked
         self.monitor = monitor or LoopMonitor(f"consumer:{name}")
@@ -298,7 +310,7 @@ class EventConsumer:
             return Outcome.IGNORED
         received = self._received(msg, envelope)
         attempt, last_error = 0, ""
-        delay = self.backoff
+        delay, waited = self.backoff, 0.0
         while attempt < self.max_attempts:
             try:
                 outcome = await self._apply(
@@ -308,6 +320,24 @@ class EventConsumer:
                 return outcome
             except RejectedMessage as exc:
                 return await self._dead_letter(msg, "rejected", str(exc), attempt + 1, envelope)
+            except NotYetKnown as exc:
+                if waited >= self.dependency_wait:
+                    return await self._dead_letter(
+                        msg, "not-yet-known", str(exc), attempt + 1, envelope
+                    )
+                if waited == 0:
+                    self.waits += 1
+                    log.info(
+                        "waiting for what a message depends on",
+                        consumer=self.name,
+                        event_id=str(envelope.event_id),
+                        reason=str(exc),
+                    )
+                self.monitor.beat()  # waiting on purpose, not stuck
+                waited += delay
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             except Exception as exc:
                 if is_transient(exc):
                     delay = await self._wait_for_database(exc, delay)

@@ -101,6 +101,7 @@ class Runtime:
             max_attempts=self.settings.consumer_max_attempts,
             batch_handler=batch_handler,
             delivery_delay=self.settings.delivery_delay_seconds,
+            dependency_wait=self.settings.dependency_wait_seconds,
             monitor=self.monitor(f"consumer:{name}"),
             dedup_window=self.settings.dedup_window_seconds,
         )

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     #: How long a store position may stay missing (later ones having arrived) before a consumer
     #: counts it lost and asks its producer to publish it again.
     delivery_delay_seconds: float = 30.0
+    #: How long a consumer waits (retrying, its partition held) for a fact another stream
+    #: brings before dead-lettering a message that depends on it (`NotYetKnown`).
+    dependency_wait_seconds: float = 120.0
     #: How long a consumer keeps the row that marks a message handled; older redeliveries are
     #: still known handled by position (`csm_kernel.tracking`).
     dedup_window_seconds: float = 7 * 24 * 3600.0

@@ -4,9 +4,10 @@ replayed event finds its message processed, and an intent recorded twice is kept
 
 Registration's events keep the copy of who leads which organisation; the questionnaire
 service's events cause the emails about delegation and sign-off (`domain.emails` says what each
-says). An email whose recipient cannot be known (no mapping lead for the organisation) is
-refused with `RejectedMessage`: the event goes to the dead-letter topic with that reason, to be
-replayed once the lead is known.
+says). An email whose recipient is not known yet (no mapping lead for the organisation) raises
+`NotYetKnown`: the lead comes on registration's topic, to another consumer group, and may be
+a little behind (more so with many partitions), so the consumer tries again for a while;
+only then does the event go to the dead-letter topic, to be replayed once the lead is known.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from csm_contracts.events.responses import (
     QuestionnaireReturned,
     QuestionnaireSentBack,
 )
-from csm_kernel.consumer import RejectedMessage
+from csm_kernel.consumer import NotYetKnown
 from csm_kernel.database import Connection
 from csm_kernel.handlers import HandlerTable
 
@@ -82,7 +83,7 @@ class EmailHandlers:
     async def _lead(self, conn: Connection, organisation_id: str, what: str) -> Lead:
         lead = await self._directory.lead(conn, organisation_id)
         if lead is None:
-            raise RejectedMessage(
+            raise NotYetKnown(
                 f"no mapping lead is known for {organisation_id}: nobody to tell {what}"
             )
         return lead
