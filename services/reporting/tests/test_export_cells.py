@@ -90,10 +90,18 @@ def test_xlsx_text_is_always_a_string_cell_and_numbers_stay_numbers() -> None:
     assert day.is_date and day.value == datetime(2010, 2, 28)
 
 
-def test_xlsx_holds_what_xml_cannot_and_times_as_text() -> None:
-    bell, empty, moment = _round_trip(
-        ["Anytown\x07 PCT\x1b", None, datetime(2010, 1, 11, tzinfo=UTC)]
+def test_xlsx_holds_what_xml_cannot_and_times_as_england_reads_them() -> None:
+    bell, empty, winter, summer = _round_trip(
+        [
+            "Anytown\x07 PCT\x1b",
+            None,
+            datetime(2010, 1, 11, 9, 30, tzinfo=UTC),
+            datetime(2010, 6, 11, 9, 30, tzinfo=UTC),
+        ]
     )
     assert (bell.data_type, bell.value) == ("s", "Anytown\ufffd PCT\ufffd")
     assert empty.value is None
-    assert (moment.data_type, moment.value) == ("s", "2010-01-11T00:00:00+00:00")
+    # Real date-times (Excel has no time zones): on England's clock, GMT then BST.
+    assert winter.is_date and winter.value == datetime(2010, 1, 11, 9, 30)
+    assert summer.is_date and summer.value == datetime(2010, 6, 11, 10, 30)
+    assert winter.number_format == "d mmmm yyyy h:mm"

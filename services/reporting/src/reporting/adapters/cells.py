@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, TYPE_STRING, Cell
 from openpyxl.worksheet.worksheet import Worksheet
@@ -30,6 +31,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 #: First characters that make a spreadsheet read a field as a formula (OWASP's CSV injection
 #: list, plus NUL from ASVS 5.0's V1.2.10).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def is_number(value: Any) -> bool:
@@ -52,13 +55,26 @@ def csv_field(value: Any) -> Any:
     return neutralised(str(value))
 
 
+#: How a spreadsheet shows a date, and a time (on England's clock), as people write them.
+XLSX_DATE = "d mmmm yyyy"
+XLSX_TIME = "d mmmm yyyy h:mm"
+
+
 def xlsx_cell(sheet: Worksheet, value: Any) -> Cell:
-    """A value as a cell of `sheet`: text always a string cell, never a formula."""
+    """A value as a cell of `sheet`: text always a string cell, never a formula; a time a real
+    date-time on England's clock (Excel has no time zones), a date a real date."""
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, datetime):
-        value = value.isoformat()  # Excel has no time zones: the time as ISO text, as in CSV
-    if value is None or is_number(value) or isinstance(value, bool | date):
+        local = value.astimezone(LONDON) if value.tzinfo is not None else value
+        cell = Cell(sheet, value=local.replace(tzinfo=None))
+        cell.number_format = XLSX_TIME
+        return cell
+    if isinstance(value, date):
+        cell = Cell(sheet, value=value)
+        cell.number_format = XLSX_DATE
+        return cell
+    if value is None or is_number(value) or isinstance(value, bool):
         return Cell(sheet, value=value)
     text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
     cell = Cell(sheet, value=text)

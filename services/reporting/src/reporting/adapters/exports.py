@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from ..application.reports import ReportResult, Table
+from ..application.reports import Column, ReportResult, Table
 from .cells import csv_field, xlsx_row
 
 LONDON = ZoneInfo("Europe/London")
@@ -155,21 +155,49 @@ def _label(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
+#: A time written as text in ISO 8601 with its offset (as JSON carries one), to become a date.
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Money as people write it: pounds with thousands separators (pence only where there are).
+XLSX_MONEY = '"£"#,##0;-"£"#,##0'
+XLSX_MONEY_PENCE = '"£"#,##0.00;-"£"#,##0.00'
+XLSX_COUNT = "#,##0"
+XLSX_NUMBER = "#,##0.0#"
+#: Widest column, in characters (a longer cell wraps in Excel's own way when opened).
+_WIDEST = 60
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A table value for a workbook: times and dates as real ones, the rest as `cell`."""
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        return date.fromisoformat(value)
+    return cell(value)
+
+
+def _is_money(column: Column) -> bool:
+    return "£" in column.label or "investment" in column.key
+
+
 def to_xlsx(result: ReportResult, about: Mapping[str, object]) -> bytes:
     """One workbook: an "About" sheet with the scope, time and headline figures, then one
-    sheet per table. Text cells are strings, never formulas (see `cells`)."""
+    sheet per table, each with a filter on its header row, columns as wide as what they hold,
+    times as real date-times on England's clock and money in pounds. Text cells are strings,
+    never formulas (see `cells`)."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "About"
     for key, value in about_rows(about):
-        xlsx_row(sheet, [key, value])
+        xlsx_row(sheet, [key, _in_words(value)])
     if result.summary:
         sheet.append([])
         for key, value in result.summary.items():
             xlsx_row(sheet, [key.replace("_", " ").capitalize(), cell(value)])
-    sheet.column_dimensions["A"].width = 28
-    sheet.column_dimensions["B"].width = 40
+    _fit(sheet)
     used: set[str] = {"About"}
     for table in result.tables:
         ws = book.create_sheet(_sheet_name(table.title, used))
@@ -177,28 +205,69 @@ def to_xlsx(result: ReportResult, about: Mapping[str, object]) -> bytes:
         for c in ws[1]:
             c.font = Font(bold=True)
         for values in table.rows:
-            xlsx_row(ws, [cell(values.get(c.key)) for c in table.columns])
-        _fit(ws, [c.label for c in table.columns])
+            xlsx_row(ws, [_xlsx_value(values.get(c.key)) for c in table.columns])
+        for index, column in enumerate(table.columns, start=1):
+            _number_format(ws, index, money=_is_money(column))
+        if table.columns:
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{ws.max_row}"
+        _fit(ws)
         ws.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
+def _number_format(ws: Any, column: int, *, money: bool) -> None:
+    """Thousands separators on every number of a column, pounds on money."""
+    for (c,) in ws.iter_rows(min_row=2, min_col=column, max_col=column):
+        if isinstance(c.value, bool) or not isinstance(c.value, int | float):
+            continue
+        whole = float(c.value).is_integer()
+        if money:
+            c.number_format = XLSX_MONEY if whole else XLSX_MONEY_PENCE
+        else:
+            c.number_format = XLSX_COUNT if whole else XLSX_NUMBER
+
+
 def _sheet_name(title: str, used: set[str]) -> str:
-    # Excel: at most 31 characters, none of []:*?/\ and unique in the workbook.
-    base = "".join(ch for ch in title if ch not in "[]:*?/\\")[:31] or "Sheet"
+    """Excel's rules: at most 31 characters, none of []:*?/\\ and unique in the workbook; a
+    long title is cut at a word, not inside one."""
+    base = " ".join("".join(ch for ch in title if ch not in "[]:*?/\\").split()) or "Sheet"
+    base = _words_within(base, 31)
     name, n = base, 2
     while name in used:
         suffix = f" ({n})"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        name, n = _words_within(base, 31 - len(suffix)) + suffix, n + 1
     used.add(name)
     return name
 
 
-def _fit(ws: Any, labels: Sequence[str]) -> None:
-    for i, label in enumerate(labels, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(len(label) + 2, 12), 50)
+def _words_within(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,-\u2013(")
+    return cut if cut and len(cut) <= limit else text[:limit]
+
+
+def _fit(ws: Any) -> None:
+    """Each column as wide as its widest cell as shown (a date as "28 February 2010 16:46"),
+    within reason."""
+    widths: dict[int, int] = {}
+    for row in ws.iter_rows():
+        for c in row:
+            if c.value is None:
+                continue
+            if isinstance(c.value, datetime):
+                shown = 22
+            elif isinstance(c.value, date):
+                shown = 17
+            elif isinstance(c.value, int | float) and not isinstance(c.value, bool):
+                shown = len(f"{c.value:,}") + 2
+            else:
+                shown = max(len(line) for line in str(c.value).split("\n"))
+            widths[c.column] = max(widths.get(c.column, 0), shown)
+    for column, width in widths.items():
+        ws.column_dimensions[get_column_letter(column)].width = min(max(width + 2, 10), _WIDEST)
 
 
 class SpreadsheetFiles:
