@@ -58,3 +58,28 @@ async def test_preview_counts_the_leads_and_writes_the_email(pool: asyncpg.Pool)
         await preview_bulletin(bulletins, "S", "B", BulletinFilter(regions=["south-west"]))
     with pytest.raises(InvalidInput, match="subject"):
         await preview_bulletin(bulletins, " ", "B", None)
+
+
+async def test_only_leads_whose_return_is_not_signed_off(pool: asyncpg.Pool) -> None:
+    # Camden signed off 2009-10 (and was reopened for 2008-09: that one is not signed off).
+    await pool.executemany(
+        "INSERT INTO reminder_returns (cycle, organisation_id, signed_off_at) VALUES ($1, $2, $3)",
+        [
+            ("2009-10", "5LA", datetime(2010, 1, 5, tzinfo=UTC)),
+            ("2008-09", "5LA", None),
+        ],
+    )
+    bulletins = wired_bulletins(pool, FixedClock(datetime(2010, 1, 6, tzinfo=UTC)))
+    behind = await preview_bulletin(
+        bulletins, "S", "B", BulletinFilter(not_signed_off_in="2009-10")
+    )
+    assert (behind["recipients"], behind["to"]) == (1, "ann@example.org")
+    assert behind["filter"]["not_signed_off_in"] == "2009-10"
+    earlier = await preview_bulletin(
+        bulletins, "S", "B", BulletinFilter(not_signed_off_in="2008-09")
+    )
+    assert earlier["recipients"] == 2
+    with pytest.raises(InvalidInput, match=r"filter\.not_signed_off_in"):
+        await preview_bulletin(bulletins, "S", "B", BulletinFilter(not_signed_off_in="last year"))
+    sent = await bulletins.publish("S", "B", BulletinFilter(not_signed_off_in="2009-10"), "t")
+    assert sent["recipients"] == 1 and sent["filter"]["not_signed_off_in"] == "2009-10"

@@ -298,7 +298,7 @@ async def test_a_bulletin_with_filters() -> None:
     ]
     # The check page: the count, who, the email as it arrives; nothing sent yet.
     assert "It will be emailed to <strong>3 mapping leads</strong>" in check.text
-    assert "in London, North West and of the kind PCT" in check.text
+    assert "in London, North West and of the kind Primary care trust" in check.text
     assert "Dear Lead 5A4," in check.text and "Send it to 3 mapping leads" in check.text
     assert all(c[1] == "/bulletins/preview" for c in previewed)
     assert 'name="regions" value="north-west"' in check.text
@@ -318,6 +318,21 @@ async def test_a_bulletin_with_filters() -> None:
             },
         },
     )
+
+
+async def test_a_bulletin_only_to_leads_not_signed_off() -> None:
+    app, fakes = portal(**more_fakes.every())
+    chosen = {"subject": "Hi", "body": "Text", "not_signed_off": "yes"}
+    async with browser(app, ADMIN_TOKEN) as client:
+        form = await client.get("/national/bulletins/new")
+        check = await client.post("/national/bulletins/new", data=chosen)
+        await client.post("/national/bulletins/new", data={**chosen, "confirm": "yes"})
+    assert "Only leads whose 2009-10 return is not signed off yet" in form.text
+    assert "whose 2009-10 return is not signed off yet" in check.text
+    assert 'name="not_signed_off" value="yes"' in check.text
+    method, path, body = fakes["notification"].state.calls[-1]
+    assert (method, path) == ("POST", "/bulletins")
+    assert body["filter"]["not_signed_off_in"] == "2009-10"
 
 
 async def test_the_notification_service_decides_who_reads_bulletins() -> None:
@@ -397,7 +412,7 @@ async def test_the_organisations_list_filters_and_pages() -> None:
     async with browser(app, ADMIN_TOKEN) as client:
         first = await client.get("/national/organisations?kind=pct&region=mars")
         second = await client.get("/national/organisations?kind=pct&after=R099")
-    assert "60 organisations (PCT)." in first.text
+    assert "60 organisations (Primary care trust)." in first.text
     assert first.text.count("/national/organisations/R") == 50
     # The next page keeps the filter; an unknown region is dropped, not sent on.
     assert 'href="/national/organisations?kind=pct&amp;after=R099"' in first.text

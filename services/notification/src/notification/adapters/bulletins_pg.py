@@ -23,6 +23,10 @@ LEFT JOIN organisations o ON o.code = l.organisation_id
 WHERE (cardinality($1::text[]) = 0 OR o.region = ANY($1))
   AND (cardinality($2::text[]) = 0 OR o.kind = ANY($2))
   AND (cardinality($3::text[]) = 0 OR l.organisation_id = ANY($3))
+  AND ($4::text IS NULL OR NOT EXISTS (
+        SELECT 1 FROM reminder_returns r
+        WHERE r.cycle = $4 AND r.organisation_id = l.organisation_id
+          AND r.signed_off_at IS NOT NULL))
 ORDER BY l.organisation_id
 """
 
@@ -67,8 +71,11 @@ class PostgresBulletins:
         regions: Sequence[str],
         kinds: Sequence[str],
         organisation_ids: Sequence[str],
+        not_signed_off_in: str | None = None,
     ) -> list[Recipient]:
-        rows = await conn.fetch(_RECIPIENTS, list(regions), list(kinds), list(organisation_ids))
+        rows = await conn.fetch(
+            _RECIPIENTS, list(regions), list(kinds), list(organisation_ids), not_signed_off_in
+        )
         return [Recipient(r["organisation_id"], r["email"], r["name"], r["org_name"]) for r in rows]
 
     async def add(self, conn: Connection, bulletin: BulletinRecord) -> None:

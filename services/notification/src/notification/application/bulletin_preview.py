@@ -25,7 +25,11 @@ async def preview_bulletin(
             known = await bulletins.store.known_organisations(conn, wanted["organisation_ids"])
             check_known(wanted["organisation_ids"], known)
         leads = await bulletins.store.recipients(
-            conn, wanted["regions"], wanted["kinds"], wanted["organisation_ids"]
+            conn,
+            wanted["regions"],
+            wanted["kinds"],
+            wanted["organisation_ids"],
+            wanted.get("not_signed_off_in"),
         )
     intents = bulletin_intents("preview", subject, body, leads)
     first = intents[0]

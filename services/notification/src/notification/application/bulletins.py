@@ -62,7 +62,11 @@ class Bulletins:
                 known = await self.store.known_organisations(conn, wanted["organisation_ids"])
                 check_known(wanted["organisation_ids"], known)
             leads = await self.store.recipients(
-                conn, wanted["regions"], wanted["kinds"], wanted["organisation_ids"]
+                conn,
+                wanted["regions"],
+                wanted["kinds"],
+                wanted["organisation_ids"],
+                wanted.get("not_signed_off_in"),
             )
             intents = bulletin_intents(bulletin_id, subject, body, leads)
             # One email per address: leading two organisations does not make two.

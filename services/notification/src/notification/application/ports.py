@@ -190,8 +190,10 @@ class BulletinStore(Protocol):
         regions: Sequence[str],
         kinds: Sequence[str],
         organisation_ids: Sequence[str],
+        not_signed_off_in: str | None = None,
     ) -> list[Recipient]:
-        """The leads a filter picks (an empty list does not narrow), by organisation."""
+        """The leads a filter picks (an empty list does not narrow), by organisation; with
+        `not_signed_off_in`, only those whose return for that cycle is not signed off."""
         ...
 
     async def add(self, conn: Connection, bulletin: BulletinRecord) -> None: ...

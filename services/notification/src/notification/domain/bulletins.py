@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from csm_contracts.events.registration import OrganisationKind, Region
 from csm_kernel.errors import InvalidInput
@@ -21,6 +22,7 @@ MAX_BODY = 50_000
 _REGIONS = frozenset(r.value for r in Region)
 _KINDS = frozenset(k.value for k in OrganisationKind)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
+_CYCLE = re.compile(r"^\d{4}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,15 @@ class BulletinFilter:
     regions: Sequence[str] = field(default_factory=tuple)
     kinds: Sequence[str] = field(default_factory=tuple)
     organisation_ids: Sequence[str] = field(default_factory=tuple)
+    #: A cycle: only leads whose return for it is not signed off (None: whatever it is).
+    not_signed_off_in: str | None = None
 
-    def as_dict(self) -> dict[str, list[str]]:
-        return {k: sorted(set(v)) for k, v in asdict(self).items()}
+    def as_dict(self) -> dict[str, Any]:
+        lists = {k: sorted(set(v)) for k, v in asdict(self).items() if k != "not_signed_off_in"}
+        # The cycle only when chosen: a bulletin to "everyone" reads as it always has.
+        if self.not_signed_off_in is None:
+            return lists
+        return {**lists, "not_signed_off_in": self.not_signed_off_in}
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ def check(subject: str, body: str, audience: BulletinFilter) -> tuple[str, str]:
             "filter.regions",
             f"unknown region(s) {', '.join(unknown)}; one of {', '.join(sorted(_REGIONS))}",
         )
+    if audience.not_signed_off_in is not None and not _CYCLE.match(audience.not_signed_off_in):
+        raise InvalidInput.field("filter.not_signed_off_in", "a cycle, like 2009-10")
     unknown = sorted(set(audience.kinds) - _KINDS)
     if unknown:
         raise InvalidInput.field(

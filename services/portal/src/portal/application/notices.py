@@ -31,12 +31,20 @@ def days_before(typed: str) -> list[int]:
     return [d for d in (whole_number(p) for p in _parts(typed)) if d is not None]
 
 
-def audience(regions: Sequence[str], kinds: Sequence[str], organisations: str) -> JsonObject | None:
-    """Who a bulletin goes to: the chosen regions, kinds and typed organisation codes; None
-    (every mapping lead) when nothing is chosen."""
+def audience(
+    regions: Sequence[str],
+    kinds: Sequence[str],
+    organisations: str,
+    not_signed_off_in: str | None = None,
+) -> JsonObject | None:
+    """Who a bulletin goes to: the chosen regions, kinds and typed organisation codes, and
+    maybe only the leads whose return for a cycle is not signed off; None (every mapping lead)
+    when nothing is chosen."""
     chosen: JsonObject = {
         "regions": list(regions),
         "kinds": list(kinds),
         "organisation_ids": [code for code in _SEPARATORS.split(organisations.upper()) if code],
     }
+    if not_signed_off_in:
+        chosen["not_signed_off_in"] = not_signed_off_in
     return chosen if any(chosen.values()) else None

@@ -40,7 +40,12 @@ class BulletinPreview(BaseModel):
 async def preview(body: BulletinIn, _: Admin, bulletins: BulletinsDep) -> dict[str, Any]:
     """What `POST /bulletins` would send, without sending it: 422 for what it would refuse."""
     audience = (
-        BulletinFilter(body.filter.regions, body.filter.kinds, body.filter.organisation_ids)
+        BulletinFilter(
+            body.filter.regions,
+            body.filter.kinds,
+            body.filter.organisation_ids,
+            body.filter.not_signed_off_in,
+        )
         if body.filter
         else None
     )

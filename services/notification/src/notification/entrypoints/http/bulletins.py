@@ -46,6 +46,11 @@ class FilterIn(BaseModel):
     organisation_ids: list[Word] = Field(
         default_factory=list, max_length=MAX_ORGANISATIONS, examples=[["5A4"]]
     )
+    not_signed_off_in: Word | None = Field(
+        default=None,
+        examples=["2009-10"],
+        description="a cycle: only leads whose return for it is not signed off yet",
+    )
 
 
 class BulletinIn(BaseModel):
@@ -64,6 +69,7 @@ class FilterOut(BaseModel):
     regions: list[str]
     kinds: list[str]
     organisation_ids: list[str]
+    not_signed_off_in: str | None = None
 
 
 class Published(BaseModel):
@@ -103,7 +109,12 @@ async def publish_bulletin(
     body: BulletinIn, admin: Admin, bulletins: BulletinsDep
 ) -> dict[str, Any]:
     audience = (
-        BulletinFilter(body.filter.regions, body.filter.kinds, body.filter.organisation_ids)
+        BulletinFilter(
+            body.filter.regions,
+            body.filter.kinds,
+            body.filter.organisation_ids,
+            body.filter.not_signed_off_in,
+        )
         if body.filter
         else None
     )

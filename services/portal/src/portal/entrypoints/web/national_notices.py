@@ -13,7 +13,8 @@ from ...application.errors import ApiError
 from ...application.models import Reminders
 from ...application.notices import audience, days_before, days_problem
 from ...application.ports import NotificationApi
-from .deps import Notifications
+from ...application.returns import current_cycle
+from .deps import Notifications, Questionnaires
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
 from .rendering import FormErrors, render
@@ -127,7 +128,9 @@ async def bulletins(
     )
 
 
-def _compose(request: Request, status: int = 200, **ctx: object) -> Response:
+def _compose(
+    request: Request, status: int = 200, cycle: str | None = None, **ctx: object
+) -> Response:
     return render(
         request,
         "national/bulletin_new.html",
@@ -135,17 +138,22 @@ def _compose(request: Request, status: int = 200, **ctx: object) -> Response:
         title="Send a bulletin",
         kinds=KINDS,
         regions=REGIONS,
+        cycle=cycle,
         **ctx,
     )
 
 
 @router.get("/national/bulletins/new")
-async def compose(request: Request, _: National) -> Response:
-    return _compose(request, values={})
+async def compose(request: Request, session: National, cycles: Questionnaires) -> Response:
+    cycle = current_cycle(await cycles.cycles(session.token))
+    return _compose(request, cycle=cycle, values={})
 
 
 @router.post("/national/bulletins/new")
-async def publish(request: Request, session: National, api: Notifications) -> Response:
+async def publish(
+    request: Request, session: National, api: Notifications, cycles: Questionnaires
+) -> Response:
+    cycle = current_cycle(await cycles.cycles(session.token))
     form = await form_of(request)
     errors = FormErrors()
     subject, body = text(form, "subject"), text(form, "body")
@@ -154,11 +162,14 @@ async def publish(request: Request, session: National, api: Notifications) -> Re
     if not body:
         errors.add("body", "Enter the bulletin's message")
     if errors:
-        return _compose(request, 422, errors=errors, values=values(form))
-    chosen = audience(texts(form, "regions"), texts(form, "kinds"), text(form, "organisations"))
+        return _compose(request, 422, cycle, errors=errors, values=values(form))
+    behind = cycle if cycle and text(form, "not_signed_off") == "yes" else None
+    chosen = audience(
+        texts(form, "regions"), texts(form, "kinds"), text(form, "organisations"), behind
+    )
     if text(form, "confirm") != "yes" or text(form, "change"):
         if text(form, "change"):
-            return _compose(request, values=values(form))
+            return _compose(request, cycle=cycle, values=values(form))
         # Nothing goes out before the person has seen the email and how many it reaches.
         try:
             preview = await api.preview_bulletin(
@@ -168,7 +179,7 @@ async def publish(request: Request, session: National, api: Notifications) -> Re
             if exc.status != 422:
                 raise
             errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
-            return _compose(request, 422, errors=errors, values=values(form))
+            return _compose(request, 422, cycle, errors=errors, values=values(form))
         return render(
             request,
             "national/bulletin_check.html",
@@ -186,5 +197,5 @@ async def publish(request: Request, session: National, api: Notifications) -> Re
         if exc.status != 422:
             raise
         errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
-        return _compose(request, 422, errors=errors, values=values(form))
+        return _compose(request, 422, cycle, errors=errors, values=values(form))
     return RedirectResponse(f"/national/bulletins?done=sent&recipients={count or 0}", 303)
