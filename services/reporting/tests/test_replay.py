@@ -4,6 +4,8 @@ a difference between them is listed."""
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,7 +71,11 @@ async def test_replay_matches_the_live_service_and_lists_a_difference(infra, rep
         ok = [r for r in rendered if r.status == 200]
         assert len(ok) > 40
         assert {r.parameters.get("cycle") for r in ok} >= {"2008-09", "2009-10"}
-        assert all(r.csv and b"Report" in r.csv[:20] for r in ok)
+        # The CSV download: a ZIP of one CSV per table with a README saying what it covers.
+        for r in ok:
+            assert r.csv is not None
+            with zipfile.ZipFile(io.BytesIO(r.csv)) as archive:
+                assert b"Data as at" in archive.read("README.txt")
         # A self-assessment scorecard for a local authority is a 404 here as it is live.
         assert await app.compare(rendered, live, plain) == []
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,9 @@ async def test_a_bundle_replays_to_the_live_reports(infra, live, tmp_path: Path)
     for entry in written:
         body = json.loads((out / entry["files"][0]).read_text())
         assert body["report"] == entry["report"] and "tables" in body
-        assert b"Report" in (out / entry["files"][1]).read_bytes()[:20]
+        with zipfile.ZipFile(out / entry["files"][1]) as archive:  # one CSV per table
+            assert "README.txt" in archive.namelist()
+            assert len(archive.namelist()) >= 1 + len(body["tables"])
     assert json.loads((out / "differences.json").read_text()) == []
 
     # The live service learns of one more organisation: the CLI lists it and exits 1.

@@ -102,8 +102,9 @@ def _write(out: Path, moment: str, rendered: Rendered) -> dict[str, Any]:
         entry["problem"] = rendered.problem
         return entry
     (folder / f"{rendered.stem}.json").write_bytes(json_bytes(rendered.body))
-    (folder / f"{rendered.stem}.csv").write_bytes(rendered.csv or b"")
-    entry["files"] = [f"{moment}/{rendered.stem}.json", f"{moment}/{rendered.stem}.csv"]
+    # The report's CSV download as the service gives it: a ZIP of one CSV per table + README.
+    (folder / f"{rendered.stem}.zip").write_bytes(rendered.csv or b"")
+    entry["files"] = [f"{moment}/{rendered.stem}.json", f"{moment}/{rendered.stem}.zip"]
     return entry
 
 
