@@ -16,10 +16,10 @@ import pytest
 from csm_contracts.events.accounts import MappingLeadNominated
 from csm_contracts.events.cycles import ReturnReopened
 from csm_contracts.events.notifications import NotificationFailed, NotificationSent
-from csm_contracts.events.questionnaire import QuestionnaireDelegated
+from csm_contracts.events.questionnaire import CycleSignedOff, QuestionnaireDelegated
 from csm_contracts.events.registration import OrganisationRegistered
 from csm_kernel.clock import FixedClock
-from csm_kernel.consumer import NotYetKnown
+from csm_kernel.consumer import NotYetKnown, RejectedMessage
 from csm_kernel.errors import Conflict, InvalidInput, NotFound
 from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
@@ -163,6 +163,22 @@ async def test_no_lead_known_is_a_refusal_recording_nothing() -> None:
     intents = FakeIntents()
     questionnaire = EmailHandlers(FakeDirectory(), intents).questionnaire()
     event = ReturnReopened(organisation_id="5A4", cycle="2009-10", reason="r", reopened_by="u")
+    with pytest.raises(RejectedMessage, match="no mapping lead is known for 5A4"):
+        await deliver(questionnaire, event)
+    assert not intents.rows
+
+
+async def test_a_sign_off_before_its_lead_is_known_here_waits_for_the_lead() -> None:
+    # The lead signed it off, so the lead exists: registration's news is only behind.
+    intents = FakeIntents()
+    questionnaire = EmailHandlers(FakeDirectory(), intents).questionnaire()
+    event = CycleSignedOff(
+        organisation_id="5A4",
+        cycle="2009-10",
+        signed_off_at=datetime(2009, 11, 10, 9, 30, tzinfo=UTC),
+        signed_off_by="user:1",
+        questionnaires_submitted=3,
+    )
     with pytest.raises(NotYetKnown, match="no mapping lead is known for 5A4"):
         await deliver(questionnaire, event)
     assert not intents.rows
@@ -249,6 +265,8 @@ class FakeBulletinStore:
         self.leads = leads
         self.organisations = organisations
         self.added: list[BulletinRecord] = []
+        #: cycle -> organisations signed off in it
+        self.signed_off: dict[str, set[str]] = {}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
@@ -263,9 +281,14 @@ class FakeBulletinStore:
         regions: Sequence[str],
         kinds: Sequence[str],
         organisation_ids: Sequence[str],
+        not_signed_off_in: str | None = None,
     ) -> list[Recipient]:
+        signed_off = self.signed_off.get(not_signed_off_in or "", set())
         return [
-            r for r in self.leads if not organisation_ids or r.organisation_id in organisation_ids
+            r
+            for r in self.leads
+            if (not organisation_ids or r.organisation_id in organisation_ids)
+            and r.organisation_id not in signed_off
         ]
 
     async def add(self, conn: Any, bulletin: BulletinRecord) -> None:

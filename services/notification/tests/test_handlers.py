@@ -29,7 +29,7 @@ from csm_contracts.events.responses import (
     QuestionnaireSentBack,
     SubjectKind,
 )
-from csm_kernel.consumer import NotYetKnown
+from csm_kernel.consumer import RejectedMessage
 from csm_kernel.database import migrate
 from csm_kernel.links import LinkTokens
 from csm_kernel.settings import ServiceSettings
@@ -244,7 +244,7 @@ async def test_sign_off_and_reopening_reach_the_lead(pool) -> None:
 
 async def test_no_known_lead_is_a_refusal_and_records_nothing(pool) -> None:
     event = ReturnReopened(organisation_id="ZZ9", cycle="2009-10", reason="x")
-    with pytest.raises(NotYetKnown, match="no mapping lead is known for ZZ9"):
+    with pytest.raises(RejectedMessage, match="no mapping lead is known for ZZ9"):
         await deliver(pool, handlers.QUESTIONNAIRE, event)
     assert await intents(pool) == []
 

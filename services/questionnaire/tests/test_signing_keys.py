@@ -53,13 +53,13 @@ async def test_the_jwks_is_public_cached_and_follows_a_rotation(questionnaire_ap
         assert verify_detached(signature, b"{}", r.json()) == new_kid
 
         # The active key cannot be retired; an old one can, when the operator says so.
-        refused = signing_keys(directory, "retire", new_kid)
+        refused = signing_keys(directory, "retire", "--", new_kid)
         assert refused.returncode == 1 and "rotate before retiring" in refused.stdout
-        retired = signing_keys(directory, "retire", first.active_kid)
+        retired = signing_keys(directory, "retire", "--", first.active_kid)
         assert retired.returncode == 0, retired.stdout
         r = await q.client.get("/.well-known/jwks.json")
         assert [k["kid"] for k in r.json()["keys"]] == [new_kid]
-        unknown = signing_keys(directory, "retire", first.active_kid)
+        unknown = signing_keys(directory, "retire", "--", first.active_kid)
         assert unknown.returncode == 1 and "no published key" in unknown.stdout
 
 

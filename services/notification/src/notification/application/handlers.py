@@ -4,10 +4,13 @@ replayed event finds its message processed, and an intent recorded twice is kept
 
 Registration's events keep the copy of who leads which organisation; the questionnaire
 service's events cause the emails about delegation and sign-off (`domain.emails` says what each
-says). An email whose recipient is not known yet (no mapping lead for the organisation) raises
-`NotYetKnown`: the lead comes on registration's topic, to another consumer group, and may be
-a little behind (more so with many partitions), so the consumer tries again for a while;
-only then does the event go to the dead-letter topic, to be replayed once the lead is known.
+says). An email whose recipient cannot be known (no mapping lead for the organisation) is
+refused: the event goes to the dead-letter topic, to be replayed once the lead is known. When
+the event is the lead's own doing (a return, a sign-off), the lead exists, and only this
+consumer has not heard yet: registration's topic comes to another consumer group and may be a
+little behind (more so with many partitions and replicas restarting), so `NotYetKnown` has the
+consumer try again for a while first. A national-team action (an extension, a reopening) for
+an organisation with no lead is refused at once, holding no one else's emails up.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from csm_contracts.events.responses import (
     QuestionnaireReturned,
     QuestionnaireSentBack,
 )
-from csm_kernel.consumer import NotYetKnown
+from csm_kernel.consumer import NotYetKnown, RejectedMessage
 from csm_kernel.database import Connection
 from csm_kernel.handlers import HandlerTable
 
@@ -80,12 +83,13 @@ class EmailHandlers:
     async def _organisation_name(self, conn: Connection, code: str) -> str:
         return await self._directory.organisation_name(conn, code) or code
 
-    async def _lead(self, conn: Connection, organisation_id: str, what: str) -> Lead:
+    async def _lead(
+        self, conn: Connection, organisation_id: str, what: str, *, by_the_lead: bool
+    ) -> Lead:
         lead = await self._directory.lead(conn, organisation_id)
         if lead is None:
-            raise NotYetKnown(
-                f"no mapping lead is known for {organisation_id}: nobody to tell {what}"
-            )
+            problem = f"no mapping lead is known for {organisation_id}: nobody to tell {what}"
+            raise NotYetKnown(problem) if by_the_lead else RejectedMessage(problem)
         return lead
 
     async def _title(self, conn: Connection, questionnaire_id: str) -> str:
@@ -178,7 +182,9 @@ class EmailHandlers:
     async def returned(
         self, conn: Connection, envelope: EventEnvelope, event: QuestionnaireReturned
     ) -> None:
-        lead = await self._lead(conn, event.organisation_id, "that a questionnaire was returned")
+        lead = await self._lead(
+            conn, event.organisation_id, "that a questionnaire was returned", by_the_lead=False
+        )
         title = await self._title(conn, event.questionnaire_id)
         await self._send(
             conn, envelope, emails.questionnaire_returned(envelope, event, lead, title)
@@ -195,21 +201,27 @@ class EmailHandlers:
     async def signed_off(
         self, conn: Connection, envelope: EventEnvelope, event: CycleSignedOff
     ) -> None:
-        lead = await self._lead(conn, event.organisation_id, "that its return was signed off")
+        lead = await self._lead(
+            conn, event.organisation_id, "that its return was signed off", by_the_lead=True
+        )
         name = event.organisation_name or await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.sign_off_confirmation(envelope, event, lead, name))
 
     async def extension_granted(
         self, conn: Connection, envelope: EventEnvelope, event: ExtensionGranted
     ) -> None:
-        lead = await self._lead(conn, event.organisation_id, "that its return was extended")
+        lead = await self._lead(
+            conn, event.organisation_id, "that its return was extended", by_the_lead=False
+        )
         name = await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.extension_granted(envelope, event, lead, name))
 
     async def reopened(
         self, conn: Connection, envelope: EventEnvelope, event: ReturnReopened
     ) -> None:
-        lead = await self._lead(conn, event.organisation_id, "that its return was reopened")
+        lead = await self._lead(
+            conn, event.organisation_id, "that its return was reopened", by_the_lead=False
+        )
         name = await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.return_reopened(envelope, event, lead, name))
 

@@ -23,7 +23,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("list", help="the published keys, the active one marked")
     actions.add_parser("rotate", help="sign with a new key; the old one stays published")
     retire = actions.add_parser("retire", help="stop publishing a key (not the active one)")
-    retire.add_argument("kid", help="the key's id, as `list` shows it")
+    retire.add_argument(
+        "kid",
+        help="the key's id, as `list` shows it; write `retire -- KID` (an id is base64url, so "
+        "it may start with '-', which would otherwise read as an option)",
+    )
 
 
 def _run(directory: Path, args: argparse.Namespace) -> int:
