@@ -106,6 +106,11 @@ def service_process(
         "CSM_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "CSM_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
         "CSM_SIGNING_KEY_DIR": str(directory / "signing-keys"),  # questionnaire's, not var/
+        # The suite's stacks share one broker and their consumer groups' names, so a new stack
+        # may be handed an earlier stack's last uncommitted events (a sign-off whose lead this
+        # stack's database never saw). A lead's sign-off waits for its lead (`NotYetKnown`)
+        # 120 s in production; here that would hold this stack's own emails up behind them.
+        "CSM_DEPENDENCY_WAIT_SECONDS": "2",
         **extra,
     }
     return ServiceProcess(name, port, env, directory / f"{name}.log")
