@@ -114,3 +114,48 @@ def service_process(
         **extra,
     }
     return ServiceProcess(name, port, env, directory / f"{name}.log")
+
+
+@contextlib.contextmanager
+def portal_stack(
+    infra: Any,
+    auth_keys: Any,
+    directory: Path,
+    prefix: str,
+    services: tuple[str, ...] = ("registration", "questionnaire", "notification", "reporting"),
+    **portal_extra: str,
+) -> Iterator[dict[str, ServiceProcess]]:
+    """The portal and `services`, each its own process on its own database (`<prefix>_<name>`),
+    wired to each other as in production (links in emails point at this portal); stopped
+    afterwards. `portal_extra` adds `CSM_*` variables to the portal's environment."""
+    from csm_kernel.links import ensure_link_key
+
+    key = ensure_link_key(directory / "links.key")
+    extra = {
+        "registration": {"CSM_AUTH_PRIVATE_KEY_FILE": str(auth_keys.private_file)},
+        "questionnaire": {"CSM_CYCLE_TICK_SECONDS": "0.5"},
+        "portal": portal_extra,
+    }
+    running = {
+        name: service_process(
+            name,
+            infra,
+            auth_keys,
+            directory,
+            f"{prefix}_{name}",
+            CSM_LINK_KEY_FILE=str(key),
+            **extra.get(name, {}),
+        )
+        for name in (*services, "portal")
+    }
+    portal = running["portal"]
+    for name, s in running.items():
+        s.env["CSM_PORTAL_URL"] = portal.url
+        portal.env[f"CSM_{name.upper()}_URL"] = s.url
+    try:
+        for s in running.values():
+            s.start()
+        yield running
+    finally:
+        for s in running.values():
+            s.stop()

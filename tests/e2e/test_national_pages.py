@@ -32,8 +32,7 @@ from test_portal_journey import (
     watch,
 )
 
-from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, portal_stack
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "national"
 CYCLE = "2011-12"
@@ -46,34 +45,10 @@ ORGANISATIONS = 60
 
 @pytest.fixture(scope="module")
 def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
-    tmp = tmp_path_factory.mktemp("e2e-national")
-    key = ensure_link_key(Path(tmp) / "links.key")
-
-    def service(name: str, **extra: str) -> ServiceProcess:
-        return service_process(
-            name, infra, auth_keys, tmp, f"national_{name}", CSM_LINK_KEY_FILE=str(key), **extra
-        )
-
-    running = {
-        "registration": service(
-            "registration", CSM_AUTH_PRIVATE_KEY_FILE=str(auth_keys.private_file)
-        ),
-        "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
-        "notification": service("notification"),
-        "reporting": service("reporting"),
-        "portal": service("portal"),
-    }
-    portal = running["portal"]
-    for name, s in running.items():
-        s.env["CSM_PORTAL_URL"] = portal.url
-        portal.env[f"CSM_{name.upper()}_URL"] = s.url
-    for s in running.values():
-        s.start()
-    try:
+    with portal_stack(
+        infra, auth_keys, tmp_path_factory.mktemp("e2e-national"), "national"
+    ) as running:
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 def shot(page: Any, name: str) -> None:

@@ -30,8 +30,7 @@ import pytest
 from page_audit import PageAudit, shots_dir
 from playwright.sync_api import sync_playwright
 
-from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, portal_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -66,36 +65,15 @@ SLOW_PREVIEWS = """
 
 @pytest.fixture(scope="module")
 def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
-    tmp = tmp_path_factory.mktemp("e2e-portal")
-    key = ensure_link_key(Path(tmp) / "links.key")
-
-    def service(name: str, **extra: str) -> ServiceProcess:
-        return service_process(
-            name, infra, auth_keys, tmp, f"portal_{name}", CSM_LINK_KEY_FILE=str(key), **extra
-        )
-
-    running = {
-        "registration": service(
-            "registration", CSM_AUTH_PRIVATE_KEY_FILE=str(auth_keys.private_file)
-        ),
-        "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
-        "notification": service("notification"),
-        "reporting": service("reporting"),
-        "portal": service(
-            "portal", CSM_MAILBOX_DIR=str(infra.mail_dir), CSM_MAILBOX_ENABLED="true"
-        ),
-    }
-    portal = running["portal"]
-    for name, s in running.items():
-        s.env["CSM_PORTAL_URL"] = portal.url
-        portal.env[f"CSM_{name.upper()}_URL"] = s.url
-    for s in running.values():
-        s.start()
-    try:
+    with portal_stack(
+        infra,
+        auth_keys,
+        tmp_path_factory.mktemp("e2e-portal"),
+        "portal",
+        CSM_MAILBOX_DIR=str(infra.mail_dir),
+        CSM_MAILBOX_ENABLED="true",
+    ) as running:
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 #: Reports each Content-Security-Policy violation on the console, where `watch` collects it

@@ -36,8 +36,7 @@ from test_portal_journey import (
     watch,
 )
 
-from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, portal_stack
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "reports"
 CYCLE = "2009-10"
@@ -47,34 +46,10 @@ ERRORS = ("You cannot see this page", "Page not found", "There is a problem", "S
 
 @pytest.fixture(scope="module")
 def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
-    tmp = tmp_path_factory.mktemp("e2e-reports")
-    key = ensure_link_key(Path(tmp) / "links.key")
-
-    def service(name: str, **extra: str) -> ServiceProcess:
-        return service_process(
-            name, infra, auth_keys, tmp, f"reports_{name}", CSM_LINK_KEY_FILE=str(key), **extra
-        )
-
-    running = {
-        "registration": service(
-            "registration", CSM_AUTH_PRIVATE_KEY_FILE=str(auth_keys.private_file)
-        ),
-        "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
-        "notification": service("notification"),
-        "reporting": service("reporting"),
-        "portal": service("portal"),
-    }
-    portal = running["portal"]
-    for name, s in running.items():
-        s.env["CSM_PORTAL_URL"] = portal.url
-        portal.env[f"CSM_{name.upper()}_URL"] = s.url
-    for s in running.values():
-        s.start()
-    try:
+    with portal_stack(
+        infra, auth_keys, tmp_path_factory.mktemp("e2e-reports"), "reports"
+    ) as running:
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 def code(prefix: str) -> str:

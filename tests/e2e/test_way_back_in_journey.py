@@ -28,8 +28,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from csm_kernel.links import ensure_link_key
-from service_processes import ServiceProcess, service_process
+from service_processes import ServiceProcess, portal_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -40,33 +39,14 @@ ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "wa
 
 @pytest.fixture(scope="module")
 def stack(infra, auth_keys, tmp_path_factory) -> Iterator[dict[str, ServiceProcess]]:
-    tmp = tmp_path_factory.mktemp("e2e-way-back-in")
-    key = ensure_link_key(Path(tmp) / "links.key")
-
-    def service(name: str, **extra: str) -> ServiceProcess:
-        return service_process(
-            name, infra, auth_keys, tmp, f"way_{name}", CSM_LINK_KEY_FILE=str(key), **extra
-        )
-
-    running = {
-        "registration": service(
-            "registration", CSM_AUTH_PRIVATE_KEY_FILE=str(auth_keys.private_file)
-        ),
-        "questionnaire": service("questionnaire", CSM_CYCLE_TICK_SECONDS="0.5"),
-        "notification": service("notification"),
-        "portal": service("portal"),
-    }
-    portal = running["portal"]
-    for name, s in running.items():
-        s.env["CSM_PORTAL_URL"] = portal.url
-        portal.env[f"CSM_{name.upper()}_URL"] = s.url
-    for s in running.values():
-        s.start()
-    try:
+    with portal_stack(
+        infra,
+        auth_keys,
+        tmp_path_factory.mktemp("e2e-way-back-in"),
+        "way",
+        ("registration", "questionnaire", "notification"),
+    ) as running:
         yield running
-    finally:
-        for s in running.values():
-            s.stop()
 
 
 def shot(page: Any, name: str) -> None:
