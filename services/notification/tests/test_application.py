@@ -18,6 +18,7 @@ from csm_contracts.events.cycles import ReturnReopened
 from csm_contracts.events.notifications import NotificationFailed, NotificationSent
 from csm_contracts.events.questionnaire import CycleSignedOff, QuestionnaireDelegated
 from csm_contracts.events.registration import OrganisationRegistered
+from csm_contracts.events.responses import QuestionnaireReturned
 from csm_kernel.clock import FixedClock
 from csm_kernel.consumer import NotYetKnown, RejectedMessage
 from csm_kernel.errors import Conflict, InvalidInput, NotFound
@@ -524,3 +525,21 @@ async def test_a_server_away_spends_no_attempt_and_says_why_they_wait() -> None:
     assert batch.unavailable == "connection refused" and batch.sent == 0
     assert queue.untried == ["id-a@x.org", "id-b@x.org"]
     assert not queue.events and not queue.deferred and not queue.failed
+
+
+async def test_a_return_before_its_lead_is_known_here_waits_for_the_lead() -> None:
+    # A delegate returns what a lead delegated, so the lead exists (the rehearsal met this after
+    # a broker restart, with registration's topic behind the questionnaire service's).
+    intents = FakeIntents()
+    questionnaire = EmailHandlers(FakeDirectory(), intents).questionnaire()
+    event = QuestionnaireReturned(
+        organisation_id="5A4",
+        cycle="2009-10",
+        questionnaire_id="q1",
+        delegation_id="d1",
+        delegate_email="mgr@trust.nhs.uk",
+        comment="Done",
+    )
+    with pytest.raises(NotYetKnown, match="no mapping lead is known for 5A4"):
+        await deliver(questionnaire, event)
+    assert not intents.rows

@@ -59,6 +59,9 @@ class FakeCycles:
     async def find(self, cycle: str, conn: Any = None) -> CycleState | None:
         return self.cycle if cycle == self.cycle.cycle else None
 
+    async def lock_issuing(self, conn: Any) -> None:
+        assert conn is CONN
+
     async def get(self, cycle: str, conn: Any = None) -> CycleState:
         if cycle != self.cycle.cycle:
             raise NotFound(f"no cycle {cycle}")

@@ -1,10 +1,15 @@
 """Cycles over HTTP: scheduling, the timetable, phases by the clock and by national action,
 and what opening data entry issues."""
 
+import asyncio
+import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import asyncpg
 import pytest
+
+from csm_contracts.events.registration import OrganisationRegistered
 
 
 async def event_types(dsn: str, stream: str) -> list[str]:
@@ -199,3 +204,41 @@ async def test_scheduling_is_for_the_national_team_and_happens_once(questionnair
         assert r.status_code == 409
         r = await q.client.get("/cycles/2011-12", headers=q.admin)
         assert r.status_code == 404 and "2011-12" in r.json()["error"]
+
+
+async def test_an_organisation_registered_while_the_cycle_opens_is_issued_its_questionnaires(
+    questionnaire_app,
+) -> None:
+    # The consumer records the organisation and finds no open cycle; the clock opens the cycle
+    # and issues to the organisations it can see. Before the lock, a consumer transaction still
+    # open at that moment left the organisation owed nothing, for good (CI met it once).
+    async with questionnaire_app("q_cycle_issue_race") as q:
+        await q.schedule()
+        follower = q.services.follower
+        envelope = SimpleNamespace(
+            correlation_id=str(uuid.uuid4()), event_id=uuid.uuid4(), occurred_at=q.clock.now()
+        )
+        event = OrganisationRegistered(
+            organisation_id="LA9",
+            code="LA9",
+            name="Late Council",
+            kind="local-authority",
+            region="london",
+            partnership_areas=["LA9"],
+        )
+        pool = q.app.state.runtime.require_pool()
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            await follower.organisation_registered(conn, envelope, event)
+            q.clock.set(q.OPEN)
+            opening = asyncio.create_task(q.services.cycles.tick())
+            await asyncio.sleep(1)
+            # The cycle has moved, but issuing waits for the registration to commit.
+            assert not opening.done()
+            await transaction.commit()
+        await asyncio.wait_for(opening, 30)
+        assert sorted(o["kind"] for o in await q.owed("LA9")) == [
+            "camhs-partnership",
+            "childrens-trust",
+        ]

@@ -6,11 +6,12 @@ Registration's events keep the copy of who leads which organisation; the questio
 service's events cause the emails about delegation and sign-off (`domain.emails` says what each
 says). An email whose recipient cannot be known (no mapping lead for the organisation) is
 refused: the event goes to the dead-letter topic, to be replayed once the lead is known. When
-the event is the lead's own doing (a return, a sign-off), the lead exists, and only this
-consumer has not heard yet: registration's topic comes to another consumer group and may be a
-little behind (more so with many partitions and replicas restarting), so `NotYetKnown` has the
-consumer try again for a while first. A national-team action (an extension, a reopening) for
-an organisation with no lead is refused at once, holding no one else's emails up.
+the event could not have happened without a lead (a delegate returns what a lead delegated; a
+lead signs off), the lead exists and only this consumer has not heard yet: registration's topic
+comes to another consumer group and may be a little behind (more so with many partitions and
+replicas restarting), so `NotYetKnown` has the consumer try again for a while first.
+A national-team action (an extension, a reopening) for an organisation with no lead is refused
+at once, holding no one else's emails up.
 """
 
 from __future__ import annotations
@@ -84,12 +85,12 @@ class EmailHandlers:
         return await self._directory.organisation_name(conn, code) or code
 
     async def _lead(
-        self, conn: Connection, organisation_id: str, what: str, *, by_the_lead: bool
+        self, conn: Connection, organisation_id: str, what: str, *, lead_exists: bool
     ) -> Lead:
         lead = await self._directory.lead(conn, organisation_id)
         if lead is None:
             problem = f"no mapping lead is known for {organisation_id}: nobody to tell {what}"
-            raise NotYetKnown(problem) if by_the_lead else RejectedMessage(problem)
+            raise NotYetKnown(problem) if lead_exists else RejectedMessage(problem)
         return lead
 
     async def _title(self, conn: Connection, questionnaire_id: str) -> str:
@@ -183,7 +184,7 @@ class EmailHandlers:
         self, conn: Connection, envelope: EventEnvelope, event: QuestionnaireReturned
     ) -> None:
         lead = await self._lead(
-            conn, event.organisation_id, "that a questionnaire was returned", by_the_lead=False
+            conn, event.organisation_id, "that a questionnaire was returned", lead_exists=True
         )
         title = await self._title(conn, event.questionnaire_id)
         await self._send(
@@ -202,7 +203,7 @@ class EmailHandlers:
         self, conn: Connection, envelope: EventEnvelope, event: CycleSignedOff
     ) -> None:
         lead = await self._lead(
-            conn, event.organisation_id, "that its return was signed off", by_the_lead=True
+            conn, event.organisation_id, "that its return was signed off", lead_exists=True
         )
         name = event.organisation_name or await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.sign_off_confirmation(envelope, event, lead, name))
@@ -211,7 +212,7 @@ class EmailHandlers:
         self, conn: Connection, envelope: EventEnvelope, event: ExtensionGranted
     ) -> None:
         lead = await self._lead(
-            conn, event.organisation_id, "that its return was extended", by_the_lead=False
+            conn, event.organisation_id, "that its return was extended", lead_exists=False
         )
         name = await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.extension_granted(envelope, event, lead, name))
@@ -220,7 +221,7 @@ class EmailHandlers:
         self, conn: Connection, envelope: EventEnvelope, event: ReturnReopened
     ) -> None:
         lead = await self._lead(
-            conn, event.organisation_id, "that its return was reopened", by_the_lead=False
+            conn, event.organisation_id, "that its return was reopened", lead_exists=False
         )
         name = await self._organisation_name(conn, event.organisation_id)
         await self._send(conn, envelope, emails.return_reopened(envelope, event, lead, name))

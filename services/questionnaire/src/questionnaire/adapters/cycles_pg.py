@@ -28,6 +28,9 @@ from ..domain.cycle import (
     return_stream,
 )
 
+#: The transaction lock behind `lock_issuing` (the kernel's locks are 7300000-7300002).
+_ISSUING_LOCK = 7_300_210
+
 
 def cycle_from_row(row: asyncpg.Record, prefix: str = "") -> CycleState:
     return CycleState(
@@ -96,6 +99,9 @@ class PostgresCycles:
             [p.value for p in OWING],
         )
         return [r["cycle"] for r in rows]
+
+    async def lock_issuing(self, conn: Connection) -> None:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _ISSUING_LOCK)
 
     async def mark_issued(self, conn: Connection, cycle: str) -> None:
         await conn.execute("UPDATE cycles SET issued = true WHERE cycle = $1", cycle)

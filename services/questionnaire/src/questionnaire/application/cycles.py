@@ -266,6 +266,8 @@ class Cycles:
         service_id: str | None,
         context: AppendContext,
     ) -> int:
+        # An organisation registered meanwhile is either seen here or sees this cycle open.
+        await self.repo.lock_issuing(conn)
         state = await self.repo.find(cycle, conn)
         if state is None or state.phase not in OWING:
             return 0
@@ -291,7 +293,11 @@ class Cycles:
         return await self.repo.returns(cycle)
 
     async def open_cycles(self, conn: Connection) -> list[str]:
-        """Cycles in which questionnaires are owed (data entry opened, not yet published)."""
+        """Cycles in which questionnaires are owed (data entry opened, not yet published).
+        Call it after recording a new organisation or service in `conn`'s transaction: a cycle
+        opening meanwhile then either sees that record or is seen open here (without the lock,
+        each could miss the other and the organisation never be issued its questionnaires)."""
+        await self.repo.lock_issuing(conn)
         return await self.repo.owing(conn)
 
     # --- one organisation's return ---------------------------------------------------------

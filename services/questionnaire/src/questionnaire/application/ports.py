@@ -183,6 +183,12 @@ class CycleRepository(Protocol):
 
     async def mark_issued(self, conn: Connection, cycle: str) -> None: ...
 
+    async def lock_issuing(self, conn: Connection) -> None:
+        """Hold, until `conn`'s transaction ends, the right to decide who is owed what: taken
+        before reading which cycles are open when an organisation or service becomes known, and
+        before reading the registry to issue, so neither misses what the other is committing."""
+        ...
+
     async def append(
         self,
         conn: Connection,
