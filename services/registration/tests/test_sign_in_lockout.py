@@ -8,6 +8,7 @@ configured small but with its production shape."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import secrets
@@ -28,6 +29,7 @@ from fastapi import FastAPI
 from csm_kernel.client_address import CLIENT_HEADER, ClientProof
 from csm_kernel.clock import FixedClock
 from csm_kernel.links import LinkTokens, ensure_link_key
+from registration.application.hashing_slots import HashingSlots
 from registration.application.sign_in import SignIn
 from registration.domain.credentials import ADDRESS_LOCKED, CLIENT_LOCKED, SignInPolicy
 
@@ -417,3 +419,30 @@ async def test_stale_counters_are_dropped_as_new_attempts_come(lockout: Lockout)
     finally:
         await conn.close()
     assert stale == 0 and stale_windows == 0
+
+
+class SlowHasher(PasswordHasher):
+    """argon2 at test cost, each verification held 50 ms (as production's ~40 ms of wall time)."""
+
+    def __init__(self) -> None:
+        super().__init__(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        time.sleep(0.05)
+        return super().verify(hash, password)
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+async def test_a_burst_of_sign_ins_verifies_no_more_passwords_at_once_than_its_slots(
+    lockout: Lockout, slots: int
+) -> None:
+    # Each verification takes 64 MiB in production: eight at once would pass the pod's memory.
+    s = lockout
+    lead = await person(s)
+    bounded = HashingSlots(slots)
+    s.configure(hasher=SlowHasher(), slots=bounded)
+    answers = await asyncio.gather(
+        *(attempt(s, lead, PASSWORD if i % 2 else WRONG, client_ip()) for i in range(8))
+    )
+    assert sorted(r.status_code for r in answers) == [200] * 4 + [401] * 4
+    assert bounded.most_at_once == slots

@@ -27,6 +27,7 @@ from .adapters.directory_pg import PostgresDirectory
 from .adapters.national_accounts_pg import PostgresNationalAccounts
 from .adapters.organisations_postgres import PostgresOrganisations
 from .application.accounts import Accounts
+from .application.hashing_slots import HashingSlots
 from .application.national_accounts import NationalAccounts
 from .application.services import Registration
 from .application.sign_in import SignIn
@@ -48,6 +49,7 @@ def bootstrap(
     sign_in: SignIn | None = None
     # Every replica holds the signing key, so every replica counts (and derives) alike.
     keys = SignInKeys()
+    slots = HashingSlots(own.password_hashing_concurrency)
     if settings.auth_private_key_file is not None:
         private_key = settings.auth_private_key_file.read_bytes()
         keys = SignInKeys.derived_from(private_key)
@@ -56,6 +58,7 @@ def bootstrap(
             TokenSigner(private_key),
             links=links,
             keys=keys,
+            slots=slots,
             refresh_grace=timedelta(seconds=own.refresh_grace_seconds),
         )
     return Registration(
@@ -68,6 +71,7 @@ def bootstrap(
             accounts,
             links,
             keys,
+            slots=slots,
             reset_lifetime=timedelta(minutes=own.password_reset_minutes),
         ),
     )

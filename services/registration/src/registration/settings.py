@@ -15,6 +15,9 @@ class RegistrationSettings(ServiceSettings):
     refresh_grace_seconds: float = Field(default=10.0, ge=0, le=60)
     #: `CSM_PASSWORD_RESET_MINUTES`: how long a forgotten password's link works.
     password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    #: `CSM_PASSWORD_HASHING_CONCURRENCY`: argon2 hashes and verifications run at once in one
+    #: process, 64 MiB each (`application.hashing_slots`).
+    password_hashing_concurrency: int = Field(default=2, ge=1, le=16)
 
     @classmethod
     def of(cls, settings: ServiceSettings) -> RegistrationSettings:

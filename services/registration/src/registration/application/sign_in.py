@@ -33,6 +33,7 @@ from csm_kernel.store import AppendContext
 from ..domain.credentials import Admitted, Refused, SignInPolicy, check_password, link_state
 from ..domain.sign_in_keys import SignInKeys
 from .accounts import account_stream
+from .hashing_slots import HashingSlots
 from .ports import Account, Credentials, Session, SpentRefresh
 
 log = get_logger(__name__)
@@ -69,6 +70,8 @@ class SignIn:
     signer: TokenSigner
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    #: Shared with the way back in: argon2's memory is bounded per process, not per use case.
+    slots: HashingSlots = field(default_factory=HashingSlots)
     policy: SignInPolicy = field(default_factory=SignInPolicy)
     refresh_ttl: timedelta = timedelta(hours=12)
     #: Checks set-up links' tokens (None: no link key configured, so none is accepted).
@@ -102,7 +105,7 @@ class SignIn:
             await self.repo.use_setup_link(conn, setup_id, now)
             was_pending = link.status == "pending"
             await self.repo.set_password(
-                conn, link.account_id, self.hasher.hash(password), activate=True
+                conn, link.account_id, await self._hash(password), activate=True
             )
             if was_pending:
                 await self._append(
@@ -165,7 +168,7 @@ class SignIn:
                 await self.repo.forgive_attempt(conn, address, client_key)
                 if self.hasher.check_needs_rehash(usable):
                     await self.repo.set_password(
-                        conn, account.account_id, self.hasher.hash(password), activate=False
+                        conn, account.account_id, await self._hash(password), activate=False
                     )
                 kept = device_token if trusted else secrets.token_urlsafe(32)
                 assert kept is not None
@@ -192,8 +195,11 @@ class SignIn:
         raise Unauthorised(WRONG_CREDENTIALS)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
-        # argon2 releases the GIL: in a thread it costs one core, not the event loop.
-        return await asyncio.to_thread(self._verify_now, password_hash, password)
+        # argon2 releases the GIL: in a thread it costs cores, not the event loop.
+        return await self.slots.run(self._verify_now, password_hash, password)
+
+    async def _hash(self, password: str) -> str:
+        return await self.slots.run(self.hasher.hash, password)
 
     def _verify_now(self, password_hash: str, password: str) -> bool:
         try:

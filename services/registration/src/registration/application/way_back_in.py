@@ -42,6 +42,7 @@ from csm_kernel.store import AppendContext
 from ..domain.credentials import LinkState, check_password, link_state
 from ..domain.sign_in_keys import SignInKeys
 from .accounts import SETUP_LINK_LIFETIME, account_stream
+from .hashing_slots import HashingSlots
 from .ports import Account, Credentials, SetUpLink
 
 log = get_logger(__name__)
@@ -90,6 +91,7 @@ class WayBackIn:
     keys: SignInKeys
     clock: Clock = field(default_factory=SystemClock)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    slots: HashingSlots = field(default_factory=HashingSlots)
     policy: LinkRequestPolicy = field(default_factory=LinkRequestPolicy)
     reset_lifetime: timedelta = timedelta(hours=1)
     #: Every person's request is answered no sooner than this after it arrived.
@@ -248,7 +250,7 @@ class WayBackIn:
             await self.repo.set_password(
                 conn,
                 link.account_id,
-                await asyncio.to_thread(self.hasher.hash, password),
+                await self.slots.run(self.hasher.hash, password),
                 activate=False,
             )
             await self.repo.revoke_sessions_of(conn, link.account_id, now)
