@@ -407,7 +407,7 @@ def notification() -> FastAPI:
             "recipients": None,
             "delivery": {"pending": 0, "sent": 0, "failed": 0},
             "created_at": "2010-02-01T09:00:00+00:00",
-            "created_by": "ada@dh.gov.uk",
+            "created_by": "user:a0",
         },
         {
             "id": "b1",

@@ -97,6 +97,7 @@ async def test_the_list_shows_a_scheduled_bulletin_and_its_rule() -> None:
     async with browser(app, AUDITOR_TOKEN) as client:
         auditor = html.unescape((await client.get("/national/bulletins")).text)
     assert "Scheduled for 22 February 2010 at 8am" in admin
+    assert "<td class=\"govuk-table__cell\">Ada Admin</td>" in admin  # a name, not "user:a0"
     assert (
         "The leads of organisations of the kind Primary care trust and whose 2009-10 return "
         "is not signed off yet" in admin
@@ -109,6 +110,8 @@ async def test_the_list_shows_a_scheduled_bulletin_and_its_rule() -> None:
     # An auditor reads the list but changes nothing.
     assert "Scheduled for 22 February 2010 at 8am" in auditor
     assert "/national/bulletins/b3/cancel" not in auditor
+    # An auditor may not list the national accounts: the recorded actor is shown.
+    assert "user:a0" in auditor
 
 
 async def test_cancelling_and_sending_early_are_confirmed_first() -> None:
@@ -127,6 +130,7 @@ async def test_cancelling_and_sending_early_are_confirmed_first() -> None:
     cancel_page = html.unescape(ask_cancel.text)
     assert "Cancel “Sign off by Friday”?" in cancel_page and "Yes, cancel it" in cancel_page
     assert "22 February 2010 at 8am" in cancel_page and "Nobody will be emailed" in cancel_page
+    assert "Ada Admin" in cancel_page
     send_page = html.unescape(ask_send.text)
     assert "Send “Sign off by Friday” now?" in send_page
     assert "the leads who match now: <strong>3 mapping leads</strong>" in send_page

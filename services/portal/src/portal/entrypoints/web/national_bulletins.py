@@ -16,8 +16,9 @@ from ...application.dates import When, gov_datetime, read_when
 from ...application.errors import ApiError
 from ...application.models import Bulletin, JsonObject
 from ...application.notices import audience, audience_words
+from ...application.ports import RegistrationApi
 from ...application.returns import current_cycle
-from .deps import Notifications, Questionnaires
+from .deps import Notifications, Questionnaires, Registration
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
 from .rendering import FormErrors, render
@@ -56,11 +57,25 @@ def _errors(exc: ApiError) -> FormErrors:
     return errors
 
 
+async def _names(registration: RegistrationApi, token: str) -> dict[str, str]:
+    """Who wrote, sent or cancelled bulletins, by the actor the service records
+    ("user:<account id>"): the national accounts' names. Those who may not list the accounts
+    (an auditor) see the recorded actor."""
+    try:
+        accounts = await registration.national_accounts(token)
+    except ApiError as exc:
+        if exc.status not in (403, 404):
+            raise
+        return {}
+    return {f"user:{a.account_id}": a.name for a in accounts}
+
+
 @router.get("/national/bulletins")
 async def bulletins(
     request: Request,
     session: NationalReader,
     api: Notifications,
+    registration: Registration,
     done: str | None = None,
     recipients: int | None = None,
     at: str | None = None,
@@ -73,6 +88,7 @@ async def bulletins(
         bulletins=listed,
         who={b.id: audience_words(b.filter) for b in listed},
         any_scheduled=any(b.scheduled for b in listed),
+        names=await _names(registration, session.token),
         done=done,
         recipients=recipients,
         at=at,
@@ -176,6 +192,7 @@ _ACTIONS = {"send": "Send it now", "cancel": "Cancel it"}
 async def _change_page(
     request: Request,
     api: Notifications,
+    registration: RegistrationApi,
     token: str,
     bulletin: Bulletin,
     action: str,
@@ -212,6 +229,7 @@ async def _change_page(
         who=audience_words(bulletin.filter),
         action=action,
         now_count=now_count,
+        by=(await _names(registration, token)).get(bulletin.created_by or "", bulletin.created_by),
         errors=errors or FormErrors(),
         values={},
     )
@@ -219,17 +237,27 @@ async def _change_page(
 
 @router.get("/national/bulletins/{bulletin_id}/{action}")
 async def change_page(
-    request: Request, bulletin_id: str, action: str, session: National, api: Notifications
+    request: Request,
+    bulletin_id: str,
+    action: str,
+    session: National,
+    api: Notifications,
+    registration: Registration,
 ) -> Response:
     if action not in _ACTIONS:
         return render(request, "errors/not_found.html", 404, title="Page not found")
     bulletin = await api.bulletin(session.token, bulletin_id)
-    return await _change_page(request, api, session.token, bulletin, action)
+    return await _change_page(request, api, registration, session.token, bulletin, action)
 
 
 @router.post("/national/bulletins/{bulletin_id}/{action}")
 async def change(
-    request: Request, bulletin_id: str, action: str, session: National, api: Notifications
+    request: Request,
+    bulletin_id: str,
+    action: str,
+    session: National,
+    api: Notifications,
+    registration: Registration,
 ) -> Response:
     if action not in _ACTIONS:
         return render(request, "errors/not_found.html", 404, title="Page not found")
@@ -247,7 +275,9 @@ async def change(
         errors = _errors(exc) if exc.status == 422 else FormErrors()
         if exc.status == 409:
             errors.add(None, _gone(bulletin))
-        return await _change_page(request, api, session.token, bulletin, action, exc.status, errors)
+        return await _change_page(
+            request, api, registration, session.token, bulletin, action, exc.status, errors
+        )
     if action == "send":
         return RedirectResponse(
             f"/national/bulletins?done=sent&recipients={sent.recipients or 0}", 303
