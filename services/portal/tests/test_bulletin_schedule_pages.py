@@ -97,7 +97,7 @@ async def test_the_list_shows_a_scheduled_bulletin_and_its_rule() -> None:
     async with browser(app, AUDITOR_TOKEN) as client:
         auditor = html.unescape((await client.get("/national/bulletins")).text)
     assert "Scheduled for 22 February 2010 at 8am" in admin
-    assert "<td class=\"govuk-table__cell\">Ada Admin</td>" in admin  # a name, not "user:a0"
+    assert '<td class="govuk-table__cell">Ada Admin</td>' in admin  # a name, not "user:a0"
     assert (
         "The leads of organisations of the kind Primary care trust and whose 2009-10 return "
         "is not signed off yet" in admin
