@@ -131,7 +131,7 @@ def schedule_a_bulletin(page: Any, portal: str) -> None:
     ) in count, count
     said = page.locator("#recipients-when-sent").inner_text()
     assert f"a lead whose {CYCLE} return is signed off by then is left out" in said, said
-    widths(page, "12-bulletin-schedule-check")
+    shot(page, "12-bulletin-schedule-check-1280")
     page.click(f"button:has-text('Schedule it for {when}')")
     page.wait_for_url(re.compile(r"/national/bulletins\?done=scheduled"))
     row = page.locator("#bulletins tbody tr", has_text="Sign off by Friday")
@@ -142,7 +142,7 @@ def schedule_a_bulletin(page: Any, portal: str) -> None:
     widths(page, "13-bulletins-scheduled")
     row.locator("a", has_text="Cancel").click()
     assert "Cancel “Sign off by Friday”?" in page.locator("h1").inner_text()
-    widths(page, "14-bulletin-cancel-confirm")
+    shot(page, "14-bulletin-cancel-confirm-1280")
     page.click("button:has-text('Yes, cancel it')")
     page.wait_for_url(re.compile(r"/national/bulletins\?done=cancelled"))
     row = page.locator("#bulletins tbody tr", has_text="Sign off by Friday")
