@@ -3,7 +3,9 @@ every service as its own process: 60 organisations registered through registrati
 issued their questionnaires by a scheduled cycle; the participation page pages, sorts, filters
 (with counts), searches and downloads its filtered list as CSV, with and without JavaScript;
 the accounts page adds an auditor and disables them after a confirmation; the phase form
-offers only phases ahead and confirms; reopening a return confirms and says what happens.
+offers only phases ahead and confirms; reopening a return confirms and says what happens;
+a bulletin is checked, sent, and another scheduled for tomorrow (a past date refused) and
+cancelled after a confirmation.
 
 Screenshots at 1280 and 375 px go to var/test-artefacts/national/."""
 
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -41,6 +44,7 @@ REGIONS = ("london", "north-west", "south-west")
 #: children's trust questionnaires, a PCT its self-assessment), so every one owes a return.
 KINDS = ("pct", "local-authority", "pct")
 ORGANISATIONS = 60
+LONDON = ZoneInfo("Europe/London")
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +93,60 @@ def registered(stack: dict[str, ServiceProcess], admin: dict[str, str]) -> list[
         r = c.post("/cycles", json={"cycle": CYCLE, "timetable": timetable})
         assert r.status_code == 201, r.text
     return codes
+
+
+def schedule_a_bulletin(page: Any, portal: str) -> None:
+    """A bulletin for tomorrow at 8am (UK time) to London's leads not signed off: a date in
+    the past is refused on the form, the check page says when and that the leads are worked
+    out then, the list shows it scheduled with its rule, and cancelling it asks first."""
+    today = datetime.now(LONDON).date()
+    page.goto(f"{portal}/national/bulletins/new")
+    page.fill("#subject", "Sign off by Friday")
+    page.fill("#body", "Please sign off your return.")
+    page.check("input[name='regions'][value='london']")
+    page.check("input[name='not_signed_off'][value='yes']")
+    page.check("input[name='when'][value='later']")
+    yesterday = today - timedelta(days=1)
+    for part, value in zip(
+        ("day", "month", "year", "time"),
+        (yesterday.day, yesterday.month, yesterday.year, "8:00"),
+        strict=True,
+    ):
+        page.fill(f"#send_at-{part}", str(value))
+    widths(page, "10-bulletin-schedule-form")
+    page.click("button:has-text('Continue')")
+    summary = page.locator(".govuk-error-summary").inner_text()
+    assert "The date and time to send it must be in the future" in summary, summary
+    widths(page, "11-bulletin-schedule-error")
+    tomorrow = today + timedelta(days=1)
+    page.fill("#send_at-day", str(tomorrow.day))
+    page.fill("#send_at-month", str(tomorrow.month))
+    page.fill("#send_at-year", str(tomorrow.year))
+    page.click("button:has-text('Continue')")
+    when = f"{tomorrow.day} {tomorrow:%B %Y} at 8am"
+    count = " ".join(page.locator("#recipient-count").inner_text().split())
+    assert (
+        f"It will be emailed on {when} to the leads of organisations in London and whose "
+        f"{CYCLE} return is not signed off yet, as they are then. 1 mapping lead matches now"
+    ) in count, count
+    said = page.locator("#recipients-when-sent").inner_text()
+    assert f"a lead whose {CYCLE} return is signed off by then is left out" in said, said
+    shot(page, "12-bulletin-schedule-check-1280")
+    page.click(f"button:has-text('Schedule it for {when}')")
+    page.wait_for_url(re.compile(r"/national/bulletins\?done=scheduled"))
+    row = page.locator("#bulletins tbody tr", has_text="Sign off by Friday")
+    text = " ".join(row.inner_text().split())
+    assert f"Scheduled for {when}" in text, text
+    assert f"The leads of organisations in London and whose {CYCLE} return is not" in text, text
+    assert "Decided when it is sent" in text, text
+    widths(page, "13-bulletins-scheduled")
+    row.locator("a", has_text="Cancel").click()
+    assert "Cancel “Sign off by Friday”?" in page.locator("h1").inner_text()
+    shot(page, "14-bulletin-cancel-confirm-1280")
+    page.click("button:has-text('Yes, cancel it')")
+    page.wait_for_url(re.compile(r"/national/bulletins\?done=cancelled"))
+    row = page.locator("#bulletins tbody tr", has_text="Sign off by Friday")
+    assert "Cancelled" in row.inner_text()
 
 
 def wait_for(url: str, headers: dict[str, str], check: Any, timeout: float = 300) -> Any:
@@ -298,6 +356,7 @@ def test_the_national_pages_at_scale(stack, infra, auth_keys) -> None:
             page.click("button:has-text('Send it to 1 mapping lead')")
             page.wait_for_url(re.compile(r"/national/bulletins\?done=sent"))
             mail_to(infra, lead, "The mapping opens")
+            schedule_a_bulletin(page, portal)
             assert violations == [], violations[:3]
         finally:
             browser.close()

@@ -83,3 +83,17 @@ async def test_only_leads_whose_return_is_not_signed_off(pool: asyncpg.Pool) -> 
         await preview_bulletin(bulletins, "S", "B", BulletinFilter(not_signed_off_in="last year"))
     sent = await bulletins.publish("S", "B", BulletinFilter(not_signed_off_in="2009-10"), "t")
     assert sent["recipients"] == 1 and sent["filter"]["not_signed_off_in"] == "2009-10"
+
+
+async def test_a_scheduled_preview_counts_those_matching_now_and_refuses_the_past(
+    pool: asyncpg.Pool,
+) -> None:
+    now = datetime(2009, 12, 1, tzinfo=UTC)
+    bulletins = wired_bulletins(pool, FixedClock(now))
+    later = datetime(2009, 12, 7, 8, tzinfo=UTC)
+    scheduled = await preview_bulletin(bulletins, "S", "B", None, send_at=later)
+    assert (scheduled["recipients"], scheduled["send_at"]) == (2, later.isoformat())
+    with pytest.raises(InvalidInput) as refused:
+        await preview_bulletin(bulletins, "S", "B", None, send_at=now)
+    assert refused.value.details == [{"field": "send_at", "reason": "must be in the future"}]
+    assert await pool.fetchval("SELECT count(*) FROM bulletins") == 0

@@ -197,10 +197,16 @@ async def test_list_newest_first_with_delivery(pool: asyncpg.Pool, bulletins: Bu
         "subject": "January",
         "body": BODY,
         "filter": {"regions": ["london"], "kinds": [], "organisation_ids": []},
+        "status": "sent",
+        "send_at": None,
         "recipients": 2,
         "delivery": {"pending": 0, "sent": 1, "failed": 1},
         "created_at": "2010-01-04T10:00:00+00:00",
         "created_by": "user:b",
+        "sent_at": "2010-01-04T10:00:00+00:00",
+        "sent_by": "user:b",
+        "cancelled_at": None,
+        "cancelled_by": None,
     }
     assert listed[1]["delivery"] == {"pending": 5, "sent": 0, "failed": 0}
     assert listed[1]["created_by"] == "user:ada"

@@ -391,22 +391,61 @@ def notification() -> FastAPI:
             )
         return {"cycle": cycle, **body}
 
+    listed = [
+        {
+            "id": "b3",
+            "subject": "Sign off by Friday",
+            "body": "Please sign off.",
+            "filter": {
+                "regions": [],
+                "kinds": ["pct"],
+                "organisation_ids": [],
+                "not_signed_off_in": "2009-10",
+            },
+            "status": "scheduled",
+            "send_at": "2010-02-22T08:00:00+00:00",
+            "recipients": None,
+            "delivery": {"pending": 0, "sent": 0, "failed": 0},
+            "created_at": "2010-02-01T09:00:00+00:00",
+            "created_by": "user:a0",
+        },
+        {
+            "id": "b1",
+            "subject": "The 2009-10 mapping opens",
+            "body": "Hello",
+            "filter": {"regions": ["london"], "kinds": [], "organisation_ids": []},
+            "status": "sent",
+            "recipients": 12,
+            "delivery": {"pending": 2, "sent": 10, "failed": 0},
+            "created_at": "2009-11-02T09:00:00+00:00",
+            "created_by": "ada@dh.gov.uk",
+            "sent_at": "2009-11-02T09:00:00+00:00",
+            "sent_by": "ada@dh.gov.uk",
+        },
+    ]
+
     @app.get("/bulletins")
     async def bulletins(request: Request) -> Any:
         if not _reader(request):
             return refusal(403, "your role does not allow this")
-        return [
-            {
-                "id": "b1",
-                "subject": "The 2009-10 mapping opens",
-                "body": "Hello",
-                "filter": {"regions": ["london"], "kinds": [], "organisation_ids": []},
-                "recipients": 12,
-                "delivery": {"pending": 2, "sent": 10, "failed": 0},
-                "created_at": "2009-11-02T09:00:00+00:00",
-                "created_by": "ada@dh.gov.uk",
-            }
-        ]
+        return listed
+
+    @app.get("/bulletins/{bulletin_id}")
+    async def bulletin(bulletin_id: str) -> Any:
+        found = [b for b in listed if b["id"] == bulletin_id]
+        return found[0] if found else refusal(404, f"no bulletin {bulletin_id}")
+
+    @app.post("/bulletins/{bulletin_id}/{action}")
+    async def change(bulletin_id: str, action: str, request: Request) -> Any:
+        app.state.calls.append(("POST", f"/bulletins/{bulletin_id}/{action}", None))
+        found = [b for b in listed if b["id"] == bulletin_id]
+        if not found:
+            return refusal(404, f"no bulletin {bulletin_id}")
+        if found[0]["status"] != "scheduled":
+            return refusal(409, f"bulletin {bulletin_id} has already been sent")
+        if action == "send":
+            return {**found[0], "status": "sent", "recipients": 7}
+        return {**found[0], "status": "cancelled"}
 
     @app.post("/bulletins")
     async def publish(request: Request) -> Any:
@@ -418,6 +457,8 @@ def notification() -> FastAPI:
                 "invalid",
                 {"field": "filter.organisation_ids", "reason": "unknown organisation(s) ZZZ"},
             )
+        if body.get("send_at"):
+            return JSONResponse({"id": "b4", "status": "scheduled", "recipients": None}, 201)
         return JSONResponse({"id": "b2", "recipients": 3}, 201)
 
     return app

@@ -135,8 +135,12 @@ def add_delivery_log(app: FastAPI) -> None:
                 "invalid",
                 {"field": "filter.organisation_ids", "reason": "unknown organisation(s) ZZZ"},
             )
+        # The fake's "now" is 2010-02-01 (its participation's as_at).
+        if body.get("send_at") and body["send_at"] <= "2010-02-01T12:00:00+00:00":
+            return refusal(422, "invalid", {"field": "send_at", "reason": "must be in the future"})
         return {
             "recipients": 3,
+            "send_at": body.get("send_at"),
             "filter": {
                 "regions": [],
                 "kinds": [],

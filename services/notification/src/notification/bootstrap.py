@@ -40,6 +40,8 @@ from .entrypoints.http import ROUTERS
 class NotificationSettings(ServiceSettings):
     #: How often due deadline reminders are looked for.
     reminder_interval_seconds: float = 60.0
+    #: How often scheduled bulletins that are due are looked for (they go at most this late).
+    bulletin_interval_seconds: float = 30.0
 
 
 def notification_migrations() -> Traversable:
@@ -134,12 +136,18 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         settings = NotificationSettings(**settings.model_dump())
     services = Services(settings, clock or SystemClock())
     interval = settings.reminder_interval_seconds
+    bulletin_interval = settings.bulletin_interval_seconds
 
     async def send(runtime: Runtime, stop: asyncio.Event) -> None:
         await services.build(runtime).sender.run(stop, runtime.monitor("sender"))
 
     async def remind(runtime: Runtime, stop: asyncio.Event) -> None:
         await services.build(runtime).reminders.run(stop, interval, runtime.monitor("reminders"))
+
+    async def send_scheduled(runtime: Runtime, stop: asyncio.Event) -> None:
+        await services.build(runtime).bulletins.run(
+            stop, bulletin_interval, runtime.monitor("bulletins")
+        )
 
     def on_start(runtime: Runtime, app: FastAPI) -> None:
         app.state.services = services.build(runtime)
@@ -151,7 +159,7 @@ def build_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
         migrations=notification_migrations(),
         publishes=True,
         subscriptions=subscriptions(consumer_tables()),
-        background={"sender": send, "reminders": remind},
+        background={"sender": send, "reminders": remind, "bulletins": send_scheduled},
         on_start=on_start,
         description="Every email the cycle sends, exactly once, with reminders and bulletins.",
     )

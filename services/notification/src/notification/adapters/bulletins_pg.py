@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import asyncpg
 
@@ -30,22 +31,85 @@ WHERE (cardinality($1::text[]) = 0 OR o.region = ANY($1))
 ORDER BY l.organisation_id
 """
 
+#: Serialises the bulletin schedulers of the service's replicas (the reminders' pattern): a
+#: due bulletin is picked up by one run at a time. The row lock (`FOR UPDATE`) is what keeps
+#: "send now" and "cancel" from the portal out of a run's way, and the run out of theirs.
+_SCHEDULER_LOCK = 7_300_411
+
 _ADD = """
-INSERT INTO bulletins (id, subject, body, filter, recipients, created_at, created_by)
-VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+INSERT INTO bulletins (id, subject, body, filter, recipients, created_at, created_by, status,
+                       send_at, sent_at, sent_by)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)
 """
 
-_LATEST = """
+_COLUMNS = """id, subject, body, filter, recipients, created_at, created_by, status, send_at,
+sent_at, sent_by, cancelled_at, cancelled_by"""
+
+#: `SKIP LOCKED`: a bulletin whose row a "send now" or "cancel" holds is theirs to settle.
+_DUE = f"""
+SELECT {_COLUMNS} FROM bulletins
+WHERE status = 'scheduled' AND send_at <= $1
+ORDER BY send_at, seq
+FOR UPDATE SKIP LOCKED
+"""
+
+_LOCKED = f"SELECT {_COLUMNS} FROM bulletins WHERE id = $1 FOR UPDATE"
+
+_MARK_SENT = """
+UPDATE bulletins SET status = 'sent', recipients = $2, sent_at = $3, sent_by = $4
+WHERE id = $1 AND status = 'scheduled'
+"""
+
+_MARK_CANCELLED = """
+UPDATE bulletins SET status = 'cancelled', cancelled_at = $2, cancelled_by = $3
+WHERE id = $1 AND status = 'scheduled'
+"""
+
+_WITH_DELIVERY = """
 SELECT b.*,
        count(n.id) FILTER (WHERE n.status = 'pending') AS pending,
        count(n.id) FILTER (WHERE n.status = 'sent') AS sent,
        count(n.id) FILTER (WHERE n.status = 'failed') AS failed
-FROM (SELECT * FROM bulletins ORDER BY created_at DESC, seq DESC LIMIT $1) b
+FROM ({chosen}) b
 LEFT JOIN notifications n
        ON n.kind = 'bulletin' AND n.caused_by = 'bulletin/' || b.id
-GROUP BY b.id, b.subject, b.body, b.filter, b.recipients, b.created_at, b.created_by, b.seq
-ORDER BY b.created_at DESC, b.seq DESC
+GROUP BY b.id, b.subject, b.body, b.filter, b.recipients, b.created_at, b.created_by, b.seq,
+         b.status, b.send_at, b.sent_at, b.sent_by, b.cancelled_at, b.cancelled_by
 """
+
+#: Waiting ones first, soonest first; then the rest, newest first (`{b}`: the table's alias).
+_ORDER = """({b}status = 'scheduled') DESC,
+CASE WHEN {b}status = 'scheduled' THEN {b}send_at END ASC,
+COALESCE({b}sent_at, {b}cancelled_at, {b}created_at) DESC, {b}seq DESC"""
+
+_LATEST = (
+    _WITH_DELIVERY.format(chosen=f"SELECT * FROM bulletins ORDER BY {_ORDER.format(b='')} LIMIT $1")
+    + f"ORDER BY {_ORDER.format(b='b.')}"
+)
+
+_GET = _WITH_DELIVERY.format(chosen="SELECT * FROM bulletins WHERE id = $1")
+
+
+def _record(r: asyncpg.Record) -> BulletinRecord:
+    return BulletinRecord(
+        id=r["id"],
+        subject=r["subject"],
+        body=r["body"],
+        filter=json.loads(r["filter"]),
+        recipients=r["recipients"],
+        created_at=r["created_at"],
+        created_by=r["created_by"],
+        status=r["status"],
+        send_at=r["send_at"],
+        sent_at=r["sent_at"],
+        sent_by=r["sent_by"],
+        cancelled_at=r["cancelled_at"],
+        cancelled_by=r["cancelled_by"],
+    )
+
+
+def _delivery(r: asyncpg.Record) -> BulletinDelivery:
+    return BulletinDelivery(_record(r), pending=r["pending"], sent=r["sent"], failed=r["failed"])
 
 
 class PostgresBulletins:
@@ -57,6 +121,12 @@ class PostgresBulletins:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def scheduler_run(self) -> AsyncIterator[Connection]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SCHEDULER_LOCK)
             yield conn
 
     async def known_organisations(self, conn: Connection, codes: Sequence[str]) -> list[str]:
@@ -88,24 +158,32 @@ class PostgresBulletins:
             bulletin.recipients,
             bulletin.created_at,
             bulletin.created_by,
+            bulletin.status,
+            bulletin.send_at,
+            bulletin.sent_at,
+            bulletin.sent_by,
         )
 
+    async def locked(self, conn: Connection, bulletin_id: str) -> BulletinRecord | None:
+        row = await conn.fetchrow(_LOCKED, bulletin_id)
+        return _record(row) if row is not None else None
+
+    async def due(self, conn: Connection, now: datetime) -> list[BulletinRecord]:
+        return [_record(r) for r in await conn.fetch(_DUE, now)]
+
+    async def mark_sent(
+        self, conn: Connection, bulletin_id: str, recipients: int, at: datetime, by: str
+    ) -> None:
+        await conn.execute(_MARK_SENT, bulletin_id, recipients, at, by)
+
+    async def mark_cancelled(
+        self, conn: Connection, bulletin_id: str, at: datetime, by: str
+    ) -> None:
+        await conn.execute(_MARK_CANCELLED, bulletin_id, at, by)
+
+    async def get(self, bulletin_id: str) -> BulletinDelivery | None:
+        row = await self._pool.fetchrow(_GET, bulletin_id)
+        return _delivery(row) if row is not None else None
+
     async def latest(self, limit: int) -> list[BulletinDelivery]:
-        rows = await self._pool.fetch(_LATEST, limit)
-        return [
-            BulletinDelivery(
-                BulletinRecord(
-                    id=r["id"],
-                    subject=r["subject"],
-                    body=r["body"],
-                    filter=json.loads(r["filter"]),
-                    recipients=r["recipients"],
-                    created_at=r["created_at"],
-                    created_by=r["created_by"],
-                ),
-                pending=r["pending"],
-                sent=r["sent"],
-                failed=r["failed"],
-            )
-            for r in rows
-        ]
+        return [_delivery(r) for r in await self._pool.fetch(_LATEST, limit)]

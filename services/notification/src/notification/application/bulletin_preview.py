@@ -3,8 +3,10 @@ first of them would receive it. Nothing is stored and no email recorded."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from ..domain.bulletin_schedule import check_send_at
 from ..domain.bulletins import BulletinFilter, bulletin_intents, check, check_known
 from ..domain.notification import Kind
 from .bulletins import Bulletins
@@ -12,13 +14,20 @@ from .templates import render
 
 
 async def preview_bulletin(
-    bulletins: Bulletins, subject: str, body: str, filter: BulletinFilter | None
+    bulletins: Bulletins,
+    subject: str,
+    body: str,
+    filter: BulletinFilter | None,
+    send_at: datetime | None = None,
 ) -> dict[str, Any]:
     """`recipients` (distinct addresses, as publishing counts them), `filter`, and the first
     lead's email (`to`, `subject`, `text`, `html`). The same `InvalidInput` as publishing
-    (naming the field) for what publishing would refuse, a filter no lead matches included."""
+    (naming the field) for what publishing would refuse, a filter no lead matches now and a
+    `send_at` not in the future included."""
     audience = filter or BulletinFilter()
     subject, body = check(subject, body, audience)
+    if send_at is not None:
+        check_send_at(send_at, bulletins.clock.now())
     wanted = audience.as_dict()
     async with bulletins.store.transaction() as conn:
         if wanted["organisation_ids"]:
@@ -37,6 +46,7 @@ async def preview_bulletin(
     return {
         "recipients": len({i.recipient.lower() for i in intents}),
         "filter": wanted,
+        "send_at": send_at.isoformat() if send_at is not None else None,
         "to": first.recipient,
         "subject": written.subject,
         "text": written.text,

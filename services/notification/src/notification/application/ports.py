@@ -160,18 +160,27 @@ class ReminderStore(Protocol):
 
 @dataclass(frozen=True)
 class BulletinRecord:
+    """A bulletin as stored: `recipients` is None until it is sent (a scheduled one's are
+    worked out then); `status` is a `domain.bulletin_schedule.BulletinStatus`."""
+
     id: str
     subject: str
     body: str
-    filter: dict[str, list[str]]
-    recipients: int
+    filter: dict[str, Any]
+    recipients: int | None
     created_at: datetime
     created_by: str
+    status: str = "sent"
+    send_at: datetime | None = None
+    sent_at: datetime | None = None
+    sent_by: str | None = None
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
 
 
 @dataclass(frozen=True)
 class BulletinDelivery:
-    """A published bulletin and what became of its emails."""
+    """A bulletin and what became of its emails."""
 
     bulletin: BulletinRecord
     pending: int
@@ -181,6 +190,10 @@ class BulletinDelivery:
 
 class BulletinStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    def scheduler_run(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction holding the bulletin scheduler's lock: one replica's run at a time."""
+        ...
 
     async def known_organisations(self, conn: Connection, codes: Sequence[str]) -> list[str]: ...
 
@@ -198,8 +211,27 @@ class BulletinStore(Protocol):
 
     async def add(self, conn: Connection, bulletin: BulletinRecord) -> None: ...
 
+    async def locked(self, conn: Connection, bulletin_id: str) -> BulletinRecord | None:
+        """The bulletin, its row locked until `conn`'s transaction ends (None: no such)."""
+        ...
+
+    async def due(self, conn: Connection, now: datetime) -> list[BulletinRecord]:
+        """The scheduled bulletins whose moment has come, their rows locked; those another
+        transaction holds are skipped (it is sending or cancelling them)."""
+        ...
+
+    async def mark_sent(
+        self, conn: Connection, bulletin_id: str, recipients: int, at: datetime, by: str
+    ) -> None: ...
+
+    async def mark_cancelled(
+        self, conn: Connection, bulletin_id: str, at: datetime, by: str
+    ) -> None: ...
+
+    async def get(self, bulletin_id: str) -> BulletinDelivery | None: ...
+
     async def latest(self, limit: int) -> list[BulletinDelivery]:
-        """Newest first."""
+        """Those waiting for their time first (soonest first), then the rest newest first."""
         ...
 
 

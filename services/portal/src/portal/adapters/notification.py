@@ -9,6 +9,7 @@ from .api import Api
 
 _REMINDERS = TypeAdapter(Reminders)
 _BULLETINS = TypeAdapter(list[Bulletin])
+_BULLETIN = TypeAdapter(Bulletin)
 _NOTIFICATIONS = TypeAdapter(NotificationsPage)
 
 
@@ -35,6 +36,19 @@ class HttpNotification:
         sent = (await self.api.call("POST", "/bulletins", token=token, json=body)).body
         count = sent.get("recipients") if isinstance(sent, dict) else None
         return count if isinstance(count, int) else None
+
+    async def bulletin(self, token: str, bulletin_id: str) -> Bulletin:
+        return await self.api.fetch(_BULLETIN, "GET", f"/bulletins/{bulletin_id}", token=token)
+
+    async def send_bulletin_now(self, token: str, bulletin_id: str) -> Bulletin:
+        return await self.api.fetch(
+            _BULLETIN, "POST", f"/bulletins/{bulletin_id}/send", token=token
+        )
+
+    async def cancel_bulletin(self, token: str, bulletin_id: str) -> Bulletin:
+        return await self.api.fetch(
+            _BULLETIN, "POST", f"/bulletins/{bulletin_id}/cancel", token=token
+        )
 
     async def notifications(
         self,

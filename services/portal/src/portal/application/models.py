@@ -413,6 +413,8 @@ class BulletinFilter(ReadModel):
     regions: list[str] = Field(default_factory=list)
     kinds: list[str] = Field(default_factory=list)
     organisation_ids: list[str] = Field(default_factory=list)
+    #: A cycle: only leads whose return for it is not signed off when the bulletin is sent.
+    not_signed_off_in: str | None = None
 
 
 class Delivery(ReadModel):
@@ -422,14 +424,27 @@ class Delivery(ReadModel):
 
 
 class Bulletin(ReadModel):
-    """`GET /bulletins`: one bulletin sent, and how its delivery goes."""
+    """`GET /bulletins`: one bulletin, sent, scheduled (`send_at`; its recipients are worked
+    out when it is sent) or cancelled, and how its delivery goes."""
 
+    id: str = ""
     subject: str | None = None
+    body: str | None = None
     filter: BulletinFilter | None = None
-    recipients: int = 0
+    status: str = "sent"
+    send_at: str | None = None
+    recipients: int | None = None
     delivery: Delivery = Field(default_factory=Delivery)
     created_at: str | None = None
     created_by: str | None = None
+    sent_at: str | None = None
+    sent_by: str | None = None
+    cancelled_at: str | None = None
+    cancelled_by: str | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.status == "scheduled"
 
 
 class Notification(ReadModel):

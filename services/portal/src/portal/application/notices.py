@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .models import JsonObject
 from .numbers import whole_number
+from .words import kind_name, region_name
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -48,3 +49,33 @@ def audience(
     if not_signed_off_in:
         chosen["not_signed_off_in"] = not_signed_off_in
     return chosen if any(chosen.values()) else None
+
+
+def audience_words(chosen: Mapping[str, object] | object | None) -> str:
+    """Who a bulletin goes to, in words: "every mapping lead", or "the leads of organisations
+    in London and of the kind Primary care trust and whose 2009-10 return is not signed off
+    yet". Takes the service's filter (a mapping or a read model with the same names)."""
+
+    def get(name: str) -> object:
+        if chosen is None:
+            return None
+        if isinstance(chosen, Mapping):
+            return chosen.get(name)
+        return getattr(chosen, name, None)
+
+    def listed(name: str) -> list[str]:
+        value = get(name)
+        return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+    regions = [region_name(r) for r in listed("regions")]
+    kinds = [kind_name(k) for k in listed("kinds")]
+    who = []
+    if regions:
+        who.append("in " + ", ".join(regions))
+    if kinds:
+        who.append(("of the kinds " if len(kinds) > 1 else "of the kind ") + ", ".join(kinds))
+    if codes := listed("organisation_ids"):
+        who.append("with the codes " + ", ".join(codes))
+    if cycle := get("not_signed_off_in"):
+        who.append(f"whose {cycle} return is not signed off yet")
+    return "the leads of organisations " + " and ".join(who) if who else "every mapping lead"

@@ -240,7 +240,18 @@ class NotificationApi(Protocol):
         ...
 
     async def publish_bulletin(self, token: str, body: JsonObject) -> int | None:
-        """Send a bulletin; how many mapping leads it went to, if the service says."""
+        """Send a bulletin, or schedule it (`send_at` in `body`); how many mapping leads it
+        went to, if the service says (None for one scheduled)."""
+        ...
+
+    async def bulletin(self, token: str, bulletin_id: str) -> Bulletin: ...
+
+    async def send_bulletin_now(self, token: str, bulletin_id: str) -> Bulletin:
+        """Send a scheduled bulletin before its time (409 if sent or cancelled meanwhile)."""
+        ...
+
+    async def cancel_bulletin(self, token: str, bulletin_id: str) -> Bulletin:
+        """Cancel a scheduled bulletin (409 if sent or cancelled meanwhile)."""
         ...
 
     async def notifications(

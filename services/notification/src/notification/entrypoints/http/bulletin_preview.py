@@ -22,8 +22,10 @@ router = APIRouter(tags=["bulletins"])
 
 
 class BulletinPreview(BaseModel):
-    #: Distinct addresses it would be sent to.
+    #: Distinct addresses it would be sent to (now: a scheduled one's are worked out then).
     recipients: int
+    #: When it is to be sent, if for later.
+    send_at: str | None = None
     filter: FilterOut
     #: The first of them, whose email this is.
     to: str
@@ -49,4 +51,4 @@ async def preview(body: BulletinIn, _: Admin, bulletins: BulletinsDep) -> dict[s
         if body.filter
         else None
     )
-    return await preview_bulletin(bulletins, body.subject, body.body, audience)
+    return await preview_bulletin(bulletins, body.subject, body.body, audience, body.send_at)

@@ -1,18 +1,23 @@
 """HTTP endpoints: the e-bulletin (the national team).
 
-- `POST /bulletins`  `{"subject", "body", "filter": {"regions", "kinds", "organisation_ids"}}`:
-  publish to every mapping lead, or those the filter picks (national-admin); 201 with its id
-  and how many leads it goes to
-- `GET  /bulletins`  those published, newest first, with their delivery (national-admin,
-  auditor)
+- `POST /bulletins`  `{"subject", "body", "filter": {"regions", "kinds", "organisation_ids",
+  "not_signed_off_in"}, "send_at"}`: publish to every mapping lead, or those the filter picks
+  (national-admin); 201 with its id and how many leads it went to, or, with `send_at` (in the
+  future, within a year), scheduled: its recipients are worked out when it is sent
+- `GET  /bulletins`  those waiting for their time (soonest first), then the rest (newest
+  first), with their delivery (national-admin, auditor); `GET /bulletins/{id}` one
+- `POST /bulletins/{id}/send`  send a scheduled bulletin now (national-admin; 409 if it was
+  sent or cancelled, 422 if no lead matches now)
+- `POST /bulletins/{id}/cancel`  cancel a scheduled bulletin (national-admin; 409 if it was
+  sent or cancelled)
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Depends, Path
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, require
@@ -61,6 +66,12 @@ class BulletinIn(BaseModel):
         max_length=MAX_BODY, description="plain text; paragraphs separated by blank lines"
     )
     filter: FilterIn | None = None
+    send_at: AwareDatetime | None = Field(
+        default=None,
+        examples=["2026-12-07T08:00:00Z"],
+        description="send it then rather than now: in the future, within a year; its "
+        "recipients are worked out when it is sent",
+    )
 
 
 class FilterOut(BaseModel):
@@ -76,8 +87,11 @@ class Published(BaseModel):
     id: str
     subject: str
     filter: FilterOut
-    #: How many emails were recorded (one per lead's address).
-    recipients: int
+    #: `sent`, or `scheduled` (for `send_at`).
+    status: str
+    send_at: str | None
+    #: How many emails were recorded (one per lead's address); null while scheduled.
+    recipients: int | None
     created_at: str
     created_by: str
 
@@ -93,10 +107,20 @@ class BulletinOut(BaseModel):
     subject: str
     body: str
     filter: FilterOut
-    recipients: int
+    #: `scheduled` (waiting for `send_at`), `sent` or `cancelled`.
+    status: str
+    #: When it was scheduled for (null: sent when written).
+    send_at: str | None
+    #: Addresses emailed; null until it is sent.
+    recipients: int | None
     delivery: BulletinDeliveryOut
     created_at: str
     created_by: str
+    sent_at: str | None
+    #: Who sent it: its author, whoever sent it early, or the scheduler.
+    sent_by: str | None
+    cancelled_at: str | None
+    cancelled_by: str | None
 
 
 @router.post(
@@ -118,7 +142,7 @@ async def publish_bulletin(
         if body.filter
         else None
     )
-    return await bulletins.publish(body.subject, body.body, audience, admin.actor)
+    return await bulletins.publish(body.subject, body.body, audience, admin.actor, body.send_at)
 
 
 @router.get(
@@ -126,3 +150,39 @@ async def publish_bulletin(
 )
 async def list_bulletins(_: Reader, bulletins: BulletinsDep) -> list[dict[str, Any]]:
     return await bulletins.list()
+
+
+BulletinId = Annotated[str, Path(max_length=IDENTIFIER_LENGTH)]
+
+
+@router.get(
+    "/bulletins/{bulletin_id}",
+    response_model=BulletinOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_bulletin(
+    bulletin_id: BulletinId, _: Reader, bulletins: BulletinsDep
+) -> dict[str, Any]:
+    return await bulletins.get(bulletin_id)
+
+
+@router.post(
+    "/bulletins/{bulletin_id}/send",
+    response_model=BulletinOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def send_bulletin_now(
+    bulletin_id: BulletinId, admin: Admin, bulletins: BulletinsDep
+) -> dict[str, Any]:
+    return await bulletins.send_now(bulletin_id, admin.actor)
+
+
+@router.post(
+    "/bulletins/{bulletin_id}/cancel",
+    response_model=BulletinOut,
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+async def cancel_bulletin(
+    bulletin_id: BulletinId, admin: Admin, bulletins: BulletinsDep
+) -> dict[str, Any]:
+    return await bulletins.cancel(bulletin_id, admin.actor)

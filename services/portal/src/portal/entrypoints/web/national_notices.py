@@ -1,5 +1,5 @@
 """The national team's messages to organisations (notification service): the deadline
-reminders' schedule for a cycle, and e-bulletins to every mapping lead or a chosen few.
+reminders' schedule for a cycle (the bulletins are `national_bulletins`).
 
 Reminders go out by themselves as the close nears (the notification service's clock); there
 is no "send now", so the page shows the schedule, what has been sent, and who is due next."""
@@ -11,26 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.models import Reminders
-from ...application.notices import audience, days_before, days_problem
+from ...application.notices import days_before, days_problem
 from ...application.ports import NotificationApi
-from ...application.returns import current_cycle
-from .deps import Notifications, Questionnaires
-from .forms import form_of, text, texts, values
-from .national import KINDS, REGIONS
+from .deps import Notifications
+from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .session import National, NationalReader, Session
 
 router = APIRouter(default_response_class=HTMLResponse)
-
-BULLETIN_FIELDS = {
-    "subject": ("subject", "Subject"),
-    "body": ("body", "Message"),
-    "filter.regions": ("regions", "Regions"),
-    "filter.kinds": ("kinds", "Types of organisation"),
-    "filter.organisation_ids": ("organisations", "Organisations"),
-    # "no mapping lead matches" names the filter as a whole.
-    "filter": ("regions", "Who it goes to"),
-}
 
 
 async def _reminders(api: NotificationApi, session: Session, cycle: str) -> Reminders | None:
@@ -106,96 +94,3 @@ async def set_schedule(
     return await _reminders_page(
         request, api, session, cycle, 422, errors=errors, values=values(form)
     )
-
-
-@router.get("/national/bulletins")
-async def bulletins(
-    request: Request,
-    session: NationalReader,
-    api: Notifications,
-    done: str | None = None,
-    recipients: int | None = None,
-) -> Response:
-    sent = await api.bulletins(session.token)
-    return render(
-        request,
-        "national/bulletins.html",
-        title="Bulletins",
-        bulletins=sent,
-        done=done,
-        recipients=recipients,
-        width="full",
-    )
-
-
-def _compose(
-    request: Request, status: int = 200, cycle: str | None = None, **ctx: object
-) -> Response:
-    return render(
-        request,
-        "national/bulletin_new.html",
-        status,
-        title="Send a bulletin",
-        kinds=KINDS,
-        regions=REGIONS,
-        cycle=cycle,
-        **ctx,
-    )
-
-
-@router.get("/national/bulletins/new")
-async def compose(request: Request, session: National, cycles: Questionnaires) -> Response:
-    cycle = current_cycle(await cycles.cycles(session.token))
-    return _compose(request, cycle=cycle, values={})
-
-
-@router.post("/national/bulletins/new")
-async def publish(
-    request: Request, session: National, api: Notifications, cycles: Questionnaires
-) -> Response:
-    cycle = current_cycle(await cycles.cycles(session.token))
-    form = await form_of(request)
-    errors = FormErrors()
-    subject, body = text(form, "subject"), text(form, "body")
-    if not subject:
-        errors.add("subject", "Enter the bulletin's subject")
-    if not body:
-        errors.add("body", "Enter the bulletin's message")
-    if errors:
-        return _compose(request, 422, cycle, errors=errors, values=values(form))
-    behind = cycle if cycle and text(form, "not_signed_off") == "yes" else None
-    chosen = audience(
-        texts(form, "regions"), texts(form, "kinds"), text(form, "organisations"), behind
-    )
-    if text(form, "confirm") != "yes" or text(form, "change"):
-        if text(form, "change"):
-            return _compose(request, cycle=cycle, values=values(form))
-        # Nothing goes out before the person has seen the email and how many it reaches.
-        try:
-            preview = await api.preview_bulletin(
-                session.token, {"subject": subject, "body": body, "filter": chosen}
-            )
-        except ApiError as exc:
-            if exc.status != 422:
-                raise
-            errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
-            return _compose(request, 422, cycle, errors=errors, values=values(form))
-        return render(
-            request,
-            "national/bulletin_check.html",
-            title="Check the bulletin before sending it",
-            preview=preview,
-            values=values(form),
-            regions=dict(REGIONS),
-            kinds=dict(KINDS),
-        )
-    try:
-        count = await api.publish_bulletin(
-            session.token, {"subject": subject, "body": body, "filter": chosen}
-        )
-    except ApiError as exc:
-        if exc.status != 422:
-            raise
-        errors = FormErrors.from_api(exc, BULLETIN_FIELDS, fallback="subject")
-        return _compose(request, 422, cycle, errors=errors, values=values(form))
-    return RedirectResponse(f"/national/bulletins?done=sent&recipients={count or 0}", 303)
