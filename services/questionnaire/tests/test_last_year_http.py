@@ -96,6 +96,7 @@ async def test_last_years_answers_are_brought_in_at_the_leads_choice_and_the_his
         assert found["from_questionnaire_id"] == old["id"]
         assert set(found["unanswered"]) == set(LAST_YEAR) - {"caseload_total"}
         assert found["replacing"] == ["caseload_total"]
+        assert found["answers"]["caseload_total"] == 140 and found["answers"]["camhs"] is True
 
         # The version read is required, and must be the current one.
         r = await q.client.post(base, headers=lead, json={})

@@ -137,4 +137,6 @@ def _offer_json(found: Offer) -> dict[str, Any]:
         "replacing": list(found.replacing),
         "same": list(found.same),
         "skipped": [s.as_dict() for s in found.skipped],
+        # What each offered answer would be (a page shows them before the person chooses).
+        "answers": {**found.everything, **found.unanswered},
     }

@@ -187,6 +187,10 @@ class LastYearOffer(BaseModel):
     skipped: list[SkippedAnswer] = Field(
         default_factory=list, description="last year's answers that cannot be brought in, and why"
     )
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="each answer in unanswered and replacing, as it would be brought in",
+    )
 
 
 class BroughtInView(SavedView):
