@@ -114,6 +114,7 @@ def test_the_notice_and_the_history_say_where_answers_came_from() -> None:
     # A link made up to show other words shows nothing.
     assert brought_in_notice("brought-in", "1", "<b>next year</b>") is None
     assert brought_in_notice("saved", "1", "2009-10") is None
+    assert brought_in_notice("brought-in", "\N{SUPERSCRIPT TWO}", "2009-10") is None
     view: Any = {"sections": [{"questions": [{"id": "camhs", "text": "CAMHS?"}]}]}
     rows = history_rows(
         view,

@@ -23,7 +23,9 @@ from .session import Lead
 
 router = APIRouter(default_response_class=HTMLResponse)
 
-_CYCLE = re.compile(r"^\d{4}-\d{2}$")
+_CYCLE = re.compile(r"[0-9]{4}-[0-9]{2}")
+#: A count or a version as the portal writes them (`isdigit` would let "²" through to `int`).
+_WHOLE = re.compile(r"[0-9]{1,9}")
 
 
 async def offer_for(
@@ -43,9 +45,9 @@ async def offer_for(
 
 def brought_in_notice(done: str | None, count: str | None, cycle: str | None) -> str | None:
     """The questionnaire page's banner after bringing answers in (from its query string)."""
-    if done != "brought-in" or not count or not count.isdigit() or not cycle:
+    if done != "brought-in" or not count or not cycle:
         return None
-    if not _CYCLE.match(cycle):
+    if not _WHOLE.fullmatch(count) or not _CYCLE.fullmatch(cycle):
         return None
     return (
         f"{answers_phrase(int(count))} brought in from {cycle}. They are saved: check each "
@@ -92,7 +94,7 @@ async def bring_in(
     form = await form_of(request)
     replace = text(form, "replace") == "yes"
     version_text = text(form, "version")
-    version = int(version_text) if version_text.isdigit() else 0
+    version = int(version_text) if _WHOLE.fullmatch(version_text) else 0
     try:
         done = await api.bring_in_last_year(session.token, questionnaire_id, version, replace)
     except ApiError as exc:
