@@ -162,8 +162,8 @@ def bring_in(
     if not chosen:
         if found.replacing:
             raise NothingToBringIn(
-                f"every question {last.cycle}'s answers fit is answered already: confirm "
-                f"replacing {len(found.replacing)} answer(s) to bring them in"
+                f"the questions {last.cycle}'s answers would fill are answered already: "
+                f"confirm replacing {len(found.replacing)} answer(s) with {last.cycle}'s"
             )
         raise NothingToBringIn(f"there is nothing in {last.cycle}'s answers to bring in")
     # The same check as any save (it cannot fail for an offer; it is the one rule of record).
