@@ -4,25 +4,29 @@ nothing typed is lost (the delegate's return saves the page first: the caseload 
 questionnaire a section at a time with each section's progress, "check your answers" with its
 change links and a green Submit, running totals of the workforce and investment rules as people
 type (lead and delegate) and the rules' messages before a delegate returns, the service
-record's answers pre-filled, print views, and a delegate's page with the lead's note and no
-"Sign in". Screenshots at 1280 and 375 px go to /tmp/shots-quest/ (or $CSM_SHOTS_DIR)."""
+record's answers pre-filled, print views, a delegate's page with the lead's note and no
+"Sign in", and, the next year, last year's answers brought in at the lead's choice (the history
+says so). Screenshots at 1280 and 375 px go to /tmp/shots-quest/ (or $CSM_SHOTS_DIR)."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import test_portal_journey as journey
+from page_audit import PageAudit
 from playwright.sync_api import sync_playwright
 
 stack = journey.stack  # the same real services, one set for this module
 CYCLE = journey.CYCLE
 SHOTS = Path(os.environ.get("CSM_SHOTS_DIR", "/tmp/shots-quest"))
 GREEN = "rgb(15, 122, 82)"  # GOV.UK Frontend 6: the primary button (#0f7a52)
+NEXT = "2010-11"
 
 
 def shots(page: Any, name: str) -> None:
@@ -40,6 +44,30 @@ def running(page: Any, rule: str) -> tuple[str, bool]:
     """A running total's words, and whether the rule's message shows."""
     box = page.locator(f"#running-{rule}")
     return box.inner_text(), box.locator("[data-message]").is_visible()
+
+
+def _next_cycle(urls: dict[str, str], auth_keys: Any) -> None:
+    """The national team schedules the next cycle, open since yesterday: registration carries
+    the services forward into it, and their questionnaires are issued."""
+    today = datetime.now(UTC)
+    days = {
+        "sandbox_opens": -30,
+        "data_entry_opens": -1,
+        "summary_reports": 60,
+        "data_entry_closes": 100,
+        "publication": 140,
+    }
+    r = httpx.post(
+        f"{urls['questionnaire']}/cycles",
+        headers=auth_keys.headers("national-admin"),
+        json={
+            "cycle": NEXT,
+            "previous_cycle": CYCLE,
+            "timetable": {k: (today + timedelta(days=d)).isoformat() for k, d in days.items()},
+        },
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
 
 
 def _set_up(page: Any, urls: dict[str, str], infra: Any, auth_keys: Any, people: tuple[str, ...]):
@@ -227,6 +255,50 @@ def test_questionnaires_people_can_finish(stack, infra, auth_keys) -> None:
             printed = page.locator(".csm-print-questionnaire")
             assert printed.count() >= 2  # the service's and the self-assessment
             assert "Commissioning self-assessment" in page.content()
+
+            # The next year: the service is carried forward, and its questionnaire offers last
+            # year's answers; the lead sees what would come in and chooses.
+            _next_cycle(urls, auth_keys)
+            journey.reload_until(page, f"{portal}/returns/{NEXT}", "Riverside Family Service")
+            page.click("a:has-text('Service: Riverside Family Service')")
+            next_url = page.url
+            # One answer given this year before: last year's would replace it only if ticked.
+            lead_headers = auth_keys.headers("mapping-lead", org=org)
+            api = f"{urls['questionnaire']}/questionnaires/{next_url.rsplit('/', 1)[1]}"
+            version = httpx.get(api, headers=lead_headers, timeout=30).json()["version"]
+            r = httpx.patch(
+                f"{api}/answers",
+                headers=lead_headers,
+                json={"version": version, "answers": {"caseload_total": 160}},
+                timeout=30,
+            )
+            assert r.status_code == 200, r.text
+            page.reload()
+            offer = page.locator("#last-year").inner_text()
+            assert "carried forward from 2009-10" in offer and "answers from its 2009-10" in offer
+            audit = PageAudit(SHOTS)
+            audit.check(page, "08-last-year-offered")
+            page.click("#last-year-link")
+            assert "0\N{EN DASH}4 years" in page.locator("#unanswered").inner_text()
+            assert "£500,000" in page.locator("#unanswered").inner_text()
+            replacing = page.locator("#replacing").inner_text()
+            assert "160" in replacing and "150" in replacing
+            assert not page.locator("#replace").is_checked()
+            audit.check(page, "09-last-year-choice")
+            page.click("#bring-in")
+            page.wait_for_url(re.compile(r"done=brought-in"))
+            banner = page.locator("#brought-in").inner_text()
+            assert re.search(r"\d+ answers brought in from 2009-10", banner), banner
+            # What is left is replacing the answer given this year, if the lead wants to.
+            assert "replace 1 of your answers" in page.locator("#last-year").inner_text()
+            page.goto(f"{next_url}/sections/client_group")
+            assert page.input_value("#q-caseload_total") == "160"  # kept: not ticked
+            page.goto(f"{next_url}/history")
+            history = page.locator("#history").inner_text()
+            assert "Answers brought in from last year (2009-10)" in history
+            assert "0\N{EN DASH}4 years" in history
+            audit.check(page, "10-history-from-last-year")
+            assert audit.problems() == [], audit.problems()
 
             assert violations == [], f"{len(violations)} CSP violations: {violations[:3]}"
         finally:

@@ -30,6 +30,8 @@ MATRIX: dict[tuple[str, str], set[str] | str] = {
     ("POST", "/questionnaires/{questionnaire_id}/submit"): ANSWERERS,
     ("POST", "/questionnaires/{questionnaire_id}/withdraw-submission"): ANSWERERS,
     ("GET", "/questionnaires/{questionnaire_id}/history"): READERS | {"regulator"},
+    ("GET", "/questionnaires/{questionnaire_id}/last-year"): ANSWERERS,
+    ("POST", "/questionnaires/{questionnaire_id}/last-year"): ANSWERERS,
     ("POST", "/questionnaires/{questionnaire_id}/delegations"): ANSWERERS,
     ("GET", "/questionnaires/{questionnaire_id}/delegations"): READERS,
     ("POST", "/questionnaires/{questionnaire_id}/delegations/{delegation_id}/revoke"): ANSWERERS,

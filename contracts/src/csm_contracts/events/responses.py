@@ -64,13 +64,30 @@ class AnswerChange(BaseModel):
     new: Any = None
 
 
+class BroughtIn(BaseModel):
+    """Where answers brought in as a starting point came from: the same service's
+    questionnaire in an earlier cycle (the service was carried forward from it)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    cycle: str = Field(pattern=CYCLE_PATTERN, examples=["2009-10"])
+    questionnaire_id: str = Field(description="last cycle's questionnaire the answers are from")
+
+
 @REGISTRY.register
 class AnswersSaved(_InstanceEvent):
-    """Answers were saved (as a draft): every change with its old and new value."""
+    """Answers were saved (as a draft): every change with its old and new value.
+
+    `brought_in_from` is set when every answer in the event was brought in, at the person's
+    choice, from an earlier cycle's questionnaire (a starting point to check), rather than
+    typed: the history says so."""
 
     changes: list[AnswerChange] = Field(min_length=1)
     via: AnsweredVia = AnsweredVia.ACCOUNT
     delegation_id: str | None = Field(default=None, description="set when a delegate saved")
+    brought_in_from: BroughtIn | None = Field(
+        default=None, description="set when the answers were brought in from an earlier cycle"
+    )
 
 
 @REGISTRY.register

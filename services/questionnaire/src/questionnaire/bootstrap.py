@@ -36,6 +36,7 @@ from .application.answering import Questionnaires
 from .application.catalogue import DefinitionCatalogue, shipped_catalogue
 from .application.cycles import Cycles
 from .application.following import Following
+from .application.last_year import LastYearsAnswers
 from .application.sandbox import Sandbox
 from .application.service import QuestionnaireService
 from .application.sign_off import Returns
@@ -109,6 +110,9 @@ class Services:
         self.application = QuestionnaireService(
             catalogue=self.catalogue,
             questionnaires=self.questionnaires,
+            last_year=LastYearsAnswers(
+                self.questionnaires, self.questionnaire_repo, self.catalogue, registry
+            ),
             cycles=self.cycles,
             returns=self.returns,
             sandbox=Sandbox(self.catalogue),

@@ -7,10 +7,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ..application.models import (
+    BroughtIn,
     Cycle,
     Definition,
     Delegation,
     JsonObject,
+    LastYearOffer,
     QuestionnaireSummary,
     QuestionnaireView,
     ReturnStatus,
@@ -29,6 +31,8 @@ _DEFINITIONS = TypeAdapter(list[Definition])
 _OBJECT = TypeAdapter(JsonObject)
 _VIEW = TypeAdapter(QuestionnaireView)
 _OBJECTS = TypeAdapter(list[JsonObject])
+_LAST_YEAR = TypeAdapter(LastYearOffer)
+_BROUGHT_IN = TypeAdapter(BroughtIn)
 
 
 def _opening(access: Access, questionnaire_id: str) -> tuple[str, dict[str, Any]]:
@@ -99,6 +103,22 @@ class HttpQuestionnaire:
 
     async def try_answers(self, definition: str, body: JsonObject) -> QuestionnaireView:
         return await self.api.fetch(_VIEW, "POST", f"/sandbox/{definition}", json=body)
+
+    async def last_year(self, token: str, questionnaire_id: str) -> LastYearOffer:
+        return await self.api.fetch(
+            _LAST_YEAR, "GET", f"/questionnaires/{questionnaire_id}/last-year", token=token
+        )
+
+    async def bring_in_last_year(
+        self, token: str, questionnaire_id: str, version: int, replace_answered: bool
+    ) -> BroughtIn:
+        return await self.api.fetch(
+            _BROUGHT_IN,
+            "POST",
+            f"/questionnaires/{questionnaire_id}/last-year",
+            token=token,
+            json={"version": version, "replace_answered": replace_answered},
+        )
 
     async def submit(self, token: str, questionnaire_id: str) -> None:
         await self.api.send("POST", f"/questionnaires/{questionnaire_id}/submit", token=token)

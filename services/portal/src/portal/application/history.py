@@ -1,6 +1,7 @@
 """A questionnaire's history as its page lists it: each change named by its question's text
 and its answers by their options' labels, each entry's own details (reason, comment, who) as
-labelled pairs, and who did it by name or email rather than an account or link id."""
+labelled pairs, and who did it by name or email rather than an account or link id; answers
+brought in from last year's questionnaire say so."""
 
 from __future__ import annotations
 
@@ -100,6 +101,14 @@ def _detail(key: str, value: object, names: Mapping[str, str]) -> object:
     return value
 
 
+def brought_in_from(entry: JsonObject) -> str | None:
+    """The cycle a history entry's answers were brought in from, if they were."""
+    source = entry.get("brought_in_from")
+    if isinstance(source, dict) and source.get("cycle"):
+        return str(source["cycle"])
+    return None
+
+
 def history_rows(
     view: QuestionnaireView,
     entries: Sequence[JsonObject],
@@ -118,6 +127,8 @@ def history_rows(
         {
             **e,
             "who": actor_name(e.get("actor"), names),
+            # Answers brought in from an earlier cycle (the person chose to) say so.
+            "brought_in": brought_in_from(e),
             "changes": [
                 {
                     **c,

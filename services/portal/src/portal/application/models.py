@@ -322,6 +322,33 @@ class Delegation(ReadModel):
     expires_at: str | None = None
 
 
+class SkippedAnswer(ReadModel):
+    question: str
+    reason: str
+
+
+class LastYearOffer(ReadModel):
+    """`GET /questionnaires/{id}/last-year`: what bringing a carried-forward service's answers
+    in from last cycle would do, or why it cannot (`available` false, with the `reason`)."""
+
+    available: bool
+    reason: str | None = None
+    cycle: str | None = None
+    unanswered: list[str] = Field(default_factory=list)
+    replacing: list[str] = Field(default_factory=list)
+    same: list[str] = Field(default_factory=list)
+    skipped: list[SkippedAnswer] = Field(default_factory=list)
+    answers: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class BroughtIn(ReadModel):
+    """`POST /questionnaires/{id}/last-year`: which answers were brought in, from when."""
+
+    brought_in_from: str
+    changed: list[str]
+    version: int
+
+
 class Definition(ReadModel):
     """`GET /definitions`: a questionnaire the sandbox can try."""
 

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from .models import (
     Account,
+    BroughtIn,
     Bulletin,
     ChangesSinceLastYear,
     Cycle,
@@ -20,6 +21,7 @@ from .models import (
     Delegation,
     Group,
     JsonObject,
+    LastYearOffer,
     LeadNomination,
     NotificationsPage,
     Organisation,
@@ -164,6 +166,17 @@ class QuestionnaireApi(Protocol):
 
     async def try_answers(self, definition: str, body: JsonObject) -> QuestionnaireView:
         """How the questionnaire service's sandbox renders `body`'s answers (nothing saved)."""
+        ...
+
+    async def last_year(self, token: str, questionnaire_id: str) -> LastYearOffer:
+        """What bringing last year's answers into a carried-forward service's questionnaire
+        would do, or why it cannot."""
+        ...
+
+    async def bring_in_last_year(
+        self, token: str, questionnaire_id: str, version: int, replace_answered: bool
+    ) -> BroughtIn:
+        """Bring last year's answers in (over answers given now only if `replace_answered`)."""
         ...
 
     async def submit(self, token: str, questionnaire_id: str) -> None: ...

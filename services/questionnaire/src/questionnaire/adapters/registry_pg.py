@@ -1,5 +1,6 @@
 """What registration told us, in PostgreSQL: the `known_organisations` and `known_services`
-rows the registration consumer keeps (`application.following`), read when issuing."""
+rows the registration consumer keeps (`application.following`), read when issuing and when
+bringing a carried-forward service's answers in from the cycle it was carried from."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from csm_kernel.database import Connection
 
+from ..application.ports import CarriedFrom
 from ..domain.owed import KnownOrganisation, KnownService
 
 #: The `known_services` columns a `ServiceRevised` may change, by the event's field name.
@@ -99,15 +101,31 @@ class PostgresRegistry:
     async def service_mapped(self, conn: Connection, service: KnownService, camhs: bool) -> None:
         await conn.execute(
             "INSERT INTO known_services (service_id, cycle, organisation_id, group_id, name, "
-            "camhs) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (service_id) DO UPDATE SET "
-            "group_id = EXCLUDED.group_id, name = EXCLUDED.name, camhs = EXCLUDED.camhs",
+            "camhs, previous_service_id, previous_cycle) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT (service_id) DO UPDATE SET "
+            "group_id = EXCLUDED.group_id, name = EXCLUDED.name, camhs = EXCLUDED.camhs, "
+            "previous_service_id = COALESCE(EXCLUDED.previous_service_id, "
+            "known_services.previous_service_id), "
+            "previous_cycle = COALESCE(EXCLUDED.previous_cycle, known_services.previous_cycle)",
             service.service_id,
             service.cycle,
             service.organisation_id,
             service.group_id,
             service.name,
             camhs,
+            service.previous_service_id,
+            service.previous_cycle,
         )
+
+    async def carried_from(self, service_id: str) -> CarriedFrom | None:
+        row = await self.pool.fetchrow(
+            "SELECT previous_service_id, previous_cycle FROM known_services "
+            "WHERE service_id = $1 AND previous_service_id IS NOT NULL",
+            service_id,
+        )
+        if row is None or row["previous_cycle"] is None:
+            return None
+        return CarriedFrom(row["previous_service_id"], row["previous_cycle"])
 
     async def service_revised(
         self, conn: Connection, service_id: str, changes: Sequence[tuple[str, object]]

@@ -245,7 +245,7 @@ class Questionnaires:
 
     # --- writing -------------------------------------------------------------------------------
 
-    async def _commit(
+    async def commit(
         self,
         loaded: Loaded,
         events: list[EventPayload],
@@ -253,6 +253,8 @@ class Questionnaires:
         *,
         check_window: bool = True,
     ) -> Questionnaire:
+        """Append a decision's events at the version it was made from (after checking the
+        entry window): the questionnaire after, or 409 saying what changed meanwhile."""
         q = loaded.questionnaire
         if check_window:
             ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
@@ -261,10 +263,10 @@ class Questionnaires:
         try:
             after, _ = await self.repo.save(q, events, context, self.clock.now())
         except ConcurrencyConflict:
-            raise await self._stale(q.id, q.version) from None
+            raise await self.stale(q.id, q.version) from None
         return after
 
-    async def _stale(self, questionnaire_id: str, since: int) -> Conflict:
+    async def stale(self, questionnaire_id: str, since: int) -> Conflict:
         """409 saying what changed since the version the caller had."""
         details: list[dict[str, Any]] = []
         for e in await self.repo.events(questionnaire_id, since):
@@ -315,7 +317,7 @@ class Questionnaires:
                 "version", "say which version you are changing (from the questionnaire you read)"
             )
         if expected_version != q.version:
-            raise await self._stale(q.id, expected_version)
+            raise await self.stale(q.id, expected_version)
         ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
         definition = self.catalogue.get(q.definition)
         delegation_id = caller.delegation_id if isinstance(caller, Delegate) else None
@@ -326,7 +328,7 @@ class Questionnaires:
                 str(exc),
                 details=[{"field": p.question, **p.as_dict()} for p in exc.problems],
             ) from None
-        after = await self._commit(loaded, events, context)
+        after = await self.commit(loaded, events, context)
         if events:  # appended and committed (a save that changes nothing appends nothing)
             self.activity.saved()
         changed = [c.question for e in events for c in getattr(e, "changes", [])]
@@ -339,7 +341,7 @@ class Questionnaires:
         q = loaded.questionnaire
         ensure_open_for_entry(loaded.cycle, loaded.ret, self.clock.now())
         events = decide.submit(q, self.catalogue.get(q.definition), principal.actor)
-        after = await self._commit(loaded, events, context)
+        after = await self.commit(loaded, events, context)
         if events:
             self.activity.submitted()
         return Loaded(after, loaded.cycle, loaded.ret)
@@ -349,7 +351,7 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.withdraw_submission(loaded.questionnaire, reason)
-        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
 
     async def delegate(
         self,
@@ -365,7 +367,7 @@ class Questionnaires:
         if expires <= self.clock.now():
             raise Conflict(f"data entry for {q.cycle} has closed: there is nothing to delegate")
         events = decide.delegate(q, email, principal.actor, expires, message, q.title)
-        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
 
     async def revoke(
         self,
@@ -377,7 +379,7 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.revoke(loaded.questionnaire, delegation_id, reason)
-        after = await self._commit(loaded, events, context, check_window=False)
+        after = await self.commit(loaded, events, context, check_window=False)
         return Loaded(after, loaded.cycle, loaded.ret)
 
     async def accept(
@@ -385,7 +387,7 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.accept(loaded.questionnaire, delegation_id)
-        return Loaded(await self._commit(loaded, events, ctx), loaded.cycle, loaded.ret)
+        return Loaded(await self.commit(loaded, events, ctx), loaded.cycle, loaded.ret)
 
     async def send_back(
         self,
@@ -397,7 +399,7 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.send_back(loaded.questionnaire, delegation_id, comment)
-        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
 
     # --- delegates -----------------------------------------------------------------------------
 
@@ -430,4 +432,4 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(delegate, delegate.questionnaire_id, write=True)
         events = decide.return_to_lead(loaded.questionnaire, delegate.delegation_id, comment)
-        return Loaded(await self._commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)

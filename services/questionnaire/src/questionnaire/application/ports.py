@@ -280,3 +280,20 @@ class Registry(Protocol):
         ...
 
     async def service_withdrawn(self, conn: Connection, service_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CarriedFrom:
+    """The record a carried-forward service was carried from: its id, in that cycle."""
+
+    service_id: str
+    cycle: str
+
+
+class CarriedServices(Protocol):
+    """Which services were carried forward, and from what (what registration told us)."""
+
+    async def carried_from(self, service_id: str) -> CarriedFrom | None:
+        """The record `service_id` was carried forward from; None for a service registered
+        new (or carried before the link was kept)."""
+        ...

@@ -11,6 +11,7 @@ from .answering import Questionnaires
 from .catalogue import DefinitionCatalogue
 from .cycles import Cycles
 from .following import Following
+from .last_year import LastYearsAnswers
 from .sandbox import Sandbox
 from .sign_off import Returns
 
@@ -19,6 +20,7 @@ from .sign_off import Returns
 class QuestionnaireService:
     catalogue: DefinitionCatalogue
     questionnaires: Questionnaires
+    last_year: LastYearsAnswers
     cycles: Cycles
     returns: Returns
     sandbox: Sandbox

@@ -33,6 +33,9 @@ class KnownService:
     organisation_id: str
     name: str
     group_id: str | None = None
+    #: For a service carried forward: its record in the cycle it was carried from.
+    previous_service_id: str | None = None
+    previous_cycle: str | None = None
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ def replay(events: Iterable[tuple[EventPayload, datetime]]) -> Questionnaire | N
 # --- decisions ----------------------------------------------------------------------------------
 
 
-def _editable(q: Questionnaire) -> None:
+def ensure_editable(q: Questionnaire) -> None:
     if q.status is Status.SUBMITTED:
         raise WrongState(f"questionnaire {q.id} is submitted; withdraw the submission to change it")
     if q.status is Status.CANCELLED:
@@ -241,7 +241,7 @@ def save_answers(
     """The events that record these answers (none if nothing changes) and the new answers.
 
     `AnswerError` (422) lists every bad answer; `WrongState` if it cannot change now."""
-    _editable(q)
+    ensure_editable(q)
     if delegation_id is not None:
         _delegate_may_edit(q, delegation_id)
     new_answers, changed = rules.apply(definition, q.answers, changes)
@@ -266,7 +266,7 @@ def delegate(
     q: Questionnaire, email: str, by: str, expires_at: datetime, message: str | None, title: str
 ) -> list[EventPayload]:
     """Delegate to an email address; an earlier delegation still running is revoked first."""
-    _editable(q)
+    ensure_editable(q)
     events: list[EventPayload] = []
     supersedes = None
     d = q.delegation
@@ -312,7 +312,7 @@ def revoke(q: Questionnaire, delegation_id: str | None, reason: str | None) -> l
 
 
 def return_to_lead(q: Questionnaire, delegation_id: str, comment: str | None) -> list[EventPayload]:
-    _editable(q)
+    ensure_editable(q)
     _delegate_may_edit(q, delegation_id)
     d = q.delegation
     assert d is not None
@@ -331,7 +331,7 @@ def accept(q: Questionnaire, delegation_id: str | None) -> list[EventPayload]:
 
 
 def send_back(q: Questionnaire, delegation_id: str | None, comment: str) -> list[EventPayload]:
-    _editable(q)
+    ensure_editable(q)
     d = _current_delegation(q, delegation_id)
     if d.status is not DelegationStatus.RETURNED:
         raise WrongState("only a returned questionnaire can be sent back")
@@ -349,7 +349,7 @@ def submit(q: Questionnaire, definition: Definition, by: str) -> list[EventPaylo
 
     `InvalidInput` (422) lists what is missing. A returned delegation is accepted on the way;
     a delegation still with the delegate must be revoked first."""
-    _editable(q)
+    ensure_editable(q)
     d = q.delegation
     if d is not None and d.status is DelegationStatus.ACTIVE:
         raise WrongState(f"{q.id} is with a delegate ({d.email}): wait for it or revoke it")

@@ -86,8 +86,20 @@ class RegistrationFollower:
         envelope: EventEnvelope,
         event: ServiceRegistered | ServiceCarriedForward,
     ) -> None:
+        previous = (
+            (str(event.previous_service_id), event.previous_cycle)
+            if isinstance(event, ServiceCarriedForward)
+            else (None, None)
+        )
         service = KnownService(
-            str(event.service_id), event.cycle, event.organisation_id, event.name, event.group_id
+            str(event.service_id),
+            event.cycle,
+            event.organisation_id,
+            event.name,
+            event.group_id,
+            # Kept so the service's questionnaire can bring last year's answers in.
+            previous_service_id=previous[0],
+            previous_cycle=previous[1],
         )
         await self.following.service_mapped(conn, service, event.camhs, _context(envelope))
 

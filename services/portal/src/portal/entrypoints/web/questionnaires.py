@@ -37,6 +37,7 @@ from .answering import (
 )
 from .deps import Questionnaires, Registration
 from .forms import text
+from .last_year import brought_in_notice, offer_for
 from .rendering import FormErrors, render
 from .session import Lead, Session
 
@@ -80,15 +81,30 @@ async def page(
     api: Questionnaires,
     registration: Registration,
     done: str | None = None,
+    count: str | None = None,
+    cycle: str | None = None,
 ) -> Response:
     target = _target(api, session, questionnaire_id)
     view = await target.view()
+    # A carried-forward service's questionnaire offers last year's answers (the person
+    # chooses, on a page of its own); after bringing them in, says how many came.
+    last_year = await offer_for(api, session.token, view)
+    brought_in = brought_in_notice(done, count, cycle)
+    place = _place(questionnaire_id)
     if is_long(view):
         outcome = Outcome(view, form_values(view), FormErrors(), False)
-        return questionnaire_page(request, _place(questionnaire_id), outcome, done=done)
+        return questionnaire_page(
+            request, place, outcome, done=done, last_year=last_year, brought_in=brought_in
+        )
     outcome, filled = await _prefilled(target, registration, session, view)
     return questionnaire_page(
-        request, _place(questionnaire_id), outcome, done=done, prefilled=filled
+        request,
+        place,
+        outcome,
+        done=done,
+        prefilled=filled,
+        last_year=last_year,
+        brought_in=brought_in,
     )
 
 

@@ -12,6 +12,7 @@ from csm_kernel.auth import Principal, require
 
 from ...application.answering import Questionnaires
 from ...application.cycles import Cycles
+from ...application.last_year import LastYearsAnswers
 from ...application.sandbox import Sandbox
 from ...application.service import QuestionnaireService
 from ...application.sign_off import Returns
@@ -27,6 +28,10 @@ async def _questionnaires(request: Request) -> Questionnaires:
     return application_of(request).questionnaires
 
 
+async def _last_year(request: Request) -> LastYearsAnswers:
+    return application_of(request).last_year
+
+
 async def _cycles(request: Request) -> Cycles:
     return application_of(request).cycles
 
@@ -40,6 +45,7 @@ async def _sandbox(request: Request) -> Sandbox:
 
 
 QuestionnairesDep = Annotated[Questionnaires, Depends(_questionnaires)]
+LastYearDep = Annotated[LastYearsAnswers, Depends(_last_year)]
 CyclesDep = Annotated[Cycles, Depends(_cycles)]
 ReturnsDep = Annotated[Returns, Depends(_returns)]
 SandboxDep = Annotated[Sandbox, Depends(_sandbox)]

@@ -160,6 +160,46 @@ class SavedView(Evaluated, QuestionnaireState):
     visible: list[str] = Field(description="the questions shown now")
 
 
+class SkippedAnswer(BaseModel):
+    question: str
+    reason: str
+
+
+class LastYearOffer(BaseModel):
+    """What bringing last year's answers into a carried-forward service's questionnaire would
+    do now, or why it cannot (`available` false, with the `reason`)."""
+
+    available: bool
+    reason: str | None = Field(default=None, description="why it cannot be done now")
+    cycle: str | None = Field(default=None, description="the cycle the answers would come from")
+    from_questionnaire_id: str | None = None
+    unanswered: list[str] = Field(
+        default_factory=list, description="questions not answered now that it would answer"
+    )
+    replacing: list[str] = Field(
+        default_factory=list,
+        description="answered questions whose answers differ from last year's: replaced only "
+        "when the person confirms (replace_answered)",
+    )
+    same: list[str] = Field(
+        default_factory=list, description="questions already answered as last year"
+    )
+    skipped: list[SkippedAnswer] = Field(
+        default_factory=list, description="last year's answers that cannot be brought in, and why"
+    )
+    answers: dict[str, Any] = Field(
+        default_factory=dict,
+        description="each answer in unanswered and replacing, as it would be brought in",
+    )
+
+
+class BroughtInView(SavedView):
+    """A bring-in's reply: a save's, with where the answers came from."""
+
+    brought_in_from: str = Field(description="the cycle the answers came from")
+    skipped: list[SkippedAnswer]
+
+
 class QuestionnaireSummary(BaseModel):
     id: str
     cycle: str

@@ -6,6 +6,8 @@
 - `POST /questionnaires/{id}/submit`                      submit; 422 lists what is missing
 - `POST /questionnaires/{id}/withdraw-submission`         take it back to change (before sign-off)
 - `GET  /questionnaires/{id}/history`                     every change: who, when, old → new
+- `GET  /questionnaires/{id}/last-year`                   what last year's answers would bring in
+- `POST /questionnaires/{id}/last-year`                   bring them in (send `version`)
 - `POST /questionnaires/{id}/delegations`                 delegate to an email address
 - `GET  /questionnaires/{id}/delegations`                 every delegation and its state
 - `POST /questionnaires/{id}/delegations/{d}/revoke`      withdraw a delegate's link
@@ -28,11 +30,13 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from csm_kernel.bounds import Identifier, StreamVersion
 from csm_kernel.http import OrjsonResponse, append_context, error_responses
 
-from .dependencies import Answerer, HistoryReader, QuestionnairesDep, Reader
+from .dependencies import Answerer, HistoryReader, LastYearDep, QuestionnairesDep, Reader
 from .models import (
+    BroughtInView,
     Delegated,
     DelegationRow,
     HistoryItem,
+    LastYearOffer,
     QuestionnaireSummary,
     QuestionnaireView,
     SavedView,
@@ -58,6 +62,18 @@ class AnswersIn(BaseModel):
         default=None, description="the version you read (required)"
     )
     answers: Answers
+
+
+class BringInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: StreamVersion | None = Field(
+        default=None, description="the version you read (required)"
+    )
+    replace_answered: bool = Field(
+        default=False,
+        description="also replace answers given now that differ from last year's (confirmed)",
+    )
 
 
 class DelegateIn(BaseModel):
@@ -182,6 +198,52 @@ async def history(
     """Every change: answers, who, when, old → new. The national team and auditors read every
     questionnaire's, the organisation its own, regulators those whose return is signed off."""
     return await use.history(principal, questionnaire_id)
+
+
+@router.get(
+    "/questionnaires/{questionnaire_id}/last-year",
+    response_model=LastYearOffer,
+    response_model_exclude_unset=True,
+    responses=_READ,
+)
+async def last_year_offer(
+    questionnaire_id: str, principal: Answerer, use: LastYearDep
+) -> dict[str, Any]:
+    """For a carried-forward service's questionnaire: which of the answers its questionnaire
+    had in the cycle it was carried from can be brought in now, which would replace answers
+    given now, and which cannot (and why). `available` false says why none can."""
+    return await use.offer(principal, questionnaire_id)
+
+
+@router.post(
+    "/questionnaires/{questionnaire_id}/last-year", response_model=BroughtInView, responses=_WRITE
+)
+async def bring_in_last_year(
+    questionnaire_id: str,
+    body: BringInIn,
+    request: Request,
+    principal: Answerer,
+    use: LastYearDep,
+    questionnaires: QuestionnairesDep,
+) -> OrjsonResponse:
+    """Bring last year's answers in as a starting point: into unanswered questions, and over
+    answers given now only with `replace_answered`. One `AnswersSaved` whose `brought_in_from`
+    names the cycle (the history says so). 409: not carried forward, nothing to bring in,
+    submitted, changed since `version`, or outside data entry."""
+    done = await use.bring_in(
+        principal,
+        questionnaire_id,
+        body.version,
+        body.replace_answered,
+        append_context(request, principal.actor),
+    )
+    return OrjsonResponse(
+        {
+            **questionnaires.saved(done.loaded, principal, done.changed),
+            "brought_in_from": done.offer.cycle,
+            "skipped": [s.as_dict() for s in done.offer.skipped],
+        }
+    )
 
 
 @router.post(
