@@ -131,6 +131,17 @@ class InMemoryDirectory:
             key=str,
         )
 
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        wanted, in_cycles, ids = set(providers), set(cycles), set(service_ids)
+        return [
+            _summary(row)
+            for i, row in self.rows.items()
+            if i in ids
+            or (row.record.current().provider_id in wanted and row.record.cycle in in_cycles)
+        ]
+
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         return {
             row.record.previous_service_id

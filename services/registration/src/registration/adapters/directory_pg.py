@@ -306,6 +306,20 @@ class PostgresDirectory:
             )
         return [r["service_id"] for r in rows]
 
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_SUMMARY} FROM directory_services "
+                "WHERE (provider_id = ANY($1::text[]) AND cycle = ANY($2::text[])) "
+                "OR service_id = ANY($3::uuid[])",
+                sorted(set(providers)),
+                sorted(set(cycles)),
+                list(set(service_ids)),
+            )
+        return [_summary(r) for r in rows]
+
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         async with self._connection() as conn:
             rows = await conn.fetch(

@@ -231,6 +231,13 @@ class Directory(Protocol):
         """Every active record of a cycle."""
         ...
 
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        """Every record (withdrawn ones too) of one of `providers` in one of `cycles`, and
+        every record whose id is among `service_ids`: what an import's lines may repeat."""
+        ...
+
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         """The previous records already carried into `cycle`."""
         ...
