@@ -837,7 +837,8 @@ async def test_a_csv_import_is_checked_by_a_dry_run_then_registered_once(
         f"2007-08,{p},Tier 2 CAMHS,,specialist,0,18,mental health;anxiety,yes,2,,,"
         "Al Lee,al@example.org,0161 555 0101,\r\n"
     ).encode()
-    csv_headers = {**api.admin, "content-type": "text/csv; charset=utf-8"}
+    me = api.as_("national-admin")  # one person: a file kept is only its checker's
+    csv_headers = {**me, "content-type": "text/csv; charset=utf-8"}
     before = await db.fetchval("SELECT count(*) FROM events")
 
     checked = await api.client.post(
@@ -847,16 +848,25 @@ async def test_a_csv_import_is_checked_by_a_dry_run_then_registered_once(
         headers=csv_headers,
     )
     assert checked.status_code == 200, checked.text
-    assert checked.json() | {"service_ids": []} == {
+    upload_id = checked.json()["upload_id"]
+    assert checked.json() | {"service_ids": [], "upload_id": None} == {
         "lines": 2,
         "imported": 2,
         "unchanged": 0,
         "service_ids": [],
         "dry_run": True,
+        "upload_id": None,
     }
     assert await db.fetchval("SELECT count(*) FROM events") == before
 
-    done = await api.client.post("/directory/services/import", content=good, headers=csv_headers)
+    # The checked file is confirmed by its id, without sending it again; it is no one else's.
+    someone_else = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=api.admin
+    )
+    assert someone_else.status_code == 404, someone_else.text
+    done = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=csv_headers
+    )
     assert done.status_code == 201, done.text
     assert (
         done.json()["imported"] == 2 and done.json()["service_ids"] == checked.json()["service_ids"]
@@ -868,6 +878,10 @@ async def test_a_csv_import_is_checked_by_a_dry_run_then_registered_once(
     assert tier.json()["client_group"]["needs"] == ["mental health", "anxiety"]
 
     # The confirmation retried (a double click, a lost answer): nothing registered twice.
+    again = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=csv_headers
+    )
+    assert again.status_code == 200, again.text
     again = await api.client.post("/directory/services/import", content=good, headers=csv_headers)
     assert again.status_code == 200, again.text
     assert (again.json()["imported"], again.json()["unchanged"]) == (0, 2)

@@ -242,6 +242,14 @@ class Directory(Protocol):
         """The previous records already carried into `cycle`."""
         ...
 
+    async def keep_upload(self, actor: str, media_type: str, body: bytes) -> uuid.UUID:
+        """Keep a checked import file (a day) so its confirmation can name it; its id."""
+        ...
+
+    async def kept_upload(self, upload_id: uuid.UUID, actor: str) -> tuple[str, bytes] | None:
+        """The media type and body of a file `actor` kept, or None (none, another's, gone)."""
+        ...
+
 
 # --- accounts, leads, groups and signing in ---------------------------------------------------
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from csm_contracts.events.directory import ServiceStatus
 from csm_contracts.registry import EventPayload
-from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput
+from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFound
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
 
@@ -241,3 +241,21 @@ async def import_services(
         unchanged=result.unchanged,
     )
     return result
+
+
+async def keep_checked_file(
+    directory: Directory, actor: str, media_type: str, body: bytes
+) -> uuid.UUID:
+    """Keep a file that passed its dry run, so its confirmation names it rather than sending
+    it again; the id to confirm it by."""
+    return await directory.keep_upload(actor, media_type, body)
+
+
+async def checked_file(directory: Directory, actor: str, upload_id: uuid.UUID) -> tuple[str, bytes]:
+    """The media type and body of a file `actor` checked; 404 for any other."""
+    kept = await directory.kept_upload(upload_id, actor)
+    if kept is None:
+        raise NotFound(
+            f"no checked file {upload_id} of yours (files are kept a day): check the file again"
+        )
+    return kept

@@ -342,6 +342,10 @@ class ImportOut(BaseModel):
     unchanged: int = Field(description="registered already exactly as the file says")
     service_ids: list[uuid.UUID] = Field(description="each line's record, in line order")
     dry_run: bool
+    upload_id: uuid.UUID | None = Field(
+        default=None,
+        description="a dry run's file, kept a day: import it with ?upload_id= and no body",
+    )
 
 
 class CarryForwardOut(BaseModel):
@@ -465,6 +469,10 @@ async def import_services(
     dry_run: Annotated[
         bool, Query(description="check every line and say what would happen; write nothing")
     ] = False,
+    upload_id: Annotated[
+        uuid.UUID | None,
+        Query(description="import the file you checked with a dry run (send no body)"),
+    ] = None,
 ) -> ImportOut:
     """Many services at once: JSON lines (`application/x-ndjson`, one service per line, each
     shaped as the body of `POST /directory/services` plus an optional `service_id`) or CSV
@@ -473,11 +481,17 @@ async def import_services(
     it is, so importing a file again registers nothing twice. A mapping lead may import only
     their own organisation's services."""
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    body = await request.body()
+    if upload_id is not None:
+        if body.strip():
+            raise InvalidInput.field(
+                "upload_id", "send either a file or the upload_id of one checked already"
+            )
+        media_type, body = await importing.checked_file(directory, principal.actor, upload_id)
     if media_type and media_type not in CSV_TYPES + JSON_LINES_TYPES:
         raise UnsupportedMediaType(
             "send JSON lines (application/x-ndjson) or CSV (text/csv) as the body"
         )
-    body = await request.body()
     if body.count(b"\n") + 1 > MAX_IMPORT_LINES + 1:
         raise InvalidInput.field("body", f"at most {MAX_IMPORT_LINES:,} lines per request")
     parsed = await asyncio.to_thread(_parse_import, media_type, body)
@@ -495,6 +509,11 @@ async def import_services(
         )
     except BadImport as refused:
         raise (in_csv_columns(refused) if media_type in CSV_TYPES else refused) from None
+    kept = None
+    if dry_run and upload_id is None:
+        kept = await importing.keep_checked_file(
+            directory, principal.actor, media_type or JSON_LINES_TYPES[0], body
+        )
     if dry_run or not result.registered:
         response.status_code = 200
     return ImportOut(
@@ -503,6 +522,7 @@ async def import_services(
         unchanged=result.unchanged,
         service_ids=result.service_ids,
         dry_run=result.dry_run,
+        upload_id=kept,
     )
 
 
