@@ -52,6 +52,7 @@ from .entrypoints.web import (
     reports,
     review,
     sandbox,
+    service_import,
     sign_off,
     status,
     submission,
@@ -75,6 +76,8 @@ ROUTERS = (
     national_returns,
     national_notices,
     national_accounts,
+    # Before `directory`: its /services/{service_id} would take "import" for an id.
+    service_import,
     directory,
     review,
     groups,
