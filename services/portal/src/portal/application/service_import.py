@@ -99,11 +99,11 @@ def first_services(raw: bytes, media_type: str, count: int = 20) -> list[Sample]
     text = as_text(raw) or ""
     out: list[Sample] = []
     if media_type == JSON_LINES:
-        for n, line in enumerate(text.split("\n"), start=1):
+        for n, raw_line in enumerate(text.split("\n"), start=1):
             if len(out) >= count:
                 break
-            if line.strip():
-                value = json.loads(line)
+            if raw_line.strip():
+                value = json.loads(raw_line)
                 out.append(_sample(n, value if isinstance(value, dict) else {}))
         return out
     reader = csv.DictReader(io.StringIO(text, newline=""))

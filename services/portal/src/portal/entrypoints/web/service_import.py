@@ -11,6 +11,7 @@ registered service as it is)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -41,7 +42,7 @@ MAX_SHOWN = 2000
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _context(session: Session) -> dict[str, object]:
+def _context(session: Session) -> dict[str, Any]:
     national = session.is_national
     return {
         "columns": COLUMNS,
