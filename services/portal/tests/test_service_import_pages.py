@@ -36,6 +36,12 @@ def with_service_import(apps: dict[str, FastAPI]) -> dict[str, FastAPI]:
     app.state.kept = {}
     app.state.service_imports = []
 
+    @app.get("/organisations/{code}")
+    async def organisation(code: str) -> Any:
+        if code != "5A4":
+            return refusal(404, f"no organisation {code}")
+        return {"code": code, "name": "Anytown PCT", "kind": "pct", "region": "london"}
+
     @app.post("/directory/services/import")
     async def service_import(request: Request) -> Any:
         body = await request.body()
@@ -105,6 +111,7 @@ async def test_adding_services_from_a_csv_file() -> None:
     assert none.status_code == 422 and "Select a CSV or JSON lines file" in none.text
     assert preview.status_code == 200 and "Add 2 services?" in preview.text
     assert "Tier 3 CAMHS" in preview.text and "Tier 3</td>" in preview.text
+    assert "Anytown PCT (5A4)" in preview.text  # the provider by name
     assert nothing_yet == []
     assert registration.state.service_imports == [2]
     assert "2 services added to the directory" in done.text

@@ -21,6 +21,7 @@ from csm_kernel.edge import body_limit
 
 from ...application.bulk_files import Problem, megabytes, problems_of
 from ...application.errors import ApiError
+from ...application.ports import RegistrationApi
 from ...application.service_import import (
     COLUMNS,
     CSV,
@@ -115,17 +116,35 @@ async def preview(request: Request, session: Importer, registration: Registratio
         if exc.status not in (413, 415, 422):
             raise
         return _problems_page(request, session, upload.filename, problems_of(exc))
+    services = first_services(raw, media_type)
     return render(
         request,
         "directory/import_preview.html",
         title="Check the services",
         filename=upload.filename,
         checked=checked,
-        services=first_services(raw, media_type),
+        services=services,
+        providers=await _names(registration, session, {s.provider for s in services}),
         problems=[],
         width="full",
         **_context(session),
     )
+
+
+async def _names(
+    registration: RegistrationApi, session: Session, codes: set[str]
+) -> dict[str, str]:
+    """The names of the (at most 20) providers the preview lists: people know organisations
+    by name. A code registration will not show this person stays a code."""
+    out = {}
+    for code in sorted(codes):
+        try:
+            organisation = await registration.organisation(session.token, code)
+        except ApiError:
+            continue
+        if organisation.name:
+            out[code] = organisation.name
+    return out
 
 
 @router.post("/services/import/confirm")
