@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
+from csm_kernel.edge import body_limit
+
 from ...application.bulk_files import Problem, as_text, megabytes, problems_of
 from ...application.bulk_registration import (
     LEAD_COLUMNS,
@@ -109,6 +111,8 @@ async def preview(request: Request, session: National, registration: Registratio
 
 
 @router.post("/national/organisations/import/confirm")
+# The checked file comes back in a form field: URL-encoded, up to three times its size.
+@body_limit(3 * MAX_BYTES + 64 * 1024)
 async def confirm(request: Request, session: National, registration: Registration) -> Response:
     form = await form_of(request)
     content = text(form, "content")
