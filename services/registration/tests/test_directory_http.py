@@ -937,6 +937,27 @@ async def test_bytes_that_are_not_text_are_refused_naming_the_line(
     assert response.json()["details"][0]["field"] in (field, "file", "body")
 
 
+async def test_huge_numbers_in_json_lines_are_bad_lines(api: Api) -> None:
+    p = await api.organisation("LA5")
+    lines = [
+        json.dumps(service(provider_id=p, name="A")).replace(
+            '"age_max": 11', f'"age_max": {"9" * 400}'
+        ),
+        json.dumps(service(provider_id=p, name="B")).replace('"age_min": 2', '"age_min": 1e400'),
+    ]
+    response = await api.client.post(
+        "/directory/services/import",
+        params={"dry_run": "true"},
+        content=jsonl(*lines),
+        headers=api.admin,
+    )
+    assert response.status_code == 422, response.text
+    assert [(d["line"], d["field"]) for d in response.json()["details"]] == [
+        (1, "client_group.age_max"),
+        (2, "client_group.age_min"),
+    ]
+
+
 async def test_an_import_of_another_type_is_415(api: Api) -> None:
     response = await api.client.post(
         "/directory/services/import",
