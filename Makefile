@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/event_store.py
 	$(BIN)/python bench/registration_organisations.py
 	$(BIN)/python bench/registration_directory.py
+	$(BIN)/python bench/registration_service_import.py
 	$(BIN)/python bench/questionnaire_answers.py
 	$(BIN)/python bench/notification_reminders.py
 	$(BIN)/python bench/reporting.py

@@ -30,6 +30,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import asyncpg
@@ -115,6 +116,19 @@ def make_service(rng: random.Random, organisations: int) -> dict[str, Any]:
         },
     }
     return service
+
+
+def unique_names(services: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The services, a number added to a name its provider's group already has: the import
+    refuses a second service of the same name, provider, group and cycle."""
+    seen: set[tuple[str, str, str]] = set()
+    for service in services:
+        base, n = service["name"], 1
+        while (service["provider_id"], service["group_id"], service["name"]) in seen:
+            n += 1
+            service["name"] = f"{base} {n}"
+        seen.add((service["provider_id"], service["group_id"], service["name"]))
+        yield service
 
 
 def search_mix(rng: random.Random, organisations: int, count: int) -> list[tuple[str, dict]]:
@@ -290,8 +304,10 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
             )
             rng = random.Random(42)
             lines = [
-                json.dumps(make_service(rng, args.organisations)).encode()
-                for _ in range(args.services)
+                json.dumps(service).encode()
+                for service in unique_names(
+                    make_service(rng, args.organisations) for _ in range(args.services)
+                )
             ]
             rate, durations = await import_services(
                 client, admin, lines, args.chunk, args.concurrency

@@ -2,10 +2,11 @@
 every service as its own process: 60 organisations registered through registration's API and
 issued their questionnaires by a scheduled cycle; the participation page pages, sorts, filters
 (with counts), searches and downloads its filtered list as CSV, with and without JavaScript;
-the accounts page adds an auditor and disables them after a confirmation; the phase form
-offers only phases ahead and confirms; reopening a return confirms and says what happens;
-a bulletin is checked, sent, and another scheduled for tomorrow (a past date refused) and
-cancelled after a confirmation.
+the accounts page adds an auditor and disables them after a confirmation; organisations and
+services are registered from files (every bad line listed first); the phase form offers only
+phases ahead and confirms; reopening a return confirms and says what happens; a bulletin is
+checked, sent, and another scheduled for tomorrow (a past date refused) and cancelled after a
+confirmation.
 
 Screenshots at 1280 and 375 px go to var/test-artefacts/national/."""
 
@@ -342,6 +343,66 @@ def test_the_national_pages_at_scale(stack, infra, auth_keys) -> None:
             page.click("button:has-text('Register 1 organisation and email their leads')")
             assert "1 mapping lead emailed a set-up link" in page.content()
             mail_to(infra, lead, "Set up your")
+
+            # Services from a file: every bad line is listed (line, column, reason) and nothing
+            # is saved; a good file is checked, then confirmed, and a second confirmation of
+            # the same file adds nothing twice.
+            page.goto(f"{portal}/national")
+            page.click("a:has-text('Add services to the directory from a file')")
+            page.wait_for_url(f"{portal}/services/import")
+            header = (
+                "cycle,provider_id,name,service_type,age_min,age_max,camhs,camhs_tier,"
+                "contact_name,contact_email\n"
+            )
+            bad_services = ARTEFACTS / "bad-services.csv"
+            bad_services.write_text(
+                header + f"{CYCLE},{codes[0]},Health visiting,universal,0,5,no,,Ann,a@b.org\n"
+                f"{CYCLE},ZZ99,Portage,targeted,0,5,no,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Speech therapy,castle,2,11,no,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Youth club,universal,19,11,no,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Tier 3 CAMHS,specialist,0,18,yes,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Health Visiting,universal,0,5,no,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Huge,universal,0,{'9' * 400},no,,Ann,a@b.org\n"
+            )
+            page.set_input_files("#file", str(bad_services))
+            page.click("button:has-text('Check the file')")
+            problems = page.locator("#problems tbody tr").all_inner_texts()
+            fields = [" ".join(p.split()[:2]) for p in problems]
+            assert fields == [
+                "3 provider_id",
+                "4 service_type",
+                "5 age_min",
+                "6 camhs_tier",
+                "7 name",
+                "8 age_max",
+            ], problems
+            assert "nothing has been saved" in page.locator(".govuk-error-summary").inner_text()
+            widths(page, "10-services-problems")
+            good_services = ARTEFACTS / "good-services.csv"
+            good_services.write_text(
+                header + f"{CYCLE},{codes[0]},Health visiting,universal,0,5,no,,Ann,a@b.org\n"
+                f"{CYCLE},{codes[0]},Tier 3 CAMHS,specialist,0,18,yes,3,Ann,a@b.org\n"
+            )
+            page.goto(f"{portal}/services/import")
+            page.set_input_files("#file", str(good_services))
+            page.click("button:has-text('Check the file')")
+            assert "Add 2 services?" in page.content()
+            widths(page, "11-services-preview")
+            page.click("button:has-text('Add 2 services')")
+            assert "2 services added to the directory" in page.content()
+            widths(page, "12-services-added")
+            page.goto(f"{portal}/services/import")
+            page.set_input_files("#file", str(good_services))
+            page.click("button:has-text('Check the file')")
+            assert "Nothing to add" in page.locator("h1").inner_text()
+            assert "2 are in the directory already" in page.locator("#check-result").inner_text()
+            found = httpx.get(
+                f"{stack['registration'].url}/directory/services",
+                params={"cycle": CYCLE, "q": "health visiting"},
+                headers=admin,
+                timeout=30,
+            ).json()
+            assert found["total"] == 1, found
 
             # A bulletin is checked before it goes: whom it reaches and the email itself.
             page.goto(f"{portal}/national/bulletins/new")

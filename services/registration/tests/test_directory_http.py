@@ -269,7 +269,7 @@ async def test_a_lead_acts_on_their_records_and_gets_404_for_others(
         status = await _call(api, method, url, body, other)
         if url.startswith("/directory/services/"):
             if url.endswith("/import"):
-                assert status == 403  # bulk import: national admin only
+                assert status == 422  # another organisation's service: a bad line
             else:
                 assert status == 404, (method, url)
         elif method == "POST" and url == "/directory/services":
@@ -791,13 +791,15 @@ async def test_a_bad_import_writes_nothing_and_names_every_bad_line(
         (3, "line"),
         (4, "provider_id"),
         (5, "contact.email"),
+        (5, "name"),  # the same service (provider, name, cycle) as line 2
         (6, "camhs_tier"),
+        (6, "name"),
     ]
     assert "nothing was imported" in response.json()["error"]
     assert await db.fetchval("SELECT count(*) FROM events") == before
 
 
-async def test_an_import_repeating_an_existing_service_id_is_refused_whole(
+async def test_an_import_repeating_an_existing_service_id_otherwise_is_refused_whole(
     api: Api, db: asyncpg.Connection
 ) -> None:
     p = await api.organisation("LA5")
@@ -805,13 +807,179 @@ async def test_an_import_repeating_an_existing_service_id_is_refused_whole(
     before = await db.fetchval("SELECT count(*) FROM events")
     content = jsonl(
         service(provider_id=p, name="new one"),
-        service(provider_id=p, service_id=existing["service_id"]),
+        service(provider_id=p, name="other", service_id=existing["service_id"]),
     )
     response = await api.client.post(
         "/directory/services/import", content=content, headers=api.admin
     )
-    assert response.status_code == 409, response.text
+    assert response.status_code == 422, response.text
+    (detail,) = response.json()["details"]
+    assert (detail["line"], detail["field"]) == (2, "service_id")
+    assert "registered already with other details" in detail["reason"]
     assert await db.fetchval("SELECT count(*) FROM events") == before
+
+
+CSV_HEADER = (
+    "cycle,provider_id,name,description,service_type,age_min,age_max,needs,camhs,camhs_tier,"
+    "group_id,commissioner_ids,contact_name,contact_email,contact_phone,service_id"
+)
+
+
+async def test_a_csv_import_is_checked_by_a_dry_run_then_registered_once(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    p = await api.organisation("LA5")
+    c = await api.organisation("LA5")
+    good = (
+        f"{CSV_HEADER}\r\n"
+        f"2007-08,{p},Short breaks,Overnight stays,targeted,5,18,disability,no,,,{c},"
+        "Al Lee,al@example.org,,\r\n"
+        f"2007-08,{p},Tier 2 CAMHS,,specialist,0,18,mental health;anxiety,yes,2,,,"
+        "Al Lee,al@example.org,0161 555 0101,\r\n"
+    ).encode()
+    me = api.as_("national-admin")  # one person: a file kept is only its checker's
+    csv_headers = {**me, "content-type": "text/csv; charset=utf-8"}
+    before = await db.fetchval("SELECT count(*) FROM events")
+
+    checked = await api.client.post(
+        "/directory/services/import",
+        params={"dry_run": "true"},
+        content=good,
+        headers=csv_headers,
+    )
+    assert checked.status_code == 200, checked.text
+    upload_id = checked.json()["upload_id"]
+    assert checked.json() | {"service_ids": [], "upload_id": None} == {
+        "lines": 2,
+        "imported": 2,
+        "unchanged": 0,
+        "service_ids": [],
+        "dry_run": True,
+        "upload_id": None,
+    }
+    assert await db.fetchval("SELECT count(*) FROM events") == before
+
+    # The checked file is confirmed by its id, without sending it again; it is no one else's.
+    someone_else = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=api.admin
+    )
+    assert someone_else.status_code == 404, someone_else.text
+    done = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=csv_headers
+    )
+    assert done.status_code == 201, done.text
+    assert (
+        done.json()["imported"] == 2 and done.json()["service_ids"] == checked.json()["service_ids"]
+    )
+    tier = await api.client.get(
+        f"/directory/services/{done.json()['service_ids'][1]}", headers=api.admin
+    )
+    assert tier.json()["camhs_tier"] == 2
+    assert tier.json()["client_group"]["needs"] == ["mental health", "anxiety"]
+
+    # The confirmation retried (a double click, a lost answer): nothing registered twice.
+    again = await api.client.post(
+        "/directory/services/import", params={"upload_id": upload_id}, headers=csv_headers
+    )
+    assert again.status_code == 200, again.text
+    again = await api.client.post("/directory/services/import", content=good, headers=csv_headers)
+    assert again.status_code == 200, again.text
+    assert (again.json()["imported"], again.json()["unchanged"]) == (0, 2)
+    assert await db.fetchval("SELECT count(*) FROM events") == before + 2
+
+
+async def test_a_bad_csv_names_every_line_field_and_reason(api: Api) -> None:
+    p = await api.organisation("LA5")
+    bad = (
+        f"{CSV_HEADER}\n"
+        f"2007-08,{p},Ok,,targeted,5,18,,no,,,,A,a@b.org,,\n"
+        f"2007-08,NOPE9,Unknown provider,,targeted,5,18,,no,,,,A,a@b.org,,\n"
+        f"2007-08,{p},Bad type,,castle,5,18,,no,,,,A,a@b.org,,\n"
+        f"2007-08,{p},Ages,,targeted,12,3,,no,,,,A,a@b.org,,\n"
+        f"2007-08,{p},Tier,,targeted,5,18,,no,3,,,A,a@b.org,,\n"
+        f"2007-08,{p},Huge,,targeted,5,{'9' * 5000},,no,,,,A,a@b.org,,\n"
+        f"2007-08,{p},OK,,targeted,5,18,,no,,,,A,a@b.org,,\n"
+    ).encode()
+    response = await api.client.post(
+        "/directory/services/import",
+        params={"dry_run": "true"},
+        content=bad,
+        headers={**api.admin, "content-type": "text/csv"},
+    )
+    assert response.status_code == 422, response.text
+    assert [(d["line"], d["field"]) for d in response.json()["details"]] == [
+        (3, "provider_id"),
+        (4, "service_type"),
+        (5, "age_min"),  # the CSV's own column names
+        (6, "camhs_tier"),
+        (7, "age_max"),
+        (8, "name"),
+    ]
+    assert "already on line 2" in response.json()["details"][-1]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (b"cycle,name\n2007-08,caf\xe9\n", "line"),
+        (b"cycle,name\n2007-08,a\x00b\n", "line"),
+    ],
+)
+async def test_bytes_that_are_not_text_are_refused_naming_the_line(
+    api: Api, content: bytes, field: str
+) -> None:
+    response = await api.client.post(
+        "/directory/services/import",
+        content=content,
+        headers={**api.admin, "content-type": "text/csv"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] in (field, "file", "body")
+
+
+async def test_huge_numbers_in_json_lines_are_bad_lines(api: Api) -> None:
+    p = await api.organisation("LA5")
+    lines = [
+        json.dumps(service(provider_id=p, name="A")).replace(
+            '"age_max": 11', f'"age_max": {"9" * 400}'
+        ),
+        json.dumps(service(provider_id=p, name="B")).replace('"age_min": 2', '"age_min": 1e400'),
+    ]
+    response = await api.client.post(
+        "/directory/services/import",
+        params={"dry_run": "true"},
+        content=jsonl(*lines),
+        headers=api.admin,
+    )
+    assert response.status_code == 422, response.text
+    assert [(d["line"], d["field"]) for d in response.json()["details"]] == [
+        (1, "client_group.age_max"),
+        (2, "client_group.age_min"),
+    ]
+
+
+async def test_an_import_of_another_type_is_415(api: Api) -> None:
+    response = await api.client.post(
+        "/directory/services/import",
+        content=b"<xml/>",
+        headers={**api.admin, "content-type": "application/xml"},
+    )
+    assert response.status_code == 415, response.text
+
+
+async def test_a_lead_imports_their_own_services_and_no_one_elses(api: Api) -> None:
+    p = await api.organisation("LA5")
+    other = await api.organisation("LA5")
+    lead = api.as_("mapping-lead", org=p)
+    theirs = service(provider_id=p, name="Ours", cycle="2007-08")
+    not_theirs = service(provider_id=other, name="Theirs", cycle="2007-08")
+    refused = await api.client.post(
+        "/directory/services/import", content=jsonl(theirs, not_theirs), headers=lead
+    )
+    assert refused.status_code == 422, refused.text
+    assert [(d["line"], d["field"]) for d in refused.json()["details"]] == [(2, "provider_id")]
+    done = await api.client.post("/directory/services/import", content=jsonl(theirs), headers=lead)
+    assert done.status_code == 201 and done.json()["imported"] == 1
 
 
 async def test_area_search_follows_a_providers_changed_areas(api: Api) -> None:

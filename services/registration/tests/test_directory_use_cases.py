@@ -1,5 +1,5 @@
 """Directory use cases on the in-memory event store: who may do what, optimistic concurrency,
-unknown organisations, carry-forward and bulk import."""
+unknown organisations and carry-forward (bulk import: test_service_import.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from csm_kernel.errors import ConcurrencyConflict, Forbidden, InvalidInput, NotF
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from registration.adapters.directory_memory import InMemoryDirectory
 from registration.application import directory as uc
-from registration.application.directory import DirectoryQuery, ImportRow, Scope
+from registration.application.directory import DirectoryQuery, Scope
 from registration.domain.service_record import ServiceDetails, carried_forward_id
 
 CTX = AppendContext(actor="user:test")
@@ -224,46 +224,6 @@ async def test_the_lead_confirms_or_revises_what_was_carried(directory: InMemory
     assert [(c.field, c.old, c.new) for c in changes] == [("client_group.age_max", 16, 19)]
     _, none = await uc.changes_since_last_year(directory, lead("5A4"), a2)
     assert none == []
-
-
-async def test_import_is_all_or_nothing_with_every_bad_line_reported(
-    directory: InMemoryDirectory,
-) -> None:
-    rows = [
-        ImportRow(1, "2009-10", details(name="One")),
-        ImportRow(2, "2009-10", details(age_min=10, age_max=2)),
-        ImportRow(3, "2009-10", details(provider_id="NOPE1")),
-        ImportRow(5, "2009-10", details(name="Five")),
-    ]
-    parse_errors = [{"line": 4, "field": "service_type", "reason": "bad enum"}]
-    with pytest.raises(InvalidInput) as caught:
-        await uc.import_services(directory, rows, parse_errors, CTX)
-    assert [(d["line"], d["field"]) for d in caught.value.details] == [
-        (2, "client_group.age_min"),
-        (3, "provider_id"),
-        (4, "service_type"),
-    ]
-    assert "nothing was imported" in caught.value.message
-    assert directory.rows == {}
-
-    good = [r for r in rows if r.line in (1, 5)]
-    ids = await uc.import_services(directory, good, [], CTX)
-    assert len(ids) == 2
-    page = await uc.search(directory, ADMIN, DirectoryQuery())
-    assert sorted(s.details.name for s in page.items) == ["Five", "One"]
-
-
-async def test_import_refuses_a_service_id_that_exists_and_writes_nothing(
-    directory: InMemoryDirectory,
-) -> None:
-    existing = await uc.register_service(directory, ADMIN, "2009-10", details(), CTX)
-    rows = [
-        ImportRow(1, "2009-10", details(name="New"), uuid.uuid4()),
-        ImportRow(2, "2009-10", details(), existing.service_id),
-    ]
-    with pytest.raises(ConcurrencyConflict):
-        await uc.import_services(directory, rows, [], CTX)
-    assert len(directory.rows) == 1
 
 
 async def test_search_filters(directory: InMemoryDirectory) -> None:

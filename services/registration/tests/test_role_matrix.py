@@ -243,7 +243,12 @@ DIRECTORY_ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
         None,
         expect(national_admin=OK, auditor=OK, lead=OK, other_lead=OK, owner=OK, other_owner=OK),
     ),
-    ("POST", "/directory/services/import", None, expect(national_admin=OK)),
+    (
+        "POST",
+        "/directory/services/import",
+        None,
+        expect(national_admin=OK, lead=OK, other_lead=OK),
+    ),
     ("GET", "/directory/services/{service_1}", None, _READ_SERVICE),
     (
         "PATCH",

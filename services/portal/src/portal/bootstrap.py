@@ -54,6 +54,7 @@ from .entrypoints.web import (
     reports,
     review,
     sandbox,
+    service_import,
     sign_off,
     status,
     submission,
@@ -78,6 +79,8 @@ ROUTERS = (
     national_notices,
     national_bulletins,
     national_accounts,
+    # Before `directory`: its /services/{service_id} would take "import" for an id.
+    service_import,
     directory,
     review,
     groups,

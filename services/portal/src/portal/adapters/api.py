@@ -46,14 +46,22 @@ class Api:
         params: Mapping[str, str | int | None] | None = None,
         raw: bool = False,
         content: bytes | None = None,
+        wait_seconds: float | None = None,
     ) -> Reply:
         sent = dict(headers or {})
         if token:
             sent["authorization"] = f"Bearer {token}"
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
+            extra: dict[str, Any] = {} if wait_seconds is None else {"timeout": wait_seconds}
             r = await self.client.request(
-                method, _encoded(path), headers=sent, json=json, params=query, content=content
+                method,
+                _encoded(path),
+                headers=sent,
+                json=json,
+                params=query,
+                content=content,
+                **extra,
             )
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(self.service, type(exc).__name__) from exc

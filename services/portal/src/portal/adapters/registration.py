@@ -36,6 +36,8 @@ _LEAD = TypeAdapter(CurrentLead)
 #: Registration's route for each kind of link a person may ask for by email address.
 _LINK_REQUESTS = {"password-reset": "password-reset-requests", "set-up": "set-up-link-requests"}
 _NATIONAL = TypeAdapter(list[NationalAccount])
+#: A national services file (100,000 lines) takes registration tens of seconds to check.
+IMPORT_TIMEOUT_SECONDS = 600.0
 
 
 class HttpRegistration:
@@ -131,6 +133,26 @@ class HttpRegistration:
             headers={"content-type": "text/csv; charset=utf-8"},
             params={"dry_run": "true" if dry_run else "false"},
             content=csv,
+        )
+        return reply.body if isinstance(reply.body, dict) else {}
+
+    async def import_services(
+        self,
+        token: str,
+        body: bytes,
+        media_type: str,
+        *,
+        dry_run: bool,
+        upload_id: str | None = None,
+    ) -> JsonObject:
+        reply = await self.api.call(
+            "POST",
+            "/directory/services/import",
+            token=token,
+            headers={"content-type": media_type},
+            params={"dry_run": "true" if dry_run else "false", "upload_id": upload_id},
+            content=body,
+            wait_seconds=IMPORT_TIMEOUT_SECONDS,
         )
         return reply.body if isinstance(reply.body, dict) else {}
 

@@ -12,6 +12,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from .bulk_files import Problem
+
 #: The organisation columns registration's import reads, then the lead's two.
 ORGANISATION_COLUMNS = (
     "code",
@@ -35,13 +37,6 @@ TEMPLATE = (
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    field: str
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,20 @@ class RegistrationApi(Protocol):
         in `details`, each with its `line`, `field` and `reason`)."""
         ...
 
+    async def import_services(
+        self,
+        token: str,
+        body: bytes,
+        media_type: str,
+        *,
+        dry_run: bool,
+        upload_id: str | None = None,
+    ) -> JsonObject:
+        """Registration's all-or-nothing import of services (CSV or JSON lines; 422: every bad
+        line in `details`). A dry run that passes answers an `upload_id` that confirms the
+        same file later without sending it again (`body` empty)."""
+        ...
+
     async def national_accounts(self, token: str) -> list[NationalAccount]:
         """Every national admin, regulator and auditor account."""
         ...

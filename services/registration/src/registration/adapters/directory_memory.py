@@ -42,6 +42,8 @@ class InMemoryDirectory:
         self.rows: dict[uuid.UUID, _Row] = {}
         #: service group id -> organisation code (what the accounts feature defines)
         self.groups: dict[str, str] = {}
+        #: kept import files: upload id -> (actor, media type, body)
+        self.uploads: dict[uuid.UUID, tuple[str, str, bytes]] = {}
         self.services = service_events(store)
         self.organisations = organisation_events(store)
 
@@ -130,6 +132,26 @@ class InMemoryDirectory:
             ),
             key=str,
         )
+
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        wanted, in_cycles, ids = set(providers), set(cycles), set(service_ids)
+        return [
+            _summary(row)
+            for i, row in self.rows.items()
+            if i in ids
+            or (row.record.current().provider_id in wanted and row.record.cycle in in_cycles)
+        ]
+
+    async def keep_upload(self, actor: str, media_type: str, body: bytes) -> uuid.UUID:
+        upload_id = uuid.uuid4()
+        self.uploads[upload_id] = (actor, media_type, body)
+        return upload_id
+
+    async def kept_upload(self, upload_id: uuid.UUID, actor: str) -> tuple[str, bytes] | None:
+        kept = self.uploads.get(upload_id)
+        return (kept[1], kept[2]) if kept is not None and kept[0] == actor else None
 
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         return {

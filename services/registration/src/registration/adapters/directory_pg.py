@@ -306,6 +306,47 @@ class PostgresDirectory:
             )
         return [r["service_id"] for r in rows]
 
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_SUMMARY} FROM directory_services "
+                "WHERE (provider_id = ANY($1::text[]) AND cycle = ANY($2::text[])) "
+                "OR service_id = ANY($3::uuid[])",
+                sorted(set(providers)),
+                sorted(set(cycles)),
+                list(set(service_ids)),
+            )
+        return [_summary(r) for r in rows]
+
+    async def keep_upload(self, actor: str, media_type: str, body: bytes) -> uuid.UUID:
+        upload_id = uuid.uuid4()
+        async with self._transaction() as conn:
+            # Files are kept a day: whoever keeps one clears the stale ones.
+            await conn.execute(
+                "DELETE FROM service_import_uploads WHERE created_at < now() - interval '1 day'"
+            )
+            await conn.execute(
+                "INSERT INTO service_import_uploads (upload_id, actor, media_type, body) "
+                "VALUES ($1, $2, $3, $4)",
+                upload_id,
+                actor,
+                media_type,
+                body,
+            )
+        return upload_id
+
+    async def kept_upload(self, upload_id: uuid.UUID, actor: str) -> tuple[str, bytes] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT media_type, body FROM service_import_uploads WHERE upload_id = $1 "
+                "AND actor = $2 AND created_at >= now() - interval '1 day'",
+                upload_id,
+                actor,
+            )
+        return (row["media_type"], bytes(row["body"])) if row is not None else None
+
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         async with self._connection() as conn:
             rows = await conn.fetch(

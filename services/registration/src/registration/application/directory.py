@@ -15,7 +15,7 @@ Who may do what is decided here from a `Scope` (built from the caller's token):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,6 @@ __all__ = [
     "CarryForwardResult",
     "Directory",
     "DirectoryQuery",
-    "ImportRow",
     "NewRecord",
     "Scope",
     "SearchPage",
@@ -55,11 +54,12 @@ __all__ = [
     "changes_since_last_year",
     "confirm_service",
     "get_service",
-    "import_services",
     "register_service",
     "revise_service",
     "search",
     "service_history",
+    "unknown_group",
+    "unknown_organisations",
     "withdraw_service",
 ]
 
@@ -108,7 +108,7 @@ async def search(directory: Directory, scope: Scope, query: DirectoryQuery) -> S
 # --- writing -------------------------------------------------------------------------------
 
 
-def _unknown_organisations(
+def unknown_organisations(
     details: ServiceDetails, known: Mapping[str, tuple[str, ...]]
 ) -> list[dict[str, str]]:
     problems = []
@@ -130,7 +130,7 @@ def _unknown_organisations(
     return problems
 
 
-def _unknown_group(details: ServiceDetails, groups: Mapping[str, str]) -> list[dict[str, str]]:
+def unknown_group(details: ServiceDetails, groups: Mapping[str, str]) -> list[dict[str, str]]:
     if details.group_id is None:
         return []
     owner = groups.get(details.group_id)
@@ -150,7 +150,7 @@ async def _provider_areas(directory: Directory, details: ServiceDetails) -> tupl
     and a service group that is not one of theirs."""
     known = await directory.organisation_areas(details.organisation_ids)
     groups = await directory.group_organisations([details.group_id] if details.group_id else [])
-    problems = _unknown_organisations(details, known) + _unknown_group(details, groups)
+    problems = unknown_organisations(details, known) + unknown_group(details, groups)
     if problems:
         summary = "; ".join(f"{p['field']}: {p['reason']}" for p in problems)
         raise InvalidInput(f"unknown organisation: {summary}", details=problems)
@@ -319,81 +319,3 @@ async def carry_forward(
         already_carried=already,
     )
     return CarryForwardResult(cycle, source, carried, already)
-
-
-# --- bulk import ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportRow:
-    """One parsed line of a bulk import."""
-
-    line: int
-    cycle: str
-    details: ServiceDetails
-    service_id: uuid.UUID | None = None
-
-
-def _line_error(line: int, problems: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
-    return [{"line": line, "field": p["field"], "reason": p["reason"]} for p in problems]
-
-
-async def import_services(
-    directory: Directory,
-    rows: Sequence[ImportRow],
-    errors: Sequence[dict[str, Any]],
-    context: AppendContext,
-) -> list[uuid.UUID]:
-    """Register many services at once (national admin), all or nothing.
-
-    `errors` are the lines the caller could not even parse (`line`, `field`, `reason`). Every
-    other rule is checked for every row before anything is written; if any line is bad the
-    whole request is refused with every problem, by line number, and nothing is written.
-    """
-    problems: list[dict[str, Any]] = list(errors)
-    seen: dict[uuid.UUID, int] = {}
-    built: list[tuple[ImportRow, ServiceRecord, list[EventPayload]]] = []
-    for row in rows:
-        new = ServiceRecord(service_id=row.service_id or uuid.uuid4())
-        try:
-            events = new.register(row.cycle, row.details)
-        except InvalidInput as exc:
-            problems.extend(_line_error(row.line, exc.details))
-            continue
-        if row.service_id is not None:
-            if row.service_id in seen:
-                problems.append(
-                    {
-                        "line": row.line,
-                        "field": "service_id",
-                        "reason": f"service {row.service_id} is also on line "
-                        f"{seen[row.service_id]}",
-                    }
-                )
-            seen[row.service_id] = row.line
-        built.append((row, new.after(events), events))
-    codes = {c for row in rows for c in row.details.organisation_ids}
-    known = await directory.organisation_areas(codes)
-    groups = await directory.group_organisations(
-        {row.details.group_id for row in rows if row.details.group_id}
-    )
-    for row in rows:
-        problems.extend(
-            _line_error(
-                row.line,
-                _unknown_organisations(row.details, known) + _unknown_group(row.details, groups),
-            )
-        )
-    if problems:
-        problems.sort(key=lambda p: p["line"])
-        lines = sorted({p["line"] for p in problems})
-        shown = ", ".join(str(n) for n in lines[:20]) + (" ..." if len(lines) > 20 else "")
-        raise InvalidInput(
-            f"{len(lines)} bad line(s), nothing was imported: lines {shown}", details=problems
-        )
-    items = [
-        NewRecord(record, events, known[row.details.provider_id]) for row, record, events in built
-    ]
-    await directory.save_new(items, context, skip_existing=False)
-    log.info("services imported", count=len(items))
-    return [item.record.service_id for item in items]

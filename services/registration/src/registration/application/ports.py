@@ -231,8 +231,23 @@ class Directory(Protocol):
         """Every active record of a cycle."""
         ...
 
+    async def existing_services(
+        self, providers: Iterable[str], cycles: Iterable[str], service_ids: Iterable[uuid.UUID]
+    ) -> list[ServiceSummary]:
+        """Every record (withdrawn ones too) of one of `providers` in one of `cycles`, and
+        every record whose id is among `service_ids`: what an import's lines may repeat."""
+        ...
+
     async def carried_from(self, cycle: str) -> set[uuid.UUID]:
         """The previous records already carried into `cycle`."""
+        ...
+
+    async def keep_upload(self, actor: str, media_type: str, body: bytes) -> uuid.UUID:
+        """Keep a checked import file (a day) so its confirmation can name it; its id."""
+        ...
+
+    async def kept_upload(self, upload_id: uuid.UUID, actor: str) -> tuple[str, bytes] | None:
+        """The media type and body of a file `actor` kept, or None (none, another's, gone)."""
         ...
 
 

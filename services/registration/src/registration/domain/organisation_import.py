@@ -23,20 +23,16 @@ the current state changes nothing, so importing the same file twice changes noth
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TypeVar
 
 from csm_contracts.events import OrganisationKind, Region
 from csm_contracts.registry import EventPayload
-from csm_kernel.errors import InvalidInput
 
 from .commands import RegisterOrganisation
+from .import_files import BadImport, RowProblem, enum_value, read_csv
 from .organisation import Organisation, OrganisationChange
 from .organisation_rules import (
     MAPPED_KINDS,
@@ -48,38 +44,14 @@ from .organisation_rules import (
     without_repeats,
 )
 
+__all__ = ["BadImport", "ImportPlan", "ImportRow", "ParsedFile", "RowProblem", "parse", "plan"]
+
 REQUIRED_COLUMNS = ("code", "name", "kind", "region")
 OPTIONAL_COLUMNS = ("partnership_areas", "linked_organisation_id", "mapped_by")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 #: What separates the area codes in the `partnership_areas` cell.
 _AREA_SEPARATORS = re.compile(r"[;,\s]+")
-
-
-@dataclass(frozen=True, order=True)
-class RowProblem:
-    """One problem of one row: its line in the file (the header is line 1), field, reason."""
-
-    line: int
-    field: str
-    reason: str
-
-    def as_detail(self) -> dict[str, int | str]:
-        return {"line": self.line, "field": self.field, "reason": self.reason}
-
-
-class BadImport(InvalidInput):
-    """The file is refused (422): every problem is in `details` with its line number."""
-
-    def __init__(self, problems: Iterable[RowProblem], summary: str | None = None) -> None:
-        found = sorted(problems)
-        rows = len({p.line for p in found})
-        message = summary or (
-            f"{rows} {'row has' if rows == 1 else 'rows have'} problems, so nothing was "
-            "imported: correct them and import the whole file again"
-        )
-        super().__init__(message, details=[p.as_detail() for p in found])
-        self.problems = found
 
 
 @dataclass(frozen=True)
@@ -96,56 +68,6 @@ class ImportRow:
 class ParsedFile:
     rows: list[ImportRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _enum_value(enum: type[E], raw: str, what: str) -> tuple[E | None, str | None]:
-    value = re.sub(r"[\s_]+", "-", raw.strip().lower())
-    try:
-        return enum(value), None
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        shown = raw.strip()
-        if not shown:
-            return None, f"must not be blank: use one of {allowed}"
-        return None, f"{shown!r} is not {what}: use one of {allowed}"
-
-
-def _column_name(raw: str) -> str:
-    return re.sub(r"[\s-]+", "_", raw.strip().lower())
-
-
-def _header(cells: list[str], line: int) -> list[str]:
-    names = [_column_name(c) for c in cells]
-    problems = []
-    unknown = [c for c, n in zip(cells, names, strict=True) if n and n not in COLUMNS]
-    if unknown:
-        problems.append(
-            RowProblem(
-                line,
-                "header",
-                f"unknown column(s) {', '.join(repr(c) for c in unknown)}: the columns are "
-                f"{', '.join(COLUMNS)}",
-            )
-        )
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        problems.append(
-            RowProblem(
-                line,
-                "header",
-                f"missing column(s) {', '.join(missing)}: the first line must name the columns "
-                f"({', '.join(COLUMNS)})",
-            )
-        )
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if repeated:
-        problems.append(RowProblem(line, "header", f"column(s) named twice: {', '.join(repeated)}"))
-    if problems:
-        raise BadImport(problems, "the file's header row is not right, so nothing was imported")
-    return names
 
 
 def _row(cells: Mapping[str, str], line: int) -> tuple[ImportRow, list[RowProblem]]:
@@ -171,10 +93,10 @@ def _row(cells: Mapping[str, str], line: int) -> tuple[ImportRow, list[RowProble
     reason = name_reason(name)
     if reason is not None:
         problem("name", reason)
-    kind, reason = _enum_value(OrganisationKind, cells.get("kind", ""), "a kind of organisation")
+    kind, reason = enum_value(OrganisationKind, cells.get("kind", ""), "a kind of organisation")
     if reason is not None:
         problem("kind", reason)
-    region, reason = _enum_value(Region, cells.get("region", ""), "an English region")
+    region, reason = enum_value(Region, cells.get("region", ""), "an English region")
     if reason is not None:
         problem("region", reason)
     areas = []
@@ -206,69 +128,15 @@ def parse(data: bytes, *, max_rows: int) -> ParsedFile:
 
     Raises `BadImport` at once for a file that cannot be read as a whole (not UTF-8, no
     header, wrong columns, too many rows)."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise BadImport(
-            [RowProblem(line, "file", "is not UTF-8 text: save the spreadsheet as 'CSV UTF-8'")],
-            "the file is not UTF-8 text, so nothing was imported",
-        ) from None
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise BadImport(
-            [RowProblem(line, "file", "contains a NUL character: this is not a CSV text file")],
-            "the file is not a CSV text file, so nothing was imported",
-        )
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out = ParsedFile()
-    header: list[str] | None = None
-    last_line = 0
-    while True:
-        line = last_line + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            out.problems.append(RowProblem(line, "file", f"cannot be read as CSV: {exc}"))
-            break
-        last_line = reader.line_num
-        if not any(c.strip() for c in cells):
+    table = read_csv(data, columns=COLUMNS, required=REQUIRED_COLUMNS, max_rows=max_rows)
+    out = ParsedFile(problems=list(table.problems))
+    for csv_row in table.rows:
+        if csv_row.cells is None:
+            out.rows.append(ImportRow(csv_row.line, None, None))
             continue
-        if header is None:
-            header = _header(cells, line)
-            continue
-        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-            out.problems.append(
-                RowProblem(
-                    line,
-                    "row",
-                    f"has {len(cells)} cells but the header names {len(header)} columns "
-                    "(is there an unquoted comma in a name?)",
-                )
-            )
-            out.rows.append(ImportRow(line, None, None))
-            continue
-        row, problems = _row(dict(zip(header, cells, strict=False)), line)
+        row, problems = _row(csv_row.cells, csv_row.line)
         out.rows.append(row)
         out.problems.extend(problems)
-        if len(out.rows) > max_rows:
-            raise BadImport(
-                [RowProblem(line, "file", f"has more than {max_rows} rows: split it")],
-                f"the file has more than {max_rows} rows, so nothing was imported",
-            )
-    if header is None:
-        raise BadImport(
-            [
-                RowProblem(
-                    1,
-                    "header",
-                    f"the file is empty: the first line names the columns ({', '.join(COLUMNS)})",
-                )
-            ],
-            "the file is empty",
-        )
     return out
 
 

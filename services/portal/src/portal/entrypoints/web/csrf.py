@@ -30,6 +30,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from .deps import portal_of
+from .forms import MAX_FIELD_BYTES
 from .session import ACCESS_COOKIE
 
 FIELD = "csrf_token"
@@ -142,7 +143,7 @@ async def sent_token(request: Request) -> str:
     # body() first: the page's handler then reads the same body again (Starlette replays a
     # body read in full, but not one only streamed).
     await request.body()
-    value = (await request.form()).get(FIELD)
+    value = (await request.form(max_part_size=MAX_FIELD_BYTES)).get(FIELD)
     return value if isinstance(value, str) else ""
 
 

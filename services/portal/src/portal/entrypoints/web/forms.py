@@ -7,9 +7,14 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from starlette.datastructures import FormData
 
+#: The largest text field a form may carry. Starlette's default (1 MB) refused the organisation
+#: import's confirmation, which sends the checked file back in a field; a field is never larger
+#: than its body, which the edge caps per route (4 MB, more only where a route says so).
+MAX_FIELD_BYTES = 64 * 1024 * 1024
+
 
 async def form_of(request: Request) -> FormData:
-    return await request.form()
+    return await request.form(max_part_size=MAX_FIELD_BYTES)
 
 
 def text(form: FormData, name: str) -> str:

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
+from csm_kernel.edge import body_limit
+
+from ...application.bulk_files import Problem, as_text, megabytes, problems_of
 from ...application.bulk_registration import (
     LEAD_COLUMNS,
     ORGANISATION_COLUMNS,
     TEMPLATE,
-    Problem,
     Upload,
     organisations_file,
     read_upload,
@@ -65,15 +67,7 @@ async def _checked(
         except ApiError as exc:
             if exc.status not in (413, 415, 422):
                 raise
-            for d in exc.details or [{"field": "file", "reason": exc.message}]:
-                line = d.get("line")
-                problems.append(
-                    Problem(
-                        lines.get(line, 0) if isinstance(line, int) else 0,
-                        str(d.get("field") or "file"),
-                        str(d.get("reason") or exc.message),
-                    )
-                )
+            problems.extend(problems_of(exc, lines))
     return upload, sorted(problems, key=lambda p: (p.line, p.field))
 
 
@@ -96,10 +90,9 @@ async def preview(request: Request, session: National, registration: Registratio
         return _refused(request, "Select a CSV file")
     raw = await upload.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
-        return _refused(request, "The file must be smaller than 5 MB: split it")
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError:
+        return _refused(request, f"The file must be smaller than {megabytes(MAX_BYTES)}: split it")
+    content = as_text(raw)
+    if content is None:
         return _refused(request, "The file must be saved as CSV UTF-8")
     rows, problems = await _checked(registration, session.token, content)
     return render(
@@ -118,6 +111,8 @@ async def preview(request: Request, session: National, registration: Registratio
 
 
 @router.post("/national/organisations/import/confirm")
+# The checked file comes back in a form field: URL-encoded, up to three times its size.
+@body_limit(3 * MAX_BYTES + 64 * 1024)
 async def confirm(request: Request, session: National, registration: Registration) -> Response:
     form = await form_of(request)
     content = text(form, "content")

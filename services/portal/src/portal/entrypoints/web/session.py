@@ -146,6 +146,8 @@ SignedIn = Annotated[Session, Depends(required_session)]
 Lead = Annotated[Session, role_session(Role.MAPPING_LEAD, Role.GROUP_OWNER)]
 MappingLead = Annotated[Session, role_session(Role.MAPPING_LEAD)]
 National = Annotated[Session, role_session(Role.NATIONAL_ADMIN)]
+#: Who adds services from a file: the national team, and a lead their organisation's.
+Importer = Annotated[Session, role_session(Role.NATIONAL_ADMIN, Role.MAPPING_LEAD)]
 NationalReader = Annotated[Session, role_session(Role.NATIONAL_ADMIN, Role.AUDITOR, Role.REGULATOR)]
 #: Who reads a questionnaire's history: its lead or group owner, the national team and the
 #: auditors (every history; the questionnaire service checks which questionnaire).

@@ -2,7 +2,8 @@
 
 - `POST   /directory/services`                          register (lead: own organisation)
 - `GET    /directory/services`                          search, paginated, with a total
-- `POST   /directory/services/import`                   bulk import, JSON lines (national admin)
+- `POST   /directory/services/import?dry_run=`          bulk import, JSON lines or CSV (national
+                                                        admin; a lead their organisation's)
 - `GET    /directory/services/{id}`                     one record, with its version
 - `PATCH  /directory/services/{id}`                     revise (send `expected_version`)
 - `POST   /directory/services/{id}/withdraw`            withdraw (send `expected_version`)
@@ -22,7 +23,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -47,16 +48,29 @@ from csm_kernel.errors import InvalidInput
 from csm_kernel.http import append_context, error_responses
 
 from ...application import directory as use_cases
-from ...application.directory import DirectoryQuery, ImportRow, Scope, ServiceSummary
+from ...application import service_import as importing
+from ...application.directory import DirectoryQuery, Scope, ServiceSummary
+from ...application.service_import import MAX_IMPORT_LINES
+from ...domain.service_import import COLUMNS as CSV_COLUMNS
+from ...domain.service_import import (
+    BadImport,
+    ParsedServices,
+    RowProblem,
+    ServiceLine,
+    in_csv_columns,
+    parse_csv,
+)
 from ...domain.service_record import LISTED, MAX_NEEDS, ServiceDetails, ServiceRecord
 from .dependencies import DirectoryDep
+from .uploads import UnsupportedMediaType
 
 router = APIRouter(tags=["directory"])
 
 READERS = (Role.NATIONAL_ADMIN, Role.AUDITOR, Role.MAPPING_LEAD, Role.GROUP_OWNER)
 WRITERS = (Role.NATIONAL_ADMIN, Role.MAPPING_LEAD, Role.GROUP_OWNER)
-#: Most lines one import request may carry.
-MAX_IMPORT_LINES = 100_000
+#: The content types an import takes.
+CSV_TYPES = ("text/csv", "application/csv")
+JSON_LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/json", "text/plain")
 #: Most bytes one import request may carry: 100,000 lines of about 650 bytes (a service with
 #: a long description); streamed to the route after its sign-in check, checked on the way.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -65,6 +79,7 @@ MAX_IMPORT_BYTES = 64 * 1024 * 1024
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Writer = Annotated[Principal, Depends(require(*WRITERS))]
 Admin = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN))]
+Importer = Annotated[Principal, Depends(require(Role.NATIONAL_ADMIN, Role.MAPPING_LEAD))]
 
 
 # --- request bodies ------------------------------------------------------------------------
@@ -322,8 +337,15 @@ class ChangesOut(BaseModel):
 
 
 class ImportOut(BaseModel):
-    imported: int
-    service_ids: list[uuid.UUID]
+    lines: int = Field(description="services in the file")
+    imported: int = Field(description="registered now (or, for a dry run, that would be)")
+    unchanged: int = Field(description="registered already exactly as the file says")
+    service_ids: list[uuid.UUID] = Field(description="each line's record, in line order")
+    dry_run: bool
+    upload_id: uuid.UUID | None = Field(
+        default=None,
+        description="a dry run's file, kept a day: import it with ?upload_id= and no body",
+    )
 
 
 class CarryForwardOut(BaseModel):
@@ -398,45 +420,114 @@ async def search(
     )
 
 
-def _parse_lines(body: bytes) -> tuple[list[ImportRow], list[dict[str, Any]]]:
-    rows: list[ImportRow] = []
-    errors: list[dict[str, Any]] = []
+def _parse_json_lines(body: bytes) -> ParsedServices:
+    out = ParsedServices()
     for number, raw in enumerate(body.split(b"\n"), start=1):
         if not raw.strip():
             continue
+        out.count += 1
         try:
             line = ImportLineIn.model_validate_json(raw)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 loc = ".".join(str(p) for p in err.get("loc", ())) or "line"
-                errors.append({"line": number, "field": loc, "reason": err["msg"]})
+                out.problems.append(RowProblem(number, loc, err["msg"]))
             continue
-        rows.append(ImportRow(number, line.cycle, line.details(), line.service_id))
-    return rows, errors
+        out.lines.append(ServiceLine(number, line.cycle, line.details(), line.service_id))
+    return out
+
+
+def _parse_import(media_type: str, body: bytes) -> ParsedServices:
+    if media_type in CSV_TYPES:
+        return parse_csv(body, max_rows=MAX_IMPORT_LINES)
+    return _parse_json_lines(body)
 
 
 @router.post(
     "/directory/services/import",
     status_code=201,
     response_model=ImportOut,
-    responses=error_responses(401, 403, 409, 413, 422),
+    responses=error_responses(401, 403, 409, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "description": "JSON lines (each line a POST /directory/services body, plus an "
+            "optional service_id), or CSV with the columns " + ", ".join(CSV_COLUMNS),
+        }
+    },
 )
 @body_limit(MAX_IMPORT_BYTES)
-async def import_services(request: Request, directory: DirectoryDep, principal: Admin) -> ImportOut:
-    """Many services at once: the body is JSON lines (`application/x-ndjson`), one service per
-    line, each shaped as the body of `POST /directory/services` (plus an optional
-    `service_id`). All or nothing: any bad line refuses the whole request, and every problem
-    is reported with its line number."""
+async def import_services(
+    request: Request,
+    response: Response,
+    directory: DirectoryDep,
+    principal: Importer,
+    dry_run: Annotated[
+        bool, Query(description="check every line and say what would happen; write nothing")
+    ] = False,
+    upload_id: Annotated[
+        uuid.UUID | None,
+        Query(description="import the file you checked with a dry run (send no body)"),
+    ] = None,
+) -> ImportOut:
+    """Many services at once: JSON lines (`application/x-ndjson`, one service per line, each
+    shaped as the body of `POST /directory/services` plus an optional `service_id`) or CSV
+    (`text/csv`). All or nothing: any bad line refuses the whole request, and every problem is
+    reported with its line number. A line repeating a registered service exactly is left as
+    it is, so importing a file again registers nothing twice. A mapping lead may import only
+    their own organisation's services."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     body = await request.body()
-    if body.count(b"\n") + 1 > MAX_IMPORT_LINES + 1:
-        raise InvalidInput.field("body", f"at most {MAX_IMPORT_LINES} lines per request")
-    rows, errors = await asyncio.to_thread(_parse_lines, body)
-    if not rows and not errors:
-        raise InvalidInput.field("body", "no services: send one JSON object per line")
-    ids = await use_cases.import_services(
-        directory, rows, errors, append_context(request, principal.actor)
+    if upload_id is not None:
+        if body.strip():
+            raise InvalidInput.field(
+                "upload_id", "send either a file or the upload_id of one checked already"
+            )
+        media_type, body = await importing.checked_file(directory, principal.actor, upload_id)
+    if media_type and media_type not in CSV_TYPES + JSON_LINES_TYPES:
+        raise UnsupportedMediaType(
+            "send JSON lines (application/x-ndjson) or CSV (text/csv) as the body"
+        )
+    # A cheap guard before parsing (blank lines and a CSV's header make room for slack); the
+    # services themselves are counted exactly below.
+    if body.count(b"\n") > 2 * MAX_IMPORT_LINES:
+        raise InvalidInput.field("body", f"at most {MAX_IMPORT_LINES:,} services per request")
+    parsed = await asyncio.to_thread(_parse_import, media_type, body)
+    if parsed.count > MAX_IMPORT_LINES:
+        raise InvalidInput.field("body", f"at most {MAX_IMPORT_LINES:,} services per request")
+    if not parsed.count and not parsed.problems:
+        raise InvalidInput.field("body", "no services: send one service per line")
+    try:
+        result = await importing.import_services(
+            directory,
+            Scope.of(principal),
+            parsed.lines,
+            parsed.problems,
+            append_context(request, principal.actor),
+            dry_run=dry_run,
+            line_count=parsed.count,
+        )
+    except BadImport as refused:
+        raise (in_csv_columns(refused) if media_type in CSV_TYPES else refused) from None
+    kept = None
+    if dry_run and upload_id is None:
+        kept = await importing.keep_checked_file(
+            directory, principal.actor, media_type or JSON_LINES_TYPES[0], body
+        )
+    if dry_run or not result.registered:
+        response.status_code = 200
+    return ImportOut(
+        lines=result.lines,
+        imported=result.registered,
+        unchanged=result.unchanged,
+        service_ids=result.service_ids,
+        dry_run=result.dry_run,
+        upload_id=kept,
     )
-    return ImportOut(imported=len(ids), service_ids=ids)
 
 
 @router.get(

@@ -35,6 +35,7 @@ from ...domain.commands import RegisterOrganisation
 from ...domain.organisation import Organisation
 from ...domain.organisation_rules import MAX_NAME_LENGTH, code_reason
 from .dependencies import OrganisationsDep
+from .uploads import UnsupportedMediaType
 
 router = APIRouter(tags=["organisations"])
 
@@ -52,12 +53,6 @@ class PayloadTooLarge(CSMError):
     """A request body over the limit (413)."""
 
     status_code = 413
-
-
-class UnsupportedMediaType(CSMError):
-    """A body of a type the endpoint does not read (415)."""
-
-    status_code = 415
 
 
 def _ods_code(value: str) -> str:
