@@ -270,6 +270,20 @@ def questionnaire() -> FastAPI:
                 "via": "delegate",
                 "changes": [{"question": "camhs", "old": True, "new": False}],
             },
+            {
+                "version": 4,
+                "event": "QuestionnaireUnlocked",
+                "occurred_at": "2009-11-05T15:00:00+00:00",
+                "actor": "user:acct-nia",
+                "reason": "Caseload to correct",
+            },
+            {
+                "version": 5,
+                "event": "ResponseSubmitted",
+                "occurred_at": "2009-11-06T15:00:00+00:00",
+                "actor": "user:acct-gone",
+                "submitted_by": "user:acct-gone",
+            },
         ]
 
     @app.get("/questionnaires/q1/delegations")

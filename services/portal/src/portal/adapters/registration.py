@@ -14,6 +14,7 @@ from ..application.models import (
     LeadNomination,
     Organisation,
     OrganisationsPage,
+    Person,
     ServiceRecord,
     ServicesPage,
     Tokens,
@@ -36,6 +37,7 @@ _LEAD = TypeAdapter(CurrentLead)
 #: Registration's route for each kind of link a person may ask for by email address.
 _LINK_REQUESTS = {"password-reset": "password-reset-requests", "set-up": "set-up-link-requests"}
 _NATIONAL = TypeAdapter(list[NationalAccount])
+_PEOPLE = TypeAdapter(list[Person])
 
 
 class HttpRegistration:
@@ -145,6 +147,13 @@ class HttpRegistration:
     async def disable_account(self, token: str, account_id: str, reason: str) -> None:
         await self.api.send(
             "POST", f"/accounts/{account_id}/disable", token=token, json={"reason": reason}
+        )
+
+    async def people(self, token: str, account_ids: list[str]) -> list[Person]:
+        if not account_ids:
+            return []
+        return await self.api.fetch(
+            _PEOPLE, "GET", "/people", token=token, params={"id": account_ids}
         )
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]:

@@ -12,11 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ...application.errors import ApiError
 from ...application.models import Reminders
 from ...application.notices import audience, days_before, days_problem
-from ...application.ports import NotificationApi
+from ...application.ports import NotificationApi, RegistrationApi
 from ...application.returns import current_cycle
-from .deps import Notifications, Questionnaires
+from .deps import Notifications, Questionnaires, Registration
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
+from .people import names_of
 from .rendering import FormErrors, render
 from .session import National, NationalReader, Session
 
@@ -47,12 +48,14 @@ async def _reminders(api: NotificationApi, session: Session, cycle: str) -> Remi
 async def _reminders_page(
     request: Request,
     api: NotificationApi,
+    registration: RegistrationApi,
     session: Session,
     cycle: str,
     status: int = 200,
     **ctx: object,
 ) -> Response:
     found = await _reminders(api, session, cycle)
+    set_by = [{"actor": found.schedule_set_by}] if found and found.schedule_set_by else []
     shown = ctx.pop("values", None)
     if shown is None:
         days = found.days_before if found is not None else []
@@ -64,6 +67,7 @@ async def _reminders_page(
         title=f"{cycle} reminders",
         cycle=cycle,
         r=found,
+        names=await names_of(registration, session, set_by),
         values=shown,
         **ctx,
     )
@@ -75,14 +79,19 @@ async def reminders(
     cycle: str,
     session: NationalReader,
     api: Notifications,
+    registration: Registration,
     done: str | None = None,
 ) -> Response:
-    return await _reminders_page(request, api, session, cycle, done=done)
+    return await _reminders_page(request, api, registration, session, cycle, done=done)
 
 
 @router.post("/national/cycles/{cycle}/reminders")
 async def set_schedule(
-    request: Request, cycle: str, session: National, api: Notifications
+    request: Request,
+    cycle: str,
+    session: National,
+    api: Notifications,
+    registration: Registration,
 ) -> Response:
     form = await form_of(request)
     errors = FormErrors()
@@ -104,7 +113,7 @@ async def set_schedule(
         else:
             return RedirectResponse(f"/national/cycles/{cycle}/reminders?done=saved", 303)
     return await _reminders_page(
-        request, api, session, cycle, 422, errors=errors, values=values(form)
+        request, api, registration, session, cycle, 422, errors=errors, values=values(form)
     )
 
 
@@ -113,15 +122,18 @@ async def bulletins(
     request: Request,
     session: NationalReader,
     api: Notifications,
+    registration: Registration,
     done: str | None = None,
     recipients: int | None = None,
 ) -> Response:
     sent = await api.bulletins(session.token)
+    senders = [{"actor": b.created_by} for b in sent if b.created_by]
     return render(
         request,
         "national/bulletins.html",
         title="Bulletins",
         bulletins=sent,
+        names=await names_of(registration, session, senders),
         done=done,
         recipients=recipients,
         width="full",

@@ -17,11 +17,12 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, selec
 from markupsafe import Markup, escape
 
 from ...application.errors import ApiError
+from ...application.history import actor_name
 from ...application.messages import field_message
 from ...application.models import QuestionnaireView
 from . import csrf, filters
 from .deps import portal_of
-from .navigation import back_link, navigation
+from .navigation import back_link, navigation, offers_sign_in
 
 
 def controlling(view: QuestionnaireView) -> set[str]:
@@ -63,6 +64,7 @@ def _environment() -> Environment:
     env.globals["pick"] = pick
     env.globals["picks"] = picks
     env.globals["controlling"] = controlling
+    env.globals["actor_name"] = actor_name
     return env
 
 
@@ -173,6 +175,7 @@ def render(
         "service_name": SERVICE_NAME,
         "mailbox_enabled": mailbox,
         "navigation": navigation(session, request.url.path, mailbox),
+        "offer_sign_in": offers_sign_in(request.url.path),
         # An error page says where to go in its own words; other pages below the top get a
         # back link unless they name their own.
         "back_href": back_link(request) if status_code < 400 else None,
