@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    PrefixLoader,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from ...application.errors import ApiError
@@ -65,7 +73,19 @@ def _environment() -> Environment:
     env.globals["picks"] = picks
     env.globals["controlling"] = controlling
     env.globals["actor_name"] = actor_name
+    env.filters["organisation"] = organisation_name
     return env
+
+
+@pass_context
+def organisation_name(context: Context, code: object) -> str:
+    """An organisation by its name where the page knows it (the signed-in person's own, or a
+    page's `organisation_names`), else by its code."""
+    session = context.get("session")
+    if session is not None and session.organisation_id == code and session.organisation_name:
+        return str(session.organisation_name)
+    known = context.get("organisation_names") or {}
+    return str(known.get(code) or code or "")
 
 
 def pick(values: Mapping[str, object], name: str) -> str:

@@ -44,6 +44,21 @@ async def _names(
     return await names_of(registration, session, entries, delegations)
 
 
+async def _organisation_name(
+    registration: RegistrationApi, session: Session, view: QuestionnaireView
+) -> dict[str, str]:
+    """The questionnaire's organisation by name, for a reader from elsewhere (the national
+    team, an auditor); a lead's own is on their session already."""
+    code = str(view.get("organisation_id") or "")
+    if not code or code == session.organisation_id:
+        return {}
+    try:
+        found = await registration.organisation(session.token, code)
+    except ApiError:
+        return {}
+    return {code: found.name} if found.name else {}
+
+
 @router.get("/questionnaires/{questionnaire_id}/history")
 async def history(
     request: Request,
@@ -59,6 +74,7 @@ async def history(
     return render(
         request,
         "questionnaires/history.html",
+        organisation_names=await _organisation_name(registration, session, view),
         title=f"History: {view['title']}",
         view=view,
         rows=rows,
