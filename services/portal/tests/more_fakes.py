@@ -369,9 +369,9 @@ def notification() -> FastAPI:
         return {
             "cycle": cycle,
             "days_before": [28, 14, 7, 1],
-            "default_schedule": True,
-            "schedule_set_by": None,
-            "schedule_set_at": None,
+            "default_schedule": False,
+            "schedule_set_by": "user:acct-nia",  # as the service keeps it: an actor
+            "schedule_set_at": "2009-11-01T09:00:00+00:00",
             "data_entry_closes": "2010-02-28T17:00:00+00:00",
             "recorded": [
                 {"days_before": 28, "in_schedule": True, "recorded": 5, "sent": 4, "failed": 1}
@@ -418,7 +418,7 @@ def notification() -> FastAPI:
                 "recipients": 12,
                 "delivery": {"pending": 2, "sent": 10, "failed": 0},
                 "created_at": "2009-11-02T09:00:00+00:00",
-                "created_by": "ada@dh.gov.uk",
+                "created_by": "user:acct-nia",
             }
         ]
 
