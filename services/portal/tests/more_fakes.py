@@ -251,7 +251,7 @@ def questionnaire() -> FastAPI:
                 "version": 1,
                 "event": "QuestionnaireIssued",
                 "occurred_at": "2009-11-02T09:00:00+00:00",
-                "actor": "system",
+                "actor": "service:questionnaire",
                 "definition": "service@1",
             },
             {
