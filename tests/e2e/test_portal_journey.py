@@ -216,6 +216,8 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             assert "govuk-frontend-supported" in page.get_attribute("body", "class")  # nonce
             assert page.locator("[data-govuk-skip-link-init]").count() == 1  # init.js ran
             widths(page, "00-sign-in")
+            # The way in offers no link to itself.
+            assert page.locator(".csm-account-bar a").count() == 0
 
             # The admin sets a password from the emailed link and signs in.
             setup = mail_to(infra, admin_email, "Set up your")
@@ -261,6 +263,9 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.wait_for_url(re.compile(rf"/returns/{CYCLE}"))
             reload_until(page, f"{portal}/returns/{CYCLE}", "Commissioning self-assessment")
             assert "Data entry" in page.locator("#phase").inner_text()
+            # Who is signed in, by name, for their organisation by its name (not its code).
+            bar = page.locator(".csm-account-bar").inner_text()
+            assert f"Ann Lead ({lead_email}) for {org} Primary Care Trust" in bar, bar
             shot(page, "04-dashboard")
 
             # Adds a service: a missing field first, then the whole form.
@@ -451,8 +456,21 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             service_path = page.get_attribute("a:has-text('Riverside CAMHS')", "href")
             refused = page.goto(f"{portal}/services/new")
             assert refused is not None and refused.status == 409
-            assert "has been signed off" in page.content()
+            assert "was signed off on" in page.content()
             shot(page, "19-add-service-refused")
+            # Nor is a service revised or withdrawn, nor a submission taken back: the pages
+            # say why and who can reopen the return instead of offering them.
+            page.goto(f"{portal}{service_path}")
+            assert page.locator("a:has-text('Revise')").count() == 0
+            assert page.locator("a:has-text('Withdraw')").count() == 0
+            assert "national mapping team to reopen" in page.locator("#settled").inner_text()
+            shot(page, "19b-service-signed-off")
+            refused = page.goto(f"{portal}{service_path}/withdraw")
+            assert refused is not None and refused.status == 409
+            page.goto(questionnaire_url)
+            assert "cannot be changed" in page.locator("#signed-off").inner_text()
+            assert page.locator("a:has-text('Take back the submission')").count() == 0
+            shot(page, "19c-questionnaire-signed-off")
             # The history names people, not account or link ids, and shows Yes, not True.
             questionnaire_path = questionnaire_url.removeprefix(portal).split("?")[0]
             page.goto(f"{portal}{questionnaire_path}/history")
@@ -539,6 +557,19 @@ def test_the_cycle_in_a_browser(stack, infra, auth_keys) -> None:
             page.goto(f"{portal}/national/notifications")
             assert lead_email in page.content()
             shot(page, "17-delivery-log")
+            # The national team reopens the return; its history names the admin to the national
+            # team (who may know every account), the lead and the delegate too.
+            page.goto(f"{portal}/national/cycles/{CYCLE}/returns/{org}/reopen")
+            page.fill("#reason", "Caseload to correct")
+            page.click("button:has-text('Continue')")
+            page.click("button:has-text('Yes, reopen the return')")
+            page.wait_for_url(re.compile(r"done=reopened"))
+            page.goto(f"{portal}{questionnaire_path}/history")
+            history = page.locator("#history").inner_text()
+            assert "You (" in history and "Ann Lead" in history and delegate_email in history
+            assert "user:" not in history and "delegate:" not in history
+            assert "Another account" not in history, history
+            shot(page, "53b-history-reopened")
             # Every other kind of page the national team meets.
             tour(
                 page,

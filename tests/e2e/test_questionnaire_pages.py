@@ -3,10 +3,12 @@ nothing typed is lost (the delegate's return saves the page first: the caseload 
 140 to 150 reaches the lead as 150; leaving by a link with unsaved answers asks first), a long
 questionnaire a section at a time with each section's progress, "check your answers" with its
 change links and a green Submit, running totals of the workforce and investment rules as people
-type (lead and delegate) and the rules' messages before a delegate returns, the service
-record's answers pre-filled, print views, a delegate's page with the lead's note and no
-"Sign in", and, the next year, last year's answers brought in at the lead's choice (the history
-says so). Screenshots at 1280 and 375 px go to /tmp/shots-quest/ (or $CSM_SHOTS_DIR)."""
+type (lead and delegate), a "no more than" rule (looked-after children within the caseload) as
+the delegate types and, without JavaScript, on the lead's page, the rules' messages before a
+delegate returns, the service record's answers pre-filled, print views, a delegate's page with
+the lead's note and no "Sign in", and, the next year, last year's answers brought in at the
+lead's choice (the history says so). Screenshots at 1280 and 375 px go to /tmp/shots-quest/
+(or $CSM_SHOTS_DIR)."""
 
 from __future__ import annotations
 
@@ -213,6 +215,21 @@ def test_questionnaires_people_can_finish(stack, infra, auth_keys) -> None:
             d.goto(f"{link}/sections/client_group")
             assert d.input_value("#q-caseload_total") == "140"
             d.fill("#q-caseload_total", "150")
+            # A "no more than" rule shows as people type too: the whole it is held to (the
+            # caseload as typed just now) and its message while the part is over it.
+            d.check("input[name='q.client_groups'][value='looked_after']")
+            d.wait_for_selector("#q-caseload_looked_after")
+            assert d.input_value("#q-caseload_total") == "150"  # kept through the re-render
+            d.fill("#q-caseload_looked_after", "160")
+            words, warned = running(d, "looked_after_not_above_caseload")
+            assert "No more than your answer to" in words and "150" in words and warned
+            shots(d, "04b-delegate-limit-not-met")
+            d.fill("#q-caseload_total", "170")  # the whole follows what is typed
+            words, warned = running(d, "looked_after_not_above_caseload")
+            assert "170" in words and not warned
+            d.fill("#q-caseload_total", "150")
+            d.fill("#q-caseload_looked_after", "12")
+            assert not running(d, "looked_after_not_above_caseload")[1]
             d.click("button:has-text('Save and return to the mapping lead')")
             d.wait_for_url(re.compile(r"/check$"))
             answers = d.locator("#answers-client_group").inner_text()
@@ -233,6 +250,20 @@ def test_questionnaires_people_can_finish(stack, infra, auth_keys) -> None:
             assert "Caseload corrected" in page.locator("#returned").inner_text()
             page.click("button:has-text('Accept their answers')")
             page.wait_for_url(re.compile(r"done=accepted"))
+            # Without JavaScript the page says the same when it is built: over, then within.
+            nojs = browser.new_context(java_script_enabled=False)
+            nojs.add_cookies(page.context.cookies())
+            plain = nojs.new_page()
+            plain.goto(f"{url}/sections/client_group")
+            plain.fill("#q-caseload_looked_after", "151")
+            plain.click("button:has-text('Save and come back later')")
+            plain.goto(f"{url}/sections/client_group")
+            words, warned = running(plain, "looked_after_not_above_caseload")
+            assert "150" in words and warned
+            shots(plain, "05b-lead-limit-without-javascript")
+            plain.fill("#q-caseload_looked_after", "12")
+            plain.click("button:has-text('Save and come back later')")
+            nojs.close()
 
             # Check your answers: each answer as people read it, a change link to its page.
             page.goto(f"{url}/check")

@@ -251,7 +251,7 @@ def questionnaire() -> FastAPI:
                 "version": 1,
                 "event": "QuestionnaireIssued",
                 "occurred_at": "2009-11-02T09:00:00+00:00",
-                "actor": "system",
+                "actor": "service:questionnaire",
                 "definition": "service@1",
             },
             {
@@ -269,6 +269,20 @@ def questionnaire() -> FastAPI:
                 "actor": "delegate:d9",
                 "via": "delegate",
                 "changes": [{"question": "camhs", "old": True, "new": False}],
+            },
+            {
+                "version": 4,
+                "event": "QuestionnaireUnlocked",
+                "occurred_at": "2009-11-05T15:00:00+00:00",
+                "actor": "user:acct-nia",
+                "reason": "Caseload to correct",
+            },
+            {
+                "version": 5,
+                "event": "ResponseSubmitted",
+                "occurred_at": "2009-11-06T15:00:00+00:00",
+                "actor": "user:acct-gone",
+                "submitted_by": "user:acct-gone",
             },
         ]
 
@@ -355,9 +369,9 @@ def notification() -> FastAPI:
         return {
             "cycle": cycle,
             "days_before": [28, 14, 7, 1],
-            "default_schedule": True,
-            "schedule_set_by": None,
-            "schedule_set_at": None,
+            "default_schedule": False,
+            "schedule_set_by": "user:acct-nia",  # as the service keeps it: an actor
+            "schedule_set_at": "2009-11-01T09:00:00+00:00",
             "data_entry_closes": "2010-02-28T17:00:00+00:00",
             "recorded": [
                 {"days_before": 28, "in_schedule": True, "recorded": 5, "sent": 4, "failed": 1}
@@ -418,9 +432,9 @@ def notification() -> FastAPI:
             "recipients": 12,
             "delivery": {"pending": 2, "sent": 10, "failed": 0},
             "created_at": "2009-11-02T09:00:00+00:00",
-            "created_by": "ada@dh.gov.uk",
+            "created_by": "user:acct-nia",
             "sent_at": "2009-11-02T09:00:00+00:00",
-            "sent_by": "ada@dh.gov.uk",
+            "sent_by": "user:acct-nia",
         },
     ]
 

@@ -52,6 +52,16 @@ ACCOUNTS = {
 }
 
 
+#: Every account registration knows, as `GET /people` answers for whoever may know them.
+PEOPLE = {
+    "a1": ("Lee Lead", "lead@pct.nhs.uk", "5A4", "Riverside Primary Care Trust"),
+    "a2": ("Olu Owner", "owner@pct.nhs.uk", "5A4", "Riverside Primary Care Trust"),
+    "acct-ann": ("Ann Lead", "ann@pct.nhs.uk", "5A4", "Riverside Primary Care Trust"),
+    "a0": ("Ada Admin", "ada@dh.gov.uk", None, None),
+    "acct-nia": ("Nia National", "nia@dh.gov.uk", None, None),
+}
+
+
 def roles_of(request: Request) -> list[str]:
     """The caller's roles, as the services read them from the bearer token."""
     token = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -72,6 +82,37 @@ def registration() -> FastAPI:
         if token not in ACCOUNTS:
             return refusal(401, "sign in again")
         return ACCOUNTS[token]
+
+    @app.get("/people")
+    async def people(request: Request) -> Any:
+        # As registration answers: the national team and auditors know everyone; anyone
+        # else themself and their organisation's accounts, and of others where they belong.
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        caller = ACCOUNTS.get(token)
+        if caller is None:
+            return refusal(401, "sign in again")
+        everyone = bool({"national-admin", "auditor"} & set(caller["roles"]))
+        found = []
+        for account_id in request.query_params.getlist("id"):
+            if account_id not in PEOPLE:
+                continue
+            name, email, org, org_name = PEOPLE[account_id]
+            known = (
+                everyone
+                or account_id == caller["account_id"]
+                or (org is not None and org == caller["organisation_id"])
+            )
+            found.append(
+                {
+                    "account_id": account_id,
+                    "name": name if known else None,
+                    "email": email if known else None,
+                    "organisation_id": org,
+                    "organisation_name": org_name,
+                    "national": org is None,
+                }
+            )
+        return found
 
     @app.post("/auth/sign-in")
     async def sign_in(request: Request) -> Any:
@@ -170,7 +211,14 @@ def questionnaire() -> FastAPI:
 
     @app.get("/questionnaires/q1")
     async def view() -> Any:
-        return service_view(state["answers"], state["version"])
+        # Once the return is signed off (more_fakes' sign-off), the view says when.
+        signed = getattr(app.state, "signed_off_at", None)
+        shown = service_view(state["answers"], state["version"])
+        return {
+            **shown,
+            "signed_off_at": signed,
+            **({"can_edit": False, "status": "submitted"} if signed else {}),
+        }
 
     @app.post("/sandbox/service@1")
     async def sandbox(request: Request) -> Any:

@@ -97,7 +97,9 @@ async def test_the_list_shows_a_scheduled_bulletin_and_its_rule() -> None:
     async with browser(app, AUDITOR_TOKEN) as client:
         auditor = html.unescape((await client.get("/national/bulletins")).text)
     assert "Scheduled for 22 February 2010 at 8am" in admin
-    assert '<td class="govuk-table__cell">Ada Admin</td>' in admin  # a name, not "user:a0"
+    # Names, not "user:a0": the reader's own bulletin is theirs.
+    assert '<td class="govuk-table__cell">You (ada@dh.gov.uk)</td>' in admin
+    assert '<td class="govuk-table__cell">Nia National</td>' in admin
     assert (
         "The leads of organisations of the kind Primary care trust and whose 2009-10 return "
         "is not signed off yet" in admin
@@ -110,8 +112,9 @@ async def test_the_list_shows_a_scheduled_bulletin_and_its_rule() -> None:
     # An auditor reads the list but changes nothing.
     assert "Scheduled for 22 February 2010 at 8am" in auditor
     assert "/national/bulletins/b3/cancel" not in auditor
-    # An auditor may not list the national accounts: the recorded actor is shown.
-    assert "user:a0" in auditor
+    # An auditor reads every history, so is told who did it too; nobody is shown an id.
+    assert '<td class="govuk-table__cell">Ada Admin</td>' in auditor
+    assert "user:a0" not in auditor and "user:a0" not in admin
 
 
 async def test_cancelling_and_sending_early_are_confirmed_first() -> None:

@@ -9,7 +9,7 @@ import re
 import httpx
 import more_fakes
 import pytest
-from portal_fakes import LEAD_TOKEN, browser, portal
+from portal_fakes import ADMIN_TOKEN, LEAD_TOKEN, browser, portal
 
 from portal.bootstrap import build_app
 from portal.settings import PortalSettings
@@ -113,3 +113,36 @@ def test_where_back_goes(path: str, back: str | None) -> None:
     app, _ = portal()
     request = Request({"type": "http", "method": "GET", "path": path, "app": app, "headers": []})
     assert back_link(request) == back
+
+
+@pytest.mark.parametrize(
+    "path", ["/sign-in", "/forgotten-password", "/set-up-link", "/account/set-up?token=t"]
+)
+async def test_a_way_in_offers_no_sign_in_link_to_itself(path: str) -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app) as client:
+        r = await client.get(path)
+        elsewhere = await client.get("/contact")
+    assert r.status_code == 200
+    assert not re.search(r'<a [^>]*href="/sign-in"[^>]*>\s*Sign in\s*</a>', r.text)
+    assert re.search(r'<a [^>]*href="/sign-in"[^>]*>\s*Sign in\s*</a>', elsewhere.text)
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        (LEAD_TOKEN, "Signed in as Lee Lead (lead@pct.nhs.uk) for Riverside Primary Care Trust"),
+        (ADMIN_TOKEN, "Signed in as Ada Admin (ada@dh.gov.uk)"),
+    ],
+)
+async def test_signed_in_as_names_the_person_and_their_organisation(token: str, shown: str) -> None:
+    app, _ = portal(**more_fakes.every())
+    async with browser(app, token) as client:
+        first = await client.get("/contact")
+        again = await client.get("/privacy")
+    bar = re.search(r'<div class="csm-account-bar[^"]*">(.*?)<form', first.text, re.S)
+    assert bar is not None
+    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", bar.group(1))).strip()
+    assert words == shown
+    assert "5A4" not in words
+    assert "Riverside Primary Care Trust" in again.text or token == ADMIN_TOKEN

@@ -257,6 +257,8 @@ async def test_the_reminder_schedule() -> None:
     async with browser(app, ADMIN_TOKEN) as client:
         page = await client.get("/national/cycles/2009-10/reminders")
         assert 'value="28, 14, 7, 1"' in page.text and "Anytown PCT (14 days)" in page.text
+        # Who set it by name, not as the actor id the service keeps.
+        assert "set by Nia National on 1 November 2009" in page.text and "user:" not in page.text
         typo = await client.post(
             "/national/cycles/2009-10/reminders", data={"days_before": "28, x"}
         )
@@ -281,6 +283,7 @@ async def test_a_bulletin_with_filters() -> None:
     async with browser(app, ADMIN_TOKEN) as client:
         listed = await client.get("/national/bulletins")
         assert "The 2009-10 mapping opens" in listed.text and "10 sent" in listed.text
+        assert "Nia National" in listed.text and "user:" not in listed.text
         empty = await client.post("/national/bulletins/new", data={})
         unknown = await client.post(
             "/national/bulletins/new",

@@ -14,7 +14,7 @@ from portal.adapters.api import Api
 from portal.adapters.questionnaire import HttpQuestionnaire
 from portal.adapters.registration import HttpRegistration
 from portal.application.errors import ApiError, ServiceUnavailable
-from portal.application.models import Account, Cycle, QuestionnaireSummary, ReturnStatus
+from portal.application.models import Account, Cycle, Person, QuestionnaireSummary, ReturnStatus
 
 
 class FakeRegistration:
@@ -23,6 +23,9 @@ class FakeRegistration:
 
     async def groups(self, token: str, organisation: str) -> list[Any]:
         return []
+
+    async def people(self, token: str, account_ids: list[str]) -> list[Person]:
+        return [Person(account_id="a1", name="Lee Lead", organisation_id="5A4")]
 
 
 class FakeQuestionnaire:

@@ -20,6 +20,7 @@ from portal.application.sections import (
     only,
     progress,
     readable_numbers,
+    rule_limits,
     running_totals,
     shown_answer,
     summary,
@@ -101,6 +102,25 @@ def test_a_sum_rule_has_a_running_total_from_the_form_and_other_pages() -> None:
     assert running_totals(view, values, on_page={"c0", "c1"})["c0"].adds_up is True
     values["q.c0"] = ""
     assert running_totals(view, values, on_page={"c0", "c1"})["c0"].adds_up is None
+
+
+def test_a_no_more_than_rule_shows_its_whole_beside_the_part() -> None:
+    view = _long_view()  # a3 is stored as 3, on another page
+    view["rules"] = [
+        {"id": "within", "kind": "less_or_equal", "left": "c1", "right": "a3", "message": "No"},
+        {"id": "here", "kind": "less_or_equal", "left": "c2", "right": "c3", "message": "No"},
+        {"id": "elsewhere", "kind": "less_or_equal", "left": "a1", "right": "c3"},
+    ]
+    limits = rule_limits(view, {"q.c1": "4", "q.c2": "1,500", "q.c3": "1,400"}, {"c1", "c2", "c3"})
+    assert set(limits) == {"c1", "c2"}  # a rule whose part is on another page is not shown
+    within = limits["c1"]
+    assert (within.right_value, within.right_stored, within.right_text) == ("3", "3", "a3?")
+    assert within.within is False and within.message == "No"
+    assert (limits["c2"].right_value, limits["c2"].within) == ("1,400", False)
+    typed = {"q.c1": "3", "q.c2": "", "q.c3": ""}
+    again = rule_limits(view, typed, {"c1", "c2", "c3"})
+    assert again["c1"].within is True
+    assert (again["c2"].right_value, again["c2"].within) == (None, None)  # not answered yet
 
 
 def test_the_service_record_fills_in_camhs_and_age_ranges_not_yet_answered() -> None:

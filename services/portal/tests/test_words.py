@@ -4,8 +4,8 @@ Yes and No, proper names for kinds and regions, and people rather than account i
 from __future__ import annotations
 
 from portal.application.dates import gov_date, gov_datetime, gov_time
-from portal.application.history import actor_name, history_rows, people
-from portal.application.models import Delegation, LeadNomination
+from portal.application.history import actor_ids, actor_name, history_rows, people
+from portal.application.models import Delegation, Person
 from portal.application.numbers import money, thousands
 from portal.application.words import kind_name, label, region_name, yes_no
 
@@ -60,16 +60,29 @@ def test_yes_no_and_codes_as_words() -> None:
 
 
 def test_history_names_people_not_ids() -> None:
+    entries_people = [
+        Person(account_id="old-9", name="Old Lead", email="old@pct.nhs.uk", organisation_id="5A4"),
+        Person(account_id="nat-1", national=True),
+        Person(account_id="else-1", organisation_id="7B2", organisation_name="Hillside Trust"),
+    ]
     names = people(
         ("me-1", "lead@pct.nhs.uk"),
-        [LeadNomination(account_id="old-9", name="Old Lead", email="old@pct.nhs.uk")],
+        entries_people,
         [Delegation(id="d-1", email="manager@pct.nhs.uk", status="active")],
+        [{"event": "QuestionnaireDelegated", "delegation_id": "d-2", "delegate_email": "x@y.uk"}],
     )
     assert actor_name("user:me-1", names) == "You (lead@pct.nhs.uk)"
     assert actor_name("user:old-9", names) == "Old Lead"
+    assert actor_name("user:nat-1", names) == "Someone in the national mapping team"
+    assert actor_name("user:else-1", names) == "Someone at Hillside Trust"
     assert actor_name("delegate:d-1", names) == "manager@pct.nhs.uk"
+    assert actor_name("delegate:d-2", names) == "x@y.uk"  # from the history's own entries
     assert actor_name("service:questionnaire", names) == "The service (automatically)"
-    assert actor_name("user:620bb8e2-aaaa", names) == "Another account (620bb8e2)"
+    assert actor_name("user:620bb8e2-aaaa", names) == "Someone whose account is not on record"
+    assert actor_name("delegate:gone", names) == "Someone asked by email"
+    assert actor_ids(
+        [{"actor": "user:a", "submitted_by": "user:b"}, {"actor": "delegate:d", "x": "user:c"}]
+    ) == ["a", "b"]
     view = {
         "sections": [
             {

@@ -132,3 +132,56 @@ async def test_what_cannot_be_disabled(service: Any, auth_keys: Any) -> None:
         f"/accounts/{lead_id}/disable", json={"reason": ""}, headers=s.admin
     )
     assert empty.status_code == 422
+
+
+async def test_people_are_named_only_to_those_who_may_know_them(
+    service: Any, auth_keys: Any
+) -> None:
+    """`GET /people`: the national team and auditors know everyone; a lead knows their own
+    organisation's accounts; of anyone else only where they belong is said, never who."""
+    s = service
+    org, other = await organisation(s), await organisation(s)
+    ann, bob = email(), email()
+    lead = await s.client.put(
+        f"/organisations/{org}/lead", json={"email": ann, "name": "Ann Lead"}, headers=s.admin
+    )
+    elsewhere = await s.client.put(
+        f"/organisations/{other}/lead", json={"email": bob, "name": "Bob Lead"}, headers=s.admin
+    )
+    national = await s.client.post(
+        "/accounts",
+        json={"email": email(), "name": "Nia National", "role": "national-admin"},
+        headers=s.admin,
+    )
+    ann_id, bob_id = lead.json()["account_id"], elsewhere.json()["account_id"]
+    nia_id = national.json()["account_id"]
+    ids = [ann_id, bob_id, nia_id, "0" * 32]
+
+    async def ask(headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+        r = await s.client.get("/people", params=[("id", i) for i in ids], headers=headers)
+        assert r.status_code == 200, r.text
+        return {p["account_id"]: p for p in r.json()}
+
+    for role in ("national-admin", "auditor"):
+        seen = await ask(auth_keys.headers(role))
+        assert set(seen) == {ann_id, bob_id, nia_id}  # no account of the last id
+        assert (seen[bob_id]["name"], seen[bob_id]["email"]) == ("Bob Lead", bob)
+        assert seen[bob_id]["organisation_name"] == f"{other} PCT"
+        assert seen[nia_id]["name"] == "Nia National" and seen[nia_id]["national"]
+    as_lead = await ask(auth_keys.headers("mapping-lead", org=org))
+    assert (as_lead[ann_id]["name"], as_lead[ann_id]["email"]) == ("Ann Lead", ann)
+    assert as_lead[bob_id] == {
+        "account_id": bob_id,
+        "name": None,
+        "email": None,
+        "organisation_id": other,
+        "organisation_name": f"{other} PCT",
+        "national": False,
+    }
+    assert as_lead[nia_id]["name"] is None and as_lead[nia_id]["national"]
+    regulator = await ask(auth_keys.headers("regulator"))
+    assert all(p["name"] is None for p in regulator.values())
+    # Oneself, always; and no question without an id.
+    me = {"authorization": f"Bearer {auth_keys.token('regulator', user_id=nia_id)}"}
+    assert (await ask(me))[nia_id]["email"] is not None
+    assert (await s.client.get("/people", headers=s.admin)).status_code == 422

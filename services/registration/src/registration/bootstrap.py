@@ -26,9 +26,11 @@ from .adapters.accounts_repository import PostgresAccounts
 from .adapters.directory_pg import PostgresDirectory
 from .adapters.national_accounts_pg import PostgresNationalAccounts
 from .adapters.organisations_postgres import PostgresOrganisations
+from .adapters.people_pg import PostgresPeople
 from .application.accounts import Accounts
 from .application.hashing_slots import HashingSlots
 from .application.national_accounts import NationalAccounts
+from .application.people import People
 from .application.services import Registration
 from .application.sign_in import SignIn
 from .application.way_back_in import WayBackIn
@@ -66,6 +68,7 @@ def bootstrap(
         directory=PostgresDirectory(store, pool),
         accounts=Accounts(accounts, organisations),
         national_accounts=NationalAccounts(accounts, PostgresNationalAccounts(pool)),
+        people=People(PostgresPeople(pool)),
         sign_in=sign_in,
         way_back_in=WayBackIn(
             accounts,

@@ -43,7 +43,7 @@ class Api:
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
-        params: Mapping[str, str | int | None] | None = None,
+        params: Mapping[str, str | int | list[str] | None] | None = None,
         raw: bool = False,
         content: bytes | None = None,
         wait_seconds: float | None = None,

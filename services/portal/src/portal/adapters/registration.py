@@ -14,6 +14,7 @@ from ..application.models import (
     LeadNomination,
     Organisation,
     OrganisationsPage,
+    Person,
     ServiceRecord,
     ServicesPage,
     Tokens,
@@ -38,6 +39,7 @@ _LINK_REQUESTS = {"password-reset": "password-reset-requests", "set-up": "set-up
 _NATIONAL = TypeAdapter(list[NationalAccount])
 #: A national services file (100,000 lines) takes registration tens of seconds to check.
 IMPORT_TIMEOUT_SECONDS = 600.0
+_PEOPLE = TypeAdapter(list[Person])
 
 
 class HttpRegistration:
@@ -167,6 +169,13 @@ class HttpRegistration:
     async def disable_account(self, token: str, account_id: str, reason: str) -> None:
         await self.api.send(
             "POST", f"/accounts/{account_id}/disable", token=token, json={"reason": reason}
+        )
+
+    async def people(self, token: str, account_ids: list[str]) -> list[Person]:
+        if not account_ids:
+            return []
+        return await self.api.fetch(
+            _PEOPLE, "GET", "/people", token=token, params={"id": account_ids}
         )
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]:

@@ -8,18 +8,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .dates import gov_date
-from .models import Delegation, JsonObject, LeadNomination, QuestionnaireView
+from .models import Delegation, JsonObject, Person, QuestionnaireView
 from .numbers import money, thousands
 from .words import option_label
 
 #: History entry fields shown as they are (the changes are shown question by question).
-SHOWN = ("reason", "comment", "delegate_email", "submitted_by", "signed_off_by", "definition")
+SHOWN = (
+    "reason",
+    "comment",
+    "delegate_email",
+    "submitted_by",
+    "signed_off_by",
+    "withdrawn_by",
+    "definition",
+)
 #: Of those, the ones that name an actor (`user:…`), shown as that person.
-PEOPLE_FIELDS = ("submitted_by", "signed_off_by")
+PEOPLE_FIELDS = ("submitted_by", "signed_off_by", "withdrawn_by")
 #: The details' labels where the field's name is not the words.
 LABELS = {"definition": "Questionnaire version", "delegate_email": "Sent to"}
 #: Actors that are not people.
 SERVICES = {"service:questionnaire": "The service (automatically)"}
+#: An account registration does not know (none should be: accounts are never deleted).
+UNKNOWN_ACCOUNT = "Someone whose account is not on record"
 
 
 def question_texts(view: QuestionnaireView) -> dict[str, str]:
@@ -60,37 +70,70 @@ def shown_answer(value: object, options: Mapping[str, str] | None = None, kind: 
     return option_label(options or {}, value)
 
 
+def person_name(person: Person) -> str:
+    """An account as the caller may know it: their name (else email); of one they may not
+    know, where it belongs ("Someone at 5A4 Primary Care Trust", "Someone in the national
+    mapping team"), never its id."""
+    if person.name or person.email:
+        return str(person.name or person.email)
+    if person.national:
+        return "Someone in the national mapping team"
+    if person.organisation_name or person.organisation_id:
+        return f"Someone at {person.organisation_name or person.organisation_id}"
+    return UNKNOWN_ACCOUNT
+
+
+def actor_ids(entries: Iterable[Mapping[str, object]], keys: Sequence[str] = ()) -> list[str]:
+    """The account ids of every `user:` actor in `entries`: who did each thing, and who any
+    `…_by` field (or `keys`) names; each once, in order."""
+    ids: dict[str, None] = {}
+    for e in entries:
+        for key, value in e.items():
+            if key == "actor" or key.endswith("_by") or key in keys:
+                kind, _, ident = str(value or "").partition(":")
+                if kind == "user" and ident:
+                    ids[ident] = None
+    return list(ids)
+
+
 def people(
     me: tuple[str, str | None],
-    leads: Iterable[LeadNomination] = (),
+    persons: Iterable[Person] = (),
     delegations: Iterable[Delegation] = (),
+    entries: Iterable[Mapping[str, object]] = (),
 ) -> dict[str, str]:
-    """Who each actor is, as far as the caller may know: the organisation's leads and the
-    questionnaire's delegates by name or email, and the caller themself."""
+    """Who each actor is, as far as the caller may know: accounts as registration names them
+    to the caller (`GET /people`), delegates by the email their link went to (the delegations,
+    or the history's own "delegated" entries) and the caller themself as "You"."""
     names: dict[str, str] = {}
-    for lead in leads:
-        if lead.account_id:
-            names[f"user:{lead.account_id}"] = lead.name or lead.email or "The mapping lead"
+    for person in persons:
+        names[f"user:{person.account_id}"] = person_name(person)
     for d in delegations:
         names[f"delegate:{d.id}"] = d.email
+    for e in entries:
+        if e.get("delegation_id") and e.get("delegate_email"):
+            names[f"delegate:{e['delegation_id']}"] = str(e["delegate_email"])
     user_id, email = me
     names[f"user:{user_id}"] = f"You ({email})" if email else "You"
     return names
 
 
 def actor_name(actor: object, names: Mapping[str, str]) -> str:
-    """An actor as people know them; one nobody here can name says what kind it is."""
+    """An actor as people know them; one nobody here can name says what kind it is, never
+    its id."""
     text = str(actor or "")
     if text in names:
         return names[text]
     if text in SERVICES:
         return SERVICES[text]
-    kind, _, ident = text.partition(":")
+    kind, _, _ = text.partition(":")
     if kind == "delegate":
-        return "Someone they asked (by an emailed link)"
+        return "Someone asked by email"
     if kind == "user":
-        return f"Another account ({ident[:8]})" if ident else "Another account"
-    return text or "Unknown"
+        return UNKNOWN_ACCOUNT
+    if kind == "service":
+        return "The service (automatically)"
+    return "Unknown"
 
 
 def _detail(key: str, value: object, names: Mapping[str, str]) -> object:

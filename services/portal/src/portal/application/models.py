@@ -39,6 +39,18 @@ class Account(ReadModel):
     group_id: str | None = None
 
 
+class Person(ReadModel):
+    """`GET /people`: who an account is, as far as the caller may know (`name` and `email`
+    None where they may not; then only its organisation, or `national`)."""
+
+    account_id: str
+    name: str | None = None
+    email: str | None = None
+    organisation_id: str | None = None
+    organisation_name: str | None = None
+    national: bool = False
+
+
 class Tokens(ReadModel):
     """`POST /auth/sign-in` and `/auth/refresh`."""
 
@@ -303,6 +315,8 @@ class QuestionnaireView(TypedDict, total=False):
     can_edit: bool
     description: str | None
     entry_ends: str | None
+    #: When the organisation's return was signed off (nothing in it changes until reopened).
+    signed_off_at: str | None
     comment_from_lead: str | None
     delegation: DelegationState | None
     sections: list[Section]

@@ -26,6 +26,7 @@ from .models import (
     NotificationsPage,
     Organisation,
     OrganisationsPage,
+    Person,
     QuestionnaireSummary,
     QuestionnaireView,
     Reminders,
@@ -131,6 +132,10 @@ class RegistrationApi(Protocol):
         ...
 
     async def lead_history(self, token: str, code: str) -> list[LeadNomination]: ...
+
+    async def people(self, token: str, account_ids: list[str]) -> list[Person]:
+        """Who each account is, as far as the caller may know (unknown ids left out)."""
+        ...
 
     async def services(
         self, token: str, *, cycle: str | None, status: str | None = None, limit: int = 100

@@ -240,3 +240,59 @@ def running_totals(
             str(elsewhere),
         )
     return out
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A "no more than" rule (`less_or_equal`: a part must not exceed its whole) as the page
+    shows it beside the part's question: the whole it is held to, and the rule's message while
+    the part is over it."""
+
+    rule_id: str
+    message: str
+    left: str
+    right: str
+    #: The whole's question, in its own words.
+    right_text: str
+    #: The whole as the form holds it or as stored; None while it is not answered.
+    right_value: str | None
+    #: The whole as stored, for a script when the whole's question is on another page.
+    right_stored: str
+    within: bool | None  # None: one of the two is not answered yet
+
+
+def rule_limits(
+    view: QuestionnaireView, values: Mapping[str, Any], on_page: set[str]
+) -> dict[str, Limit]:
+    """Each `less_or_equal` rule whose part (`left`) is on the page, by that question's id:
+    the whole (`right`) as the form holds it or, when it is on another page, as stored."""
+    stored = {q["id"]: q.get("answer") for s in view.get("sections", []) for q in s["questions"]}
+    texts = {
+        q["id"]: q.get("text", q["id"]) for s in view.get("sections", []) for q in s["questions"]
+    }
+
+    def value_of(qid: str) -> Decimal | None:
+        name = f"q.{qid}"
+        typed = values[name] if name in values else stored.get(qid)
+        if isinstance(typed, list):
+            typed = typed[0] if typed else None
+        return None if typed is None or typed == "" else _number(typed)
+
+    out: dict[str, Limit] = {}
+    for rule in view.get("rules", []):
+        left, right = rule.get("left"), rule.get("right")
+        if rule.get("kind") != "less_or_equal" or not left or not right or left not in on_page:
+            continue
+        part, whole = value_of(left), value_of(right)
+        kept = stored.get(right)
+        out[left] = Limit(
+            rule["id"],
+            rule.get("message", ""),
+            left,
+            right,
+            str(texts.get(right, right)),
+            None if whole is None else _grouped(whole),
+            "" if kept is None else str(kept),
+            None if part is None or whole is None else part <= whole,
+        )
+    return out

@@ -1,6 +1,8 @@
 // A questionnaire's pages, progressively enhanced (everything works without it):
 // - each running total beside a sum rule's total question follows the parts as people type,
 //   and the rule's message shows while they do not add up (the server says the same on save);
+//   likewise a "no more than" rule beside its part: the whole it is held to, and the message
+//   while the part is over it;
 // - leaving a questionnaire's page by a link with answers typed but not saved asks first (every
 //   button of the page saves them);
 // - the print page's "Print this page" button.
@@ -46,8 +48,23 @@
     box.querySelector("[data-message]").classList.toggle("csm-rule-message--met", met);
   }
 
+  // A "no more than" rule: the whole as typed (or as stored, on another page), and the
+  // rule's message while the part is over it.
+  function updateLimit(box) {
+    var form = box.closest("form");
+    if (!form) return;
+    var leftInput = field(form, box.getAttribute("data-limit-left"));
+    var rightInput = field(form, box.getAttribute("data-limit-right"));
+    var left = leftInput ? number(leftInput.value) : null;
+    var right = rightInput ? number(rightInput.value) : number(box.getAttribute("data-stored-right"));
+    box.querySelector("[data-right]").textContent = right === null ? "not answered yet" : shown(right);
+    var met = left === null || right === null || left <= right + 1e-9;
+    box.querySelector("[data-message]").classList.toggle("csm-rule-message--met", met);
+  }
+
   function updateAll() {
     document.querySelectorAll("[data-running-total]").forEach(update);
+    document.querySelectorAll("[data-limit-left]").forEach(updateLimit);
   }
 
   document.addEventListener("input", function (event) {

@@ -32,6 +32,7 @@ from ...application.sections import (
     only,
     progress,
     readable_numbers,
+    rule_limits,
     running_totals,
     section_for_question,
     section_of,
@@ -209,6 +210,7 @@ def questions_part(
         editable=view.get("can_edit"),
         preview_url=f"{place.base}/preview",
         totals=running_totals(view, outcome.values, set(visible_ids(shown))),
+        limits=rule_limits(view, outcome.values, set(visible_ids(shown))),
         one_section=shown is not view,
     )
 
@@ -261,6 +263,7 @@ def questionnaire_page(
         section_count=len(sections),
         action=place.section(section),
         totals=running_totals(view, outcome.values, on_page),
+        limits=rule_limits(view, outcome.values, on_page),
         one_section=current is not None,
         **common,
     )

@@ -3,13 +3,14 @@ services' APIs (the application's ports), each as a typed FastAPI dependency."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from csm_kernel.auth import TokenVerifier
 
+from ...application.people import RecentPeople
 from ...application.ports import (
     Apis,
     NotificationApi,
@@ -29,6 +30,8 @@ class Portal:
     apis: Apis
     verifier: TokenVerifier | None
     peers: Peers
+    #: Who is signed in, by name, for the "signed in as" bar.
+    people: RecentPeople = field(default_factory=RecentPeople)
 
 
 def portal_of(request: Request) -> Portal:

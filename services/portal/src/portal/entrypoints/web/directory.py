@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from ...application.dates import gov_datetime
 from ...application.errors import ApiError
 from ...application.ports import QuestionnaireApi, RegistrationApi
 from ...application.returns import current_cycle
@@ -24,22 +25,37 @@ async def cycle_of(api: QuestionnaireApi, session: Session) -> str | None:
     return current_cycle(await api.cycles(session.token))
 
 
-async def signed_off(api: QuestionnaireApi, session: Session, cycle: str | None) -> bool:
-    """Is the organisation's return for the cycle signed off (its services then settled)?"""
+async def signed_off_at(api: QuestionnaireApi, session: Session, cycle: str | None) -> str | None:
+    """When the organisation's return for the cycle was signed off (its services then
+    settled until the national team reopens it), or None."""
     if cycle is None or not session.organisation_id:
-        return False
+        return None
     status = await api.return_status(session.token, cycle, session.organisation_id)
-    return status.signed_off_at is not None
+    return status.signed_off_at
+
+
+def settled(cycle: str, when: str, what: str) -> str:
+    """Why `what` cannot be done to a signed-off return, and who can reopen it."""
+    return (
+        f"Your {cycle} return was signed off on {gov_datetime(when)}, so {what}. "
+        "If something needs changing, ask the national mapping team to reopen the return."
+    )
+
+
+async def refuse_when_signed_off(
+    api: QuestionnaireApi, session: Session, cycle: str | None, what: str
+) -> None:
+    """409, saying why and who can reopen it, once the cycle's return is signed off: the
+    pages offer nothing that would change it (the services would be changed behind a
+    return already signed off)."""
+    when = await signed_off_at(api, session, cycle)
+    if cycle is not None and when is not None:
+        raise HTTPException(409, settled(cycle, when, what))
 
 
 async def _refuse_when_signed_off(api: QuestionnaireApi, session: Session) -> str | None:
     cycle = await cycle_of(api, session)
-    if await signed_off(api, session, cycle):
-        raise HTTPException(
-            409,
-            f"Your {cycle} return has been signed off, so no services can be added to it. "
-            "If a service is missing, ask the national team to reopen the return.",
-        )
+    await refuse_when_signed_off(api, session, cycle, "no services can be added to it")
     return cycle
 
 
@@ -53,13 +69,19 @@ async def services(
 ) -> Response:
     cycle = await cycle_of(api, session)
     page = await registration.services(session.token, cycle=cycle, limit=100)
+    when = await signed_off_at(api, session, cycle)
     return render(
         request,
         "directory/list.html",
         title="Your services",
         page=page,
         cycle=cycle,
-        can_add=not await signed_off(api, session, cycle),
+        can_add=when is None,
+        settled=(
+            settled(cycle, when, "no services can be added, changed or withdrawn")
+            if cycle and when
+            else None
+        ),
         done=done,
         width="full",
     )

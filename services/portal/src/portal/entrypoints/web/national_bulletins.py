@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 
 from ...application.dates import When, gov_datetime, read_when
 from ...application.errors import ApiError
+from ...application.history import actor_name
 from ...application.models import Bulletin, JsonObject
 from ...application.notices import audience, audience_words
 from ...application.ports import RegistrationApi
@@ -21,8 +22,9 @@ from ...application.returns import current_cycle
 from .deps import Notifications, Questionnaires, Registration
 from .forms import form_of, text, texts, values
 from .national import KINDS, REGIONS
+from .people import names_of
 from .rendering import FormErrors, render
-from .session import National, NationalReader
+from .session import National, NationalReader, Session
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -57,17 +59,17 @@ def _errors(exc: ApiError) -> FormErrors:
     return errors
 
 
-async def _names(registration: RegistrationApi, token: str) -> dict[str, str]:
-    """Who wrote, sent or cancelled bulletins, by the actor the service records
-    ("user:<account id>"): the national accounts' names. Those who may not list the accounts
-    (an auditor) see the recorded actor."""
-    try:
-        accounts = await registration.national_accounts(token)
-    except ApiError as exc:
-        if exc.status not in (403, 404):
-            raise
-        return {}
-    return {f"user:{a.account_id}": a.name for a in accounts}
+async def _names(
+    registration: RegistrationApi, session: Session, bulletins: list[Bulletin]
+) -> dict[str, str]:
+    """Who wrote, sent or cancelled `bulletins`, as far as the reader may know them."""
+    entries = [
+        {"actor": who}
+        for b in bulletins
+        for who in (b.created_by, b.sent_by, b.cancelled_by)
+        if who
+    ]
+    return await names_of(registration, session, entries)
 
 
 @router.get("/national/bulletins")
@@ -88,7 +90,7 @@ async def bulletins(
         bulletins=listed,
         who={b.id: audience_words(b.filter) for b in listed},
         any_scheduled=any(b.scheduled for b in listed),
-        names=await _names(registration, session.token),
+        names=await _names(registration, session, listed),
         done=done,
         recipients=recipients,
         at=at,
@@ -193,12 +195,13 @@ async def _change_page(
     request: Request,
     api: Notifications,
     registration: RegistrationApi,
-    token: str,
+    session: Session,
     bulletin: Bulletin,
     action: str,
     status: int = 200,
     errors: FormErrors | None = None,
 ) -> Response:
+    token = session.token
     now_count: int | None = None
     if action == "send" and bulletin.scheduled and not errors:
         # How many it would reach if sent now (they are worked out at sending).
@@ -229,7 +232,7 @@ async def _change_page(
         who=audience_words(bulletin.filter),
         action=action,
         now_count=now_count,
-        by=(await _names(registration, token)).get(bulletin.created_by or "", bulletin.created_by),
+        by=actor_name(bulletin.created_by, await _names(registration, session, [bulletin])),
         errors=errors or FormErrors(),
         values={},
     )
@@ -247,7 +250,7 @@ async def change_page(
     if action not in _ACTIONS:
         return render(request, "errors/not_found.html", 404, title="Page not found")
     bulletin = await api.bulletin(session.token, bulletin_id)
-    return await _change_page(request, api, registration, session.token, bulletin, action)
+    return await _change_page(request, api, registration, session, bulletin, action)
 
 
 @router.post("/national/bulletins/{bulletin_id}/{action}")
@@ -276,7 +279,7 @@ async def change(
         if exc.status == 409:
             errors.add(None, _gone(bulletin))
         return await _change_page(
-            request, api, registration, session.token, bulletin, action, exc.status, errors
+            request, api, registration, session, bulletin, action, exc.status, errors
         )
     if action == "send":
         return RedirectResponse(

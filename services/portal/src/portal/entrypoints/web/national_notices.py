@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ...application.errors import ApiError
 from ...application.models import Reminders
 from ...application.notices import days_before, days_problem
-from ...application.ports import NotificationApi
-from .deps import Notifications
+from ...application.ports import NotificationApi, RegistrationApi
+from .deps import Notifications, Registration
 from .forms import form_of, text, values
+from .people import names_of
 from .rendering import FormErrors, render
 from .session import National, NationalReader, Session
 
@@ -35,12 +36,14 @@ async def _reminders(api: NotificationApi, session: Session, cycle: str) -> Remi
 async def _reminders_page(
     request: Request,
     api: NotificationApi,
+    registration: RegistrationApi,
     session: Session,
     cycle: str,
     status: int = 200,
     **ctx: object,
 ) -> Response:
     found = await _reminders(api, session, cycle)
+    set_by = [{"actor": found.schedule_set_by}] if found and found.schedule_set_by else []
     shown = ctx.pop("values", None)
     if shown is None:
         days = found.days_before if found is not None else []
@@ -52,6 +55,7 @@ async def _reminders_page(
         title=f"{cycle} reminders",
         cycle=cycle,
         r=found,
+        names=await names_of(registration, session, set_by),
         values=shown,
         **ctx,
     )
@@ -63,14 +67,19 @@ async def reminders(
     cycle: str,
     session: NationalReader,
     api: Notifications,
+    registration: Registration,
     done: str | None = None,
 ) -> Response:
-    return await _reminders_page(request, api, session, cycle, done=done)
+    return await _reminders_page(request, api, registration, session, cycle, done=done)
 
 
 @router.post("/national/cycles/{cycle}/reminders")
 async def set_schedule(
-    request: Request, cycle: str, session: National, api: Notifications
+    request: Request,
+    cycle: str,
+    session: National,
+    api: Notifications,
+    registration: Registration,
 ) -> Response:
     form = await form_of(request)
     errors = FormErrors()
@@ -92,5 +101,5 @@ async def set_schedule(
         else:
             return RedirectResponse(f"/national/cycles/{cycle}/reminders?done=saved", 303)
     return await _reminders_page(
-        request, api, session, cycle, 422, errors=errors, values=values(form)
+        request, api, registration, session, cycle, 422, errors=errors, values=values(form)
     )

@@ -78,6 +78,20 @@ def navigation(session: Session | None, path: str, mailbox: bool) -> list[NavIte
     return items
 
 
+#: Pages that are a way in themselves (or a delegate's link, which is all a delegate sees):
+#: the "Sign in" link is not offered on them.
+_NO_SIGN_IN_LINK = ("/sign-in", "/forgotten-password", "/set-up-link")
+_NO_SIGN_IN_PREFIXES = ("/account/", "/delegate/")
+
+
+def offers_sign_in(path: str) -> bool:
+    """Does the "signed in as" bar offer "Sign in" to someone signed out on `path`? Not on the
+    sign-in page itself, nor on the pages that lead back to it (forgotten password, a lost
+    set-up link, setting a password), nor to a delegate."""
+    path = path.rstrip("/") or "/"
+    return path not in _NO_SIGN_IN_LINK and not path.startswith(_NO_SIGN_IN_PREFIXES)
+
+
 def _is_page(request: Request, path: str) -> bool:
     """Does a GET of `path` reach a page? (Every route is asked, included routers too; the
     static mounts are not pages.)"""

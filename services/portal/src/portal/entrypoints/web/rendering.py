@@ -13,15 +13,24 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    PackageLoader,
+    PrefixLoader,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from ...application.errors import ApiError
+from ...application.history import actor_name
 from ...application.messages import field_message
 from ...application.models import QuestionnaireView
 from . import csrf, filters
 from .deps import portal_of
-from .navigation import back_link, navigation
+from .navigation import back_link, navigation, offers_sign_in
 
 
 def controlling(view: QuestionnaireView) -> set[str]:
@@ -63,7 +72,20 @@ def _environment() -> Environment:
     env.globals["pick"] = pick
     env.globals["picks"] = picks
     env.globals["controlling"] = controlling
+    env.globals["actor_name"] = actor_name
+    env.filters["organisation"] = organisation_name
     return env
+
+
+@pass_context
+def organisation_name(context: Context, code: object) -> str:
+    """An organisation by its name where the page knows it (the signed-in person's own, or a
+    page's `organisation_names`), else by its code."""
+    session = context.get("session")
+    if session is not None and session.organisation_id == code and session.organisation_name:
+        return str(session.organisation_name)
+    known = context.get("organisation_names") or {}
+    return str(known.get(code) or code or "")
 
 
 def pick(values: Mapping[str, object], name: str) -> str:
@@ -173,6 +195,7 @@ def render(
         "service_name": SERVICE_NAME,
         "mailbox_enabled": mailbox,
         "navigation": navigation(session, request.url.path, mailbox),
+        "offer_sign_in": offers_sign_in(request.url.path),
         # An error page says where to go in its own words; other pages below the top get a
         # back link unless they name their own.
         "back_href": back_link(request) if status_code < 400 else None,

@@ -15,10 +15,10 @@ from ...application.directory import ShownChange, labelled
 from ...application.errors import ApiError
 from ...application.models import JsonObject, ServiceRecord
 from ...application.numbers import whole_number
-from ...application.ports import RegistrationApi
+from ...application.ports import QuestionnaireApi, RegistrationApi
 from .dashboard import groups_of
 from .deps import Questionnaires, Registration
-from .directory import cycle_of
+from .directory import cycle_of, refuse_when_signed_off, settled, signed_off_at
 from .forms import form_of, text, values
 from .rendering import FormErrors, render
 from .service_form import FIELDS, LABELS, SERVICE_TYPES, check, form_of_record, revision
@@ -74,9 +74,11 @@ async def service(
     service_id: str,
     session: Lead,
     registration: Registration,
+    api: Questionnaires,
     done: str | None = None,
 ) -> Response:
     record = await _record(registration, session, service_id)
+    when = await signed_off_at(api, session, record.cycle)
     return render(
         request,
         "directory/service.html",
@@ -85,7 +87,20 @@ async def service(
         changes=await _changes(registration, session, service_id),
         groups=await groups_of(registration, session),
         done=done,
+        settled=settled(record.cycle, when, "its services cannot be changed") if when else None,
     )
+
+
+async def _unsettled(
+    api: QuestionnaireApi, registration: RegistrationApi, session: Session, service_id: str
+) -> ServiceRecord:
+    """The service, unless its cycle's return is signed off (409 saying why and who can
+    reopen it): a revision, withdrawal or confirmation would change what was signed off."""
+    record = await _record(registration, session, service_id)
+    await refuse_when_signed_off(
+        api, session, record.cycle, "its services cannot be confirmed, revised or withdrawn"
+    )
+    return record
 
 
 async def _act(
@@ -96,9 +111,14 @@ async def _act(
 
 @router.post("/services/{service_id}/confirm")
 async def confirm(
-    request: Request, service_id: str, session: Lead, registration: Registration
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    api: Questionnaires,
 ) -> Response:
     form = await form_of(request)
+    await _unsettled(api, registration, session, service_id)
     try:
         await _act(
             registration,
@@ -152,19 +172,27 @@ async def _revise_form(
 
 @router.get("/services/{service_id}/revise")
 async def revise_page(
-    request: Request, service_id: str, session: Lead, registration: Registration
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    api: Questionnaires,
 ) -> Response:
-    record = await _record(registration, session, service_id)
+    record = await _unsettled(api, registration, session, service_id)
     shown = {**form_of_record(record), "version": str(record.version)}
     return await _revise_form(request, session, registration, record, values=shown)
 
 
 @router.post("/services/{service_id}/revise")
 async def revise(
-    request: Request, service_id: str, session: Lead, registration: Registration
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    api: Questionnaires,
 ) -> Response:
     form = await form_of(request)
-    record = await _record(registration, session, service_id)
+    record = await _unsettled(api, registration, session, service_id)
     errors = check(form)
     changes = revision(record, form) if not errors else {}
     if not errors and not changes:
@@ -198,9 +226,13 @@ async def revise(
 
 @router.get("/services/{service_id}/withdraw")
 async def withdraw_page(
-    request: Request, service_id: str, session: Lead, registration: Registration
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    api: Questionnaires,
 ) -> Response:
-    record = await _record(registration, session, service_id)
+    record = await _unsettled(api, registration, session, service_id)
     return render(
         request,
         "directory/withdraw.html",
@@ -212,9 +244,14 @@ async def withdraw_page(
 
 @router.post("/services/{service_id}/withdraw")
 async def withdraw(
-    request: Request, service_id: str, session: Lead, registration: Registration
+    request: Request,
+    service_id: str,
+    session: Lead,
+    registration: Registration,
+    api: Questionnaires,
 ) -> Response:
     form = await form_of(request)
+    await _unsettled(api, registration, session, service_id)
     errors = FormErrors()
     reason = text(form, "reason")
     if not reason:

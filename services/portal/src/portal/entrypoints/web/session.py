@@ -18,7 +18,7 @@ from csm_contracts.auth import Role
 from csm_kernel.auth import Principal, TokenVerifier
 from csm_kernel.errors import Unauthorised
 
-from ...application.errors import ApiError
+from ...application.errors import ApiError, ServiceUnavailable
 from ...application.models import Tokens
 from ...application.permissions import answers_questionnaires, reads_nationally
 from .deps import portal_of
@@ -41,6 +41,10 @@ class Session:
     token: str
     principal: Principal
     email: str | None = None
+    #: The person's name and their organisation's, as registration knows them (None until
+    #: `named`, or when registration could not say).
+    name: str | None = None
+    organisation_name: str | None = None
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -99,8 +103,31 @@ async def load_session(request: Request) -> Session | None:
             session = Session(token, await _principal(request, token), email)
         except Unauthorised:
             session = await _refreshed(request, email)
+    if session is not None:
+        await _named(request, session)
     request.state.session = session
     return session
+
+
+async def _named(request: Request, session: Session) -> None:
+    """Put the person's name and organisation's name on the session (for the "signed in as"
+    bar); a page is still shown, with the email and code, if registration cannot say."""
+    portal = portal_of(request)
+    person = portal.people.get(session.principal.user_id)
+    if person is None:
+        try:
+            found = await portal.apis.registration.people(
+                session.token, [session.principal.user_id]
+            )
+        except (ApiError, ServiceUnavailable):
+            return
+        if not found:
+            return
+        person = found[0]
+        portal.people.put(person)
+    session.name = person.name
+    session.email = session.email or person.email
+    session.organisation_name = person.organisation_name
 
 
 async def _refreshed(request: Request, email: str | None) -> Session | None:

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from . import accounts, directory, national_accounts, organisations, way_back_in
+from . import accounts, directory, national_accounts, organisations, people, way_back_in
 
 ROUTERS: list[APIRouter] = [
     organisations.router,
@@ -10,4 +10,5 @@ ROUTERS: list[APIRouter] = [
     accounts.router,
     way_back_in.router,
     national_accounts.router,
+    people.router,
 ]

@@ -11,6 +11,7 @@ from csm_kernel.errors import Unauthorised
 
 from ...application.accounts import Accounts
 from ...application.national_accounts import NationalAccounts
+from ...application.people import People
 from ...application.ports import Directory, OrganisationRepository
 from ...application.services import Registration
 from ...application.sign_in import SignIn
@@ -38,6 +39,10 @@ async def national_accounts_of(request: Request) -> NationalAccounts:
     return (await registration_of(request)).national_accounts
 
 
+async def people_of(request: Request) -> People:
+    return (await registration_of(request)).people
+
+
 async def sign_in_of(request: Request) -> SignIn:
     # `app.state.sign_in` is the one `bootstrap` built (tests may swap it for another policy).
     sign_in: SignIn | None = getattr(request.app.state, "sign_in", None)
@@ -56,5 +61,6 @@ OrganisationsDep = Annotated[OrganisationRepository, Depends(organisations_of)]
 DirectoryDep = Annotated[Directory, Depends(directory_of)]
 AccountsDep = Annotated[Accounts, Depends(accounts_of)]
 NationalAccountsDep = Annotated[NationalAccounts, Depends(national_accounts_of)]
+PeopleDep = Annotated[People, Depends(people_of)]
 SignInDep = Annotated[SignIn, Depends(sign_in_of)]
 WayBackInDep = Annotated[WayBackIn, Depends(way_back_in_of)]
