@@ -14,7 +14,7 @@ PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml contracts/pyprojec
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: install run test lint typecheck pytest bench rehearsal infra-up infra-down infra-status mail admin schemas asyncapi clean
+.PHONY: install run test lint typecheck pytest bench rehearsal rehearsal-upgrade infra-up infra-down infra-status mail admin schemas asyncapi clean
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -55,6 +55,11 @@ pytest: install
 SCALE ?= small
 rehearsal: install
 	PYTHONPATH=tests/rehearsal:services/reporting/tests $(BIN)/python tests/rehearsal/rehearsal.py --scale $(SCALE)
+
+# A rolling upgrade: AnswersSaved v2 deployed one replica at a time beside the release before
+# it (run from git history, so a full clone is needed); also in `make test`.
+rehearsal-upgrade: install
+	PYTHONPATH=tests/rehearsal:services/reporting/tests $(BIN)/python tests/rehearsal/rehearsal_upgrade.py
 
 bench: install
 	$(BIN)/python bench/event_store.py

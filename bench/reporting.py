@@ -91,7 +91,7 @@ from csm_contracts.auth import Role
 from csm_contracts.cloudevents import encode
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.questionnaire import ResponseSubmitted
-from csm_contracts.events.responses import AnswerChange, AnswersSaved, SubmissionWithdrawn
+from csm_contracts.events.responses import AnswerChange, AnswersSavedV2, SubmissionWithdrawn
 from csm_contracts.registry import EventPayload
 from csm_infra.settings import InfraSettings
 from csm_kernel.database import Connection, migrate
@@ -486,14 +486,18 @@ class Edits:
             yield q, SubmissionWithdrawn(**base, reason="A figure needs correcting")
             yield (
                 q,
-                AnswersSaved(
-                    **base, changes=[AnswerChange(question=question, old=value, new=draft)]
+                AnswersSavedV2(
+                    **base,
+                    changes=[AnswerChange(question=question, old=value, new=draft)],
+                    answered=None,
                 ),
             )
             yield (
                 q,
-                AnswersSaved(
-                    **base, changes=[AnswerChange(question=question, old=draft, new=value)]
+                AnswersSavedV2(
+                    **base,
+                    changes=[AnswerChange(question=question, old=draft, new=value)],
+                    answered=None,
                 ),
             )
             yield (

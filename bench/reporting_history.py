@@ -93,7 +93,7 @@ from csm_contracts.events.registration import (
 from csm_contracts.events.responses import (
     AnswerChange,
     AnsweredVia,
-    AnswersSaved,
+    AnswersSavedV2,
     DelegationAccepted,
     QuestionnaireCancelled,
     QuestionnaireIssued,
@@ -864,7 +864,9 @@ class Builder:
             via = AnsweredVia.DELEGATE if delegated else AnsweredVia.ACCOUNT
             self.answers_saved += len(changes)
             self.emit(
-                AnswersSaved(**base, changes=changes, via=via, delegation_id=delegation),
+                AnswersSavedV2(
+                    **base, changes=changes, via=via, delegation_id=delegation, answered=None
+                ),
                 times[k + 1],
                 stream,
                 f"delegate:{delegation}" if delegated else lead,
@@ -958,7 +960,11 @@ class Builder:
         for minutes, old, new in ((2, value, _draft(value)), (4, _draft(value), value)):
             self.answers_saved += 1
             self.emit(
-                AnswersSaved(**base, changes=[AnswerChange(question=question, old=old, new=new)]),
+                AnswersSavedV2(
+                    **base,
+                    changes=[AnswerChange(question=question, old=old, new=new)],
+                    answered=None,
+                ),
                 at + timedelta(minutes=minutes),
                 stream,
                 by,

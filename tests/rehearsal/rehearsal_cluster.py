@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,8 +152,13 @@ class Cluster:
     @classmethod
     @contextlib.contextmanager
     def started(
-        cls, directory: Path, replicas: int = 3, extra_env: dict[str, str] | None = None
+        cls,
+        directory: Path,
+        replicas: int | Mapping[str, int] = 3,
+        extra_env: dict[str, str] | None = None,
     ) -> Iterator[Cluster]:
+        """The stack and `replicas` of every service (a number per service, or one for all),
+        each started with `extra_env` over the service's usual settings."""
         settings = InfraSettings.on_free_ports(directory)
         stack = EmbeddedStack(settings)
         stack.up()
@@ -181,9 +186,10 @@ class Cluster:
     def all_replicas(self) -> list[Replica]:
         return [r for group in self.replicas.values() for r in group]
 
-    def _start_balancers(self, count: int) -> None:
+    def _start_balancers(self, replicas: int | Mapping[str, int]) -> None:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
+            count = replicas if isinstance(replicas, int) else replicas[service]
             env = {
                 **os.environ,
                 **self.settings.service_env(service),

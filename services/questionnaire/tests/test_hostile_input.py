@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from csm_contracts.events.responses import AnswerChange, AnswersSaved
+from csm_contracts.events.responses import AnswerChange, AnswersSavedV2
 from csm_kernel.store import AppendContext, NewEvent
 from questionnaire.adapters.snapshots_pg import Snapshots
 
@@ -77,11 +77,12 @@ async def _store_answers(q: Any, sq: dict[str, Any], answers: dict[str, Any]) ->
     repo = q.services.questionnaire_repo
     loaded = await repo.load(sq["id"])
     before = loaded.questionnaire
-    event = AnswersSaved(
+    event = AnswersSavedV2(
         organisation_id=before.organisation_id,
         cycle=before.cycle,
         questionnaire_id=before.id,
         changes=[AnswerChange(question=k, new=v) for k, v in answers.items()],
+        answered=None,
     )
     await repo.store.append(
         before.stream_id, before.version, [NewEvent.from_payload(event)], AppendContext(actor="t")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from csm_contracts.events.responses import AnswersSaved, QuestionnaireIssued, SubjectKind
+from csm_contracts.events.responses import AnswersSavedV2, QuestionnaireIssued, SubjectKind
 from questionnaire.application.catalogue import shipped_catalogue
 from questionnaire.domain.definition import Definition, Option
 from questionnaire.domain.errors import WrongState
@@ -79,7 +79,7 @@ def test_last_years_answers_fill_the_unanswered_questions_and_the_event_says_whe
     q = this_year({"provider_sector": "third_sector"})
     events, found = bring_in(q, SERVICE, last_year(LAST_ANSWERS), replace_answered=False)
     [event] = events
-    assert isinstance(event, AnswersSaved)
+    assert isinstance(event, AnswersSavedV2)
     assert event.brought_in_from is not None
     assert (event.brought_in_from.cycle, event.brought_in_from.questionnaire_id) == (
         "2009-10",

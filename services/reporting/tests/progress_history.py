@@ -33,7 +33,7 @@ from csm_contracts.events.questionnaire import (
 )
 from csm_contracts.events.responses import (
     AnswerChange,
-    AnswersSaved,
+    AnswersSavedV2,
     DelegationAccepted,
     DelegationRevoked,
     QuestionnaireCancelled,
@@ -161,11 +161,12 @@ def save(
     """Save `n` answer changes."""
     changes = [AnswerChange(question=f"q{i}", old=None, new=i) for i in range(n)]
     return h.add(
-        AnswersSaved(
+        AnswersSavedV2(
             **_base(org, qid),
             changes=changes,
             via="delegate" if delegation else "account",
             delegation_id=delegation,
+            answered=n,
         ),
         at=when,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,11 +82,43 @@ class AnswersSaved(_InstanceEvent):
     choice, from an earlier cycle's questionnaire (a starting point to check), rather than
     typed: the history says so."""
 
+    # Version 1, kept as published (its docstring is its schema's description): read as
+    # `AnswersSavedV2` through the upcaster in `csm_kernel.upcasting`, and still written while
+    # `CSM_EVENT_WRITE_VERSIONS` pins it (docs/contracts.md, "Versioning an event").
+
     changes: list[AnswerChange] = Field(min_length=1)
     via: AnsweredVia = AnsweredVia.ACCOUNT
     delegation_id: str | None = Field(default=None, description="set when a delegate saved")
     brought_in_from: BroughtIn | None = Field(
         default=None, description="set when the answers were brought in from an earlier cycle"
+    )
+
+
+@REGISTRY.register
+class AnswersSavedV2(_InstanceEvent):
+    """Answers were saved (as a draft): every change with its old and new value, and how many
+    of the questionnaire's questions held an answer after the save.
+
+    Version 2 of `questionnaire.AnswersSaved`: version 1 (with `brought_in_from`, set when
+    every answer was brought in from an earlier cycle's questionnaire) plus `answered`, which
+    every producer must give. A version 1 event is read as version 2 with `answered` null (not recorded then).
+    """
+
+    EVENT_TYPE: ClassVar[str] = "questionnaire.AnswersSaved"
+    VERSION: ClassVar[int] = 2
+
+    changes: list[AnswerChange] = Field(min_length=1)
+    via: AnsweredVia = AnsweredVia.ACCOUNT
+    delegation_id: str | None = Field(default=None, description="set when a delegate saved")
+    brought_in_from: BroughtIn | None = Field(
+        default=None, description="set when the answers were brought in from an earlier cycle"
+    )
+    answered: int | None = Field(
+        ge=0,
+        description=(
+            "questions holding an answer after this save (a hidden follow-up's kept answer"
+            " included); null for a version 1 event"
+        ),
     )
 
 

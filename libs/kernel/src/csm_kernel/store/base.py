@@ -20,6 +20,7 @@ from csm_contracts.registry import EventPayload
 
 from ..database import Connection
 from ..hashing import canonical_json
+from ..upcasting import WRITE_VERSIONS, WriteVersions
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,13 @@ class NewEvent:
     key: str
 
     @classmethod
-    def from_payload(cls, payload: EventPayload) -> NewEvent:
-        """A new event from a contract payload model."""
-        return cls(
-            type=payload.EVENT_TYPE,
-            version=payload.VERSION,
-            data=payload.model_dump(mode="json"),
-            key=payload.partition_key,
-        )
+    def from_payload(
+        cls, payload: EventPayload, write_versions: WriteVersions | None = None
+    ) -> NewEvent:
+        """A new event from a contract payload model, at the version the process writes it
+        as (`csm_kernel.upcasting.WRITE_VERSIONS` unless given)."""
+        version, data = (write_versions or WRITE_VERSIONS).written(payload)
+        return cls(type=payload.EVENT_TYPE, version=version, data=data, key=payload.partition_key)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import orjson
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.questionnaire import QuestionnaireDelegated
 from csm_contracts.events.responses import (
-    AnswersSaved,
+    AnswersSavedV2,
     QuestionnaireIssued,
     QuestionnaireUnlocked,
     SubjectKind,
@@ -210,7 +210,7 @@ class PostgresQuestionnaires:
             if conn is not None:
                 async with conn.transaction():
                     stored = await self._save_with_row(conn, before, after, events, context, at)
-            elif all(isinstance(e, AnswersSaved) for e in events):
+            elif all(isinstance(e, AnswersSavedV2) for e in events):
                 stored = await self.streams.save(before, events, context)
                 self.snapshots.remember(after)
             else:
@@ -322,7 +322,7 @@ class PostgresQuestionnaires:
                     at,
                 )
             elif (delegation_id := getattr(event, "delegation_id", None)) and not isinstance(
-                event, AnswersSaved
+                event, AnswersSavedV2
             ):
                 status = _DELEGATION_STATUS.get(event.EVENT_TYPE)
                 if status is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from csm_contracts.auth import Role
-from csm_contracts.events.responses import AnswersSaved
+from csm_contracts.events.responses import AnswersSavedV2
 from csm_contracts.registry import EventPayload
 from csm_kernel.auth import Principal
 from csm_kernel.clock import Clock
@@ -272,7 +272,7 @@ class Questionnaires:
         for e in await self.repo.events(questionnaire_id, since):
             event = e.type.split(".", 1)[1]
             payload = decode_event(e).payload  # through the contract's upcasters
-            if isinstance(payload, AnswersSaved):
+            if isinstance(payload, AnswersSavedV2):
                 details.extend(
                     {
                         "field": c.question,

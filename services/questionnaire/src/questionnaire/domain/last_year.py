@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from csm_contracts.events.responses import AnswerChange, AnsweredVia, AnswersSaved, BroughtIn
+from csm_contracts.events.responses import AnswerChange, AnsweredVia, AnswersSavedV2, BroughtIn
 from csm_contracts.registry import EventPayload
 
 from . import answers as rules
@@ -167,11 +167,12 @@ def bring_in(
             )
         raise NothingToBringIn(f"there is nothing in {last.cycle}'s answers to bring in")
     # The same check as any save (it cannot fail for an offer; it is the one rule of record).
-    _, changed = rules.apply(definition, q.answers, chosen)
-    event = AnswersSaved(
+    new_answers, changed = rules.apply(definition, q.answers, chosen)
+    event = AnswersSavedV2(
         **q._base(),
         changes=[AnswerChange(question=k, old=old, new=new) for k, (old, new) in changed.items()],
         via=AnsweredVia.ACCOUNT,
         brought_in_from=BroughtIn(cycle=last.cycle, questionnaire_id=last.questionnaire_id),
+        answered=len(new_answers),
     )
     return [event], found

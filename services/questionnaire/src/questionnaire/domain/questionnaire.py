@@ -20,7 +20,7 @@ from csm_contracts.events.questionnaire import QuestionnaireDelegated, ResponseS
 from csm_contracts.events.responses import (
     AnswerChange,
     AnsweredVia,
-    AnswersSaved,
+    AnswersSavedV2,
     DelegationAccepted,
     DelegationRevoked,
     QuestionnaireCancelled,
@@ -145,7 +145,7 @@ def evolve(q: Questionnaire, event: EventPayload, at: datetime) -> Questionnaire
     """The state after one more event (the version moves by one)."""
     v = q.version + 1
     d = q.delegation
-    if isinstance(event, AnswersSaved):
+    if isinstance(event, AnswersSavedV2):
         answers = dict(q.answers)
         for change in event.changes:
             if change.new is None:
@@ -247,11 +247,12 @@ def save_answers(
     new_answers, changed = rules.apply(definition, q.answers, changes)
     if not changed:
         return [], new_answers
-    event = AnswersSaved(
+    event = AnswersSavedV2(
         **q._base(),
         changes=[AnswerChange(question=k, old=old, new=new) for k, (old, new) in changed.items()],
         via=AnsweredVia.DELEGATE if delegation_id else AnsweredVia.ACCOUNT,
         delegation_id=delegation_id,
+        answered=len(new_answers),
     )
     return [event], new_answers
 
