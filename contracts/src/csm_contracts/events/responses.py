@@ -101,7 +101,8 @@ class AnswersSavedV2(_InstanceEvent):
 
     Version 2 of `questionnaire.AnswersSaved`: version 1 (with `brought_in_from`, set when
     every answer was brought in from an earlier cycle's questionnaire) plus `answered`, which
-    every producer must give. A version 1 event is read as version 2 with `answered` null (not recorded then).
+    every producer must give. A version 1 event is read as version 2 with `answered` null (not
+    recorded then).
     """
 
     EVENT_TYPE: ClassVar[str] = "questionnaire.AnswersSaved"
