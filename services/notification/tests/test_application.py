@@ -347,9 +347,16 @@ class FakeDeliveryLog:
         self.rows = {r.id: r for r in rows}
 
     async def page(
-        self, where: DeliveryFilter, before: tuple[datetime, str] | None, limit: int
+        self,
+        where: DeliveryFilter,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
         rows = sorted(self.rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        if after is not None:
+            return [r for r in rows if (r.created_at, r.id) > after][-limit:]
         if before is not None:
             rows = [r for r in rows if (r.created_at, r.id) < before]
         return rows[:limit]
@@ -390,6 +397,12 @@ async def test_the_log_pages_by_cursor_and_shows_a_wait_only_while_pending() -> 
     assert first["items"][0]["next_attempt_at"] is None
     second = await deliveries.page(DeliveryFilter(), first["next"], 2)
     assert [i["id"] for i in second["items"]] == ["n2"] and second["next"] is None
+    assert first["previous"] is None and second["previous"] is not None
+    back = await deliveries.page(DeliveryFilter(), None, 2, after=second["previous"])
+    assert [i["id"] for i in back["items"]] == ["n0", "n1"]
+    assert back["previous"] is None and back["next"] == first["next"]
+    with pytest.raises(InvalidInput):
+        await deliveries.page(DeliveryFilter(), first["next"], 2, after=first["next"])
     with pytest.raises(InvalidInput):
         await deliveries.page(DeliveryFilter(), "not-a-cursor", 2)
     summary = await deliveries.summary(None, None, 10)

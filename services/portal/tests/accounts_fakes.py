@@ -74,7 +74,8 @@ def add_to(app: FastAPI) -> None:
 
 
 def add_register(app: FastAPI) -> None:
-    """`GET /organisations`: 120 organisations by code, `limit` a page after `after`."""
+    """`GET /organisations`: 120 organisations by code, `limit` a page after `after` (or
+    before `before`)."""
     register = [
         {
             "code": f"R{i:03d}",
@@ -94,14 +95,17 @@ def add_register(app: FastAPI) -> None:
             for o in register
             if all(not got.get(k) or o[k] == got.get(k) for k in ("region", "kind"))
         ]
-        if got.get("after"):
-            chosen = [o for o in chosen if o["code"] > got["after"]]
         limit = int(got.get("limit", 100))
-        page = chosen[:limit]
+        if got.get("before"):
+            page = [o for o in chosen if o["code"] < got["before"]][-limit:]
+        else:
+            page = [o for o in chosen if o["code"] > got.get("after", "")][:limit]
+        codes = [o["code"] for o in chosen]
         return {
             "items": page,
             "total": len(chosen),
-            "next_after": page[-1]["code"] if len(chosen) > limit else None,
+            "next_after": page[-1]["code"] if page and page[-1]["code"] < codes[-1] else None,
+            "previous_before": page[0]["code"] if page and page[0]["code"] > codes[0] else None,
         }
 
 

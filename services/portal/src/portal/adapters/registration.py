@@ -111,13 +111,20 @@ class HttpRegistration:
         region: str | None,
         limit: int,
         kind: str | None = None,
+        before: str | None = None,
     ) -> OrganisationsPage:
         return await self.api.fetch(
             _ORGANISATIONS,
             "GET",
             "/organisations",
             token=token,
-            params={"after": after, "region": region, "kind": kind, "limit": limit},
+            params={
+                "after": after,
+                "before": before,
+                "region": region,
+                "kind": kind,
+                "limit": limit,
+            },
         )
 
     async def organisation(self, token: str, code: str) -> Organisation:

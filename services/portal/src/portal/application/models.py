@@ -69,6 +69,7 @@ class OrganisationsPage(ReadModel):
     items: list[OrganisationSummary]
     total: int
     next_after: str | None = None
+    previous_before: str | None = None
 
 
 class Organisation(ReadModel):
@@ -449,3 +450,4 @@ class Notification(ReadModel):
 class NotificationsPage(ReadModel):
     items: list[Notification] = Field(default_factory=list)
     next: str | None = None
+    previous: str | None = None

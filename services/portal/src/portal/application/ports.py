@@ -93,6 +93,7 @@ class RegistrationApi(Protocol):
         region: str | None,
         limit: int,
         kind: str | None = None,
+        before: str | None = None,
     ) -> OrganisationsPage: ...
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
@@ -252,6 +253,7 @@ class NotificationApi(Protocol):
         limit: int,
         recipient: str | None = None,
         kind: str | None = None,
+        after: str | None = None,
     ) -> NotificationsPage: ...
 
 

@@ -42,6 +42,8 @@ class OrganisationFilter:
     area: str | None = None
     #: Codes after this one (the previous page's last code).
     after: str | None = None
+    #: The page of codes just before this one (the next page's first code): going back.
+    before: str | None = None
     limit: int = 100
 
 
@@ -52,6 +54,8 @@ class OrganisationPage:
     total: int
     #: Pass as `after` for the next page; None on the last page.
     next_after: str | None
+    #: Pass as `before` for the previous page; None on the first page.
+    previous_before: str | None = None
 
 
 class OrganisationRepository(Protocol):
