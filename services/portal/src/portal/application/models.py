@@ -345,6 +345,8 @@ class ReportListing(ReadModel):
     #: Area and organisation reports: "any" subject may be picked, or only the person's
     #: "own" organisation; None for national reports.
     subject: str | None = None
+    #: Companion reports (names); the description names them by title, in quotes.
+    see_also: list[str] = Field(default_factory=list)
 
 
 class SubjectChoice(ReadModel):
