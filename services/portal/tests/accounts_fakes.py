@@ -141,6 +141,19 @@ def add_import(app: FastAPI) -> None:
             "dry_run": dry_run,
         }
 
+    @app.post("/organisations/leads")
+    async def leads(request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("POST", "/organisations/leads", body))
+        outcomes = [
+            {"code": w["code"], "status": 422, "reason": "not an address we send to"}
+            if w["email"].endswith("@refused.example")
+            else {"code": w["code"], "account_id": "x"}
+            for w in body["leads"]
+        ]
+        refused = sum(1 for o in outcomes if "status" in o)
+        return {"nominated": len(outcomes) - refused, "refused": refused, "outcomes": outcomes}
+
     @app.put("/organisations/{code}/lead")
     async def lead(code: str, request: Request) -> Any:
         body = await request.json()

@@ -486,9 +486,12 @@ async def test_registering_organisations_from_a_file() -> None:
     assert "Northby, Council" in preview.text and nothing_yet == []
     assert fakes["registration"].state.imported == ["9A1", "9A2"]
     assert "1 mapping lead emailed a set-up link" in done.text
-    assert "9A2</a>: refused" in done.text  # the lead the service refused is listed
-    sent = [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
-    assert [c[2]["email"] for c in sent] == ["ann@pct.example", "bob@refused.example"]
+    # The lead the service refused is listed, with its reason.
+    assert "9A2</a>: not an address we send to" in done.text
+    # Every lead in one request, not one request each.
+    [sent] = [c for c in fakes["registration"].state.calls if c[1] == "/organisations/leads"]
+    assert [w["email"] for w in sent[2]["leads"]] == ["ann@pct.example", "bob@refused.example"]
+    assert not [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
 
 
 async def test_a_file_with_problems_lists_every_line_and_saves_nothing() -> None:

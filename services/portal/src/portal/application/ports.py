@@ -7,7 +7,7 @@ raises `application.errors.ServiceUnavailable` when the service cannot answer an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,6 +84,13 @@ class RegistrationApi(Protocol):
     async def register_organisation(self, token: str, body: JsonObject) -> None: ...
 
     async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None: ...
+
+    async def nominate_leads(
+        self, token: str, leads: Sequence[tuple[str, str, str]]
+    ) -> list[str | None]:
+        """Many leads ((code, email, name), at most 1,000) in one request: for each, in order,
+        None when nominated or the reason it was refused."""
+        ...
 
     async def organisations(
         self,

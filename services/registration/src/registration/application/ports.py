@@ -319,6 +319,11 @@ class AccountEvents(Protocol):
         """A connection in a transaction: every method given it joins that transaction."""
         ...
 
+    def savepoint(self, conn: Connection) -> AbstractAsyncContextManager[None]:
+        """A savepoint in `conn`'s transaction: what is done inside is undone if it raises,
+        and the transaction goes on."""
+        ...
+
     async def append(
         self,
         conn: Connection,
