@@ -351,6 +351,11 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                             path=str(ARTEFACTS / f"chart-{name}-{i + 1}-{width}.png")
                         )
                 page.set_viewport_size({"width": 1280, "height": 900})
+            # The year-on-year table names its groups: National, then each region by name.
+            opens(page, f"{portal}/reports/data-quality?cycle={CYCLE}")
+            groups = page.locator("#table-year_on_year tbody tr td:first-child").all_inner_texts()
+            assert groups[0] == "National" and "North West" in groups, groups
+            shot(page, "data-quality-year-on-year")
             # Without JavaScript the table is all there is, and it is there.
             nojs = watch(browser.new_context(java_script_enabled=False), violations).new_page()
             sign_in(nojs, portal, data["people"]["national-admin"])
