@@ -31,7 +31,7 @@ router = APIRouter(default_response_class=HTMLResponse)
 #: What the page accepts (registration's import takes up to 5 MiB and 20,000 rows).
 MAX_BYTES = 5 * 1024 * 1024
 #: Leads nominated per request (registration takes up to 1,000; each request is one
-#: transaction holding its event store's append lock, so about half a second each).
+#: transaction holding its event store's append lock: about 1 s of CPU for 500).
 LEADS_PER_REQUEST = 500
 
 
