@@ -25,6 +25,10 @@ It starts its own embedded PostgreSQL and broker on free ports in a temporary di
    all of them, and the CPU milliseconds a page cost the portal, the reporting service and
    PostgreSQL (their processes' user+system time over the measured requests, divided by the
    requests). The CSV download of a filtered list is timed the same way.
+3. **The weekly progress report** (`cycle-progress-over-time`, per region week by week,
+   replayed from the journal): `--report-requests` GETs of reporting's
+   `/reports/cycle-progress-over-time?cycle=2009-10` as JSON, after 2 unmeasured, with the
+   CPU milliseconds a request cost reporting and PostgreSQL.
 
 Target (issue #19, 2-core machine): the page answers in under 1 s at p95 over 50 requests.
 """
@@ -42,6 +46,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH] + [str
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -71,6 +76,8 @@ from reporting_history import generate, load
 
 CYCLE = "2009-10"
 PAGE = f"/national/cycles/{CYCLE}/participation"
+#: The weekly progress report (`cycle-progress-over-time`), replayed from the journal.
+WEEKLY = f"/reports/cycle-progress-over-time?cycle={CYCLE}"
 
 #: (name, query string): what the national team asks for most.
 COMBINATIONS = (
@@ -87,11 +94,11 @@ COMBINATIONS = (
 )
 
 
-def _cookie(settings: InfraSettings) -> bytes:
+def _token(settings: InfraSettings) -> str:
     private_file, _ = ensure_keypair(settings.keys_dir)
     signer = TokenSigner(private_file.read_bytes(), ttl_seconds=3600)
     principal = Principal(uuid.uuid4().hex, uuid.uuid4().hex, frozenset({Role.NATIONAL_ADMIN}))
-    return f"cookie: csm_session={signer.issue(principal)[0]}\r\n".encode()
+    return signer.issue(principal)[0]
 
 
 @contextlib.contextmanager
@@ -178,7 +185,9 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
     finally:
         await pool.close()
 
-    cookie = _cookie(settings)
+    token = _token(settings)
+    cookie = f"cookie: csm_session={token}\r\n".encode()
+    bearer = f"authorization: Bearer {token}\r\n".encode()
     with process(settings, "reporting") as reporting, process(settings, "portal") as portal:
         await wait_ready(reporting)
         await wait_ready(portal)
@@ -215,6 +224,30 @@ async def run(args: argparse.Namespace, settings: InfraSettings) -> dict[str, An
                 **{f"cpu_{k}_ms": v for k, v in cpu_ms.items()},
                 "csv_bytes": size,
             }
+            # The weekly progress report, as JSON straight from reporting (the portal's page
+            # over it also asks questionnaire for the cycles, which this bench does not run).
+            weekly = Http("127.0.0.1", reporting.port)
+            try:
+                latencies, cpu_ms, size = await timed(
+                    weekly,
+                    WEEKLY,
+                    bearer,
+                    args.report_requests,
+                    2,
+                    {"reporting": cpus["reporting"]},
+                )
+                _, body = await weekly.request("GET", WEEKLY, bearer)
+                results["weekly_progress_report"] = {
+                    "path": WEEKLY,
+                    "weeks_by_region_rows": len(json.loads(body)["tables"][0]["rows"]),
+                    **latency_figures("report", latencies),
+                    **{f"cpu_{k}_ms": v for k, v in cpu_ms.items()},
+                    "report_bytes": size,
+                    "requests": args.report_requests,
+                }
+                print(f"  weekly: {results['weekly_progress_report']}", file=sys.stderr)
+            finally:
+                await weekly.close()
         finally:
             await http.close()
     results["combinations"] = per
@@ -235,6 +268,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--csv-requests", type=int, default=10)
+    parser.add_argument("--report-requests", type=int, default=50)
     args = parser.parse_args()
     speed = host_speed()
     with private_stack() as settings:

@@ -11,7 +11,13 @@ PCT, each in one or more LA partnership areas. Prints one JSON document of figur
   plan, one transaction of appends and list rows);
 - the same file again (idempotent: nothing to append): rows/s;
 - the file with 10 % of the names changed: rows/s and the events appended;
-- the national listing (`GET /organisations?region=...&limit=100`): p50/p99 latency.
+- the national listing (`GET /organisations?region=...&limit=100`): p50/p99 latency;
+- with `--leads N`: nominating N organisations' mapping leads as bulk registration does, one
+  `PUT /organisations/{code}/lead` each (before) and `POST /organisations/leads` 500 at a time
+  (after), each over its own N organisations (so `--organisations` must be at least 2N): wall
+  seconds, leads/s, and CPU ms per lead of this process (the app and its client) and of
+  PostgreSQL. Over ASGI in-process, so the one-by-one figure leaves out the network and the
+  portal's own cost per request, which only widen the gap.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from questionnaire_answers import _children, _cpu_of, postmaster_pid
 
 from csm_contracts.auth import Role
 from csm_contracts.events import Region
@@ -86,7 +93,51 @@ def organisations_csv(total: int, renamed_every: int | None = None) -> bytes:
     return (HEADER + "\n".join(rows) + "\n").encode()
 
 
-async def run(total: int, dsn: str, bootstrap: str, keys: Path) -> dict[str, Any]:
+def _postgres_cpu(postmaster: int) -> float:
+    return _cpu_of(postmaster) + sum(_cpu_of(p) for p in _children(postmaster))
+
+
+async def nominate_leads(
+    client: httpx.AsyncClient, codes: list[str], postmaster: int
+) -> dict[str, Any]:
+    """Leads for the first half of `codes` one request each, then for the second half in
+    batches of 500: seconds and CPU per lead of each way."""
+    half = len(codes) // 2
+    out: dict[str, Any] = {"leads_each_way": half}
+    ways = (("one_by_one", codes[:half]), ("batched_500", codes[half : 2 * half]))
+    for way, chosen in ways:
+        cpu, pg = time.process_time(), _postgres_cpu(postmaster)
+        start = time.perf_counter()
+        if way == "one_by_one":
+            for code in chosen:
+                r = await client.put(
+                    f"/organisations/{code}/lead",
+                    json={"email": f"lead-{code.lower()}@bench.example", "name": f"Lead {code}"},
+                )
+                assert r.status_code == 201, r.text
+        else:
+            for at in range(0, len(chosen), 500):
+                batch = [
+                    {"code": c, "email": f"lead-{c.lower()}@bench.example", "name": f"Lead {c}"}
+                    for c in chosen[at : at + 500]
+                ]
+                r = await client.post("/organisations/leads", json={"leads": batch})
+                assert r.status_code == 200 and r.json()["refused"] == 0, r.text[:2000]
+        elapsed = time.perf_counter() - start
+        out[f"leads_{way}_seconds"] = round(elapsed, 2)
+        out[f"leads_{way}_per_s"] = round(half / elapsed)
+        out[f"leads_{way}_cpu_app_ms_per_lead"] = round(
+            1000 * (time.process_time() - cpu) / half, 2
+        )
+        out[f"leads_{way}_cpu_postgres_ms_per_lead"] = round(
+            1000 * (_postgres_cpu(postmaster) - pg) / half, 2
+        )
+    return out
+
+
+async def run(
+    total: int, dsn: str, bootstrap: str, keys: Path, leads: int = 0, postmaster: int = 0
+) -> dict[str, Any]:
     private_file, public_file = ensure_keypair(keys)
     token, _ = TokenSigner(private_file.read_bytes(), ttl_seconds=3600).issue(
         Principal(user_id="bench", session_id="bench", roles=frozenset({Role.NATIONAL_ADMIN}))
@@ -142,6 +193,11 @@ async def run(total: int, dsn: str, bootstrap: str, keys: Path) -> dict[str, Any
             latencies.sort()
             results["listing_p50_ms"] = round(statistics.median(latencies), 1)
             results["listing_p99_ms"] = round(latencies[int(len(latencies) * 0.99) - 1], 1)
+            if leads:
+                codes = sorted(line.split(",")[0] for line in data.decode().splitlines()[1:])
+                assert len(codes) >= 2 * leads, "--organisations must be at least 2 x --leads"
+                client.headers["content-type"] = "application/json"
+                results.update(await nominate_leads(client, codes[: 2 * leads], postmaster))
     finally:
         await lifespan.__aexit__(None, None, None)
     conn = await asyncpg.connect(dsn)
@@ -165,6 +221,7 @@ async def create_database(dsn_base: str, name: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--organisations", type=int, default=5000)
+    parser.add_argument("--leads", type=int, default=0, help="leads each way (see above)")
     args = parser.parse_args()
     with private_stack() as settings:
         dsn_base = f"postgresql://postgres@127.0.0.1:{settings.pg_port}/"
@@ -172,7 +229,12 @@ def main() -> None:
         async def go() -> dict[str, Any]:
             dsn = await create_database(dsn_base, "bench_registration")
             return await run(
-                args.organisations, dsn, settings.bootstrap_servers, settings.var_dir / "keys"
+                args.organisations,
+                dsn,
+                settings.bootstrap_servers,
+                settings.var_dir / "keys",
+                args.leads,
+                postmaster_pid(settings),
             )
 
         results = asyncio.run(go())

@@ -2,11 +2,11 @@
 every service as its own process: 60 organisations registered through registration's API and
 issued their questionnaires by a scheduled cycle; the participation page pages, sorts, filters
 (with counts), searches and downloads its filtered list as CSV, with and without JavaScript;
-the accounts page adds an auditor and disables them after a confirmation; organisations and
-services are registered from files (every bad line listed first); the phase form offers only
-phases ahead and confirms; reopening a return confirms and says what happens; a bulletin is
-checked, sent, and another scheduled for tomorrow (a past date refused) and cancelled after a
-confirmation.
+the organisations list goes forward a page and back; the accounts page adds an auditor and
+disables them after a confirmation; organisations and services are registered from files
+(every bad line listed first); the phase form offers only phases ahead and confirms; reopening
+a return confirms and says what happens; a bulletin is checked, sent, and another scheduled for
+tomorrow (a past date refused) and cancelled after a confirmation.
 
 Screenshots at 1280 and 375 px go to var/test-artefacts/national/."""
 
@@ -291,6 +291,21 @@ def test_the_national_pages_at_scale(stack, infra, auth_keys) -> None:
             assert "All 60 (0 signed off, 60 not yet)" in page.content()
             widths(page, "04-phase-confirm")
             page.click("a:has-text('Cancel')")
+
+            # The organisations list pages by code both ways: next, previous, the first page.
+            page.goto(f"{portal}/national/organisations")
+            listed = page.locator("a[href^='/national/organisations/N']")
+            first_page = listed.all_inner_texts()
+            assert len(first_page) == 50 and page.locator(".govuk-pagination__prev").count() == 0
+            page.click(".govuk-pagination__next a")
+            page.wait_for_url(re.compile(r"after="))
+            assert len(listed.all_inner_texts()) == ORGANISATIONS - 50
+            assert page.locator(".govuk-pagination__next").count() == 0
+            widths(page, "05-organisations-page-2")
+            page.click(".govuk-pagination__prev a")
+            page.wait_for_url(re.compile(r"before="))
+            assert listed.all_inner_texts() == first_page
+            assert page.locator(".govuk-pagination__prev").count() == 0
 
             # Accounts: add an auditor, then disable them after a confirmation.
             auditor = f"auditor-{secrets.token_hex(3)}@audit.example"

@@ -42,6 +42,15 @@ ARTEFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artefacts" / "re
 CYCLE = "2009-10"
 #: Pages that are errors, whatever their status code says.
 ERRORS = ("You cannot see this page", "Page not found", "There is a problem", "Sorry, ")
+#: Codes a page must show by their names (regions, kinds, phases, statuses, reports);
+#: "self-assessment" is English too, so only its report names are looked for.
+IDS = re.compile(
+    r"\b(north-east|north-west|yorkshire-and-the-humber|east-midlands|west-midlands"
+    r"|east-of-england|south-east|south-west|pct-commissioning|pct-provider|local-authority"
+    r"|nhs-trust-[a-z-]+|third-sector|private-provider|data-entry|summary-reports|in-progress"
+    r"|not-started|cycle-progress[a-z-]*|locality-[a-z]+|data-quality[a-z-]*"
+    r"|annual-report|return-progress|self-assessment-scorecards?)\b"
+)
 
 
 @pytest.fixture(scope="module")
@@ -185,12 +194,15 @@ def shot(page: Any, name: str) -> None:
 
 
 def opens(page: Any, url: str) -> None:
-    """`url` answers 200 with a page that is not an error."""
+    """`url` answers 200 with a page that is not an error, naming things by their names
+    (no region, kind, phase, status or report shown by its code)."""
     response = page.goto(url)
     assert response is not None and response.status == 200, (url, response and response.status)
     text = page.locator("main").inner_text()
     for error in ERRORS:
         assert error not in text, (url, text[:500])
+    shown_ids = sorted({m.group(0) for m in IDS.finditer(text)})
+    assert not shown_ids, (url, shown_ids)
 
 
 def main_links(page: Any) -> list[str]:
@@ -305,6 +317,13 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                 ("annual-report", ""),
             ):
                 opens(page, f"{portal}/reports/{name}?{query}")
+                if name == "cycle-progress":
+                    # Its description names its week-by-week companion by title, as a link.
+                    described = page.locator("main p a", has_text="Cycle progress week by week")
+                    assert described.count() == 1
+                    assert described.get_attribute("href") == (
+                        f"/reports/cycle-progress-over-time?cycle={CYCLE}"
+                    )
                 charts = page.locator(".csm-chart")
                 assert charts.count() >= 1, name
                 # vega-embed drew every chart as SVG, and its figures are in a table here.
@@ -332,6 +351,11 @@ def test_charts_are_drawn_with_their_tables_and_downloads_are_single_tables(stac
                             path=str(ARTEFACTS / f"chart-{name}-{i + 1}-{width}.png")
                         )
                 page.set_viewport_size({"width": 1280, "height": 900})
+            # The year-on-year table names its groups: National, then each region by name.
+            opens(page, f"{portal}/reports/data-quality?cycle={CYCLE}")
+            groups = page.locator("#table-year_on_year tbody tr td:first-child").all_inner_texts()
+            assert groups[0] == "National" and "North West" in groups, groups
+            shot(page, "data-quality-year-on-year")
             # Without JavaScript the table is all there is, and it is there.
             nojs = watch(browser.new_context(java_script_enabled=False), violations).new_page()
             sign_in(nojs, portal, data["people"]["national-admin"])

@@ -3,6 +3,7 @@ ask the ports for and record, in which transaction, and what they refuse."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -295,6 +296,16 @@ class FakeBulletinStore:
     async def add(self, conn: Any, bulletin: BulletinRecord) -> None:
         self.added.append(bulletin)
 
+    async def mark_sent(
+        self, conn: Any, bulletin_id: str, recipients: int, at: datetime, by: str
+    ) -> None:
+        self.added = [
+            dataclasses.replace(b, status="sent", recipients=recipients, sent_at=at, sent_by=by)
+            if b.id == bulletin_id
+            else b
+            for b in self.added
+        ]
+
     async def latest(self, limit: int) -> list[BulletinDelivery]:
         return [BulletinDelivery(b, 1, 0, 0) for b in reversed(self.added)][:limit]
 
@@ -347,9 +358,16 @@ class FakeDeliveryLog:
         self.rows = {r.id: r for r in rows}
 
     async def page(
-        self, where: DeliveryFilter, before: tuple[datetime, str] | None, limit: int
+        self,
+        where: DeliveryFilter,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
         rows = sorted(self.rows.values(), key=lambda r: (r.created_at, r.id), reverse=True)
+        if after is not None:
+            return [r for r in rows if (r.created_at, r.id) > after][-limit:]
         if before is not None:
             rows = [r for r in rows if (r.created_at, r.id) < before]
         return rows[:limit]
@@ -390,6 +408,12 @@ async def test_the_log_pages_by_cursor_and_shows_a_wait_only_while_pending() -> 
     assert first["items"][0]["next_attempt_at"] is None
     second = await deliveries.page(DeliveryFilter(), first["next"], 2)
     assert [i["id"] for i in second["items"]] == ["n2"] and second["next"] is None
+    assert first["previous"] is None and second["previous"] is not None
+    back = await deliveries.page(DeliveryFilter(), None, 2, after=second["previous"])
+    assert [i["id"] for i in back["items"]] == ["n0", "n1"]
+    assert back["previous"] is None and back["next"] == first["next"]
+    with pytest.raises(InvalidInput):
+        await deliveries.page(DeliveryFilter(), first["next"], 2, after=first["next"])
     with pytest.raises(InvalidInput):
         await deliveries.page(DeliveryFilter(), "not-a-cursor", 2)
     summary = await deliveries.summary(None, None, 10)

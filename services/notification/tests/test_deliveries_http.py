@@ -140,10 +140,25 @@ async def test_the_log_shows_each_delivery_and_its_cause_never_a_link(
             page = r.json()
             assert len(page["items"]) <= 2
             seen += [item["id"] for item in page["items"]]
-            cursor = page["next"]
-            if cursor is None:
+            assert (page["previous"] is None) == (cursor is None)
+            if page["next"] is None:
                 break
+            cursor = page["next"]
         assert seen == newest_first
+
+        # And back again from the last page, a page at a time, to the start.
+        last_page = [item["id"] for item in page["items"]]
+        back: list[str] = []
+        previous = page["previous"]
+        while previous is not None:
+            r = await n.client.get(
+                "/notifications", params={"limit": 2, "after": previous}, headers=n.admin
+            )
+            page = r.json()
+            back = [item["id"] for item in page["items"]] + back
+            assert page["next"] is not None
+            previous = page["previous"]
+        assert back + last_page == newest_first
 
         # The summary: counts by kind and status, and the failures to look at.
         r = await n.client.get("/notifications/summary", headers=n.admin)

@@ -74,7 +74,8 @@ def add_to(app: FastAPI) -> None:
 
 
 def add_register(app: FastAPI) -> None:
-    """`GET /organisations`: 120 organisations by code, `limit` a page after `after`."""
+    """`GET /organisations`: 120 organisations by code, `limit` a page after `after` (or
+    before `before`)."""
     register = [
         {
             "code": f"R{i:03d}",
@@ -94,14 +95,17 @@ def add_register(app: FastAPI) -> None:
             for o in register
             if all(not got.get(k) or o[k] == got.get(k) for k in ("region", "kind"))
         ]
-        if got.get("after"):
-            chosen = [o for o in chosen if o["code"] > got["after"]]
         limit = int(got.get("limit", 100))
-        page = chosen[:limit]
+        if got.get("before"):
+            page = [o for o in chosen if o["code"] < got["before"]][-limit:]
+        else:
+            page = [o for o in chosen if o["code"] > got.get("after", "")][:limit]
+        codes = [o["code"] for o in chosen]
         return {
             "items": page,
             "total": len(chosen),
-            "next_after": page[-1]["code"] if len(chosen) > limit else None,
+            "next_after": page[-1]["code"] if page and page[-1]["code"] < codes[-1] else None,
+            "previous_before": page[0]["code"] if page and page[0]["code"] > codes[0] else None,
         }
 
 
@@ -136,6 +140,19 @@ def add_import(app: FastAPI) -> None:
             "events": len(rows),
             "dry_run": dry_run,
         }
+
+    @app.post("/organisations/leads")
+    async def leads(request: Request) -> Any:
+        body = await request.json()
+        app.state.calls.append(("POST", "/organisations/leads", body))
+        outcomes = [
+            {"code": w["code"], "status": 422, "reason": "not an address we send to"}
+            if w["email"].endswith("@refused.example")
+            else {"code": w["code"], "account_id": "x"}
+            for w in body["leads"]
+        ]
+        refused = sum(1 for o in outcomes if "status" in o)
+        return {"nominated": len(outcomes) - refused, "refused": refused, "outcomes": outcomes}
 
     @app.put("/organisations/{code}/lead")
     async def lead(code: str, request: Request) -> Any:

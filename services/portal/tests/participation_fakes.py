@@ -176,8 +176,14 @@ def add_delivery_log(app: FastAPI) -> None:
             for e in emails
             if all(not got.get(k) or e[k] == got.get(k) for k in ("status", "kind", "recipient"))
         ]
-        if got.get("before"):
-            chosen = [e for e in chosen if e["id"] < got["before"]]
         limit = int(got.get("limit", 100))
-        page = chosen[:limit]
-        return {"items": page, "next": page[-1]["id"] if len(chosen) > limit else None}
+        if got.get("after"):
+            page = [e for e in chosen if e["id"] > got["after"]][-limit:]
+        else:
+            page = [e for e in chosen if not got.get("before") or e["id"] < got["before"]][:limit]
+        ids = [e["id"] for e in chosen]
+        return {
+            "items": page,
+            "next": page[-1]["id"] if page and page[-1]["id"] != ids[-1] else None,
+            "previous": page[0]["id"] if page and page[0]["id"] != ids[0] else None,
+        }

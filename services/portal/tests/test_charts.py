@@ -9,8 +9,8 @@ from typing import Any
 from portal.application.chart_specs import CHARTS, REGION_NAMES, specs_for
 from portal.application.charts import MONEY, ChartSpec, Measure, build, charts_of, count
 from portal.application.models import ReportListing
-from portal.application.report_catalogue import offers
-from portal.application.report_cells import shown
+from portal.application.report_catalogue import companions, described, offers
+from portal.application.report_cells import cell, shown
 
 SOURCES = [
     ("PCT / NHS", 320000.0, 100000.0),
@@ -246,3 +246,46 @@ def test_values_read_as_people_write_them() -> None:
     assert shown("2026-07-01T12:00:00+00:00") == "1 July 2026 at 1pm"  # BST
     assert shown(None) == "\N{EN DASH}" and shown("2010-04-01") == "1 April 2010"
     assert shown(66.7, "% complete") == "66.7%" and shown(50.0, "% signed off") == "50%"
+
+
+def test_cells_name_regions_kinds_and_codes_never_by_id() -> None:
+    # The year-on-year tables: "national" and each region in one column.
+    assert cell("national", "group") == "National" and cell("north-west", "group") == "North West"
+    assert cell("yorkshire-and-the-humber", "provider_region") == "Yorkshire and the Humber"
+    assert cell("east-midlands") == "East Midlands"  # a region's code is never shown as is
+    assert cell("pct-commissioning", "kind") == "Primary care trust (commissioning)"
+    assert cell("in-progress", "status") == "In progress"
+    assert cell("data-entry", "phase") == "Data entry"
+    assert cell("targeted", "level_of_need") == "Targeted"
+    # Names and other text are left alone, and values keep their formatting.
+    assert cell("national", "name") == "national" and cell("Anytown PCT", "status") == "Anytown PCT"
+    assert cell(760000.0, "investment", "Investment (£)") == "£760,000"
+
+
+def test_a_description_links_the_companions_it_names_that_the_person_may_open() -> None:
+    progress = ReportListing(
+        name="cycle-progress",
+        title="Cycle progress",
+        description="Shares (week by week in “Cycle progress week by week”) & more.",
+        scope="national",
+        see_also=["cycle-progress-over-time"],
+    )
+    weekly = ReportListing(name="cycle-progress-over-time", title="Cycle progress week by week")
+    linked = companions(progress, [progress, weekly], {"cycle": "2009-10"})
+    assert [c.href for c in linked] == ["/reports/cycle-progress-over-time?cycle=2009-10"]
+    html = str(described(progress.description, linked))
+    assert (
+        '“<a class="govuk-link" href="/reports/cycle-progress-over-time?cycle=2009-10">'
+        "Cycle progress week by week</a>”"
+    ) in html
+    assert "&amp; more" in html and "cycle-progress-over-time)" not in html
+    # Someone who may not open it reads its title, not a link (and never its id).
+    alone = str(described(progress.description, companions(progress, [progress], {})))
+    assert "<a " not in alone and "“Cycle progress week by week”" in alone
+    # An area report's companion opens for the same area.
+    profile = ReportListing(
+        name="locality-profile", title="Locality", scope="area", see_also=["locality-services"]
+    )
+    services = ReportListing(name="locality-services", title="Services", scope="area")
+    [link] = companions(profile, [services], {"cycle": "2009-10", "area": "00AA"})
+    assert link.href == "/reports/locality-services?cycle=2009-10&area=00AA"

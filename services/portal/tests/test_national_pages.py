@@ -420,9 +420,19 @@ async def test_the_organisations_list_filters_and_pages() -> None:
     # The next page keeps the filter; an unknown region is dropped, not sent on.
     assert 'href="/national/organisations?kind=pct&amp;after=R099"' in first.text
     assert "region=mars" not in fakes["registration"].state.calls[0][1]
-    assert 'rel="prev"' not in first.text
-    assert "First page" in second.text and 'href="/national/organisations?kind=pct"' in second.text
+    assert 'rel="prev"' not in first.text and "First page" not in first.text
     assert second.text.count("/national/organisations/R") == 10
+    # The second page goes back a page (from its first code) and to the start.
+    back = 'href="/national/organisations?kind=pct&amp;before=R101"'
+    assert 'rel="prev"' in second.text and back in second.text
+    assert "First page" in second.text and 'href="/national/organisations?kind=pct"' in second.text
+    assert 'rel="next"' not in second.text
+    async with browser(app, ADMIN_TOKEN) as client:
+        again = await client.get("/national/organisations?kind=pct&before=R101")
+    assert again.text.count("/national/organisations/R") == 50
+    assert "before=R101" in fakes["registration"].state.calls[-1][1]
+    assert 'href="/national/organisations?kind=pct&amp;after=R099"' in again.text
+    assert 'rel="prev"' not in again.text
 
 
 async def test_the_delivery_log_filters_and_pages() -> None:
@@ -435,6 +445,16 @@ async def test_the_delivery_log_filters_and_pages() -> None:
     assert "before=n071" in first.text
     assert "status=failed" in fakes["notification"].state.calls[1][1]
     assert failed.text.count("Email ") == 12 and 'rel="next"' not in failed.text
+    assert 'rel="prev"' not in first.text
+    async with browser(app, ADMIN_TOKEN) as client:
+        second = await client.get("/national/notifications?before=n071")
+        back = await client.get("/national/notifications?after=n070")
+    # The second page goes back from its newest email, and the way back is the first page.
+    assert 'rel="prev"' in second.text
+    assert 'href="/national/notifications?after=n070"' in second.text
+    assert "First page" in second.text and 'href="/national/notifications"' in second.text
+    assert back.text.count("Email ") == 50 and "Email 120" in back.text
+    assert 'rel="prev"' not in back.text and "before=n071" in back.text
     assert "No emails match the filters." in nobody.text
 
 
@@ -469,9 +489,12 @@ async def test_registering_organisations_from_a_file() -> None:
     assert "Northby, Council" in preview.text and nothing_yet == []
     assert fakes["registration"].state.imported == ["9A1", "9A2"]
     assert "1 mapping lead emailed a set-up link" in done.text
-    assert "9A2</a>: refused" in done.text  # the lead the service refused is listed
-    sent = [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
-    assert [c[2]["email"] for c in sent] == ["ann@pct.example", "bob@refused.example"]
+    # The lead the service refused is listed, with its reason.
+    assert "9A2</a>: not an address we send to" in done.text
+    # Every lead in one request, not one request each.
+    [sent] = [c for c in fakes["registration"].state.calls if c[1] == "/organisations/leads"]
+    assert [w["email"] for w in sent[2]["leads"]] == ["ann@pct.example", "bob@refused.example"]
+    assert not [c for c in fakes["registration"].state.calls if c[0] == "PUT"]
 
 
 async def test_a_file_with_problems_lists_every_line_and_saves_nothing() -> None:

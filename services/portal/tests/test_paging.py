@@ -1,9 +1,9 @@
 """The links of long lists (`application.paging`): filters kept, empty values and page one
-left out, numbered pages with ellipses, cursors forward only, sortable headers' aria-sort."""
+left out, numbered pages with ellipses, keys both ways, sortable headers' aria-sort."""
 
 from __future__ import annotations
 
-from portal.application.paging import counted_options, cursor, link, numbered, sort_headers
+from portal.application.paging import counted_options, keyset, link, numbered, sort_headers
 
 
 def test_links_keep_the_filters_and_drop_what_is_empty() -> None:
@@ -28,12 +28,22 @@ def test_numbered_pages_with_ellipses() -> None:
     assert numbered("/p", {}, page=1, pages=3).previous is None
 
 
-def test_a_cursor_goes_forward_and_back_to_the_start() -> None:
-    pager = cursor("/o", {"kind": "pct"}, name="after", next_value="R099", first=False)
+def test_keys_go_forward_back_and_to_the_start() -> None:
+    pager = keyset(
+        "/o",
+        {"kind": "pct", "after": "R049"},
+        back=("before", "R050"),
+        forward=("after", "R099"),
+        cursors=("after", "before"),
+    )
+    # Each link sets its own key and drops the other; the filter stays.
     assert pager.next == "/o?kind=pct&after=R099"
-    assert pager.component["previous"] == {"href": "/o?kind=pct", "text": "First page"}
+    assert pager.component["previous"] == {"href": "/o?kind=pct&before=R050"}
+    assert pager.first == "/o?kind=pct"
     assert "items" not in pager.component  # block-level previous and next
-    assert not cursor("/o", {}, name="after", next_value=None, first=True).shown
+    start = keyset("/o", {}, back=None, forward=("after", "R049"), cursors=("after", "before"))
+    assert start.previous is None and start.first is None and start.shown
+    assert not keyset("/o", {}, back=None, forward=None, cursors=("after",)).shown
 
 
 def test_sortable_headers_say_the_order_and_reverse_the_current_one() -> None:

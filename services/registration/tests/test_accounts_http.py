@@ -241,6 +241,51 @@ async def test_replacing_the_lead_ends_the_old_leads_access(service: Service) ->
     assert history[1]["replaces_account_id"] == history[0]["account_id"]
 
 
+async def test_many_leads_are_nominated_in_one_request_each_refusal_in_its_place(
+    service: Service,
+) -> None:
+    s = service
+    orgs = [await organisation(s) for _ in range(3)]
+    leads = [email() for _ in orgs]
+    taken = email()
+    await s.client.put(
+        f"/organisations/{orgs[2]}/lead", json={"email": taken, "name": "Kept"}, headers=s.admin
+    )
+    body = {
+        "leads": [
+            {"code": orgs[0], "email": leads[0], "name": "Ann Lead"},
+            {"code": "ZZNONE", "email": email(), "name": "Nobody"},
+            {"code": orgs[1], "email": taken, "name": "Taken"},  # another account's email
+            {"code": orgs[1], "email": leads[1], "name": "Bob Lead"},
+            {"code": orgs[2], "email": taken, "name": "Kept"},  # the current lead again
+        ]
+    }
+    r = await s.client.post("/organisations/leads", json=body, headers=s.admin)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["nominated"], got["refused"]) == (3, 2)
+    assert [o["status"] for o in got["outcomes"]] == [None, 404, 409, None, None]
+    assert "ZZNONE" in got["outcomes"][1]["reason"] and taken in got["outcomes"][2]["reason"]
+    # Each nominated lead is the organisation's lead, with a set-up link, as one by one.
+    for org, lead in ((orgs[0], leads[0]), (orgs[1], leads[1]), (orgs[2], taken)):
+        current = await s.client.get(f"/organisations/{org}/lead", headers=s.admin)
+        assert current.json()["email"] == lead and current.json()["status"] == "pending"
+    assert (await signed_up(s, leads[1]))["access_token"]
+    # A refusal rolled back only itself: the refused email made no account for orgs[1].
+    history = await s.client.get(f"/organisations/{orgs[1]}/lead/history", headers=s.admin)
+    assert [h["email"] for h in history.json()] == [leads[1]]
+
+    # Only the national team; at most 1,000 a request; each field checked.
+    lead = {"authorization": ""}
+    assert (await s.client.post("/organisations/leads", json=body, headers=lead)).status_code == 401
+    too_many = {"leads": [body["leads"][0]] * 1001}
+    r = await s.client.post("/organisations/leads", json=too_many, headers=s.admin)
+    assert r.status_code == 422
+    bad = {"leads": [{"code": orgs[0], "email": "not-an-email", "name": "X"}]}
+    r = await s.client.post("/organisations/leads", json=bad, headers=s.admin)
+    assert r.status_code == 422 and "email" in r.text
+
+
 async def test_a_group_owner_sees_only_their_group(service: Service) -> None:
     s, org, lead, owner = service, await organisation(service), email(), email()
     await s.client.put(

@@ -41,6 +41,10 @@ class FakeAccounts:
     async def transaction(self) -> AsyncIterator[Connection]:
         yield None  # type: ignore[misc]
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self, conn: Connection) -> AsyncIterator[None]:
+        yield
+
     async def append(
         self,
         conn: Connection,

@@ -424,6 +424,18 @@ async def test_the_listing_filters_by_region_kind_and_area_and_pages(service: Se
     )
     assert [o["code"] for o in page2.json()["items"]] == expected[2:]
     assert page2.json()["next_after"] is None
+    assert body1["previous_before"] is None  # the first page
+    assert page2.json()["previous_before"] == expected[2]
+
+    # Back a page from the second: the first page again, with the way forward.
+    back = await service.client.get(
+        "/organisations",
+        params={"area": area, "limit": 2, "before": page2.json()["previous_before"]},
+    )
+    assert [o["code"] for o in back.json()["items"]] == expected[:2]
+    assert (back.json()["previous_before"], back.json()["next_after"]) == (None, expected[1])
+    both = await service.client.get("/organisations", params={"after": "A", "before": "B"})
+    assert both.status_code == 422 and "before" in both.text
 
     pcts = await service.client.get("/organisations", params={"area": area, "kind": "pct"})
     assert [o["code"] for o in pcts.json()["items"]] == members[1:]

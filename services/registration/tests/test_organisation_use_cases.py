@@ -210,6 +210,13 @@ async def test_the_listing_filters_and_pages_in_code_order(repo: InMemoryOrganis
     rest = await list_organisations(repo, OrganisationFilter(limit=2, after="RX1"))
     assert [o.code for o in rest.items] == ["RX2", "RX3"]
     assert rest.next_after is None
+    assert (everything.previous_before, rest.previous_before) == (None, "RX2")
+    back = await list_organisations(repo, OrganisationFilter(limit=2, before="RX2"))
+    assert [o.code for o in back.items] == ["LA1", "RX1"]
+    assert (back.previous_before, back.next_after) == (None, "RX1")
+    middle = await list_organisations(repo, OrganisationFilter(limit=1, before="RX2"))
+    assert [o.code for o in middle.items] == ["RX1"]
+    assert (middle.previous_before, middle.next_after) == ("RX1", "RX1")
 
     in_area = await list_organisations(repo, OrganisationFilter(area="LA1"))
     assert [o.code for o in in_area.items] == ["LA1", "RX1", "RX3"]

@@ -171,6 +171,14 @@ ROWS: list[tuple[str, str, Body | None, dict[str, Any]]] = [
         expect(national_admin=OK),
     ),
     (
+        "POST",
+        "/organisations/leads",
+        lambda w: {
+            "leads": [{"code": w.org_b, "email": f"{uuid.uuid4().hex[:8]}@x.nhs.uk", "name": "L"}]
+        },
+        expect(national_admin=OK),
+    ),
+    (
         "GET",
         "/organisations/{org_a}/lead",
         None,

@@ -16,16 +16,27 @@ _COLUMNS = """id, kind, organisation_id, recipient, recipient_name, status, atte
     next_attempt_at, last_error, smtp_code, subject, created_at, sent_at, caused_by,
     caused_by_type"""
 
-_PAGE = f"""
-SELECT {_COLUMNS} FROM notifications
-WHERE ($1::text IS NULL OR organisation_id = $1)
+_WHERE = """($1::text IS NULL OR organisation_id = $1)
   AND ($2::text IS NULL OR kind = $2)
   AND ($3::text IS NULL OR status = $3)
   AND ($4::text IS NULL OR lower(recipient) = lower($4))
   AND ($5::text IS NULL OR caused_by = $5)
-  AND ($6::timestamptz IS NULL OR created_at >= $6)
+  AND ($6::timestamptz IS NULL OR created_at >= $6)"""
+
+_PAGE = f"""
+SELECT {_COLUMNS} FROM notifications
+WHERE {_WHERE}
   AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8::text))
 ORDER BY created_at DESC, id DESC
+LIMIT $9
+"""
+
+#: Going back: the oldest rows newer than the cursor (the adapter turns them newest first).
+_PAGE_BACK = f"""
+SELECT {_COLUMNS} FROM notifications
+WHERE {_WHERE}
+  AND (created_at, id) > ($7::timestamptz, $8::text)
+ORDER BY created_at, id
 LIMIT $9
 """
 
@@ -44,22 +55,28 @@ class PostgresDeliveryLog:
         self._pool = pool
 
     async def page(
-        self, where: DeliveryFilter, before: tuple[datetime, str] | None, limit: int
+        self,
+        where: DeliveryFilter,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
-        before_at, before_id = before if before else (None, None)
+        at, nid = after or before or (None, None)
         rows = await self._pool.fetch(
-            _PAGE,
+            _PAGE_BACK if after else _PAGE,
             where.organisation_id,
             where.kind,
             where.status,
             where.recipient,
             where.caused_by,
             where.since,
-            before_at,
-            before_id,
+            at,
+            nid,
             limit,
         )
-        return [_delivery(r) for r in rows]
+        found = [_delivery(r) for r in rows]
+        return found[::-1] if after else found
 
     async def counts(self, organisation_id: str | None, since: datetime | None) -> list[KindCount]:
         rows = await self._pool.fetch(

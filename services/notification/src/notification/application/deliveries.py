@@ -32,18 +32,22 @@ def notification_view(delivery: Delivery) -> dict[str, Any]:
     return view
 
 
+def _key(delivery: Delivery) -> tuple[datetime, str]:
+    return delivery.created_at, delivery.id
+
+
 def cursor(delivery: Delivery) -> str:
     return f"{delivery.created_at.isoformat()}/{delivery.id}"
 
 
-def parse_cursor(before: str) -> tuple[datetime, str]:
-    at, _, nid = before.rpartition("/")
+def parse_cursor(value: str, field: str = "before") -> tuple[datetime, str]:
+    at, _, nid = value.rpartition("/")
     try:
         parsed = datetime.fromisoformat(at)
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or not nid:
-        raise InvalidInput.field("before", "not a cursor: pass the `next` of the previous page")
+        raise InvalidInput.field(field, "not a cursor: pass the `next` or `previous` of a page")
     return parsed, nid
 
 
@@ -55,15 +59,31 @@ class Deliveries:
         self._clock = clock
         self._wake_sender = wake_sender
 
-    async def page(self, where: DeliveryFilter, before: str | None, limit: int) -> dict[str, Any]:
-        """Deliveries, newest first; `next` is the cursor of the following page (null at the
-        end)."""
-        after = parse_cursor(before) if before else None
-        rows = await self._log.page(where, after, limit + 1)
-        page = rows[:limit]
+    async def page(
+        self, where: DeliveryFilter, before: str | None, limit: int, after: str | None = None
+    ) -> dict[str, Any]:
+        """Deliveries, newest first: the page older than `before`, or the page just newer than
+        `after` (going back). `next` and `previous` are the cursors either way (null at the
+        end and at the start)."""
+        if before and after:
+            raise InvalidInput.field("after", "give `before` or `after`, not both")
+        if after:
+            rows = await self._log.page(where, None, limit + 1, after=parse_cursor(after, "after"))
+            page = rows[-limit:]
+            has_previous = len(rows) > limit
+            has_next = bool(page) and bool(await self._log.page(where, _key(page[-1]), 1))
+        else:
+            rows = await self._log.page(where, parse_cursor(before) if before else None, limit + 1)
+            page = rows[:limit]
+            has_next = len(rows) > limit
+            # Only a page reached by a cursor can have newer ones before it.
+            has_previous = bool(before and page) and bool(
+                await self._log.page(where, None, 1, after=_key(page[0]))
+            )
         return {
             "items": [notification_view(r) for r in page],
-            "next": cursor(page[-1]) if len(rows) > limit else None,
+            "next": cursor(page[-1]) if has_next else None,
+            "previous": cursor(page[0]) if has_previous else None,
         }
 
     async def summary(

@@ -278,9 +278,15 @@ class KindCount:
 
 class DeliveryLog(Protocol):
     async def page(
-        self, where: DeliveryFilter, before: tuple[datetime, str] | None, limit: int
+        self,
+        where: DeliveryFilter,
+        before: tuple[datetime, str] | None,
+        limit: int,
+        *,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Delivery]:
-        """Newest first (created_at, id), after the `before` cursor."""
+        """Newest first (created_at, id): the `limit` older than the `before` cursor, or
+        (`after`) the `limit` just newer than that cursor."""
         ...
 
     async def counts(self, organisation_id: str | None, since: datetime | None) -> list[KindCount]:

@@ -59,6 +59,7 @@ class HttpNotification:
         limit: int,
         recipient: str | None = None,
         kind: str | None = None,
+        after: str | None = None,
     ) -> NotificationsPage:
         return await self.api.fetch(
             _NOTIFICATIONS,
@@ -68,6 +69,7 @@ class HttpNotification:
             params={
                 "status": status,
                 "before": before,
+                "after": after,
                 "limit": limit,
                 "recipient": recipient,
                 "kind": kind,

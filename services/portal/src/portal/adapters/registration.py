@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pydantic import TypeAdapter
 
@@ -107,6 +107,18 @@ class HttpRegistration:
             "PUT", f"/organisations/{code}/lead", token=token, json={"email": email, "name": name}
         )
 
+    async def nominate_leads(
+        self, token: str, leads: Sequence[tuple[str, str, str]]
+    ) -> list[str | None]:
+        reply = await self.api.call(
+            "POST",
+            "/organisations/leads",
+            token=token,
+            json={"leads": [{"code": c, "email": e, "name": n} for c, e, n in leads]},
+        )
+        outcomes = reply.body.get("outcomes", []) if isinstance(reply.body, dict) else []
+        return [o.get("reason") if o.get("status") else None for o in outcomes]
+
     async def organisations(
         self,
         token: str,
@@ -115,13 +127,20 @@ class HttpRegistration:
         region: str | None,
         limit: int,
         kind: str | None = None,
+        before: str | None = None,
     ) -> OrganisationsPage:
         return await self.api.fetch(
             _ORGANISATIONS,
             "GET",
             "/organisations",
             token=token,
-            params={"after": after, "region": region, "kind": kind, "limit": limit},
+            params={
+                "after": after,
+                "before": before,
+                "region": region,
+                "kind": kind,
+                "limit": limit,
+            },
         )
 
     async def organisation(self, token: str, code: str) -> Organisation:

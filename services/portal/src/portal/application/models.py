@@ -81,6 +81,7 @@ class OrganisationsPage(ReadModel):
     items: list[OrganisationSummary]
     total: int
     next_after: str | None = None
+    previous_before: str | None = None
 
 
 class Organisation(ReadModel):
@@ -385,6 +386,8 @@ class ReportListing(ReadModel):
     #: Area and organisation reports: "any" subject may be picked, or only the person's
     #: "own" organisation; None for national reports.
     subject: str | None = None
+    #: Companion reports (names); the description names them by title, in quotes.
+    see_also: list[str] = Field(default_factory=list)
 
 
 class SubjectChoice(ReadModel):
@@ -505,3 +508,4 @@ class Notification(ReadModel):
 class NotificationsPage(ReadModel):
     items: list[Notification] = Field(default_factory=list)
     next: str | None = None
+    previous: str | None = None

@@ -38,6 +38,8 @@ class Pager:
     pages: int = 1
     #: The previous link's words when it is not simply the page before.
     previous_text: str | None = None
+    #: A link back to the start, for lists paged by keys (no numbered pages to jump to).
+    first: str | None = None
 
     @property
     def component(self) -> dict[str, object]:
@@ -84,15 +86,28 @@ def numbered(path: str, params: Params, page: int, pages: int) -> Pager:
     )
 
 
-def cursor(path: str, params: Params, *, name: str, next_value: str | None, first: bool) -> Pager:
-    """ "First page" and next links of a list the service pages by a cursor (`name`: the
-    parameter it reads, `next_value`: where the next page starts); a cursor only goes
-    forward, so the way back is to the start."""
+def keyset(
+    path: str,
+    params: Params,
+    *,
+    back: tuple[str, str] | None,
+    forward: tuple[str, str] | None,
+    cursors: Sequence[str],
+) -> Pager:
+    """Previous and next links of a list the service pages by keys (`back` and `forward`:
+    each a (parameter, value) the service gave for this page, None at the start or the
+    end), and "First page" whenever there is a way back. `cursors` are every cursor
+    parameter the list reads: each link sets one and drops the others."""
+    cleared: dict[str, str | int | None] = dict.fromkeys(cursors)
+
+    def to(key: tuple[str, str]) -> str:
+        return link(path, params, **{**cleared, key[0]: key[1]})
+
     return Pager(
-        previous=link(path, params, **{name: None}) if not first else None,
-        next=link(path, params, **{name: next_value}) if next_value else None,
+        previous=to(back) if back else None,
+        next=to(forward) if forward else None,
         items=[],
-        previous_text="First page",
+        first=link(path, params, **cleared) if back else None,
     )
 
 

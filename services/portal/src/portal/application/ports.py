@@ -7,7 +7,7 @@ raises `application.errors.ServiceUnavailable` when the service cannot answer an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,6 +88,13 @@ class RegistrationApi(Protocol):
 
     async def nominate_lead(self, token: str, code: str, email: str, name: str) -> None: ...
 
+    async def nominate_leads(
+        self, token: str, leads: Sequence[tuple[str, str, str]]
+    ) -> list[str | None]:
+        """Many leads ((code, email, name), at most 1,000) in one request: for each, in order,
+        None when nominated or the reason it was refused."""
+        ...
+
     async def organisations(
         self,
         token: str,
@@ -96,6 +103,7 @@ class RegistrationApi(Protocol):
         region: str | None,
         limit: int,
         kind: str | None = None,
+        before: str | None = None,
     ) -> OrganisationsPage: ...
 
     async def organisation(self, token: str, code: str) -> Organisation: ...
@@ -295,6 +303,7 @@ class NotificationApi(Protocol):
         limit: int,
         recipient: str | None = None,
         kind: str | None = None,
+        after: str | None = None,
     ) -> NotificationsPage: ...
 
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from markupsafe import Markup, escape
+
 from .models import ReportListing
 
 #: The page's sections, in order: a heading per kind of subject.
@@ -90,3 +92,46 @@ def offers(
         )
     groups = [(title, by_group[g]) for g, title in GROUPS if by_group[g]]
     return Catalogue(groups, waiting)
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A report offered beside another: its title and where its link goes."""
+
+    name: str
+    title: str
+    href: str
+
+
+def companions(
+    about: ReportListing, listed: Sequence[ReportListing], params: dict[str, str]
+) -> list[Companion]:
+    """The reports `about` names as companions that this person may open (the service lists
+    only those), linked for the same cycle and, about the same kind of subject, the same
+    subject, so the link opens the matching page rather than asking again."""
+    out = []
+    for report in listed:
+        if report.name not in about.see_also:
+            continue
+        query: dict[str, str] = {}
+        if report.needs_cycle and params.get("cycle"):
+            query["cycle"] = params["cycle"]
+        if report.scope == about.scope and report.scope in params:
+            query[report.scope] = params[report.scope]
+        href = f"/reports/{report.name}" + (f"?{urlencode(query)}" if query else "")
+        out.append(Companion(report.name, report.title, href))
+    return out
+
+
+def described(description: str | None, linked: Sequence[Companion]) -> Markup:
+    """A report's description as the page shows it: a companion it names by its title, in
+    quotes (“Cycle progress week by week”), becomes a link to it when the person may open
+    it; the rest is plain text."""
+    html = str(escape(description or ""))
+    for companion in linked:
+        quoted = str(escape(f"“{companion.title}”"))
+        link = (
+            f'“<a class="govuk-link" href="{escape(companion.href)}">{escape(companion.title)}</a>”'
+        )
+        html = html.replace(quoted, link)
+    return Markup(html)  # noqa: S704 (escaped above: only our own links are markup)

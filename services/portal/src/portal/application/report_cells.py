@@ -8,9 +8,18 @@ import re
 from datetime import date, datetime
 
 from .dates import LONDON
+from .words import REGION_NAMES, kind_name, label
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A code as the services write it ("in-progress", "early_intervention").
+_CODE = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")
+#: Columns whose values are codes a person reads as words ("in-progress" -> "In progress").
+CODED_COLUMNS = frozenset(
+    {"status", "delegation_status", "phase", "level_of_need", "provider_sector", "service_type"}
+)
+#: Columns that name a region, or (the year-on-year tables) "national" or a region.
+REGION_COLUMNS = frozenset({"region", "provider_region", "group"})
 
 
 def when(at: datetime) -> str:
@@ -62,3 +71,19 @@ def shown(value: object, label: str = "") -> str:
             return text
         return f"{on.day} {on:%B %Y}"
     return text
+
+
+def cell(value: object, key: str = "", column_label: str = "") -> str:
+    """One table cell as the page shows it: regions by their names (wherever a region's code
+    is the whole value), "national" as National where a column names regions, organisation
+    kinds by name, status-like codes as words, and everything else as `shown` writes it."""
+    if isinstance(value, str):
+        if value in REGION_NAMES:
+            return REGION_NAMES[value]
+        if key in REGION_COLUMNS and value == "national":
+            return "National"
+        if key == "kind":
+            return kind_name(value)
+        if key in CODED_COLUMNS and _CODE.match(value):
+            return label(value)
+    return shown(value, column_label)

@@ -78,6 +78,11 @@ class PostgresAccounts:
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self, conn: Connection) -> AsyncIterator[None]:
+        async with conn.transaction():  # nested in a transaction: a savepoint
+            yield
+
     # --- events ---------------------------------------------------------------------------
 
     async def append(

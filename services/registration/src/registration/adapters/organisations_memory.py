@@ -60,11 +60,17 @@ class InMemoryOrganisations:
             and (query.kind is None or org.kind is query.kind)
             and (query.area is None or query.area in org.partnership_areas)
         ]
-        page = [o for o in matching if query.after is None or o.code > query.after]
-        items = page[: query.limit]
-        more = len(page) > query.limit
+        if query.before is not None and query.after is None:
+            page = [o for o in matching if o.code < query.before][-query.limit :]
+        else:
+            page = [o for o in matching if query.after is None or o.code > query.after]
+            page = page[: query.limit]
+        first, last = (page[0].code, page[-1].code) if page else ("", "")
         return OrganisationPage(
-            items=items, total=len(matching), next_after=items[-1].code if more else None
+            items=page,
+            total=len(matching),
+            next_after=last if page and any(o.code > last for o in matching) else None,
+            previous_before=first if page and any(o.code < first for o in matching) else None,
         )
 
     async def stream(self, code: str) -> list[EventEnvelope]:

@@ -154,18 +154,43 @@ class PostgresOrganisations:
         total = await self.pool.fetchval(
             f"SELECT count(*) FROM organisations WHERE {matching}", *args
         )
-        if query.after is not None:
+        filters = list(args)
+        # Keyset paging both ways: forward after a code, or back to the page before one.
+        backwards = query.before is not None and query.after is None
+        if backwards:
+            where("code < $?", query.before)
+        elif query.after is not None:
             where("code > $?", query.after)
         args.append(query.limit + 1)
         rows = await self.pool.fetch(
             f"SELECT {_COLUMNS} FROM organisations WHERE {' AND '.join(conditions) or 'true'} "
-            f"ORDER BY code LIMIT ${len(args)}",
+            f"ORDER BY code {'DESC' if backwards else ''} LIMIT ${len(args)}",
             *args,
         )
-        items = [_from_row(r) for r in rows[: query.limit]]
         more = len(rows) > query.limit
+        items = [_from_row(r) for r in rows[: query.limit]]
+        if backwards:
+            items.reverse()
+        if not items:
+            return OrganisationPage(items=[], total=int(total), next_after=None)
+
+        async def beyond(operator: str, code: str) -> bool:
+            return bool(
+                await self.pool.fetchval(
+                    f"SELECT EXISTS (SELECT 1 FROM organisations WHERE {matching} "
+                    f"AND code {operator} ${len(filters) + 1})",
+                    *filters,
+                    code,
+                )
+            )
+
+        has_next = more if not backwards else await beyond(">", items[-1].code)
+        has_previous = more if backwards else await beyond("<", items[0].code)
         return OrganisationPage(
-            items=items, total=int(total), next_after=items[-1].code if more else None
+            items=items,
+            total=int(total),
+            next_after=items[-1].code if has_next else None,
+            previous_before=items[0].code if has_previous else None,
         )
 
     async def stream(self, code: str) -> list[EventEnvelope]:

@@ -8,6 +8,7 @@ given a password, and no usable link rests anywhere but in that email.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -23,7 +24,7 @@ from csm_contracts.events.accounts import (
 )
 from csm_kernel.clock import Clock, SystemClock
 from csm_kernel.database import Connection
-from csm_kernel.errors import InvalidInput, NotFound
+from csm_kernel.errors import Conflict, CSMError, InvalidInput, NotFound
 from csm_kernel.event_sourcing import decode_event
 from csm_kernel.store import AppendContext
 
@@ -44,6 +45,15 @@ def leadership_stream(organisation_id: str) -> str:
 
 def group_stream(group_id: str) -> str:
     return f"service-group-{group_id}"
+
+
+@dataclass(frozen=True)
+class LeadWanted:
+    """One organisation's mapping lead, as bulk registration asks for it."""
+
+    organisation_id: str
+    email: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -129,38 +139,72 @@ class Accounts:
         sign-in. Nominating the current lead again changes nothing."""
         await self._ensure_registered(organisation_id)
         async with self.repo.transaction() as conn:
-            current = await self.repo.current_lead(conn, organisation_id)
-            if current is not None:
-                holder = await self.repo.account(conn, current.account_id)
-                if holder is not None and holder.email.lower() == email.lower():
-                    return NewAccount(holder.account_id, holder.email, holder.name)
-            new = await self._create(
-                conn,
-                email=email,
-                name=name,
-                roles=[Role.MAPPING_LEAD],
-                organisation_id=organisation_id,
-                group_id=None,
-                context=context,
+            return await self._nominate(conn, organisation_id, email, name, context)
+
+    async def nominate_leads(
+        self, wanted: Sequence[LeadWanted], context: AppendContext
+    ) -> list[NewAccount | CSMError]:
+        """Many organisations' mapping leads at once (bulk registration), each as
+        `nominate_lead` does, in order, in one transaction (one commit, not one round trip
+        and commit per lead). Each lead is a savepoint of its own, so one refused (an
+        unregistered organisation, an email another account has) is reported in its place
+        and the others stand."""
+        registered = await self.organisations.load_many({w.organisation_id for w in wanted})
+        outcomes: list[NewAccount | CSMError] = []
+        async with self.repo.transaction() as conn:
+            for w in wanted:
+                if w.organisation_id not in registered:
+                    outcomes.append(NotFound(f"no organisation with code {w.organisation_id}"))
+                    continue
+                try:
+                    async with self.repo.savepoint(conn):
+                        outcomes.append(
+                            await self._nominate(conn, w.organisation_id, w.email, w.name, context)
+                        )
+                except (Conflict, InvalidInput) as refused:
+                    outcomes.append(refused)
+        return outcomes
+
+    async def _nominate(
+        self,
+        conn: Connection,
+        organisation_id: str,
+        email: str,
+        name: str,
+        context: AppendContext,
+    ) -> NewAccount:
+        current = await self.repo.current_lead(conn, organisation_id)
+        if current is not None:
+            holder = await self.repo.account(conn, current.account_id)
+            if holder is not None and holder.email.lower() == email.lower():
+                return NewAccount(holder.account_id, holder.email, holder.name)
+        new = await self._create(
+            conn,
+            email=email,
+            name=name,
+            roles=[Role.MAPPING_LEAD],
+            organisation_id=organisation_id,
+            group_id=None,
+            context=context,
+        )
+        version = current.stream_version if current else 0
+        nominated = MappingLeadNominated(
+            organisation_id=organisation_id,
+            account_id=new.account_id,
+            email=email,
+            name=name,
+            replaces_account_id=current.account_id if current else None,
+            nominated_by=context.actor,
+        )
+        await self.repo.append(
+            conn, leadership_stream(organisation_id), version, [nominated], context
+        )
+        if current is not None:
+            await self._disable(
+                conn, current.account_id, organisation_id, "mapping lead replaced", context
             )
-            version = current.stream_version if current else 0
-            nominated = MappingLeadNominated(
-                organisation_id=organisation_id,
-                account_id=new.account_id,
-                email=email,
-                name=name,
-                replaces_account_id=current.account_id if current else None,
-                nominated_by=context.actor,
-            )
-            await self.repo.append(
-                conn, leadership_stream(organisation_id), version, [nominated], context
-            )
-            if current is not None:
-                await self._disable(
-                    conn, current.account_id, organisation_id, "mapping lead replaced", context
-                )
-            await self.repo.set_lead(conn, organisation_id, new.account_id, version + 1)
-            return new
+        await self.repo.set_lead(conn, organisation_id, new.account_id, version + 1)
+        return new
 
     async def _disable(
         self,

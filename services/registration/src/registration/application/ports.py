@@ -42,6 +42,8 @@ class OrganisationFilter:
     area: str | None = None
     #: Codes after this one (the previous page's last code).
     after: str | None = None
+    #: The page of codes just before this one (the next page's first code): going back.
+    before: str | None = None
     limit: int = 100
 
 
@@ -52,6 +54,8 @@ class OrganisationPage:
     total: int
     #: Pass as `after` for the next page; None on the last page.
     next_after: str | None
+    #: Pass as `before` for the previous page; None on the first page.
+    previous_before: str | None = None
 
 
 class OrganisationRepository(Protocol):
@@ -328,6 +332,11 @@ class AccountEvents(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """A connection in a transaction: every method given it joins that transaction."""
+        ...
+
+    def savepoint(self, conn: Connection) -> AbstractAsyncContextManager[None]:
+        """A savepoint in `conn`'s transaction: what is done inside is undone if it raises,
+        and the transaction goes on."""
         ...
 
     async def append(

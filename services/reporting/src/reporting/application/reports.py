@@ -89,6 +89,11 @@ class Report:
     leads_may_read: bool = True
     #: For as-at: the journal keys (organisation ids) a scratch build needs, or None for all.
     as_at_keys: Callable[[Connection, ReportRequest], Awaitable[Sequence[str] | None]] | None = None
+    #: What the API's optional parameters do (`description` is for people, who choose them
+    #: on the page, and names other reports by their titles, in quotes).
+    options: str = ""
+    #: Companion reports (names), which a page offers beside this one when it may.
+    see_also: tuple[str, ...] = ()
 
 
 class Reports:

@@ -1,7 +1,8 @@
 """HTTP endpoints: the delivery log (the national team and auditors).
 
 - `GET  /notifications`               who was sent what, when, why and how it went; newest first,
-                                      filtered, a page at a time (`before`: the `next` cursor)
+                                      filtered, a page at a time (`before`: the `next` cursor;
+                                      `after`: the `previous` cursor, going back)
 - `GET  /notifications/summary`       counts by kind and status, and the failures to look at
 - `GET  /notifications/{id}`          one email: attempts, last error, SMTP code, its cause
 - `POST /notifications/{id}/retry`    put a failed email back in the queue (national admin)
@@ -38,6 +39,8 @@ class DeliveryPage(BaseModel):
     items: list[Delivery]
     #: The cursor of the following page (`before`); null at the end.
     next: str | None
+    #: The cursor of the page before (`after`); null at the start.
+    previous: str | None = None
 
 
 class StatusCounts(BaseModel):
@@ -67,11 +70,16 @@ async def list_notifications(
     before: Annotated[
         str | None, Query(max_length=200, description="the `next` cursor of a page")
     ] = None,
+    after: Annotated[
+        str | None,
+        Query(max_length=200, description="the `previous` cursor of a page: going back"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """Deliveries, newest first. `next` is the cursor of the following page (null at the end)."""
+    """Deliveries, newest first. `next` is the cursor of the following page (null at the end),
+    `previous` of the page before (null at the start)."""
     where = DeliveryFilter(organisation_id, kind, status, recipient, caused_by, since)
-    return await deliveries.page(where, before, limit)
+    return await deliveries.page(where, before, limit, after)
 
 
 @router.get(

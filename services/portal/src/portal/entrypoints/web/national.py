@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...application.errors import ApiError
 from ...application.organisations import partnership_areas
-from ...application.paging import cursor, plain_options
+from ...application.paging import keyset, plain_options
 from ...application.words import KIND_NAMES, REGION_NAMES
 from .deps import Questionnaires, Registration
 from .forms import form_of, text, values
@@ -161,6 +161,7 @@ async def organisations(
     session: NationalReader,
     registration: Registration,
     after: Annotated[str | None, Query(max_length=20)] = None,
+    before: Annotated[str | None, Query(max_length=20)] = None,
     region: Annotated[str | None, Query()] = None,
     kind: Annotated[str | None, Query()] = None,
 ) -> Response:
@@ -170,7 +171,12 @@ async def organisations(
         "kind": kind if kind in dict(KINDS) else None,
     }
     page = await registration.organisations(
-        session.token, after=after or None, region=params["region"], kind=params["kind"], limit=50
+        session.token,
+        after=after or None,
+        before=None if after else (before or None),
+        region=params["region"],
+        kind=params["kind"],
+        limit=50,
     )
     return render(
         request,
@@ -184,12 +190,12 @@ async def organisations(
         kind_items=plain_options(KINDS, params["kind"], "All kinds"),
         kind_labels=dict(KINDS),
         region_labels=dict(REGIONS),
-        pager=cursor(
+        pager=keyset(
             "/national/organisations",
             params,
-            name="after",
-            next_value=page.next_after,
-            first=not after,
+            back=("before", page.previous_before) if page.previous_before else None,
+            forward=("after", page.next_after) if page.next_after else None,
+            cursors=("after", "before"),
         ),
         width="full",
     )

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ...application.paging import (
     counted_options,
-    cursor,
+    keyset,
     link,
     numbered,
     plain_options,
@@ -150,6 +150,7 @@ async def notifications(
     session: NationalReader,
     notification: Notifications,
     before: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     got = request.query_params
     recipient = (got.get("recipient") or "").strip()[:254] or None
@@ -162,6 +163,7 @@ async def notifications(
         session.token,
         status=params["status"],
         before=before or None,
+        after=None if before else (after or None),
         limit=50,
         recipient=recipient,
         kind=params["kind"],
@@ -174,8 +176,12 @@ async def notifications(
         params=params,
         status_items=plain_options(NOTIFICATION_STATUSES, params["status"], "Any status"),
         kind_items=plain_options(NOTIFICATION_KINDS, params["kind"], "Every kind"),
-        pager=cursor(
-            "/national/notifications", params, name="before", next_value=page.next, first=not before
+        pager=keyset(
+            "/national/notifications",
+            params,
+            back=("after", page.previous) if page.previous else None,
+            forward=("before", page.next) if page.next else None,
+            cursors=("before", "after"),
         ),
         width="full",
     )

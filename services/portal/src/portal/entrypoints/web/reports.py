@@ -18,8 +18,8 @@ from ...application.chart_specs import REGION_NAMES, specs_for
 from ...application.charts import charts_of
 from ...application.errors import ApiError
 from ...application.models import Cycle, JsonObject, ReportListing
-from ...application.report_catalogue import offers
-from ...application.report_cells import shown
+from ...application.report_catalogue import companions, described, offers
+from ...application.report_cells import cell
 from ...application.returns import current_cycle
 from .deps import Questionnaires, Reporting
 from .national import REGIONS
@@ -33,12 +33,6 @@ FIELDS = {p: (p, p.capitalize()) for p in PARAMETERS}
 #: How many matches the picker lists at once (search narrows the rest).
 PICKER_LIMIT = 50
 SUBJECT_NAMES = {"area": "partnership area", "organisation": "organisation", "region": "region"}
-#: A report page links to its companions (the same cycle), when the person may open them.
-RELATED = {
-    "cycle-progress": ("cycle-progress-over-time",),
-    "cycle-progress-over-time": ("cycle-progress",),
-    "self-assessment-scorecards": ("self-assessment-scorecard",),
-}
 
 
 @router.get("/reports")
@@ -66,11 +60,9 @@ def _params(
 async def _listed(
     reporting: Reporting, session: Session, name: str
 ) -> tuple[ReportListing | None, list[ReportListing]]:
-    """The report called `name` if the person may open it, and its companions they may."""
+    """The report called `name` if the person may open it, and every report they may."""
     listed = await reporting.reports(session.token)
-    found = next((r for r in listed if r.name == name), None)
-    related = [r for r in listed if r.name in RELATED.get(name, ())]
-    return found, related
+    return next((r for r in listed if r.name == name), None), listed
 
 
 def _subject_of(about: ReportListing) -> str | None:
@@ -96,7 +88,7 @@ async def report(
     find: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     params = _params(cycle, area, organisation, region, q)
-    about, related = await _listed(reporting, session, name)
+    about, listed = await _listed(reporting, session, name)
     if about is None:
         return render(
             request,
@@ -115,6 +107,7 @@ async def report(
     subject = _subject_of(about)
     if subject is not None and subject not in params:
         return await _picker(request, session, reporting, about, params, cycles, find)
+    related = companions(about, listed, params)
     page: dict[str, Any] = {
         "title": about.title,
         "about": about,
@@ -124,8 +117,8 @@ async def report(
         "regions": REGIONS,
         "width": "full",
         "related": related,
-        "shown": shown,
-        "region_names": REGION_NAMES,
+        "description": described(about.description, related),
+        "cell_text": cell,
     }
     try:
         data = await reporting.report(session.token, name, params)
@@ -181,6 +174,7 @@ async def _picker(
         404 if errors else 200,
         title=f"{about.title}: choose the {SUBJECT_NAMES[subject]}",
         about=about,
+        description=described(about.description, []),
         params=params,
         subject=subject,
         subject_name=SUBJECT_NAMES[subject],

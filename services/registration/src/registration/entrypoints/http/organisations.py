@@ -3,7 +3,7 @@
 | endpoint | who |
 |---|---|
 | `POST /organisations` | national-admin |
-| `GET /organisations` (list: `region`, `kind`, `area`, `after`, `limit`) | national-admin, auditor, regulator |
+| `GET /organisations` (list: `region`, `kind`, `area`, `after` or `before`, `limit`) | national-admin, auditor, regulator |
 | `GET /organisations/{code}` | any role; a lead or group owner only their own (else 404) |
 | `PATCH /organisations/{code}` (name, partnership areas; `If-Match`) | national-admin; a mapping lead renames their own |
 | `GET /organisations/{code}/history` | national-admin, auditor; a mapping lead their own |
@@ -143,6 +143,10 @@ class OrganisationListResponse(BaseModel):
     next_after: str | None = Field(
         description="pass as `after` for the next page; null on the last page"
     )
+    previous_before: str | None = Field(
+        default=None,
+        description="pass as `before` for the previous page; null on the first page",
+    )
 
 
 class HistoryEntryResponse(BaseModel):
@@ -253,19 +257,29 @@ async def list_organisations(
     after: Annotated[
         str | None, Query(max_length=20, description="the previous page's next_after")
     ] = None,
+    before: Annotated[
+        str | None,
+        Query(max_length=20, description="the next page's previous_before: going back a page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> OrganisationListResponse:
-    """The organisations, in code order, a page at a time (national team, auditor, regulator)."""
+    """The organisations, in code order, a page at a time (national team, auditor, regulator):
+    forward with `after`, back with `before` (not both)."""
+    if after is not None and before is not None:
+        raise InvalidInput.field("before", "give `after` or `before`, not both")
     if area is not None and (reason := code_reason(area)) is not None:
         raise InvalidInput.field("area", reason)
     page = await services.list_organisations(
         repo,
-        services.OrganisationFilter(region=region, kind=kind, area=area, after=after, limit=limit),
+        services.OrganisationFilter(
+            region=region, kind=kind, area=area, after=after, before=before, limit=limit
+        ),
     )
     return OrganisationListResponse(
         items=[OrganisationResponse.of(o) for o in page.items],
         total=page.total,
         next_after=page.next_after,
+        previous_before=page.previous_before,
     )
 
 

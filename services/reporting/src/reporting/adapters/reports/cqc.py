@@ -108,10 +108,11 @@ REPORTS = [
         name="cqc-performance",
         title="NI 51 performance data (CQC)",
         description="NI 51 per LA partnership area as signed off: the four scores (1-4) and "
-        "their sum (4-16), who signed them off and when, and whether by the data-entry close "
+        "their sum (4-16), who signed them off and when, and whether by the close of data entry "
         "(an extension does not move the regulator's deadline). A return reopened since is "
         "shown as not signed off, without scores, until it is signed off again; areas with no "
-        "sign-off are listed too. `region` narrows it to one region.",
+        "sign-off are listed too.",
+        options="`region` narrows it to one region.",
         projections=("progress", "organisations"),
         scope=Scope.NATIONAL,
         query=cqc_performance,

@@ -337,11 +337,13 @@ REPORTS = [
         name="cycle-progress",
         title="Cycle progress",
         description="Per region: the share of organisations that submitted everything they "
-        "owe and that signed off (week by week: cycle-progress-over-time). Per region and "
+        "owe and that signed off (week by week in “Cycle progress week by week”). Per region and "
         "organisation: questionnaires issued (not counting "
         "cancelled ones), by status, % complete (submitted / issued), sign-off, the deadline "
         "(the organisation's extension if later than the close) and days to it from the as-at "
-        "moment, extensions and reopenings. `region` narrows it to one region.",
+        "moment, extensions and reopenings.",
+        options="`region` narrows it to one region.",
+        see_also=("cycle-progress-over-time",),
         projections=("progress", "organisations"),
         scope=Scope.NATIONAL,
         query=cycle_progress,

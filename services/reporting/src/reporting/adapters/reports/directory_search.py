@@ -144,7 +144,9 @@ REPORTS = [
         title="Directory of services",
         description="The cycle's services (withdrawn ones left out): what each is, who "
         "provides and commissions it, how to contact it, whether last year's record was "
-        "checked, and what changed since last year. `q` searches names and descriptions "
+        "checked, and what changed since last year. Search names and descriptions by "
+        'words, "phrases" and -exclusions, or by part of a name.',
+        options="`q` searches names and descriptions "
         '(words, "phrases", -exclusions; or part of a name); `region` filters by the '
         "provider's region, `organisation` by provider or commissioner.",
         projections=("directory", "organisations", "progress"),

@@ -345,8 +345,9 @@ REPORTS = [
             " previous cycle (as scheduled, else the cycle a year earlier), with how many"
             " services are mapped and submitted. A service counts in every area its provider"
             " organisation covers; figures are from current submissions. The services"
-            " themselves are listed by `locality-services`."
+            " themselves are listed in “Services mapped in an area”."
         ),
+        see_also=("locality-services",),
         projections=("organisations", "responses"),
         scope=Scope.AREA,
         query=locality_profile,
@@ -360,8 +361,9 @@ REPORTS = [
             " cancelled): provider, whether its submission stands (submitted, withdrawn or not"
             " submitted), level of need, provider sector, CAMHS tier, investment and WTE. A"
             " service counts in every area its provider organisation covers. The area's"
-            " figures are in `locality-profile`."
+            " figures are in “Locality profile”."
         ),
+        see_also=("locality-profile",),
         projections=("organisations", "responses"),
         scope=Scope.AREA,
         query=locality_services,

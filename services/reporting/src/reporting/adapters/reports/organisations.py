@@ -45,7 +45,8 @@ REPORTS = [
     Report(
         name="organisations",
         title="Organisations",
-        description="Every registered organisation, by region and kind (`q` filters by kind).",
+        description="Every registered organisation, by region and kind.",
+        options="`q` filters by kind.",
         projections=("organisations",),
         scope=Scope.NATIONAL,
         query=organisations,

@@ -170,6 +170,7 @@ REPORTS = [
         description="Per region, week by week through the cycle: the share of the region's "
         "organisations that had submitted everything they owed (every questionnaire not "
         "cancelled), and that had signed off (and not been reopened since).",
+        see_also=("cycle-progress",),
         projections=("progress", "organisations"),
         scope=Scope.NATIONAL,
         query=progress_over_time,

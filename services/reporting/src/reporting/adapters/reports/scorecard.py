@@ -196,10 +196,11 @@ REPORTS = [
         name="self-assessment-scorecards",
         title="Commissioning self-assessment scorecards",
         description=(
-            "Every commissioning PCT's balanced scorecard in a cycle (`region` narrows it to"
-            " one region), how many PCTs got each overall grade, and how many got each grade"
-            " in each topic."
+            "Every commissioning PCT's balanced scorecard in a cycle, how many PCTs got each"
+            " overall grade, and how many got each grade in each topic."
         ),
+        options="`region` narrows it to one region.",
+        see_also=("self-assessment-scorecard",),
         projections=("organisations", "responses"),
         scope=Scope.NATIONAL,
         query=national_scorecards,

@@ -40,6 +40,11 @@ class ReportEntry(BaseModel):
     #: For an area or organisation report: whether the caller may pick any subject, or only
     #: their own organisation (`own`, a lead's); null for national reports.
     subject: Literal["any", "own"] | None = None
+    #: What the optional parameters do (the description is for people and names no
+    #: parameter; it names companion reports by their titles, in quotes).
+    options: str = ""
+    #: Companion reports (names): those among the caller's list may be offered beside it.
+    see_also: list[str] = []
 
 
 class SubjectBody(BaseModel):
@@ -114,6 +119,8 @@ async def list_reports(
             needs_cycle=r.needs_cycle,
             projections=list(r.projections),
             subject=access if r.scope in (Scope.AREA, Scope.ORGANISATION) else None,
+            options=r.options,
+            see_also=list(r.see_also),
         )
         for r, access in reporting.reports.readable(principal)
     ]
