@@ -154,6 +154,9 @@ def test_the_national_pages_at_scale(stack, national, infra, auth_keys) -> None:
             participation = f"{portal}/national/cycles/{CYCLE}/participation"
             timed_goto(page, participation, "participation, first page")
             assert f"Showing 1 to 25 of {total:,} organisations" in words(page, "#showing")
+            summary = words(page, "#participation-summary")
+            assert f"{signed_off} of {total:,} organisations signed off" in summary, summary
+            assert "Data entry closed" in summary, summary
             assert page.locator("#by-organisation tbody tr").count() == 25
             assert f"London ({in_region['london']:,})" in page.locator("#region").inner_text()
             offered = page.locator("#status").inner_text()
