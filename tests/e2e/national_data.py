@@ -28,7 +28,6 @@ import json
 import random
 import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,9 +55,6 @@ class NationalData:
     participation: dict[str, Any]
     #: Seconds each step took, and in all.
     seconds: dict[str, float] = field(default_factory=dict)
-
-    def by_code(self) -> dict[str, RosterOrganisation]:
-        return {o.code: o for o in self.roster}
 
 
 class Steps:
@@ -321,8 +317,3 @@ async def self_assessment_answers(
         for section in view["sections"]
         for q in section["questions"]
     }
-
-
-def counts(data: NationalData, key: str) -> Counter[str]:
-    """How many organisations of the roster have each value of `key` (region, kind)."""
-    return Counter(getattr(o, key) for o in data.roster)
