@@ -6,9 +6,9 @@ never a dump.
    bulk path, one transaction), and one service for each organisation that owes no
    questionnaire of its own (trusts, provider arms, third-sector and private providers) in one
    `POST /directory/services/import`, so every organisation owes a return.
-2. **Leads**: `PUT /organisations/{code}/lead` for the organisations whose returns the
-   national team or a lead acts on below (the emails about sign-off, extension and reopening
-   need someone to go to).
+2. **Leads**: `PUT /organisations/{code}/lead` for the organisations whose returns are signed
+   off or extended below (the emails about sign-off, extension and reopening need someone to
+   go to; one request each, so not for all 5,000).
 3. **The cycle**: scheduled, with data entry open since yesterday, once the questionnaire
    service has heard of every organisation and service (its `/metrics` counts what its
    consumer handled); its clock then issues every organisation its questionnaires in one

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 from national_data import CYCLE, NationalData, build
@@ -112,8 +113,6 @@ def timed_goto(page: Any, url: str, name: str) -> None:
 
 @pytest.mark.timeout(900)  # five services and 5,000 organisations on a shared 2-core machine
 def test_the_national_pages_at_scale(stack, national, infra, auth_keys) -> None:
-    import httpx
-
     portal = stack["portal"].url
     admin = auth_keys.headers("national-admin")
     roster = national.roster
