@@ -3,11 +3,13 @@ events, as the registration and questionnaire services would have published them
 
 At `scale` 1 (each count below is multiplied by the scale, at least a handful of each kind):
 
-- **Organisations** (5,000): 150 local authorities (each its own partnership area, the LA's
+- **Organisations** (5,000): `tests/e2e/national_roster.py`'s roster (shared with the browser
+  test's national data set): 150 local authorities (each its own partnership area, the LA's
   code), 300 PCTs (285 whole PCTs, 15 commissioning parts) each covering 1-3 LA areas of its
-  region, 15 PCT provider arms linked to a commissioning part, NHS trusts (acute, mental
-  health, community, ambulance) covering 1-4 areas, and third-sector and private providers
-  (one area each, mapped by a lead organisation) for the rest; regions spread as the LAs are.
+  region, up to 15 PCT provider arms each linked to its commissioning part, NHS trusts (acute,
+  mental health, community, ambulance) covering 1-4 areas, and third-sector and private
+  providers (one area each, mapped by a lead organisation) for the rest; regions spread as
+  the LAs are.
   Each: `OrganisationRegistered`, an `AccountCreated` and `MappingLeadNominated` for its lead;
   1 % renamed, 1 % with their partnership areas changed.
 - **Cycles**: 2008-09 and 2009-10, each `CycleScheduled` (2009-10 naming 2008-09 as previous),
@@ -45,12 +47,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -108,6 +112,10 @@ from csm_contracts.registry import EventPayload
 from questionnaire.application.catalogue import shipped_catalogue
 from questionnaire.domain.answers import evaluate, normalise
 from questionnaire.domain.definition import Definition, Question, QuestionType, RuleKind
+
+# The roster of organisations is the browser test's too (tests/e2e/national_roster.py).
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
+from national_roster import national_roster
 
 CYCLES = ("2008-09", "2009-10")
 JOURNAL_COLUMNS = (
@@ -302,6 +310,8 @@ class Org:
     kind: str
     region: str
     areas: list[str]
+    linked: str | None = None
+    mapped_by: str | None = None
     services: dict[str, list[Svc]] = field(default_factory=lambda: defaultdict(list))
 
 
@@ -397,66 +407,21 @@ class Builder:
     # -- organisations
 
     def organisations(self) -> list[Org]:
-        rng = self.rng
-        regions = list(Region)
-        weights = (12, 23, 15, 9, 14, 11, 33, 19, 16)  # LAs per region, roughly
-        total = self.n(5000, 40)
-        n_la, n_pct = self.n(150, 9), self.n(300, 9)
-        las: list[Org] = []
-        for i in range(n_la):
-            region = rng.choices(regions, weights)[0].value if i >= 9 else regions[i].value
-            code = f"L{i + 1:03d}"
-            las.append(Org(code, f"Borough Council {code}", "local-authority", region, [code]))
-        by_region: dict[str, list[Org]] = defaultdict(list)
-        for la in las:
-            by_region[la.region].append(la)
-        orgs = list(las)
-
-        def covering(region: str, count: int, start: int) -> list[str]:
-            pool = by_region[region] or las
-            return sorted({pool[(start + k) % len(pool)].code for k in range(count)})
-
-        pcts: list[Org] = []
-        for i in range(n_pct):
-            la = las[i % n_la]
-            kind = "pct-commissioning" if i % 20 == 19 else "pct"
-            code = f"P{i + 1:03d}"
-            areas = covering(la.region, rng.randint(1, 3), by_region[la.region].index(la))
-            pcts.append(Org(code, f"Primary Care Trust {code}", kind, la.region, areas))
-        orgs += pcts
-        other_kinds = (
-            ["pct-provider"] * 1
-            + ["nhs-trust-acute"] * 8
-            + ["nhs-trust-mental-health"] * 3
-            + ["nhs-trust-community"] * 3
-            + ["nhs-trust-ambulance"] * 1
-            + ["third-sector"] * 55
-            + ["private-provider"] * 29
+        roster = national_roster(
+            self.rng, total=self.n(5000, 40), las=self.n(150, 9), pcts=self.n(300, 9)
         )
-        for i in range(max(0, total - n_la - n_pct)):
-            kind = rng.choice(other_kinds)
-            region = rng.choice(las).region
-            la_pos = rng.randrange(len(by_region[region]))
-            count = rng.randint(1, 4) if kind.startswith("nhs-trust") else 1
-            code = f"T{i + 1:04d}"
-            orgs.append(
-                Org(code, f"Provider {code}", kind, region, covering(region, count, la_pos))
-            )
-        return orgs
+        return [
+            Org(o.code, o.name, o.kind, o.region, o.areas, o.linked, o.mapped_by) for o in roster
+        ]
 
     def register(self, orgs: Sequence[Org]) -> None:
         rng = self.rng
         at = datetime(2008, 6, 2, 9, tzinfo=UTC)
-        commissioning = [o for o in orgs if o.kind == "pct-commissioning"]
-        leads = [o for o in orgs if o.kind in ("local-authority", "pct")]
-        for i, org in enumerate(orgs):
+        for org in orgs:
             at += timedelta(seconds=rng.randint(60, 900))
-            linked = None
-            if org.kind == "pct-provider" and commissioning:
-                linked = commissioning[i % len(commissioning)].code
-            mapped_by = None
-            if org.kind in ("third-sector", "private-provider"):
-                mapped_by = next((o.code for o in leads if set(o.areas) & set(org.areas)), None)
+            # The provider arm names its commissioning part, which is then linked back.
+            linked = org.linked if org.kind == "pct-provider" else None
+            mapped_by = org.mapped_by
             stream = f"organisation-{org.code}"
             self.emit(
                 OrganisationRegistered(

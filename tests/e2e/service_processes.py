@@ -30,10 +30,19 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process, not waiting for it to answer."""
         exe = Path(sys.executable).parent / f"csm-{self.name}"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen([str(exe)], env=self.env, stdout=out, stderr=out)
-        deadline = time.monotonic() + 60
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until `/health/ready` answers 200; fails if the process dies or `timeout` passes."""
+        assert self.proc is not None, f"{self.name} was not launched"
+        deadline = time.monotonic() + timeout
         answer = "no answer"
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"{self.name} died: {self.log.read_text()[-3000:]}"
@@ -153,8 +162,12 @@ def portal_stack(
         s.env["CSM_PORTAL_URL"] = portal.url
         portal.env[f"CSM_{name.upper()}_URL"] = s.url
     try:
+        # All at once: each spends most of its start importing, and on a shared 2-core machine
+        # five one after another took about two minutes. Together they take longer each.
         for s in running.values():
-            s.start()
+            s.launch()
+        for s in running.values():
+            s.wait_ready(timeout=180)
         yield running
     finally:
         for s in running.values():

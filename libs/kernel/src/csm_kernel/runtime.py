@@ -294,15 +294,19 @@ def subscribe_handlers(
     group_id: str,
     handlers: Mapping[str, Handler],
     description: str,
+    batch: int | None = None,
 ) -> None:
     """An idempotent consumer of `topic` applying `handlers`, with the service's retry and
-    consumer-group settings and its group's dead-letter topic."""
+    consumer-group settings and its group's dead-letter topic. With `batch=N`, up to N
+    messages fetched together are applied in one transaction (`EventConsumer.process_batch`;
+    a batch that fails is applied again one message at a time)."""
     runtime.subscribe(
         broker,
         topic,
         runtime.event_consumer(consumer, group_id=group_id, handlers=handlers),
         group_id=group_id,
         description=description,
+        batch=batch,
     )
 
 

@@ -27,6 +27,10 @@ from ..application.handlers import ConsumerTables
 #: Consumer groups (and so dead-letter topics: `csm.dlq.<group>`), one per topic.
 REGISTRATION_GROUP = "notification.registration"
 QUESTIONNAIRE_GROUP = "notification.questionnaire"
+#: Events applied in one transaction at most: a national import (thousands of organisations,
+#: then thousands of questionnaires issued) would otherwise hold a new account's set-up email
+#: behind minutes of one-commit-per-event work.
+BATCH = 200
 
 
 def registration_handlers(tables: ConsumerTables) -> dict[str, Handler]:
@@ -52,6 +56,7 @@ def subscriptions(tables: ConsumerTables) -> Callable[[Runtime, KafkaBroker], No
             group_id=REGISTRATION_GROUP,
             handlers=registration_handlers(tables),
             description="Who leads which organisation; set-up links for new accounts.",
+            batch=BATCH,
         )
         subscribe_handlers(
             runtime,
@@ -61,6 +66,7 @@ def subscriptions(tables: ConsumerTables) -> Callable[[Runtime, KafkaBroker], No
             group_id=QUESTIONNAIRE_GROUP,
             handlers=questionnaire_handlers(tables),
             description="Emails about delegation and sign-off; the state deadline reminders need.",
+            batch=BATCH,
         )
 
     return subscribe

@@ -41,6 +41,10 @@ GROUP = "questionnaire"
 #: The name `processed_messages` records this consumer's messages under.
 CONSUMER = "questionnaire.registration"
 ACTOR = "service:questionnaire"
+#: Events applied in one transaction at most. The national team registers thousands of
+#: organisations and services in one import; one transaction (and commit) each, this consumer
+#: took about 5 minutes over 5,000 organisations and their services on the 2-core machine.
+BATCH = 200
 
 
 def _context(envelope: EventEnvelope) -> AppendContext:
@@ -150,6 +154,7 @@ def subscriptions_for(follower_of: Callable[[Runtime], RegistrationFollower]) ->
             group_id=GROUP,
             handlers=follower_of(runtime).handlers(),
             description="Follows registered organisations and mapped services: who owes what.",
+            batch=BATCH,
         )
 
     return subscriptions
