@@ -137,8 +137,10 @@ def test_questionnaires_people_can_finish(stack, infra, auth_keys) -> None:
             # The long questionnaire opens on its sections, each with its progress.
             journey.reload_until(page, f"{portal}/returns/{CYCLE}", "Riverside Family Service")
             page.click("a:has-text('Service: Riverside Family Service')")
+            page.wait_for_url(re.compile(r"/questionnaires/[^/]+$"))
             url = page.url
             tasks = page.locator(".govuk-task-list")
+            tasks.locator("li").first.wait_for()
             assert tasks.locator("li").count() == 8
             assert "0 of 5 answered" in tasks.inner_text()
             shots(page, "01-sections")
