@@ -57,9 +57,9 @@ save targets per unit of work, since the machine's two cores cap the rate: servi
 measured saturation (the paced run's default). Py-spy (`py-spy record -p PID --nonblocking`)
 works on the service process too, where it is installed.
 
-Finding where the time goes (py-spy is not available): `--sample FILE` samples the service's
-Python stack every 2 ms of its CPU time (cheap: the figures stay close to an unsampled run)
-and writes inclusive and own shares per function to FILE; `--profile FILE` runs it under
+Finding where the time goes (py-spy is not a project dependency): `--sample FILE` samples the
+service's Python stack every 2 ms of its CPU time (cheap: the figures stay close to an unsampled
+run) and writes inclusive and own shares per function to FILE; `--profile FILE` runs it under
 cProfile instead (several times slower, so only the proportions mean anything) and writes the
 stats to FILE and a summary to FILE.txt.
 """
@@ -215,8 +215,8 @@ def serve() -> None:
 
 
 class Sampler:
-    """A statistical profiler (py-spy is not available): every 2 ms of the process's CPU time
-    (ITIMER_PROF) note the main thread's Python stack. Far cheaper than cProfile, so the
+    """A statistical profiler (py-spy is not a project dependency): every 2 ms of the process's
+    CPU time (ITIMER_PROF) note the main thread's Python stack. Far cheaper than cProfile, so the
     shares are those of the real run; C calls count against the Python frame that made them."""
 
     INTERVAL = 0.002
