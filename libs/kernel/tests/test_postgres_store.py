@@ -13,7 +13,7 @@ from csm_kernel.database import migrate
 from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.migrations import discover, kernel_migrations
 from csm_kernel.store import NewEvent
-from csm_kernel.store.postgres import PostgresEventStore
+from csm_kernel.store.postgres import PostgresEventStore, payload_from_text
 from csm_kernel.verify import verify_all
 from store_contract import CTX, EventStoreContract, ev
 
@@ -181,4 +181,29 @@ async def test_append_many_is_all_or_nothing(pg_pool: asyncpg.Pool) -> None:
             )
     assert info.value.stream_id == "m-3"
     assert await store.stream_version("m-4") == 0  # nothing of the refused bulk append
+    assert await verify_all(store.iterate_all()) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"i": 1, "f": 0.1, "s": "caf\\u00e9", "l": [1, 2.5e-3, null, true]}',
+        '{"big": 123456789012345678901234567890, "low": -9223372036854775809}',
+        '{"huge": 1e400}',
+        '{"id": "1234567890123456789012"}',
+    ],
+)
+def test_payload_is_read_as_the_standard_library_reads_it(text: str) -> None:
+    """orjson reads beyond-64-bit integers as floats and refuses numbers beyond a double: such
+    payloads must come back exactly, or their chain hash would no longer verify."""
+    assert payload_from_text(text) == json.loads(text)
+    assert json.dumps(payload_from_text(text)) == json.dumps(json.loads(text))
+
+
+async def test_replay_keeps_large_integers_exact(pg_pool: asyncpg.Pool) -> None:
+    store = PostgresEventStore(pg_pool)
+    data = {"big": 2**70, "low": -(2**63) - 1, "f": 0.1, "n": 7}
+    await store.append("big-1", 0, [NewEvent("test.Happened", 1, data, "K")], CTX)
+    [replayed] = [e async for e in store.iterate_all()]
+    assert replayed.data == data and isinstance(replayed.data["big"], int)
     assert await verify_all(store.iterate_all()) == []

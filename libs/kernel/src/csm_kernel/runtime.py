@@ -262,7 +262,7 @@ def create_app(
 
     add_health(app, ready, live=runtime.loops.problems)
     for router in routers:
-        app.include_router(router)
+        add_routes(app, router)
     if not any(getattr(route, "path", None) == "/status" for route in app.routes):
 
         @app.get("/status", include_in_schema=False)
@@ -272,6 +272,21 @@ def create_app(
 
     instrument(app)
     return app
+
+
+def add_routes(app: FastAPI, router: APIRouter) -> None:
+    """The router's routes, served by `app` as they are (the same OpenAPI document).
+
+    FastAPI 0.14x's `include_router` keeps the router behind an `_IncludedRouter` whose routes
+    rebuild their request handler (`get_route_handler`, with its dependency analysis) on every
+    request they serve: 15-18 µs a request, about 2 % of a save's CPU (`docs/benchmarks.md`,
+    2026-12-06). Included with no options (prefix, dependencies, responses), a router's routes
+    already hold everything that would add, so they go in as they are. A router with start-up
+    or shut-down handlers of its own is included the usual way, which runs them."""
+    if router.on_startup or router.on_shutdown:
+        app.include_router(router)
+        return
+    app.router.routes.extend(router.routes)
 
 
 async def _finish(task: asyncio.Task[None], seconds: float) -> None:
