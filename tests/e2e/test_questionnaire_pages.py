@@ -244,6 +244,9 @@ def test_questionnaires_people_can_finish(stack, infra, auth_keys) -> None:
             shots(d, "05-delegate-check-answers")
             d.click("button:has-text('Return to the mapping lead')")
             assert "Questionnaire returned" in d.content()
+            # The delegate, with no account, reads the organisation's name, not its code.
+            said = " ".join(d.locator("main").inner_text().split())
+            assert f"to the mapping lead of {org} Primary Care Trust." in said, said
             other.close()
 
             page.goto(f"{url}/sections/client_group")

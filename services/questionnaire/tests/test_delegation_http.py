@@ -55,6 +55,8 @@ async def test_the_delegate_answers_and_returns_and_the_lead_accepts(questionnai
         )
         assert r.status_code == 200 and r.json()["status"] == "returned"
         assert not r.json()["can_edit"]  # back with the lead
+        # Named as people know it, on the delegate's pages too (they have no account).
+        assert view["organisation_name"] == r.json()["organisation_name"] == "Organisation TR1"
         r = await q.client.patch(
             f"/delegate/questionnaires/{sq['id']}/answers",
             headers=as_delegate(token),

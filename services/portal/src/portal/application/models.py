@@ -310,6 +310,8 @@ class QuestionnaireView(TypedDict, total=False):
     definition_title: str
     cycle: str
     organisation_id: str
+    #: The organisation's name as the questionnaire service knows it (None until it does).
+    organisation_name: str | None
     subject: Subject
     status: str
     version: int

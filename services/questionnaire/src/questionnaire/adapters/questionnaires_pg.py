@@ -64,10 +64,11 @@ TAIL = (
 _LOAD = f"""
 SELECT q.*, {TAIL}, c.version AS cycle_version, c.phase, c.timetable, c.previous_cycle,
        r.version AS return_version, r.extension_until, r.reopened, r.signed_off_at,
-       r.signed_off_by
+       r.signed_off_by, o.name AS organisation_name
   FROM questionnaires q
   JOIN cycles c ON c.cycle = q.cycle
   LEFT JOIN returns r ON r.cycle = q.cycle AND r.organisation_id = q.organisation_id
+  LEFT JOIN known_organisations o ON o.code = q.organisation_id
  WHERE q.id = $1
 """
 
@@ -165,6 +166,7 @@ class PostgresQuestionnaires:
             q,
             cycle_from_row(row, "cycle_"),
             return_from_row(row, q.cycle, q.organisation_id, "return_"),
+            row["organisation_name"],
         )
 
     async def find(self, questionnaire_id: str, conn: Connection) -> Questionnaire | None:

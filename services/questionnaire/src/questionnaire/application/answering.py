@@ -114,6 +114,7 @@ class Questionnaires:
             "id": q.id,
             "cycle": q.cycle,
             "organisation_id": q.organisation_id,
+            "organisation_name": loaded.organisation_name,
             "title": q.title,
             "subject": {"kind": q.subject_kind.value, "id": q.subject_id},
             "group_id": q.group_id,
@@ -332,7 +333,7 @@ class Questionnaires:
         if events:  # appended and committed (a save that changes nothing appends nothing)
             self.activity.saved()
         changed = [c.question for e in events for c in getattr(e, "changes", [])]
-        return Loaded(after, loaded.cycle, loaded.ret), changed
+        return loaded.with_questionnaire(after), changed
 
     async def submit(
         self, principal: Principal, questionnaire_id: str, context: AppendContext
@@ -344,14 +345,14 @@ class Questionnaires:
         after = await self.commit(loaded, events, context)
         if events:
             self.activity.submitted()
-        return Loaded(after, loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(after)
 
     async def withdraw_submission(
         self, principal: Principal, questionnaire_id: str, reason: str, context: AppendContext
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.withdraw_submission(loaded.questionnaire, reason)
-        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(await self.commit(loaded, events, context))
 
     async def delegate(
         self,
@@ -367,7 +368,7 @@ class Questionnaires:
         if expires <= self.clock.now():
             raise Conflict(f"data entry for {q.cycle} has closed: there is nothing to delegate")
         events = decide.delegate(q, email, principal.actor, expires, message, q.title)
-        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(await self.commit(loaded, events, context))
 
     async def revoke(
         self,
@@ -380,14 +381,14 @@ class Questionnaires:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.revoke(loaded.questionnaire, delegation_id, reason)
         after = await self.commit(loaded, events, context, check_window=False)
-        return Loaded(after, loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(after)
 
     async def accept(
         self, principal: Principal, questionnaire_id: str, delegation_id: str, ctx: AppendContext
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.accept(loaded.questionnaire, delegation_id)
-        return Loaded(await self.commit(loaded, events, ctx), loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(await self.commit(loaded, events, ctx))
 
     async def send_back(
         self,
@@ -399,7 +400,7 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(principal, questionnaire_id, write=True)
         events = decide.send_back(loaded.questionnaire, delegation_id, comment)
-        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(await self.commit(loaded, events, context))
 
     # --- delegates -----------------------------------------------------------------------------
 
@@ -432,4 +433,4 @@ class Questionnaires:
     ) -> Loaded:
         loaded = await self.load(delegate, delegate.questionnaire_id, write=True)
         events = decide.return_to_lead(loaded.questionnaire, delegate.delegation_id, comment)
-        return Loaded(await self.commit(loaded, events, context), loaded.cycle, loaded.ret)
+        return loaded.with_questionnaire(await self.commit(loaded, events, context))

@@ -126,7 +126,7 @@ class LastYearsAnswers:
         after = await self.questionnaires.commit(loaded, events, context)
         self.questionnaires.activity.saved()
         changed = [c.question for e in events for c in getattr(e, "changes", [])]
-        return BroughtIn(Loaded(after, loaded.cycle, loaded.ret), changed, found)
+        return BroughtIn(loaded.with_questionnaire(after), changed, found)
 
 
 def _offer_json(found: Offer) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -31,6 +31,12 @@ class Loaded:
     questionnaire: Questionnaire
     cycle: CycleState
     ret: ReturnState
+    #: The organisation's name as registration last told it (None if not heard of yet).
+    organisation_name: str | None = None
+
+    def with_questionnaire(self, questionnaire: Questionnaire) -> Loaded:
+        """The same cycle, return and organisation with the questionnaire as it is now."""
+        return replace(self, questionnaire=questionnaire)
 
 
 @dataclass(frozen=True)

@@ -79,11 +79,18 @@ def _environment() -> Environment:
 
 @pass_context
 def organisation_name(context: Context, code: object) -> str:
-    """An organisation by its name where the page knows it (the signed-in person's own, or a
-    page's `organisation_names`), else by its code."""
+    """An organisation by its name where the page knows it (the signed-in person's own, the
+    questionnaire the page shows, or a page's `organisation_names`), else by its code."""
     session = context.get("session")
     if session is not None and session.organisation_id == code and session.organisation_name:
         return str(session.organisation_name)
+    view = context.get("view")
+    if (
+        isinstance(view, Mapping)
+        and view.get("organisation_id") == code
+        and view.get("organisation_name")
+    ):
+        return str(view["organisation_name"])
     known = context.get("organisation_names") or {}
     return str(known.get(code) or code or "")
 

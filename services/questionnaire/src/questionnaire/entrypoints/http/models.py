@@ -127,6 +127,9 @@ class QuestionnaireState(BaseModel):
     id: str
     cycle: str
     organisation_id: str
+    organisation_name: str | None = Field(
+        default=None, description="the organisation's name (null until registration's is heard)"
+    )
     title: str
     subject: Subject
     group_id: str | None
