@@ -24,25 +24,13 @@ WIDTHS = (1280, 375)
 BLOCKING_IMPACTS = ("critical", "serious")
 BLOCKING_RULES = ("region",)
 
-#: axe on the whole document, violations only, each with the elements it found. One finding
-#: is set aside, narrowly: GOV.UK Frontend's script gives a radio that reveals more questions
-#: `aria-expanded`, which ARIA does not list for the radio role. GOV.UK keeps it on purpose
-#: (screen readers announce it; alphagov/govuk-frontend#979, a documented known issue, and
-#: w3c/aria#1404 to allow it), so only that attribute on such a radio is waived; any other
-#: attribute, or the same one anywhere else, still fails.
+#: axe on the whole document, violations only, each with the elements it found.
 RUN_AXE = """async () => {
   const result = await window.axe.run(document, {resultTypes: ["violations"]});
-  const onlyExpanded = /^ARIA attribute is not allowed: aria-expanded="(true|false)"$/;
-  const govukReveal = (v, n) => v.id === "aria-allowed-attr"
-    && /class="govuk-radios__input"[^>]*aria-controls=/.test(n.html)
-    && [...n.any, ...n.all, ...n.none].every((c) => onlyExpanded.test(c.message));
-  return result.violations
-    .map((v) => ({...v, nodes: v.nodes.filter((n) => !govukReveal(v, n))}))
-    .filter((v) => v.nodes.length > 0)
-    .map((v) => ({
-      id: v.id, impact: v.impact, help: v.help,
-      nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 10),
-    }));
+  return result.violations.map((v) => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 10),
+  }));
 }"""
 MEASURE = """() => ({scrollWidth: document.documentElement.scrollWidth,
   innerWidth: window.innerWidth})"""

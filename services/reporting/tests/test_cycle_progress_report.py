@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from csm_contracts.events.accounts import ServiceGroupDefined
 from csm_kernel.errors import InvalidInput, NotFound
 from progress_history import CYCLE, at, progress_history
 
@@ -56,9 +57,20 @@ async def test_cycle_progress_as_it_stood_before_the_sign_off(reporting_db) -> N
 
 async def test_return_progress_for_one_organisation(reporting_db) -> None:
     history = progress_history(reporting_db.history)
+    for name in ("North locality", "Northern locality"):  # renamed: the latest name is shown
+        reporting_db.history.add(
+            ServiceGroupDefined(
+                organisation_id="5A4", group_id="g1", name=name, kind="locality", defined_by="u"
+            ),
+            at=at(10, 4),
+        )
     await reporting_db.record()
     result = await reporting_db.report("return-progress", cycle=CYCLE, organisation="5A4")
     groups, questionnaires = result.tables
+    # Groups by their names, never their ids; questionnaires outside a group say so.
+    assert {g["group"] for g in groups.rows} == {"Northern locality", "Not in a group"}
+    assert "group_id" not in {c.key for c in groups.columns}
+    assert {"group_id", "subject_id"}.isdisjoint(c.key for c in questionnaires.columns)
     by_id = {r["questionnaire_id"]: r for r in questionnaires.rows}
     assert by_id["qp-svc2"]["status"] == "delegated"
     assert by_id["qp-svc2"]["delegate_email"] == "d4@example.org"
