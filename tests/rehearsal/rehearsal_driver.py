@@ -378,7 +378,7 @@ def organisation_codes(count: int) -> list[str]:
 
 
 async def drive(api: Api, scale: Scale, mail_dir: Path) -> None:
-    """The whole cycle, `scale.concurrency` organisations at a time, then a bulletin."""
+    """The whole cycle, `scale.concurrency` organisations at a time."""
     await open_cycle(api)
     queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
     for item in enumerate(organisation_codes(scale.organisations)):
@@ -390,6 +390,10 @@ async def drive(api: Api, scale: Scale, mail_dir: Path) -> None:
             await Organisation(api, code, index, scale, mail_dir).run()
 
     await asyncio.gather(*(worker() for _ in range(scale.concurrency)))
+
+
+async def send_bulletin(api: Api) -> None:
+    """The national team thanks every lead: a bulletin to all of them."""
     r = await api.call(
         "POST",
         "notification",
