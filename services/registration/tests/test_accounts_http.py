@@ -54,7 +54,8 @@ async def service(
 
 
 def code() -> str:
-    return "L" + "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(3))
+    # Four random characters (codes are 3 to 5): with three, ~50 organisations collided once.
+    return "L" + "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(4))
 
 
 def email() -> str:

@@ -262,7 +262,13 @@ class SignIn:
         )
 
     def _in_grace(self, spent: SpentRefresh, now: datetime) -> bool:
-        return spent.spent_at is not None and now - spent.spent_at <= self.refresh_grace
+        # `now` can be a moment before `spent_at` (read before the other request committed):
+        # with the grace off that must still be reuse, not a race inside a zero-wide window.
+        return (
+            self.refresh_grace > timedelta(0)
+            and spent.spent_at is not None
+            and now - spent.spent_at <= self.refresh_grace
+        )
 
     async def _again(
         self, conn: Connection, session_id: str, refresh_token: str, now: datetime
