@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 from rehearsal_checks import (
+    PUBLISHERS,
     Check,
     accepted_is_stored,
     emails_exactly_once,
@@ -35,7 +36,7 @@ from rehearsal_checks import (
     table,
 )
 from rehearsal_cluster import SERVICES, Cluster, Replica
-from rehearsal_driver import REMINDER_AFTER, SCALES, Accepted, Api, drive, send_bulletin
+from rehearsal_driver import REMINDER_AFTER, SCALES, Accepted, Api, Scale, drive, send_bulletin
 
 
 @dataclass
@@ -135,27 +136,69 @@ REHEARSAL_ENV = {
 }
 
 
-def rehearse(scale_name: str, directory: Path, replicas: int = 3) -> tuple[list[Check], str]:
+def rehearse(
+    scale_name: str,
+    directory: Path,
+    replicas: int = 3,
+    organisations: int | None = None,
+    minutes: float | None = None,
+) -> tuple[list[Check], str]:
     """Start the cluster (outside any event loop: the embedded servers' set-up runs its own),
-    then drive, break and check it."""
-    with Cluster.started(directory, replicas=replicas, extra_env=REHEARSAL_ENV) as cluster:
-        return asyncio.run(_rehearse(cluster, scale_name, replicas))
-
-
-async def _rehearse(cluster: Cluster, scale_name: str, replicas: int) -> tuple[list[Check], str]:
+    then drive, break and check it (`organisations`: fewer than the scale's; `minutes`: no
+    organisation started after that long: both for a part of a national run)."""
     scale = SCALES[scale_name]
+    if organisations is not None:
+        scale = Scale(organisations, scale.services_per_organisation, scale.concurrency)
+    with Cluster.started(directory, replicas=replicas, extra_env=REHEARSAL_ENV) as cluster:
+        return asyncio.run(_rehearse(cluster, scale_name, scale, replicas, minutes))
+
+
+#: Seconds the idle cluster is watched before the load, to tell its idle CPU (consumers
+#: polling, clocks ticking) from the work's.
+IDLE_SECONDS = 10.0
+
+
+async def _progress(api: Api, cluster: Cluster, scale: Scale, started: float) -> None:
+    """A line a minute: how far the driver is, so a long run can be judged as it goes."""
+    while True:
+        await asyncio.sleep(60)
+        accepted = api.accepted
+        cpu = await asyncio.to_thread(cluster.cpu_seconds)
+        say(
+            f"{time.monotonic() - started:.0f} s: {accepted.finished}/{scale.organisations}"
+            f" organisations done, {len(accepted.saves)} saves,"
+            f" {sum(accepted.requests.values())} requests; CPU s "
+            + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
+        )
+
+
+async def _rehearse(
+    cluster: Cluster, scale_name: str, scale: Scale, replicas: int, minutes: float | None
+) -> tuple[list[Check], str]:
     accepted = Accepted()
     urls = {s: cluster.url(s) for s in SERVICES}
     api = Api(urls, (cluster.settings.keys_dir / "auth-private.pem").read_bytes(), accepted)
     log = FaultLog()
+    idle_from = await asyncio.to_thread(cluster.cpu_seconds)
+    await asyncio.sleep(IDLE_SECONDS)
+    idle = {k: v - idle_from[k] for k, v in (await asyncio.to_thread(cluster.cpu_seconds)).items()}
+    cpu_from = await asyncio.to_thread(cluster.cpu_seconds)
+    starting_from = {s: (g[0].cpu.starting, g[0].cpu.starts) for s, g in cluster.replicas.items()}
     started = time.monotonic()
     kills, pause = (8, 6.0) if scale_name == "small" else (60, 30.0)
+    progress = asyncio.create_task(_progress(api, cluster, scale, started))
     try:
         await asyncio.gather(
-            drive(api, scale, cluster.settings.mail_dir),
+            drive(
+                api,
+                scale,
+                cluster.settings.mail_dir,
+                None if minutes is None else started + 60 * minutes,
+            ),
             faults(cluster, log, kills, pause, random.Random(23)),
         )
         driven = time.monotonic() - started
+        progress.cancel()
         # A bulletin goes to the leads the notification service knows when it is sent. Sent
         # while a kill's rebalance held registration's partitions (13 s once), it missed the
         # leads nominated meanwhile; what is checked here is that it reaches each lead once.
@@ -167,8 +210,24 @@ async def _rehearse(cluster: Cluster, scale_name: str, replicas: int) -> tuple[l
         admin = api.headers("national-admin")
         db = await pools(cluster)
         try:
+            quiet = await guarded("everything published and projected", quiesce(cluster, db, 1800))
+            # The work's CPU: from the load's start until everything is projected (the
+            # rebuild the checks ask for next is not the deployment's work).
+            worked = time.monotonic() - started
+            cpu_used = {
+                k: v - cpu_from[k]
+                for k, v in (await asyncio.to_thread(cluster.cpu_seconds)).items()
+            }
+            events = {
+                name: await db[name].fetchval("SELECT count(*) FROM events") for name in PUBLISHERS
+            }
+            emails = await db["notification"].fetchval("SELECT count(*) FROM notifications")
+            restarts = {
+                s: (g[0].cpu.starting - starting_from[s][0], g[0].cpu.starts - starting_from[s][1])
+                for s, g in cluster.replicas.items()
+            }
             checks = [
-                await guarded("everything published and projected", quiesce(cluster, db, 600)),
+                quiet,
                 await guarded(
                     "projections equal a rebuild", projections_equal_rebuild(cluster, db, admin)
                 ),
@@ -190,7 +249,8 @@ async def _rehearse(cluster: Cluster, scale_name: str, replicas: int) -> tuple[l
     p50 = statistics.median(visible) if visible else float("nan")
     p99 = visible[min(len(visible) - 1, int(0.99 * len(visible)))] if visible else float("nan")
     lines = [
-        f"scale {scale_name}: {scale.organisations} organisations, {replicas} replicas of every"
+        f"scale {scale_name}: {accepted.finished} of {scale.organisations} organisations driven"
+        f" ({scale.services_per_organisation} services each), {replicas} replicas of every"
         f" service; driven in {driven:.0f} s; {accepted.retried} requests retried on another"
         f" replica, {accepted.unknown} with an unknown outcome;"
         f" {len(accepted.not_submittable)} questionnaires refused at submission",
@@ -203,16 +263,100 @@ async def _rehearse(cluster: Cluster, scale_name: str, replicas: int) -> tuple[l
     ]
     if accepted.not_submittable:
         lines.append(f"refused submissions (first): {list(accepted.not_submittable.items())[:2]}")
+    lines += cpu_figures(cluster, cpu_used, restarts, idle, worked, accepted, events, emails)
     return checks, "\n".join(lines)
+
+
+#: docs/capacity.md's measured costs (ms of CPU), the model checked here: a save, a load of a
+#: questionnaire, and an event projected by reporting.
+MODEL_MS = {"save": (1.4, 2.3), "load": (0.7, 1.2), "projected": (0.46, 0.51)}
+
+
+def cpu_figures(
+    cluster: Cluster,
+    used: dict[str, float],
+    restarts: dict[str, tuple[float, int]],
+    idle: dict[str, float],
+    seconds: float,
+    accepted: Accepted,
+    events: dict[str, int],
+    emails: int,
+) -> list[str]:
+    """Each part's CPU over the load, less the start-ups of replicas restarted during it and
+    its idle rate, per operation, beside the capacity model's figure (`restarts`: seconds of
+    start-up and starts during the load, by service)."""
+    requests = {
+        service: sum(n for (s, _), n in accepted.requests.items() if s == service)
+        for service in SERVICES
+    }
+    saves = accepted.requests[("questionnaire", "save")]
+    loads = accepted.requests[("questionnaire", "load")]
+    all_events = sum(events.values())
+    lines = [
+        f"CPU from the load's start until all was projected ({seconds:.0f} s): {all_events}"
+        f" events stored {events}, {emails} emails, {sum(requests.values())} requests answered"
+        f" {requests} ({saves} saves, {loads} loads)",
+        f"  {'part':14} {'CPU s':>8} {'restarts s':>14} {'idle s':>8} {'work s':>8}"
+        "  work per operation",
+    ]
+    work: dict[str, float] = {}
+    for part, total in used.items():
+        restarting, starts = restarts.get(part, (0.0, 0))
+        idle_s = idle.get(part, 0.0) / IDLE_SECONDS * seconds
+        work[part] = max(0.0, total - restarting - idle_s)
+        per = _per_operation(part, work[part], requests, all_events, emails)
+        lines.append(
+            f"  {part:14} {total:8.1f} {restarting:8.1f} ({starts:>3})"
+            f" {idle_s:8.1f} {work[part]:8.1f}  {per}"
+        )
+    others = requests["questionnaire"] - saves
+    low = saves * MODEL_MS["save"][0] + others * MODEL_MS["load"][0]
+    high = saves * MODEL_MS["save"][1] + others * MODEL_MS["load"][1]
+    lines.append(
+        f"  model, questionnaire: {saves} saves, and {others} other requests costed as loads:"
+        f" {low / 1000:.1f}-{high / 1000:.1f} s; measured {work['questionnaire']:.1f} s"
+    )
+    lo, hi = MODEL_MS["projected"]
+    lines.append(
+        f"  model, reporting: {all_events} events projected: {all_events * lo / 1000:.1f}-"
+        f"{all_events * hi / 1000:.1f} s; measured {work['reporting']:.1f} s"
+        " (with its report reads)"
+    )
+    return lines
+
+
+def _per_operation(
+    part: str, work: float, requests: dict[str, int], events: int, emails: int
+) -> str:
+    def ms(count: int) -> str:
+        return f"{1000 * work / max(1, count):.2f} ms"
+
+    if part in ("questionnaire", "registration"):
+        return f"{ms(requests[part])} a request"
+    if part == "reporting":
+        return f"{ms(events)} an event projected (with {requests['reporting']} report reads)"
+    if part == "notification":
+        return f"{ms(emails)} an email, or {ms(events)} an event"
+    if part == "postgres":
+        return f"{ms(sum(requests.values()) + events)} a request or event"
+    return f"{ms(events)} an event"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument(
+        "--organisations", type=int, help="fewer organisations than the scale's (a part-run)"
+    )
+    parser.add_argument(
+        "--minutes", type=float, help="start no organisation after this long (a part-run)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="csm-rehearsal-") as tmp:
-        checks, figures = rehearse(args.scale, Path(tmp), args.replicas)
+        checks, figures = rehearse(
+            args.scale, Path(tmp), args.replicas, args.organisations, args.minutes
+        )
     print(table(checks))
     print(figures)
     sys.exit(0 if all(c.holds for c in checks) else 1)

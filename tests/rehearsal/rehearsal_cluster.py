@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from rehearsal_cpu import CpuAccount
 
 from csm_infra.ports import free_port
 from csm_infra.settings import InfraSettings
@@ -41,6 +42,8 @@ class Replica:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
+    #: The CPU of every life of the service's replicas (shared by them).
+    cpu: CpuAccount = field(default_factory=CpuAccount)
 
     @property
     def name(self) -> str:
@@ -73,6 +76,8 @@ class Replica:
             if not self.alive():
                 raise RuntimeError(f"{self.name} died: {self.log.read_text()[-2000:]}")
             if self.ready():
+                assert self.proc is not None
+                self.cpu.started(self.proc.pid)
                 return time.monotonic() - started
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout} s")
@@ -80,11 +85,13 @@ class Replica:
     def kill(self) -> None:
         if self.alive():
             assert self.proc is not None
+            self.cpu.retire(self.proc.pid)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(10)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.cpu.retire(self.proc.pid)
             self.proc.terminate()
             try:
                 self.proc.wait(20)
@@ -148,6 +155,9 @@ class Cluster:
     extra_env: dict[str, str] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
     _balancers: list[Balancer] = field(default_factory=list)
+    #: CPU of every life of PostgreSQL (postmaster and backends) and of the broker.
+    postgres_cpu: CpuAccount = field(default_factory=CpuAccount)
+    broker_cpu: CpuAccount = field(default_factory=CpuAccount)
 
     @classmethod
     @contextlib.contextmanager
@@ -190,6 +200,7 @@ class Cluster:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             count = replicas if isinstance(replicas, int) else replicas[service]
+            account = CpuAccount()
             env = {
                 **os.environ,
                 **self.settings.service_env(service),
@@ -204,6 +215,7 @@ class Cluster:
                     port,
                     {**env, "CSM_HTTP_PORT": str(port), "OTEL_SERVICE_INSTANCE_ID": f"{i}"},
                     self.settings.log_dir / f"{service}-{i}.log",
+                    cpu=account,
                 )
                 for i, port in enumerate(free_port() for _ in range(count))
             ]
@@ -230,12 +242,35 @@ class Cluster:
 
     # Faults ------------------------------------------------------------------------------
 
+    def postmaster_pid(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            pidfile = self.settings.pg_dir.rglob("postmaster.pid")
+            return int(next(pidfile).read_text().split()[0])
+        return None
+
+    def broker_pid(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            return int((self.settings.run_dir / "broker.pid").read_text().strip())
+        return None
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU used so far by each service's replicas (every life), PostgreSQL and the broker."""
+        out = {
+            service: group[0].cpu.total(r.proc.pid for r in group if r.alive() and r.proc)
+            for service, group in self.replicas.items()
+        }
+        out["postgres"] = self.postgres_cpu.total([self.postmaster_pid()])
+        out["broker"] = self.broker_cpu.total([self.broker_pid()])
+        return out
+
     def restart_postgres(self, down_for: float = 2) -> None:
+        self.postgres_cpu.retire(self.postmaster_pid())
         self.stack.postgres.stop()
         time.sleep(down_for)
         self.stack.postgres.start()
 
     def restart_broker(self) -> None:
+        self.broker_cpu.retire(self.broker_pid())
         self.stack.restart_broker()
 
     def rolling_restart(self, service: str) -> list[float]:

@@ -9,10 +9,13 @@ it) is retried on another replica; one whose outcome stays unknown is not expect
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import random
 import re
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +24,6 @@ from typing import Any
 import httpx
 
 from csm_contracts.auth import Role
-from csm_infra.smtp_sink import read_mailbox
 from csm_kernel.auth import Principal, TokenSigner
 
 CYCLE = "2009-10"
@@ -59,6 +61,22 @@ class Accepted:
     unknown: int = 0
     #: Seconds from a submit's 2xx until reporting showed it (sampled).
     submit_to_visible: list[float] = field(default_factory=list)
+    #: Answers received, by service and kind of request (save, load, other): what the
+    #: capacity model is checked against.
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Organisations whose cycle the driver has finished.
+    finished: int = 0
+
+
+def request_kind(method: str, path: str) -> str:
+    """A save, a load of a questionnaire, or something else (the model's operations)."""
+    if method == "PATCH" and path.endswith("/answers"):
+        return "save"
+    if method == "GET" and (
+        path == "/delegate/questionnaire" or re.fullmatch(r"/questionnaires/[^/]+", path)
+    ):
+        return "load"
+    return "other"
 
 
 class Api:
@@ -93,6 +111,8 @@ class Api:
                 )
             except httpx.TransportError:
                 response = None
+            if response is not None:
+                self.accepted.requests[(service, request_kind(method, path))] += 1
             if response is not None and response.status_code not in (502, 503, 504):
                 return response
             self.accepted.retried += 1
@@ -165,17 +185,53 @@ def unanswered(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Inbox:
+    """The invitations in the SMTP sink's mailbox, read once each and shared by every
+    organisation's driver (re-reading the whole mailbox per waiting delegate is quadratic at
+    national scale)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.read: set[str] = set()
+        self.links: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+        self._read_at = 0.0
+
+    async def invitation(self, to: str, timeout: float = 120) -> str | None:
+        """The token of the newest invitation to `to`, once it has arrived."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if to in self.links:
+                return self.links[to]
+            await self._refresh()
+            await asyncio.sleep(1)
+        return self.links.get(to)
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._read_at >= 1:
+                await asyncio.to_thread(self._read_new)
+                self._read_at = time.monotonic()
+
+    def _read_new(self) -> None:
+        for path in sorted(self.directory.glob("*.eml")):
+            if path.name in self.read:
+                continue
+            self.read.add(path.name)
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if "Please complete" not in str(msg["Subject"]):
+                continue
+            body = msg.get_body(preferencelist=("plain", "html"))
+            found = re.search(r"/delegate/(\S+)", body.get_content() if body else "")
+            if found:
+                self.links[str(msg["To"])] = found.group(1)
+
+
 class Organisation:
     """One organisation's whole cycle, as its lead (and maybe a delegate) would do it."""
 
-    def __init__(self, api: Api, code: str, index: int, scale: Scale, mail_dir: Path) -> None:
-        self.api, self.code, self.index, self.scale, self.mail_dir = (
-            api,
-            code,
-            index,
-            scale,
-            mail_dir,
-        )
+    def __init__(self, api: Api, code: str, index: int, scale: Scale, inbox: Inbox) -> None:
+        self.api, self.code, self.index, self.scale, self.inbox = api, code, index, scale, inbox
         self.admin = api.headers("national-admin")
         self.lead = api.headers("mapping-lead", org=code)
 
@@ -296,15 +352,7 @@ class Organisation:
         return True
 
     async def answer_as_delegate(self, qid: str) -> None:
-        email = self.api.accepted.delegations[qid]
-        token = None
-        deadline = time.monotonic() + 120
-        while token is None and time.monotonic() < deadline:
-            for mail in read_mailbox(self.mail_dir):
-                if mail["to"] == email and "Please complete" in mail["subject"]:
-                    found = re.search(r"/delegate/(\S+)", mail["body"])
-                    token = found.group(1) if found else None
-            await asyncio.sleep(1)
+        token = await self.inbox.invitation(self.api.accepted.delegations[qid])
         if token is None:
             await self.answer(qid, self.lead, "")  # the lead does it after all
             return
@@ -377,17 +425,20 @@ def organisation_codes(count: int) -> list[str]:
     return sorted(codes)
 
 
-async def drive(api: Api, scale: Scale, mail_dir: Path) -> None:
-    """The whole cycle, `scale.concurrency` organisations at a time."""
+async def drive(api: Api, scale: Scale, mail_dir: Path, until: float | None = None) -> None:
+    """The whole cycle, `scale.concurrency` organisations at a time (`until`: a monotonic
+    time after which no organisation is started, for a time-boxed part of a national run)."""
     await open_cycle(api)
     queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
     for item in enumerate(organisation_codes(scale.organisations)):
         queue.put_nowait(item)
+    inbox = Inbox(mail_dir)
 
     async def worker() -> None:
-        while not queue.empty():
+        while not queue.empty() and (until is None or time.monotonic() < until):
             index, code = queue.get_nowait()
-            await Organisation(api, code, index, scale, mail_dir).run()
+            await Organisation(api, code, index, scale, inbox).run()
+            api.accepted.finished += 1
 
     await asyncio.gather(*(worker() for _ in range(scale.concurrency)))
 

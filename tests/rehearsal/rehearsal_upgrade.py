@@ -46,7 +46,15 @@ from rehearsal_checks import (
     table,
 )
 from rehearsal_cluster import SERVICES, Cluster, Replica
-from rehearsal_driver import SCALES, Accepted, Api, Organisation, open_cycle, organisation_codes
+from rehearsal_driver import (
+    SCALES,
+    Accepted,
+    Api,
+    Inbox,
+    Organisation,
+    open_cycle,
+    organisation_codes,
+)
 
 from csm_contracts.compat import breaking_changes_between
 from csm_contracts.schemas import SCHEMA_DIR, committed_schemas, current_schemas
@@ -287,8 +295,9 @@ async def _rehearse(
     took: dict[str, float] = {}
     try:
         await open_cycle(api)
+        inbox = Inbox(cluster.settings.mail_dir)
         organisations = [
-            Organisation(api, code, i, SCALES["small"], cluster.settings.mail_dir)
+            Organisation(api, code, i, SCALES["small"], inbox)
             for i, code in enumerate(organisation_codes(ORGANISATIONS))
         ]
 
