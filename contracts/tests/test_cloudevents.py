@@ -15,6 +15,7 @@ from csm_contracts.cloudevents import (
     HEADERS,
     SPEC_VERSION,
     UndecodableMessage,
+    declared_event,
     decode,
     encode,
     header_map,
@@ -218,6 +219,35 @@ def test_an_invalid_envelope_field_is_undecodable(header: str, value: str, says:
     with pytest.raises(UndecodableMessage, match="invalid envelope") as info:
         decode(replaced(headers, header, value), body)
     assert says in str(info.value)
+
+
+def test_the_headers_declare_the_type_and_version_whatever_the_value() -> None:
+    headers, _ = encoded(envelope(version=99, position=7))
+    assert declared_event(header_map(headers)) == ("registration.OrganisationRegistered", 99)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("ce_specversion", "0.3"),
+        ("ce_eventversion", "one"),
+        ("ce_eventversion", "0"),
+        ("ce_type", "OrganisationRegistered"),
+        ("ce_type", "registration.OrganisationRegistered\n"),
+        ("ce_position", "first"),
+    ],
+)
+def test_headers_decode_would_refuse_declare_nothing(header: str, value: str) -> None:
+    headers, body = encoded()
+    with pytest.raises(UndecodableMessage):
+        decode(replaced(headers, header, value), body)
+    assert declared_event(header_map(replaced(headers, header, value))) is None
+
+
+def test_headers_missing_one_that_decode_needs_declare_nothing() -> None:
+    headers, _ = encoded()
+    assert declared_event(header_map(without(headers, "ce_hash"))) is None
+    assert declared_event(header_map(without(headers, "ce_specversion"))) is None
 
 
 def test_every_header_is_in_the_contracts_doc() -> None:

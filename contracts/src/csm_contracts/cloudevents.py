@@ -7,7 +7,8 @@ travels as a `ce_*` header, with the W3C `traceparent` header beside them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from .envelope import EventEnvelope
+from .envelope import EVENT_TYPE_PATTERN, EventEnvelope
 
 SPEC_VERSION = "1.0"
 """The CloudEvents specification version every message declares in `ce_specversion`."""
@@ -216,6 +217,29 @@ REQUIRED_HEADERS = (
     "ce_partitionkey",
 )
 """The headers `decode` needs besides ce_specversion (which it checks first, on its own)."""
+
+
+_EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
+
+
+def declared_event(h: Mapping[str, str]) -> tuple[str, int] | None:
+    """The event type and version a message's headers (`header_map`) declare, read without its
+    value: None unless it is a CloudEvent of this binding with every required header, a
+    well-formed `ce_type`, a version `decode` would accept and, if it has one, an integer
+    `ce_position` (`decode` then says what is wrong). The other headers' values are not
+    checked: that is left to `decode`."""
+    if h.get("ce_specversion") != SPEC_VERSION or any(k not in h for k in REQUIRED_HEADERS):
+        return None
+    event_type = h["ce_type"]
+    if _EVENT_TYPE.fullmatch(event_type) is None:
+        return None
+    try:
+        version = int(h["ce_eventversion"])
+        if "ce_position" in h:
+            int(h["ce_position"])
+    except ValueError:
+        return None
+    return (event_type, version) if version >= 1 else None
 
 
 def _parsed(h: dict[str, str], name: str, parse: Callable[[str], T]) -> T:

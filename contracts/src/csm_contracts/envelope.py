@@ -8,6 +8,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+EVENT_TYPE_PATTERN = r"^[a-z]+\.[A-Z][A-Za-z]+$"
+"""What an event type looks like: `<service>.<EventName>`."""
+
 
 class EventEnvelope(BaseModel):
     """One event as stored and published: metadata plus the payload as a JSON object.
@@ -20,9 +23,7 @@ class EventEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     event_id: UUID
-    type: str = Field(
-        pattern=r"^[a-z]+\.[A-Z][A-Za-z]+$", examples=["registration.OrganisationRegistered"]
-    )
+    type: str = Field(pattern=EVENT_TYPE_PATTERN, examples=["registration.OrganisationRegistered"])
     version: int = Field(ge=1)
     occurred_at: AwareDatetime
     stream_id: str = Field(min_length=1, max_length=200)

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
 from csm_contracts.events import OrganisationRegistered
 from csm_kernel.consumer import (
@@ -123,7 +124,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
 ) -> None:
     await _send(running, b"X", b"\x00not json", [("ce_specversion", b"1.0")])
     key, value, headers = await _event("CD1")
-    unknown = [(k, b"registration.SomethingNew" if k == "ce_type" else v) for k, v in headers]
+    # A version of a handled type that no model reads (an unhandled type would be ignored).
+    unknown = [(k, b"99" if k == "ce_eventversion" else v) for k, v in headers]
     await _send(running, key, value, unknown)
     bad_payload = b'{"organisation_id": "CD2", "code": "lowercase!"}'
     await _send(running, key, bad_payload, headers)
@@ -262,3 +264,150 @@ async def test_one_poison_message_in_a_batch_is_isolated_and_the_rest_land(
     again = await consumer.process_batch([message(0, good[0]), message(2, good[1])])
     assert again == [Outcome.DUPLICATE, Outcome.DUPLICATE]
     assert await pg_pool.fetchval("SELECT count(*) FROM effects") == 3
+
+
+# Messages a consumer has no handler for, as a consumer group of the release before a new event
+# version meets them in a rolling upgrade (docs/contracts.md, "Versioning an event").
+
+
+def _on(
+    topic: str,
+    offset: int,
+    encoded: tuple[bytes, bytes, list],
+    value: bytes | None = None,
+    **h: str,
+) -> IncomingMessage:
+    """`encoded` at `offset` of `topic`, with the headers in `h` set (and `value` instead)."""
+    key, body, headers = encoded
+    kept = [(k, v) for k, v in headers if k not in h]
+    return IncomingMessage(
+        topic,
+        0,
+        offset,
+        key,
+        body if value is None else value,
+        (*kept, *((k, v.encode()) for k, v in h.items())),
+    )
+
+
+def _at(position: int) -> dict[str, str]:
+    return {"ce_position": str(position), "ce_previousposition": str(position - 1)}
+
+
+async def _consume(consumer: EventConsumer, msgs: list[IncomingMessage], batched: bool):
+    if batched:
+        return await consumer.process_batch(msgs)
+    return [await consumer.process(m) for m in msgs]
+
+
+def _registration_consumer(pool: asyncpg.Pool, dead: _DeadLetters) -> EventConsumer:
+    async def handler(conn, envelope, event: OrganisationRegistered) -> None:
+        await conn.execute("INSERT INTO effects VALUES ($1, $2)", event.code, event.name)
+
+    return EventConsumer(
+        "unhandled.consumer",
+        pool,
+        {OrganisationRegistered.EVENT_TYPE: handler},
+        dead,
+        "dlq",
+        max_attempts=2,
+        backoff=0.01,
+        delivery_delay=0.0,
+    )
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+async def test_a_version_no_model_reads_is_ignored_where_its_type_is_not_handled(
+    pg_pool: asyncpg.Pool, batched: bool
+) -> None:
+    await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+    dead = _DeadLetters()
+    consumer = _registration_consumer(pg_pool, dead)
+    reg, questionnaire = Topics.REGISTRATION, Topics.QUESTIONNAIRE
+    msgs = [
+        # The next release's AnswersSaved, on a topic where this group handles nothing.
+        _on(
+            questionnaire,
+            0,
+            await _event("UN1"),
+            ce_type="questionnaire.AnswersSaved",
+            ce_eventversion="99",
+            **_at(1),
+        ),
+        # A known type at a version nobody has a model for, and a type nobody knows at all.
+        _on(
+            reg,
+            0,
+            await _event("UN2"),
+            ce_type="registration.OrganisationRenamed",
+            ce_eventversion="99",
+            **_at(1),
+        ),
+        _on(reg, 1, await _event("UN3"), ce_type="registration.SomethingNew", **_at(2)),
+        _on(reg, 2, await _event("UN4"), **_at(3)),  # handled: writes what was remembered
+    ]
+    outcomes = await _consume(consumer, msgs, batched)
+
+    assert outcomes == [Outcome.IGNORED] * 3 + [Outcome.HANDLED]
+    assert dead.sent == []
+    assert await pg_pool.fetchval("SELECT count(*) FROM dead_letters") == 0
+    # Every position counts as received, in the transaction of the handled one: no hole for
+    # gap detection to ask for again.
+    assert await consumer.delivery.contiguous(questionnaire) == 1
+    assert await consumer.delivery.contiguous(reg) == 3
+    assert await consumer.delivery.gaps() == []
+    assert await consumer.delivery.losses() == []
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+async def test_a_version_no_model_reads_is_still_dead_lettered_where_its_type_is_handled(
+    pg_pool: asyncpg.Pool, batched: bool
+) -> None:
+    await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+    dead = _DeadLetters()
+    consumer = _registration_consumer(pg_pool, dead)
+    reg = Topics.REGISTRATION
+    msgs = [
+        _on(reg, 0, await _event("NV1"), ce_eventversion="99", **_at(1)),
+        _on(reg, 1, await _event("NV2"), value=b"{not json", **_at(2)),
+        _on(reg, 2, await _event("NV3"), **_at(3)),
+    ]
+    outcomes = await _consume(consumer, msgs, batched)
+
+    assert outcomes == [Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED, Outcome.HANDLED]
+    assert [h["dlq_reason"] for h in dead.sent] == ["unknown-event-type", "undecodable"]
+    assert [r["code"] for r in await pg_pool.fetch("SELECT code FROM effects")] == ["NV3"]
+    assert await consumer.delivery.contiguous(reg) == 3
+
+
+@pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])
+async def test_an_unhandled_types_value_is_never_decoded_but_bad_headers_still_are(
+    pg_pool: asyncpg.Pool, batched: bool
+) -> None:
+    await pg_pool.execute("CREATE TABLE effects (code text, name text)")
+    dead = _DeadLetters()
+    consumer = _registration_consumer(pg_pool, dead)
+    reg = Topics.REGISTRATION
+    unhandled = await _event("BV1")
+    msgs = [
+        _on(
+            reg, 0, unhandled, value=b"\x00not json", ce_type="registration.AccountLocked", **_at(1)
+        ),
+        # Headers that do not plainly say what the message is: decoded, and dead-lettered
+        # as before, whatever its type.
+        IncomingMessage(
+            reg,
+            0,
+            1,
+            b"k",
+            b"{}",
+            (("ce_specversion", b"1.0"), ("ce_type", b"registration.AccountLocked")),
+        ),
+        _on(reg, 2, unhandled, ce_type="registration.AccountLocked", ce_eventversion="two"),
+    ]
+    outcomes = await _consume(consumer, msgs, batched)
+
+    assert outcomes == [Outcome.IGNORED, Outcome.DEAD_LETTERED, Outcome.DEAD_LETTERED]
+    assert [h["dlq_reason"] for h in dead.sent] == ["undecodable", "undecodable"]
+    await consumer.delivery.flush()  # what the watchdog does between messages
+    assert await consumer.delivery.contiguous(reg) == 1

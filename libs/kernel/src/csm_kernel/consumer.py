@@ -6,8 +6,12 @@ finds its row and has no second effect. The Kafka offset is committed only after
 transaction commits. Rows older than the de-duplication window are pruned, and a redelivery
 below the pruned mark is still known handled (`csm_kernel.tracking`).
 
-A message that cannot be decoded, has an unknown type or invalid payload, or whose handler
-keeps failing is dead-lettered with the reason: kept in the consumer's `dead_letters` table
+A message of a type the consumer has no handler for is ignored on what its headers say, its
+value never decoded: a version of it that this release has no model for (the next release's,
+in a rolling upgrade) is no concern of a consumer that would ignore the event anyway. A
+message of a handled type that cannot be decoded, has an unknown version or invalid payload,
+a message whose headers do not plainly say what it is, or one whose handler keeps failing, is
+dead-lettered with the reason: kept in the consumer's `dead_letters` table
 (`csm_kernel.dead_letters`) and published to the group's dead-letter topic; the consumer
 carries on. Retries are bounded with exponential backoff (FastStream's own `nack` would re-seek
 at once, a hot loop). Losing the database is not the message's fault: connection errors are
@@ -30,7 +34,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from csm_contracts import Topics
-from csm_contracts.cloudevents import UndecodableMessage, decode, header_map
+from csm_contracts.cloudevents import UndecodableMessage, declared_event, decode, header_map
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.registry import EventPayload, UnknownEventType, payload_class
 
@@ -157,7 +161,12 @@ class EventConsumer:
         (read from the headers when the message itself could not be decoded)."""
         if not self.tracked(msg.topic):
             return []
-        headers = header_map(msg.headers)
+        return self._positions(msg.topic, header_map(msg.headers), envelope)
+
+    @staticmethod
+    def _positions(
+        topic: str, headers: Mapping[str, str], envelope: EventEnvelope | None
+    ) -> list[Received]:
         if envelope is not None:
             position, event_type = envelope.position, envelope.type
         else:
@@ -167,7 +176,7 @@ class EventConsumer:
             return []
         before = headers.get("ce_previousposition", "")
         previous = int(before) if before.isdigit() and int(before) < position else position - 1
-        return [(msg.topic, event_type.split(".", 1)[0], position, previous)]
+        return [(topic, event_type.split(".", 1)[0], position, previous)]
 
     async def _wait_for_database(self, exc: BaseException, delay: float) -> float:
         self.monitor.failed(exc)
@@ -245,6 +254,29 @@ class EventConsumer:
         )
         return Outcome.DEAD_LETTERED
 
+    def _unhandled(self, msg: IncomingMessage) -> list[Received] | None:
+        """The store positions of a message no handler here takes, judged by its headers alone;
+        None if it must be decoded: its type is handled (or a batch handler takes every type),
+        or its headers do not plainly say what it is (`declared_event`)."""
+        if self.batch_handler is not None:
+            return None
+        # The type alone first: a handled message pays only this scan before decoding.
+        raw: bytes | bytearray | str | None = None
+        for name, value in msg.headers:
+            if name == "ce_type":
+                raw = value  # the last one counts, as in `header_map`
+        if raw is None:
+            return None
+        raw_type = (
+            raw.decode("utf-8", errors="replace") if isinstance(raw, bytes | bytearray) else raw
+        )
+        if raw_type in self.handlers:
+            return None
+        headers = header_map(msg.headers)
+        if declared_event(headers) is None:
+            return None
+        return self._positions(msg.topic, headers, None) if self.tracked(msg.topic) else []
+
     def _read(
         self, msg: IncomingMessage
     ) -> tuple[EventEnvelope, EventPayload] | tuple[EventEnvelope | None, str, str]:
@@ -297,6 +329,12 @@ class EventConsumer:
         return outcome
 
     async def _process_one(self, msg: IncomingMessage) -> Outcome:
+        unhandled = self._unhandled(msg)
+        if unhandled is not None:
+            # Nothing to do, but it was delivered: noted now, written with the next write.
+            self.delivery.remember(unhandled)
+            self.monitor.beat()
+            return Outcome.IGNORED
         read = self._read(msg)
         if len(read) == 3:
             envelope, reason, error = read
@@ -304,7 +342,8 @@ class EventConsumer:
         envelope, payload = read
         handler = self._handler_for(envelope.type)
         if handler is None:
-            # Nothing to do, but it was delivered: noted now, written with the next write.
+            # `_unhandled` passed on headers it could not vouch for, but they decoded: still
+            # nothing to do here.
             self.delivery.remember(self._received(msg, envelope))
             self.monitor.beat()
             return Outcome.IGNORED
@@ -374,6 +413,11 @@ class EventConsumer:
         wanted: list[tuple[int, EventEnvelope, Any]] = []
         ignored: list[Received] = []
         for i, msg in enumerate(msgs):
+            unhandled = self._unhandled(msg)
+            if unhandled is not None:
+                outcomes[i] = Outcome.IGNORED
+                ignored += unhandled
+                continue
             read = self._read(msg)
             if len(read) == 3:
                 envelope, reason, error = read

@@ -8,8 +8,9 @@
 
     EventConsumer(..., handlers=table.handlers())
 
-The consumer decodes each message through the contract registry (after upcasting), so the
-payload a handler gets is an instance of the newest registered model of its type. A handler
+The consumer decodes each message of a type in the table through the contract registry (after
+upcasting), so the payload a handler gets is an instance of the newest registered model of its
+type; a message of any other type is ignored undecoded (`csm_kernel.consumer`). A handler
 written for an older model than the one now registered would be handed a payload it does not
 know: that is refused as `RejectedMessage` (a dead letter naming both classes), never passed
 on for the handler to misread.
