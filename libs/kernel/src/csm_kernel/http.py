@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from .database import TRANSIENT_ERRORS
 from .errors import CSMError, TooManyRequests, Unauthorised
 from .metrics import MetricsEndpoint, ServiceMetrics, metrics_of
 from .observability import current_traceparent, get_logger, tracing_exported
@@ -103,8 +104,22 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+#: Seconds a client is asked to wait when the database is away for a moment.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+#: The database being away (restarting, failing over, out of connections) or a transaction
+#: that lost a deadlock: worth asking again. `OSError` is narrowed to broken connections, so a
+#: missing file is still a fault.
+_TRY_AGAIN: tuple[type[Exception], ...] = (
+    *(e for e in TRANSIENT_ERRORS if issubclass(e, Exception) and e is not OSError),
+    ConnectionError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map the kernel's errors and FastAPI's validation errors to JSON responses."""
+    """Map the kernel's errors and FastAPI's validation errors to JSON responses, and the
+    database being away for a moment to 503 with `Retry-After`: not a 500, since the fault is
+    the moment's and the request may be made again."""
 
     @app.exception_handler(CSMError)
     async def _csm_error(_: Request, exc: CSMError) -> JSONResponse:
@@ -128,6 +143,24 @@ def install_error_handlers(app: FastAPI) -> None:
             content={"error": str(exc.detail).lower(), "details": []},
             headers=exc.headers,
         )
+
+    async def _try_again(request: Request, exc: Exception) -> JSONResponse:
+        log.warning(
+            "database unavailable; asked the client to try again",
+            path=request.url.path,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": "the service cannot reach its database just now; try again in a moment",
+                "details": [],
+            },
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
+    for error in _TRY_AGAIN:
+        app.add_exception_handler(error, _try_again)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
