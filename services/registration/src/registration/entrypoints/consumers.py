@@ -28,6 +28,11 @@ GROUP = "registration"
 CONSUMER = "registration.directory"
 #: Who carry-forwards caused by an event are attributed to.
 ACTOR = "service:registration"
+#: Messages taken together. The consumer wants one event type of the busiest topic (every
+#: save is on it): taken one at a time, each message it ignores costs a pass through the
+#: broker client's middlewares, a span and an offset commit. In the national rehearsal
+#: registration's replicas used 0.28 cores at ~10 saves/s, most of it in this consumer.
+BATCH = 200
 
 
 def handler_table(directory: Directory) -> HandlerTable:
@@ -62,4 +67,5 @@ def subscribe(runtime: Runtime, broker: KafkaBroker, directory: Directory) -> No
         group_id=GROUP,
         handlers=storable_handlers(handler_table(directory).handlers()),
         description="Carries last cycle's services forward when a new cycle opens.",
+        batch=BATCH,
     )
