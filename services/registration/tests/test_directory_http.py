@@ -1,6 +1,7 @@
 """The directory of services through the real registration app, on real PostgreSQL and the
 real broker: every endpoint's roles, bad input, 409 on stale edits, search, carry-forward (by
-the endpoint and by a `questionnaire.CycleOpened` event on Kafka) and bulk import."""
+the endpoint and by a `questionnaire.CycleOpened` event on Kafka), bulk import, and the 409
+while a return is signed off (`questionnaire.CycleSignedOff`/`ReturnReopened` on Kafka)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from fastapi import FastAPI
 
 from csm_contracts import Topics
 from csm_contracts.cloudevents import encode
+from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events import OrganisationRegistered
-from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.questionnaire import CycleOpened, CycleSignedOff
 from csm_kernel.store import AppendContext, InMemoryEventStore, NewEvent
 from registration.adapters import directory_pg
+from registration.application.directory import record_reopening, record_sign_off
 from registration.domain.service_record import carried_forward_id
 
 pytestmark = pytest.mark.infra
@@ -1013,3 +1017,215 @@ async def test_area_search_follows_a_providers_changed_areas(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert await in_area("00BB")
     assert not await in_area("00AA")
+
+
+# --- signed-off returns -----------------------------------------------------------------
+
+SETTLED_CYCLE, SETTLED_FROM = "2015-16", "2014-15"
+
+
+async def publish(api: Api, *envelopes: EventEnvelope) -> None:
+    """Put events on the questionnaire topic, as the questionnaire service's relay does."""
+    producer = AIOKafkaProducer(bootstrap_servers=api.bootstrap)
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            key, value, headers = encode(envelope)
+            await producer.send_and_wait(
+                Topics.QUESTIONNAIRE, value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+
+async def signed_off_at(db: asyncpg.Connection, org: str, wanted: bool) -> datetime | None:
+    """Wait until registration's copy says the return is signed off (or, `wanted` false, not)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        at: datetime | None = await db.fetchval(
+            "SELECT signed_off_at FROM signed_off_returns WHERE cycle = $1 "
+            "AND organisation_id = $2",
+            SETTLED_CYCLE,
+            org,
+        )
+        if (at is not None) == wanted:
+            return at
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the consumer did not record {org}'s return within 60 s")
+
+
+async def the_changes(api: Api, provider: str) -> dict[str, Any]:
+    """Every change of a provider's services in SETTLED_CYCLE, each as its lead would send it:
+    a new service, an import, and a confirmation, revision and withdrawal of carried ones."""
+    carried = []
+    for name in ("Confirm me", "Revise me", "Withdraw me"):
+        record = await api.create(provider_id=provider, cycle=SETTLED_FROM, name=name)
+        carried.append(carried_forward_id(uuid.UUID(record["service_id"]), SETTLED_CYCLE))
+    done = await api.client.post(
+        f"/directory/cycles/{SETTLED_CYCLE}/carry-forward",
+        params={"from": SETTLED_FROM},
+        headers=api.admin,
+    )
+    assert done.status_code == 200, done.text
+    confirm, revise, withdraw = carried
+    new = service(provider_id=provider, cycle=SETTLED_CYCLE, name="Added by hand")
+    imported = service(provider_id=provider, cycle=SETTLED_CYCLE, name="Added from a file")
+    return {
+        "register": ("POST", "/directory/services", {"json": new}),
+        "import": ("POST", "/directory/services/import", {"content": jsonl(imported)}),
+        "import dry run": (
+            "POST",
+            "/directory/services/import?dry_run=true",
+            {"content": jsonl(imported)},
+        ),
+        "confirm": (
+            "POST",
+            f"/directory/services/{confirm}/confirm",
+            {"json": {"expected_version": 1}},
+        ),
+        "revise": (
+            "PATCH",
+            f"/directory/services/{revise}",
+            {"json": {"expected_version": 1, "name": "Revised"}},
+        ),
+        "withdraw": (
+            "POST",
+            f"/directory/services/{withdraw}/withdraw",
+            {"json": {"expected_version": 1, "reason": "closed"}},
+        ),
+    }
+
+
+async def test_a_signed_off_return_settles_its_services_until_it_is_reopened(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """Sign-off and reopening arrive on Kafka as the questionnaire service publishes them; in
+    between, every change of the provider's services in that cycle is 409, for its lead and
+    for the national team alike, and nothing is written."""
+    p = await api.organisation("LA4")
+    changes = await the_changes(api, p)
+    lead = api.as_("mapping-lead", org=p)
+    questionnaire = InMemoryEventStore()
+    stream = f"return-{SETTLED_CYCLE}-{p}"
+    at = datetime(2016, 2, 10, 16, 45, tzinfo=UTC)  # GMT: 4:45pm in England
+    (signed,) = await questionnaire.append(
+        stream,
+        0,
+        [
+            NewEvent.from_payload(
+                CycleSignedOff(
+                    organisation_id=p,
+                    cycle=SETTLED_CYCLE,
+                    signed_off_at=at,
+                    signed_off_by="user:lead",
+                    questionnaires_submitted=3,
+                )
+            )
+        ],
+        AppendContext(actor="user:lead"),
+    )
+    await publish(api, signed, signed)  # delivered twice: recorded once
+    assert await signed_off_at(db, p, wanted=True) == at
+    events_before = await db.fetchval("SELECT count(*) FROM events")
+
+    for name, (method, url, body) in changes.items():
+        for headers in (lead, api.admin):
+            refused = await api.client.request(method, url, headers=headers, **body)
+            assert refused.status_code == 409, (name, refused.text)
+            assert refused.json()["error"] == (
+                f"The {SETTLED_CYCLE} return of {p} was signed off on 10 February 2016 at "
+                f"4:45pm, so "
+                + (
+                    "no services can be added to it"
+                    if name in ("register", "import", "import dry run")
+                    else "its services cannot be confirmed, revised or withdrawn"
+                )
+                + ". If something needs changing, ask the national mapping team to reopen the "
+                "return."
+            ), name
+    assert await db.fetchval("SELECT count(*) FROM events") == events_before
+
+    (reopening,) = await questionnaire.append(
+        stream,
+        1,
+        [
+            NewEvent.from_payload(
+                ReturnReopened(
+                    organisation_id=p,
+                    cycle=SETTLED_CYCLE,
+                    reason="a service was left out",
+                    was_signed_off_at=at,
+                )
+            )
+        ],
+        AppendContext(actor="user:national"),
+    )
+    # The sign-off again after the reopening (a late redelivery) undoes nothing.
+    await publish(api, reopening, signed)
+    await signed_off_at(db, p, wanted=False)
+    await asyncio.sleep(1)  # room for the late sign-off to (wrongly) show up
+    assert await signed_off_at(db, p, wanted=False) is None
+
+    for name, (method, url, body) in changes.items():
+        allowed = await api.client.request(method, url, headers=lead, **body)
+        assert allowed.status_code in (200, 201), (name, allowed.text)
+
+
+async def test_a_sign_off_recorded_meanwhile_waits_for_a_change_or_refuses_it(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The check and the write share one lock with the consumer's record of a sign-off: a
+    change arriving while a sign-off is being recorded waits for it and is then refused."""
+    p = await api.organisation("LA4")
+    record = await api.create(provider_id=p, cycle=SETTLED_CYCLE, name="Raced")
+    runtime = api.app.state.runtime
+    directory = directory_pg.PostgresDirectory(runtime.require_store(), runtime.require_pool())
+    conn = await asyncpg.connect(api.dsn)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        # As the consumer's handler does, in the transaction that records the message.
+        await record_sign_off(
+            directory.joined(conn), SETTLED_CYCLE, p, datetime.now(UTC), return_version=1
+        )
+        change = asyncio.create_task(
+            api.client.post(
+                f"/directory/services/{record['service_id']}/withdraw",
+                json={"expected_version": 1, "reason": "closed"},
+                headers=api.admin,
+            )
+        )
+        await asyncio.sleep(1)
+        assert not change.done(), change.result().text  # it waits for the sign-off's commit
+        await tx.commit()
+        refused = await asyncio.wait_for(change, 30)
+    finally:
+        await conn.close()
+
+    assert refused.status_code == 409, refused.text
+    assert "was signed off on" in refused.json()["error"]
+    got = await api.client.get(f"/directory/services/{record['service_id']}", headers=api.admin)
+    assert (got.json()["version"], got.json()["status"]) == (1, "active")
+
+
+async def test_the_copy_on_postgresql_keeps_the_returns_own_order(api: Api) -> None:
+    """A repeated or older event of a return (by its stream version) changes nothing, as in
+    memory (`test_signed_off_returns.py`): here through the SQL."""
+    p = await api.organisation("LA4")
+    runtime = api.app.state.runtime
+    directory = directory_pg.PostgresDirectory(runtime.require_store(), runtime.require_pool())
+    at = datetime(2016, 1, 5, 10, 0, tzinfo=UTC)
+    key = [(SETTLED_CYCLE, p)]
+
+    await record_sign_off(directory, SETTLED_CYCLE, p, at, return_version=3)
+    await record_sign_off(directory, SETTLED_CYCLE, p, at, return_version=3)
+    assert [s.signed_off_at for s in await directory.signed_off(key)] == [at]
+    await record_reopening(directory, SETTLED_CYCLE, p, return_version=4)
+    await record_sign_off(directory, SETTLED_CYCLE, p, at, return_version=3)  # late
+    assert await directory.signed_off(key) == []
+    await record_reopening(directory, SETTLED_CYCLE, p, return_version=2)
+    await record_sign_off(directory, SETTLED_CYCLE, p, at, return_version=5)
+    await record_reopening(directory, SETTLED_CYCLE, p, return_version=4)  # late
+    assert [s.signed_off_at for s in await directory.signed_off(key)] == [at]
+    async with directory.transaction() as tx:  # the locked read answers the same
+        assert [s.organisation_id for s in await tx.signed_off(key)] == [p]

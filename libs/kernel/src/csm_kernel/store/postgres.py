@@ -37,6 +37,12 @@ from .base import (
     utc_now,
 )
 
+#: The transaction-scoped advisory lock `csm_append` takes before it draws positions and holds
+#: until commit (`store/sql/001_event_store.sql`), so every append of one database waits for
+#: whoever holds it. A service may take it too, to order a write of its own with its appends
+#: (registration: a sign-off its consumer records, against the directory's writes).
+POSITION_LOCK = 7300000
+
 _COLUMNS = (
     "position, event_id, stream_id, stream_version, type, version, occurred_at, key, "
     "correlation_id, causation_id, actor, data, prev_hash, hash"

@@ -6,10 +6,12 @@ standing in for PostgreSQL full-text search.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from csm_contracts.envelope import EventEnvelope
 from csm_contracts.events.directory import ServiceStatus
@@ -18,8 +20,16 @@ from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.store import AppendContext, EventStore, NewEvent
 
-from ..application.ports import DirectoryQuery, NewRecord, Scope, SearchPage, ServiceSummary
+from ..application.ports import (
+    DirectoryQuery,
+    NewRecord,
+    ReturnKey,
+    Scope,
+    SearchPage,
+    ServiceSummary,
+)
 from ..domain.organisation import stream_id_for as organisation_stream
+from ..domain.returns import SignedOffReturn
 from ..domain.service_record import ServiceRecord, stream_id_for
 from .event_streams import organisation_events, service_events
 
@@ -44,11 +54,40 @@ class InMemoryDirectory:
         self.groups: dict[str, str] = {}
         #: kept import files: upload id -> (actor, media type, body)
         self.uploads: dict[uuid.UUID, tuple[str, str, bytes]] = {}
+        #: (cycle, organisation) -> (return stream version applied, signed off at or None)
+        self.returns: dict[ReturnKey, tuple[int, datetime | None]] = {}
         self.services = service_events(store)
         self.organisations = organisation_events(store)
 
     def joined(self, conn: Connection) -> InMemoryDirectory:
         return self  # no transactions to join in memory
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[InMemoryDirectory]:
+        # Nothing runs concurrently in a unit test, so nothing comes between a check and a
+        # write, and writes are never undone: a use case checks before it writes (the import's
+        # second check, after its writes, can find nothing its first did not).
+        yield self
+
+    async def signed_off(self, returns: Collection[ReturnKey]) -> list[SignedOffReturn]:
+        out = []
+        for key in sorted(set(returns)):
+            _, at = self.returns.get(key, (0, None))
+            if at is not None:
+                out.append(SignedOffReturn(key[0], key[1], at))
+        return out
+
+    async def record_signed_off(
+        self, cycle: str, organisation_id: str, signed_off_at: datetime, return_version: int
+    ) -> None:
+        self._record((cycle, organisation_id), return_version, signed_off_at)
+
+    async def record_reopened(self, cycle: str, organisation_id: str, return_version: int) -> None:
+        self._record((cycle, organisation_id), return_version, None)
+
+    def _record(self, key: ReturnKey, version: int, at: datetime | None) -> None:
+        if key not in self.returns or version > self.returns[key][0]:
+            self.returns[key] = (version, at)
 
     async def load(self, service_id: uuid.UUID) -> ServiceRecord:
         found = await self.services.load(stream_id_for(service_id))

@@ -3,6 +3,10 @@
 Every write appends to the record's stream and updates `directory_services` on one connection
 in one transaction, so the read model never disagrees with the store it is built from.
 
+The copy of which returns are signed off (`signed_off_returns`, `sql/026_signed_off_returns.sql`)
+is written by the questionnaire topic's consumer and read by the directory's writes, each under
+the store's position lock (`signed_off`, `record_signed_off`): see `signed_off`.
+
 Many new records at once (bulk import, carry-forward) are prepared before the transaction
 opens (`PostgresEventStore.prepare_many`) and written with `write_prepared`: up to
 `APPEND_BATCH` streams per round trip inside the caller's transaction. Measured on 10,000
@@ -16,7 +20,8 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -28,17 +33,19 @@ from csm_kernel.database import Connection
 from csm_kernel.errors import ConcurrencyConflict
 from csm_kernel.event_sourcing import EventRow, EventSourcedRepository
 from csm_kernel.store import AppendContext, NewEvent
-from csm_kernel.store.postgres import PostgresEventStore, StreamAppend
+from csm_kernel.store.postgres import POSITION_LOCK, PostgresEventStore, StreamAppend
 
 from ..application.ports import (
     DirectoryQuery,
     NewRecord,
+    ReturnKey,
     Scope,
     SearchPage,
     ServiceSummary,
 )
 from ..domain.organisation import Organisation
 from ..domain.organisation import stream_id_for as organisation_stream
+from ..domain.returns import SignedOffReturn
 from ..domain.service_record import FIELD_PATHS, ServiceDetails, ServiceRecord, stream_id_for
 from .event_streams import organisation_events, service_events
 
@@ -127,16 +134,33 @@ class PostgresDirectory:
     """
 
     def __init__(
-        self, store: PostgresEventStore, pool: asyncpg.Pool, conn: Connection | None = None
+        self,
+        store: PostgresEventStore,
+        pool: asyncpg.Pool,
+        conn: Connection | None = None,
+        *,
+        savepoints: bool = True,
     ) -> None:
         self.store = store
         self.pool = pool
         self.conn = conn
+        #: Whether a write on `conn` is a savepoint of the caller's transaction; not in a
+        #: transaction of `transaction()`'s own, which a failed write ends anyway.
+        self.savepoints = savepoints
         self.services = service_events(store)
         self.organisations = organisation_events(store)
 
     def joined(self, conn: Connection) -> PostgresDirectory:
         return PostgresDirectory(self.store, self.pool, conn)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresDirectory]:
+        if self.conn is not None:
+            async with self.conn.transaction():
+                yield self
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostgresDirectory(self.store, self.pool, conn, savepoints=False)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Connection]:
@@ -148,6 +172,9 @@ class PostgresDirectory:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:
+        if self.conn is not None and not self.savepoints:
+            yield self.conn  # in `transaction()`'s own transaction
+            return
         if self.conn is not None:
             async with self.conn.transaction():  # a savepoint in the caller's transaction
                 yield self.conn
@@ -252,6 +279,56 @@ class PostgresDirectory:
                 )
             written = len(rows)
         return written
+
+    # --- signed-off returns -----------------------------------------------------------------
+
+    async def signed_off(self, returns: Collection[ReturnKey]) -> list[SignedOffReturn]:
+        wanted = sorted(set(returns))
+        if not wanted:
+            return []
+        # In a transaction, under the store's position lock until it ends (sql/026). Outside
+        # one the answer is a glance (a dry run's): a lock would only wait for another write's
+        # commit and hold nothing after it.
+        lock = POSITION_LOCK if self.conn is not None else None
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM directory_signed_off($1, $2::text[], $3::text[])",
+                lock,
+                [c for c, _ in wanted],
+                [o for _, o in wanted],
+            )
+        return [
+            SignedOffReturn(r["out_cycle"], r["out_organisation_id"], r["out_signed_off_at"])
+            for r in rows
+        ]
+
+    async def record_signed_off(
+        self, cycle: str, organisation_id: str, signed_off_at: datetime, return_version: int
+    ) -> None:
+        await self._record_return(cycle, organisation_id, signed_off_at, return_version)
+
+    async def record_reopened(self, cycle: str, organisation_id: str, return_version: int) -> None:
+        await self._record_return(cycle, organisation_id, None, return_version)
+
+    async def _record_return(
+        self, cycle: str, organisation_id: str, signed_off_at: datetime | None, version: int
+    ) -> None:
+        async with self._transaction() as conn:
+            # The lock every directory write holds from its check of this table to its commit:
+            # a write in flight commits before this does, and one after sees it.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", POSITION_LOCK)
+            await conn.execute(
+                "INSERT INTO signed_off_returns "
+                "(cycle, organisation_id, signed_off_at, return_version) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (cycle, organisation_id) DO UPDATE SET "
+                "signed_off_at = excluded.signed_off_at, "
+                "return_version = excluded.return_version, updated_at = now() "
+                "WHERE signed_off_returns.return_version < excluded.return_version",
+                cycle,
+                organisation_id,
+                signed_off_at,
+                version,
+            )
 
     # --- the read model ---------------------------------------------------------------------
 

@@ -10,13 +10,22 @@ Who may do what is decided here from a `Scope` (built from the caller's token):
 - mapping lead: records whose provider or a commissioner is their organisation; others are 404;
 - group owner: as a lead, and only records of their own group (`group_id`);
 - regulator: nothing (the HTTP layer answers 403 before we get here).
+
+Once an organisation's return for a cycle is signed off, its services of that cycle are settled
+until the national team reopens the return: registering, revising, withdrawing and confirming
+them is refused (409, `domain/returns.py`), the national team included. Whether it is signed off
+is registration's copy of the questionnaire service's decision (`record_sign_off`,
+`record_reopening`, fed by the consumer), so it lags that decision by the consumer's lag: a
+change made in that window is accepted (eventual consistency). The portal checks the
+questionnaire service itself before it offers a change, and stays the first line.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from csm_contracts.envelope import EventEnvelope
@@ -26,6 +35,7 @@ from csm_kernel.errors import ConcurrencyConflict, Forbidden, InvalidInput, NotF
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
 
+from ..domain.returns import ADDING, CHANGING, ReturnSignedOff
 from ..domain.service_record import (
     ServiceDetails,
     ServiceRecord,
@@ -37,6 +47,7 @@ from .ports import (
     Directory,
     DirectoryQuery,
     NewRecord,
+    ReturnKey,
     Scope,
     SearchPage,
     ServiceSummary,
@@ -54,6 +65,9 @@ __all__ = [
     "changes_since_last_year",
     "confirm_service",
     "get_service",
+    "record_reopening",
+    "record_sign_off",
+    "refuse_when_signed_off",
     "register_service",
     "revise_service",
     "search",
@@ -171,6 +185,37 @@ def _ensure_covers(scope: Scope, details: ServiceDetails) -> None:
     )
 
 
+async def refuse_when_signed_off(
+    directory: Directory, returns: Collection[ReturnKey], what: str
+) -> None:
+    """409 (`ReturnSignedOff`, saying `what` cannot be done) if one of `returns` is signed off.
+
+    Called on `Directory.transaction()`'s directory, in the write's transaction, the answer
+    holds until the write commits: a sign-off the consumer records meanwhile waits for the
+    commit, and one recorded before is seen. It can still lag the questionnaire service's own
+    decision by the consumer's lag (see the module docstring)."""
+    signed = await directory.signed_off(returns)
+    if signed:
+        raise ReturnSignedOff(signed, what)
+
+
+async def _save(
+    directory: Directory,
+    record: ServiceRecord,
+    expected_version: int,
+    events: Sequence[EventPayload],
+    areas: Sequence[str],
+    context: AppendContext,
+    what: str,
+) -> None:
+    """Write a record's events unless its provider's return for its cycle is signed off: the
+    check and the write in one transaction, under the lock the write takes."""
+    assert record.cycle is not None
+    async with directory.transaction() as tx:
+        await refuse_when_signed_off(tx, [(record.cycle, record.current().provider_id)], what)
+        await tx.save(record, expected_version, events, areas, context)
+
+
 async def register_service(
     directory: Directory,
     scope: Scope,
@@ -185,7 +230,7 @@ async def register_service(
     _ensure_covers(scope, details)
     areas = await _provider_areas(directory, details)
     record = new.after(events)
-    await directory.save(record, 0, events, areas, context)
+    await _save(directory, record, 0, events, areas, context, ADDING)
     log.info(
         "service registered",
         service_id=str(record.service_id),
@@ -219,7 +264,7 @@ async def _commit(
     if areas is None:
         provider = after.current().provider_id
         areas = (await directory.organisation_areas([provider])).get(provider, ())
-    await directory.save(after, record.version, events, areas, context)
+    await _save(directory, after, record.version, events, areas, context, CHANGING)
     return after
 
 
@@ -264,6 +309,31 @@ async def confirm_service(
 ) -> ServiceRecord:
     record = await _open_for_change(directory, scope, service_id, expected_version)
     return await _commit(directory, record, record.confirm(), context)
+
+
+# --- signed-off returns (the consumer's copy of the questionnaire service's decisions) -------
+
+
+async def record_sign_off(
+    directory: Directory,
+    cycle: str,
+    organisation_id: str,
+    signed_off_at: datetime,
+    return_version: int,
+) -> None:
+    """The organisation signed its return off: its services of `cycle` are settled. Applying
+    it again, or after a later event of the return (`return_version`), changes nothing."""
+    await directory.record_signed_off(cycle, organisation_id, signed_off_at, return_version)
+    log.info("return sign-off recorded", organisation_id=organisation_id, cycle=cycle)
+
+
+async def record_reopening(
+    directory: Directory, cycle: str, organisation_id: str, return_version: int
+) -> None:
+    """The national team reopened the return: its services may change again until the next
+    sign-off. Idempotent as `record_sign_off`."""
+    await directory.record_reopened(cycle, organisation_id, return_version)
+    log.info("return reopening recorded", organisation_id=organisation_id, cycle=cycle)
 
 
 # --- carry-forward -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from csm_kernel.store import AppendContext
 
 from ..domain.credentials import AddressFailures, ClientFailures
 from ..domain.organisation import Organisation, OrganisationChange
+from ..domain.returns import SignedOffReturn
 from ..domain.service_record import ServiceDetails, ServiceRecord
 
 # --- organisations ---------------------------------------------------------------------------
@@ -179,11 +180,42 @@ class SearchPage:
     total_is_exact: bool = True
 
 
+#: An organisation's return for a cycle: `(cycle, organisation_id)`.
+ReturnKey = tuple[str, str]
+
+
 class Directory(Protocol):
-    """Where service records live: their streams and the inline read model."""
+    """Where service records live: their streams and the inline read model; and registration's
+    copy of which returns are signed off (`domain/returns.py`)."""
 
     def joined(self, conn: Connection) -> Directory:
         """The same directory, every write joining `conn`'s open transaction."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Directory]:
+        """The directory in one transaction (a savepoint of the joined one, if joined): what is
+        read and written through the directory it gives commits together, or not at all if the
+        block raises."""
+        ...
+
+    async def signed_off(self, returns: Collection[ReturnKey]) -> list[SignedOffReturn]:
+        """Which of `returns` are signed off, as registration's copy says.
+
+        Through `transaction()`'s directory the answer holds until that transaction ends: it
+        waits for the lock every directory write takes (the store's position lock), which the
+        consumer also takes to record a sign-off, so a sign-off recorded before is seen and
+        one being recorded meanwhile waits for this transaction to commit."""
+        ...
+
+    async def record_signed_off(
+        self, cycle: str, organisation_id: str, signed_off_at: datetime, return_version: int
+    ) -> None:
+        """The return was signed off (`return_version`: the event's version on the return's
+        stream). Ignored if an event as late or later was applied already."""
+        ...
+
+    async def record_reopened(self, cycle: str, organisation_id: str, return_version: int) -> None:
+        """The return was reopened: no longer signed off. Ignored as `record_signed_off`."""
         ...
 
     async def load(self, service_id: uuid.UUID) -> ServiceRecord:

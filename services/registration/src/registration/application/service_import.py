@@ -5,7 +5,8 @@ Every line is checked before anything is written: the record's own rules, that i
 the caller's reach, that its organisations and service group exist, that no other line of the
 file is the same service, and that it does not clash with a service already registered. Any
 problem refuses the whole file (422, every problem with its line, field and reason). A dry run
-stops there and says what would happen.
+stops there and says what would happen. A file that would add a service to a return already
+signed off is refused (409, as every directory change is: `application/directory.py`).
 
 A line that repeats a registered record exactly (same identity, same details) is left as it
 is, so importing a file again (a retried confirmation, say) registers nothing twice.
@@ -23,6 +24,7 @@ from csm_kernel.errors import ConcurrencyConflict, Conflict, InvalidInput, NotFo
 from csm_kernel.observability import get_logger
 from csm_kernel.store import AppendContext
 
+from ..domain.returns import ADDING
 from ..domain.service_import import (
     BadImport,
     RowProblem,
@@ -32,7 +34,7 @@ from ..domain.service_import import (
     service_key,
 )
 from ..domain.service_record import ServiceRecord
-from .directory import unknown_group, unknown_organisations
+from .directory import refuse_when_signed_off, unknown_group, unknown_organisations
 from .ports import Directory, NewRecord, Scope, ServiceSummary
 
 log = get_logger(__name__)
@@ -126,7 +128,9 @@ async def import_services(
 
     `parse_problems` are what the caller found reading the file (lines it could not even turn
     into a service). Raises `BadImport` (422) with every problem if there is any, and writes
-    nothing; `Conflict` (409) if another import registered one of the services meanwhile."""
+    nothing; `Conflict` (409) if another import registered one of the services meanwhile, or
+    `ReturnSignedOff` (409) if a new service's provider has signed off its return for the
+    service's cycle."""
     scope.ensure_can_write()
     problems: list[RowProblem] = list(parse_problems)
     checked: list[_Checked] = []
@@ -204,6 +208,8 @@ async def import_services(
     }
     ids: list[uuid.UUID] = []
     new_records: list[NewRecord] = []
+    # The returns the new records join: (cycle, provider).
+    returns: set[tuple[str, str]] = set()
     for item in checked:
         repeated, clash = _against_registered(item, by_id, by_key)
         if clash is not None:
@@ -215,12 +221,20 @@ async def import_services(
             ids.append(item.service_id)
             areas = known.get(item.line.details.provider_id, ())
             new_records.append(NewRecord(item.record, item.events, areas))
+            returns.add((item.line.cycle, item.line.details.provider_id))
     if problems:
         raise BadImport(problems)
 
+    # The providers' returns the new records join: none may be signed off. A first look (also
+    # a dry run's answer), then again under the lock the appends take, in their transaction:
+    # the records are prepared before it takes the lock, so the check comes after the appends
+    # and a refusal undoes them.
+    await refuse_when_signed_off(directory, returns, ADDING)
     if new_records and not dry_run:
         try:
-            await directory.save_new(new_records, context, skip_existing=False)
+            async with directory.transaction() as tx:
+                await tx.save_new(new_records, context, skip_existing=False)
+                await refuse_when_signed_off(tx, returns, ADDING)
         except ConcurrencyConflict as exc:
             raise Conflict(
                 f"{exc.stream_id} was registered by someone else while the file was being "

@@ -1,10 +1,14 @@
-"""Registration's Kafka subscriptions.
+"""Registration's Kafka subscriptions (topic `Topics.QUESTIONNAIRE`, consumer group
+`registration`). Each effect runs in the consumer's transaction, the one that records the
+message as processed, so a redelivered message has no second effect.
 
-`questionnaire.CycleOpened` (topic `Topics.QUESTIONNAIRE`, consumer group `registration`):
-carry last cycle's active services into the new cycle, to be checked. The carry-forward runs
-in the consumer's transaction, the one that records the message as processed, so a redelivered
-message carries nothing twice (and the carry-forward is idempotent on its own as well: the
-national-admin endpoint may have run first).
+- `questionnaire.CycleOpened`: carry last cycle's active services into the new cycle, to be
+  checked (idempotent on its own as well: the national-admin endpoint may have run first).
+- `questionnaire.CycleSignedOff` and `questionnaire.ReturnReopened`: registration's copy of
+  which returns are signed off, so the directory refuses changes to a signed-off return's
+  services until it is reopened. Both are on the return's stream, keyed by the organisation
+  (one partition, in order); the copy applies an event only if its stream version is later
+  than the last applied, so a repeat or a late older one changes nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from faststream.kafka import KafkaBroker
 
 from csm_contracts import Topics
 from csm_contracts.envelope import EventEnvelope
-from csm_contracts.events.questionnaire import CycleOpened
+from csm_contracts.events.cycles import ReturnReopened
+from csm_contracts.events.questionnaire import CycleOpened, CycleSignedOff
 from csm_kernel.database import Connection
 from csm_kernel.handlers import HandlerTable
 from csm_kernel.runtime import Runtime, subscribe_handlers
 from csm_kernel.store import AppendContext
 from csm_kernel.text import storable_handlers
 
-from ..application.directory import carry_forward
+from ..application.directory import carry_forward, record_reopening, record_sign_off
 from ..application.ports import Directory
 
 GROUP = "registration"
@@ -54,6 +59,24 @@ def handler_table(directory: Directory) -> HandlerTable:
             ),
         )
 
+    @table.on(CycleSignedOff)
+    async def on_signed_off(
+        conn: Connection, envelope: EventEnvelope, event: CycleSignedOff
+    ) -> None:
+        await record_sign_off(
+            directory.joined(conn),
+            event.cycle,
+            event.organisation_id,
+            event.signed_off_at,
+            envelope.stream_version,
+        )
+
+    @table.on(ReturnReopened)
+    async def on_reopened(conn: Connection, envelope: EventEnvelope, event: ReturnReopened) -> None:
+        await record_reopening(
+            directory.joined(conn), event.cycle, event.organisation_id, envelope.stream_version
+        )
+
     return table
 
 
@@ -66,6 +89,7 @@ def subscribe(runtime: Runtime, broker: KafkaBroker, directory: Directory) -> No
         consumer=CONSUMER,
         group_id=GROUP,
         handlers=storable_handlers(handler_table(directory).handlers()),
-        description="Carries last cycle's services forward when a new cycle opens.",
+        description="Carries last cycle's services forward when a new cycle opens; keeps "
+        "which returns are signed off, so the directory refuses to change their services.",
         batch=BATCH,
     )

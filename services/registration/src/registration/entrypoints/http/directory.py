@@ -13,7 +13,9 @@
 - `POST   /directory/cycles/{cycle}/carry-forward?from=`  carry last cycle's services (admin)
 
 Regulators have no access (403); auditors read everything and change nothing; another
-organisation's record is 404.
+organisation's record is 404. Once the provider's return for the record's cycle is signed off,
+registering, importing, revising, withdrawing and confirming its services is 409 until the
+national team reopens the return.
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ JSON_LINES_TYPES = ("application/x-ndjson", "application/jsonl", "application/js
 #: a long description); streamed to the route after its sign-in check, checked on the way.
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
+
+#: 409 on the routes that change services: what it means there.
+SETTLED: dict[int | str, dict[str, Any]] = {
+    409: {
+        **error_responses(409)[409],
+        "description": "It conflicts with the current state: something changed since it was "
+        "read (reload and try again), or the provider's return for the service's cycle is "
+        "signed off, so its services cannot be added, confirmed, revised or withdrawn until "
+        "the national team reopens the return (the national team too: reopen it first).",
+    }
+}
 
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Writer = Annotated[Principal, Depends(require(*WRITERS))]
@@ -362,7 +375,7 @@ class CarryForwardOut(BaseModel):
     "/directory/services",
     status_code=201,
     response_model=ServiceOut,
-    responses=error_responses(401, 403, 413, 422),
+    responses={**error_responses(401, 403, 413, 422), **SETTLED},
 )
 async def register(
     body: ServiceIn, request: Request, directory: DirectoryDep, principal: Writer
@@ -447,7 +460,7 @@ def _parse_import(media_type: str, body: bytes) -> ParsedServices:
     "/directory/services/import",
     status_code=201,
     response_model=ImportOut,
-    responses=error_responses(401, 403, 409, 413, 415, 422),
+    responses={**error_responses(401, 403, 409, 413, 415, 422), **SETTLED},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -542,7 +555,7 @@ async def get(service_id: uuid.UUID, directory: DirectoryDep, principal: Reader)
 @router.patch(
     "/directory/services/{service_id}",
     response_model=ServiceOut,
-    responses=error_responses(401, 403, 404, 409, 413, 422),
+    responses={**error_responses(401, 403, 404, 409, 413, 422), **SETTLED},
 )
 async def revise(
     service_id: uuid.UUID,
@@ -565,7 +578,7 @@ async def revise(
 @router.post(
     "/directory/services/{service_id}/withdraw",
     response_model=ServiceOut,
-    responses=error_responses(401, 403, 404, 409, 413, 422),
+    responses={**error_responses(401, 403, 404, 409, 413, 422), **SETTLED},
 )
 async def withdraw(
     service_id: uuid.UUID,
@@ -588,7 +601,7 @@ async def withdraw(
 @router.post(
     "/directory/services/{service_id}/confirm",
     response_model=ServiceOut,
-    responses=error_responses(401, 403, 404, 409, 413, 422),
+    responses={**error_responses(401, 403, 404, 409, 413, 422), **SETTLED},
 )
 async def confirm(
     service_id: uuid.UUID,
